@@ -1,0 +1,171 @@
+//! Local days for the Work Diary (T1): the UTC span of one calendar day in an
+//! IANA time zone. A day that crosses a daylight-saving change is 23 or 25
+//! hours long and is shown so.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// One calendar day in one time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalDay {
+    pub date: NaiveDate,
+    pub tz: Tz,
+}
+
+impl LocalDay {
+    pub fn new(date: NaiveDate, tz: Tz) -> Self {
+        LocalDay { date, tz }
+    }
+
+    /// The local day that contains the instant `t`.
+    pub fn containing(t: DateTime<Utc>, tz: Tz) -> Self {
+        LocalDay {
+            date: t.with_timezone(&tz).date_naive(),
+            tz,
+        }
+    }
+
+    /// The first instant of the day. Where midnight itself does not exist (a
+    /// zone that springs forward at 00:00), the day starts when the clocks
+    /// resume.
+    pub fn start(self) -> DateTime<Utc> {
+        first_instant_at_or_after(self.tz, self.date.and_time(chrono::NaiveTime::MIN))
+    }
+
+    /// The first instant of the next day (exclusive end).
+    pub fn end(self) -> DateTime<Utc> {
+        let next = self.date.succ_opt().expect("date in range");
+        LocalDay::new(next, self.tz).start()
+    }
+
+    /// Length of the day in seconds: 86 400, or 82 800 / 90 000 across a DST change.
+    pub fn len_secs(self) -> i64 {
+        (self.end() - self.start()).num_seconds()
+    }
+
+    /// The UTC instants at which each hour row of the diary begins: 24 rows
+    /// on an ordinary day, 23 or 25 across a DST change.
+    pub fn hour_starts(self) -> Vec<DateTime<Utc>> {
+        let (start, end) = (self.start(), self.end());
+        let mut rows = Vec::with_capacity(25);
+        let mut t = start;
+        while t < end {
+            rows.push(t);
+            t += Duration::hours(1);
+        }
+        rows
+    }
+
+    pub fn contains(self, t: DateTime<Utc>) -> bool {
+        self.start() <= t && t < self.end()
+    }
+}
+
+/// The earliest instant whose local time is `local` or, inside a gap, the
+/// moment the gap ends.
+fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let mut probe = local;
+    // Gaps are at most a few hours; a minute step finds their end exactly for
+    // every transition in the IANA database (they fall on whole minutes).
+    for _ in 0..(26 * 60) {
+        match tz.from_local_datetime(&probe) {
+            LocalResult::Single(t) => return t.with_timezone(&Utc),
+            LocalResult::Ambiguous(earliest, _) => return earliest.with_timezone(&Utc),
+            LocalResult::None => probe += Duration::minutes(1),
+        }
+    }
+    // Unreachable with real zone data; fall back to reading the time as UTC.
+    local.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ordinary_day_is_24_hours() {
+        let day = LocalDay::new(date("2026-11-25"), chrono_tz::Europe::Berlin);
+        assert_eq!(
+            day.start(),
+            "2026-11-24T23:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(day.len_secs(), 24 * 3600);
+        assert_eq!(day.hour_starts().len(), 24);
+    }
+
+    #[test]
+    fn spring_forward_day_has_23_hours() {
+        let day = LocalDay::new(date("2026-03-29"), chrono_tz::Europe::Berlin);
+        assert_eq!(day.len_secs(), 23 * 3600);
+        assert_eq!(day.hour_starts().len(), 23);
+        let ny = LocalDay::new(date("2026-03-08"), chrono_tz::America::New_York);
+        assert_eq!(ny.len_secs(), 23 * 3600);
+    }
+
+    #[test]
+    fn fall_back_day_has_25_hours() {
+        let day = LocalDay::new(date("2026-10-25"), chrono_tz::Europe::Berlin);
+        assert_eq!(day.len_secs(), 25 * 3600);
+        assert_eq!(day.hour_starts().len(), 25);
+        let ny = LocalDay::new(date("2026-11-01"), chrono_tz::America::New_York);
+        assert_eq!(ny.len_secs(), 25 * 3600);
+    }
+
+    #[test]
+    fn day_starting_inside_a_gap_starts_when_clocks_resume() {
+        // Chile springs forward at 00:00 local on the first Sunday of September.
+        let day = LocalDay::new(date("2026-09-06"), chrono_tz::America::Santiago);
+        let start = day.start().with_timezone(&chrono_tz::America::Santiago);
+        assert_eq!(start.format("%H:%M").to_string(), "01:00");
+        assert_eq!(day.len_secs(), 23 * 3600);
+    }
+
+    #[test]
+    fn an_instant_lands_in_the_right_local_day() {
+        let t: DateTime<Utc> = "2026-11-25T02:30:00Z".parse().unwrap();
+        // 21:30 the day before in New York.
+        let day = LocalDay::containing(t, chrono_tz::America::New_York);
+        assert_eq!(day.date, date("2026-11-24"));
+        assert!(day.contains(t));
+        assert_eq!(
+            LocalDay::containing(t, chrono_tz::UTC).date,
+            date("2026-11-25")
+        );
+    }
+
+    proptest! {
+        // T1: in zones with hour-sized DST changes every day is 23, 24 or 25
+        // hours, days tile time without gaps or overlap, and each day contains
+        // exactly the instants whose local date is that day.
+        #[test]
+        fn days_tile_and_have_23_24_or_25_hours(
+            days in 0i64..(365 * 60),
+            zone in prop::sample::select(vec![
+                chrono_tz::UTC,
+                chrono_tz::Europe::Berlin,
+                chrono_tz::Europe::London,
+                chrono_tz::America::New_York,
+                chrono_tz::America::Santiago,
+                chrono_tz::America::Sao_Paulo,
+                chrono_tz::Australia::Sydney,
+                chrono_tz::Asia::Kolkata,
+                chrono_tz::Pacific::Auckland,
+            ]),
+            offset_into_day in 0i64..86_400,
+        ) {
+            let d = date("1990-01-01") + Duration::days(days);
+            let day = LocalDay::new(d, zone);
+            let len = day.len_secs();
+            prop_assert!(len == 23 * 3600 || len == 24 * 3600 || len == 25 * 3600, "len {len}");
+            prop_assert_eq!(day.end(), LocalDay::new(d.succ_opt().unwrap(), zone).start());
+            prop_assert_eq!(day.hour_starts().len() as i64, len / 3600);
+            let t = day.start() + Duration::seconds(offset_into_day.min(len - 1));
+            prop_assert_eq!(LocalDay::containing(t, zone), day);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Timecard: a lightweight time tracker for freelancers paid by the hour.
+//!
+//! The library holds everything both binaries share; `timecard` (the app
+//! and its command line) and `timecard-server` are thin edges over it.
+
+pub mod cache;
+pub mod domain;
