@@ -3,5 +3,9 @@
 //! The library holds everything both binaries share; `timecard` (the app
 //! and its command line) and `timecard-server` are thin edges over it.
 
+pub mod activity;
 pub mod cache;
+pub mod capture;
+pub mod clock;
 pub mod domain;
+pub mod worker;

@@ -1,0 +1,42 @@
+//! Screenshots (P1, P2). The tracker asks a [`ScreenSource`] for one picture
+//! per segment; platform back-ends (X11 first; Wayland portals, macOS and
+//! Windows later) implement it. This module owns the trait and the null
+//! source; it does not decide when to capture — the tracker does.
+
+use thiserror::Error;
+
+/// One captured screen, already encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    pub jpeg: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
+
+/// Why no screenshot could be taken, in words for the user.
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    #[error("no display to capture ({0})")]
+    NoDisplay(String),
+    #[error("the screen came out black: {0}")]
+    Black(String),
+    #[error("screen capture failed: {0}")]
+    Failed(String),
+}
+
+/// A source of screenshots.
+pub trait ScreenSource: Send {
+    /// Captures the screen now. `Ok(None)` means screenshots are off by
+    /// design (no note is recorded); an error is recorded on the segment as
+    /// "capture unavailable" with its reason, and tracking goes on.
+    fn capture(&mut self) -> Result<Option<Captured>, CaptureError>;
+}
+
+/// Takes no screenshots.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoScreenshots;
+
+impl ScreenSource for NoScreenshots {
+    fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,200 @@
+//! The worker thread: it owns the [`Tracker`] (session, cache, capture and
+//! activity sampling), takes [`Command`]s and publishes an immutable
+//! [`Snapshot`] after every change. The UI thread only draws and sends
+//! commands; it never blocks on the worker.
+//!
+//! The uploader plugs in here: it will run beside the tracker on this
+//! thread's schedule and go through [`Tracker::cache_mut`].
+
+pub mod snapshot;
+pub mod tracker;
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration as StdDuration;
+
+use crate::clock::Clock;
+use crate::domain::TrackingPolicy;
+
+pub use snapshot::{ContractView, Snapshot, StopReason, TrackingView};
+pub use tracker::{ContractList, Tracker, TrackerConfig};
+
+/// What the UI or the command line asks the worker to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Start tracking this contract now, or switch to it from another one.
+    Start { contract_id: String },
+    /// Stop tracking now; the partial segment is cached.
+    Stop,
+    /// Set "what are you working on" for the current and following segments.
+    SetMemo(String),
+    /// Replace the contract list (after a refresh from the server).
+    SetContracts(ContractList),
+    /// Change the tracking policy (Settings → Advanced).
+    SetPolicy(TrackingPolicy),
+    /// Read the clock again now (after the clock was moved in tests, or
+    /// after the system resumed from sleep).
+    Tick,
+    /// Stop tracking, cache the partial segment and end the thread.
+    Shutdown,
+}
+
+/// The latest snapshot, shared between the worker and its readers.
+pub struct SnapshotCell {
+    latest: Mutex<Arc<Snapshot>>,
+    changed: Condvar,
+    waker: Mutex<Option<Box<dyn Fn() + Send>>>,
+}
+
+impl SnapshotCell {
+    fn new() -> Self {
+        SnapshotCell {
+            latest: Mutex::new(Arc::new(Snapshot::default())),
+            changed: Condvar::new(),
+            waker: Mutex::new(None),
+        }
+    }
+
+    /// The latest snapshot; never blocks on the worker's work.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.latest.lock().expect("snapshot lock").clone()
+    }
+
+    /// Waits until a snapshot newer than `generation` is published, or the
+    /// timeout passes; returns the latest either way.
+    pub fn wait_newer(&self, generation: u64, timeout: StdDuration) -> Arc<Snapshot> {
+        let guard = self.latest.lock().expect("snapshot lock");
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| s.generation <= generation)
+            .expect("snapshot lock");
+        guard.clone()
+    }
+
+    /// Registers the function that wakes the UI (egui's `request_repaint`).
+    pub fn set_waker(&self, waker: impl Fn() + Send + 'static) {
+        *self.waker.lock().expect("waker lock") = Some(Box::new(waker));
+    }
+
+    /// Publishes `next` if it differs from the latest; returns whether it did.
+    fn publish(&self, mut next: Snapshot) -> bool {
+        {
+            let mut latest = self.latest.lock().expect("snapshot lock");
+            next.generation = latest.generation;
+            if **latest == next {
+                return false;
+            }
+            next.generation += 1;
+            *latest = Arc::new(next);
+        }
+        self.changed.notify_all();
+        if let Some(wake) = &*self.waker.lock().expect("waker lock") {
+            wake();
+        }
+        true
+    }
+}
+
+/// A handle to the worker thread. Dropping it shuts the worker down cleanly.
+pub struct Worker {
+    commands: Sender<Command>,
+    cell: Arc<SnapshotCell>,
+    thread: Option<JoinHandle<Tracker>>,
+}
+
+impl Worker {
+    /// Starts the worker thread around `tracker`.
+    pub fn spawn(tracker: Tracker, clock: Arc<dyn Clock>) -> Worker {
+        let (commands, inbox) = mpsc::channel();
+        let cell = Arc::new(SnapshotCell::new());
+        cell.publish(tracker.snapshot(clock.now()));
+        let thread_cell = cell.clone();
+        let thread = std::thread::Builder::new()
+            .name("timecard-worker".into())
+            .spawn(move || run(tracker, clock, inbox, thread_cell))
+            .expect("spawn the worker thread");
+        Worker {
+            commands,
+            cell,
+            thread: Some(thread),
+        }
+    }
+
+    /// Sends a command; returns at once (S3).
+    pub fn send(&self, command: Command) {
+        // The thread only ends on Shutdown, after which no one sends.
+        let _ = self.commands.send(command);
+    }
+
+    /// A sender for other threads (a Ctrl-C handler, the UI).
+    pub fn sender(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
+
+    pub fn snapshots(&self) -> &Arc<SnapshotCell> {
+        &self.cell
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.cell.latest()
+    }
+
+    /// Stops tracking (caching the partial segment), ends the thread and
+    /// hands the tracker back.
+    pub fn shutdown(mut self) -> Tracker {
+        self.send(Command::Shutdown);
+        self.thread
+            .take()
+            .expect("thread present")
+            .join()
+            .expect("the worker thread panicked")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.commands.send(Command::Shutdown);
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    mut tracker: Tracker,
+    clock: Arc<dyn Clock>,
+    inbox: Receiver<Command>,
+    cell: Arc<SnapshotCell>,
+) -> Tracker {
+    loop {
+        let now = clock.now();
+        let wait = (tracker.next_wakeup(now) - now)
+            .to_std()
+            .unwrap_or_default()
+            .clamp(StdDuration::from_millis(5), StdDuration::from_secs(60));
+        let command = match inbox.recv_timeout(wait) {
+            Ok(command) => Some(command),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Command::Shutdown),
+        };
+        let now = clock.now();
+        match command {
+            Some(Command::Start { contract_id }) => {
+                // A refusal is recorded in the snapshot's `stopped`.
+                let _ = tracker.start(&contract_id, now);
+            }
+            Some(Command::Stop) => tracker.stop(now),
+            Some(Command::SetMemo(memo)) => tracker.set_memo(memo),
+            Some(Command::SetContracts(list)) => tracker.set_contracts(list, now),
+            Some(Command::SetPolicy(policy)) => tracker.set_policy(policy, now),
+            Some(Command::Tick) | None => tracker.tick(now),
+            Some(Command::Shutdown) => {
+                tracker.stop(now);
+                cell.publish(tracker.snapshot(now));
+                return tracker;
+            }
+        }
+        cell.publish(tracker.snapshot(now));
+    }
+}

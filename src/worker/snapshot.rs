@@ -1,0 +1,151 @@
+//! The immutable picture of everything the UI and the command line show,
+//! published by the worker after each change.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::contract::format_hours;
+use crate::domain::{Contract, NotTrackable};
+
+/// Why tracking stopped by itself (or was refused at start).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum StopReason {
+    /// W2: the contract's weekly limit is reached.
+    WeeklyLimit {
+        contract_id: String,
+        limit_secs: i64,
+    },
+    /// K2: the cache holds its capacity of un-uploaded time.
+    CacheFull { capacity_secs: i64 },
+    /// C5: the contract was paused or ended, or can no longer be tracked.
+    NotTrackable { contract_id: String, reason: String },
+    /// No such contract in the list.
+    UnknownContract { contract_id: String },
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::WeeklyLimit { limit_secs, .. } => write!(
+                f,
+                "the weekly limit of {} is reached; tracking can resume on Monday 00:00 UTC or when the client raises the limit",
+                format_hours(*limit_secs)
+            ),
+            StopReason::CacheFull { capacity_secs } => write!(
+                f,
+                "the offline cache is full ({} of time not yet uploaded); tracking can start again once uploads free space",
+                format_hours(*capacity_secs)
+            ),
+            StopReason::NotTrackable { reason, .. } => {
+                write!(f, "the contract cannot be tracked: {reason}")
+            }
+            StopReason::UnknownContract { contract_id } => {
+                write!(
+                    f,
+                    "there is no contract with id {contract_id:?}; run `timecard contracts` to list them"
+                )
+            }
+        }
+    }
+}
+
+/// A contract as shown: the contract plus the rules applied to it now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ContractView {
+    #[serde(flatten)]
+    pub contract: Contract,
+    pub trackable: bool,
+    /// Machine-readable reason code when not trackable (C4).
+    pub reason_code: Option<String>,
+    /// The reason in plain words, times in the user's zone (C4).
+    pub reason: Option<String>,
+    /// Seconds logged this billing week: uploaded + cached, excluding the
+    /// segment in progress (add [`Snapshot::running_secs`] for that).
+    pub week_logged_secs: i64,
+    /// The limit in force this week, in seconds.
+    pub limit_secs: Option<i64>,
+    /// "limit becomes 20 h on Mon 30 Nov 00:00 UTC" while a decrease waits (W3).
+    pub pending_limit_note: Option<String>,
+    /// C6: time here is not counted in total hours nor covered by hourly protection.
+    pub counts_toward_hours: bool,
+}
+
+/// The session in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackingView {
+    pub contract_id: String,
+    pub contract_title: String,
+    pub memo: String,
+    pub started_at: DateTime<Utc>,
+    /// Start of the segment being recorded; time since then is not cached yet.
+    pub segment_start: DateTime<Utc>,
+}
+
+/// A segment refused by the server (K6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusedView {
+    pub id: String,
+    pub contract_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub message: String,
+}
+
+/// The state of the cache (K2, K3, K6).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheView {
+    pub pending_segments: usize,
+    pub pending_secs: i64,
+    pub capacity_secs: i64,
+    pub full: bool,
+    /// Finished segments that could not be written yet (disk full, …); they
+    /// are kept in memory and retried.
+    pub unsaved_segments: usize,
+    pub refused: Vec<RefusedView>,
+    pub quarantined_files: usize,
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+/// Everything the UI shows. Cheap to clone behind an `Arc`; never mutated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Increases by one with every published change.
+    pub generation: u64,
+    pub contracts: Vec<ContractView>,
+    pub tracking: Option<TrackingView>,
+    /// The last time tracking stopped by itself or was refused, and why.
+    pub stopped: Option<(DateTime<Utc>, StopReason)>,
+    pub cache: CacheView,
+    /// Seconds logged today (in the user's zone) on each contract, excluding
+    /// the segment in progress.
+    pub today_secs: HashMap<String, i64>,
+    /// The last error worth showing, in plain words.
+    pub last_error: Option<String>,
+}
+
+impl Snapshot {
+    /// Seconds recorded in the segment in progress at `now`.
+    pub fn running_secs(&self, now: DateTime<Utc>) -> i64 {
+        self.tracking
+            .as_ref()
+            .map_or(0, |t| (now - t.segment_start).num_seconds().max(0))
+    }
+
+    pub fn contract(&self, id: &str) -> Option<&ContractView> {
+        self.contracts.iter().find(|c| c.contract.id == id)
+    }
+
+    /// Today's seconds over all contracts, the running segment included.
+    pub fn today_total_secs(&self, now: DateTime<Utc>) -> i64 {
+        self.today_secs.values().sum::<i64>() + self.running_secs(now)
+    }
+}
+
+pub(crate) fn describe_reason(reason: NotTrackable, tz: chrono_tz::Tz) -> String {
+    reason.describe(&tz)
+}

@@ -1,0 +1,557 @@
+//! The tracking state machine: the session, cutting segments on the grid,
+//! weekly limits (W2), cache capacity (K2), contract changes while tracking
+//! (C5). Synchronous and clock-free: every call takes `now`, so tests drive a
+//! whole week through it; the worker thread wraps it with a real clock.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use crate::activity::ActivitySource;
+use crate::cache::{Cache, CacheError};
+use crate::capture::ScreenSource;
+use crate::domain::{
+    Activity, BillingWeek, Contract, LocalDay, Screenshot, Segment, SegmentGrid, SegmentId,
+    Trackability, TrackingPolicy,
+};
+
+use super::snapshot::{
+    CacheView, ContractView, RefusedView, Snapshot, StopReason, TrackingView, describe_reason,
+};
+
+/// How often input is sampled while tracking, at most (P3).
+const ACTIVITY_SAMPLE_SECS: i64 = 15;
+/// How soon a segment that could not be written is tried again.
+const UNSAVED_RETRY_SECS: i64 = 5;
+
+/// Fixed settings of a tracker.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    pub grid: SegmentGrid,
+    /// This device's id, recorded on every segment (K8).
+    pub device_id: String,
+    pub policy: TrackingPolicy,
+    /// The user's zone, for reasons (C4) and "today".
+    pub time_zone: Tz,
+    /// Seed for the random screenshot moments; tests fix it.
+    pub seed: u64,
+}
+
+impl TrackerConfig {
+    pub fn new(device_id: impl Into<String>) -> Self {
+        TrackerConfig {
+            grid: SegmentGrid::default(),
+            device_id: device_id.into(),
+            policy: TrackingPolicy::default(),
+            time_zone: chrono_tz::UTC,
+            seed: fastrand::u64(..),
+        }
+    }
+}
+
+/// The contract list with what the server already has this week (C5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContractList {
+    pub contracts: Vec<Contract>,
+    /// The billing week the server totals belong to.
+    pub week: Option<BillingWeek>,
+    /// Seconds the server holds per contract id for that week (uploaded time).
+    pub server_week_secs: HashMap<String, i64>,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    contract_id: String,
+    started_at: DateTime<Utc>,
+    seg_start: DateTime<Utc>,
+    activity: Activity,
+    shot_at: DateTime<Utc>,
+    shot: Option<Screenshot>,
+    capture_note: Option<String>,
+}
+
+/// See the module documentation.
+pub struct Tracker {
+    config: TrackerConfig,
+    cache: Cache,
+    list: ContractList,
+    session: Option<Session>,
+    memo: String,
+    /// Finished segments the cache could not write yet; kept and retried.
+    unsaved: Vec<Segment>,
+    stopped: Option<(DateTime<Utc>, StopReason)>,
+    last_error: Option<String>,
+    quarantined_files: usize,
+    screen: Box<dyn ScreenSource>,
+    activity: Box<dyn ActivitySource>,
+    rng: fastrand::Rng,
+}
+
+impl Tracker {
+    pub fn new(
+        config: TrackerConfig,
+        cache: Cache,
+        screen: Box<dyn ScreenSource>,
+        activity: Box<dyn ActivitySource>,
+    ) -> Self {
+        let quarantined_files = cache.quarantined().map(|q| q.len()).unwrap_or(0);
+        let rng = fastrand::Rng::with_seed(config.seed);
+        Tracker {
+            config,
+            cache,
+            list: ContractList::default(),
+            session: None,
+            memo: String::new(),
+            unsaved: Vec::new(),
+            stopped: None,
+            last_error: None,
+            quarantined_files,
+            screen,
+            activity,
+            rng,
+        }
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The seam for the uploader: it removes acknowledged segments and moves
+    /// refused ones through this.
+    pub fn cache_mut(&mut self) -> &mut Cache {
+        &mut self.cache
+    }
+
+    pub fn is_tracking(&self) -> bool {
+        self.session.is_some()
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    fn contract(&self, id: &str) -> Option<&Contract> {
+        self.list.contracts.iter().find(|c| c.id == id)
+    }
+
+    /// Seconds logged on a contract in a week, excluding the segment in
+    /// progress: what the server has plus what is cached or unsaved here.
+    pub fn week_logged_secs(&self, contract_id: &str, week: BillingWeek) -> i64 {
+        let server = if self.list.week == Some(week) {
+            self.list
+                .server_week_secs
+                .get(contract_id)
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let unsaved: i64 = self
+            .unsaved
+            .iter()
+            .filter(|s| s.contract_id == contract_id && week.contains(s.start))
+            .map(Segment::duration_secs)
+            .sum();
+        server + self.cache.pending_secs_in(contract_id, week) + unsaved
+    }
+
+    fn unsaved_secs(&self) -> i64 {
+        self.unsaved.iter().map(Segment::duration_secs).sum()
+    }
+
+    /// Seconds that can still be cached (K2), counting unsaved segments.
+    fn free_secs(&self) -> i64 {
+        (self.cache.free_secs() - self.unsaved_secs()).max(0)
+    }
+
+    /// Why tracking could not start or go on with `contract_id` at `at`, if anything.
+    fn blocker(&self, contract_id: &str, at: DateTime<Utc>) -> Option<StopReason> {
+        let Some(contract) = self.contract(contract_id) else {
+            return Some(StopReason::UnknownContract {
+                contract_id: contract_id.to_owned(),
+            });
+        };
+        if let Trackability::NotTrackable(reason) = contract.trackability(at, self.config.policy) {
+            return Some(StopReason::NotTrackable {
+                contract_id: contract_id.to_owned(),
+                reason: describe_reason(reason, self.config.time_zone),
+            });
+        }
+        if let Some(limit) = contract.limit_at(at)
+            && self.week_logged_secs(contract_id, BillingWeek::containing(at)) >= limit
+        {
+            return Some(StopReason::WeeklyLimit {
+                contract_id: contract_id.to_owned(),
+                limit_secs: limit,
+            });
+        }
+        if self.free_secs() == 0 {
+            return Some(StopReason::CacheFull {
+                capacity_secs: self.cache.capacity_secs(),
+            });
+        }
+        None
+    }
+
+    /// Starts tracking `contract_id` at `now`, or switches to it from
+    /// another contract (the current segment is cut at `now`). Never waits
+    /// on the network (S3). When tracking cannot start, the reason is also
+    /// kept for the snapshot.
+    pub fn start(&mut self, contract_id: &str, now: DateTime<Utc>) -> Result<(), StopReason> {
+        self.tick(now);
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.contract_id == contract_id)
+        {
+            return Ok(());
+        }
+        if let Some(reason) = self.blocker(contract_id, now) {
+            self.stopped = Some((now, reason.clone()));
+            return Err(reason);
+        }
+        if self.session.is_some() {
+            self.finish_segment(now);
+        }
+        let shot_at = self.random_shot_moment(now);
+        self.session = Some(Session {
+            contract_id: contract_id.to_owned(),
+            started_at: now,
+            seg_start: now,
+            activity: Activity::default(),
+            shot_at,
+            shot: None,
+            capture_note: None,
+        });
+        self.stopped = None;
+        Ok(())
+    }
+
+    /// Stops tracking at `now`; the partial segment is cached.
+    pub fn stop(&mut self, now: DateTime<Utc>) {
+        self.tick(now);
+        if self.session.is_some() {
+            self.finish_segment(now);
+            self.session = None;
+        }
+    }
+
+    /// Sets "what are you working on"; it applies to the segment in progress
+    /// and the ones after it.
+    pub fn set_memo(&mut self, memo: String) {
+        self.memo = memo;
+    }
+
+    /// Replaces the contract list (C5). If the tracked contract can no
+    /// longer be tracked, tracking stops at once; the time so far is kept.
+    pub fn set_contracts(&mut self, list: ContractList, now: DateTime<Utc>) {
+        self.tick(now);
+        self.list = list;
+        self.recheck_session(now);
+    }
+
+    /// Changes the tracking policy (Settings → Advanced).
+    pub fn set_policy(&mut self, policy: TrackingPolicy, now: DateTime<Utc>) {
+        self.tick(now);
+        self.config.policy = policy;
+        self.recheck_session(now);
+    }
+
+    fn recheck_session(&mut self, now: DateTime<Utc>) {
+        let Some(id) = self.session.as_ref().map(|s| s.contract_id.clone()) else {
+            return;
+        };
+        if let Some(reason) = self.blocker(&id, now) {
+            self.finish_segment(now);
+            self.session = None;
+            self.stopped = Some((now, reason));
+        }
+    }
+
+    /// Brings the session up to `now`: cuts finished segments on the grid,
+    /// stops exactly at the weekly limit or when the cache fills, samples
+    /// activity and takes the screenshot when its moment has come.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        self.retry_unsaved();
+        let last_input = match self.session {
+            Some(_) => self
+                .activity
+                .idle_secs()
+                .map(|idle| now - Duration::seconds(idle as i64)),
+            None => None,
+        };
+        while let Some(session) = &self.session {
+            let seg_start = session.seg_start;
+            let week = BillingWeek::containing(seg_start);
+            let cell_end = self.config.grid.cell_end(seg_start).min(week.end());
+            let mut stop: Option<(DateTime<Utc>, StopReason)> = None;
+            if let Some(limit) = self
+                .contract(&session.contract_id)
+                .and_then(|c| c.limit_at(seg_start))
+            {
+                let left = limit - self.week_logged_secs(&session.contract_id, week);
+                let at = seg_start + Duration::seconds(left.max(0));
+                if at <= cell_end {
+                    stop = Some((
+                        at,
+                        StopReason::WeeklyLimit {
+                            contract_id: session.contract_id.clone(),
+                            limit_secs: limit,
+                        },
+                    ));
+                }
+            }
+            let full_at = seg_start + Duration::seconds(self.free_secs());
+            if full_at <= cell_end && stop.as_ref().is_none_or(|(t, _)| full_at < *t) {
+                stop = Some((
+                    full_at,
+                    StopReason::CacheFull {
+                        capacity_secs: self.cache.capacity_secs(),
+                    },
+                ));
+            }
+            let boundary = stop.as_ref().map_or(cell_end, |(t, _)| *t);
+            self.observe(last_input, now, boundary);
+            if boundary > now {
+                break;
+            }
+            self.finish_segment(boundary);
+            match stop {
+                Some(reason) => {
+                    self.session = None;
+                    self.stopped = Some(reason);
+                }
+                None => {
+                    let shot_at = self.random_shot_moment(boundary);
+                    let session = self.session.as_mut().expect("session present");
+                    session.seg_start = boundary;
+                    session.activity = Activity::default();
+                    session.shot_at = shot_at;
+                    session.shot = None;
+                    session.capture_note = None;
+                }
+            }
+        }
+    }
+
+    /// Records input and takes the screenshot for the segment in progress,
+    /// which ends at `end`, as of `now`.
+    fn observe(
+        &mut self,
+        last_input: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) {
+        let until = now.min(end);
+        let grid = self.config.grid;
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if let Some(input) = last_input
+            && input >= session.seg_start
+            && input <= now
+            && input < end
+        {
+            session.activity.set(grid.sub_slot(input));
+        }
+        let due = session.shot_at >= session.seg_start && session.shot_at <= until;
+        if due && session.shot.is_none() && session.capture_note.is_none() {
+            match self.screen.capture() {
+                Ok(Some(captured)) => {
+                    session.shot = Some(Screenshot {
+                        taken_at: session.shot_at,
+                        jpeg: captured.jpeg,
+                        thumbnail: captured.thumbnail,
+                    })
+                }
+                Ok(None) => session.shot_at = DateTime::<Utc>::MAX_UTC,
+                Err(e) => session.capture_note = Some(format!("capture unavailable: {e}")),
+            }
+        }
+    }
+
+    fn random_shot_moment(&mut self, seg_start: DateTime<Utc>) -> DateTime<Utc> {
+        let cell_end = self.config.grid.cell_end(seg_start);
+        let span = (cell_end - seg_start).num_seconds().max(1);
+        seg_start + Duration::seconds(self.rng.i64(0..span))
+    }
+
+    /// Ends the segment in progress at `end` and hands it to the cache (K1).
+    fn finish_segment(&mut self, end: DateTime<Utc>) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        if end <= session.seg_start {
+            return;
+        }
+        let segment = Segment {
+            id: SegmentId::random(),
+            contract_id: session.contract_id.clone(),
+            device_id: self.config.device_id.clone(),
+            start: session.seg_start,
+            end,
+            memo: self.memo.clone(),
+            activity: session.activity,
+            screenshot: session.shot.take(),
+            capture_note: session.capture_note.take(),
+        };
+        session.seg_start = end;
+        self.store(segment);
+    }
+
+    fn store(&mut self, segment: Segment) {
+        if !self.unsaved.is_empty() {
+            // Keep the order: older unsaved segments go first.
+            self.unsaved.push(segment);
+            self.retry_unsaved();
+            return;
+        }
+        if let Err(e) = self.cache.append(&segment) {
+            self.note_write_error(&e);
+            self.unsaved.push(segment);
+        }
+    }
+
+    fn retry_unsaved(&mut self) {
+        while let Some(segment) = self.unsaved.first() {
+            match self.cache.append(segment) {
+                Ok(()) => {
+                    self.unsaved.remove(0);
+                    if self.unsaved.is_empty() {
+                        self.last_error = None;
+                    }
+                }
+                Err(e) => {
+                    self.note_write_error(&e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn note_write_error(&mut self, e: &CacheError) {
+        let message = format!("{e} — the time is kept in memory and saved as soon as possible");
+        if self.last_error.as_deref() != Some(&message) {
+            log::error!("{message}");
+        }
+        self.last_error = Some(message);
+    }
+
+    /// The next moment something happens by itself: a segment boundary, a
+    /// limit or capacity stop, the screenshot, an activity sample, a retry
+    /// of an unsaved segment, or a contract becoming trackable (C3).
+    pub fn next_wakeup(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let mut next = now + Duration::hours(1);
+        if let Some(s) = &self.session {
+            next = next
+                .min(self.config.grid.cell_end(s.seg_start))
+                .min(now + Duration::seconds(ACTIVITY_SAMPLE_SECS));
+            if s.shot.is_none() && s.capture_note.is_none() && s.shot_at > now {
+                next = next.min(s.shot_at);
+            }
+            if let Some(limit) = self
+                .contract(&s.contract_id)
+                .and_then(|c| c.limit_at(s.seg_start))
+            {
+                let left = limit
+                    - self.week_logged_secs(&s.contract_id, BillingWeek::containing(s.seg_start));
+                next = next.min(s.seg_start + Duration::seconds(left.max(0)));
+            }
+            next = next.min(s.seg_start + Duration::seconds(self.free_secs()));
+        }
+        if !self.unsaved.is_empty() {
+            next = next.min(now + Duration::seconds(UNSAVED_RETRY_SECS));
+        }
+        for c in &self.list.contracts {
+            if c.starts_at() > now {
+                next = next.min(c.starts_at());
+            }
+        }
+        next.max(now)
+    }
+
+    /// What the UI shows, as of `now`.
+    pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
+        let week = BillingWeek::containing(now);
+        let contracts = self
+            .list
+            .contracts
+            .iter()
+            .map(|c| {
+                let (trackable, reason) = match c.trackability(now, self.config.policy) {
+                    Trackability::Trackable => (true, None),
+                    Trackability::NotTrackable(r) => (false, Some(r)),
+                };
+                ContractView {
+                    contract: c.clone(),
+                    trackable,
+                    reason_code: reason.map(|r| r.code().to_owned()),
+                    reason: reason.map(|r| describe_reason(r, self.config.time_zone)),
+                    week_logged_secs: self.week_logged_secs(&c.id, week),
+                    limit_secs: c.limit_at(now),
+                    pending_limit_note: c.pending_limit_note(now),
+                    counts_toward_hours: c.kind.counts_toward_hours(),
+                }
+            })
+            .collect();
+        let tracking = self.session.as_ref().map(|s| TrackingView {
+            contract_id: s.contract_id.clone(),
+            contract_title: self
+                .contract(&s.contract_id)
+                .map(|c| c.title.clone())
+                .unwrap_or_default(),
+            memo: self.memo.clone(),
+            started_at: s.started_at,
+            segment_start: s.seg_start,
+        });
+        let day = LocalDay::containing(now, self.config.time_zone);
+        let (day_start, day_end) = (day.start(), day.end());
+        let mut today_secs: HashMap<String, i64> = HashMap::new();
+        let closed = self
+            .cache
+            .pending()
+            .map(|e| (&e.contract_id, e.start, e.end))
+            .chain(
+                self.unsaved
+                    .iter()
+                    .map(|s| (&s.contract_id, s.start, s.end)),
+            );
+        for (contract_id, start, end) in closed {
+            let overlap = (end.min(day_end) - start.max(day_start)).num_seconds();
+            if overlap > 0 {
+                *today_secs.entry(contract_id.clone()).or_default() += overlap;
+            }
+        }
+        let cache = CacheView {
+            pending_segments: self.cache.pending_count(),
+            pending_secs: self.cache.pending_secs() + self.unsaved_secs(),
+            capacity_secs: self.cache.capacity_secs(),
+            full: self.free_secs() == 0,
+            unsaved_segments: self.unsaved.len(),
+            refused: self
+                .cache
+                .refused()
+                .map(|r| RefusedView {
+                    id: r.entry.id.to_string(),
+                    contract_id: r.entry.contract_id.clone(),
+                    start: r.entry.start,
+                    end: r.entry.end,
+                    reason: r.refusal.reason.clone(),
+                    message: r.refusal.message.clone(),
+                })
+                .collect(),
+            quarantined_files: self.quarantined_files,
+            oldest_pending: self.cache.pending().next().map(|e| e.start),
+        };
+        Snapshot {
+            generation: 0,
+            contracts,
+            tracking,
+            stopped: self.stopped.clone(),
+            cache,
+            today_secs,
+            last_error: self.last_error.clone(),
+        }
+    }
+}
