@@ -259,7 +259,7 @@ struct FakeScreen(usize);
 impl ScreenSource for FakeScreen {
     fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
         self.0 += 1;
-        if self.0 % 2 == 0 {
+        if self.0.is_multiple_of(2) {
             return Err(CaptureError::NoDisplay("DISPLAY is not set".into()));
         }
         Ok(Some(Captured {
