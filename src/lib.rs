@@ -6,6 +6,9 @@
 pub mod activity;
 pub mod cache;
 pub mod capture;
+pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod platform;
+pub mod settings;
 pub mod worker;

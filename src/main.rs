@@ -1,1 +1,7 @@
-fn main() {}
+//! `timecard`: the desktop app and its command line.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    timecard::cli::main()
+}

@@ -1,0 +1,113 @@
+//! The command line: everything the window does, for scripts and support
+//! people. This is the binary's edge: errors become `anyhow` here and are
+//! printed once, in plain words, by `main`.
+
+mod cache_cmd;
+mod status;
+mod track;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::platform::DataDir;
+use crate::platform::paths::DATA_DIR_ENV;
+use crate::settings::Settings;
+
+/// Timecard: a lightweight time tracker for freelancers paid by the hour.
+#[derive(Debug, Parser)]
+#[command(name = "timecard", version, about, long_about = None)]
+pub struct Cli {
+    /// The data folder (cache, settings, logs). Default: $XDG_DATA_HOME/timecard
+    /// on Linux, ~/Library/Application Support/Timecard on macOS,
+    /// %LOCALAPPDATA%\Timecard on Windows.
+    #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Track one contract without the window, until Ctrl-C or --for.
+    ///
+    /// Segments are cut on the 10-minute grid and written durably to the
+    /// cache as each one ends; Ctrl-C caches the partial segment in progress.
+    /// Until the sync server is connected, contracts are read from a JSON
+    /// file: --contracts, or the demo list built from fixtures/demo-contracts.json.
+    Track(track::TrackArgs),
+    /// Show the state of tracking and of the offline cache.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect, check, export and import the offline time cache.
+    Cache {
+        #[command(subcommand)]
+        command: cache_cmd::CacheCommand,
+    },
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("timecard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
+    let settings = Settings::load(&data.settings_file())?;
+    match cli.command {
+        None => {
+            status::print(&data, &settings, false)?;
+            println!(
+                "\nRun `timecard --help` for the commands, `timecard track --contract ID` to track."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Track(args)) => track::run(&data, &settings, args),
+        Some(Command::Status { json }) => status::print(&data, &settings, json),
+        Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
+    }
+}
+
+/// Seconds as `H:MM:SS`.
+pub fn hms(secs: i64) -> String {
+    let secs = secs.max(0);
+    format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A UTC instant in the user's zone, e.g. `2026-11-25 14:10:00 CET`.
+pub fn local_time(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hms_pads() {
+        assert_eq!(hms(3 * 3600 + 7 * 60 + 5), "3:07:05");
+        assert_eq!(hms(-5), "0:00:00");
+    }
+}

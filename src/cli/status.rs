@@ -1,0 +1,76 @@
+//! `timecard status`: the cache as the tracker sees it.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::{hms, local_time};
+use crate::cache::Cache;
+use crate::domain::contract::format_hours;
+use crate::platform::DataDir;
+use crate::settings::Settings;
+
+#[derive(Serialize)]
+struct Status {
+    data_dir: String,
+    device_id: String,
+    time_zone: String,
+    pending_segments: usize,
+    cached_secs: i64,
+    capacity_secs: i64,
+    cache_full: bool,
+    oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
+    refused_segments: usize,
+    quarantined_files: usize,
+}
+
+pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())
+        .context("cannot open the time cache")?;
+    let status = Status {
+        data_dir: data.root().display().to_string(),
+        device_id: data.device_id().context("cannot read this device's id")?,
+        time_zone: settings.zone().name().to_owned(),
+        pending_segments: cache.pending_count(),
+        cached_secs: cache.pending_secs(),
+        capacity_secs: cache.capacity_secs(),
+        cache_full: cache.is_full(),
+        oldest_pending: cache.pending().next().map(|e| e.start),
+        refused_segments: cache.refused().count(),
+        quarantined_files: cache.quarantined()?.len(),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Data folder:   {}", status.data_dir);
+    println!(
+        "Cache:         {} segment(s), {} of {} not uploaded{}",
+        status.pending_segments,
+        hms(status.cached_secs),
+        format_hours(status.capacity_secs),
+        if status.cache_full {
+            " — FULL: tracking cannot start until uploads free space"
+        } else {
+            ""
+        }
+    );
+    if let Some(oldest) = status.oldest_pending {
+        println!("Oldest cached: {}", local_time(oldest, settings.zone()));
+    }
+    if status.refused_segments > 0 {
+        println!(
+            "Not uploaded:  {} segment(s) refused by the server — `timecard cache list` shows why",
+            status.refused_segments
+        );
+    }
+    if status.quarantined_files > 0 {
+        println!(
+            "Quarantine:    {} damaged file(s) in {} — `timecard cache verify` explains",
+            status.quarantined_files,
+            cache.quarantine_dir().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

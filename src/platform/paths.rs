@@ -1,0 +1,115 @@
+//! The data folder (D7) and what lives in it.
+//!
+//! `$XDG_DATA_HOME/timecard` on Linux (`~/.local/share/timecard`),
+//! `~/Library/Application Support/Timecard` on macOS,
+//! `%LOCALAPPDATA%\Timecard` on Windows; `--data-dir` or `TIMECARD_DATA_DIR`
+//! override it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::cache::durable;
+
+/// Environment variable that overrides the data folder.
+pub const DATA_DIR_ENV: &str = "TIMECARD_DATA_DIR";
+
+/// The platform's default data folder, if the home folder is known.
+pub fn default_data_dir() -> Option<PathBuf> {
+    let base = directories::BaseDirs::new()?;
+    let name = if cfg!(target_os = "linux") {
+        "timecard"
+    } else {
+        "Timecard"
+    };
+    Some(base.data_local_dir().join(name))
+}
+
+/// The data folder and the files in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Uses `explicit` (from `--data-dir` or the environment) or the
+    /// platform default, creating the folder with owner-only permissions.
+    pub fn resolve(explicit: Option<PathBuf>) -> io::Result<DataDir> {
+        let root = explicit.or_else(default_data_dir).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("cannot find the home folder to put the data folder in; set {DATA_DIR_ENV} or pass --data-dir"),
+            )
+        })?;
+        DataDir::at(root)
+    }
+
+    /// Uses `root` as the data folder, creating it if needed.
+    pub fn at(root: PathBuf) -> io::Result<DataDir> {
+        fs::create_dir_all(&root)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(DataDir { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The time cache's folder.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    pub fn settings_file(&self) -> PathBuf {
+        self.root.join("settings.json")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// This device's id (K8), made on first use and kept in the data folder.
+    pub fn device_id(&self) -> io::Result<String> {
+        let path = self.root.join("device-id");
+        match fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        durable::write_file(&self.root, "device-id", id.as_bytes())?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path().join("data")).unwrap();
+        let id = data.device_id().unwrap();
+        assert_eq!(data.device_id().unwrap(), id);
+        assert_eq!(
+            DataDir::at(dir.path().join("data"))
+                .unwrap()
+                .device_id()
+                .unwrap(),
+            id
+        );
+    }
+
+    #[test]
+    fn default_folder_is_named_for_the_app() {
+        if let Some(dir) = default_data_dir() {
+            assert!(dir.ends_with("timecard") || dir.ends_with("Timecard"));
+        }
+    }
+}
