@@ -134,6 +134,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_default_settings_match_the_code() {
+        let shipped: Settings =
+            serde_json::from_str(include_str!("../resources/default-settings.json")).unwrap();
+        assert_eq!(shipped, Settings::default());
+    }
+
+    #[test]
     fn unknown_and_missing_fields_are_tolerated() {
         let s: Settings =
             serde_json::from_str(r#"{"track_fixed_price": true, "future": 1}"#).unwrap();
