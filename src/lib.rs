@@ -10,5 +10,8 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod platform;
+pub mod protocol;
+pub mod server;
 pub mod settings;
+pub mod tls;
 pub mod worker;

@@ -1,0 +1,194 @@
+//! Wire types of the HTTP API (v1), shared by the client and the server.
+//!
+//! JSON everywhere except segment uploads: a batch is a MessagePack
+//! [`UploadBatch`] whose entries are cache-file bodies, byte for byte.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Activity, Contract, SegmentId};
+
+/// Path prefix of every API route.
+pub const API_PREFIX: &str = "/api/v1";
+/// Content type of segment batches.
+pub const MSGPACK: &str = "application/msgpack";
+
+/// Every error answer: `{"error": "<code>", "message": "<plain words>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    pub version: String,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `GET /config`: the rules the server enforces that the client must know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// S1: the segment grid, in seconds.
+    pub segment_secs: i64,
+    /// W4: how long after a billing week ends its Work Diary locks.
+    pub lock_grace_secs: i64,
+}
+
+/// `POST /session`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignIn {
+    /// Username or e-mail.
+    pub login: String,
+    pub password: String,
+}
+
+/// The answer to a sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub token: String,
+    pub login: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One contract with this week's totals, as `GET /contracts` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractInfo {
+    #[serde(flatten)]
+    pub contract: Contract,
+    /// Seconds the server holds for this billing week.
+    pub week_logged_secs: i64,
+    /// Seconds the server holds for today in the zone asked for (`tz`).
+    #[serde(default)]
+    pub today_logged_secs: i64,
+}
+
+/// `GET /contracts[?tz=Area/City]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractsResponse {
+    pub server_time: DateTime<Utc>,
+    /// Monday 00:00 UTC of the week the totals belong to.
+    pub week_start: DateTime<Utc>,
+    pub contracts: Vec<ContractInfo>,
+}
+
+/// `POST /segments` (MessagePack): cache-file bodies, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadBatch {
+    pub segments: Vec<serde_bytes::ByteBuf>,
+}
+
+/// What became of one uploaded segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted,
+    /// K7: the server already had it; counts as success.
+    Duplicate,
+    Rejected,
+}
+
+/// Why the server refused a segment (K6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// W4: the week's Work Diary is locked.
+    WeekLocked,
+    /// K8: time already logged from another device.
+    Overlap,
+    /// Not this user's contract, ended or paused before the segment, or not started.
+    ContractNotTrackable,
+    /// W2: the weekly limit would be exceeded.
+    OverLimit,
+    /// The segment itself is malformed (end before start, wrong length …).
+    Invalid,
+}
+
+impl RejectReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::WeekLocked => "week_locked",
+            RejectReason::Overlap => "overlap",
+            RejectReason::ContractNotTrackable => "contract_not_trackable",
+            RejectReason::OverLimit => "over_limit",
+            RejectReason::Invalid => "invalid",
+        }
+    }
+}
+
+/// The outcome for one segment of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentResult {
+    pub id: SegmentId,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RejectReason>,
+    /// Plain words, e.g. which device holds the overlapping time (K8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The answer to `POST /segments`, one result per segment in batch order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub results: Vec<SegmentResult>,
+}
+
+/// One segment in the Work Diary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiarySegment {
+    pub id: SegmentId,
+    pub contract_id: String,
+    pub device_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub memo: String,
+    pub activity: Activity,
+    pub has_screenshot: bool,
+    pub capture_note: Option<String>,
+}
+
+/// Seconds per contract on the day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractTotal {
+    pub contract_id: String,
+    pub secs: i64,
+}
+
+/// `GET /diary?date=YYYY-MM-DD&tz=Area/City`: one local day (T1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiaryResponse {
+    pub date: NaiveDate,
+    pub tz: String,
+    pub day_start: DateTime<Utc>,
+    pub day_end: DateTime<Utc>,
+    /// 24, or 23 / 25 across a daylight-saving change.
+    pub hours: i64,
+    pub segments: Vec<DiarySegment>,
+    pub totals: Vec<ContractTotal>,
+    /// W4: whether the billing week of this day is locked.
+    pub locked: bool,
+}
+
+/// `POST /reports`: a problem report (D3).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemReport {
+    pub description: String,
+    #[serde(default)]
+    pub contract_id: Option<String>,
+    pub incident_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// A zip of the logs, base64-encoded, if the user chose to attach them.
+    #[serde(default)]
+    pub logs_zip_base64: Option<String>,
+}
+
+/// The answer to `POST /reports`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportReceipt {
+    pub id: String,
+}

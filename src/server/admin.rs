@@ -1,0 +1,379 @@
+//! `timecard-server`: serve, and the admin commands that work on the data
+//! folder directly (users, contracts, maintenance).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use super::store::{self, Store};
+use super::{ServerOptions, open_store};
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{Contract, ContractKind, ContractStatus};
+use crate::protocol::ServerConfig;
+use crate::tls::CertificatePair;
+
+/// The Timecard sync server.
+#[derive(Debug, Parser)]
+#[command(name = "timecard-server", version, about)]
+pub struct ServerCli {
+    /// The server's data folder (database, certificate).
+    #[arg(
+        long,
+        global = true,
+        env = "TIMECARD_SERVER_DATA",
+        default_value = "timecard-server-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: ServerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Serve the API over HTTPS until Ctrl-C.
+    Serve {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// Certificate chain (PEM). Without it a self-signed certificate is
+        /// generated once into DATA/tls/.
+        #[arg(long, requires = "key", value_name = "PEM")]
+        cert: Option<PathBuf>,
+        /// Private key (PEM) of --cert.
+        #[arg(long, requires = "cert", value_name = "PEM")]
+        key: Option<PathBuf>,
+        /// Length of the segment grid in seconds.
+        #[arg(long, default_value_t = 600)]
+        segment_secs: i64,
+        /// How long after a billing week ends its Work Diary locks.
+        #[arg(long, default_value_t = 0)]
+        lock_grace_secs: i64,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage contracts.
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+    /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
+    Maintenance {
+        state: OnOff,
+        /// Seconds clients are asked to wait.
+        #[arg(long, default_value_t = 120)]
+        retry_after: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        login: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (the only way, so it never shows in `ps`).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Hourly,
+    FixedPrice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Active,
+    Paused,
+    Ended,
+}
+
+impl From<StatusArg> for ContractStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Active => ContractStatus::Active,
+            StatusArg::Paused => ContractStatus::Paused,
+            StatusArg::Ended => ContractStatus::Ended,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Add a contract; prints its id.
+    Add {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        client: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Weekly limit in hours (hourly contracts).
+        #[arg(long, value_name = "HOURS")]
+        weekly_limit: Option<f64>,
+        /// First day it can be tracked (UTC date); default today.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        start: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "active")]
+        status: StatusArg,
+        /// A fixed id instead of a generated one.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Change a contract's status or weekly limit (W3: an increase applies
+    /// at once, a decrease from next Monday 00:00 UTC).
+    Set {
+        id: String,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// New weekly limit in hours; 0 or "none" removes it.
+        #[arg(long, value_name = "HOURS")]
+        weekly_limit: Option<String>,
+    },
+    /// List contracts.
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn hours_to_secs(h: f64) -> anyhow::Result<i64> {
+    if !(h.is_finite() && h > 0.0 && h <= 168.0) {
+        bail!("a weekly limit must be between 0 and 168 hours, not {h}");
+    }
+    Ok((h * 3600.0).round() as i64)
+}
+
+/// Runs the server's command line.
+pub fn main() -> ExitCode {
+    let cli = ServerCli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("timecard-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
+    let clock = SystemClock;
+    match cli.command {
+        ServerCommand::Serve {
+            listen,
+            cert,
+            key,
+            segment_secs,
+            lock_grace_secs,
+        } => {
+            if segment_secs < 10 {
+                bail!("--segment-secs must be at least 10");
+            }
+            let mut options = ServerOptions::new(&cli.data);
+            options.config = ServerConfig {
+                segment_secs,
+                lock_grace_secs,
+            };
+            if let (Some(cert), Some(key)) = (cert, key) {
+                options.certificate = Some(CertificatePair {
+                    cert_pem: std::fs::read(&cert)
+                        .with_context(|| format!("cannot read {}", cert.display()))?,
+                    key_pem: std::fs::read(&key)
+                        .with_context(|| format!("cannot read {}", key.display()))?,
+                });
+            }
+            let listener =
+                TcpListener::bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
+            let server = super::start(options, listener).context("cannot start the server")?;
+            println!("timecard-server listening on {}", server.url());
+            println!("data folder: {}", cli.data.display());
+            let (tx, rx) = mpsc::channel();
+            ctrlc::set_handler(move || {
+                let _ = tx.send(());
+            })?;
+            let _ = rx.recv();
+            println!("shutting down");
+            server.stop();
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::User {
+            command: UserCommand::Add { login, email, .. },
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.len() < 8 {
+                bail!("the password must have at least 8 characters");
+            }
+            let store = open_store(&cli.data)?;
+            store.add_user(
+                &login,
+                email.as_deref(),
+                &super::auth::hash_password(password),
+            )?;
+            println!("user {login} added");
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
+        ServerCommand::Maintenance { state, retry_after } => {
+            std::fs::create_dir_all(&cli.data)?;
+            super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
+            println!(
+                "maintenance {}",
+                if matches!(state, OnOff::On) {
+                    "on: the API answers 503"
+                } else {
+                    "off"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ContractRow {
+    #[serde(flatten)]
+    contract: Contract,
+    user: String,
+}
+
+fn contract_command(
+    data: &std::path::Path,
+    command: ContractCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(data)?;
+    match command {
+        ContractCommand::Add {
+            user,
+            title,
+            client,
+            kind,
+            weekly_limit,
+            start,
+            status,
+            id,
+        } => {
+            let kind = match kind {
+                KindArg::Hourly => ContractKind::Hourly,
+                KindArg::FixedPrice => ContractKind::FixedPrice,
+            };
+            if kind == ContractKind::FixedPrice && weekly_limit.is_some() {
+                bail!("fixed-price contracts have no weekly limit");
+            }
+            let contract = Contract {
+                id: id.unwrap_or_else(|| {
+                    format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+                }),
+                title,
+                client,
+                kind,
+                status: status.into(),
+                start_date: start.unwrap_or(now.date_naive()),
+                weekly_limit_secs: weekly_limit.map(hours_to_secs).transpose()?,
+                pending_limit: None,
+            };
+            store.add_contract(&user, &contract, now)?;
+            println!("{}", contract.id);
+        }
+        ContractCommand::Set {
+            id,
+            status,
+            weekly_limit,
+        } => {
+            let mut stored = store
+                .contract(&id)?
+                .with_context(|| format!("no contract with id {id:?}"))?;
+            if let Some(status) = status {
+                let status: ContractStatus = status.into();
+                if status != stored.contract.status {
+                    stored.contract.status = status;
+                    stored.status_changed_at = Some(now);
+                }
+            }
+            if let Some(limit) = weekly_limit {
+                let secs = match limit.trim() {
+                    "none" | "0" => None,
+                    h => {
+                        Some(hours_to_secs(h.parse().with_context(|| {
+                            format!("{h:?} is not a number of hours")
+                        })?)?)
+                    }
+                };
+                store::apply_limit_change(&mut stored.contract, secs, now);
+            }
+            store.save_contract(&stored)?;
+            match stored.contract.pending_limit_note(now) {
+                Some(note) => println!("{id} updated; {note}"),
+                None => println!("{id} updated"),
+            }
+        }
+        ContractCommand::List { user, json } => {
+            let user_id = match &user {
+                Some(login) => Some(
+                    store
+                        .find_user(login)?
+                        .with_context(|| format!("no user called {login:?}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let mut rows = Vec::new();
+            for stored in store.contracts(user_id)? {
+                rows.push(ContractRow {
+                    user: store.login_of(stored.user_id)?,
+                    contract: stored.contract,
+                });
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    let c = &r.contract;
+                    println!(
+                        "{:<16} {:<10} {:<11} {:<7} {}  {} ({}){}",
+                        c.id,
+                        r.user,
+                        c.kind.as_str(),
+                        c.status.as_str(),
+                        c.start_date,
+                        c.title,
+                        c.client,
+                        c.weekly_limit_secs
+                            .map(|s| format!(
+                                ", limit {}",
+                                crate::domain::contract::format_hours(s)
+                            ))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

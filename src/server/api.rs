@@ -1,0 +1,511 @@
+//! The HTTP API (v1): routes, authentication, error bodies, body caps and
+//! maintenance mode. Storage goes through [`Store`] on blocking threads.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::auth::{self, SignInLimiter};
+use super::store::{self, Store, StoreError, User};
+use crate::cache::format;
+use crate::clock::Clock;
+use crate::domain::{BillingWeek, LocalDay, SegmentId};
+use crate::protocol::{
+    ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody, Health,
+    ProblemReport, ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadBatch, UploadResponse,
+};
+
+/// Cap on JSON request bodies.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+/// Cap on a segment batch: a few dozen segments with screenshots.
+pub const SEGMENTS_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Cap on a problem report with its logs.
+pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Segments in one batch, at most.
+pub const MAX_BATCH: usize = 1000;
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 30;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: ServerConfig,
+    pub clock: Arc<dyn Clock>,
+    /// While this file exists, the API answers 503 (maintenance).
+    pub maintenance_flag: PathBuf,
+    pub limiter: Mutex<SignInLimiter>,
+}
+
+type Shared = Arc<AppState>;
+
+/// An error answer: status plus `{"error", "message"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn malformed(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Db(e) => {
+                log::error!("database error: {e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server's database failed; try again later",
+                )
+            }
+        }
+    }
+}
+
+/// Runs a store operation on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("server task failed: {e}"),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// The signed-in user, from `Authorization: Bearer <token>`.
+pub struct Authed(pub User);
+
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "signed_out", "sign in first")
+            })?;
+        let hash = auth::token_hash(&token);
+        let now = state.clock.now();
+        blocking(state, move |s| s.token_user(&hash, now))
+            .await?
+            .map(Authed)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "session_expired",
+                    "the session has expired or was signed out; sign in again",
+                )
+            })
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large",
+        )
+    } else {
+        ApiError::malformed(format!("could not read the request body: {rejection}"))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(body_error)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::malformed(format!("the request is not valid JSON for this call: {e}"))
+    })
+}
+
+/// Builds the API router.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/config", get(config))
+        .route("/api/v1/session", post(sign_in).delete(sign_out))
+        .route("/api/v1/contracts", get(contracts))
+        .route(
+            "/api/v1/segments",
+            post(upload).layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT)),
+        )
+        .route("/api/v1/segments/{id}", delete(delete_segment))
+        .route("/api/v1/segments/{id}/screenshot", get(screenshot))
+        .route("/api/v1/diary", get(diary))
+        .route(
+            "/api/v1/reports",
+            post(report).layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+        )
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+        })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), maintenance))
+        .with_state(state)
+}
+
+/// Answers 503 with Retry-After while the maintenance flag file exists.
+async fn maintenance(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if let Ok(text) = std::fs::read_to_string(&state.maintenance_flag) {
+        let retry_after = text.trim().parse().unwrap_or(120);
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance",
+            "the server is down for maintenance; time is kept on your computer and uploaded afterwards",
+        );
+        error.retry_after = Some(retry_after);
+        return error.into_response();
+    }
+    next.run(request).await
+}
+
+async fn health(State(state): State<Shared>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        server_time: state.clock.now(),
+    })
+}
+
+async fn config(State(state): State<Shared>) -> Json<ServerConfig> {
+    Json(state.config)
+}
+
+async fn sign_in(
+    State(state): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let request: SignIn = parse_json(body)?;
+    let login = request.login.trim().to_owned();
+    if let Some(wait) = state
+        .limiter
+        .lock()
+        .expect("limiter")
+        .blocked_for(&login, Instant::now())
+    {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!(
+                "too many failed sign-ins for this account; try again in {} min",
+                wait.as_secs().div_ceil(60)
+            ),
+        );
+        e.retry_after = Some(wait.as_secs());
+        return Err(e);
+    }
+    let lookup = login.clone();
+    let user = blocking(&state, move |s| s.find_user(&lookup)).await?;
+    let password = request.password;
+    // Verify even for unknown users, so timing does not reveal which exist.
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_owned());
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let user = match (user, ok) {
+        (Some(user), true) => user,
+        _ => {
+            state
+                .limiter
+                .lock()
+                .expect("limiter")
+                .failed(&login, Instant::now());
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "wrong_password",
+                "wrong username or password",
+            ));
+        }
+    };
+    state.limiter.lock().expect("limiter").succeeded(&login);
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let expires_at = state.clock.now() + Duration::days(SESSION_DAYS);
+    let user_id = user.id;
+    blocking(&state, move |s| s.add_token(user_id, &hash, expires_at)).await?;
+    Ok(Json(SessionInfo {
+        token,
+        login: user.login,
+        expires_at,
+    }))
+}
+
+async fn sign_out(
+    State(state): State<Shared>,
+    parts: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    if let Some(token) = parts
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let hash = auth::token_hash(token);
+        blocking(&state, move |s| s.remove_token(&hash)).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ZoneQuery {
+    tz: Option<String>,
+}
+
+fn parse_zone(tz: Option<&str>) -> Result<Tz, ApiError> {
+    match tz {
+        None => Ok(chrono_tz::UTC),
+        Some(name) => name.parse().map_err(|_| {
+            ApiError::malformed(format!(
+                "unknown time zone {name:?}; use an IANA name such as Europe/Berlin"
+            ))
+        }),
+    }
+}
+
+async fn contracts(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    query: Result<Query<ZoneQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ContractsResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.to_string()))?;
+    let zone = parse_zone(query.tz.as_deref())?;
+    let now = state.clock.now();
+    let week = BillingWeek::containing(now);
+    let day = LocalDay::containing(now, zone);
+    let contracts = blocking(&state, move |s| {
+        let mut out = Vec::new();
+        for mut stored in s.contracts(Some(user.id))? {
+            if store::settle_pending_limit(&mut stored.contract, now) {
+                s.save_contract(&stored)?;
+            }
+            let id = stored.contract.id.clone();
+            out.push(ContractInfo {
+                week_logged_secs: s.logged_secs(user.id, &id, week.start(), week.end())?,
+                today_logged_secs: s.logged_secs(user.id, &id, day.start(), day.end())?,
+                contract: stored.contract,
+            });
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(ContractsResponse {
+        server_time: now,
+        week_start: week.start(),
+        contracts,
+    }))
+}
+
+async fn upload(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    let bytes = body.map_err(body_error)?;
+    let batch: UploadBatch = rmp_serde::from_slice(&bytes).map_err(|e| {
+        ApiError::malformed(format!(
+            "the upload is not a MessagePack segment batch: {e}"
+        ))
+    })?;
+    if batch.segments.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {MAX_BATCH} segments per batch"),
+        ));
+    }
+    let mut segments = Vec::with_capacity(batch.segments.len());
+    for (i, body) in batch.segments.iter().enumerate() {
+        let segment = format::decode_body(body).map_err(|e| {
+            ApiError::malformed(format!("segment {i} of the batch does not decode: {e}"))
+        })?;
+        segments.push(segment);
+    }
+    let now = state.clock.now();
+    let config = state.config;
+    let results = blocking(&state, move |s| s.ingest(user.id, &segments, now, config)).await?;
+    Ok(Json(UploadResponse { results }))
+}
+
+fn parse_id(id: &str) -> Result<SegmentId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::malformed(format!("{id:?} is not a segment id")))
+}
+
+async fn delete_segment(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let now = state.clock.now();
+    let grace = state.config.lock_grace_secs;
+    blocking(&state, move |s| {
+        let segment = s
+            .segment(user.id, id)?
+            .ok_or_else(|| StoreError::NotFound(format!("segment {id} not found")))?;
+        let week = BillingWeek::containing(segment.start);
+        if week.is_locked(now, grace) {
+            return Ok(Err(week.locks_at(grace)));
+        }
+        s.delete_segment(user.id, id)?;
+        Ok(Ok(()))
+    })
+    .await?
+    .map_err(|locked_at: DateTime<Utc>| {
+        ApiError::new(
+            StatusCode::LOCKED,
+            "week_locked",
+            format!(
+                "the week's Work Diary locked on {}; its segments can no longer be deleted",
+                locked_at.format("%-d %b %Y %H:%M UTC")
+            ),
+        )
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn screenshot(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let jpeg = blocking(&state, move |s| s.screenshot(user.id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("screenshot"))?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+}
+
+#[derive(Deserialize)]
+struct DiaryQuery {
+    date: Option<String>,
+    tz: Option<String>,
+}
+
+async fn diary(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    query: Result<Query<DiaryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DiaryResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.to_string()))?;
+    let zone = parse_zone(query.tz.as_deref())?;
+    let now = state.clock.now();
+    let date = match query.date.as_deref() {
+        None => LocalDay::containing(now, zone).date,
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::malformed(format!("{d:?} is not a date; use YYYY-MM-DD")))?,
+    };
+    let day = LocalDay::new(date, zone);
+    let (from, to) = (day.start(), day.end());
+    let segments = blocking(&state, move |s| s.segments_between(user.id, from, to)).await?;
+    let mut totals: Vec<ContractTotal> = Vec::new();
+    for s in &segments {
+        let secs = (s.end.min(to) - s.start.max(from)).num_seconds();
+        match totals.iter_mut().find(|t| t.contract_id == s.contract_id) {
+            Some(t) => t.secs += secs,
+            None => totals.push(ContractTotal {
+                contract_id: s.contract_id.clone(),
+                secs,
+            }),
+        }
+    }
+    Ok(Json(DiaryResponse {
+        date,
+        tz: zone.name().to_owned(),
+        day_start: from,
+        day_end: to,
+        hours: day.len_secs() / 3600,
+        segments,
+        totals,
+        locked: BillingWeek::containing(from).is_locked(now, state.config.lock_grace_secs),
+    }))
+}
+
+async fn report(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReportReceipt>, ApiError> {
+    let report: ProblemReport = parse_json(body)?;
+    if report.description.trim().is_empty() {
+        return Err(ApiError::malformed("the report needs a description"));
+    }
+    let now = state.clock.now();
+    let id = blocking(&state, move |s| s.add_report(user.id, &report, now)).await?;
+    Ok(Json(ReportReceipt { id }))
+}

@@ -1,0 +1,698 @@
+//! Server storage behind the [`Store`] trait, with SQLite as the one
+//! implementation (PostgreSQL is the scale-out path). The store owns
+//! transactions and durability; the rules it applies inside a batch come
+//! from [`super::rules`].
+//!
+//! When is a write done? A method returns `Ok` only after SQLite's COMMIT,
+//! with `synchronous=FULL`: the server acknowledges a segment (and the
+//! client deletes its copy) only once it is on disk here.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use thiserror::Error;
+
+use super::rules::{self, Facts, StoredContract, Verdict};
+use crate::domain::{
+    Activity, BillingWeek, Contract, ContractKind, ContractStatus, PendingLimit, Segment, SegmentId,
+};
+use crate::protocol::{DiarySegment, Outcome, ProblemReport, SegmentResult, ServerConfig};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+}
+
+/// Everything the server keeps.
+pub trait Store: Send + Sync {
+    fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64>;
+    /// Finds a user by login or e-mail.
+    fn find_user(&self, login_or_email: &str) -> Result<Option<User>>;
+    fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()>;
+    /// The user of an unexpired token.
+    fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+    fn remove_token(&self, token_hash: &str) -> Result<()>;
+
+    /// Adds a contract for the user `login`.
+    fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()>;
+    /// Saves a changed contract (status changes record their moment).
+    fn save_contract(&self, stored: &StoredContract) -> Result<()>;
+    fn contract(&self, id: &str) -> Result<Option<StoredContract>>;
+    /// All contracts, or one user's.
+    fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>>;
+    fn login_of(&self, user_id: i64) -> Result<String>;
+
+    /// Seconds the user logged on a contract within `[from, to)` (clipped).
+    fn logged_secs(
+        &self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// Judges and stores a batch in one transaction; one result per segment.
+    fn ingest(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<Vec<SegmentResult>>;
+    /// The user's segments that overlap `[from, to)`, oldest first.
+    fn segments_between(
+        &self,
+        user_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>>;
+    fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// Deletes a segment, its time and its screenshot (S4).
+    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
+    fn screenshot(&self, user_id: i64, id: SegmentId) -> Result<Option<Vec<u8>>>;
+    fn add_report(
+        &self,
+        user_id: i64,
+        report: &ProblemReport,
+        now: DateTime<Utc>,
+    ) -> Result<String>;
+}
+
+/// [`Store`] on one SQLite file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE,
+    email TEXT UNIQUE,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contracts (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL,
+    client TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_changed_at INTEGER,
+    start_date TEXT NOT NULL,
+    weekly_limit_secs INTEGER,
+    pending_set INTEGER NOT NULL DEFAULT 0,
+    pending_limit_secs INTEGER,
+    pending_effective_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    contract_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    memo TEXT NOT NULL,
+    activity INTEGER NOT NULL,
+    capture_note TEXT,
+    has_screenshot INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_by_user_start ON segments(user_id, start);
+CREATE TABLE IF NOT EXISTS screenshots (
+    segment_id TEXT PRIMARY KEY,
+    taken_at INTEGER NOT NULL,
+    jpeg BLOB NOT NULL,
+    thumbnail BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+";
+
+/// The longest segment the overlap search looks back for.
+const MAX_SEGMENT_SECS: i64 = 24 * 3600;
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        login: row.get(1)?,
+        email: row.get(2)?,
+        password_hash: row.get(3)?,
+    })
+}
+
+const CONTRACT_COLUMNS: &str = "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at";
+
+fn contract_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredContract> {
+    let kind: String = row.get(4)?;
+    let status: String = row.get(5)?;
+    let start_date: String = row.get(7)?;
+    let pending_set: bool = row.get(9)?;
+    let pending_effective: Option<i64> = row.get(11)?;
+    Ok(StoredContract {
+        contract: Contract {
+            id: row.get(0)?,
+            title: row.get(2)?,
+            client: row.get(3)?,
+            kind: if kind == "fixed_price" {
+                ContractKind::FixedPrice
+            } else {
+                ContractKind::Hourly
+            },
+            status: match status.as_str() {
+                "paused" => ContractStatus::Paused,
+                "ended" => ContractStatus::Ended,
+                _ => ContractStatus::Active,
+            },
+            start_date: NaiveDate::parse_from_str(&start_date, "%Y-%m-%d").unwrap_or_default(),
+            weekly_limit_secs: row.get(8)?,
+            pending_limit: match (pending_set, pending_effective) {
+                (true, Some(at)) => Some(PendingLimit {
+                    limit_secs: row.get(10)?,
+                    effective_at: from_ts(at),
+                }),
+                _ => None,
+            },
+        },
+        user_id: row.get(1)?,
+        status_changed_at: row.get::<_, Option<i64>>(6)?.map(from_ts),
+    })
+}
+
+fn diary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DiarySegment> {
+    let id: String = row.get(0)?;
+    Ok(DiarySegment {
+        id: id.parse().unwrap_or(SegmentId(uuid::Uuid::nil())),
+        contract_id: row.get(1)?,
+        device_id: row.get(2)?,
+        start: from_ts(row.get(3)?),
+        end: from_ts(row.get(4)?),
+        memo: row.get(5)?,
+        activity: Activity(row.get(6)?),
+        has_screenshot: row.get(7)?,
+        capture_note: row.get(8)?,
+    })
+}
+
+const DIARY_COLUMNS: &str =
+    "id, contract_id, device_id, start, end, memo, activity, has_screenshot, capture_note";
+
+impl Store for SqliteStore {
+    fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64> {
+        let conn = self.conn();
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE login = ?1 OR email = ?1 OR (?2 IS NOT NULL AND (login = ?2 OR email = ?2)))",
+            params![login, email],
+            |r| r.get(0),
+        )?;
+        if exists {
+            return Err(StoreError::Conflict(format!(
+                "a user called {login:?} (or with that e-mail) already exists"
+            )));
+        }
+        conn.execute(
+            "INSERT INTO users (login, email, password_hash) VALUES (?1, ?2, ?3)",
+            params![login, email, password_hash],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn find_user(&self, login_or_email: &str) -> Result<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, login, email, password_hash FROM users WHERE login = ?1 OR email = ?1",
+                params![login_or_email],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![token_hash, user_id, ts(expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT u.id, u.login, u.email, u.password_hash FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND t.expires_at > ?2",
+                params![token_hash, ts(now)],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn remove_token(&self, token_hash: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM tokens WHERE hash = ?1", params![token_hash])?;
+        Ok(())
+    }
+
+    fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()> {
+        let user = self.find_user(login)?.ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "no user called {login:?}; add one with `timecard-server user add`"
+            ))
+        })?;
+        if self.contract(&contract.id)?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a contract with id {:?} already exists",
+                contract.id
+            )));
+        }
+        self.conn().execute(
+            &format!("INSERT INTO contracts ({CONTRACT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL, NULL)"),
+            params![
+                contract.id,
+                user.id,
+                contract.title,
+                contract.client,
+                contract.kind.as_str(),
+                contract.status.as_str(),
+                (contract.status != ContractStatus::Active).then_some(ts(now)),
+                contract.start_date.format("%Y-%m-%d").to_string(),
+                contract.weekly_limit_secs,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn save_contract(&self, stored: &StoredContract) -> Result<()> {
+        let c = &stored.contract;
+        let changed = self.conn().execute(
+            "UPDATE contracts SET title = ?2, client = ?3, kind = ?4, status = ?5, status_changed_at = ?6,
+                 start_date = ?7, weekly_limit_secs = ?8, pending_set = ?9, pending_limit_secs = ?10,
+                 pending_effective_at = ?11
+             WHERE id = ?1",
+            params![
+                c.id,
+                c.title,
+                c.client,
+                c.kind.as_str(),
+                c.status.as_str(),
+                stored.status_changed_at.map(ts),
+                c.start_date.format("%Y-%m-%d").to_string(),
+                c.weekly_limit_secs,
+                c.pending_limit.is_some(),
+                c.pending_limit.as_ref().and_then(|p| p.limit_secs),
+                c.pending_limit.as_ref().map(|p| ts(p.effective_at)),
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no contract with id {:?}",
+                c.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn contract(&self, id: &str) -> Result<Option<StoredContract>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = ?1"),
+                params![id],
+                contract_row,
+            )
+            .optional()?)
+    }
+
+    fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE ?1 IS NULL OR user_id = ?1 ORDER BY user_id, title, id"
+        ))?;
+        let rows = stmt.query_map(params![user_id], contract_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn login_of(&self, user_id: i64) -> Result<String> {
+        Ok(self.conn().query_row(
+            "SELECT login FROM users WHERE id = ?1",
+            params![user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn logged_secs(
+        &self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        let conn = self.conn();
+        logged_secs_in(&conn, user_id, contract_id, ts(from), ts(to))
+    }
+
+    fn ingest(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<Vec<SegmentResult>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut results = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let facts = facts_for(&tx, user_id, segment)?;
+            let verdict = rules::judge(segment, user_id, &facts, now, config);
+            let (outcome, reason, message) = match verdict {
+                Verdict::Accept => {
+                    insert_segment(&tx, user_id, segment)?;
+                    (Outcome::Accepted, None, None)
+                }
+                Verdict::Duplicate => (Outcome::Duplicate, None, None),
+                Verdict::Reject(reason, message) => {
+                    (Outcome::Rejected, Some(reason), Some(message))
+                }
+            };
+            results.push(SegmentResult {
+                id: segment.id,
+                outcome,
+                reason,
+                message,
+            });
+        }
+        // Only after this commit are the accepted segments acknowledged.
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn segments_between(
+        &self,
+        user_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DIARY_COLUMNS} FROM segments
+             WHERE user_id = ?1 AND start < ?3 AND start > ?2 - ?4 AND end > ?2 ORDER BY start"
+        ))?;
+        let rows = stmt.query_map(
+            params![user_id, ts(from), ts(to), MAX_SEGMENT_SECS],
+            diary_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {DIARY_COLUMNS} FROM segments WHERE id = ?1 AND user_id = ?2"),
+                params![id.to_string(), user_id],
+                diary_row,
+            )
+            .optional()?)
+    }
+
+    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let gone = tx.execute(
+            "DELETE FROM segments WHERE id = ?1 AND user_id = ?2",
+            params![id.to_string(), user_id],
+        )?;
+        if gone == 0 {
+            return Err(StoreError::NotFound(format!("no segment {id}")));
+        }
+        tx.execute(
+            "DELETE FROM screenshots WHERE segment_id = ?1",
+            params![id.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn screenshot(&self, user_id: i64, id: SegmentId) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT s.jpeg FROM screenshots s JOIN segments g ON g.id = s.segment_id
+                 WHERE s.segment_id = ?1 AND g.user_id = ?2",
+                params![id.to_string(), user_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn add_report(
+        &self,
+        user_id: i64,
+        report: &ProblemReport,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.conn().execute(
+            "INSERT INTO reports (id, user_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                id,
+                user_id,
+                ts(now),
+                serde_json::to_string(report).unwrap_or_default()
+            ],
+        )?;
+        Ok(id)
+    }
+}
+
+fn logged_secs_in(
+    conn: &Connection,
+    user_id: i64,
+    contract_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(SUM(MIN(end, ?4) - MAX(start, ?3)), 0) FROM segments
+         WHERE user_id = ?1 AND contract_id = ?2 AND start < ?4 AND start > ?3 - ?5 AND end > ?3",
+    )?;
+    Ok(stmt.query_row(
+        params![user_id, contract_id, from, to, MAX_SEGMENT_SECS],
+        |r| r.get(0),
+    )?)
+}
+
+fn facts_for(conn: &Connection, user_id: i64, segment: &Segment) -> Result<Facts> {
+    let id = segment.id.to_string();
+    let id_owner: Option<i64> = conn
+        .prepare_cached("SELECT user_id FROM segments WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()?;
+    if id_owner.is_some() {
+        return Ok(Facts {
+            id_owner,
+            ..Facts::default()
+        });
+    }
+    let contract = conn
+        .prepare_cached(&format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = ?1 AND user_id = ?2"
+        ))?
+        .query_row(params![segment.contract_id, user_id], contract_row)
+        .optional()?;
+    let (start, end) = (ts(segment.start), ts(segment.end));
+    let overlap_device: Option<String> = conn
+        .prepare_cached(
+            "SELECT device_id FROM segments WHERE user_id = ?1 AND start < ?3 AND start > ?2 - ?4 AND end > ?2 LIMIT 1",
+        )?
+        .query_row(params![user_id, start, end, MAX_SEGMENT_SECS], |r| r.get(0))
+        .optional()?;
+    let week = BillingWeek::containing(segment.start);
+    let week_logged_secs = logged_secs_in(
+        conn,
+        user_id,
+        &segment.contract_id,
+        ts(week.start()),
+        ts(week.end()),
+    )?;
+    Ok(Facts {
+        contract,
+        id_owner,
+        overlap_device,
+        week_logged_secs,
+    })
+}
+
+fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        s.id.to_string(),
+        user_id,
+        s.contract_id,
+        s.device_id,
+        ts(s.start),
+        ts(s.end),
+        s.memo,
+        s.activity.0,
+        s.capture_note,
+        s.screenshot.is_some(),
+    ])?;
+    if let Some(shot) = &s.screenshot {
+        conn.prepare_cached("INSERT INTO screenshots (segment_id, taken_at, jpeg, thumbnail) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![s.id.to_string(), ts(shot.taken_at), shot.jpeg, shot.thumbnail])?;
+    }
+    Ok(())
+}
+
+/// W3: how a new weekly limit is applied: an increase (or removing the
+/// limit) at once, a decrease from the next billing week.
+pub fn apply_limit_change(
+    contract: &mut Contract,
+    new_limit_secs: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let current = contract.limit_at(now);
+    let is_increase = match (current, new_limit_secs) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(old), Some(new)) => new >= old,
+    };
+    if is_increase {
+        contract.weekly_limit_secs = new_limit_secs;
+        contract.pending_limit = None;
+    } else {
+        contract.weekly_limit_secs = current;
+        contract.pending_limit = Some(PendingLimit {
+            limit_secs: new_limit_secs,
+            effective_at: BillingWeek::containing(now).end(),
+        });
+    }
+}
+
+/// Folds a pending limit whose moment has come into the current one.
+pub fn settle_pending_limit(contract: &mut Contract, now: DateTime<Utc>) -> bool {
+    match &contract.pending_limit {
+        Some(p) if p.effective_at <= now => {
+            contract.weekly_limit_secs = p.limit_secs;
+            contract.pending_limit = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn limit_increase_now_decrease_next_week() {
+        let now = at("2026-11-25T10:00:00Z");
+        let mut c = Contract {
+            id: "c".into(),
+            title: "t".into(),
+            client: String::new(),
+            kind: ContractKind::Hourly,
+            status: ContractStatus::Active,
+            start_date: "2026-01-01".parse().unwrap(),
+            weekly_limit_secs: Some(10 * 3600),
+            pending_limit: None,
+        };
+        apply_limit_change(&mut c, Some(20 * 3600), now);
+        assert_eq!(c.limit_at(now), Some(20 * 3600));
+        apply_limit_change(&mut c, Some(5 * 3600), now);
+        assert_eq!(c.limit_at(now), Some(20 * 3600));
+        let monday = at("2026-11-30T00:00:00Z");
+        assert_eq!(c.limit_at(monday), Some(5 * 3600));
+        assert!(settle_pending_limit(&mut c, monday));
+        assert_eq!(c.weekly_limit_secs, Some(5 * 3600));
+        assert!(c.pending_limit.is_none());
+    }
+
+    #[test]
+    fn users_tokens_and_ownership() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let a = store
+            .add_user("ann", Some("ann@example.com"), "hash")
+            .unwrap();
+        assert!(matches!(
+            store.add_user("ann", None, "h"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.find_user("ann@example.com").unwrap().unwrap().id, a);
+        let now = at("2026-11-25T10:00:00Z");
+        store.add_token(a, "tok", now + Duration::days(1)).unwrap();
+        assert_eq!(store.token_user("tok", now).unwrap().unwrap().login, "ann");
+        assert!(
+            store
+                .token_user("tok", now + Duration::days(2))
+                .unwrap()
+                .is_none()
+        );
+        store.remove_token("tok").unwrap();
+        assert!(store.token_user("tok", now).unwrap().is_none());
+    }
+}
