@@ -21,6 +21,10 @@ pub struct Settings {
     pub track_fixed_price: bool,
     /// T1: IANA zone for "today" and the Work Diary; `None` follows the system.
     pub time_zone: Option<String>,
+    /// The sync server, `https://…`; `None` runs the built-in local server.
+    pub server: Option<String>,
+    /// A certificate file to trust for the server (pinning, Y1).
+    pub server_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -29,6 +33,8 @@ impl Default for Settings {
             cache_capacity_hours: DEFAULT_CAPACITY_SECS as f64 / 3600.0,
             track_fixed_price: false,
             time_zone: None,
+            server: None,
+            server_ca: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The `timecard` binary as a user runs it, on a fresh data folder.
+//! The `timecard` binary as a user runs it, on a fresh data folder with
+//! nothing configured: the built-in local server.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -15,12 +16,19 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(o), stderr(o)))
+}
+
+// The built-in server: a fresh data folder tracks, uploads and shows the
+// time in the diary and the contract totals, with nothing configured.
 #[test]
-fn track_for_a_while_then_status_and_list() {
+fn track_uploads_to_the_builtin_server() {
     let dir = tempfile::tempdir().unwrap();
     let out = timecard(
         dir.path(),
@@ -34,27 +42,48 @@ fn track_for_a_while_then_status_and_list() {
             "tests",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}{}",
-        stdout(&out),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("Tracking \"Backend development\""));
+    assert!(
+        stdout(&out).contains("everything is uploaded"),
+        "{}",
+        stdout(&out)
+    );
 
     let status = json(&timecard(dir.path(), &["status", "--json"]));
-    assert!(status["pending_segments"].as_u64().unwrap() >= 1);
-    let cached = status["cached_secs"].as_i64().unwrap();
-    assert!((2..=3).contains(&cached), "cached {cached}s for a 2 s run");
-    assert_eq!(status["quarantined_files"], 0);
+    assert_eq!(status["sync_state"], "online", "{status}");
+    assert_eq!(status["pending_segments"], 0);
 
-    let list = json(&timecard(dir.path(), &["cache", "list", "--json"]));
-    let rows = list.as_array().unwrap();
-    assert!(!rows.is_empty());
+    let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
+    let total: i64 = diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
     assert!(
-        rows.iter()
-            .all(|r| r["contract_id"] == "demo-hourly" && r["state"] == "pending")
+        (2..=3).contains(&total),
+        "diary total {total} s for a 2 s run: {diary}"
     );
+    assert_eq!(diary["segments"][0]["memo"], "tests");
+
+    let contracts = json(&timecard(dir.path(), &["contracts", "--json"]));
+    let hourly = contracts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "demo-hourly")
+        .unwrap();
+    assert_eq!(hourly["week_logged_secs"], total);
+    assert_eq!(hourly["weekly_limit_hours"], 40.0);
+    let paused = contracts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "demo-paused")
+        .unwrap();
+    assert_eq!(paused["trackable"], false);
+    assert_eq!(paused["reason_code"], "paused");
 }
 
 #[test]
@@ -65,13 +94,22 @@ fn untrackable_contract_is_refused_with_its_reason() {
         &["track", "--contract", "demo-paused", "--for", "1s"],
     );
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("paused"), "{err}");
+    assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
     let out = timecard(
         dir.path(),
         &["track", "--contract", "demo-fixed", "--for", "1s"],
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fixed-price tracking is off"));
+    assert!(
+        stderr(&out).contains("fixed-price tracking is off"),
+        "{}",
+        stderr(&out)
+    );
+    let out = timecard(dir.path(), &["track", "--contract", "nope", "--for", "1s"]);
+    assert!(
+        stderr(&out).contains("no contract with id \"nope\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // K3 through the command line: damaged files are quarantined and reported,
@@ -79,12 +117,16 @@ fn untrackable_contract_is_refused_with_its_reason() {
 #[test]
 fn verify_quarantines_and_export_import_moves_time() {
     let dir = tempfile::tempdir().unwrap();
-    let out = timecard(
-        dir.path(),
-        &["track", "--contract", "demo-open", "--for", "1s"],
-    );
-    assert!(out.status.success());
     let pending = dir.path().join("cache/pending");
+    std::fs::create_dir_all(&pending).unwrap();
+    let good = "001795425000-7d0c6a8e-6a53-4d47-9d8c-2f1f0f7a1001.tcseg";
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/cache/good")
+            .join(good),
+        pending.join(good),
+    )
+    .unwrap();
     std::fs::write(pending.join("0000-junk.tcseg"), vec![0u8; 100]).unwrap();
     std::fs::write(pending.join("notes.txt"), b"hello").unwrap();
 
@@ -105,6 +147,9 @@ fn verify_quarantines_and_export_import_moves_time() {
         "a second verify finds nothing new"
     );
 
+    let list = json(&timecard(dir.path(), &["cache", "list", "--json"]));
+    assert_eq!(list[0]["id"], "7d0c6a8e-6a53-4d47-9d8c-2f1f0f7a1001");
+
     let export = dir.path().join("export");
     let out = timecard(dir.path(), &["cache", "export", export.to_str().unwrap()]);
     assert!(
@@ -119,25 +164,27 @@ fn verify_quarantines_and_export_import_moves_time() {
         "{}",
         stdout(&out)
     );
-    let status = json(&timecard(other.path(), &["status", "--json"]));
-    assert_eq!(status["pending_segments"], 1);
+    let list = json(&timecard(other.path(), &["cache", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
+// Y1: an http:// server is refused with the reason, before any connection.
 #[test]
-fn broken_contract_file_is_named() {
+fn http_server_address_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("contracts.json");
-    std::fs::write(&file, b"[{").unwrap();
     let out = timecard(
         dir.path(),
         &[
-            "track",
-            "--contract",
-            "x",
-            "--contracts",
-            file.to_str().unwrap(),
+            "login",
+            "--server",
+            "http://sync.example.com",
+            "--user",
+            "ann",
+            "--password-stdin",
         ],
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a valid contract list"));
+    let err = stderr(&out);
+    assert!(err.contains("only talks to servers over HTTPS"), "{err}");
+    assert!(err.contains("https://sync.example.com"), "{err}");
 }

@@ -92,6 +92,7 @@ fn limit_counts_uploaded_time_of_this_week() {
             contracts: vec![hourly("c1", Some(10))],
             week: Some(BillingWeek::containing(now)),
             server_week_secs: HashMap::from([("c1".to_owned(), 9 * 3600 + 1800)]),
+            ..ContractList::default()
         },
         now,
     );

@@ -2,7 +2,9 @@
 //! people. This is the binary's edge: errors become `anyhow` here and are
 //! printed once, in plain words, by `main`.
 
+mod account;
 mod cache_cmd;
+mod server_cmds;
 mod status;
 mod track;
 
@@ -33,14 +35,38 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Sign in to a sync server (or `--server builtin` for the built-in one).
+    Login(account::LoginArgs),
+    /// Sign out; cached time stays and uploads after the next sign-in.
+    Logout,
+    /// List your contracts: trackable or why not, this week's time and limit.
+    Contracts {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Track one contract without the window, until Ctrl-C or --for.
     ///
-    /// Segments are cut on the 10-minute grid and written durably to the
-    /// cache as each one ends; Ctrl-C caches the partial segment in progress.
-    /// Until the sync server is connected, contracts are read from a JSON
-    /// file: --contracts, or the demo list built from fixtures/demo-contracts.json.
+    /// Segments are cut on the server's grid (10 minutes by default) and
+    /// written durably to the cache as each one ends, then uploaded; Ctrl-C
+    /// caches the partial segment in progress. With no server configured,
+    /// the built-in local server is used.
     Track(track::TrackArgs),
-    /// Show the state of tracking and of the offline cache.
+    /// Upload everything cached; exits non-zero while anything is left.
+    Sync,
+    /// Show one day of the Work Diary.
+    Diary {
+        /// The day, YYYY-MM-DD (default: today in the zone).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// IANA time zone, e.g. Europe/Berlin or UTC (default: the settings' or system's).
+        #[arg(long)]
+        tz: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the state of sync and of the offline cache.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -66,6 +92,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
     let settings = Settings::load(&data.settings_file())?;
     match cli.command {
@@ -76,7 +103,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Login(args)) => account::login(&data, &settings, args),
+        Some(Command::Logout) => account::logout(&data, &settings),
+        Some(Command::Contracts { json }) => server_cmds::contracts(&data, &settings, json),
         Some(Command::Track(args)) => track::run(&data, &settings, args),
+        Some(Command::Sync) => server_cmds::sync(&data, &settings),
+        Some(Command::Diary { date, tz, json }) => {
+            server_cmds::diary(&data, &settings, date, tz, json)
+        }
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
     }

@@ -13,6 +13,10 @@ use crate::settings::Settings;
 
 #[derive(Serialize)]
 struct Status {
+    /// K5: online, caching, cache_full or signed_out.
+    sync_state: &'static str,
+    server: String,
+    last_error: Option<String>,
     data_dir: String,
     device_id: String,
     time_zone: String,
@@ -28,7 +32,15 @@ struct Status {
 pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())
         .context("cannot open the time cache")?;
+    let (sync_state, last_error, server) = super::server_cmds::probe(data, settings);
     let status = Status {
+        sync_state: if cache.is_full() {
+            "cache_full"
+        } else {
+            sync_state
+        },
+        server,
+        last_error,
         data_dir: data.root().display().to_string(),
         device_id: data.device_id().context("cannot read this device's id")?,
         time_zone: settings.zone().name().to_owned(),
@@ -44,6 +56,16 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(ExitCode::SUCCESS);
     }
+    println!("Server:        {}", status.server);
+    println!(
+        "Sync:          {}{}",
+        status.sync_state,
+        status
+            .last_error
+            .as_ref()
+            .map(|e| format!(" — {e}"))
+            .unwrap_or_default()
+    );
     println!("Data folder:   {}", status.data_dir);
     println!(
         "Cache:         {} segment(s), {} of {} not uploaded{}",

@@ -1,29 +1,25 @@
 //! `timecard track`: headless tracking of one contract.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 
 use super::{hms, local_time};
 use crate::activity::NoActivity;
-use crate::cache::Cache;
 use crate::capture::NoScreenshots;
 use crate::clock::{Clock, SystemClock};
-use crate::domain::Contract;
+use crate::engine::Engine;
 use crate::platform::DataDir;
 use crate::settings::Settings;
-use crate::worker::{Command, ContractList, Tracker, TrackerConfig, Worker};
-
-/// The demo contracts used until a server is connected.
-const DEMO_CONTRACTS: &str = include_str!("../../fixtures/demo-contracts.json");
+use crate::sync::SyncState;
+use crate::worker::Command;
 
 #[derive(Debug, Args)]
 pub struct TrackArgs {
-    /// The id of the contract to track.
+    /// The id of the contract to track (`timecard contracts` lists them).
     #[arg(long, value_name = "ID")]
     contract: String,
     /// Stop after this long, e.g. 30s, 10m, 1h30m (default: until Ctrl-C).
@@ -32,71 +28,66 @@ pub struct TrackArgs {
     /// What you are working on.
     #[arg(long, value_name = "TEXT")]
     memo: Option<String>,
-    /// A JSON file with the contract list (default: the built-in demo contracts).
-    #[arg(long, value_name = "FILE")]
-    contracts: Option<PathBuf>,
-}
-
-fn load_contracts(file: Option<&PathBuf>) -> anyhow::Result<Vec<Contract>> {
-    match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a valid contract list", path.display()))
-        }
-        None => Ok(serde_json::from_str(DEMO_CONTRACTS).expect("the demo contracts are valid")),
-    }
 }
 
 pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Result<ExitCode> {
-    let contracts = load_contracts(args.contracts.as_ref())?;
-    let (cache, opened) = Cache::open(&data.cache_dir(), settings.capacity_secs())
-        .context("cannot open the time cache")?;
-    for q in &opened.quarantined {
-        eprintln!(
-            "warning: quarantined damaged cache file {}: {}",
-            q.found_as, q.problem
-        );
-    }
-    let mut config = TrackerConfig::new(data.device_id().context("cannot read this device's id")?);
-    config.policy = settings.policy();
-    config.time_zone = settings.zone();
-    let zone = config.time_zone;
-    let tracker = Tracker::new(config, cache, Box::new(NoScreenshots), Box::new(NoActivity));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let started = clock.now();
-    let worker = Worker::spawn(tracker, clock.clone());
-    worker.send(Command::SetContracts(ContractList {
-        contracts,
-        ..ContractList::default()
-    }));
-    if let Some(memo) = args.memo {
-        worker.send(Command::SetMemo(memo));
+    let engine = Engine::start(
+        data,
+        settings,
+        clock.clone(),
+        Box::new(NoScreenshots),
+        Box::new(NoActivity),
+    )?;
+    for warning in &engine.warnings {
+        eprintln!("warning: {warning}");
     }
-    worker.send(Command::Start {
-        contract_id: args.contract.clone(),
+    let zone = engine.zone;
+    if let Some(memo) = args.memo {
+        engine.worker.send(Command::SetMemo(memo));
+    }
+    // With a contract list from the last run this returns at once (S3);
+    // on a first run it waits for the server's list.
+    let id = args.contract.clone();
+    let known = engine.wait_for(StdDuration::from_secs(30), |s| {
+        s.contract(&id).is_some() || !matches!(s.sync.state, SyncState::Connecting)
     });
+    if known.contract(&id).is_none() {
+        let why = match &known.sync.state {
+            SyncState::Caching { last_error, .. } => {
+                format!("the contract list is not known yet: {last_error}")
+            }
+            SyncState::SignedOut { reason } => reason.clone(),
+            _ => format!(
+                "there is no contract with id {id:?}; run `timecard contracts` to list them"
+            ),
+        };
+        engine.shutdown();
+        bail!("cannot start tracking {id}: {why}");
+    }
+    engine.worker.send(Command::Start {
+        contract_id: id.clone(),
+    });
+    let started = clock.now();
+    let mut snapshot = engine.wait_for(StdDuration::from_secs(10), |s| {
+        s.tracking.is_some() || s.stopped.as_ref().is_some_and(|(t, _)| *t >= started)
+    });
+    if let (None, Some((_, reason))) = (&snapshot.tracking, &snapshot.stopped) {
+        let reason = reason.to_string();
+        engine.shutdown();
+        bail!("cannot start tracking {id}: {reason}");
+    }
+    let Some(tracking) = snapshot.tracking.clone() else {
+        engine.shutdown();
+        bail!("tracking did not start");
+    };
 
     // Ctrl-C stops tracking at that instant; the worker caches the partial
     // segment and the loop below sees tracking end.
-    let stopper = worker.sender();
+    let stopper = engine.worker.sender();
     ctrlc::set_handler(move || {
         let _ = stopper.send(Command::Stop);
-    })
-    .context("cannot install the Ctrl-C handler")?;
-
-    let mut snapshot = worker.snapshots().wait_newer(0, StdDuration::from_secs(5));
-    while snapshot.tracking.is_none() && snapshot.stopped.is_none() {
-        snapshot = worker
-            .snapshots()
-            .wait_newer(snapshot.generation, StdDuration::from_secs(5));
-    }
-    if let Some((_, reason)) = &snapshot.stopped {
-        drop(worker);
-        bail!("cannot start tracking {}: {reason}", args.contract);
-    }
-    let tracking = snapshot.tracking.clone().expect("tracking");
+    })?;
     println!(
         "Tracking \"{}\" ({}) since {} — Ctrl-C to stop{}",
         tracking.contract_title,
@@ -113,24 +104,35 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         .duration
         .map(|d| started + chrono::Duration::from_std(d).expect("duration in range"));
     let mut cached = snapshot.cache.pending_segments;
+    let mut sync_line = String::new();
     loop {
         let now = clock.now();
         if deadline.is_some_and(|d| now >= d) {
-            worker.send(Command::Stop);
+            engine.worker.send(Command::Stop);
         }
         let wait = deadline
             .map(|d| (d - now).to_std().unwrap_or_default())
             .unwrap_or(StdDuration::from_secs(60))
             .clamp(StdDuration::from_millis(10), StdDuration::from_secs(60));
-        snapshot = worker.snapshots().wait_newer(snapshot.generation, wait);
+        snapshot = engine
+            .worker
+            .snapshots()
+            .wait_newer(snapshot.generation, wait);
         if snapshot.cache.pending_segments > cached {
-            cached = snapshot.cache.pending_segments;
             println!(
-                "  {}  segment cached — {} today, {} waiting for upload",
+                "  {}  segment cached — {} today",
                 local_time(clock.now(), zone),
-                hms(snapshot.today_total_secs(clock.now())),
-                hms(snapshot.cache.pending_secs)
+                hms(snapshot.today_total_secs(clock.now()))
             );
+        }
+        cached = snapshot.cache.pending_segments;
+        let line = snapshot.sync_summary(clock.now(), zone);
+        if snapshot.sync_code() != "uploading"
+            && line != sync_line
+            && !line.starts_with("Connecting")
+        {
+            println!("  sync: {line}");
+            sync_line = line;
         }
         if let Some(error) = &snapshot.last_error {
             eprintln!("warning: {error}");
@@ -139,25 +141,32 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             break;
         }
     }
-    let snapshot = worker.snapshot();
-    drop(worker);
-    let tracked =
-        (snapshot.stopped.as_ref().map_or(clock.now(), |(t, _)| *t) - started).num_seconds();
-    match &snapshot.stopped {
+    let stopped = engine.snapshot().stopped.clone();
+    let end = stopped.as_ref().map_or(clock.now(), |(t, _)| *t);
+    let snapshot = engine.flush(StdDuration::from_secs(20));
+    engine.shutdown();
+    let tracked = (end - started).num_seconds();
+    let left = if snapshot.cache.pending_segments == 0 {
+        "everything is uploaded".to_owned()
+    } else {
+        format!(
+            "{} in {} segment(s) cached for upload ({})",
+            hms(snapshot.cache.pending_secs),
+            snapshot.cache.pending_segments,
+            snapshot.sync_summary(clock.now(), zone)
+        )
+    };
+    match stopped {
         Some((when, reason)) => {
             println!(
                 "Tracking stopped by itself at {}: {reason}",
-                local_time(*when, zone)
+                local_time(when, zone)
             );
+            println!("Tracked {}; {left}.", hms(tracked));
             Ok(ExitCode::FAILURE)
         }
         None => {
-            println!(
-                "Stopped. Tracked {} this session; {} in {} segment(s) waiting in the cache for upload.",
-                hms(tracked),
-                hms(snapshot.cache.pending_secs),
-                snapshot.cache.pending_segments
-            );
+            println!("Stopped. Tracked {} this session; {left}.", hms(tracked));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -68,6 +68,26 @@ impl DataDir {
         self.root.join("settings.json")
     }
 
+    /// The session token (owner-only permissions, Y5).
+    pub fn session_file(&self) -> PathBuf {
+        self.root.join("session.json")
+    }
+
+    /// The last contract list from the server, for starting offline.
+    pub fn contracts_file(&self) -> PathBuf {
+        self.root.join("contracts.json")
+    }
+
+    /// The pinned certificate of the configured server, copied at login.
+    pub fn server_ca_file(&self) -> PathBuf {
+        self.root.join("server-ca.pem")
+    }
+
+    /// The built-in local server's data (database, certificate, demo password).
+    pub fn local_server_dir(&self) -> PathBuf {
+        self.root.join("local-server")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }

@@ -44,6 +44,7 @@ pub struct User {
 /// Everything the server keeps.
 pub trait Store: Send + Sync {
     fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64>;
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<()>;
     /// Finds a user by login or e-mail.
     fn find_user(&self, login_or_email: &str) -> Result<Option<User>>;
     fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()>;
@@ -268,6 +269,17 @@ impl Store for SqliteStore {
             params![login, email, password_hash],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<()> {
+        let changed = self.conn().execute(
+            "UPDATE users SET password_hash = ?1 WHERE login = ?2",
+            params![password_hash, login],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no user called {login:?}")));
+        }
+        Ok(())
     }
 
     fn find_user(&self, login_or_email: &str) -> Result<Option<User>> {

@@ -16,8 +16,9 @@ use std::time::Duration as StdDuration;
 
 use crate::clock::Clock;
 use crate::domain::TrackingPolicy;
+use crate::sync::SyncCommand;
 
-pub use snapshot::{ContractView, Snapshot, StopReason, TrackingView};
+pub use snapshot::{ContractView, LockRisk, Snapshot, StopReason, TrackingView};
 pub use tracker::{ContractList, Tracker, TrackerConfig};
 
 /// What the UI or the command line asks the worker to do.
@@ -33,6 +34,18 @@ pub enum Command {
     SetContracts(ContractList),
     /// Change the tracking policy (Settings → Advanced).
     SetPolicy(TrackingPolicy),
+    /// The server's grid and lock grace (`GET /config`).
+    SetServerConfig(crate::protocol::ServerConfig),
+    /// From the sync thread: its status (K5).
+    SyncStatus(crate::sync::SyncStatus),
+    /// From the sync thread: the server's answers to an upload.
+    UploadResults(Vec<(crate::domain::SegmentId, crate::sync::UploadAction)>),
+    /// Connect the sync thread, which is then woken when segments are cached.
+    AttachSync(Sender<SyncCommand>),
+    /// Refresh the contract list now (the Refresh button).
+    Refresh,
+    /// Upload now, ignoring the retry backoff (*Upload now*).
+    UploadNow,
     /// Read the clock again now (after the clock was moved in tests, or
     /// after the system resumed from sleep).
     Tick,
@@ -167,7 +180,14 @@ fn run(
     inbox: Receiver<Command>,
     cell: Arc<SnapshotCell>,
 ) -> Tracker {
+    let mut sync: Option<Sender<SyncCommand>> = None;
+    let tell_sync = |sync: &Option<Sender<SyncCommand>>, command: SyncCommand| {
+        if let Some(tx) = sync {
+            let _ = tx.send(command);
+        }
+    };
     loop {
+        let cached_before = tracker.cache().pending_count();
         let now = clock.now();
         let wait = (tracker.next_wakeup(now) - now)
             .to_std()
@@ -188,12 +208,24 @@ fn run(
             Some(Command::SetMemo(memo)) => tracker.set_memo(memo),
             Some(Command::SetContracts(list)) => tracker.set_contracts(list, now),
             Some(Command::SetPolicy(policy)) => tracker.set_policy(policy, now),
+            Some(Command::SetServerConfig(config)) => tracker.set_server_config(config),
+            Some(Command::SyncStatus(status)) => tracker.set_sync_status(status),
+            Some(Command::UploadResults(actions)) => tracker.apply_uploads(actions),
+            Some(Command::AttachSync(tx)) => {
+                let _ = tx.send(SyncCommand::Wake);
+                sync = Some(tx);
+            }
+            Some(Command::Refresh) => tell_sync(&sync, SyncCommand::Refresh),
+            Some(Command::UploadNow) => tell_sync(&sync, SyncCommand::UploadNow),
             Some(Command::Tick) | None => tracker.tick(now),
             Some(Command::Shutdown) => {
                 tracker.stop(now);
                 cell.publish(tracker.snapshot(now));
                 return tracker;
             }
+        }
+        if tracker.cache().pending_count() > cached_before {
+            tell_sync(&sync, SyncCommand::Wake);
         }
         cell.publish(tracker.snapshot(now));
     }

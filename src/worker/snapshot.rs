@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::domain::contract::format_hours;
 use crate::domain::{Contract, NotTrackable};
+use crate::sync::{SyncState, SyncStatus};
 
 /// Why tracking stopped by itself (or was refused at start).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -126,7 +127,29 @@ pub struct Snapshot {
     pub today_secs: HashMap<String, i64>,
     /// The last error worth showing, in plain words.
     pub last_error: Option<String>,
+    /// What the sync thread last reported (K5).
+    pub sync: SyncStatus,
+    /// K6: when the week of the oldest cached segment locks; segments still
+    /// cached then can no longer be uploaded.
+    pub lock_deadline: Option<DateTime<Utc>>,
+    /// Monday 00:00 UTC of the current billing week (W1).
+    pub week_start: DateTime<Utc>,
 }
+
+/// How close the lock deadline is (K6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockRisk {
+    /// Less than 24 hours left.
+    Day,
+    /// Less than an hour left.
+    Hour,
+    /// The week has locked with segments still cached.
+    Locked,
+}
+
+/// Clock difference with the server above which a warning shows (Y4).
+pub const CLOCK_SKEW_WARN_SECS: i64 = 120;
 
 impl Snapshot {
     /// Seconds recorded in the segment in progress at `now`.
@@ -138,6 +161,68 @@ impl Snapshot {
 
     pub fn contract(&self, id: &str) -> Option<&ContractView> {
         self.contracts.iter().find(|c| c.contract.id == id)
+    }
+
+    /// K6: whether cached time is at risk of missing its week's lock.
+    pub fn lock_risk(&self, now: DateTime<Utc>) -> Option<LockRisk> {
+        let left = self.lock_deadline? - now;
+        if left <= chrono::Duration::zero() {
+            Some(LockRisk::Locked)
+        } else if left <= chrono::Duration::hours(1) {
+            Some(LockRisk::Hour)
+        } else if left <= chrono::Duration::hours(24) {
+            Some(LockRisk::Day)
+        } else {
+            None
+        }
+    }
+
+    /// Y4: the warning to show when this computer's clock is off.
+    pub fn clock_warning(&self) -> Option<String> {
+        let skew = self.sync.clock_skew_secs?;
+        (skew.abs() > CLOCK_SKEW_WARN_SECS).then(|| {
+            format!(
+                "this computer's clock is {} {} the server's; set the correct time, or TLS and time records may fail",
+                crate::cli::hms(skew.abs()),
+                if skew > 0 { "behind" } else { "ahead of" }
+            )
+        })
+    }
+
+    /// K5: `online`, `uploading`, `caching`, `cache_full`, `signed_out` or `connecting`.
+    pub fn sync_code(&self) -> &'static str {
+        if self.cache.full {
+            return "cache_full";
+        }
+        match self.sync.state {
+            SyncState::Connecting => "connecting",
+            SyncState::Online => "online",
+            SyncState::Uploading { .. } => "uploading",
+            SyncState::Caching { .. } => "caching",
+            SyncState::SignedOut { .. } => "signed_out",
+        }
+    }
+
+    /// K5 in words, as the status line shows it.
+    pub fn sync_summary(&self, now: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+        if self.cache.full {
+            return "Cache full — tracking is paused until uploads free space".into();
+        }
+        match &self.sync.state {
+            SyncState::Connecting => "Connecting…".into(),
+            SyncState::Online => "Online".into(),
+            SyncState::Uploading { left, .. } => format!("Online and uploading — {left} left"),
+            SyncState::Caching {
+                since,
+                last_error,
+                next_retry,
+            } => format!(
+                "Caching since {} — {last_error} — next retry in {} s",
+                since.with_timezone(&zone).format("%H:%M"),
+                (*next_retry - now).num_seconds().max(0)
+            ),
+            SyncState::SignedOut { reason } => format!("Signed out — {reason}"),
+        }
     }
 
     /// Today's seconds over all contracts, the running segment included.

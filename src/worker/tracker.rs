@@ -15,6 +15,8 @@ use crate::domain::{
     Activity, BillingWeek, Contract, LocalDay, Screenshot, Segment, SegmentGrid, SegmentId,
     Trackability, TrackingPolicy,
 };
+use crate::protocol::ServerConfig;
+use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
     CacheView, ContractView, RefusedView, Snapshot, StopReason, TrackingView, describe_reason,
@@ -58,6 +60,10 @@ pub struct ContractList {
     pub week: Option<BillingWeek>,
     /// Seconds the server holds per contract id for that week (uploaded time).
     pub server_week_secs: HashMap<String, i64>,
+    /// The UTC span of the local day the "today" totals belong to.
+    pub today: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Seconds the server holds per contract id for that day.
+    pub server_today_secs: HashMap<String, i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +92,9 @@ pub struct Tracker {
     screen: Box<dyn ScreenSource>,
     activity: Box<dyn ActivitySource>,
     rng: fastrand::Rng,
+    /// W4: the server's lock grace, for lock-deadline warnings (K6).
+    lock_grace_secs: i64,
+    sync: SyncStatus,
 }
 
 impl Tracker {
@@ -110,6 +119,65 @@ impl Tracker {
             screen,
             activity,
             rng,
+            lock_grace_secs: 0,
+            sync: SyncStatus::default(),
+        }
+    }
+
+    /// The server's grid and lock grace (from `GET /config`). A new grid
+    /// applies from the next segment on.
+    pub fn set_server_config(&mut self, config: ServerConfig) {
+        if let Some(grid) = SegmentGrid::new(config.segment_secs) {
+            self.config.grid = grid;
+        }
+        self.lock_grace_secs = config.lock_grace_secs;
+    }
+
+    /// The sync thread's latest status (K5).
+    pub fn set_sync_status(&mut self, status: SyncStatus) {
+        self.sync = status;
+    }
+
+    /// Applies the server's answers (K1, K6): acknowledged segments leave
+    /// the cache and count as the server's time from now on; refused ones
+    /// move to the *Not uploaded* list.
+    pub fn apply_uploads(&mut self, actions: Vec<(SegmentId, UploadAction)>) {
+        for (id, action) in actions {
+            let Some(entry) = self.cache.pending().find(|e| e.id == id).cloned() else {
+                continue;
+            };
+            let result = match action {
+                UploadAction::Acknowledged => self
+                    .cache
+                    .remove(id)
+                    .map(|()| self.count_as_uploaded(&entry)),
+                UploadAction::Refused(refusal) => self.cache.refuse(id, refusal),
+            };
+            if let Err(e) = result {
+                // The segment stays pending; a duplicate upload is harmless (K7).
+                log::error!("{e}");
+                self.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    fn count_as_uploaded(&mut self, entry: &crate::cache::Entry) {
+        if self.list.week.is_some_and(|w| w.contains(entry.start)) {
+            *self
+                .list
+                .server_week_secs
+                .entry(entry.contract_id.clone())
+                .or_default() += entry.duration_secs();
+        }
+        if let Some((from, to)) = self.list.today {
+            let overlap = (entry.end.min(to) - entry.start.max(from)).num_seconds();
+            if overlap > 0 {
+                *self
+                    .list
+                    .server_today_secs
+                    .entry(entry.contract_id.clone())
+                    .or_default() += overlap;
+            }
         }
     }
 
@@ -508,6 +576,10 @@ impl Tracker {
         let day = LocalDay::containing(now, self.config.time_zone);
         let (day_start, day_end) = (day.start(), day.end());
         let mut today_secs: HashMap<String, i64> = HashMap::new();
+        if self.list.today == Some((day_start, day_end)) {
+            today_secs.clone_from(&self.list.server_today_secs);
+            today_secs.retain(|_, secs| *secs > 0);
+        }
         let closed = self
             .cache
             .pending()
@@ -544,6 +616,11 @@ impl Tracker {
             quarantined_files: self.quarantined_files,
             oldest_pending: self.cache.pending().next().map(|e| e.start),
         };
+        let lock_deadline = self
+            .cache
+            .pending()
+            .next()
+            .map(|oldest| BillingWeek::containing(oldest.start).locks_at(self.lock_grace_secs));
         Snapshot {
             generation: 0,
             contracts,
@@ -552,6 +629,9 @@ impl Tracker {
             cache,
             today_secs,
             last_error: self.last_error.clone(),
+            sync: self.sync.clone(),
+            lock_deadline,
+            week_start: week.start(),
         }
     }
 }

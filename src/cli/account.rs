@@ -1,0 +1,108 @@
+//! `timecard login` and `timecard logout` (Y1, Y5).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::clock::SystemClock;
+use crate::connect::{self, SavedSession};
+use crate::platform::DataDir;
+use crate::settings::Settings;
+use crate::sync::{ApiClient, ServerAddress};
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server, https://host[:port], or `builtin` for the built-in local server.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// Trust this certificate (PEM) for the server: its own CA or its
+    /// self-signed certificate.
+    #[arg(long, value_name = "PEM")]
+    ca: Option<PathBuf>,
+    /// Username or e-mail.
+    #[arg(long, value_name = "LOGIN")]
+    user: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = settings.clone();
+    if args.server == connect::BUILTIN {
+        settings.server = None;
+        settings.server_ca = None;
+        settings.save(&data.settings_file())?;
+        let _ = std::fs::remove_file(data.session_file());
+        println!(
+            "Using the built-in local server (signed in as {}).",
+            connect::DEMO_LOGIN
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let address = ServerAddress::parse(&args.server)?;
+    let Some(user) = args.user else {
+        bail!("--user is required to sign in to {}", address.as_str());
+    };
+    if !args.password_stdin {
+        bail!(
+            "pass the password on standard input with --password-stdin (it never goes on the command line)"
+        );
+    }
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let pinned = match &args.ca {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+        }
+        None => None,
+    };
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), Arc::new(SystemClock))?;
+    let session = client.sign_in(&user, password)?;
+    if let Some(pem) = &pinned {
+        connect::write_private(&data.server_ca_file(), pem)?;
+        settings.server_ca = Some(data.server_ca_file());
+    } else {
+        settings.server_ca = None;
+    }
+    settings.server = Some(address.as_str().to_owned());
+    settings.save(&data.settings_file())?;
+    SavedSession {
+        server: address.as_str().to_owned(),
+        login: session.login.clone(),
+        token: session.token,
+        expires_at: session.expires_at,
+    }
+    .save(&data.session_file())
+    .context("cannot save the session")?;
+    if let Some(skew) = client.clock_skew_secs()
+        && skew.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS
+    {
+        eprintln!(
+            "warning: this computer's clock differs from the server's by {skew} s; set the correct time"
+        );
+    }
+    println!("Signed in to {} as {}.", address.as_str(), session.login);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logout(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if settings.server.is_some() {
+        let connection = connect::connect(data, settings, Arc::new(SystemClock))?;
+        if connection.login.is_some()
+            && let Err(e) = connection.client.sign_out()
+        {
+            eprintln!(
+                "warning: the server was not told ({e}); the session is forgotten here anyway"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(data.session_file());
+    println!("Signed out. Cached time stays in the cache and uploads after the next sign-in.");
+    Ok(ExitCode::SUCCESS)
+}

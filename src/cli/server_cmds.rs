@@ -1,0 +1,296 @@
+//! `timecard contracts`, `timecard sync` and `timecard diary`: the server's
+//! view, with the cache's time added where it belongs.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::{hms, local_time};
+use crate::activity::NoActivity;
+use crate::cache::Cache;
+use crate::capture::NoScreenshots;
+use crate::clock::{Clock, SystemClock};
+use crate::connect;
+use crate::domain::contract::format_hours;
+use crate::domain::{LocalDay, Trackability};
+use crate::engine::Engine;
+use crate::platform::DataDir;
+use crate::settings::Settings;
+use crate::sync::{self, SyncError};
+
+#[derive(Serialize)]
+struct ContractRow {
+    id: String,
+    title: String,
+    client: String,
+    kind: &'static str,
+    status: &'static str,
+    trackable: bool,
+    reason: Option<String>,
+    reason_code: Option<&'static str>,
+    /// Uploaded + cached seconds this billing week.
+    week_logged_secs: i64,
+    weekly_limit_hours: Option<f64>,
+    pending_limit_note: Option<String>,
+    counts_toward_hours: bool,
+}
+
+pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let connection = connect::connect(data, settings, clock.clone())?;
+    let zone = settings.zone();
+    let (response, note) = match connection.client.contracts(zone.name()) {
+        Ok(r) => {
+            if !connection.is_builtin() {
+                let _ = sync::save_contracts(&data.contracts_file(), &r);
+            }
+            (r, None)
+        }
+        Err(e @ (SyncError::SignedOut | SyncError::SessionExpired | SyncError::WrongPassword)) => {
+            return Err(e.into());
+        }
+        Err(e) => match sync::load_contracts(&data.contracts_file()) {
+            Some(saved) => (
+                saved,
+                Some(format!(
+                    "offline ({e}); showing the list from the last refresh"
+                )),
+            ),
+            None => return Err(e).context("cannot get the contract list"),
+        },
+    };
+    let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())?;
+    let now = clock.now();
+    let week = crate::domain::BillingWeek::containing(now);
+    let rows: Vec<ContractRow> = response
+        .contracts
+        .iter()
+        .map(|info| {
+            let c = &info.contract;
+            let trackability = c.trackability(now, settings.policy());
+            let reason = match trackability {
+                Trackability::Trackable => None,
+                Trackability::NotTrackable(r) => Some(r),
+            };
+            let server_week = if crate::domain::BillingWeek::containing(response.week_start) == week
+            {
+                info.week_logged_secs
+            } else {
+                0
+            };
+            ContractRow {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                client: c.client.clone(),
+                kind: c.kind.as_str(),
+                status: c.status.as_str(),
+                trackable: trackability.is_trackable(),
+                reason: reason.map(|r| r.describe(&zone)),
+                reason_code: reason.map(|r| r.code()),
+                week_logged_secs: server_week + cache.pending_secs_in(&c.id, week),
+                weekly_limit_hours: c.limit_at(now).map(|s| s as f64 / 3600.0),
+                pending_limit_note: c.pending_limit_note(now),
+                counts_toward_hours: c.kind.counts_toward_hours(),
+            }
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(note) = note {
+        println!("({note})");
+    }
+    for r in rows {
+        let limit = match r.weekly_limit_hours {
+            Some(h) => format!(
+                "{} of {} this week",
+                hms(r.week_logged_secs),
+                format_hours((h * 3600.0) as i64)
+            ),
+            None => format!("{} this week", hms(r.week_logged_secs)),
+        };
+        let state = match &r.reason {
+            None => "trackable".to_owned(),
+            Some(reason) => format!("not trackable: {reason}"),
+        };
+        println!("{:<14} {} — {} [{}]", r.id, r.title, r.client, r.kind);
+        println!("               {state}; {limit}");
+        if let Some(note) = r.pending_limit_note {
+            println!("               {note}");
+        }
+        if !r.counts_toward_hours {
+            println!(
+                "               fixed-price: not counted in total hours, not covered by hourly payment protection"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = Engine::start(
+        data,
+        settings,
+        clock.clone(),
+        Box::new(NoScreenshots),
+        Box::new(NoActivity),
+    )?;
+    for warning in &engine.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let before = engine.wait_connected(Duration::from_secs(30));
+    let pending_before = before.cache.pending_segments;
+    let snapshot = engine.flush(Duration::from_secs(600));
+    let now = clock.now();
+    let zone = engine.zone;
+    engine.shutdown();
+    let uploaded = snapshot.sync.uploaded_segments;
+    println!(
+        "{uploaded} segment(s) sent; {} were waiting.",
+        pending_before.max(uploaded as usize)
+    );
+    for refused in &snapshot.cache.refused {
+        println!(
+            "not uploaded: {} {} ({}) — {}",
+            refused.contract_id,
+            local_time(refused.start, zone),
+            refused.reason,
+            refused.message
+        );
+    }
+    if snapshot.cache.pending_segments == 0 {
+        println!("The cache is empty: everything tracked is on the server.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} in {} segment(s) still cached: {}",
+        hms(snapshot.cache.pending_secs),
+        snapshot.cache.pending_segments,
+        snapshot.sync_summary(now, zone)
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+pub fn diary(
+    data: &DataDir,
+    settings: &Settings,
+    date: Option<NaiveDate>,
+    tz: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let zone: chrono_tz::Tz = match &tz {
+        Some(name) => name.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "unknown time zone {name:?}; use an IANA name such as Europe/Berlin or UTC"
+            )
+        })?,
+        None => settings.zone(),
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let connection = connect::connect(data, settings, clock.clone())?;
+    let day = LocalDay::new(
+        date.unwrap_or_else(|| LocalDay::containing(clock.now(), zone).date),
+        zone,
+    );
+    let diary = connection.client.diary(Some(day.date), zone.name())?;
+    let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())?;
+    let cached: Vec<_> = cache.pending().filter(|e| day.contains(e.start)).collect();
+    if json {
+        #[derive(Serialize)]
+        struct Cached<'a> {
+            id: String,
+            contract_id: &'a str,
+            start: chrono::DateTime<chrono::Utc>,
+            end: chrono::DateTime<chrono::Utc>,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            diary: &'a crate::protocol::DiaryResponse,
+            cached: Vec<Cached<'a>>,
+        }
+        let out = Out {
+            diary: &diary,
+            cached: cached
+                .iter()
+                .map(|e| Cached {
+                    id: e.id.to_string(),
+                    contract_id: &e.contract_id,
+                    start: e.start,
+                    end: e.end,
+                })
+                .collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Work Diary for {} ({}, {} hours){}",
+        day.date.format("%A %-d %B %Y"),
+        zone.name(),
+        diary.hours,
+        if diary.locked { " — locked" } else { "" }
+    );
+    for s in &diary.segments {
+        println!(
+            "  {}–{}  {:<14} activity {:>2}/10  {}{}",
+            s.start.with_timezone(&zone).format("%H:%M"),
+            s.end.with_timezone(&zone).format("%H:%M"),
+            s.contract_id,
+            s.activity.level(),
+            if s.has_screenshot { "📷 " } else { "" },
+            s.memo
+        );
+    }
+    for e in &cached {
+        println!(
+            "  {}–{}  {:<14} cached, not uploaded yet",
+            e.start.with_timezone(&zone).format("%H:%M"),
+            e.end.with_timezone(&zone).format("%H:%M"),
+            e.contract_id
+        );
+    }
+    if diary.segments.is_empty() && cached.is_empty() {
+        println!("  nothing logged");
+    }
+    for t in &diary.totals {
+        println!("  total {:<14} {}", t.contract_id, hms(t.secs));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `status` says about the connection, without uploading anything.
+pub fn probe(data: &DataDir, settings: &Settings) -> (&'static str, Option<String>, String) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let connection = match connect::connect(data, settings, clock) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                "caching",
+                Some(format!("{e:#}")),
+                settings.server.clone().unwrap_or_default(),
+            );
+        }
+    };
+    let server = if connection.is_builtin() {
+        format!(
+            "built-in local server ({})",
+            connection.client.address().as_str()
+        )
+    } else {
+        connection.client.address().as_str().to_owned()
+    };
+    match connection.client.contracts(settings.zone().name()) {
+        Ok(_) => ("online", None, server),
+        Err(e @ (SyncError::SignedOut | SyncError::SessionExpired)) => {
+            ("signed_out", Some(e.to_string()), server)
+        }
+        Err(e) => ("caching", Some(e.to_string()), server),
+    }
+}

@@ -1,0 +1,137 @@
+//! Puts the running parts together for the app and `timecard track`: the
+//! connection (built-in or configured server), the tracker on its worker
+//! thread, and the sync thread feeding it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::activity::ActivitySource;
+use crate::cache::Cache;
+use crate::capture::ScreenSource;
+use crate::clock::Clock;
+use crate::connect::{self, Connection};
+use crate::platform::DataDir;
+use crate::settings::Settings;
+use crate::sync::{self, SyncOptions, SyncState, Syncer};
+use crate::worker::{Command, Snapshot, Tracker, TrackerConfig, Worker};
+
+/// Everything that runs while Timecard runs.
+pub struct Engine {
+    pub worker: Worker,
+    syncer: Option<Syncer>,
+    pub connection: Connection,
+    pub clock: Arc<dyn Clock>,
+    pub zone: chrono_tz::Tz,
+    /// Problems found while opening the cache (quarantined files), in words.
+    pub warnings: Vec<String>,
+}
+
+impl Engine {
+    /// Starts the connection, the worker and the sync thread. Contracts from
+    /// the last run are loaded at once, so tracking can start offline (S3).
+    pub fn start(
+        data: &DataDir,
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        screen: Box<dyn ScreenSource>,
+        activity: Box<dyn ActivitySource>,
+    ) -> anyhow::Result<Engine> {
+        let connection = connect::connect(data, settings, clock.clone())?;
+        let (cache, opened) = Cache::open(&data.cache_dir(), settings.capacity_secs())
+            .context("cannot open the time cache")?;
+        let warnings = opened
+            .quarantined
+            .iter()
+            .map(|q| {
+                format!(
+                    "damaged cache file {} moved to quarantine: {}",
+                    q.found_as, q.problem
+                )
+            })
+            .collect();
+        let zone = settings.zone();
+        let mut config =
+            TrackerConfig::new(data.device_id().context("cannot read this device's id")?);
+        config.policy = settings.policy();
+        config.time_zone = zone;
+        let mut tracker = Tracker::new(config, cache, screen, activity);
+        if !connection.is_builtin()
+            && let Some(saved) = sync::load_contracts(&data.contracts_file())
+        {
+            tracker.set_contracts(sync::contract_list(&saved, zone), clock.now());
+        }
+        let worker = Worker::spawn(tracker, clock.clone());
+        let mut options = SyncOptions::new(data.cache_dir().join("pending"));
+        options.time_zone = zone.name().to_owned();
+        options.contracts_file = (!connection.is_builtin()).then(|| data.contracts_file());
+        let syncer = Syncer::spawn(
+            connection.client.clone(),
+            options,
+            worker.sender(),
+            clock.clone(),
+        );
+        worker.send(Command::AttachSync(syncer.sender()));
+        Ok(Engine {
+            worker,
+            syncer: Some(syncer),
+            connection,
+            clock,
+            zone,
+            warnings,
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.worker.snapshot()
+    }
+
+    /// Waits until `ready` holds or `timeout` passes; returns the last snapshot.
+    pub fn wait_for(&self, timeout: Duration, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+        let deadline = Instant::now() + timeout;
+        let mut snapshot = self.worker.snapshot();
+        while !ready(&snapshot) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            snapshot = self
+                .worker
+                .snapshots()
+                .wait_newer(snapshot.generation, left.min(Duration::from_millis(500)));
+        }
+        snapshot
+    }
+
+    /// Waits for the first answer from the server (or its failure).
+    pub fn wait_connected(&self, timeout: Duration) -> Arc<Snapshot> {
+        self.wait_for(timeout, |s| !matches!(s.sync.state, SyncState::Connecting))
+    }
+
+    /// Asks for an upload now and waits until the cache is empty, the
+    /// server cannot be reached, or `timeout` passes.
+    pub fn flush(&self, timeout: Duration) -> Arc<Snapshot> {
+        let before = self.worker.snapshot().sync.uploaded_segments;
+        self.worker.send(Command::UploadNow);
+        self.wait_for(timeout, |s| {
+            let settled =
+                matches!(s.sync.state, SyncState::Online) && s.cache.pending_segments == 0;
+            let stuck = matches!(
+                s.sync.state,
+                SyncState::Caching { .. } | SyncState::SignedOut { .. }
+            );
+            settled || (stuck && s.sync.uploaded_segments >= before)
+        })
+    }
+
+    /// Stops tracking (caching the partial segment), then the sync thread,
+    /// then the built-in server; hands the tracker back.
+    pub fn shutdown(mut self) -> Tracker {
+        let tracker = self.worker.shutdown();
+        if let Some(syncer) = self.syncer.take() {
+            syncer.shutdown();
+        }
+        tracker
+    }
+}

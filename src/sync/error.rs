@@ -1,0 +1,239 @@
+//! Every way talking to the server can fail, in words that say what to do
+//! (Y5). One function maps HTTP statuses, one maps transport failures.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::protocol::ErrorBody;
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum SyncError {
+    #[error(
+        "{address} is refused: Timecard only talks to servers over HTTPS, so that your time and screenshots are encrypted on the way; use {suggestion}"
+    )]
+    Insecure { address: String, suggestion: String },
+    #[error("{0:?} is not a server address; use https://host or https://host:port")]
+    BadAddress(String),
+    #[error(
+        "can't reach {host} ({detail}) — time is being cached and uploaded when the connection is back"
+    )]
+    Unreachable { host: String, detail: String },
+    #[error("{host} did not answer in time ({detail}) — time is being cached")]
+    Timeout { host: String, detail: String },
+    #[error(
+        "the certificate of {host} is not trusted ({detail}); if this is your own server, trust its certificate with --ca FILE"
+    )]
+    Certificate { host: String, detail: String },
+    #[error(
+        "this computer's clock looks wrong ({detail}); set the correct date and time, then try again"
+    )]
+    ClockWrong { detail: String },
+    #[error("wrong username or password")]
+    WrongPassword,
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
+    #[error("not signed in; run `timecard login` (cached time stays safe)")]
+    SignedOut,
+    #[error("the session has expired; sign in again — nothing in the cache is lost")]
+    SessionExpired,
+    #[error(
+        "{host} is down for maintenance — time is being cached; retrying in {retry_after_secs} s"
+    )]
+    Maintenance { host: String, retry_after_secs: u64 },
+    #[error("{message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {host}: {detail}")]
+    Protocol { host: String, detail: String },
+}
+
+impl SyncError {
+    /// Whether trying again later may help (the network, the server's
+    /// state), as opposed to something the user must fix.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Unreachable { .. }
+                | SyncError::Timeout { .. }
+                | SyncError::Maintenance { .. }
+                | SyncError::Protocol { .. }
+        ) || matches!(self, SyncError::Api { status, .. } if *status >= 500)
+    }
+
+    /// What the server asked us to wait (503/429 Retry-After).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Maintenance {
+                retry_after_secs, ..
+            }
+            | SyncError::TooManyAttempts {
+                retry_after_secs, ..
+            } => Some(Duration::from_secs(*retry_after_secs)),
+            _ => None,
+        }
+    }
+
+    /// A short machine-readable name, for `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Insecure { .. } => "insecure_address",
+            SyncError::BadAddress(_) => "bad_address",
+            SyncError::Unreachable { .. } => "unreachable",
+            SyncError::Timeout { .. } => "timeout",
+            SyncError::Certificate { .. } => "certificate",
+            SyncError::ClockWrong { .. } => "clock_wrong",
+            SyncError::WrongPassword => "wrong_password",
+            SyncError::TooManyAttempts { .. } => "too_many_attempts",
+            SyncError::SignedOut => "signed_out",
+            SyncError::SessionExpired => "session_expired",
+            SyncError::Maintenance { .. } => "maintenance",
+            SyncError::Api { .. } => "api",
+            SyncError::Protocol { .. } => "protocol",
+        }
+    }
+}
+
+/// Maps an HTTP error status and its body to a [`SyncError`].
+pub fn from_status(host: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> SyncError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let (code, message) = match parsed {
+        Some(b) => (b.error, b.message),
+        None => (
+            String::new(),
+            format!(
+                "{host} answered {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ),
+        ),
+    };
+    match (status, code.as_str()) {
+        (401, "wrong_password") => SyncError::WrongPassword,
+        (401, _) => SyncError::SessionExpired,
+        (429, _) => SyncError::TooManyAttempts {
+            message,
+            retry_after_secs: retry_after.unwrap_or(60),
+        },
+        (503, _) => SyncError::Maintenance {
+            host: host.to_owned(),
+            retry_after_secs: retry_after.unwrap_or(60),
+        },
+        _ => SyncError::Api {
+            status,
+            code,
+            message,
+        },
+    }
+}
+
+/// Maps a transport failure (no HTTP answer) to a [`SyncError`].
+pub fn from_transport(host: &str, err: ureq::Error) -> SyncError {
+    let host = host.to_owned();
+    if let Some(tls) = rustls_error(&err) {
+        return from_rustls(host, tls);
+    }
+    match err {
+        ureq::Error::Timeout(t) => SyncError::Timeout {
+            host,
+            detail: format!("{t}"),
+        },
+        ureq::Error::HostNotFound => SyncError::Unreachable {
+            host,
+            detail: "host not found".into(),
+        },
+        ureq::Error::ConnectionFailed => SyncError::Unreachable {
+            host,
+            detail: "connection failed".into(),
+        },
+        ureq::Error::Io(e) => SyncError::Unreachable {
+            host,
+            detail: plain_io(&e),
+        },
+        ureq::Error::Tls(detail) => SyncError::Certificate {
+            host,
+            detail: detail.to_owned(),
+        },
+        other => SyncError::Protocol {
+            host,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn rustls_error(err: &ureq::Error) -> Option<&rustls::Error> {
+    match err {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }
+}
+
+fn from_rustls(host: String, err: &rustls::Error) -> SyncError {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(C::Expired | C::NotValidYet)
+        | rustls::Error::InvalidCertificate(
+            C::ExpiredContext { .. } | C::NotValidYetContext { .. },
+        ) => SyncError::ClockWrong {
+            detail: format!("the server's certificate is not valid at this computer's time: {err}"),
+        },
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            SyncError::Certificate {
+                host,
+                detail: err.to_string(),
+            }
+        }
+        _ => SyncError::Certificate {
+            host,
+            detail: format!("TLS failed: {err}"),
+        },
+    }
+}
+
+fn plain_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset".into(),
+        ConnectionAborted => "connection aborted".into(),
+        UnexpectedEof => "the connection closed early".into(),
+        TimedOut => "timed out".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_what_the_user_must_do() {
+        let body = br#"{"error":"wrong_password","message":"wrong username or password"}"#;
+        assert_eq!(from_status("h", 401, body, None), SyncError::WrongPassword);
+        let body = br#"{"error":"session_expired","message":"x"}"#;
+        assert_eq!(from_status("h", 401, body, None), SyncError::SessionExpired);
+        let m = from_status("h", 503, b"{}", Some(30));
+        assert_eq!(m.retry_after(), Some(Duration::from_secs(30)));
+        assert!(m.is_transient());
+        let locked = from_status(
+            "h",
+            423,
+            br#"{"error":"week_locked","message":"locked"}"#,
+            None,
+        );
+        assert!(
+            matches!(&locked, SyncError::Api { status: 423, code, .. } if code == "week_locked")
+        );
+        assert!(!locked.is_transient());
+        let junk = from_status("h", 500, b"<html>", None);
+        assert!(junk.is_transient());
+    }
+}

@@ -1,0 +1,418 @@
+//! Talking to the server: the HTTPS client, upload planning, and the sync
+//! thread that refreshes contracts and drains the cache (K5–K7, Y2, C5).
+//!
+//! The sync thread never touches the tracker: it reads cached files (they
+//! are immutable once written) and sends what happened to the worker as
+//! commands; the worker alone changes the cache.
+
+pub mod client;
+pub mod error;
+pub mod plan;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use client::{ApiClient, ServerAddress};
+pub use error::SyncError;
+pub use plan::UploadAction;
+
+use crate::cache::format;
+use crate::clock::Clock;
+use crate::domain::{BillingWeek, SegmentId};
+use crate::protocol::ContractsResponse;
+use crate::worker::{Command, ContractList};
+
+/// How often the contract list refreshes by itself (C5).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Where the sync thread stands (K5). "Cache full" is added by the snapshot,
+/// which knows the cache.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Not tried yet.
+    #[default]
+    Connecting,
+    Online,
+    /// Uploading: `left` of `total` segments still to send.
+    Uploading {
+        left: usize,
+        total: usize,
+    },
+    /// Offline: time is cached. Since when, the last error in plain words,
+    /// and when the next try is.
+    Caching {
+        since: DateTime<Utc>,
+        last_error: String,
+        next_retry: DateTime<Utc>,
+    },
+    /// No valid session: sign in again (nothing in the cache is lost).
+    SignedOut {
+        reason: String,
+    },
+}
+
+/// What the sync thread reports to the worker.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    pub server: String,
+    pub state: SyncState,
+    /// Server clock minus local clock, seconds (Y4).
+    pub clock_skew_secs: Option<i64>,
+    pub contracts_refreshed_at: Option<DateTime<Utc>>,
+    /// Segments uploaded since the app started.
+    pub uploaded_segments: u64,
+}
+
+/// Commands to the sync thread.
+#[derive(Debug)]
+pub enum SyncCommand {
+    /// New segments were cached: upload when the backoff allows.
+    Wake,
+    /// Upload now, ignoring the backoff (*Upload now*).
+    UploadNow,
+    /// Refresh the contract list now (the Refresh button).
+    Refresh,
+    /// A new session token (after signing in again), or none.
+    SetToken(Option<String>),
+    Shutdown,
+}
+
+/// How the sync thread works.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub pending_dir: PathBuf,
+    /// IANA zone for "today" totals.
+    pub time_zone: String,
+    /// Where to keep the last contract list, for starting offline.
+    pub contracts_file: Option<PathBuf>,
+    pub batch_max_segments: usize,
+    pub batch_max_bytes: u64,
+}
+
+impl SyncOptions {
+    pub fn new(pending_dir: PathBuf) -> Self {
+        SyncOptions {
+            pending_dir,
+            time_zone: "UTC".into(),
+            contracts_file: None,
+            batch_max_segments: 16,
+            batch_max_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Turns the server's contract answer into the tracker's list.
+pub fn contract_list(response: &ContractsResponse, zone: chrono_tz::Tz) -> ContractList {
+    let day = crate::domain::LocalDay::containing(response.server_time, zone);
+    ContractList {
+        contracts: response
+            .contracts
+            .iter()
+            .map(|c| c.contract.clone())
+            .collect(),
+        week: Some(BillingWeek::containing(response.week_start)),
+        server_week_secs: response
+            .contracts
+            .iter()
+            .map(|c| (c.contract.id.clone(), c.week_logged_secs))
+            .collect(),
+        today: Some((day.start(), day.end())),
+        server_today_secs: response
+            .contracts
+            .iter()
+            .map(|c| (c.contract.id.clone(), c.today_logged_secs))
+            .collect(),
+    }
+}
+
+/// A handle to the sync thread.
+pub struct Syncer {
+    commands: Sender<SyncCommand>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Syncer {
+    /// Starts the sync thread; it reports to the worker through `worker`.
+    pub fn spawn(
+        client: Arc<ApiClient>,
+        options: SyncOptions,
+        worker: Sender<Command>,
+        clock: Arc<dyn Clock>,
+    ) -> Syncer {
+        let (commands, inbox) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("timecard-sync".into())
+            .spawn(move || SyncLoop::new(client, options, worker, clock).run(inbox))
+            .expect("spawn the sync thread");
+        Syncer {
+            commands,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn sender(&self) -> Sender<SyncCommand> {
+        self.commands.clone()
+    }
+
+    pub fn send(&self, command: SyncCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Ends the thread after the call in progress (bounded by the timeouts).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.commands.send(SyncCommand::Shutdown);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct SyncLoop {
+    client: Arc<ApiClient>,
+    options: SyncOptions,
+    worker: Sender<Command>,
+    clock: Arc<dyn Clock>,
+    status: SyncStatus,
+    backoff: plan::Backoff,
+    refresh_due: Instant,
+    config_known: bool,
+    /// Ids the worker was told about; skipped until their files are gone.
+    acknowledged: HashSet<SegmentId>,
+    rng: fastrand::Rng,
+}
+
+enum Wait {
+    /// Until this instant, but new segments may cut it short.
+    Until(Instant),
+    /// Backing off: only an explicit command cuts it short.
+    Backoff(Instant),
+    /// Until a command arrives.
+    Forever,
+}
+
+impl SyncLoop {
+    fn new(
+        client: Arc<ApiClient>,
+        options: SyncOptions,
+        worker: Sender<Command>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let status = SyncStatus {
+            server: client.address().as_str().to_owned(),
+            ..SyncStatus::default()
+        };
+        SyncLoop {
+            client,
+            options,
+            worker,
+            clock,
+            status,
+            backoff: plan::Backoff::default(),
+            refresh_due: Instant::now(),
+            config_known: false,
+            acknowledged: HashSet::new(),
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    fn publish(&mut self, state: SyncState) {
+        self.status.state = state;
+        self.status.clock_skew_secs = self.client.clock_skew_secs();
+        let _ = self.worker.send(Command::SyncStatus(self.status.clone()));
+    }
+
+    fn run(mut self, inbox: Receiver<SyncCommand>) {
+        loop {
+            let wait = match self.cycle() {
+                Ok(()) => {
+                    let was_caching = matches!(self.status.state, SyncState::Caching { .. });
+                    self.backoff.reset();
+                    self.publish(SyncState::Online);
+                    if was_caching {
+                        // Back online: the contract list may have changed meanwhile (C5).
+                        self.refresh_due = Instant::now();
+                        Wait::Until(Instant::now())
+                    } else {
+                        Wait::Until(self.refresh_due)
+                    }
+                }
+                Err(e @ (SyncError::SignedOut | SyncError::SessionExpired)) => {
+                    self.publish(SyncState::SignedOut {
+                        reason: e.to_string(),
+                    });
+                    Wait::Forever
+                }
+                Err(e) => {
+                    let delay = e
+                        .retry_after()
+                        .unwrap_or_else(|| self.backoff.next_delay(self.rng.f64()));
+                    let now = self.clock.now();
+                    let since = match &self.status.state {
+                        SyncState::Caching { since, .. } => *since,
+                        _ => now,
+                    };
+                    log::warn!("sync: {e}");
+                    self.publish(SyncState::Caching {
+                        since,
+                        last_error: e.to_string(),
+                        next_retry: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+                    });
+                    Wait::Backoff(Instant::now() + delay)
+                }
+            };
+            if !self.wait(&inbox, wait) {
+                return;
+            }
+        }
+    }
+
+    /// Waits as told; returns false when the thread should end.
+    fn wait(&mut self, inbox: &Receiver<SyncCommand>, wait: Wait) -> bool {
+        loop {
+            let received = match &wait {
+                Wait::Forever => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Wait::Until(t) | Wait::Backoff(t) => {
+                    inbox.recv_timeout(t.saturating_duration_since(Instant::now()))
+                }
+            };
+            match received {
+                Ok(SyncCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => return false,
+                Err(RecvTimeoutError::Timeout) => return true,
+                Ok(SyncCommand::Wake) => {
+                    if !matches!(wait, Wait::Backoff(_)) {
+                        return true;
+                    }
+                }
+                Ok(SyncCommand::UploadNow) => return true,
+                Ok(SyncCommand::Refresh) => {
+                    self.refresh_due = Instant::now();
+                    return true;
+                }
+                Ok(SyncCommand::SetToken(token)) => {
+                    self.client.set_token(token);
+                    self.refresh_due = Instant::now();
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// One round: refresh contracts if due, then upload everything pending.
+    fn cycle(&mut self) -> Result<(), SyncError> {
+        if self.client.token().is_none() {
+            return Err(SyncError::SignedOut);
+        }
+        if Instant::now() >= self.refresh_due {
+            self.refresh()?;
+        }
+        self.upload_all()
+    }
+
+    fn refresh(&mut self) -> Result<(), SyncError> {
+        if !self.config_known {
+            let config = self.client.config()?;
+            let _ = self.worker.send(Command::SetServerConfig(config));
+            self.config_known = true;
+        }
+        let response = self.client.contracts(&self.options.time_zone)?;
+        let zone = self.options.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        if let Some(path) = &self.options.contracts_file
+            && let Err(e) = save_contracts(path, &response)
+        {
+            log::warn!("could not keep the contract list for offline starts: {e}");
+        }
+        let _ = self
+            .worker
+            .send(Command::SetContracts(contract_list(&response, zone)));
+        self.status.contracts_refreshed_at = Some(self.clock.now());
+        self.refresh_due = Instant::now() + REFRESH_EVERY;
+        Ok(())
+    }
+
+    fn upload_all(&mut self) -> Result<(), SyncError> {
+        let mut pending =
+            plan::list_pending(&self.options.pending_dir).map_err(|e| SyncError::Protocol {
+                host: "this computer".into(),
+                detail: format!("cannot list the cache: {e}"),
+            })?;
+        let present: HashSet<SegmentId> = pending.iter().map(|f| f.id).collect();
+        self.acknowledged.retain(|id| present.contains(id));
+        pending.retain(|f| !self.acknowledged.contains(&f.id));
+        let total = pending.len();
+        let mut done = 0;
+        for batch in plan::plan_batches(
+            &pending,
+            self.options.batch_max_segments,
+            self.options.batch_max_bytes,
+        ) {
+            self.publish(SyncState::Uploading {
+                left: total - done,
+                total,
+            });
+            let mut ids = Vec::with_capacity(batch.len());
+            let mut bodies = Vec::with_capacity(batch.len());
+            for file in &batch {
+                // A file may be gone already (deleted by the user, refused).
+                let Ok(bytes) = std::fs::read(&file.path) else {
+                    continue;
+                };
+                match format::verified_body(&bytes) {
+                    Ok(body) => {
+                        ids.push(file.id);
+                        bodies.push(body.to_vec());
+                    }
+                    // Left for the worker's next verify to quarantine.
+                    Err(e) => log::warn!("not uploading {}: {e}", file.path.display()),
+                }
+            }
+            if ids.is_empty() {
+                done += batch.len();
+                continue;
+            }
+            let response = self.client.upload(bodies)?;
+            let actions = plan::classify(&ids, &response, self.clock.now());
+            if actions
+                .iter()
+                .any(|(_, a)| matches!(a, UploadAction::Refused(_)))
+            {
+                self.refresh_due = Instant::now();
+            }
+            self.status.uploaded_segments += actions.len() as u64;
+            self.acknowledged.extend(actions.iter().map(|(id, _)| *id));
+            let _ = self.worker.send(Command::UploadResults(actions));
+            done += batch.len();
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the last contract list on disk so tracking can start offline.
+pub fn save_contracts(path: &std::path::Path, response: &ContractsResponse) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(response).expect("contracts serialise");
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    crate::cache::durable::write_file(dir, &name, &json)
+}
+
+/// Reads the list kept by [`save_contracts`], if any.
+pub fn load_contracts(path: &std::path::Path) -> Option<ContractsResponse> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
