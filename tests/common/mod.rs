@@ -51,3 +51,6 @@ pub fn tracker_in(dir: &Path, capacity_secs: i64) -> Tracker {
 pub fn tracker(dir: &Path) -> Tracker {
     tracker_in(dir, DEFAULT_CAPACITY_SECS)
 }
+
+pub mod device;
+pub mod server;

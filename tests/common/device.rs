@@ -1,0 +1,104 @@
+//! A client device: tracker, worker thread and sync thread against a test
+//! server, sharing the server's manual clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard::clock::Clock;
+use timecard::domain::Segment;
+use timecard::sync::{ApiClient, SyncOptions, SyncState, Syncer};
+use timecard::worker::{Command, Snapshot, Tracker, TrackerConfig, Worker};
+
+use super::server::TestServer;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Device {
+    pub worker: Worker,
+    pub syncer: Syncer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Device {
+    /// A device signed in as `login` whose cache already holds `cached`.
+    pub fn new(server: &TestServer, login: &str, device_id: &str, cached: &[Segment]) -> Device {
+        Self::with_client(server, Arc::new(server.client(login)), device_id, cached)
+    }
+
+    pub fn with_client(
+        server: &TestServer,
+        client: Arc<ApiClient>,
+        device_id: &str,
+        cached: &[Segment],
+    ) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut cache, _) = Cache::open(&dir.path().join("cache"), DEFAULT_CAPACITY_SECS).unwrap();
+        for s in cached {
+            cache.append(s).unwrap();
+        }
+        let mut config = TrackerConfig::new(device_id);
+        config.seed = 11;
+        let tracker = Tracker::new(
+            config,
+            cache,
+            Box::new(timecard::capture::NoScreenshots),
+            Box::new(timecard::activity::NoActivity),
+        );
+        let clock: Arc<dyn Clock> = Arc::new(server.clock.clone());
+        let worker = Worker::spawn(tracker, clock.clone());
+        let syncer = Syncer::spawn(
+            client,
+            SyncOptions::new(dir.path().join("cache/pending")),
+            worker.sender(),
+            clock,
+        );
+        worker.send(Command::AttachSync(syncer.sender()));
+        Device {
+            worker,
+            syncer,
+            dir,
+        }
+    }
+
+    /// Waits (with a deadline) for a snapshot that satisfies `ready`.
+    pub fn wait_for(&self, what: &str, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+        let deadline = Instant::now() + WAIT;
+        let mut snapshot = self.worker.snapshot();
+        while !ready(&snapshot) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last snapshot: {snapshot:#?}"
+            );
+            snapshot = self
+                .worker
+                .snapshots()
+                .wait_newer(snapshot.generation, Duration::from_millis(200));
+        }
+        snapshot
+    }
+
+    /// Waits until the server has answered for at least `sent` segments
+    /// and nothing is left in the cache.
+    pub fn wait_drained(&self, sent: u64) -> Arc<Snapshot> {
+        self.wait_for("the cache to drain", |s| {
+            s.sync.uploaded_segments >= sent
+                && s.cache.pending_segments == 0
+                && matches!(s.sync.state, SyncState::Online)
+        })
+    }
+
+    /// Starts tracking and waits until the worker has started (so that the
+    /// clock is not moved before the session begins).
+    pub fn start(&self, contract_id: &str) {
+        self.worker.send(Command::Start {
+            contract_id: contract_id.into(),
+        });
+        self.wait_for("tracking to start", |s| s.tracking.is_some());
+    }
+
+    pub fn wait_contracts(&self) -> Arc<Snapshot> {
+        self.wait_for("the contract list", |s| !s.contracts.is_empty())
+    }
+}

@@ -1,0 +1,140 @@
+//! A real server on 127.0.0.1:0 over TLS in a temp folder, with two users,
+//! and clients that pin its certificate.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use timecard::clock::{Clock, ManualClock};
+use timecard::domain::{Contract, ContractKind, ContractStatus};
+use timecard::protocol::ServerConfig;
+use timecard::server::store::Store;
+use timecard::server::{self, RunningServer, ServerOptions, auth};
+use timecard::sync::{ApiClient, ServerAddress};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: tempfile::TempDir,
+    pub clock: ManualClock,
+    pub config: ServerConfig,
+}
+
+pub fn contract(id: &str, kind: ContractKind, limit_hours: Option<i64>) -> Contract {
+    Contract {
+        id: id.into(),
+        title: format!("Contract {id}"),
+        client: "Acme".into(),
+        kind,
+        status: ContractStatus::Active,
+        start_date: "2026-01-01".parse().unwrap(),
+        weekly_limit_secs: limit_hours.map(|h| h * 3600),
+        pending_limit: None,
+    }
+}
+
+/// Users `ann` (contracts `ann-hourly` 40 h, `ann-open`) and `bob` (`bob-hourly`).
+pub fn seed(dir: &Path, now: DateTime<Utc>) {
+    let store = server::open_store(dir).unwrap();
+    let hash = auth::hash_password(PASSWORD);
+    store
+        .add_user("ann", Some("ann@example.com"), &hash)
+        .unwrap();
+    store.add_user("bob", None, &hash).unwrap();
+    store
+        .add_contract(
+            "ann",
+            &contract("ann-hourly", ContractKind::Hourly, Some(40)),
+            now,
+        )
+        .unwrap();
+    store
+        .add_contract(
+            "ann",
+            &contract("ann-open", ContractKind::Hourly, None),
+            now,
+        )
+        .unwrap();
+    store
+        .add_contract(
+            "bob",
+            &contract("bob-hourly", ContractKind::Hourly, None),
+            now,
+        )
+        .unwrap();
+}
+
+impl TestServer {
+    pub fn start(now: DateTime<Utc>) -> TestServer {
+        Self::start_with(
+            now,
+            ServerConfig {
+                segment_secs: 600,
+                lock_grace_secs: 0,
+            },
+        )
+    }
+
+    pub fn start_with(now: DateTime<Utc>, config: ServerConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        seed(dir.path(), now);
+        let clock = ManualClock::new(now);
+        let server = launch(
+            dir.path(),
+            &clock,
+            config,
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+        );
+        TestServer {
+            server,
+            dir,
+            clock,
+            config,
+        }
+    }
+
+    /// Stops the server; [`TestServer::restart`] brings it back on the same port.
+    pub fn stop(&self) {
+        self.server.stop();
+    }
+
+    pub fn restart(&mut self) {
+        let listener = TcpListener::bind(self.server.addr).expect("the port is free again");
+        self.server = launch(self.dir.path(), &self.clock, self.config, listener);
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// A client pinned to this server's certificate, signed in as `login`.
+    pub fn client(&self, login: &str) -> ApiClient {
+        let client = self.anonymous_client();
+        client.sign_in(login, PASSWORD).expect("sign in");
+        client
+    }
+
+    pub fn anonymous_client(&self) -> ApiClient {
+        ApiClient::new(
+            ServerAddress::parse(&self.url()).unwrap(),
+            Some(&self.server.cert_pem),
+            Arc::new(self.clock.clone()) as Arc<dyn Clock>,
+        )
+        .unwrap()
+    }
+}
+
+fn launch(
+    dir: &Path,
+    clock: &ManualClock,
+    config: ServerConfig,
+    listener: TcpListener,
+) -> RunningServer {
+    let mut options = ServerOptions::new(dir);
+    options.clock = Arc::new(clock.clone());
+    options.config = config;
+    server::start(options, listener).expect("start the server")
+}

@@ -1,0 +1,237 @@
+//! End to end over real TLS on loopback: the server in-process on port 0
+//! with a temp folder, devices with their worker and sync threads.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::device::Device;
+use common::server::TestServer;
+use common::*;
+use timecard::domain::{Activity, Segment, SegmentId};
+use timecard::protocol::Outcome;
+use timecard::sync::SyncState;
+use timecard::worker::Command;
+
+fn segment(contract: &str, device: &str, start: &str, secs: i64) -> Segment {
+    let start: DateTime<Utc> = start.parse().unwrap();
+    Segment {
+        id: SegmentId::random(),
+        contract_id: contract.into(),
+        device_id: device.into(),
+        start,
+        end: start + Duration::seconds(secs),
+        memo: "e2e".into(),
+        activity: Activity(0b1111),
+        screenshot: None,
+        capture_note: None,
+    }
+}
+
+fn week_logged(server: &TestServer, login: &str, contract: &str) -> i64 {
+    let response = server.client(login).contracts("UTC").unwrap();
+    response
+        .contracts
+        .iter()
+        .find(|c| c.contract.id == contract)
+        .unwrap()
+        .week_logged_secs
+}
+
+// A tracked session reaches the server's diary; the app's totals follow.
+#[test]
+fn tracked_time_shows_up_in_the_diary() {
+    let now = at("2026-11-25T09:03:00Z");
+    let server = TestServer::start(now);
+    let laptop = Device::new(&server, "ann", "laptop", &[]);
+    laptop.wait_contracts();
+    laptop.worker.send(Command::SetMemo("API".into()));
+    laptop.start("ann-hourly");
+    server.clock.advance(Duration::minutes(25));
+    laptop.worker.send(Command::Stop);
+    let snapshot = laptop.wait_drained(3);
+    assert_eq!(
+        snapshot.contract("ann-hourly").unwrap().week_logged_secs,
+        25 * 60
+    );
+    assert_eq!(snapshot.today_secs.get("ann-hourly"), Some(&(25 * 60)));
+
+    let diary = server
+        .client("ann")
+        .diary(Some(now.date_naive()), "UTC")
+        .unwrap();
+    let spans: Vec<_> = diary.segments.iter().map(|s| (s.start, s.end)).collect();
+    assert_eq!(
+        spans,
+        vec![
+            (at("2026-11-25T09:03:00Z"), at("2026-11-25T09:10:00Z")),
+            (at("2026-11-25T09:10:00Z"), at("2026-11-25T09:20:00Z")),
+            (at("2026-11-25T09:20:00Z"), at("2026-11-25T09:28:00Z")),
+        ]
+    );
+    assert!(
+        diary
+            .segments
+            .iter()
+            .all(|s| s.memo == "API" && s.device_id == "laptop")
+    );
+    assert_eq!(diary.totals[0].secs, 25 * 60);
+    assert_eq!(week_logged(&server, "ann", "ann-hourly"), 25 * 60);
+}
+
+// K7: re-uploading a segment is `duplicate`, counts as success and adds no time.
+#[test]
+fn reupload_is_duplicate_and_adds_no_time() {
+    let now = at("2026-11-25T12:00:00Z");
+    let server = TestServer::start(now);
+    let s = segment("ann-open", "laptop", "2026-11-25T09:00:00Z", 600);
+    let body = timecard::cache::format::encode_body(&s).unwrap();
+    let client = server.client("ann");
+    assert_eq!(
+        client.upload(vec![body.clone()]).unwrap().results[0].outcome,
+        Outcome::Accepted
+    );
+    assert_eq!(
+        client.upload(vec![body]).unwrap().results[0].outcome,
+        Outcome::Duplicate
+    );
+    assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
+
+    // A device whose cache still holds it (say, restored from an export)
+    // uploads it again: acknowledged, cache emptied, no time added.
+    let restored = Device::new(&server, "ann", "laptop", std::slice::from_ref(&s));
+    let snapshot = restored.wait_drained(1);
+    assert!(snapshot.cache.refused.is_empty());
+    assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
+}
+
+// K8: a second device's overlapping segment is refused with `overlap`,
+// naming the device that holds the time; the rest of its queue uploads.
+#[test]
+fn overlap_from_another_device_is_refused() {
+    let now = at("2026-11-25T12:00:00Z");
+    let server = TestServer::start(now);
+    let first = segment("ann-open", "laptop", "2026-11-25T09:10:00Z", 600);
+    server
+        .client("ann")
+        .upload(vec![timecard::cache::format::encode_body(&first).unwrap()])
+        .unwrap();
+
+    let overlapping = segment("ann-open", "desktop", "2026-11-25T09:15:00Z", 300);
+    let fine = segment("ann-open", "desktop", "2026-11-25T10:00:00Z", 600);
+    let desktop = Device::new(&server, "ann", "desktop", &[overlapping.clone(), fine]);
+    let snapshot = desktop.wait_drained(2);
+    assert_eq!(snapshot.cache.refused.len(), 1);
+    let refused = &snapshot.cache.refused[0];
+    assert_eq!(refused.id, overlapping.id.to_string());
+    assert_eq!(refused.reason, "overlap");
+    assert!(refused.message.contains("laptop"), "{}", refused.message);
+    assert_eq!(week_logged(&server, "ann", "ann-open"), 1200);
+}
+
+// W4/K6: a segment of a locked week is refused with `week_locked` and lands
+// in *Not uploaded*; it does not block the segment behind it.
+#[test]
+fn locked_week_lands_in_not_uploaded() {
+    let now = at("2026-11-25T12:00:00Z");
+    let server = TestServer::start(now);
+    let last_week = segment("ann-open", "laptop", "2026-11-18T09:00:00Z", 600);
+    let this_week = segment("ann-open", "laptop", "2026-11-25T09:00:00Z", 600);
+    let device = Device::new(&server, "ann", "laptop", &[last_week.clone(), this_week]);
+    let snapshot = device.wait_drained(2);
+    assert_eq!(snapshot.cache.refused.len(), 1);
+    assert_eq!(snapshot.cache.refused[0].reason, "week_locked");
+    assert!(
+        snapshot.cache.refused[0]
+            .message
+            .contains("locked on 23 Nov 2026")
+    );
+    assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
+    // The refused segment is kept on disk and can be exported (K9).
+    let out = tempfile::tempdir().unwrap();
+    let tracker_cache = device.dir.path().join("cache");
+    let (cache, _) = timecard::cache::Cache::open(&tracker_cache, 86400).unwrap();
+    assert_eq!(cache.export(out.path()).unwrap(), 1);
+}
+
+// Y2: maintenance (503 + Retry-After) puts the client in caching mode with
+// the server's wait; afterwards it uploads.
+#[test]
+fn maintenance_caches_then_uploads() {
+    let now = at("2026-11-25T09:00:00Z");
+    let server = TestServer::start(now);
+    let device = Device::new(&server, "ann", "laptop", &[]);
+    device.wait_contracts();
+    timecard::server::set_maintenance(server.dir.path(), Some(1)).unwrap();
+    device.start("ann-open");
+    server.clock.advance(Duration::minutes(10));
+    device.worker.send(Command::Tick);
+    let snapshot = device.wait_for("caching", |s| {
+        matches!(s.sync.state, SyncState::Caching { .. })
+    });
+    match &snapshot.sync.state {
+        SyncState::Caching {
+            last_error,
+            next_retry,
+            ..
+        } => {
+            assert!(last_error.contains("maintenance"), "{last_error}");
+            assert_eq!(
+                *next_retry,
+                server.clock_now() + Duration::seconds(1),
+                "Retry-After is honoured"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot.cache.pending_segments, 1);
+    timecard::server::set_maintenance(server.dir.path(), None).unwrap();
+    device.wait_drained(1);
+    assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
+}
+
+// K4/K5/Y2: the server goes down for two hours of tracking; the cache grows,
+// then drains to zero when it is back, and the server's total is exactly
+// what was tracked.
+#[test]
+fn server_down_then_up_drains_the_cache_exactly() {
+    let now = at("2026-11-25T08:00:00Z");
+    let mut server = TestServer::start(now);
+    let client = Arc::new(server.client("ann"));
+    let device = Device::with_client(&server, client, "laptop", &[]);
+    device.wait_contracts();
+    server.stop();
+    device.start("ann-hourly");
+    for _ in 0..12 {
+        server.clock.advance(Duration::minutes(10));
+        device.worker.send(Command::Tick);
+    }
+    device.worker.send(Command::Stop);
+    let snapshot = device.wait_for("twelve cached segments while offline", |s| {
+        s.cache.pending_segments == 12 && matches!(s.sync.state, SyncState::Caching { .. })
+    });
+    assert_eq!(snapshot.cache.pending_secs, 2 * 3600);
+    assert_eq!(snapshot.sync_code(), "caching");
+
+    server.restart();
+    device.worker.send(Command::UploadNow);
+    let snapshot = device.wait_drained(12);
+    assert_eq!(snapshot.cache.pending_secs, 0);
+    assert_eq!(week_logged(&server, "ann", "ann-hourly"), 2 * 3600);
+    assert_eq!(
+        snapshot.contract("ann-hourly").unwrap().week_logged_secs,
+        2 * 3600
+    );
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> DateTime<Utc>;
+}
+
+impl ClockNow for TestServer {
+    fn clock_now(&self) -> DateTime<Utc> {
+        use timecard::clock::Clock;
+        self.clock.now()
+    }
+}
