@@ -36,6 +36,12 @@ pub enum Verdict {
     Reject(RejectReason, String),
 }
 
+/// The longest segment accepted: tolerant of a grid that changed since a
+/// segment was cached, any length up to an hour (or the grid) is taken.
+pub fn max_segment_secs(config: ServerConfig) -> i64 {
+    config.segment_secs.max(3600)
+}
+
 /// Decides about `segment`, uploaded by `user_id` at `now`.
 pub fn judge(
     segment: &Segment,
@@ -50,9 +56,7 @@ pub fn judge(
         Some(_) => return Verdict::Reject(Invalid, "this segment id is already used".into()),
         None => {}
     }
-    // Tolerant of a grid that changed since the segment was cached: any
-    // length up to an hour is taken.
-    let max_len = config.segment_secs.max(3600);
+    let max_len = max_segment_secs(config);
     let len = segment.duration_secs();
     if len <= 0 || len > max_len {
         return Verdict::Reject(

@@ -7,6 +7,7 @@
 //! with `synchronous=FULL`: the server acknowledges a segment (and the
 //! client deletes its copy) only once it is on disk here.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -154,7 +155,8 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 ";
 
-/// The longest segment the overlap search looks back for.
+/// How far back range queries look for a segment that started before the
+/// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -427,12 +429,36 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut results = Vec::with_capacity(segments.len());
+        // Week totals per (contract, week start), read once per batch and
+        // kept up to date as segments are accepted.
+        let mut week_totals: HashMap<(String, i64), i64> = HashMap::new();
+        let lookback = rules::max_segment_secs(config);
         for segment in segments {
-            let facts = facts_for(&tx, user_id, segment)?;
+            let week_key = (
+                segment.contract_id.clone(),
+                ts(BillingWeek::containing(segment.start).start()),
+            );
+            let week_logged = match week_totals.get(&week_key) {
+                Some(secs) => *secs,
+                None => {
+                    let week = BillingWeek::containing(segment.start);
+                    let secs = logged_secs_in(
+                        &tx,
+                        user_id,
+                        &segment.contract_id,
+                        ts(week.start()),
+                        ts(week.end()),
+                    )?;
+                    week_totals.insert(week_key.clone(), secs);
+                    secs
+                }
+            };
+            let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
             let verdict = rules::judge(segment, user_id, &facts, now, config);
             let (outcome, reason, message) = match verdict {
                 Verdict::Accept => {
                     insert_segment(&tx, user_id, segment)?;
+                    *week_totals.entry(week_key).or_default() += segment.duration_secs();
                     (Outcome::Accepted, None, None)
                 }
                 Verdict::Duplicate => (Outcome::Duplicate, None, None),
@@ -548,7 +574,13 @@ fn logged_secs_in(
     )?)
 }
 
-fn facts_for(conn: &Connection, user_id: i64, segment: &Segment) -> Result<Facts> {
+fn facts_for(
+    conn: &Connection,
+    user_id: i64,
+    segment: &Segment,
+    week_logged_secs: i64,
+    lookback: i64,
+) -> Result<Facts> {
     let id = segment.id.to_string();
     let id_owner: Option<i64> = conn
         .prepare_cached("SELECT user_id FROM segments WHERE id = ?1")?
@@ -571,16 +603,8 @@ fn facts_for(conn: &Connection, user_id: i64, segment: &Segment) -> Result<Facts
         .prepare_cached(
             "SELECT device_id FROM segments WHERE user_id = ?1 AND start < ?3 AND start > ?2 - ?4 AND end > ?2 LIMIT 1",
         )?
-        .query_row(params![user_id, start, end, MAX_SEGMENT_SECS], |r| r.get(0))
+        .query_row(params![user_id, start, end, lookback], |r| r.get(0))
         .optional()?;
-    let week = BillingWeek::containing(segment.start);
-    let week_logged_secs = logged_secs_in(
-        conn,
-        user_id,
-        &segment.contract_id,
-        ts(week.start()),
-        ts(week.end()),
-    )?;
     Ok(Facts {
         contract,
         id_owner,
