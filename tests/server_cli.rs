@@ -1,0 +1,177 @@
+//! The `timecard-server` binary: admin commands on a data folder, `serve`
+//! printing its address, maintenance mode seen by a running server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn admin_commands_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let out = server_cmd(
+        data,
+        &[
+            "user",
+            "add",
+            "ann",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ],
+        Some("long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = server_cmd(
+        data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("long enough password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+    let out = server_cmd(
+        data,
+        &["user", "add", "bob", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(
+        text(&out).contains("at least 8 characters"),
+        "{}",
+        text(&out)
+    );
+
+    let out = server_cmd(
+        data,
+        &[
+            "contract",
+            "add",
+            "--user",
+            "ann",
+            "--title",
+            "Backend",
+            "--client",
+            "Acme",
+            "--kind",
+            "hourly",
+            "--weekly-limit",
+            "30",
+            "--start",
+            "2026-01-05",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(id.starts_with("c-"), "{id}");
+    let out = server_cmd(
+        data,
+        &["contract", "set", &id, "--weekly-limit", "20"],
+        None,
+    );
+    assert!(
+        text(&out).contains("limit becomes 20 h on Mon"),
+        "W3: {}",
+        text(&out)
+    );
+    let out = server_cmd(data, &["contract", "set", &id, "--status", "paused"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = server_cmd(data, &["contract", "list", "--user", "ann", "--json"], None);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "paused");
+    assert_eq!(list[0]["weekly_limit_secs"], 30 * 3600);
+    assert_eq!(list[0]["pending_limit"]["limit_secs"], 20 * 3600);
+
+    // Serve on a free port; it prints where.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _serving = Serving(child);
+    let url = first
+        .trim()
+        .strip_prefix("timecard-server listening on ")
+        .expect(&first)
+        .to_owned();
+    assert!(data.join("tls/cert.pem").exists() && data.join("tls/key.pem").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the private key must be owner-only");
+    }
+
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let client = timecard::sync::ApiClient::new(
+        timecard::sync::ServerAddress::parse(&url).unwrap(),
+        Some(&cert),
+        Arc::new(timecard::clock::SystemClock),
+    )
+    .unwrap();
+    client
+        .sign_in("ann@example.com", "long enough password")
+        .unwrap();
+    assert_eq!(client.contracts("UTC").unwrap().contracts.len(), 1);
+
+    let out = server_cmd(data, &["maintenance", "on", "--retry-after", "7"], None);
+    assert!(out.status.success());
+    let err = client.health().unwrap_err();
+    assert_eq!(
+        err.retry_after(),
+        Some(std::time::Duration::from_secs(7)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("maintenance"));
+    server_cmd(data, &["maintenance", "off"], None);
+    assert_eq!(client.health().unwrap().status, "ok");
+}
