@@ -342,3 +342,30 @@ fn unwritable_cache_loses_nothing() {
     assert_eq!(snapshot.last_error, None);
     assert_eq!(t.cache().pending_secs(), 36 * 60);
 }
+
+// K6: cached time of a week about to lock is flagged 24 h and 1 h before.
+#[test]
+fn lock_deadline_of_cached_time_is_reported() {
+    use timecard::worker::LockRisk;
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker(dir.path());
+    let start = at("2026-11-29T10:00:00Z"); // Sunday
+    t.set_contracts(list(vec![hourly("c1", None)]), start);
+    t.start("c1", start).unwrap();
+    t.stop(start + Duration::minutes(10));
+    let snapshot = t.snapshot(start);
+    assert_eq!(snapshot.lock_deadline, Some(at("2026-11-30T00:00:00Z")));
+    assert_eq!(snapshot.lock_risk(at("2026-11-28T23:00:00Z")), None);
+    assert_eq!(
+        snapshot.lock_risk(at("2026-11-29T10:30:00Z")),
+        Some(LockRisk::Day)
+    );
+    assert_eq!(
+        snapshot.lock_risk(at("2026-11-29T23:30:00Z")),
+        Some(LockRisk::Hour)
+    );
+    assert_eq!(
+        snapshot.lock_risk(at("2026-11-30T00:00:00Z")),
+        Some(LockRisk::Locked)
+    );
+}
