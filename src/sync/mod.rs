@@ -82,6 +82,12 @@ pub enum SyncCommand {
     Refresh,
     /// A new session token (after signing in again), or none.
     SetToken(Option<String>),
+    /// Load a day of the Work Diary.
+    LoadDiary { date: chrono::NaiveDate, tz: String },
+    /// Delete an uploaded segment on the server (S4).
+    DeleteSegment(SegmentId),
+    /// Send a problem report (D3).
+    SendReport(Box<crate::protocol::ProblemReport>),
     Shutdown,
 }
 
@@ -197,6 +203,8 @@ struct SyncLoop {
     /// Ids the worker was told about; skipped until their files are gone.
     acknowledged: HashSet<SegmentId>,
     rng: fastrand::Rng,
+    /// The diary day on screen, reloaded after a deletion.
+    last_diary: Option<(chrono::NaiveDate, String)>,
 }
 
 enum Wait {
@@ -230,7 +238,14 @@ impl SyncLoop {
             config_known: false,
             acknowledged: HashSet::new(),
             rng: fastrand::Rng::new(),
+            last_diary: None,
         }
+    }
+
+    fn load_diary(&mut self) {
+        let Some((date, tz)) = self.last_diary.clone() else { return };
+        let result = self.client.diary(Some(date), &tz).map_err(|e| e.to_string());
+        let _ = self.worker.send(Command::DiaryLoaded(result));
     }
 
     fn publish(&mut self, state: SyncState) {
@@ -310,6 +325,31 @@ impl SyncLoop {
                     self.client.set_token(token);
                     self.refresh_due = Instant::now();
                     return true;
+                }
+                Ok(SyncCommand::LoadDiary { date, tz }) => {
+                    self.last_diary = Some((date, tz));
+                    self.load_diary();
+                }
+                Ok(SyncCommand::DeleteSegment(id)) => {
+                    let notice = match self.client.delete_segment(id) {
+                        Ok(()) => {
+                            self.refresh_due = Instant::now();
+                            self.load_diary();
+                            "The segment and its screenshot were deleted.".to_owned()
+                        }
+                        Err(e) => format!("The segment was not deleted: {e}"),
+                    };
+                    let _ = self.worker.send(Command::Notice(notice));
+                    if matches!(wait, Wait::Until(_)) {
+                        return true;
+                    }
+                }
+                Ok(SyncCommand::SendReport(report)) => {
+                    let notice = match self.client.report(&report) {
+                        Ok(receipt) => format!("Thank you — problem report {} was sent.", receipt.id),
+                        Err(e) => format!("The report could not be sent: {e}"),
+                    };
+                    let _ = self.worker.send(Command::Notice(notice));
                 }
             }
         }

@@ -46,6 +46,19 @@ pub enum Command {
     Refresh,
     /// Upload now, ignoring the retry backoff (*Upload now*).
     UploadNow,
+    /// Load one day of the Work Diary from the server (answered by `DiaryLoaded`).
+    LoadDiary { date: chrono::NaiveDate, tz: String },
+    /// From the sync thread: the diary asked for, or why it could not be loaded.
+    DiaryLoaded(Result<crate::protocol::DiaryResponse, String>),
+    /// Delete a segment and its time (S4): from the cache if it is still
+    /// there, otherwise on the server.
+    DeleteSegment(crate::domain::SegmentId),
+    /// Write every pending or refused segment to a folder (K9).
+    ExportCache(std::path::PathBuf),
+    /// Send a problem report (D3).
+    SendReport(Box<crate::protocol::ProblemReport>),
+    /// A message for the user (from the sync thread or the worker itself).
+    Notice(String),
     /// Read the clock again now (after the clock was moved in tests, or
     /// after the system resumed from sleep).
     Tick,
@@ -215,6 +228,16 @@ fn run(
                 let _ = tx.send(SyncCommand::Wake);
                 sync = Some(tx);
             }
+            Some(Command::LoadDiary { date, tz }) => tell_sync(&sync, SyncCommand::LoadDiary { date, tz }),
+            Some(Command::DiaryLoaded(diary)) => tracker.set_diary(diary),
+            Some(Command::DeleteSegment(id)) => {
+                if !tracker.delete_cached(id) {
+                    tell_sync(&sync, SyncCommand::DeleteSegment(id));
+                }
+            }
+            Some(Command::ExportCache(dir)) => tracker.export_cache(&dir),
+            Some(Command::SendReport(report)) => tell_sync(&sync, SyncCommand::SendReport(report)),
+            Some(Command::Notice(text)) => tracker.set_notice(text),
             Some(Command::Refresh) => tell_sync(&sync, SyncCommand::Refresh),
             Some(Command::UploadNow) => tell_sync(&sync, SyncCommand::UploadNow),
             Some(Command::Tick) | None => tracker.tick(now),

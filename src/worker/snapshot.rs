@@ -110,6 +110,18 @@ pub struct CacheView {
     pub refused: Vec<RefusedView>,
     pub quarantined_files: usize,
     pub oldest_pending: Option<DateTime<Utc>>,
+    /// The pending segments, oldest first (for the Work Diary).
+    pub pending: Vec<CachedView>,
+}
+
+/// A segment still in the cache.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CachedView {
+    pub id: crate::domain::SegmentId,
+    pub contract_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub has_screenshot: bool,
 }
 
 /// Everything the UI shows. Cheap to clone behind an `Arc`; never mutated.
@@ -129,6 +141,10 @@ pub struct Snapshot {
     pub last_error: Option<String>,
     /// What the sync thread last reported (K5).
     pub sync: SyncStatus,
+    /// The Work Diary day last loaded, or why it could not be.
+    pub diary: Option<Result<crate::protocol::DiaryResponse, String>>,
+    /// The last message for the user (export done, report sent, …).
+    pub notice: Option<String>,
     /// K6: when the week of the oldest cached segment locks; segments still
     /// cached then can no longer be uploaded.
     pub lock_deadline: Option<DateTime<Utc>>,

@@ -15,11 +15,11 @@ use crate::domain::{
     Activity, BillingWeek, Contract, LocalDay, Screenshot, Segment, SegmentGrid, SegmentId,
     Trackability, TrackingPolicy,
 };
-use crate::protocol::ServerConfig;
+use crate::protocol::{DiaryResponse, ServerConfig};
 use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
-    CacheView, ContractView, RefusedView, Snapshot, StopReason, TrackingView, describe_reason,
+    CacheView, CachedView, ContractView, RefusedView, Snapshot, StopReason, TrackingView, describe_reason,
 };
 
 /// How often input is sampled while tracking, at most (P3).
@@ -95,6 +95,8 @@ pub struct Tracker {
     /// W4: the server's lock grace, for lock-deadline warnings (K6).
     lock_grace_secs: i64,
     sync: SyncStatus,
+    diary: Option<Result<DiaryResponse, String>>,
+    notice: Option<String>,
 }
 
 impl Tracker {
@@ -121,7 +123,40 @@ impl Tracker {
             rng,
             lock_grace_secs: 0,
             sync: SyncStatus::default(),
+            diary: None,
+            notice: None,
         }
+    }
+
+    /// The Work Diary day last loaded (or why it failed).
+    pub fn set_diary(&mut self, diary: Result<DiaryResponse, String>) {
+        self.diary = Some(diary);
+    }
+
+    /// A message for the user, shown until the next one.
+    pub fn set_notice(&mut self, text: String) {
+        self.notice = Some(text);
+    }
+
+    /// S4 on a cached segment: deletes it and its screenshot from the cache.
+    /// Returns false when the segment is not in the cache (it is on the server).
+    pub fn delete_cached(&mut self, id: SegmentId) -> bool {
+        if !self.cache.contains(id) {
+            return false;
+        }
+        match self.cache.remove(id) {
+            Ok(()) => self.notice = Some("The segment and its screenshot were deleted.".into()),
+            Err(e) => self.last_error = Some(e.to_string()),
+        }
+        true
+    }
+
+    /// K9: writes pending and refused segments to `dir`.
+    pub fn export_cache(&mut self, dir: &std::path::Path) {
+        self.notice = Some(match self.cache.export(dir) {
+            Ok(n) => format!("{n} segment(s) exported to {}", dir.display()),
+            Err(e) => format!("Export failed: {e}"),
+        });
     }
 
     /// The server's grid and lock grace (from `GET /config`). A new grid
@@ -614,6 +649,17 @@ impl Tracker {
                 })
                 .collect(),
             quarantined_files: self.quarantined_files,
+            pending: self
+                .cache
+                .pending()
+                .map(|e| CachedView {
+                    id: e.id,
+                    contract_id: e.contract_id.clone(),
+                    start: e.start,
+                    end: e.end,
+                    has_screenshot: e.has_screenshot,
+                })
+                .collect(),
             oldest_pending: self.cache.pending().next().map(|e| e.start),
         };
         let lock_deadline = self
@@ -630,6 +676,8 @@ impl Tracker {
             today_secs,
             last_error: self.last_error.clone(),
             sync: self.sync.clone(),
+            diary: self.diary.clone(),
+            notice: self.notice.clone(),
             lock_deadline,
             week_start: week.start(),
         }
