@@ -17,4 +17,5 @@ pub mod server;
 pub mod settings;
 pub mod sync;
 pub mod tls;
+pub mod ui;
 pub mod worker;

@@ -25,6 +25,10 @@ pub struct Settings {
     pub server: Option<String>,
     /// A certificate file to trust for the server (pinning, Y1).
     pub server_ca: Option<std::path::PathBuf>,
+    /// P1: JPEG quality of screenshots, 1–100.
+    pub screenshot_quality: u8,
+    /// P1: longest side of a screenshot in pixels.
+    pub screenshot_max_side: u32,
 }
 
 impl Default for Settings {
@@ -35,6 +39,8 @@ impl Default for Settings {
             time_zone: None,
             server: None,
             server_ca: None,
+            screenshot_quality: 70,
+            screenshot_max_side: 1920,
         }
     }
 }

@@ -97,10 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&data.settings_file())?;
     match cli.command {
         None => {
-            status::print(&data, &settings, false)?;
-            println!(
-                "\nRun `timecard --help` for the commands, `timecard track --contract ID` to track."
-            );
+            crate::ui::run_app(data, settings)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Login(args)) => account::login(&data, &settings, args),

@@ -3,5 +3,6 @@
 //! notifications and restart come here too.
 
 pub mod paths;
+pub mod reset;
 
 pub use paths::DataDir;

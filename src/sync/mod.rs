@@ -83,7 +83,10 @@ pub enum SyncCommand {
     /// A new session token (after signing in again), or none.
     SetToken(Option<String>),
     /// Load a day of the Work Diary.
-    LoadDiary { date: chrono::NaiveDate, tz: String },
+    LoadDiary {
+        date: chrono::NaiveDate,
+        tz: String,
+    },
     /// Delete an uploaded segment on the server (S4).
     DeleteSegment(SegmentId),
     /// Send a problem report (D3).
@@ -243,8 +246,13 @@ impl SyncLoop {
     }
 
     fn load_diary(&mut self) {
-        let Some((date, tz)) = self.last_diary.clone() else { return };
-        let result = self.client.diary(Some(date), &tz).map_err(|e| e.to_string());
+        let Some((date, tz)) = self.last_diary.clone() else {
+            return;
+        };
+        let result = self
+            .client
+            .diary(Some(date), &tz)
+            .map_err(|e| e.to_string());
         let _ = self.worker.send(Command::DiaryLoaded(result));
     }
 
@@ -346,7 +354,9 @@ impl SyncLoop {
                 }
                 Ok(SyncCommand::SendReport(report)) => {
                     let notice = match self.client.report(&report) {
-                        Ok(receipt) => format!("Thank you — problem report {} was sent.", receipt.id),
+                        Ok(receipt) => {
+                            format!("Thank you — problem report {} was sent.", receipt.id)
+                        }
                         Err(e) => format!("The report could not be sent: {e}"),
                     };
                     let _ = self.worker.send(Command::Notice(notice));

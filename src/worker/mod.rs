@@ -228,7 +228,9 @@ fn run(
                 let _ = tx.send(SyncCommand::Wake);
                 sync = Some(tx);
             }
-            Some(Command::LoadDiary { date, tz }) => tell_sync(&sync, SyncCommand::LoadDiary { date, tz }),
+            Some(Command::LoadDiary { date, tz }) => {
+                tell_sync(&sync, SyncCommand::LoadDiary { date, tz })
+            }
             Some(Command::DiaryLoaded(diary)) => tracker.set_diary(diary),
             Some(Command::DeleteSegment(id)) => {
                 if !tracker.delete_cached(id) {

@@ -19,7 +19,8 @@ use crate::protocol::{DiaryResponse, ServerConfig};
 use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
-    CacheView, CachedView, ContractView, RefusedView, Snapshot, StopReason, TrackingView, describe_reason,
+    CacheView, CachedView, ContractView, RefusedView, Snapshot, StopReason, TrackingView,
+    describe_reason,
 };
 
 /// How often input is sampled while tracking, at most (P3).

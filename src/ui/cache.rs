@@ -1,0 +1,95 @@
+//! The cache screen: cached time against capacity (K2), the lock deadline of
+//! the oldest cached week (K6), *Upload now*, the *Not uploaded* list and
+//! *Export* (K9).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use egui::RichText;
+
+use super::{Intent, UiState, theme};
+use crate::cli::hms;
+use crate::domain::contract::format_hours;
+use crate::worker::{Command, Snapshot};
+
+pub fn cache_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    _now: DateTime<Utc>,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    let cache = &snapshot.cache;
+    ui.heading("Offline cache");
+    let fraction = cache.pending_secs as f32 / cache.capacity_secs.max(1) as f32;
+    let colour = if cache.full {
+        theme::BAD
+    } else if fraction > 0.75 {
+        theme::WARN
+    } else {
+        theme::ACCENT
+    };
+    ui.add(
+        egui::ProgressBar::new(fraction.min(1.0))
+            .fill(colour)
+            .text(format!(
+                "{} of {} cached, not uploaded yet",
+                hms(cache.pending_secs),
+                format_hours(cache.capacity_secs)
+            )),
+    );
+    ui.label(format!(
+        "{} segment(s) waiting for upload",
+        cache.pending_segments
+    ));
+    if let Some(deadline) = snapshot.lock_deadline {
+        ui.label(format!(
+            "The oldest cached week locks on {}: upload before then.",
+            deadline
+                .with_timezone(&zone)
+                .format("%a %-d %b %Y %H:%M %Z")
+        ));
+    }
+    if ui.button("Upload now").clicked() {
+        intents.push(Intent::Worker(Command::UploadNow));
+    }
+    if cache.quarantined_files > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} damaged cache file(s) were moved to the quarantine folder (never deleted).",
+                cache.quarantined_files
+            ))
+            .color(theme::WARN),
+        );
+    }
+
+    ui.add_space(12.0);
+    ui.heading("Not uploaded");
+    if cache.refused.is_empty() {
+        ui.label(RichText::new("Nothing was refused by the server.").color(theme::MUTED));
+    }
+    for r in &cache.refused {
+        ui.label(format!(
+            "{}  {}–{}  {} — {}",
+            r.start.with_timezone(&zone).format("%a %-d %b"),
+            r.start.with_timezone(&zone).format("%H:%M"),
+            r.end.with_timezone(&zone).format("%H:%M"),
+            r.contract_id,
+            r.message
+        ));
+    }
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        ui.label("Export to");
+        ui.add(egui::TextEdit::singleline(&mut state.export_dir).desired_width(320.0));
+        if ui
+            .button("Export")
+            .on_hover_text("Write un-uploaded and refused time to this folder")
+            .clicked()
+        {
+            intents.push(Intent::Worker(Command::ExportCache(
+                state.export_dir.clone().into(),
+            )));
+        }
+    });
+}

@@ -1,0 +1,95 @@
+//! The contracts screen: weekly-limit meters (W2, W3), fixed-price notes
+//! (C6), non-trackable contracts greyed with their reason (C4), Refresh (C5).
+
+use chrono::{DateTime, Utc};
+use egui::RichText;
+
+use super::{Intent, theme};
+use crate::cli::hms;
+use crate::domain::contract::format_hours;
+use crate::worker::{Command, ContractView, Snapshot};
+
+pub fn contracts_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    intents: &mut Vec<Intent>,
+) {
+    ui.horizontal(|ui| {
+        ui.heading("Contracts");
+        if ui.button("Refresh").clicked() {
+            intents.push(Intent::Worker(Command::Refresh));
+        }
+        let updated = match snapshot.sync.contracts_refreshed_at {
+            Some(t) => match (now - t).num_minutes() {
+                0 => "updated just now".to_owned(),
+                1 => "updated 1 min ago".to_owned(),
+                n => format!("updated {n} min ago"),
+            },
+            None => "not updated yet".to_owned(),
+        };
+        ui.label(RichText::new(updated).color(theme::MUTED));
+    });
+    if snapshot.contracts.is_empty() {
+        ui.label("No contracts yet: they appear once the server answers.");
+    }
+    for c in &snapshot.contracts {
+        contract_card_ui(ui, snapshot, c, now);
+    }
+}
+
+fn contract_card_ui(ui: &mut egui::Ui, snapshot: &Snapshot, c: &ContractView, now: DateTime<Utc>) {
+    egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        let title = RichText::new(format!("{} — {}", c.contract.title, c.contract.client)).strong();
+        ui.label(if c.trackable { title } else { title.color(theme::MUTED) });
+        let kind = if c.counts_toward_hours { "Hourly" } else { "Fixed-price" };
+        let today = snapshot.today_secs.get(&c.contract.id).copied().unwrap_or(0)
+            + match &snapshot.tracking {
+                Some(t) if t.contract_id == c.contract.id => snapshot.running_secs(now),
+                _ => 0,
+            };
+        ui.label(RichText::new(format!("{kind} · today {}", hms(today))).small());
+        if let Some(reason) = &c.reason {
+            ui.label(RichText::new(format!("Cannot be tracked: {reason}")).color(theme::MUTED));
+        }
+        if !c.counts_toward_hours {
+            ui.label(
+                RichText::new("Not counted in your total work hours and not covered by hourly payment protection.")
+                    .small()
+                    .color(theme::WARN),
+            );
+        }
+        let running = match &snapshot.tracking {
+            Some(t) if t.contract_id == c.contract.id => snapshot.running_secs(now),
+            _ => 0,
+        };
+        let logged = c.week_logged_secs + running;
+        match c.limit_secs {
+            Some(limit) => {
+                let fraction = logged as f32 / limit.max(1) as f32;
+                let colour = if fraction >= 1.0 {
+                    theme::BAD
+                } else if fraction >= 0.8 {
+                    theme::WARN
+                } else {
+                    theme::OK
+                };
+                ui.add(
+                    egui::ProgressBar::new(fraction.min(1.0))
+                        .fill(colour)
+                        .text(format!("{} of {} this week", hms(logged), format_hours(limit))),
+                );
+            }
+            None if c.counts_toward_hours => {
+                ui.label(format!("{} this week, no weekly limit", hms(logged)));
+            }
+            None => {
+                ui.label(format!("{} this week", hms(logged)));
+            }
+        }
+        if let Some(note) = &c.pending_limit_note {
+            ui.label(RichText::new(note).small().color(theme::WARN));
+        }
+    });
+}

@@ -1,0 +1,330 @@
+//! The dialogs: sign-in (Y5), *Report a problem* (D3) and the *Clear cache
+//! and restart* confirmation (D4).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use egui::RichText;
+
+use super::{Intent, UiState, theme};
+use crate::cli::hms;
+use crate::clock::Clock;
+use crate::connect::{self, SavedSession};
+use crate::platform::DataDir;
+use crate::protocol::ProblemReport;
+use crate::settings::Settings;
+use crate::sync::{ApiClient, ServerAddress};
+use crate::worker::{Command, Snapshot};
+
+/// The sign-in form.
+#[derive(Clone, Debug, Default)]
+pub struct SignInForm {
+    /// Empty for the built-in local server.
+    pub server: String,
+    pub login: String,
+    pub password: String,
+    pub certificate: String,
+}
+
+impl SignInForm {
+    pub fn from_settings(settings: &Settings) -> Self {
+        SignInForm {
+            server: settings.server.clone().unwrap_or_default(),
+            certificate: settings
+                .server_ca
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            ..SignInForm::default()
+        }
+    }
+}
+
+/// Signs in as the form says (network: never call on the UI thread) and
+/// saves the settings and session.
+pub fn sign_in(
+    data: &DataDir,
+    settings: &mut Settings,
+    form: &SignInForm,
+    clock: Arc<dyn Clock>,
+) -> Result<(), String> {
+    if form.server.trim().is_empty() {
+        settings.server = None;
+        settings.server_ca = None;
+        let _ = std::fs::remove_file(data.session_file());
+        return settings
+            .save(&data.settings_file())
+            .map_err(|e| e.to_string());
+    }
+    let address = ServerAddress::parse(&form.server).map_err(|e| e.to_string())?;
+    let pinned = match form.certificate.trim() {
+        "" => None,
+        path => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read the certificate file {path}: {e}"))?,
+        ),
+    };
+    let client =
+        ApiClient::new(address.clone(), pinned.as_deref(), clock).map_err(|e| e.to_string())?;
+    let session = client
+        .sign_in(form.login.trim(), &form.password)
+        .map_err(|e| e.to_string())?;
+    if let Some(pem) = &pinned {
+        connect::write_private(&data.server_ca_file(), pem).map_err(|e| e.to_string())?;
+        settings.server_ca = Some(data.server_ca_file());
+    } else {
+        settings.server_ca = None;
+    }
+    settings.server = Some(address.as_str().to_owned());
+    settings
+        .save(&data.settings_file())
+        .map_err(|e| e.to_string())?;
+    SavedSession {
+        server: address.as_str().to_owned(),
+        login: session.login,
+        token: session.token,
+        expires_at: session.expires_at,
+    }
+    .save(&data.session_file())
+    .map_err(|e| format!("cannot save the session: {e}"))
+}
+
+/// The *Report a problem* form.
+#[derive(Clone, Debug)]
+pub struct ReportForm {
+    pub description: String,
+    pub contract_id: Option<String>,
+    /// The incident's date and time as typed, in the user's zone.
+    pub when: String,
+    pub attach_logs: bool,
+}
+
+impl ReportForm {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        ReportForm {
+            description: String::new(),
+            contract_id: None,
+            when: now.format("%Y-%m-%d %H:%M").to_string(),
+            attach_logs: true,
+        }
+    }
+
+    /// The form as sent, or what is wrong with it.
+    pub fn to_report(&self, zone: Tz) -> Result<ProblemReport, String> {
+        if self.description.trim().is_empty() {
+            return Err("Please describe what happened.".into());
+        }
+        let naive = NaiveDateTime::parse_from_str(self.when.trim(), "%Y-%m-%d %H:%M")
+            .map_err(|_| "Write the date and time as YYYY-MM-DD HH:MM.".to_owned())?;
+        let incident = zone.from_local_datetime(&naive).earliest().ok_or_else(|| {
+            "That time does not exist in your zone (a daylight-saving gap).".to_owned()
+        })?;
+        Ok(ProblemReport {
+            description: self.description.trim().to_owned(),
+            contract_id: self.contract_id.clone(),
+            incident_at: Some(incident.with_timezone(&Utc)),
+            time_zone: Some(zone.name().to_owned()),
+            logs_zip_base64: None,
+        })
+    }
+}
+
+pub fn dialogs_ui(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    _now: DateTime<Utc>,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    if state.reset_dialog {
+        reset_dialog_ui(ctx, snapshot, state, intents);
+    }
+    if state.report.is_some() {
+        report_dialog_ui(ctx, snapshot, state, zone, intents);
+    }
+    if state.signin.is_some() {
+        signin_dialog_ui(ctx, state, intents);
+    }
+}
+
+/// D4: what exactly is lost, with *Export un-uploaded time first*.
+fn reset_dialog_ui(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let modal = egui::Modal::new(egui::Id::unique("reset")).show(ctx, |ui| {
+        ui.set_max_width(440.0);
+        ui.heading("Clear cache and restart?");
+        ui.label("This deletes Timecard's data folder on this computer. You lose:");
+        let cache = &snapshot.cache;
+        let unsaved = cache.pending_secs;
+        ui.label(
+            RichText::new(format!(
+                "• Un-uploaded time: {} in {} segment(s)",
+                hms(unsaved),
+                cache.pending_segments + cache.refused.len()
+            ))
+            .color(if unsaved > 0 {
+                theme::BAD
+            } else {
+                ui.visuals().text_color()
+            }),
+        );
+        ui.label("• Your settings");
+        ui.label("• Your saved sign-in");
+        ui.label(RichText::new("Time already on the server is not affected.").small());
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Export un-uploaded time first").clicked() {
+                intents.push(Intent::Worker(Command::ExportCache(PathBuf::from(
+                    &state.export_dir,
+                ))));
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Cancel").clicked() {
+                state.reset_dialog = false;
+            }
+            let wipe = egui::Button::new(
+                RichText::new("Clear cache and restart").color(egui::Color32::WHITE),
+            )
+            .fill(theme::BAD);
+            if ui.add(wipe).clicked() {
+                state.reset_dialog = false;
+                intents.push(Intent::ClearAndRestart);
+            }
+        });
+    });
+    if modal.should_close() {
+        state.reset_dialog = false;
+    }
+}
+
+fn report_dialog_ui(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    let Some(form) = state.report.as_mut() else {
+        return;
+    };
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("report")).show(ctx, |ui| {
+        ui.set_max_width(480.0);
+        ui.heading("Report a problem");
+        ui.label("What happened?");
+        ui.add(
+            egui::TextEdit::multiline(&mut form.description)
+                .desired_rows(4)
+                .desired_width(f32::INFINITY),
+        );
+        ui.horizontal(|ui| {
+            ui.label("Contract");
+            let shown = form
+                .contract_id
+                .as_deref()
+                .and_then(|id| snapshot.contract(id))
+                .map_or("None".to_owned(), |c| c.contract.title.clone());
+            egui::ComboBox::from_id_salt("report-contract")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut form.contract_id, None, "None");
+                    for c in &snapshot.contracts {
+                        ui.selectable_value(
+                            &mut form.contract_id,
+                            Some(c.contract.id.clone()),
+                            c.contract.title.clone(),
+                        );
+                    }
+                });
+        });
+        ui.horizontal(|ui| {
+            ui.label(format!("When ({})", zone.name()));
+            ui.add(egui::TextEdit::singleline(&mut form.when).desired_width(160.0));
+        });
+        ui.checkbox(&mut form.attach_logs, "Attach logs");
+        let checked = form.to_report(zone);
+        if let Err(problem) = &checked {
+            ui.label(RichText::new(problem).small().color(theme::MUTED));
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(checked.is_ok(), egui::Button::new("Send report"))
+                .clicked()
+                && let Ok(report) = checked
+            {
+                intents.push(Intent::Worker(Command::SendReport(Box::new(report))));
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || modal.should_close() {
+        state.report = None;
+    }
+}
+
+fn signin_dialog_ui(ctx: &egui::Context, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let busy = state.signin_busy;
+    let error = state.signin_error.clone();
+    let Some(form) = state.signin.as_mut() else {
+        return;
+    };
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("signin")).show(ctx, |ui| {
+        ui.set_max_width(440.0);
+        ui.heading("Sign in");
+        egui::Grid::new("signin-grid")
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label("Server");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.server)
+                        .hint_text("https://… (empty: built-in server)"),
+                );
+                ui.end_row();
+                ui.label("Username or e-mail");
+                ui.add(egui::TextEdit::singleline(&mut form.login));
+                ui.end_row();
+                ui.label("Password");
+                ui.add(egui::TextEdit::singleline(&mut form.password).password(true));
+                ui.end_row();
+                ui.label("Certificate file");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.certificate)
+                        .hint_text("optional: the server's own certificate"),
+                );
+                ui.end_row();
+            });
+        if let Some(error) = &error {
+            ui.label(RichText::new(error).color(theme::BAD));
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    !busy,
+                    egui::Button::new(if busy { "Signing in…" } else { "Sign in" }),
+                )
+                .clicked()
+            {
+                intents.push(Intent::SignIn(form.clone()));
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || (modal.should_close() && !busy) {
+        state.signin = None;
+        state.signin_error = None;
+    }
+}

@@ -1,0 +1,337 @@
+//! The Work Diary (T1, S4): one day in a chosen time zone, hours down the
+//! side (23 or 25 across a daylight-saving change), 10-minute cells with an
+//! activity bar, totals per contract, deleting a segment with confirmation.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use egui::{Color32, RichText, Sense, Stroke};
+
+use super::{Intent, theme};
+use crate::cli::hms;
+use crate::domain::{Activity, LocalDay, SegmentId};
+use crate::worker::{Command, Snapshot};
+
+/// The Work Diary's own state.
+pub struct DiaryState {
+    pub date: NaiveDate,
+    pub zone: Tz,
+    /// The zone field as typed.
+    pub zone_text: String,
+    pub zone_error: Option<String>,
+    pub selected: Option<SegmentId>,
+    pub confirm_delete: Option<SegmentId>,
+}
+
+impl DiaryState {
+    pub fn new(zone: Tz, now: DateTime<Utc>) -> Self {
+        DiaryState {
+            date: LocalDay::containing(now, zone).date,
+            zone,
+            zone_text: zone.name().to_owned(),
+            zone_error: None,
+            selected: None,
+            confirm_delete: None,
+        }
+    }
+}
+
+/// One segment as the diary draws it, uploaded or still cached.
+struct Cell {
+    id: SegmentId,
+    contract_id: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    activity: Option<Activity>,
+    memo: String,
+    cached: bool,
+}
+
+pub fn diary_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    state: &mut DiaryState,
+    now: DateTime<Utc>,
+    intents: &mut Vec<Intent>,
+) {
+    ui.heading("Work Diary");
+    ui.horizontal(|ui| {
+        if ui.button("Previous day").clicked() {
+            state.date -= Duration::days(1);
+            intents.push(Intent::LoadDiary);
+        }
+        ui.label(RichText::new(state.date.format("%A %-d %B %Y").to_string()).strong());
+        if ui.button("Next day").clicked() {
+            state.date += Duration::days(1);
+            intents.push(Intent::LoadDiary);
+        }
+        if ui.button("Today").clicked() {
+            state.date = LocalDay::containing(now, state.zone).date;
+            intents.push(Intent::LoadDiary);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("Time zone");
+        let field = ui.add(egui::TextEdit::singleline(&mut state.zone_text).desired_width(200.0));
+        let mut apply = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Show").clicked() {
+            apply = true;
+        }
+        if ui.button("UTC").clicked() {
+            state.zone_text = "UTC".into();
+            apply = true;
+        }
+        if ui.button("System zone").clicked() {
+            state.zone_text = crate::settings::system_zone()
+                .unwrap_or(chrono_tz::UTC)
+                .name()
+                .to_owned();
+            apply = true;
+        }
+        if apply {
+            match state.zone_text.trim().parse::<Tz>() {
+                Ok(zone) => {
+                    state.zone = zone;
+                    state.zone_error = None;
+                    intents.push(Intent::LoadDiary);
+                }
+                Err(_) => {
+                    state.zone_error = Some(format!(
+                        "{:?} is not a time zone; use an IANA name such as Europe/Berlin",
+                        state.zone_text
+                    ))
+                }
+            }
+        }
+    });
+    if let Some(error) = &state.zone_error {
+        ui.label(RichText::new(error).color(theme::BAD));
+    }
+
+    let day = LocalDay::new(state.date, state.zone);
+    let hours = day.len_secs() / 3600;
+    let diary = match &snapshot.diary {
+        Some(Ok(d)) if d.date == state.date && d.tz == state.zone.name() => Some(d),
+        Some(Err(e)) => {
+            ui.label(
+                RichText::new(format!("The diary could not be loaded: {e}")).color(theme::BAD),
+            );
+            None
+        }
+        _ => {
+            ui.label(RichText::new("Loading…").color(theme::MUTED));
+            None
+        }
+    };
+    if hours != 24 {
+        ui.label(
+            RichText::new(format!(
+                "This day has {hours} hours (a daylight-saving change in {}).",
+                state.zone.name()
+            ))
+            .color(theme::WARN),
+        );
+    }
+
+    let mut cells: Vec<Cell> = diary
+        .map(|d| {
+            d.segments
+                .iter()
+                .map(|s| Cell {
+                    id: s.id,
+                    contract_id: s.contract_id.clone(),
+                    start: s.start,
+                    end: s.end,
+                    activity: Some(s.activity),
+                    memo: s.memo.clone(),
+                    cached: false,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    cells.extend(
+        snapshot
+            .cache
+            .pending
+            .iter()
+            .filter(|e| day.contains(e.start))
+            .map(|e| Cell {
+                id: e.id,
+                contract_id: e.contract_id.clone(),
+                start: e.start,
+                end: e.end,
+                activity: None,
+                memo: String::new(),
+                cached: true,
+            }),
+    );
+    let colour_of = |contract_id: &str| {
+        let index = snapshot
+            .contracts
+            .iter()
+            .position(|c| c.contract.id == contract_id)
+            .unwrap_or(0);
+        theme::CONTRACT_COLOURS[index % theme::CONTRACT_COLOURS.len()]
+    };
+    let title_of = |contract_id: &str| {
+        snapshot
+            .contract(contract_id)
+            .map(|c| c.contract.title.clone())
+            .unwrap_or_else(|| contract_id.to_owned())
+    };
+
+    ui.add_space(6.0);
+    egui::Grid::new("diary-grid")
+        .spacing([4.0, 4.0])
+        .show(ui, |ui| {
+            for row in day.hour_starts() {
+                let local = row.with_timezone(&state.zone);
+                let label = if hours == 24 {
+                    local.format("%H:%M").to_string()
+                } else {
+                    local.format("%H:%M %Z").to_string()
+                };
+                ui.label(RichText::new(label).monospace());
+                for k in 0..6 {
+                    let from = row + Duration::minutes(10 * k);
+                    let to = from + Duration::minutes(10);
+                    let found = cells.iter().find(|c| c.start < to && c.end > from);
+                    let (rect, response) =
+                        ui.allocate_exact_size(egui::vec2(72.0, 30.0), Sense::click());
+                    let painter = ui.painter_at(rect);
+                    match found {
+                        Some(cell) => {
+                            let colour = colour_of(&cell.contract_id);
+                            let fill = if cell.cached {
+                                colour.gamma_multiply(0.45)
+                            } else {
+                                colour.gamma_multiply(0.8)
+                            };
+                            painter.rect_filled(rect, 4.0, fill);
+                            if let Some(activity) = cell.activity {
+                                let width = rect.width() * activity.level() as f32 / 10.0;
+                                let bar = egui::Rect::from_min_size(
+                                    egui::pos2(rect.left(), rect.bottom() - 5.0),
+                                    egui::vec2(width, 5.0),
+                                );
+                                painter.rect_filled(bar, 2.0, Color32::WHITE.gamma_multiply(0.8));
+                            }
+                            if state.selected == Some(cell.id) {
+                                painter.rect_stroke(
+                                    rect,
+                                    4.0,
+                                    Stroke::new(2.0, ui.visuals().strong_text_color()),
+                                    egui::StrokeKind::Inside,
+                                );
+                            }
+                            let text = format!(
+                                "Segment {}–{}, {}{}",
+                                cell.start.with_timezone(&state.zone).format("%H:%M"),
+                                cell.end.with_timezone(&state.zone).format("%H:%M"),
+                                title_of(&cell.contract_id),
+                                if cell.cached { ", cached" } else { "" }
+                            );
+                            response.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::Role::Button, true, &text)
+                            });
+                            let clicked = response.on_hover_text(&text).clicked();
+                            if clicked {
+                                state.selected = Some(cell.id);
+                            }
+                        }
+                        None => {
+                            painter.rect_stroke(
+                                rect,
+                                4.0,
+                                Stroke::new(
+                                    1.0,
+                                    ui.visuals().widgets.noninteractive.bg_stroke.color,
+                                ),
+                                egui::StrokeKind::Inside,
+                            );
+                        }
+                    }
+                }
+                ui.end_row();
+            }
+        });
+
+    if let Some(cell) = state
+        .selected
+        .and_then(|id| cells.iter().find(|c| c.id == id))
+    {
+        ui.add_space(8.0);
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.label(RichText::new(title_of(&cell.contract_id)).strong());
+            ui.label(format!(
+                "{}–{} ({}){}",
+                cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
+                cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
+                hms((cell.end - cell.start).num_seconds()),
+                if cell.cached {
+                    " — cached, not uploaded yet"
+                } else {
+                    ""
+                }
+            ));
+            if let Some(activity) = cell.activity {
+                ui.label(format!("Activity {}/10", activity.level()));
+            }
+            if !cell.memo.is_empty() {
+                ui.label(format!("Memo: {}", cell.memo));
+            }
+            let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
+            if ui
+                .add_enabled(!locked, egui::Button::new("Delete segment…"))
+                .on_disabled_hover_text(
+                    "This week is locked: its segments can no longer be deleted.",
+                )
+                .clicked()
+            {
+                state.confirm_delete = Some(cell.id);
+            }
+        });
+    }
+
+    if let Some(id) = state.confirm_delete {
+        let minutes = cells
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(0, |c| (c.end - c.start).num_minutes());
+        let modal = egui::Modal::new(egui::Id::unique("confirm-delete")).show(ui.ctx(), |ui| {
+            ui.heading("Delete this segment?");
+            ui.label(format!(
+                "Its screenshot and its {minutes} min of time are removed from your Work Diary. This cannot be undone."
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Delete").clicked() {
+                    intents.push(Intent::Worker(Command::DeleteSegment(id)));
+                    state.confirm_delete = None;
+                    state.selected = None;
+                }
+                if ui.button("Cancel").clicked() {
+                    state.confirm_delete = None;
+                }
+            });
+        });
+        if modal.should_close() {
+            state.confirm_delete = None;
+        }
+    }
+
+    ui.add_space(8.0);
+    ui.label(RichText::new("Totals").strong());
+    let mut totals: Vec<(String, i64)> = Vec::new();
+    for c in &cells {
+        let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
+        match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
+            Some((_, total)) => *total += secs,
+            None => totals.push((c.contract_id.clone(), secs)),
+        }
+    }
+    if totals.is_empty() {
+        ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
+    }
+    for (contract_id, secs) in totals {
+        ui.label(format!("{}: {}", title_of(&contract_id), hms(secs)));
+    }
+}

@@ -1,0 +1,73 @@
+//! The mini view (D6): a small always-on-top window with the status dot,
+//! the contract, today's time and Start/Stop; one click back to the main window.
+
+use chrono::{DateTime, Utc};
+use egui::RichText;
+
+use super::{Intent, UiState, theme, tracker};
+use crate::cli::hms;
+use crate::worker::Snapshot;
+
+pub fn mini_view(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    now: DateTime<Utc>,
+    intents: &mut Vec<Intent>,
+) {
+    let builder = egui::ViewportBuilder::default()
+        .with_title("Timecard mini")
+        .with_inner_size([300.0, 110.0])
+        .with_resizable(false)
+        .with_always_on_top();
+    ctx.show_viewport_immediate(
+        egui::ViewportId::from_hash_of("mini"),
+        builder,
+        |ui, _class| {
+            egui::CentralPanel::default_margins().show(ui, |ui| {
+                mini_ui(ui, snapshot, state, now, intents);
+            });
+            if ui.ctx().input(|i| i.viewport().close_requested()) {
+                state.mini = false;
+            }
+        },
+    );
+}
+
+pub fn mini_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    now: DateTime<Utc>,
+    intents: &mut Vec<Intent>,
+) {
+    ui.horizontal(|ui| {
+        let code = snapshot.sync_code();
+        theme::dot(ui, theme::sync_colour(code), &format!("Sync state: {code}"));
+        let title = match &snapshot.tracking {
+            Some(t) => t.contract_title.clone(),
+            None => tracker::chosen_contract(snapshot, state)
+                .and_then(|id| snapshot.contract(&id).map(|c| c.contract.title.clone()))
+                .unwrap_or_else(|| "No contract".into()),
+        };
+        ui.label(RichText::new(title).strong());
+    });
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(format!("Today {}", hms(snapshot.today_total_secs(now)))).monospace(),
+        );
+        let label = if snapshot.tracking.is_some() {
+            "Stop"
+        } else {
+            "Start"
+        };
+        if ui.button(label).clicked()
+            && let Some(command) = tracker::start_stop_command(snapshot, state)
+        {
+            intents.push(Intent::Worker(command));
+        }
+        if ui.button("Main window").clicked() {
+            state.mini = false;
+        }
+    });
+}

@@ -1,0 +1,470 @@
+//! The window (eframe/egui). The UI thread only draws and sends commands:
+//! it keeps the worker's latest [`Snapshot`], collects what the user asked
+//! for as [`Intent`]s while drawing, and carries them out after. It repaints
+//! when the worker publishes a change and once a second while a timer shows.
+
+mod cache;
+mod contracts;
+mod dialogs;
+mod diary;
+mod mini;
+mod settings;
+mod status;
+pub mod theme;
+mod tracker;
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::platform::DataDir;
+use crate::settings::Settings;
+use crate::worker::{Command, Snapshot, SnapshotCell};
+
+pub use dialogs::{ReportForm, SignInForm};
+pub use diary::DiaryState;
+
+/// The screens of the main window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Tracker,
+    Contracts,
+    Cache,
+    Diary,
+    Settings,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Tracker,
+        View::Contracts,
+        View::Diary,
+        View::Cache,
+        View::Settings,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Tracker => "Tracker",
+            View::Contracts => "Contracts",
+            View::Cache => "Cache",
+            View::Diary => "Work Diary",
+            View::Settings => "Settings",
+        }
+    }
+}
+
+/// What the user asked for while a frame was drawn.
+pub enum Intent {
+    /// Pass a command to the worker.
+    Worker(Command),
+    /// Save the edited settings (and apply what can be applied live).
+    SaveSettings(Settings),
+    /// Sign in with the form's values (on a background thread).
+    SignIn(SignInForm),
+    /// Load the Work Diary for the state's date and zone.
+    LoadDiary,
+    /// Open the data folder's log folder in the file manager.
+    ShowLogFolder,
+    /// Wipe the data folder and restart (D4), after the confirmation.
+    ClearAndRestart,
+}
+
+/// Everything the UI remembers between frames that is not the snapshot.
+pub struct UiState {
+    pub view: View,
+    /// The contract chosen in the picker.
+    pub selected: Option<String>,
+    pub memo: String,
+    pub mini: bool,
+    pub reset_dialog: bool,
+    pub report: Option<ReportForm>,
+    pub signin: Option<SignInForm>,
+    pub signin_busy: bool,
+    pub signin_error: Option<String>,
+    pub diary: DiaryState,
+    /// The settings as edited on the Settings screen.
+    pub edited: Settings,
+    pub export_dir: String,
+}
+
+/// The app.
+pub struct TimecardApp {
+    engine: Option<Engine>,
+    commands: Sender<Command>,
+    snapshots: Arc<SnapshotCell>,
+    snapshot: Arc<Snapshot>,
+    clock: Arc<dyn Clock>,
+    data: DataDir,
+    settings: Settings,
+    pub state: UiState,
+    background: Option<Receiver<Result<(Engine, Settings), String>>>,
+}
+
+impl TimecardApp {
+    /// Wraps a running engine; the worker wakes `ctx` on every change.
+    pub fn new(engine: Engine, data: DataDir, settings: Settings, ctx: &egui::Context) -> Self {
+        theme::apply(ctx);
+        let waker = ctx.clone();
+        engine
+            .worker
+            .snapshots()
+            .set_waker(move || waker.request_repaint());
+        let zone = settings.zone();
+        let export_dir = directories::UserDirs::new()
+            .map(|d| d.home_dir().join("timecard-export"))
+            .unwrap_or_else(|| data.root().join("export"))
+            .display()
+            .to_string();
+        TimecardApp {
+            commands: engine.worker.sender(),
+            snapshots: engine.worker.snapshots().clone(),
+            snapshot: engine.worker.snapshot(),
+            clock: engine.clock.clone(),
+            engine: Some(engine),
+            data,
+            state: UiState {
+                view: View::Tracker,
+                selected: None,
+                memo: String::new(),
+                mini: false,
+                reset_dialog: false,
+                report: None,
+                signin: None,
+                signin_busy: false,
+                signin_error: None,
+                diary: DiaryState::new(zone, Utc::now()),
+                edited: settings.clone(),
+                export_dir,
+            },
+            settings,
+            background: None,
+        }
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Carries out what the frame asked for.
+    fn run(&mut self, intents: Vec<Intent>, ctx: &egui::Context) {
+        for intent in intents {
+            match intent {
+                Intent::Worker(command) => self.send(command),
+                Intent::LoadDiary => self.send(Command::LoadDiary {
+                    date: self.state.diary.date,
+                    tz: self.state.diary.zone.name().to_owned(),
+                }),
+                Intent::SaveSettings(settings) => {
+                    self.send(Command::SetPolicy(settings.policy()));
+                    let path = self.data.settings_file();
+                    let to_save = settings.clone();
+                    let commands = self.commands.clone();
+                    // Settings are small, but no file is written on the UI thread.
+                    std::thread::spawn(move || {
+                        let notice = match to_save.save(&path) {
+                            Ok(()) => "Settings saved.".to_owned(),
+                            Err(e) => format!("Settings were not saved: {e}"),
+                        };
+                        let _ = commands.send(Command::Notice(notice));
+                    });
+                    let server_changed = settings.server != self.settings.server
+                        || settings.server_ca != self.settings.server_ca;
+                    self.settings = settings;
+                    if server_changed {
+                        self.restart_engine(ctx);
+                    }
+                }
+                Intent::SignIn(form) => self.sign_in(form, ctx),
+                Intent::ShowLogFolder => {
+                    let dir = self.data.logs_dir();
+                    let _ = std::fs::create_dir_all(&dir);
+                    let _ = std::process::Command::new("xdg-open").arg(&dir).spawn();
+                }
+                Intent::ClearAndRestart => {
+                    if let Some(engine) = self.engine.take() {
+                        engine.shutdown();
+                    }
+                    match crate::platform::reset::wipe(&self.data) {
+                        Ok(()) => {
+                            crate::platform::reset::relaunch();
+                            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                        }
+                        Err(e) => {
+                            self.state.signin_error =
+                                Some(format!("Could not clear the data folder: {e}"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl TimecardApp {
+    /// Signs in on a background thread; on success the settings and session
+    /// are saved and the engine restarts against the new server.
+    fn sign_in(&mut self, form: SignInForm, ctx: &egui::Context) {
+        self.state.signin_busy = true;
+        self.state.signin_error = None;
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.background = Some(rx);
+        let data = self.data.clone();
+        let mut settings = self.settings.clone();
+        let clock = self.clock.clone();
+        let ctx = ctx.clone();
+        let old = self.engine.take();
+        std::thread::spawn(move || {
+            let result =
+                dialogs::sign_in(&data, &mut settings, &form, clock.clone()).and_then(|()| {
+                    if let Some(old) = old {
+                        old.shutdown();
+                    }
+                    Engine::start(
+                        &data,
+                        &settings,
+                        clock,
+                        screen_source(&settings),
+                        activity_source(),
+                    )
+                    .map(|engine| (engine, settings))
+                    .map_err(|e| format!("{e:#}"))
+                });
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+    }
+
+    /// Restarts the engine with the current settings (a new server).
+    fn restart_engine(&mut self, ctx: &egui::Context) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.background = Some(rx);
+        self.state.signin_busy = true;
+        let (data, settings, clock, ctx) = (
+            self.data.clone(),
+            self.settings.clone(),
+            self.clock.clone(),
+            ctx.clone(),
+        );
+        let old = self.engine.take();
+        std::thread::spawn(move || {
+            if let Some(old) = old {
+                old.shutdown();
+            }
+            let result = Engine::start(
+                &data,
+                &settings,
+                clock,
+                screen_source(&settings),
+                activity_source(),
+            )
+            .map(|engine| (engine, settings))
+            .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+    }
+
+    /// Picks up a finished sign-in or restart.
+    fn poll_background(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.background else { return };
+        let Ok(result) = rx.try_recv() else { return };
+        self.background = None;
+        self.state.signin_busy = false;
+        match result {
+            Ok((engine, settings)) => {
+                let waker = ctx.clone();
+                engine
+                    .worker
+                    .snapshots()
+                    .set_waker(move || waker.request_repaint());
+                self.commands = engine.worker.sender();
+                self.snapshots = engine.worker.snapshots().clone();
+                self.snapshot = engine.worker.snapshot();
+                self.engine = Some(engine);
+                self.state.edited = settings.clone();
+                self.settings = settings;
+                self.state.signin = None;
+            }
+            Err(message) => self.state.signin_error = Some(message),
+        }
+    }
+
+    /// Draws the whole window into `ui` and returns what the user asked for.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) -> Vec<Intent> {
+        let ctx = ui.ctx().clone();
+        self.poll_background(&ctx);
+        self.snapshot = self.snapshots.latest();
+        let now = self.now();
+        let mut intents = Vec::new();
+        shortcuts(&ctx, &self.snapshot, &mut self.state, &mut intents);
+        egui::Panel::top("menu").show(ui, |ui| {
+            menu_ui(ui, &mut self.state, &mut intents);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            status::status_bar_ui(ui, &self.snapshot, now, self.settings.zone());
+        });
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            status::banners_ui(ui, &self.snapshot, now, self.settings.zone(), &mut intents);
+            let zone = self.settings.zone();
+            egui::ScrollArea::vertical().show(ui, |ui| match self.state.view {
+                View::Tracker => tracker::tracker_ui(
+                    ui,
+                    &self.snapshot,
+                    &mut self.state,
+                    now,
+                    zone,
+                    &mut intents,
+                ),
+                View::Contracts => contracts::contracts_ui(ui, &self.snapshot, now, &mut intents),
+                View::Cache => {
+                    cache::cache_ui(ui, &self.snapshot, &mut self.state, now, zone, &mut intents)
+                }
+                View::Diary => {
+                    diary::diary_ui(ui, &self.snapshot, &mut self.state.diary, now, &mut intents)
+                }
+                View::Settings => settings::settings_ui(ui, &mut self.state, &mut intents),
+            });
+        });
+        dialogs::dialogs_ui(
+            &ctx,
+            &self.snapshot,
+            &mut self.state,
+            now,
+            self.settings.zone(),
+            &mut intents,
+        );
+        if self.state.mini {
+            mini::mini_view(&ctx, &self.snapshot, &mut self.state, now, &mut intents);
+        }
+        // A running timer needs a repaint each second; nothing else does.
+        if self.snapshot.tracking.is_some() {
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+        intents
+    }
+}
+
+impl eframe::App for TimecardApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let intents = self.frame_ui(ui);
+        let ctx = ui.ctx().clone();
+        self.run(intents, &ctx);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // Stop tracking cleanly: the partial segment is cached.
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown();
+        }
+    }
+}
+
+/// Start/Stop and the mini view from the keyboard.
+fn shortcuts(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let start_stop = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Enter);
+    let mini = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::M);
+    if ctx.input_mut(|i| i.consume_shortcut(&start_stop)) {
+        if let Some(command) = tracker::start_stop_command(snapshot, state) {
+            intents.push(Intent::Worker(command));
+        }
+    }
+    if ctx.input_mut(|i| i.consume_shortcut(&mini)) {
+        state.mini = !state.mini;
+    }
+}
+
+fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    ui.horizontal(|ui| {
+        for view in View::ALL {
+            if ui
+                .selectable_label(state.view == view, view.title())
+                .clicked()
+            {
+                if view == View::Diary && state.view != View::Diary {
+                    intents.push(Intent::LoadDiary);
+                }
+                state.view = view;
+            }
+        }
+        ui.separator();
+        if ui
+            .button("Mini view")
+            .on_hover_text("A small always-on-top window (Ctrl+M)")
+            .clicked()
+        {
+            state.mini = true;
+        }
+        ui.menu_button("Help", |ui| {
+            if ui.button("Report a problem…").clicked() {
+                state.report = Some(ReportForm::new(Utc::now()));
+                ui.close();
+            }
+            if ui.button("Show log folder").clicked() {
+                intents.push(Intent::ShowLogFolder);
+                ui.close();
+            }
+        });
+    });
+}
+
+/// The screenshot source for these settings (none until capture lands).
+fn screen_source(_settings: &Settings) -> Box<dyn crate::capture::ScreenSource> {
+    Box::new(crate::capture::NoScreenshots)
+}
+
+fn activity_source() -> Box<dyn crate::activity::ActivitySource> {
+    Box::new(crate::activity::NoActivity)
+}
+
+/// Opens the window: the engine first (built-in server or the configured
+/// one), then the event loop. Returns when the window closes.
+pub fn run_app(data: DataDir, settings: Settings) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+    let engine = Engine::start(
+        &data,
+        &settings,
+        clock,
+        screen_source(&settings),
+        activity_source(),
+    )?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Timecard")
+            .with_app_id("timecard")
+            .with_inner_size([760.0, 620.0])
+            .with_min_inner_size([520.0, 420.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Timecard",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(TimecardApp::new(
+                engine,
+                data,
+                settings,
+                &cc.egui_ctx,
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+}

@@ -1,0 +1,100 @@
+//! Settings: General (time zone, screenshot quality), Advanced (fixed-price
+//! tracking, server, certificate, cache capacity) and the danger zone.
+
+use egui::RichText;
+
+use super::{Intent, SignInForm, UiState, theme};
+
+pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let edited = &mut state.edited;
+    ui.heading("General");
+    ui.horizontal(|ui| {
+        ui.label("Time zone");
+        let mut text = edited.time_zone.clone().unwrap_or_default();
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut text)
+                .hint_text("system zone")
+                .desired_width(220.0),
+        );
+        if field.changed() {
+            edited.time_zone = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        }
+        if ui.button("Use system zone").clicked() {
+            edited.time_zone = None;
+        }
+    });
+    if let Some(zone) = &edited.time_zone
+        && zone.parse::<chrono_tz::Tz>().is_err()
+    {
+        ui.label(
+            RichText::new(format!(
+                "{zone:?} is not an IANA time zone (e.g. Europe/Berlin)"
+            ))
+            .color(theme::BAD),
+        );
+    }
+    ui.horizontal(|ui| {
+        ui.label("Screenshot quality");
+        ui.add(egui::Slider::new(&mut edited.screenshot_quality, 30..=95).suffix(" %"));
+    });
+    ui.horizontal(|ui| {
+        ui.label("Screenshot size (longest side)");
+        ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
+    });
+
+    ui.add_space(12.0);
+    ui.heading("Advanced");
+    ui.checkbox(
+        &mut edited.track_fixed_price,
+        "Track time on fixed-price contracts",
+    );
+    ui.label(
+        RichText::new("Fixed-price time is not counted in total hours and not covered by hourly payment protection.")
+            .small()
+            .color(theme::MUTED),
+    );
+    ui.horizontal(|ui| {
+        ui.label("Server");
+        let shown = edited
+            .server
+            .clone()
+            .unwrap_or_else(|| "built-in local server".into());
+        ui.label(RichText::new(shown).monospace());
+        if ui.button("Sign in to a server…").clicked() {
+            state.signin = Some(SignInForm::from_settings(edited));
+        }
+    });
+    if let Some(ca) = &edited.server_ca {
+        ui.label(format!("Trusted certificate: {}", ca.display()));
+    }
+    ui.horizontal(|ui| {
+        ui.label("Cache capacity");
+        ui.add(
+            egui::DragValue::new(&mut edited.cache_capacity_hours)
+                .range(1.0..=168.0)
+                .suffix(" h"),
+        );
+    });
+    ui.add_space(8.0);
+    let valid_zone = edited
+        .time_zone
+        .as_ref()
+        .is_none_or(|z| z.parse::<chrono_tz::Tz>().is_ok());
+    if ui
+        .add_enabled(valid_zone, egui::Button::new("Save settings"))
+        .clicked()
+    {
+        intents.push(Intent::SaveSettings(edited.clone()));
+    }
+
+    ui.add_space(16.0);
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.0, theme::BAD))
+        .show(ui, |ui| {
+            ui.label(RichText::new("Danger zone").strong().color(theme::BAD));
+            ui.label("Clearing the cache wipes the data folder and restarts Timecard.");
+            if ui.button("Clear cache and restart…").clicked() {
+                state.reset_dialog = true;
+            }
+        });
+}

@@ -1,0 +1,112 @@
+//! The sync status line (K5), always visible, and the banners above every
+//! screen: why tracking stopped, cache full (K2), lock deadline (K6), clock
+//! skew (Y4), errors and notices.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use egui::{Color32, RichText};
+
+use super::{Intent, theme};
+use crate::sync::SyncState;
+use crate::worker::{Command, LockRisk, Snapshot};
+
+pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>, zone: Tz) {
+    ui.horizontal(|ui| {
+        let code = snapshot.sync_code();
+        theme::dot(ui, theme::sync_colour(code), &format!("Sync state: {code}"));
+        ui.label(snapshot.sync_summary(now, zone));
+        if let SyncState::Uploading { left, total } = snapshot.sync.state {
+            let done = total.saturating_sub(left);
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(160.0)
+                    .text(format!("{done} of {total}")),
+            );
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(
+                RichText::new(&snapshot.sync.server)
+                    .small()
+                    .color(theme::MUTED),
+            );
+        });
+    });
+}
+
+fn banner(ui: &mut egui::Ui, colour: Color32, text: impl Into<String>) {
+    egui::Frame::new()
+        .fill(colour.gamma_multiply(0.15))
+        .stroke(egui::Stroke::new(1.0, colour))
+        .corner_radius(6.0)
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(text.into());
+        });
+}
+
+pub fn banners_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    if let (None, Some((when, reason))) = (&snapshot.tracking, &snapshot.stopped) {
+        banner(
+            ui,
+            theme::WARN,
+            format!(
+                "Tracking stopped at {}: {reason}",
+                when.with_timezone(&zone).format("%H:%M")
+            ),
+        );
+    }
+    if snapshot.cache.full {
+        banner(
+            ui,
+            theme::BAD,
+            "The offline cache is full: tracking cannot start until the cached time is uploaded. Check the connection on the Cache screen.",
+        );
+    }
+    if let (Some(risk), Some(deadline)) = (snapshot.lock_risk(now), snapshot.lock_deadline) {
+        let when = deadline.with_timezone(&zone).format("%a %-d %b %H:%M");
+        let text = match risk {
+            LockRisk::Locked => format!(
+                "The week locked on {when} with time still cached: it can no longer be uploaded."
+            ),
+            LockRisk::Hour => format!(
+                "Less than an hour left: cached time must be uploaded before the week locks ({when})."
+            ),
+            LockRisk::Day => {
+                format!("Cached time must be uploaded before the week locks on {when}.")
+            }
+        };
+        banner(
+            ui,
+            if risk == LockRisk::Day {
+                theme::WARN
+            } else {
+                theme::BAD
+            },
+            text,
+        );
+    }
+    if let Some(warning) = snapshot.clock_warning() {
+        banner(ui, theme::WARN, warning);
+    }
+    if let Some(error) = &snapshot.last_error {
+        banner(ui, theme::BAD, error.clone());
+    }
+    if let SyncState::SignedOut { reason } = &snapshot.sync.state {
+        ui.horizontal(|ui| {
+            banner(ui, theme::WARN, reason.clone());
+        });
+        if ui.button("Sign in again").clicked() {
+            intents.push(Intent::Worker(Command::Refresh));
+        }
+    }
+    if let Some(notice) = &snapshot.notice {
+        ui.label(RichText::new(notice).color(theme::ACCENT));
+    }
+}

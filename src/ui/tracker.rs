@@ -1,0 +1,169 @@
+//! The tracker screen: contract picker, Start/Stop, today's and this week's
+//! time, the memo, the last screenshot.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use egui::RichText;
+
+use super::{Intent, UiState, theme};
+use crate::cli::hms;
+use crate::worker::{Command, Snapshot};
+
+/// The contract the picker shows: the chosen one, else the tracked one,
+/// else the first trackable one.
+pub fn chosen_contract(snapshot: &Snapshot, state: &UiState) -> Option<String> {
+    state
+        .selected
+        .clone()
+        .filter(|id| snapshot.contract(id).is_some())
+        .or_else(|| snapshot.tracking.as_ref().map(|t| t.contract_id.clone()))
+        .or_else(|| {
+            snapshot
+                .contracts
+                .iter()
+                .find(|c| c.trackable)
+                .map(|c| c.contract.id.clone())
+        })
+}
+
+/// What the big button (or Ctrl+Enter) does now.
+pub fn start_stop_command(snapshot: &Snapshot, state: &UiState) -> Option<Command> {
+    let chosen = chosen_contract(snapshot, state);
+    match (&snapshot.tracking, chosen) {
+        (Some(t), Some(id)) if t.contract_id != id => Some(Command::Start { contract_id: id }),
+        (Some(_), _) => Some(Command::Stop),
+        (None, Some(id)) => Some(Command::Start { contract_id: id }),
+        (None, None) => None,
+    }
+}
+
+pub fn tracker_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    now: DateTime<Utc>,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    let chosen = chosen_contract(snapshot, state);
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.label("Contract");
+        let shown = chosen
+            .as_deref()
+            .and_then(|id| snapshot.contract(id))
+            .map(|c| format!("{} — {}", c.contract.title, c.contract.client))
+            .unwrap_or_else(|| "No trackable contract".into());
+        egui::ComboBox::from_id_salt("contract-picker")
+            .selected_text(shown)
+            .width(360.0)
+            .show_ui(ui, |ui| {
+                for c in snapshot.contracts.iter().filter(|c| c.trackable) {
+                    let label = format!("{} — {}", c.contract.title, c.contract.client);
+                    if ui
+                        .selectable_label(chosen.as_deref() == Some(&c.contract.id), label)
+                        .clicked()
+                    {
+                        state.selected = Some(c.contract.id.clone());
+                    }
+                }
+                let blocked = snapshot.contracts.iter().filter(|c| !c.trackable).count();
+                if blocked > 0 {
+                    ui.label(
+                        RichText::new(format!(
+                            "{blocked} more on the Contracts screen cannot be tracked now"
+                        ))
+                        .small()
+                        .color(theme::MUTED),
+                    );
+                }
+            });
+    });
+
+    ui.add_space(8.0);
+    let elapsed = snapshot
+        .tracking
+        .as_ref()
+        .map_or(0, |t| (now - t.started_at).num_seconds());
+    ui.horizontal(|ui| {
+        let (label, fill) = match (&snapshot.tracking, &chosen) {
+            (Some(t), Some(id)) if &t.contract_id != id => ("Switch contract", theme::ACCENT),
+            (Some(_), _) => ("Stop", theme::BAD),
+            (None, _) => ("Start", theme::ACCENT),
+        };
+        let button = egui::Button::new(RichText::new(label).size(22.0).color(egui::Color32::WHITE))
+            .fill(fill)
+            .min_size(egui::vec2(150.0, 52.0));
+        let enabled = snapshot.tracking.is_some() || chosen.is_some();
+        if ui
+            .add_enabled(enabled, button)
+            .on_hover_text("Start or stop tracking (Ctrl+Enter)")
+            .clicked()
+            && let Some(command) = start_stop_command(snapshot, state)
+        {
+            intents.push(Intent::Worker(command));
+        }
+        ui.add_space(16.0);
+        ui.vertical(|ui| {
+            ui.label(RichText::new(hms(elapsed)).size(36.0).monospace());
+            match &snapshot.tracking {
+                Some(t) => ui.label(format!(
+                    "Tracking {} since {}",
+                    t.contract_title,
+                    t.started_at.with_timezone(&zone).format("%H:%M")
+                )),
+                None => ui.label(RichText::new("Not tracking").color(theme::MUTED)),
+            };
+        });
+    });
+
+    ui.add_space(8.0);
+    let week_secs = chosen
+        .as_deref()
+        .and_then(|id| snapshot.contract(id))
+        .map(|c| {
+            let running = match &snapshot.tracking {
+                Some(t) if t.contract_id == c.contract.id => snapshot.running_secs(now),
+                _ => 0,
+            };
+            (c, c.week_logged_secs + running)
+        });
+    egui::Grid::new("totals").num_columns(2).spacing([24.0, 6.0]).show(ui, |ui| {
+        ui.label("Today");
+        ui.label(RichText::new(hms(snapshot.today_total_secs(now))).monospace());
+        ui.end_row();
+        if let Some((c, secs)) = week_secs {
+            ui.label("This week");
+            let limit = c
+                .limit_secs
+                .map(|l| format!(" of {}", crate::domain::contract::format_hours(l)))
+                .unwrap_or_default();
+            ui.label(RichText::new(format!("{}{limit}", hms(secs))).monospace());
+            ui.end_row();
+            if !c.counts_toward_hours {
+                ui.label("");
+                ui.label(
+                    RichText::new("Fixed-price: not counted in total hours, not covered by hourly payment protection")
+                        .small()
+                        .color(theme::WARN),
+                );
+                ui.end_row();
+            }
+        }
+    });
+
+    ui.add_space(8.0);
+    ui.label("What are you working on?");
+    let memo = ui.add(
+        egui::TextEdit::singleline(&mut state.memo)
+            .hint_text("e.g. Invoice export API")
+            .desired_width(f32::INFINITY),
+    );
+    if memo.changed() {
+        intents.push(Intent::Worker(Command::SetMemo(state.memo.clone())));
+    }
+
+    ui.add_space(8.0);
+    ui.label(RichText::new("Last screenshot").strong());
+    ui.label(RichText::new("No screenshot yet.").color(theme::MUTED));
+}
