@@ -17,7 +17,7 @@ use crate::domain::TrackingPolicy;
 pub struct Settings {
     /// K2: hours of un-uploaded time the cache may hold.
     pub cache_capacity_hours: f64,
-    /// C2: Settings → Advanced → *Track time on fixed-price contracts*.
+    /// C2: Settings > Advanced → *Track time on fixed-price contracts*.
     pub track_fixed_price: bool,
     /// T1: IANA zone for "today" and the Work Diary; `None` follows the system.
     pub time_zone: Option<String>,

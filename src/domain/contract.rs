@@ -77,7 +77,7 @@ pub struct Contract {
 /// Settings that change which contracts can be tracked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingPolicy {
-    /// Settings → Advanced → *Track time on fixed-price contracts* (off by default).
+    /// Settings > Advanced → *Track time on fixed-price contracts* (off by default).
     pub track_fixed_price: bool,
 }
 
@@ -123,7 +123,7 @@ impl NotTrackable {
                 )
             }
             NotTrackable::FixedPriceOff => {
-                "fixed-price tracking is off in Settings → Advanced".to_owned()
+                "fixed-price tracking is off in Settings > Advanced".to_owned()
             }
         }
     }

@@ -226,13 +226,12 @@ fn report_dialog_ui(
                 .desired_width(f32::INFINITY),
         );
         ui.horizontal(|ui| {
-            ui.label("Contract");
             let shown = form
                 .contract_id
                 .as_deref()
                 .and_then(|id| snapshot.contract(id))
                 .map_or("None".to_owned(), |c| c.contract.title.clone());
-            egui::ComboBox::from_id_salt("report-contract")
+            egui::ComboBox::from_label("Contract")
                 .selected_text(shown)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut form.contract_id, None, "None");

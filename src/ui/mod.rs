@@ -115,6 +115,7 @@ impl TimecardApp {
             .snapshots()
             .set_waker(move || waker.request_repaint());
         let zone = settings.zone();
+        let now = engine.clock.now();
         let export_dir = directories::UserDirs::new()
             .map(|d| d.home_dir().join("timecard-export"))
             .unwrap_or_else(|| data.root().join("export"))
@@ -137,7 +138,7 @@ impl TimecardApp {
                 signin: None,
                 signin_busy: false,
                 signin_error: None,
-                diary: DiaryState::new(zone, Utc::now()),
+                diary: DiaryState::new(zone, now),
                 edited: settings.clone(),
                 export_dir,
             },
@@ -148,6 +149,22 @@ impl TimecardApp {
 
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+
+    /// The worker's latest snapshot (which the next frame will show).
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.snapshots.latest()
+    }
+
+    /// Waits up to `timeout` for the worker to publish something newer
+    /// than what is on screen (tests use this instead of sleeping).
+    pub fn wait_for_worker(&self, timeout: Duration) {
+        self.snapshots.wait_newer(self.snapshot.generation, timeout);
+    }
+
+    /// The running engine (absent while it restarts).
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -381,10 +398,10 @@ fn shortcuts(
 ) {
     let start_stop = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Enter);
     let mini = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::M);
-    if ctx.input_mut(|i| i.consume_shortcut(&start_stop)) {
-        if let Some(command) = tracker::start_stop_command(snapshot, state) {
-            intents.push(Intent::Worker(command));
-        }
+    if ctx.input_mut(|i| i.consume_shortcut(&start_stop))
+        && let Some(command) = tracker::start_stop_command(snapshot, state)
+    {
+        intents.push(Intent::Worker(command));
     }
     if ctx.input_mut(|i| i.consume_shortcut(&mini)) {
         state.mini = !state.mini;

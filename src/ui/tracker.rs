@@ -48,13 +48,12 @@ pub fn tracker_ui(
     let chosen = chosen_contract(snapshot, state);
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.label("Contract");
         let shown = chosen
             .as_deref()
             .and_then(|id| snapshot.contract(id))
             .map(|c| format!("{} — {}", c.contract.title, c.contract.client))
             .unwrap_or_else(|| "No trackable contract".into());
-        egui::ComboBox::from_id_salt("contract-picker")
+        egui::ComboBox::from_label("Contract")
             .selected_text(shown)
             .width(360.0)
             .show_ui(ui, |ui| {

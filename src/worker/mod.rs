@@ -32,7 +32,7 @@ pub enum Command {
     SetMemo(String),
     /// Replace the contract list (after a refresh from the server).
     SetContracts(ContractList),
-    /// Change the tracking policy (Settings → Advanced).
+    /// Change the tracking policy (Settings > Advanced).
     SetPolicy(TrackingPolicy),
     /// The server's grid and lock grace (`GET /config`).
     SetServerConfig(crate::protocol::ServerConfig),

@@ -355,7 +355,7 @@ impl Tracker {
         self.recheck_session(now);
     }
 
-    /// Changes the tracking policy (Settings → Advanced).
+    /// Changes the tracking policy (Settings > Advanced).
     pub fn set_policy(&mut self, policy: TrackingPolicy, now: DateTime<Utc>) {
         self.tick(now);
         self.config.policy = policy;

@@ -1,0 +1,311 @@
+//! The window through egui_kittest, found by widget label, against the real
+//! worker, sync thread and built-in server (over TLS on loopback), with a
+//! manual clock.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Duration;
+use common::at;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use timecard::activity::NoActivity;
+use timecard::capture::NoScreenshots;
+use timecard::clock::{Clock, ManualClock};
+use timecard::engine::Engine;
+use timecard::platform::DataDir;
+use timecard::settings::Settings;
+use timecard::ui::TimecardApp;
+
+struct Window {
+    harness: Harness<'static, TimecardApp>,
+    clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::at(dir.path().join("data")).unwrap();
+    seed(&data);
+    let clock = ManualClock::new(at("2026-11-25T15:00:00Z"));
+    let engine = Engine::start(
+        &data,
+        &settings,
+        Arc::new(clock.clone()) as Arc<dyn Clock>,
+        Box::new(NoScreenshots),
+        Box::new(NoActivity),
+    )
+    .unwrap();
+    let harness = Harness::builder()
+        .with_size([900.0, 900.0])
+        .build_eframe(move |cc| TimecardApp::new(engine, data, settings, &cc.egui_ctx));
+    let mut window = Window {
+        harness,
+        clock,
+        _dir: dir,
+    };
+    window.until("the contract list", |app| {
+        !app.latest().contracts.is_empty()
+    });
+    window
+}
+
+fn open() -> Window {
+    let settings = Settings {
+        time_zone: Some("UTC".into()),
+        ..Settings::default()
+    };
+    open_with(settings, |_| {})
+}
+
+impl Window {
+    /// Runs frames until `ready` holds for the app, waiting on the worker
+    /// in between (with a deadline).
+    fn until(&mut self, what: &str, ready: impl Fn(&TimecardApp) -> bool) {
+        let deadline = Instant::now() + StdDuration::from_secs(20);
+        loop {
+            self.harness.step();
+            if ready(self.harness.state()) {
+                self.harness.step();
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.harness
+                .state()
+                .wait_for_worker(StdDuration::from_millis(100));
+        }
+    }
+
+    fn open_contract_picker(&mut self) {
+        self.harness
+            .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Contract")
+            .click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.step();
+    }
+}
+
+fn tracking(app: &TimecardApp) -> Option<String> {
+    app.latest()
+        .tracking
+        .as_ref()
+        .map(|t| t.contract_id.clone())
+}
+
+#[test]
+fn start_and_stop() {
+    let mut w = open();
+    w.click("Start");
+    w.until("tracking to start", |app| {
+        tracking(app).as_deref() == Some("demo-hourly")
+    });
+    w.harness
+        .get_by_label("Tracking Backend development since 15:00");
+    w.clock.advance(Duration::minutes(7));
+    w.click("Stop");
+    w.until("tracking to stop and upload", |app| {
+        let s = app.latest();
+        s.tracking.is_none() && s.contract("demo-hourly").unwrap().week_logged_secs == 7 * 60
+    });
+    w.harness.get_by_label("Start");
+    w.harness.get_by_label("Not tracking");
+}
+
+#[test]
+fn switching_contract() {
+    let mut w = open();
+    w.click("Start");
+    w.until("tracking", |app| tracking(app).is_some());
+    w.open_contract_picker();
+    w.click("Support rota — Contoso");
+    w.harness.get_by_label("Switch contract");
+    w.clock.advance(Duration::minutes(3));
+    w.click("Switch contract");
+    w.until("the switch", |app| {
+        tracking(app).as_deref() == Some("demo-open")
+    });
+    w.harness.get_by_label("Stop");
+}
+
+// C4: a paused contract is shown, greyed, with its reason.
+#[test]
+fn paused_contract_shows_its_reason() {
+    let mut w = open();
+    w.click("Contracts");
+    w.harness.get_by_label("Data migration — Fabrikam");
+    w.harness
+        .get_by_label("Cannot be tracked: paused by the client");
+    w.harness
+        .get_by_label("Cannot be tracked: starts 28 Nov 00:00 UTC (28 Nov 00:00 your time)");
+}
+
+// C2: the fixed-price setting makes a fixed-price contract trackable.
+#[test]
+fn fixed_price_setting_makes_the_contract_trackable() {
+    let mut w = open();
+    w.click("Contracts");
+    w.harness
+        .get_by_label("Cannot be tracked: fixed-price tracking is off in Settings > Advanced");
+    w.click("Settings");
+    w.click("Track time on fixed-price contracts");
+    w.click("Save settings");
+    w.until("the fixed-price contract to become trackable", |app| {
+        app.latest()
+            .contract("demo-fixed")
+            .is_some_and(|c| c.trackable)
+    });
+    w.click("Contracts");
+    assert!(
+        w.harness
+            .query_by_label("Cannot be tracked: fixed-price tracking is off in Settings > Advanced")
+            .is_none()
+    );
+    w.click("Tracker");
+    w.open_contract_picker();
+    w.click("Logo redesign — Blue Yonder");
+    w.click("Start");
+    w.until("tracking the fixed-price contract", |app| {
+        tracking(app).as_deref() == Some("demo-fixed")
+    });
+    w.harness.get_by_label(
+        "Fixed-price: not counted in total hours, not covered by hourly payment protection",
+    );
+}
+
+// D4: the confirmation lists the un-uploaded hours; Cancel does nothing.
+#[test]
+fn reset_confirmation_lists_what_is_lost_and_cancel_does_nothing() {
+    // A server that cannot be reached, and 20 minutes of time in the cache.
+    let settings = Settings {
+        time_zone: Some("UTC".into()),
+        server: Some("https://127.0.0.1:9".into()),
+        ..Settings::default()
+    };
+    let mut w = open_with(settings, |data| {
+        let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 86400).unwrap();
+        for start in ["2026-11-25T09:00:00Z", "2026-11-25T09:10:00Z"] {
+            let start = at(start);
+            cache
+                .append(&timecard::domain::Segment {
+                    id: timecard::domain::SegmentId::random(),
+                    contract_id: "demo-hourly".into(),
+                    device_id: "dev".into(),
+                    start,
+                    end: start + Duration::minutes(10),
+                    memo: String::new(),
+                    activity: Default::default(),
+                    screenshot: None,
+                    capture_note: None,
+                })
+                .unwrap();
+        }
+        // Contracts from an earlier run, so the window has something to show.
+        let response = timecard::protocol::ContractsResponse {
+            server_time: at("2026-11-25T08:00:00Z"),
+            week_start: at("2026-11-23T00:00:00Z"),
+            contracts: timecard::connect::demo_contracts(at("2026-11-25T08:00:00Z"))
+                .into_iter()
+                .map(|contract| timecard::protocol::ContractInfo {
+                    contract,
+                    week_logged_secs: 0,
+                    today_logged_secs: 0,
+                })
+                .collect(),
+        };
+        timecard::sync::save_contracts(&data.contracts_file(), &response).unwrap();
+    });
+    w.until("the first sync attempt", |app| {
+        app.latest().sync_code() != "connecting"
+    });
+    w.click("Settings");
+    w.click("Clear cache and restart…");
+    w.harness.get_by_label("Clear cache and restart?");
+    w.harness
+        .get_by_label("• Un-uploaded time: 0:20:00 in 2 segment(s)");
+    w.harness.get_by_label("• Your settings");
+    w.harness.get_by_label("• Your saved sign-in");
+    w.harness.get_by_label("Export un-uploaded time first");
+    w.click("Cancel");
+    assert!(
+        w.harness
+            .query_by_label("Clear cache and restart?")
+            .is_none()
+    );
+    let s = w.harness.state().latest();
+    assert_eq!(
+        s.cache.pending_segments, 2,
+        "Cancel must not touch the cache"
+    );
+}
+
+// D6: the mini view opens, Start/Stop works in it, and it goes back.
+#[test]
+fn mini_view_start_stop() {
+    let mut w = open();
+    w.click("Mini view");
+    w.harness.get_by_label("Main window");
+    let starts = w.harness.get_all_by_label("Start").count();
+    assert_eq!(
+        starts, 2,
+        "the main window and the mini view each have Start"
+    );
+    w.harness.get_all_by_label("Start").last().unwrap().click();
+    w.harness.step();
+    w.until("tracking from the mini view", |app| tracking(app).is_some());
+    w.clock.advance(Duration::minutes(2));
+    w.harness.get_all_by_label("Stop").last().unwrap().click();
+    w.harness.step();
+    w.until("stopping from the mini view", |app| tracking(app).is_none());
+    w.click("Main window");
+    assert!(w.harness.query_by_label("Main window").is_none());
+}
+
+// T1: the Work Diary in a non-UTC zone puts a segment in the right local hour.
+#[test]
+fn diary_in_kolkata_shows_the_local_hour() {
+    let mut w = open();
+    let segment = timecard::domain::Segment {
+        id: timecard::domain::SegmentId::random(),
+        contract_id: "demo-hourly".into(),
+        device_id: "other-device".into(),
+        start: at("2026-11-25T14:30:00Z"),
+        end: at("2026-11-25T14:40:00Z"),
+        memo: "diary test".into(),
+        activity: timecard::domain::Activity(0b1111),
+        screenshot: None,
+        capture_note: None,
+    };
+    let body = timecard::cache::format::encode_body(&segment).unwrap();
+    let engine = w.harness.state().engine().unwrap();
+    engine.connection.client.upload(vec![body]).unwrap();
+
+    w.click("Work Diary");
+    w.until(
+        "the diary in UTC",
+        |app| matches!(&app.latest().diary, Some(Ok(d)) if d.tz == "UTC"),
+    );
+    w.harness
+        .get_by_label("Segment 14:30–14:40, Backend development");
+    w.harness.state_mut().state.diary.zone_text = "Asia/Kolkata".into();
+    w.click("Show");
+    w.until(
+        "the diary in Kolkata",
+        |app| matches!(&app.latest().diary, Some(Ok(d)) if d.tz == "Asia/Kolkata"),
+    );
+    // 14:30 UTC is 20:00 in Kolkata (UTC+5:30).
+    w.harness
+        .get_by_label("Segment 20:00–20:10, Backend development");
+    assert!(
+        w.harness
+            .query_by_label("Segment 14:30–14:40, Backend development")
+            .is_none()
+    );
+}
