@@ -3,5 +3,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    timecard::platform::mark_process_start();
     timecard::cli::main()
 }

@@ -6,3 +6,18 @@ pub mod paths;
 pub mod reset;
 
 pub use paths::DataDir;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Notes when the process started (call first thing in `main`).
+pub fn mark_process_start() {
+    let _ = PROCESS_START.set(Instant::now());
+}
+
+/// Time since [`mark_process_start`].
+pub fn since_process_start() -> std::time::Duration {
+    PROCESS_START.get_or_init(Instant::now).elapsed()
+}

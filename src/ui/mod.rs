@@ -103,6 +103,7 @@ pub struct TimecardApp {
     settings: Settings,
     pub state: UiState,
     background: Option<Receiver<Result<(Engine, Settings), String>>>,
+    first_frame_done: bool,
 }
 
 impl TimecardApp {
@@ -144,6 +145,7 @@ impl TimecardApp {
             },
             settings,
             background: None,
+            first_frame_done: false,
         }
     }
 
@@ -366,6 +368,15 @@ impl TimecardApp {
         if self.state.mini {
             mini::mini_view(&ctx, &self.snapshot, &mut self.state, now, &mut intents);
         }
+        if !self.first_frame_done {
+            self.first_frame_done = true;
+            if std::env::var_os("TIMECARD_REPORT_STARTUP").is_some() {
+                eprintln!(
+                    "timecard: first frame {} ms after launch",
+                    crate::platform::since_process_start().as_millis()
+                );
+            }
+        }
         // A running timer needs a repaint each second; nothing else does.
         if self.snapshot.tracking.is_some() {
             ctx.request_repaint_after(Duration::from_secs(1));
@@ -475,6 +486,14 @@ pub fn run_app(data: DataDir, settings: Settings) -> anyhow::Result<()> {
         "Timecard",
         options,
         Box::new(move |cc| {
+            // Ctrl-C, SIGTERM or the session ending close the window the
+            // normal way, so tracking stops and the partial segment is cached.
+            let ctx = cc.egui_ctx.clone();
+            if let Err(e) =
+                ctrlc::set_handler(move || ctx.send_viewport_cmd(egui::ViewportCommand::Close))
+            {
+                eprintln!("timecard: cannot handle termination signals: {e}");
+            }
             Ok(Box::new(TimecardApp::new(
                 engine,
                 data,
