@@ -12,9 +12,23 @@ use std::time::Instant;
 
 static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 
-/// Notes when the process started (call first thing in `main`).
+/// Notes when the process started and tunes the allocator (call first
+/// thing in `main`).
 pub fn mark_process_start() {
     let _ = PROCESS_START.set(Instant::now());
+    tune_allocator();
+}
+
+/// Large, short-lived buffers (Argon2's 19 MiB at every sign-in, screenshot
+/// encoding) go straight to the kernel and back when freed, instead of
+/// staying resident in a malloc arena for the life of the app.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called once
+    // at start-up, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
 }
 
 /// Time since [`mark_process_start`].

@@ -68,6 +68,8 @@ pub enum Intent {
     SignIn(SignInForm),
     /// Load the Work Diary for the state's date and zone.
     LoadDiary,
+    /// Open the sign-in form, filled in from the settings.
+    OpenSignIn,
     /// Open the data folder's log folder in the file manager.
     ShowLogFolder,
     /// Wipe the data folder and restart (D4), after the confirmation.
@@ -207,6 +209,9 @@ impl TimecardApp {
                     }
                 }
                 Intent::SignIn(form) => self.sign_in(form, ctx),
+                Intent::OpenSignIn => {
+                    self.state.signin = Some(SignInForm::from_settings(&self.settings))
+                }
                 Intent::ShowLogFolder => {
                     let dir = self.data.logs_dir();
                     let _ = std::fs::create_dir_all(&dir);

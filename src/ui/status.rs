@@ -8,7 +8,7 @@ use egui::{Color32, RichText};
 
 use super::{Intent, theme};
 use crate::sync::SyncState;
-use crate::worker::{Command, LockRisk, Snapshot};
+use crate::worker::{LockRisk, Snapshot};
 
 pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>, zone: Tz) {
     ui.horizontal(|ui| {
@@ -103,7 +103,7 @@ pub fn banners_ui(
             banner(ui, theme::WARN, reason.clone());
         });
         if ui.button("Sign in again").clicked() {
-            intents.push(Intent::Worker(Command::Refresh));
+            intents.push(Intent::OpenSignIn);
         }
     }
     if let Some(notice) = &snapshot.notice {
