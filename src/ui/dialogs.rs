@@ -137,10 +137,11 @@ pub fn dialogs_ui(
     state: &mut UiState,
     _now: DateTime<Utc>,
     zone: Tz,
+    builtin_server: bool,
     intents: &mut Vec<Intent>,
 ) {
     if state.reset_dialog {
-        reset_dialog_ui(ctx, snapshot, state, intents);
+        reset_dialog_ui(ctx, snapshot, state, builtin_server, intents);
     }
     if state.report.is_some() {
         report_dialog_ui(ctx, snapshot, state, zone, intents);
@@ -177,7 +178,16 @@ fn reset_dialog_ui(
         );
         ui.label("• Your settings");
         ui.label("• Your saved sign-in");
-        ui.label(RichText::new("Time already on the server is not affected.").small());
+        if builtin_server {
+            ui.label(
+                RichText::new(
+                    "• The built-in server's Work Diary: all time recorded on this computer",
+                )
+                .color(theme::BAD),
+            );
+        } else {
+            ui.label(RichText::new("Time already on your server is not affected.").small());
+        }
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Export un-uploaded time first").clicked() {

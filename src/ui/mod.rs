@@ -368,6 +368,7 @@ impl TimecardApp {
             &mut self.state,
             now,
             self.settings.zone(),
+            self.settings.server.is_none(),
             &mut intents,
         );
         if self.state.mini {
