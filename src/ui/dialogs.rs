@@ -156,6 +156,7 @@ fn reset_dialog_ui(
     ctx: &egui::Context,
     snapshot: &Snapshot,
     state: &mut UiState,
+    builtin_server: bool,
     intents: &mut Vec<Intent>,
 ) {
     let modal = egui::Modal::new(egui::Id::unique("reset")).show(ctx, |ui| {
