@@ -3,6 +3,8 @@
 //! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER
 //! first) implement the trait.
 
+pub mod x11;
+
 /// A source of "seconds since the last input".
 pub trait ActivitySource: Send {
     /// Seconds since the last keyboard or mouse input, or `None` when unknown.
@@ -17,4 +19,9 @@ impl ActivitySource for NoActivity {
     fn idle_secs(&mut self) -> Option<u64> {
         None
     }
+}
+
+/// The activity source for this system: the X11 idle counter.
+pub fn default_source() -> Box<dyn ActivitySource> {
+    Box::new(x11::X11Activity::new(None))
 }

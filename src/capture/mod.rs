@@ -1,7 +1,13 @@
 //! Screenshots (P1, P2). The tracker asks a [`ScreenSource`] for one picture
-//! per segment; platform back-ends (X11 first; Wayland portals, macOS and
-//! Windows later) implement it. This module owns the trait and the null
-//! source; it does not decide when to capture — the tracker does.
+//! per segment; platform back-ends implement it: X11 ([`x11::X11Screen`])
+//! now; a Wayland source would ask the desktop portal (`ashpd`'s Screenshot
+//! request) and hand back the same [`Captured`], as would macOS and Windows
+//! sources. This module owns the trait, the frame processing (black-frame
+//! check, downscaling, JPEG, thumbnail) and the null source; it does not
+//! decide when to capture — the tracker does.
+
+pub mod frame;
+pub mod x11;
 
 use thiserror::Error;
 
@@ -10,6 +16,8 @@ use thiserror::Error;
 pub struct Captured {
     pub jpeg: Vec<u8>,
     pub thumbnail: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Why no screenshot could be taken, in words for the user.
@@ -39,4 +47,14 @@ impl ScreenSource for NoScreenshots {
     fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
         Ok(None)
     }
+}
+
+/// The screenshot source for this system: X11 (where there is no X11
+/// display, each capture says so and tracking goes on without pictures).
+pub fn default_source(settings: &crate::settings::Settings) -> Box<dyn ScreenSource> {
+    Box::new(x11::X11Screen::new(
+        None,
+        settings.screenshot_quality,
+        settings.screenshot_max_side,
+    ))
 }

@@ -66,6 +66,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take one screenshot (all monitors) to a JPEG file, for diagnostics.
+    Capture {
+        /// Where to write the JPEG.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// JPEG quality, 1–100 (default: the setting).
+        #[arg(long)]
+        quality: Option<u8>,
+    },
     /// Show the state of sync and of the offline cache.
     Status {
         /// Print JSON instead of text.
@@ -108,9 +117,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Diary { date, tz, json }) => {
             server_cmds::diary(&data, &settings, date, tz, json)
         }
+        Some(Command::Capture { out, quality }) => {
+            capture(&out, quality.unwrap_or(settings.screenshot_quality))
+        }
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
     }
+}
+
+/// `timecard capture`: one full-resolution screenshot to a file.
+fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
+    let mut screen = crate::capture::x11::X11Screen::new(None, quality, u32::MAX);
+    let frame = screen.grab()?;
+    if frame.is_black() {
+        eprintln!("warning: the screen came out entirely black (screen recording blocked?)");
+    }
+    let jpeg = frame.jpeg(quality)?;
+    std::fs::write(out, &jpeg).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "{}×{} screenshot written to {} ({} KB)",
+        frame.width,
+        frame.height,
+        out.display(),
+        jpeg.len() / 1024
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Seconds as `H:MM:SS`.

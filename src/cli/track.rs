@@ -8,8 +8,6 @@ use anyhow::bail;
 use clap::Args;
 
 use super::{hms, local_time};
-use crate::activity::NoActivity;
-use crate::capture::NoScreenshots;
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
 use crate::platform::DataDir;
@@ -36,8 +34,8 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         data,
         settings,
         clock.clone(),
-        Box::new(NoScreenshots),
-        Box::new(NoActivity),
+        crate::capture::default_source(settings),
+        crate::activity::default_source(),
     )?;
     for warning in &engine.warnings {
         eprintln!("warning: {warning}");

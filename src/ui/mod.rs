@@ -459,13 +459,12 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
     });
 }
 
-/// The screenshot source for these settings (none until capture lands).
-fn screen_source(_settings: &Settings) -> Box<dyn crate::capture::ScreenSource> {
-    Box::new(crate::capture::NoScreenshots)
+fn screen_source(settings: &Settings) -> Box<dyn crate::capture::ScreenSource> {
+    crate::capture::default_source(settings)
 }
 
 fn activity_source() -> Box<dyn crate::activity::ActivitySource> {
-    Box::new(crate::activity::NoActivity)
+    crate::activity::default_source()
 }
 
 /// Opens the window: the engine first (built-in server or the configured
