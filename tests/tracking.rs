@@ -266,6 +266,8 @@ impl ScreenSource for FakeScreen {
         Ok(Some(Captured {
             jpeg: vec![0xff, 0xd8, 0xff],
             thumbnail: vec![1],
+            width: 1,
+            height: 1,
         }))
     }
 }
