@@ -274,8 +274,11 @@ impl ScreenSource for FakeScreen {
 
 struct AlwaysBusy;
 impl ActivitySource for AlwaysBusy {
-    fn idle_secs(&mut self) -> Option<u64> {
-        Some(0)
+    fn last_input(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        Some(now)
     }
 }
 

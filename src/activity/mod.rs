@@ -5,10 +5,14 @@
 
 pub mod x11;
 
-/// A source of "seconds since the last input".
+use chrono::{DateTime, Utc};
+
+/// A source of "when was the last input".
 pub trait ActivitySource: Send {
-    /// Seconds since the last keyboard or mouse input, or `None` when unknown.
-    fn idle_secs(&mut self) -> Option<u64>;
+    /// The moment of the last keyboard or mouse input, or `None` when
+    /// unknown. `now` is the caller's clock, for sources that only know a
+    /// relative idle time.
+    fn last_input(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>>;
 }
 
 /// Knows nothing about input: every sub-slot stays inactive.
@@ -16,7 +20,7 @@ pub trait ActivitySource: Send {
 pub struct NoActivity;
 
 impl ActivitySource for NoActivity {
-    fn idle_secs(&mut self) -> Option<u64> {
+    fn last_input(&mut self, _now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         None
     }
 }

@@ -2,6 +2,7 @@
 //! `ms_since_user_input`): how long since the last key or mouse input,
 //! never which key. One cheap round trip per sample.
 
+use chrono::{DateTime, Utc};
 use x11rb::connection::Connection;
 use x11rb::protocol::screensaver::ConnectionExt as _;
 use x11rb::protocol::xproto::Window;
@@ -51,7 +52,10 @@ impl X11Activity {
 }
 
 impl ActivitySource for X11Activity {
-    fn idle_secs(&mut self) -> Option<u64> {
-        self.idle_ms().map(|ms| u64::from(ms) / 1000)
+    /// Measured against the wall clock to the millisecond: the X server's
+    /// counter is real time whatever clock the caller runs on.
+    fn last_input(&mut self, _now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let ms = self.idle_ms()?;
+        Some(Utc::now() - chrono::Duration::milliseconds(ms.into()))
     }
 }

@@ -49,6 +49,23 @@ impl X11Screen {
         Ok(self.connection.as_ref().expect("connected"))
     }
 
+    /// The RandR monitors the root window spans, as (x, y, width, height).
+    pub fn monitors(&mut self) -> Result<Vec<(i16, i16, u16, u16)>, CaptureError> {
+        use x11rb::protocol::randr::ConnectionExt as _;
+        let (conn, root) = self.connect()?;
+        let failed = |e: &dyn std::fmt::Display| CaptureError::Failed(format!("RandR: {e}"));
+        let reply = conn
+            .randr_get_monitors(*root, true)
+            .map_err(|e| failed(&e))?
+            .reply()
+            .map_err(|e| failed(&e))?;
+        Ok(reply
+            .monitors
+            .iter()
+            .map(|m| (m.x, m.y, m.width, m.height))
+            .collect())
+    }
+
     /// Grabs the whole root window (all monitors).
     pub fn grab(&mut self) -> Result<Frame, CaptureError> {
         let result = self.grab_once();

@@ -379,10 +379,7 @@ impl Tracker {
     pub fn tick(&mut self, now: DateTime<Utc>) {
         self.retry_unsaved();
         let last_input = match self.session {
-            Some(_) => self
-                .activity
-                .idle_secs()
-                .map(|idle| now - Duration::seconds(idle as i64)),
+            Some(_) => self.activity.last_input(now),
             None => None,
         };
         while let Some(session) = &self.session {
