@@ -11,10 +11,45 @@ pub struct Frame {
     pub bgrx: Vec<u8>,
 }
 
+/// A frame's pixels, borrowed (from a [`Frame`] or straight from the shared
+/// memory the X server wrote into).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub bgrx: &'a [u8],
+}
+
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 320;
 
 impl Frame {
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            width: self.width,
+            height: self.height,
+            bgrx: &self.bgrx,
+        }
+    }
+
+    pub fn is_black(&self) -> bool {
+        self.as_ref().is_black()
+    }
+
+    pub fn downscaled(&self, max_side: u32) -> Frame {
+        self.as_ref().downscaled(max_side)
+    }
+
+    pub fn jpeg(&self, quality: u8) -> Result<Vec<u8>, CaptureError> {
+        self.as_ref().jpeg(quality)
+    }
+
+    pub fn encode(&self, quality: u8, max_side: u32) -> Result<Captured, CaptureError> {
+        self.as_ref().encode(quality, max_side)
+    }
+}
+
+impl FrameRef<'_> {
     /// P2: whether the frame is (almost) entirely black: at least 99.5 % of
     /// a sample of pixels have every channel below 16.
     pub fn is_black(&self) -> bool {
@@ -38,7 +73,11 @@ impl Frame {
     pub fn downscaled(&self, max_side: u32) -> Frame {
         let longest = self.width.max(self.height);
         if longest <= max_side || max_side == 0 {
-            return self.clone();
+            return Frame {
+                width: self.width,
+                height: self.height,
+                bgrx: self.bgrx.to_vec(),
+            };
         }
         let (w, h) = (
             ((self.width as u64 * max_side as u64) / longest as u64).max(1) as u32,
@@ -108,7 +147,14 @@ impl Frame {
                 "the picture was entirely black — screen recording may be blocked (a Wayland session, a missing permission, or a security tool)".into(),
             ));
         }
-        let picture = self.downscaled(max_side);
+        let longest = self.width.max(self.height);
+        let scaled;
+        let picture = if longest > max_side && max_side > 0 {
+            scaled = self.downscaled(max_side);
+            scaled.as_ref()
+        } else {
+            *self
+        };
         Ok(Captured {
             jpeg: picture.jpeg(quality)?,
             thumbnail: picture.downscaled(THUMBNAIL_SIDE).jpeg(70)?,

@@ -1,19 +1,26 @@
 //! Screenshots from an X11 server with `x11rb` (pure Rust). The root window
-//! spans every RandR monitor, so one `GetImage` of it is all monitors in one
-//! picture. Plain `GetImage` over the socket: no shared memory that another
-//! user could read or that would outlive the process.
+//! spans every RandR monitor, so one image of it is all monitors in one
+//! picture.
+//!
+//! Where the server offers MIT-SHM, the pixels come through shared memory
+//! made with `memfd_create` and handed over with `ShmAttachFd`: an anonymous
+//! file that only this process and the X server hold, that no other user can
+//! open, and that is gone when both let go (unlike a SysV segment). Without
+//! MIT-SHM (a remote display), plain `GetImage` over the socket is used.
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
 use x11rb::rust_connection::RustConnection;
 
-use super::frame::Frame;
+use super::frame::{Frame, FrameRef};
 use super::{CaptureError, Captured, ScreenSource};
 
 /// An X11 screen, connected on first use and again after a failure.
 pub struct X11Screen {
     display: Option<String>,
     connection: Option<(RustConnection, Window)>,
+    /// `None` until tried; `Some(None)` when MIT-SHM is unavailable.
+    shm: Option<Option<ShmBuffer>>,
     pub quality: u8,
     pub max_side: u32,
 }
@@ -24,6 +31,7 @@ impl X11Screen {
         X11Screen {
             display,
             connection: None,
+            shm: None,
             quality,
             max_side,
         }
@@ -72,8 +80,28 @@ impl X11Screen {
         if result.is_err() {
             // Reconnect next time (the X server may have restarted).
             self.connection = None;
+            self.shm = None;
         }
         result
+    }
+
+    /// The whole screen at full size as a JPEG, with its size and whether it
+    /// came out black (`timecard capture`).
+    pub fn jpeg_full(&mut self, quality: u8) -> Result<(u32, u32, bool, Vec<u8>), CaptureError> {
+        let encode = |f: FrameRef<'_>| {
+            f.jpeg(quality)
+                .map(|jpeg| (f.width, f.height, f.is_black(), jpeg))
+        };
+        if let Some(result) = self.with_shm_frame(encode) {
+            return result;
+        }
+        let frame = self.grab()?;
+        encode(frame.as_ref())
+    }
+
+    /// Whether the last grabs went through shared memory.
+    pub fn uses_shared_memory(&self) -> bool {
+        matches!(self.shm, Some(Some(_)))
     }
 
     fn grab_once(&mut self) -> Result<Frame, CaptureError> {
@@ -85,12 +113,16 @@ impl X11Screen {
             .reply()
             .map_err(|e| failed(&e))?;
         let (width, height) = (geometry.width, geometry.height);
+        let expected = width as usize * height as usize * 4;
+        if let Some(frame) = self.grab_shm(width, height, expected) {
+            return Ok(frame);
+        }
+        let (conn, root) = self.connect()?;
         let image = conn
             .get_image(ImageFormat::Z_PIXMAP, *root, 0, 0, width, height, !0)
             .map_err(|e| failed(&e))?
             .reply()
             .map_err(|e| failed(&e))?;
-        let expected = width as usize * height as usize * 4;
         if image.data.len() < expected {
             return Err(CaptureError::Failed(format!(
                 "the X server sent {} bytes for a {width}×{height} screen at depth {}; only 24/32-bit colour is supported",
@@ -110,7 +142,169 @@ impl X11Screen {
 
 impl ScreenSource for X11Screen {
     fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
+        let (quality, max_side) = (self.quality, self.max_side);
+        // Through shared memory, the pixels are encoded where the X server
+        // wrote them: no copy of the screen is made.
+        if let Some(result) = self.with_shm_frame(|frame| frame.encode(quality, max_side)) {
+            return result.map(Some);
+        }
         let frame = self.grab()?;
-        frame.encode(self.quality, self.max_side).map(Some)
+        frame.encode(quality, max_side).map(Some)
+    }
+}
+
+impl X11Screen {
+    /// Grabs through shared memory and hands the pixels to `f` in place;
+    /// `None` when shared memory cannot be used.
+    fn with_shm_frame<R>(&mut self, f: impl FnOnce(FrameRef<'_>) -> R) -> Option<R> {
+        let (conn, root) = self.connect().ok()?;
+        let geometry = conn.get_geometry(*root).ok()?.reply().ok()?;
+        let (width, height) = (geometry.width, geometry.height);
+        let len = width as usize * height as usize * 4;
+        self.shm_get(width, height, len)?;
+        let Some(Some(buffer)) = &self.shm else {
+            return None;
+        };
+        Some(f(FrameRef {
+            width: width.into(),
+            height: height.into(),
+            bgrx: buffer.bytes(),
+        }))
+    }
+
+    /// Grabs through shared memory into a new frame; `None` means "use
+    /// GetImage" (never an error of its own).
+    fn grab_shm(&mut self, width: u16, height: u16, len: usize) -> Option<Frame> {
+        self.shm_get(width, height, len)?;
+        let Some(Some(buffer)) = &self.shm else {
+            return None;
+        };
+        Some(Frame {
+            width: width.into(),
+            height: height.into(),
+            bgrx: buffer.bytes().to_vec(),
+        })
+    }
+
+    /// Has the X server write the root window into the shared buffer.
+    fn shm_get(&mut self, width: u16, height: u16, len: usize) -> Option<()> {
+        use x11rb::protocol::shm::ConnectionExt as _;
+        let (conn, root) = self.connection.as_ref()?;
+        let root = *root;
+        if self.shm.is_none() {
+            let supported = conn
+                .shm_query_version()
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some();
+            self.shm = Some(None);
+            if !supported {
+                return None;
+            }
+        }
+        let needs_new = !matches!(&self.shm, Some(Some(b)) if b.len == len);
+        if needs_new {
+            if let Some(Some(old)) = &self.shm {
+                let _ = conn.shm_detach(old.seg);
+            }
+            self.shm = Some(ShmBuffer::new(conn, len));
+        }
+        let Some(Some(buffer)) = &self.shm else {
+            return None;
+        };
+        let reply = conn
+            .shm_get_image(
+                root,
+                0,
+                0,
+                width,
+                height,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                buffer.seg,
+                0,
+            )
+            .ok()?
+            .reply()
+            .ok()?;
+        if reply.size as usize != len {
+            self.shm = Some(None);
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// A memfd-backed buffer shared with the X server.
+struct ShmBuffer {
+    seg: u32,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone and only read through it.
+unsafe impl Send for ShmBuffer {}
+
+impl ShmBuffer {
+    fn new(conn: &RustConnection, len: usize) -> Option<ShmBuffer> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use x11rb::protocol::shm::ConnectionExt as _;
+        // SAFETY: plain libc calls; every result is checked, and the fd is
+        // owned by an OwnedFd from here on.
+        let fd = unsafe { libc::memfd_create(c"timecard-screen".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        use std::os::fd::AsRawFd;
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return None;
+        }
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        // The X server keeps its own reference to the memfd; ours closes
+        // with `fd`, and the mapping keeps the memory for us.
+        let attached = conn.generate_id().ok().filter(|&seg| {
+            conn.shm_attach_fd(seg, fd, false)
+                .ok()
+                .is_some_and(|c| c.check().is_ok())
+        });
+        match attached {
+            Some(seg) => Some(ShmBuffer {
+                seg,
+                ptr: ptr.cast(),
+                len,
+            }),
+            None => {
+                // SAFETY: unmapping what was mapped just above.
+                unsafe { libc::munmap(ptr, len) };
+                None
+            }
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` bytes for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for ShmBuffer {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping this value owns.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
     }
 }

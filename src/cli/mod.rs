@@ -101,6 +101,14 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A diagnostic screenshot with its quality given needs nothing else.
+    if let Some(Command::Capture {
+        out,
+        quality: Some(q),
+    }) = &cli.command
+    {
+        return capture(out, *q);
+    }
     crate::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
     let settings = Settings::load(&data.settings_file())?;
