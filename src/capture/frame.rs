@@ -130,7 +130,7 @@ impl FrameRef<'_> {
         let mut out = Vec::with_capacity((self.width * self.height / 4) as usize);
         jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
             .encode(
-                &self.bgrx,
+                self.bgrx,
                 self.width as u16,
                 self.height as u16,
                 jpeg_encoder::ColorType::Bgra,
