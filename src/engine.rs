@@ -56,6 +56,7 @@ impl Engine {
             TrackerConfig::new(data.device_id().context("cannot read this device's id")?);
         config.policy = settings.policy();
         config.time_zone = zone;
+        config.idle_threshold_secs = i64::from(settings.idle_threshold_mins.max(1)) * 60;
         let mut tracker = Tracker::new(config, cache, screen, activity);
         if !connection.is_builtin()
             && let Some(saved) = sync::load_contracts(&data.contracts_file())
@@ -66,6 +67,7 @@ impl Engine {
         let mut options = SyncOptions::new(data.cache_dir().join("pending"));
         options.time_zone = zone.name().to_owned();
         options.contracts_file = (!connection.is_builtin()).then(|| data.contracts_file());
+        options.upload_horizon = Some(worker.upload_horizon());
         let syncer = Syncer::spawn(
             connection.client.clone(),
             options,

@@ -29,6 +29,8 @@ pub struct Settings {
     pub screenshot_quality: u8,
     /// P1: longest side of a screenshot in pixels.
     pub screenshot_max_side: u32,
+    /// S5: minutes without input after which the app asks about idle time.
+    pub idle_threshold_mins: u32,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             server_ca: None,
             screenshot_quality: 70,
             screenshot_max_side: 1920,
+            idle_threshold_mins: 10,
         }
     }
 }

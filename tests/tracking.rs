@@ -374,3 +374,156 @@ fn lock_deadline_of_cached_time_is_reported() {
         Some(LockRisk::Locked)
     );
 }
+
+/// Input at the given instants, as a fake activity source.
+struct Inputs(std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
+impl ActivitySource for Inputs {
+    fn last_input(
+        &mut self,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn idle_tracker(
+    dir: &std::path::Path,
+) -> (
+    Tracker,
+    std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
+) {
+    let last = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (cache, _) = timecard::cache::Cache::open(dir, 24 * 3600).unwrap();
+    let mut config = timecard::worker::TrackerConfig::new("dev");
+    config.seed = 5;
+    let t = Tracker::new(
+        config,
+        cache,
+        Box::new(timecard::capture::NoScreenshots),
+        Box::new(Inputs(last.clone())),
+    );
+    (t, last)
+}
+
+/// Ticks every 30 s from `from` to `to`, with input at each tick when `busy`.
+fn run(
+    t: &mut Tracker,
+    last: &std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    from: &str,
+    to: &str,
+    busy: bool,
+) {
+    let (mut now, end) = (at(from), at(to));
+    while now < end {
+        now += Duration::seconds(30);
+        if busy {
+            *last.lock().unwrap() = Some(now);
+        }
+        t.tick(now);
+    }
+}
+
+// S5: a long idle period asks keep or discard; discard cuts exactly the idle
+// time out of the segments, and those segments were held back from upload.
+#[test]
+fn idle_time_discarded_is_cut_out_of_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, last) = idle_tracker(dir.path());
+    t.set_contracts(list(vec![hourly("c1", None)]), at("2026-11-25T09:00:00Z"));
+    *last.lock().unwrap() = Some(at("2026-11-25T09:00:00Z"));
+    t.start("c1", at("2026-11-25T09:00:00Z")).unwrap();
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:00:00Z",
+        "2026-11-25T09:15:00Z",
+        true,
+    );
+    // Away from 09:15 to 09:47.
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:15:00Z",
+        "2026-11-25T09:47:00Z",
+        false,
+    );
+    let idle = t.snapshot(at("2026-11-25T09:47:00Z")).idle.unwrap();
+    assert_eq!(idle.since, at("2026-11-25T09:15:00Z"));
+    assert_eq!(idle.returned, None);
+    assert_eq!(
+        t.upload_horizon(),
+        Some(at("2026-11-25T09:15:00Z")),
+        "idle segments are held back"
+    );
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:47:00Z",
+        "2026-11-25T09:50:00Z",
+        true,
+    );
+    let idle = t.snapshot(at("2026-11-25T09:50:00Z")).idle.unwrap();
+    assert_eq!(idle.returned, Some(at("2026-11-25T09:47:30Z")));
+
+    t.resolve_idle(false, at("2026-11-25T09:50:00Z"));
+    assert!(t.is_tracking(), "tracking goes on after the answer");
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:50:00Z",
+        "2026-11-25T10:00:00Z",
+        true,
+    );
+    t.stop(at("2026-11-25T10:00:00Z"));
+    let spans: Vec<_> = t.cache().pending().map(|e| (e.start, e.end)).collect();
+    assert_eq!(
+        spans,
+        vec![
+            (at("2026-11-25T09:00:00Z"), at("2026-11-25T09:10:00Z")),
+            (at("2026-11-25T09:10:00Z"), at("2026-11-25T09:15:00Z")),
+            (at("2026-11-25T09:47:30Z"), at("2026-11-25T09:50:00Z")),
+            (at("2026-11-25T09:50:00Z"), at("2026-11-25T10:00:00Z")),
+        ]
+    );
+    assert_eq!(t.cache().pending_secs(), 60 * 60 - (32 * 60 + 30));
+    assert!(t.snapshot(at("2026-11-25T10:00:00Z")).idle.is_none());
+}
+
+// S5: keeping the idle time leaves every second in place.
+#[test]
+fn idle_time_kept_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, last) = idle_tracker(dir.path());
+    t.set_contracts(list(vec![hourly("c1", None)]), at("2026-11-25T09:00:00Z"));
+    *last.lock().unwrap() = Some(at("2026-11-25T09:00:00Z"));
+    t.start("c1", at("2026-11-25T09:00:00Z")).unwrap();
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:00:00Z",
+        "2026-11-25T09:40:00Z",
+        false,
+    );
+    run(
+        &mut t,
+        &last,
+        "2026-11-25T09:40:00Z",
+        "2026-11-25T09:41:00Z",
+        true,
+    );
+    assert!(
+        t.snapshot(at("2026-11-25T09:41:00Z"))
+            .idle
+            .unwrap()
+            .returned
+            .is_some()
+    );
+    t.resolve_idle(true, at("2026-11-25T09:41:00Z"));
+    t.stop(at("2026-11-25T09:45:00Z"));
+    assert_eq!(t.cache().pending_secs(), 45 * 60);
+    assert_eq!(
+        t.upload_horizon(),
+        None,
+        "nothing is held once stopped and answered"
+    );
+}

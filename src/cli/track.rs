@@ -139,6 +139,16 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             break;
         }
     }
+    if let Some(idle) = engine.snapshot().idle.clone() {
+        // The command line cannot ask; the time is kept and said so.
+        engine.worker.send(Command::ResolveIdle { keep: true });
+        println!(
+            "  no input from {} to {}: that time was kept (the window asks instead)",
+            local_time(idle.since, zone),
+            idle.returned
+                .map_or("the end".to_owned(), |t| local_time(t, zone))
+        );
+    }
     let stopped = engine.snapshot().stopped.clone();
     let end = stopped.as_ref().map_or(clock.now(), |(t, _)| *t);
     let snapshot = engine.flush(StdDuration::from_secs(20));

@@ -104,6 +104,9 @@ pub struct SyncOptions {
     pub contracts_file: Option<PathBuf>,
     pub batch_max_segments: usize,
     pub batch_max_bytes: u64,
+    /// Segments ending after this (Unix seconds) wait (S5); see
+    /// [`crate::worker::Worker::upload_horizon`].
+    pub upload_horizon: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl SyncOptions {
@@ -114,6 +117,7 @@ impl SyncOptions {
             contracts_file: None,
             batch_max_segments: 16,
             batch_max_bytes: 8 * 1024 * 1024,
+            upload_horizon: None,
         }
     }
 }
@@ -406,6 +410,20 @@ impl SyncLoop {
         let present: HashSet<SegmentId> = pending.iter().map(|f| f.id).collect();
         self.acknowledged.retain(|id| present.contains(id));
         pending.retain(|f| !self.acknowledged.contains(&f.id));
+        let horizon = self
+            .options
+            .upload_horizon
+            .as_ref()
+            .map_or(i64::MAX, |h| h.load(std::sync::atomic::Ordering::SeqCst));
+        if horizon != i64::MAX {
+            // Hold back what an open idle question may still cut (S5).
+            pending.retain(|f| {
+                std::fs::read(&f.path)
+                    .ok()
+                    .and_then(|bytes| format::decode_file(&bytes).ok())
+                    .is_none_or(|s| s.end.timestamp() <= horizon)
+            });
+        }
         let total = pending.len();
         let mut done = 0;
         for batch in plan::plan_batches(

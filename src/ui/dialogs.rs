@@ -149,6 +149,39 @@ pub fn dialogs_ui(
     if state.signin.is_some() {
         signin_dialog_ui(ctx, state, intents);
     }
+    if let Some(idle) = &snapshot.idle
+        && let Some(returned) = idle.returned
+    {
+        idle_dialog_ui(ctx, idle.since, returned, zone, intents);
+    }
+}
+
+/// S5: back from idle — keep or discard the time.
+fn idle_dialog_ui(
+    ctx: &egui::Context,
+    since: DateTime<Utc>,
+    back: DateTime<Utc>,
+    zone: Tz,
+    intents: &mut Vec<Intent>,
+) {
+    egui::Modal::new(egui::Id::unique("idle")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("You were idle");
+        ui.label(format!(
+            "No keyboard or mouse input from {} to {} ({} min). Keep this time as work, or discard it?",
+            since.with_timezone(&zone).format("%H:%M"),
+            back.with_timezone(&zone).format("%H:%M"),
+            (back - since).num_minutes()
+        ));
+        ui.horizontal(|ui| {
+            if ui.button("Keep idle time").clicked() {
+                intents.push(Intent::Worker(Command::ResolveIdle { keep: true }));
+            }
+            if ui.button("Discard idle time").clicked() {
+                intents.push(Intent::Worker(Command::ResolveIdle { keep: false }));
+            }
+        });
+    });
 }
 
 /// D4: what exactly is lost, with *Export un-uploaded time first*.

@@ -42,6 +42,11 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
     });
 
+    ui.horizontal(|ui| {
+        ui.label("Ask about idle time after");
+        ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 3..=60).suffix(" min"));
+    });
+
     ui.add_space(12.0);
     ui.heading("Advanced");
     ui.checkbox(

@@ -9,6 +9,7 @@
 pub mod snapshot;
 pub mod tracker;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -57,6 +58,8 @@ pub enum Command {
     ExportCache(std::path::PathBuf),
     /// Send a problem report (D3).
     SendReport(Box<crate::protocol::ProblemReport>),
+    /// S5: keep (`true`) or discard the idle time the user came back from.
+    ResolveIdle { keep: bool },
     /// A message for the user (from the sync thread or the worker itself).
     Notice(String),
     /// Read the clock again now (after the clock was moved in tests, or
@@ -126,6 +129,9 @@ impl SnapshotCell {
 pub struct Worker {
     commands: Sender<Command>,
     cell: Arc<SnapshotCell>,
+    /// Unix seconds: segments ending later are held back from upload (S5);
+    /// `i64::MAX` holds nothing. Read by the sync thread.
+    upload_horizon: Arc<AtomicI64>,
     thread: Option<JoinHandle<Tracker>>,
 }
 
@@ -136,13 +142,16 @@ impl Worker {
         let cell = Arc::new(SnapshotCell::new());
         cell.publish(tracker.snapshot(clock.now()));
         let thread_cell = cell.clone();
+        let upload_horizon = Arc::new(AtomicI64::new(i64::MAX));
+        let horizon = upload_horizon.clone();
         let thread = std::thread::Builder::new()
             .name("timecard-worker".into())
-            .spawn(move || run(tracker, clock, inbox, thread_cell))
+            .spawn(move || run(tracker, clock, inbox, thread_cell, horizon))
             .expect("spawn the worker thread");
         Worker {
             commands,
             cell,
+            upload_horizon,
             thread: Some(thread),
         }
     }
@@ -156,6 +165,11 @@ impl Worker {
     /// A sender for other threads (a Ctrl-C handler, the UI).
     pub fn sender(&self) -> Sender<Command> {
         self.commands.clone()
+    }
+
+    /// The upload horizon the sync thread must respect (S5).
+    pub fn upload_horizon(&self) -> Arc<AtomicI64> {
+        self.upload_horizon.clone()
     }
 
     pub fn snapshots(&self) -> &Arc<SnapshotCell> {
@@ -192,6 +206,7 @@ fn run(
     clock: Arc<dyn Clock>,
     inbox: Receiver<Command>,
     cell: Arc<SnapshotCell>,
+    upload_horizon: Arc<AtomicI64>,
 ) -> Tracker {
     let mut sync: Option<Sender<SyncCommand>> = None;
     let tell_sync = |sync: &Option<Sender<SyncCommand>>, command: SyncCommand| {
@@ -240,6 +255,7 @@ fn run(
             Some(Command::ExportCache(dir)) => tracker.export_cache(&dir),
             Some(Command::SendReport(report)) => tell_sync(&sync, SyncCommand::SendReport(report)),
             Some(Command::Notice(text)) => tracker.set_notice(text),
+            Some(Command::ResolveIdle { keep }) => tracker.resolve_idle(keep, now),
             Some(Command::Refresh) => tell_sync(&sync, SyncCommand::Refresh),
             Some(Command::UploadNow) => tell_sync(&sync, SyncCommand::UploadNow),
             Some(Command::Tick) | None => tracker.tick(now),
@@ -249,7 +265,11 @@ fn run(
                 return tracker;
             }
         }
-        if tracker.cache().pending_count() > cached_before {
+        let horizon = tracker.upload_horizon().map_or(i64::MAX, |t| t.timestamp());
+        let horizon_moved = upload_horizon.swap(horizon, Ordering::SeqCst) != horizon;
+        if tracker.cache().pending_count() > cached_before
+            || (horizon_moved && tracker.cache().pending_count() > 0)
+        {
             tell_sync(&sync, SyncCommand::Wake);
         }
         cell.publish(tracker.snapshot(now));

@@ -145,11 +145,22 @@ pub struct Snapshot {
     pub diary: Option<Result<crate::protocol::DiaryResponse, String>>,
     /// The last message for the user (export done, report sent, …).
     pub notice: Option<String>,
+    /// S5: an idle period; once `returned` is set the UI asks keep or discard.
+    pub idle: Option<IdleView>,
     /// K6: when the week of the oldest cached segment locks; segments still
     /// cached then can no longer be uploaded.
     pub lock_deadline: Option<DateTime<Utc>>,
     /// Monday 00:00 UTC of the current billing week (W1).
     pub week_start: DateTime<Utc>,
+}
+
+/// An idle period while tracking (S5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IdleView {
+    /// The last input before the idle period.
+    pub since: DateTime<Utc>,
+    /// The first input after it, once the user is back.
+    pub returned: Option<DateTime<Utc>>,
 }
 
 /// How close the lock deadline is (K6).

@@ -19,7 +19,7 @@ use crate::protocol::{DiaryResponse, ServerConfig};
 use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
-    CacheView, CachedView, ContractView, RefusedView, Snapshot, StopReason, TrackingView,
+    CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason, TrackingView,
     describe_reason,
 };
 
@@ -39,6 +39,8 @@ pub struct TrackerConfig {
     pub time_zone: Tz,
     /// Seed for the random screenshot moments; tests fix it.
     pub seed: u64,
+    /// S5: no input for this long while tracking counts as idle.
+    pub idle_threshold_secs: i64,
 }
 
 impl TrackerConfig {
@@ -49,6 +51,7 @@ impl TrackerConfig {
             policy: TrackingPolicy::default(),
             time_zone: chrono_tz::UTC,
             seed: fastrand::u64(..),
+            idle_threshold_secs: 600,
         }
     }
 }
@@ -98,6 +101,11 @@ pub struct Tracker {
     sync: SyncStatus,
     diary: Option<Result<DiaryResponse, String>>,
     notice: Option<String>,
+    /// S5: an idle period seen while tracking, until the user decides.
+    idle: Option<IdleView>,
+    /// The latest input seen while tracking, if the activity source knows.
+    input_seen: Option<DateTime<Utc>>,
+    black_told: bool,
 }
 
 impl Tracker {
@@ -126,7 +134,114 @@ impl Tracker {
             sync: SyncStatus::default(),
             diary: None,
             notice: None,
+            idle: None,
+            input_seen: None,
+            black_told: false,
         }
+    }
+
+    /// S5: the user's answer to "keep or discard the idle time?". Discarded
+    /// time is cut out of the cached segments (they were held back from
+    /// upload while the question was open); tracking goes on.
+    pub fn resolve_idle(&mut self, keep: bool, now: DateTime<Utc>) {
+        self.tick(now);
+        let Some(idle) = self.idle.take() else { return };
+        let to = idle.returned.unwrap_or(now).min(now);
+        let minutes = (to - idle.since).num_minutes();
+        if keep {
+            self.notice = Some(format!("Kept {minutes} min of idle time."));
+            return;
+        }
+        if self.session.is_some() {
+            // Cut the segment in progress so that all idle time is cached.
+            self.finish_segment(now);
+        }
+        self.discard_between(idle.since, to);
+        self.notice = Some(format!("Discarded {minutes} min of idle time."));
+    }
+
+    /// Removes `[from, to)` from every cached or unsaved segment: segments
+    /// inside are deleted, segments across an edge are cut.
+    fn discard_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let hit: Vec<SegmentId> = self
+            .cache
+            .pending()
+            .filter(|e| e.start < to && e.end > from)
+            .map(|e| e.id)
+            .collect();
+        let mut pieces = Vec::new();
+        for id in hit {
+            match self
+                .cache
+                .load(id)
+                .and_then(|s| self.cache.remove(id).map(|()| s))
+            {
+                Ok(segment) => pieces.extend(self.cut_out(&segment, from, to)),
+                Err(e) => self.last_error = Some(e.to_string()),
+            }
+        }
+        let unsaved = std::mem::take(&mut self.unsaved);
+        for segment in unsaved {
+            if segment.start < to && segment.end > from {
+                pieces.extend(self.cut_out(&segment, from, to));
+            } else {
+                self.unsaved.push(segment);
+            }
+        }
+        for piece in pieces {
+            self.store(piece);
+        }
+    }
+
+    /// What is left of `segment` outside `[from, to)`, as new segments.
+    fn cut_out(&self, segment: &Segment, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Segment> {
+        let grid = self.config.grid;
+        let slot =
+            Duration::milliseconds(grid.secs() * 1000 / crate::domain::grid::SUB_SLOTS as i64);
+        let cell = grid.cell_start(segment.start);
+        let mut out = Vec::new();
+        for (start, end) in [
+            (segment.start, from.min(segment.end)),
+            (to.max(segment.start), segment.end),
+        ] {
+            if end <= start {
+                continue;
+            }
+            let mut activity = Activity::default();
+            for i in 0..crate::domain::grid::SUB_SLOTS {
+                let slot_start = cell + slot * i as i32;
+                if segment.activity.is_active(i) && slot_start < end && slot_start + slot > start {
+                    activity.set(i);
+                }
+            }
+            let shot = segment
+                .screenshot
+                .clone()
+                .filter(|s| s.taken_at >= start && s.taken_at < end);
+            out.push(Segment {
+                id: SegmentId::random(),
+                start,
+                end,
+                activity,
+                capture_note: if shot.is_some() {
+                    None
+                } else {
+                    segment.capture_note.clone()
+                },
+                screenshot: shot,
+                ..segment.clone()
+            });
+        }
+        out
+    }
+
+    /// Segments ending after this moment are held back from upload: an
+    /// idle period may still be cut out of them (S5). `None`: nothing held.
+    pub fn upload_horizon(&self) -> Option<DateTime<Utc>> {
+        if let Some(idle) = &self.idle {
+            return Some(idle.since);
+        }
+        self.session.as_ref().and(self.input_seen)
     }
 
     /// The Work Diary day last loaded (or why it failed).
@@ -382,6 +497,7 @@ impl Tracker {
             Some(_) => self.activity.last_input(now),
             None => None,
         };
+        self.watch_idle(last_input, now);
         while let Some(session) = &self.session {
             let seg_start = session.seg_start;
             let week = BillingWeek::containing(seg_start);
@@ -436,6 +552,26 @@ impl Tracker {
         }
     }
 
+    /// S5: notices an idle period while tracking, and the return from it.
+    fn watch_idle(&mut self, last_input: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        let Some(input) = last_input else { return };
+        self.input_seen = Some(self.input_seen.map_or(input, |seen| seen.max(input)));
+        match &mut self.idle {
+            None if (now - input).num_seconds() >= self.config.idle_threshold_secs => {
+                log::info!("idle since {input}");
+                self.idle = Some(IdleView {
+                    since: input,
+                    returned: None,
+                });
+            }
+            Some(idle) if idle.returned.is_none() && input > idle.since => {
+                log::info!("back from idle at {input}");
+                idle.returned = Some(input);
+            }
+            _ => {}
+        }
+    }
+
     /// Records input and takes the screenshot for the segment in progress,
     /// which ends at `end`, as of `now`.
     fn observe(
@@ -467,7 +603,17 @@ impl Tracker {
                     })
                 }
                 Ok(None) => session.shot_at = DateTime::<Utc>::MAX_UTC,
-                Err(e) => session.capture_note = Some(format!("capture unavailable: {e}")),
+                Err(e) => {
+                    if matches!(e, crate::capture::CaptureError::Black(_)) && !self.black_told {
+                        self.black_told = true;
+                        log::warn!("screenshot came out black: {e}");
+                        self.notice = Some(
+                            "Screenshots come out black: screen recording is blocked (a Wayland session, a missing permission, or a security tool). Segments are kept, marked \"capture unavailable\", without a picture."
+                                .into(),
+                        );
+                    }
+                    session.capture_note = Some(format!("capture unavailable: {e}"));
+                }
             }
         }
     }
@@ -676,6 +822,7 @@ impl Tracker {
             sync: self.sync.clone(),
             diary: self.diary.clone(),
             notice: self.notice.clone(),
+            idle: self.idle.clone(),
             lock_deadline,
             week_start: week.start(),
         }
