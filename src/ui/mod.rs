@@ -92,6 +92,8 @@ pub struct UiState {
     /// The settings as edited on the Settings screen.
     pub edited: Settings,
     pub export_dir: String,
+    /// The last screenshot's thumbnail as a texture, with its time.
+    pub thumbnail: Option<(DateTime<Utc>, egui::TextureHandle)>,
 }
 
 /// The app.
@@ -144,6 +146,7 @@ impl TimecardApp {
                 diary: DiaryState::new(zone, now),
                 edited: settings.clone(),
                 export_dir,
+                thumbnail: None,
             },
             settings,
             background: None,

@@ -164,5 +164,33 @@ pub fn tracker_ui(
 
     ui.add_space(8.0);
     ui.label(RichText::new("Last screenshot").strong());
-    ui.label(RichText::new("No screenshot yet.").color(theme::MUTED));
+    match &snapshot.last_screenshot {
+        Some((taken_at, thumbnail)) => {
+            if state.thumbnail.as_ref().is_none_or(|(t, _)| t != taken_at) {
+                // A 320-pixel JPEG: decoded once per new screenshot.
+                state.thumbnail = image::load_from_memory(thumbnail).ok().map(|picture| {
+                    let rgba = picture.to_rgba8();
+                    let size = [rgba.width() as usize, rgba.height() as usize];
+                    let colour = egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw());
+                    (*taken_at, ui.ctx().load_texture("last-screenshot", colour, egui::TextureOptions::LINEAR))
+                });
+            }
+            if let Some((_, texture)) = &state.thumbnail {
+                ui.add(
+                    egui::Image::new(texture)
+                        .max_width(320.0)
+                        .corner_radius(4.0)
+                        .alt_text("The last screenshot"),
+                );
+            }
+            ui.label(
+                RichText::new(format!("Taken at {}", taken_at.with_timezone(&zone).format("%H:%M:%S")))
+                    .small()
+                    .color(theme::MUTED),
+            );
+        }
+        None => {
+            ui.label(RichText::new("No screenshot yet.").color(theme::MUTED));
+        }
+    }
 }

@@ -147,6 +147,9 @@ pub struct Snapshot {
     pub notice: Option<String>,
     /// S5: an idle period; once `returned` is set the UI asks keep or discard.
     pub idle: Option<IdleView>,
+    /// When the last screenshot was taken, and its thumbnail (JPEG).
+    #[serde(skip)]
+    pub last_screenshot: Option<(DateTime<Utc>, std::sync::Arc<Vec<u8>>)>,
     /// K6: when the week of the oldest cached segment locks; segments still
     /// cached then can no longer be uploaded.
     pub lock_deadline: Option<DateTime<Utc>>,

@@ -4,6 +4,7 @@
 //! whole week through it; the worker thread wraps it with a real clock.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -106,6 +107,8 @@ pub struct Tracker {
     /// The latest input seen while tracking, if the activity source knows.
     input_seen: Option<DateTime<Utc>>,
     black_told: bool,
+    /// The last screenshot's thumbnail (JPEG) and when it was taken.
+    last_shot: Option<(DateTime<Utc>, Arc<Vec<u8>>)>,
 }
 
 impl Tracker {
@@ -137,6 +140,7 @@ impl Tracker {
             idle: None,
             input_seen: None,
             black_told: false,
+            last_shot: None,
         }
     }
 
@@ -596,6 +600,7 @@ impl Tracker {
         if due && session.shot.is_none() && session.capture_note.is_none() {
             match self.screen.capture() {
                 Ok(Some(captured)) => {
+                    self.last_shot = Some((session.shot_at, Arc::new(captured.thumbnail.clone())));
                     session.shot = Some(Screenshot {
                         taken_at: session.shot_at,
                         jpeg: captured.jpeg,
@@ -823,6 +828,7 @@ impl Tracker {
             diary: self.diary.clone(),
             notice: self.notice.clone(),
             idle: self.idle.clone(),
+            last_screenshot: self.last_shot.clone(),
             lock_deadline,
             week_start: week.start(),
         }
