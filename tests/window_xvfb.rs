@@ -6,7 +6,11 @@
 //! (CI), where that is a failure. `TIMECARD_BIN` picks the binary (the
 //! release build in `ci/ui-smoke.sh`).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
+
+use common::xvfb::{Xvfb, tools_present};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,37 +22,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Starts `Xvfb -displayfd` and returns it with its display name.
-fn xvfb() -> (Killed, String) {
-    let mut child = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x900x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start Xvfb");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let display = format!(":{}", line.trim());
-    (Killed(child), display)
 }
 
 /// The colour of one screen pixel, via ImageMagick's `import`.
@@ -114,18 +87,7 @@ fn xdotool(display: &str, args: &[&str]) {
 
 #[test]
 fn window_draws_and_tracks_under_xvfb() {
-    let missing: Vec<_> = ["Xvfb", "xdotool", "import"]
-        .into_iter()
-        .filter(|t| !have(t))
-        .collect();
-    if !missing.is_empty() {
-        assert!(
-            std::env::var_os("TIMECARD_REQUIRE_DISPLAY").is_none(),
-            "TIMECARD_REQUIRE_DISPLAY is set but {missing:?} are not installed"
-        );
-        eprintln!(
-            "\n*** SKIPPED window_draws_and_tracks_under_xvfb: {missing:?} not installed ***\n"
-        );
+    if !tools_present(&["Xvfb", "xdotool", "import"]) {
         return;
     }
     let bin = std::env::var_os("TIMECARD_BIN")
@@ -134,7 +96,8 @@ fn window_draws_and_tracks_under_xvfb() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-smoke");
     std::fs::create_dir_all(&shots).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let (_xvfb, display) = xvfb();
+    let xvfb = Xvfb::start("1280x900x24");
+    let display = xvfb.display.clone();
     let app = Command::new(&bin)
         .env("DISPLAY", &display)
         .env_remove("WAYLAND_DISPLAY")

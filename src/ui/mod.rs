@@ -106,7 +106,7 @@ pub struct TimecardApp {
     data: DataDir,
     settings: Settings,
     pub state: UiState,
-    background: Option<Receiver<Result<(Engine, Settings), String>>>,
+    background: Option<Receiver<Result<(Engine, Settings), (String, Option<Engine>)>>>,
     first_frame_done: bool,
 }
 
@@ -244,18 +244,41 @@ impl TimecardApp {
     /// Signs in on a background thread; on success the settings and session
     /// are saved and the engine restarts against the new server.
     fn sign_in(&mut self, form: SignInForm, ctx: &egui::Context) {
+        let data = self.data.clone();
+        let clock = self.clock.clone();
+        self.restart_engine_after(ctx, move |settings| {
+            dialogs::sign_in(&data, settings, &form, clock)
+        });
+    }
+
+    /// Restarts the engine with the current settings (a new server).
+    fn restart_engine(&mut self, ctx: &egui::Context) {
+        self.restart_engine_after(ctx, |_| Ok(()));
+    }
+
+    /// On a background thread: runs `prepare` on a copy of the settings,
+    /// then stops the old engine and starts a new one with them.
+    fn restart_engine_after(
+        &mut self,
+        ctx: &egui::Context,
+        prepare: impl FnOnce(&mut Settings) -> Result<(), String> + Send + 'static,
+    ) {
         self.state.signin_busy = true;
         self.state.signin_error = None;
         let (tx, rx) = std::sync::mpsc::channel();
         self.background = Some(rx);
-        let data = self.data.clone();
-        let mut settings = self.settings.clone();
-        let clock = self.clock.clone();
-        let ctx = ctx.clone();
+        let (data, mut settings, clock, ctx) = (
+            self.data.clone(),
+            self.settings.clone(),
+            self.clock.clone(),
+            ctx.clone(),
+        );
         let old = self.engine.take();
         std::thread::spawn(move || {
-            let result =
-                dialogs::sign_in(&data, &mut settings, &form, clock.clone()).and_then(|()| {
+            let result = match prepare(&mut settings) {
+                // The old engine goes on as it was.
+                Err(message) => Err((message, old)),
+                Ok(()) => {
                     if let Some(old) = old {
                         old.shutdown();
                     }
@@ -267,38 +290,9 @@ impl TimecardApp {
                         activity_source(),
                     )
                     .map(|engine| (engine, settings))
-                    .map_err(|e| format!("{e:#}"))
-                });
-            let _ = tx.send(result);
-            ctx.request_repaint();
-        });
-    }
-
-    /// Restarts the engine with the current settings (a new server).
-    fn restart_engine(&mut self, ctx: &egui::Context) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.background = Some(rx);
-        self.state.signin_busy = true;
-        let (data, settings, clock, ctx) = (
-            self.data.clone(),
-            self.settings.clone(),
-            self.clock.clone(),
-            ctx.clone(),
-        );
-        let old = self.engine.take();
-        std::thread::spawn(move || {
-            if let Some(old) = old {
-                old.shutdown();
-            }
-            let result = Engine::start(
-                &data,
-                &settings,
-                clock,
-                screen_source(&settings),
-                activity_source(),
-            )
-            .map(|engine| (engine, settings))
-            .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| (format!("{e:#}"), None))
+                }
+            };
             let _ = tx.send(result);
             ctx.request_repaint();
         });
@@ -325,7 +319,12 @@ impl TimecardApp {
                 self.settings = settings;
                 self.state.signin = None;
             }
-            Err(message) => self.state.signin_error = Some(message),
+            Err((message, old)) => {
+                if old.is_some() {
+                    self.engine = old;
+                }
+                self.state.signin_error = Some(message);
+            }
         }
     }
 

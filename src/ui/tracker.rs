@@ -172,7 +172,14 @@ pub fn tracker_ui(
                     let rgba = picture.to_rgba8();
                     let size = [rgba.width() as usize, rgba.height() as usize];
                     let colour = egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw());
-                    (*taken_at, ui.ctx().load_texture("last-screenshot", colour, egui::TextureOptions::LINEAR))
+                    (
+                        *taken_at,
+                        ui.ctx().load_texture(
+                            "last-screenshot",
+                            colour,
+                            egui::TextureOptions::LINEAR,
+                        ),
+                    )
                 });
             }
             if let Some((_, texture)) = &state.thumbnail {
@@ -184,9 +191,12 @@ pub fn tracker_ui(
                 );
             }
             ui.label(
-                RichText::new(format!("Taken at {}", taken_at.with_timezone(&zone).format("%H:%M:%S")))
-                    .small()
-                    .color(theme::MUTED),
+                RichText::new(format!(
+                    "Taken at {}",
+                    taken_at.with_timezone(&zone).format("%H:%M:%S")
+                ))
+                .small()
+                .color(theme::MUTED),
             );
         }
         None => {

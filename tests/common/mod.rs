@@ -54,3 +54,4 @@ pub fn tracker(dir: &Path) -> Tracker {
 
 pub mod device;
 pub mod server;
+pub mod xvfb;
