@@ -96,6 +96,10 @@ pub struct UiState {
     pub thumbnail: Option<(DateTime<Utc>, egui::TextureHandle)>,
 }
 
+/// The outcome of a sign-in or restart on a background thread: the new
+/// engine and settings, or why not (with the old engine, still running).
+type EngineRestart = Result<(Engine, Settings), (String, Option<Engine>)>;
+
 /// The app.
 pub struct TimecardApp {
     engine: Option<Engine>,
@@ -106,7 +110,7 @@ pub struct TimecardApp {
     data: DataDir,
     settings: Settings,
     pub state: UiState,
-    background: Option<Receiver<Result<(Engine, Settings), (String, Option<Engine>)>>>,
+    background: Option<Receiver<EngineRestart>>,
     first_frame_done: bool,
 }
 
