@@ -111,6 +111,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     crate::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
+    crate::platform::logging::init(&data.logs_dir());
+    log::info!(
+        "timecard {} started: {:?}",
+        env!("CARGO_PKG_VERSION"),
+        cli.command.as_ref().map(command_name)
+    );
     let settings = Settings::load(&data.settings_file())?;
     match cli.command {
         None => {
@@ -150,6 +156,21 @@ fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
         jpeg.len() / 1024
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The subcommand's name, for the log (never its arguments: they may hold secrets).
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Login(_) => "login",
+        Command::Logout => "logout",
+        Command::Contracts { .. } => "contracts",
+        Command::Track(_) => "track",
+        Command::Sync => "sync",
+        Command::Diary { .. } => "diary",
+        Command::Capture { .. } => "capture",
+        Command::Status { .. } => "status",
+        Command::Cache { .. } => "cache",
+    }
 }
 
 /// Seconds as `H:MM:SS`.

@@ -2,6 +2,7 @@
 //! folder (D7) and this device's identity. Single instance, logging,
 //! notifications and restart come here too.
 
+pub mod logging;
 pub mod paths;
 pub mod reset;
 

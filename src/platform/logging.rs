@@ -1,0 +1,92 @@
+//! Rolling log files (D2) in the data folder's `logs/`: `timecard.log`,
+//! rolled at a size cap into gzip-compressed `timecard.N.log.gz`, a few
+//! kept. Passwords, tokens and screenshot bytes are never logged.
+
+use std::path::Path;
+
+use log::LevelFilter;
+use log4rs::append::rolling_file::RollingFileAppender;
+use log4rs::append::rolling_file::policy::compound::CompoundPolicy;
+use log4rs::append::rolling_file::policy::compound::roll::fixed_window::FixedWindowRoller;
+use log4rs::append::rolling_file::policy::compound::trigger::size::SizeTrigger;
+use log4rs::config::{Appender, Config, Root};
+use log4rs::encode::pattern::PatternEncoder;
+
+/// Size at which the log rolls over.
+pub const LOG_SIZE_CAP: u64 = 5 * 1024 * 1024;
+/// How many rolled, compressed logs are kept.
+pub const LOGS_KEPT: u32 = 4;
+
+/// The log4rs configuration writing to `dir`, rolling at `cap` bytes.
+pub fn config(dir: &Path, cap: u64, level: LevelFilter) -> Result<Config, String> {
+    let roller = FixedWindowRoller::builder()
+        .build(&dir.join("timecard.{}.log.gz").to_string_lossy(), LOGS_KEPT)
+        .map_err(|e| e.to_string())?;
+    let policy = CompoundPolicy::new(Box::new(SizeTrigger::new(cap)), Box::new(roller));
+    let file = RollingFileAppender::builder()
+        .encoder(Box::new(PatternEncoder::new(
+            "{d(%Y-%m-%dT%H:%M:%S%.3fZ)(utc)} {l:<5} {t} {m}{n}",
+        )))
+        .build(dir.join("timecard.log"), Box::new(policy))
+        .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+    Config::builder()
+        .appender(Appender::builder().build("file", Box::new(file)))
+        .build(Root::builder().appender("file").build(level))
+        .map_err(|e| e.to_string())
+}
+
+/// Starts logging into `dir`. A failure is reported once on stderr and the
+/// app goes on without a log file.
+pub fn init(dir: &Path) {
+    let result = std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| config(dir, LOG_SIZE_CAP, LevelFilter::Info))
+        .and_then(|config| {
+            log4rs::init_config(config)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = result {
+        eprintln!("timecard: logging is off: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // D2: past the size cap the log rolls into compressed files, a few kept.
+    #[test]
+    fn log_rolls_over_into_gzip_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), 4 * 1024, LevelFilter::Info).unwrap();
+        let logger = log4rs::Logger::new(config);
+        use log::Log;
+        for i in 0..2000 {
+            logger.log(
+                &log::Record::builder()
+                    .level(log::Level::Info)
+                    .target("test")
+                    .args(format_args!("line {i} of a log that fills past its cap"))
+                    .build(),
+            );
+        }
+        logger.flush();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert!(names.contains(&"timecard.log".to_owned()), "{names:?}");
+        let gz: Vec<_> = names.iter().filter(|n| n.ends_with(".log.gz")).collect();
+        assert_eq!(gz.len(), LOGS_KEPT as usize, "{names:?}");
+        let first = std::fs::read(dir.path().join(gz[0])).unwrap();
+        assert_eq!(&first[..2], &[0x1f, 0x8b], "gzip magic");
+        assert!(
+            std::fs::metadata(dir.path().join("timecard.log"))
+                .unwrap()
+                .len()
+                <= 4 * 1024 + 200
+        );
+    }
+}
