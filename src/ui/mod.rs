@@ -513,5 +513,9 @@ pub fn run_app(data: DataDir, settings: Settings) -> anyhow::Result<()> {
             )))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "the window could not open ({e}); without a graphical session the command line still works: `timecard --help`, `timecard track --contract ID`"
+        )
+    })
 }
