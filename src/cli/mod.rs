@@ -75,6 +75,11 @@ pub enum Command {
         #[arg(long)]
         quality: Option<u8>,
     },
+    /// Where the logs are, or export them as a zip.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
     /// Show the state of sync and of the offline cache.
     Status {
         /// Print JSON instead of text.
@@ -85,6 +90,17 @@ pub enum Command {
     Cache {
         #[command(subcommand)]
         command: cache_cmd::CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Print the log folder.
+    Path,
+    /// Write every log file into a zip.
+    Export {
+        /// The zip file to write.
+        file: PathBuf,
     },
 }
 
@@ -134,6 +150,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Capture { out, quality }) => {
             capture(&out, quality.unwrap_or(settings.screenshot_quality))
         }
+        Some(Command::Logs {
+            command: LogsCommand::Path,
+        }) => {
+            println!("{}", data.logs_dir().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Logs {
+            command: LogsCommand::Export { file },
+        }) => {
+            let n = crate::platform::logging::export_zip(&data.logs_dir(), &file)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!("{n} log file(s) written to {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
     }
@@ -169,6 +199,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Diary { .. } => "diary",
         Command::Capture { .. } => "capture",
         Command::Status { .. } => "status",
+        Command::Logs { .. } => "logs",
         Command::Cache { .. } => "cache",
     }
 }

@@ -90,3 +90,53 @@ mod tests {
         );
     }
 }
+
+/// Writes every file of the log folder into a zip at `out` (D2: *Export
+/// logs*); returns how many files went in.
+pub fn export_zip(dir: &Path, out: &Path) -> std::io::Result<usize> {
+    use std::io::Write;
+    let mut names: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(out)?);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for name in &names {
+        zip.start_file(name.as_str(), options)
+            .map_err(std::io::Error::other)?;
+        zip.write_all(&std::fs::read(dir.join(name))?)?;
+    }
+    zip.finish().map_err(std::io::Error::other)?.sync_all()?;
+    Ok(names.len())
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    #[test]
+    fn export_zips_every_log_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("timecard.log"), b"today's lines\n").unwrap();
+        std::fs::write(dir.path().join("timecard.0.log.gz"), [0x1f, 0x8b, 1, 2]).unwrap();
+        let out = dir
+            .path()
+            .join("..")
+            .join(format!("logs-{}.zip", std::process::id()));
+        assert_eq!(export_zip(dir.path(), &out).unwrap(), 2);
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+        let mut text = String::new();
+        use std::io::Read;
+        archive
+            .by_name("timecard.log")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "today's lines\n");
+        assert_eq!(archive.len(), 2);
+        std::fs::remove_file(out).unwrap();
+    }
+}

@@ -72,6 +72,8 @@ pub enum Intent {
     OpenSignIn,
     /// Open the data folder's log folder in the file manager.
     ShowLogFolder,
+    /// Zip the logs into the export folder (D2).
+    ExportLogs,
     /// Wipe the data folder and restart (D4), after the confirmation.
     ClearAndRestart,
 }
@@ -218,6 +220,19 @@ impl TimecardApp {
                 Intent::SignIn(form) => self.sign_in(form, ctx),
                 Intent::OpenSignIn => {
                     self.state.signin = Some(SignInForm::from_settings(&self.settings))
+                }
+                Intent::ExportLogs => {
+                    let (dir, commands) = (self.data.logs_dir(), self.commands.clone());
+                    let out = std::path::PathBuf::from(&self.state.export_dir).with_file_name(
+                        format!("timecard-logs-{}.zip", self.now().format("%Y%m%d-%H%M%S")),
+                    );
+                    std::thread::spawn(move || {
+                        let notice = match crate::platform::logging::export_zip(&dir, &out) {
+                            Ok(n) => format!("{n} log file(s) exported to {}", out.display()),
+                            Err(e) => format!("The logs were not exported: {e}"),
+                        };
+                        let _ = commands.send(Command::Notice(notice));
+                    });
                 }
                 Intent::ShowLogFolder => {
                     let dir = self.data.logs_dir();
@@ -459,6 +474,10 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
             }
             if ui.button("Show log folder").clicked() {
                 intents.push(Intent::ShowLogFolder);
+                ui.close();
+            }
+            if ui.button("Export logs (zip)").clicked() {
+                intents.push(Intent::ExportLogs);
                 ui.close();
             }
         });
