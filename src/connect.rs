@@ -47,26 +47,11 @@ impl SavedSession {
     }
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a file readable by its owner only, durably.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    crate::cache::durable::sync_dir(dir)
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    crate::cache::durable::write_private_file(dir, &name, bytes)
 }
 
 /// A client ready to use, and the built-in server if that is what it talks to.

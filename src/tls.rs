@@ -46,23 +46,9 @@ pub fn ensure_self_signed(data_dir: &Path) -> io::Result<CertificatePair> {
     };
     let dir = cert_path.parent().expect("tls folder");
     fs::create_dir_all(dir)?;
-    write_private(&key_path, &pair.key_pem)?;
+    crate::connect::write_private(&key_path, &pair.key_pem)?;
     fs::write(&cert_path, &pair.cert_pem)?;
     Ok(pair)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// A rustls server configuration (ring provider) from PEM data.

@@ -18,16 +18,31 @@ pub fn is_temp_name(name: &str) -> bool {
 /// Writes `bytes` to `dir/name` so that once this returns `Ok` the file
 /// survives a crash or power loss with exactly these contents.
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write(dir, name, bytes, false)
+}
+
+/// [`write_file`] for secrets (session token, private key): the file is
+/// readable by its owner only, from its first byte on.
+pub fn write_private_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write(dir, name, bytes, true)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8], private: bool) -> io::Result<()> {
     let temp = dir.join(format!(
         "{TEMP_PREFIX}{name}.{}{TEMP_SUFFIX}",
         std::process::id()
     ));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

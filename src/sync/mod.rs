@@ -80,8 +80,6 @@ pub enum SyncCommand {
     UploadNow,
     /// Refresh the contract list now (the Refresh button).
     Refresh,
-    /// A new session token (after signing in again), or none.
-    SetToken(Option<String>),
     /// Load a day of the Work Diary.
     LoadDiary {
         date: chrono::NaiveDate,
@@ -330,11 +328,6 @@ impl SyncLoop {
                 }
                 Ok(SyncCommand::UploadNow) => return true,
                 Ok(SyncCommand::Refresh) => {
-                    self.refresh_due = Instant::now();
-                    return true;
-                }
-                Ok(SyncCommand::SetToken(token)) => {
-                    self.client.set_token(token);
                     self.refresh_due = Instant::now();
                     return true;
                 }
