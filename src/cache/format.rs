@@ -11,6 +11,7 @@
 //!     24     …  body: the segment, MessagePack with field names
 //! ```
 
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::domain::Segment;
@@ -99,6 +100,18 @@ pub fn verified_body(file: &[u8]) -> Result<&[u8], FormatError> {
     Ok(body)
 }
 
+/// The start and end of the segment in a whole cache file, without
+/// copying its screenshot (the other fields are skipped, not decoded).
+pub fn segment_span(file: &[u8]) -> Result<(DateTime<Utc>, DateTime<Utc>), FormatError> {
+    #[derive(serde::Deserialize)]
+    struct Span {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    }
+    let span: Span = rmp_serde::from_slice(verified_body(file)?)?;
+    Ok((span.start, span.end))
+}
+
 /// Checks and decodes a whole cache file.
 pub fn decode_file(file: &[u8]) -> Result<Segment, FormatError> {
     decode_body(verified_body(file)?)
@@ -131,6 +144,10 @@ mod tests {
     fn round_trip() {
         let s = sample();
         assert_eq!(decode_file(&encode_file(&s).unwrap()).unwrap(), s);
+        assert_eq!(
+            segment_span(&encode_file(&s).unwrap()).unwrap(),
+            (s.start, s.end)
+        );
     }
 
     #[test]

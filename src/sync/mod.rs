@@ -413,8 +413,8 @@ impl SyncLoop {
             pending.retain(|f| {
                 std::fs::read(&f.path)
                     .ok()
-                    .and_then(|bytes| format::decode_file(&bytes).ok())
-                    .is_none_or(|s| s.end.timestamp() <= horizon)
+                    .and_then(|bytes| format::segment_span(&bytes).ok())
+                    .is_none_or(|(_, end)| end.timestamp() <= horizon)
             });
         }
         let total = pending.len();

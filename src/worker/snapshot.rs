@@ -7,8 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::Contract;
 use crate::domain::contract::format_hours;
-use crate::domain::{Contract, NotTrackable};
 use crate::sync::{SyncState, SyncStatus};
 
 /// Why tracking stopped by itself (or was refused at start).
@@ -259,8 +259,4 @@ impl Snapshot {
     pub fn today_total_secs(&self, now: DateTime<Utc>) -> i64 {
         self.today_secs.values().sum::<i64>() + self.running_secs(now)
     }
-}
-
-pub(crate) fn describe_reason(reason: NotTrackable, tz: chrono_tz::Tz) -> String {
-    reason.describe(&tz)
 }

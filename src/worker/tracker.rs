@@ -21,7 +21,6 @@ use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
     CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason, TrackingView,
-    describe_reason,
 };
 
 /// How often input is sampled while tracking, at most (P3).
@@ -398,7 +397,7 @@ impl Tracker {
         if let Trackability::NotTrackable(reason) = contract.trackability(at, self.config.policy) {
             return Some(StopReason::NotTrackable {
                 contract_id: contract_id.to_owned(),
-                reason: describe_reason(reason, self.config.time_zone),
+                reason: reason.describe(&self.config.time_zone),
             });
         }
         if let Some(limit) = contract.limit_at(at)
@@ -739,7 +738,7 @@ impl Tracker {
                     contract: c.clone(),
                     trackable,
                     reason_code: reason.map(|r| r.code().to_owned()),
-                    reason: reason.map(|r| describe_reason(r, self.config.time_zone)),
+                    reason: reason.map(|r| r.describe(&self.config.time_zone)),
                     week_logged_secs: self.week_logged_secs(&c.id, week),
                     limit_secs: c.limit_at(now),
                     pending_limit_note: c.pending_limit_note(now),
