@@ -68,6 +68,7 @@ impl Engine {
         options.time_zone = zone.name().to_owned();
         options.contracts_file = (!connection.is_builtin()).then(|| data.contracts_file());
         options.upload_horizon = Some(worker.upload_horizon());
+        options.outbox = Some(crate::sync::outbox::Outbox::new(data.reports_dir()));
         let syncer = Syncer::spawn(
             connection.client.clone(),
             options,

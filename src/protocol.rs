@@ -174,17 +174,63 @@ pub struct DiaryResponse {
 }
 
 /// `POST /reports`: a problem report (D3).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProblemReport {
+    /// Chosen by the app, so a report sent twice (a retry after a cut
+    /// connection) is stored once.
+    pub id: uuid::Uuid,
     pub description: String,
     #[serde(default)]
     pub contract_id: Option<String>,
+    /// When the problem happened, as the user entered it (converted to UTC).
     pub incident_at: Option<DateTime<Utc>>,
+    /// The zone the user entered the time in.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// When the user pressed *Send*.
+    pub created_at: DateTime<Utc>,
+    pub app_version: String,
+    /// Operating system and architecture, e.g. `linux x86_64`.
+    pub os: String,
     /// A zip of the logs, base64-encoded, if the user chose to attach them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs_zip_base64: Option<String>,
+}
+
+impl ProblemReport {
+    /// A report from this app, now, with no logs attached yet.
+    pub fn new(description: &str, created_at: DateTime<Utc>) -> ProblemReport {
+        ProblemReport {
+            id: uuid::Uuid::new_v4(),
+            description: description.trim().to_owned(),
+            contract_id: None,
+            incident_at: None,
+            time_zone: None,
+            created_at,
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            logs_zip_base64: None,
+        }
+    }
+
+    /// Attaches `zip` (the log folder, zipped).
+    pub fn attach_logs(&mut self, zip: &[u8]) {
+        use base64::Engine;
+        self.logs_zip_base64 = Some(base64::engine::general_purpose::STANDARD.encode(zip));
+    }
+
+    /// The attached logs zip, decoded; an error says why it is unreadable.
+    pub fn logs_zip(&self) -> Result<Option<Vec<u8>>, String> {
+        use base64::Engine;
+        self.logs_zip_base64
+            .as_deref()
+            .map(|text| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| format!("the attached logs are not valid base64: {e}"))
+            })
+            .transpose()
+    }
 }
 
 /// The answer to `POST /reports`.

@@ -71,7 +71,11 @@ impl Window {
                 self.harness.step();
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; notice: {:?}",
+                self.harness.state().latest().notice
+            );
             self.harness
                 .state()
                 .wait_for_worker(StdDuration::from_millis(100));
@@ -308,4 +312,51 @@ fn diary_in_kolkata_shows_the_local_hour() {
             .query_by_label("Segment 14:30–14:40, Backend development")
             .is_none()
     );
+}
+
+// D3: the form sends description, contract, incident time and the logs
+// zip to the (built-in) server.
+#[test]
+fn report_a_problem_reaches_the_server_with_the_logs() {
+    let settings = Settings {
+        time_zone: Some("Asia/Kolkata".into()),
+        ..Settings::default()
+    };
+    let mut root = None;
+    let mut w = open_with(settings, |data| {
+        std::fs::create_dir_all(data.logs_dir()).unwrap();
+        std::fs::write(data.logs_dir().join("timecard.log"), "a line of log\n").unwrap();
+        root = Some(data.root().to_owned());
+    });
+    w.click("Help");
+    w.click("Report a problem…");
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::MultilineTextInput, "What happened?")
+        .focus();
+    w.harness.step();
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::MultilineTextInput, "What happened?")
+        .type_text("The timer froze at lunch");
+    w.harness.step();
+    // Pre-filled with now in the user's zone (15:00 UTC = 20:30 in Kolkata).
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "When (Asia/Kolkata)")
+        .value()
+        .filter(|v| v == "2026-11-25 20:30")
+        .expect("the incident time is now in the user's zone");
+    w.click("Send report");
+    w.until("the report to be sent", |app| {
+        app.latest()
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("was sent"))
+    });
+    let store = timecard::server::open_store(&root.unwrap().join("local-server")).unwrap();
+    let reports = timecard::server::store::Store::reports(&store).unwrap();
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report.report.description, "The timer froze at lunch");
+    assert_eq!(report.report.time_zone.as_deref(), Some("Asia/Kolkata"));
+    assert_eq!(report.report.incident_at, Some(at("2026-11-25T15:00:00Z")));
+    assert!(report.logs_zip_bytes.is_some(), "the logs are attached");
 }

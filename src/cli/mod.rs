@@ -4,6 +4,7 @@
 
 mod account;
 mod cache_cmd;
+mod report;
 mod server_cmds;
 mod status;
 mod track;
@@ -80,6 +81,9 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Send a problem report to the server, with the logs attached unless
+    /// --no-logs; offline, it is queued and sent later.
+    Report(report::ReportArgs),
     /// Show the state of sync and of the offline cache.
     Status {
         /// Print JSON instead of text.
@@ -164,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{n} log file(s) written to {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Report(args)) => report::run(&data, &settings, args),
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
     }
@@ -198,6 +203,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Sync => "sync",
         Command::Diary { .. } => "diary",
         Command::Capture { .. } => "capture",
+        Command::Report(_) => "report",
         Command::Status { .. } => "status",
         Command::Logs { .. } => "logs",
         Command::Cache { .. } => "cache",

@@ -151,6 +151,12 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     let zone = engine.zone;
     engine.shutdown();
     let uploaded = snapshot.sync.uploaded_segments;
+    if snapshot.sync.reports_waiting > 0 {
+        println!(
+            "{} problem report(s) still waiting to be sent.",
+            snapshot.sync.reports_waiting
+        );
+    }
     println!(
         "{uploaded} segment(s) sent; {} were waiting.",
         pending_before.max(uploaded as usize)

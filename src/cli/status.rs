@@ -27,6 +27,8 @@ struct Status {
     oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
     refused_segments: usize,
     quarantined_files: usize,
+    /// Problem reports not yet sent (D3).
+    reports_waiting: usize,
 }
 
 pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
@@ -51,6 +53,7 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         oldest_pending: cache.pending().next().map(|e| e.start),
         refused_segments: cache.refused().count(),
         quarantined_files: cache.quarantined()?.len(),
+        reports_waiting: crate::sync::outbox::Outbox::new(data.reports_dir()).len(),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -92,6 +95,12 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
             "Quarantine:    {} damaged file(s) in {} — `timecard cache verify` explains",
             status.quarantined_files,
             cache.quarantine_dir().display()
+        );
+    }
+    if status.reports_waiting > 0 {
+        println!(
+            "Reports:       {} problem report(s) waiting to be sent",
+            status.reports_waiting
         );
     }
     Ok(ExitCode::SUCCESS)

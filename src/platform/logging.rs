@@ -94,6 +94,18 @@ mod tests {
 /// Writes every file of the log folder into a zip at `out` (D2: *Export
 /// logs*); returns how many files went in.
 pub fn export_zip(dir: &Path, out: &Path) -> std::io::Result<usize> {
+    let (count, file) = write_zip(dir, std::fs::File::create(out)?)?;
+    file.sync_all()?;
+    Ok(count)
+}
+
+/// The log folder as a zip in memory, to attach to a problem report (D3).
+pub fn zip_bytes(dir: &Path) -> std::io::Result<Vec<u8>> {
+    let (_, cursor) = write_zip(dir, std::io::Cursor::new(Vec::new()))?;
+    Ok(cursor.into_inner())
+}
+
+fn write_zip<W: std::io::Write + std::io::Seek>(dir: &Path, out: W) -> std::io::Result<(usize, W)> {
     use std::io::Write;
     let mut names: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
@@ -101,7 +113,7 @@ pub fn export_zip(dir: &Path, out: &Path) -> std::io::Result<usize> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(out)?);
+    let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for name in &names {
@@ -109,8 +121,8 @@ pub fn export_zip(dir: &Path, out: &Path) -> std::io::Result<usize> {
             .map_err(std::io::Error::other)?;
         zip.write_all(&std::fs::read(dir.join(name))?)?;
     }
-    zip.finish().map_err(std::io::Error::other)?.sync_all()?;
-    Ok(names.len())
+    let out = zip.finish().map_err(std::io::Error::other)?;
+    Ok((names.len(), out))
 }
 
 #[cfg(test)]

@@ -73,6 +73,11 @@ impl DataDir {
         self.root.join("session.json")
     }
 
+    /// Problem reports waiting to be sent (D3).
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
+
     /// The last contract list from the server, for starting offline.
     pub fn contracts_file(&self) -> PathBuf {
         self.root.join("contracts.json")

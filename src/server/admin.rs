@@ -1,5 +1,5 @@
 //! `timecard-server`: serve, and the admin commands that work on the data
-//! folder directly (users, contracts, maintenance).
+//! folder directly (users, contracts, problem reports, maintenance).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -67,12 +67,38 @@ pub enum ServerCommand {
         #[command(subcommand)]
         command: ContractCommand,
     },
+    /// Read the problem reports users sent from the app.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
     Maintenance {
         state: OnOff,
         /// Seconds clients are asked to wait.
         #[arg(long, default_value_t = 120)]
         retry_after: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Every report, newest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report in full; the attached logs can be saved as a zip.
+    Show {
+        /// The report's id (or its first 8 characters).
+        id: String,
+        /// Write the attached logs zip to this file.
+        #[arg(long, value_name = "FILE")]
+        save_logs: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -239,6 +265,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
+        ServerCommand::Report { command } => report_command(&cli.data, command),
         ServerCommand::Maintenance { state, retry_after } => {
             std::fs::create_dir_all(&cli.data)?;
             super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
@@ -376,4 +403,111 @@ fn contract_command(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(data)?;
+    match command {
+        ReportCommand::List { json } => {
+            let reports = store.reports()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else if reports.is_empty() {
+                println!("no problem reports");
+            } else {
+                for r in reports {
+                    let first_line = r.report.description.lines().next().unwrap_or_default();
+                    println!(
+                        "{}  {}  {:<10} {:<5} {}",
+                        &r.report.id.to_string()[..8],
+                        r.received_at.format("%Y-%m-%d %H:%M UTC"),
+                        r.login,
+                        if r.logs_zip_bytes.is_some() {
+                            "logs"
+                        } else {
+                            "-"
+                        },
+                        truncate(first_line, 60)
+                    );
+                }
+            }
+        }
+        ReportCommand::Show {
+            id,
+            save_logs,
+            json,
+        } => {
+            let (r, logs) = store
+                .report(&id)?
+                .with_context(|| format!("no report with id {id:?}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r, logs.as_deref());
+            }
+            if let Some(out) = save_logs {
+                let logs = logs.context("this report has no logs attached")?;
+                std::fs::write(&out, &logs)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!("logs written to {}", out.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
+    let p = &r.report;
+    println!("report    {}", p.id);
+    println!("from      {}", r.login);
+    println!(
+        "received  {}",
+        r.received_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if let Some(at) = p.incident_at {
+        let local = p
+            .time_zone
+            .as_deref()
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+            .map(|zone| {
+                format!(
+                    " ({} in {}, as entered)",
+                    at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"),
+                    zone.name()
+                )
+            })
+            .unwrap_or_default();
+        println!("incident  {}{local}", at.format("%Y-%m-%d %H:%M UTC"));
+    }
+    println!("contract  {}", p.contract_id.as_deref().unwrap_or("(none)"));
+    println!("app       timecard {} on {}", p.app_version, p.os);
+    match logs {
+        None => println!("logs      (not attached)"),
+        Some(zip) => {
+            let names = zip::ZipArchive::new(std::io::Cursor::new(zip))
+                .map(|a| {
+                    a.file_names()
+                        .filter_map(Result::ok)
+                        .map(|name| name.into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_else(|e| format!("unreadable zip: {e}"));
+            println!(
+                "logs      {} KB zip: {names} (save with --save-logs FILE)",
+                zip.len().div_ceil(1024)
+            );
+        }
+    }
+    println!();
+    println!("{}", p.description);
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
 }

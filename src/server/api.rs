@@ -505,7 +505,20 @@ async fn report(
     if report.description.trim().is_empty() {
         return Err(ApiError::malformed("the report needs a description"));
     }
+    if report.id.is_nil() {
+        return Err(ApiError::malformed("the report needs an id"));
+    }
+    let logs = report.logs_zip().map_err(ApiError::malformed)?;
     let now = state.clock.now();
-    let id = blocking(&state, move |s| s.add_report(user.id, &report, now)).await?;
+    let id = report.id.to_string();
+    log::info!(
+        "report {id} from user {}: {} bytes of logs",
+        user.id,
+        logs.as_ref().map_or(0, Vec::len)
+    );
+    blocking(&state, move |s| {
+        s.add_report(user.id, &report, logs.as_deref(), now)
+    })
+    .await?;
     Ok(Json(ReportReceipt { id }))
 }

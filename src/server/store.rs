@@ -89,12 +89,31 @@ pub trait Store: Send + Sync {
     /// Deletes a segment, its time and its screenshot (S4).
     fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
     fn screenshot(&self, user_id: i64, id: SegmentId) -> Result<Option<Vec<u8>>>;
+    /// Keeps a problem report (D3) and its logs zip. A report whose id is
+    /// already stored is not stored again.
     fn add_report(
         &self,
         user_id: i64,
         report: &ProblemReport,
+        logs_zip: Option<&[u8]>,
         now: DateTime<Utc>,
-    ) -> Result<String>;
+    ) -> Result<()>;
+    /// Every report, newest first, without attachments.
+    fn reports(&self) -> Result<Vec<StoredReport>>;
+    /// One report (by id, or a unique prefix of it) with its logs zip.
+    fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>>;
+}
+
+/// A problem report as the server keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredReport {
+    /// The sender's login.
+    pub login: String,
+    pub received_at: DateTime<Utc>,
+    /// Size of the attached logs zip, if any.
+    pub logs_zip_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub report: ProblemReport,
 }
 
 /// [`Store`] on one SQLite file.
@@ -151,7 +170,8 @@ CREATE TABLE IF NOT EXISTS reports (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    logs_zip BLOB
 );
 ";
 
@@ -176,6 +196,15 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Databases from before attachments were kept beside the report.
+        let has_logs_zip: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('reports') WHERE name = 'logs_zip')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_logs_zip {
+            conn.execute_batch("ALTER TABLE reports ADD COLUMN logs_zip BLOB")?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -541,20 +570,72 @@ impl Store for SqliteStore {
         &self,
         user_id: i64,
         report: &ProblemReport,
+        logs_zip: Option<&[u8]>,
         now: DateTime<Utc>,
-    ) -> Result<String> {
-        let id = uuid::Uuid::new_v4().to_string();
+    ) -> Result<()> {
+        let body = ProblemReport {
+            logs_zip_base64: None,
+            ..report.clone()
+        };
         self.conn().execute(
-            "INSERT INTO reports (id, user_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO reports (id, user_id, created_at, body, logs_zip)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
-                id,
+                report.id.to_string(),
                 user_id,
                 ts(now),
-                serde_json::to_string(report).unwrap_or_default()
+                serde_json::to_string(&body).unwrap_or_default(),
+                logs_zip
             ],
         )?;
-        Ok(id)
+        Ok(())
     }
+
+    fn reports(&self) -> Result<Vec<StoredReport>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.login, r.created_at, r.body, length(r.logs_zip)
+             FROM reports r LEFT JOIN users u ON u.id = r.user_id
+             ORDER BY r.created_at DESC, r.id",
+        )?;
+        let rows = stmt.query_map([], stored_report)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.login, r.created_at, r.body, length(r.logs_zip), r.logs_zip
+             FROM reports r LEFT JOIN users u ON u.id = r.user_id
+             WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1)
+             LIMIT 2",
+        )?;
+        let mut found: Vec<(StoredReport, Option<Vec<u8>>)> = stmt
+            .query_map([id], |row| Ok((stored_report(row)?, row.get(4)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if found.len() > 1 {
+            return Err(StoreError::Conflict(format!(
+                "more than one report starts with {id:?}; give more of the id"
+            )));
+        }
+        Ok(found.pop())
+    }
+}
+
+/// A row of `login, created_at, body, length(logs_zip)` as a report.
+fn stored_report(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
+    let body: String = row.get(2)?;
+    let report = serde_json::from_str(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(StoredReport {
+        login: row
+            .get::<_, Option<String>>(0)?
+            .unwrap_or_else(|| "(deleted user)".into()),
+        received_at: from_ts(row.get(1)?),
+        logs_zip_bytes: row.get::<_, Option<i64>>(3)?.map(|n| n as u64),
+        report,
+    })
 }
 
 fn logged_secs_in(

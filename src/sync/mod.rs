@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod error;
+pub mod outbox;
 pub mod plan;
 
 use std::collections::HashSet;
@@ -69,6 +70,8 @@ pub struct SyncStatus {
     pub contracts_refreshed_at: Option<DateTime<Utc>>,
     /// Segments uploaded since the app started.
     pub uploaded_segments: u64,
+    /// Problem reports waiting to be sent (D3).
+    pub reports_waiting: usize,
 }
 
 /// Commands to the sync thread.
@@ -105,6 +108,8 @@ pub struct SyncOptions {
     /// Segments ending after this (Unix seconds) wait (S5); see
     /// [`crate::worker::Worker::upload_horizon`].
     pub upload_horizon: Option<Arc<std::sync::atomic::AtomicI64>>,
+    /// Where problem reports wait until they are sent (D3).
+    pub outbox: Option<outbox::Outbox>,
 }
 
 impl SyncOptions {
@@ -116,6 +121,7 @@ impl SyncOptions {
             batch_max_segments: 16,
             batch_max_bytes: 8 * 1024 * 1024,
             upload_horizon: None,
+            outbox: None,
         }
     }
 }
@@ -260,6 +266,7 @@ impl SyncLoop {
 
     fn publish(&mut self, state: SyncState) {
         self.status.state = state;
+        self.status.reports_waiting = self.options.outbox.as_ref().map_or(0, |o| o.len());
         self.status.clock_skew_secs = self.client.clock_skew_secs();
         let _ = self.worker.send(Command::SyncStatus(self.status.clone()));
     }
@@ -350,19 +357,17 @@ impl SyncLoop {
                     }
                 }
                 Ok(SyncCommand::SendReport(report)) => {
-                    let notice = match self.client.report(&report) {
-                        Ok(receipt) => {
-                            format!("Thank you — problem report {} was sent.", receipt.id)
-                        }
-                        Err(e) => format!("The report could not be sent: {e}"),
-                    };
-                    let _ = self.worker.send(Command::Notice(notice));
+                    self.queue_report(*report);
+                    if matches!(wait, Wait::Until(_)) {
+                        return true;
+                    }
                 }
             }
         }
     }
 
-    /// One round: refresh contracts if due, then upload everything pending.
+    /// One round: refresh contracts if due, upload everything pending,
+    /// then send queued problem reports.
     fn cycle(&mut self) -> Result<(), SyncError> {
         if self.client.token().is_none() {
             return Err(SyncError::SignedOut);
@@ -370,7 +375,58 @@ impl SyncLoop {
         if Instant::now() >= self.refresh_due {
             self.refresh()?;
         }
-        self.upload_all()
+        self.upload_all()?;
+        self.deliver_reports()
+    }
+
+    /// Queues a problem report durably, then tries to send it at once.
+    fn queue_report(&mut self, report: crate::protocol::ProblemReport) {
+        let Some(outbox) = &self.options.outbox else {
+            let notice = match self.client.report(&report) {
+                Ok(receipt) => format!("Thank you — problem report {} was sent.", receipt.id),
+                Err(e) => format!("The report could not be sent: {e}"),
+            };
+            let _ = self.worker.send(Command::Notice(notice));
+            return;
+        };
+        if let Err(e) = outbox.put(&report) {
+            log::error!("cannot queue report {}: {e}", report.id);
+            let _ = self.worker.send(Command::Notice(format!(
+                "The report could not be saved ({e}); it was not sent."
+            )));
+            return;
+        }
+        log::info!("report {} queued", report.id);
+        if let Err(e) = self.deliver_reports() {
+            let when = match e {
+                SyncError::SignedOut | SyncError::SessionExpired => "after you sign in again",
+                _ => "as soon as the server can be reached",
+            };
+            let _ = self.worker.send(Command::Notice(format!(
+                "Your problem report is saved and will be sent {when} ({e})."
+            )));
+            self.publish(self.status.state.clone());
+        }
+    }
+
+    /// Sends queued reports; tells the user what went and what was refused.
+    fn deliver_reports(&mut self) -> Result<(), SyncError> {
+        let Some(outbox) = &self.options.outbox else {
+            return Ok(());
+        };
+        let done = outbox::deliver(&self.client, outbox)?;
+        for id in &done.sent {
+            let _ = self.worker.send(Command::Notice(format!(
+                "Thank you — problem report {id} was sent."
+            )));
+        }
+        for (id, why, kept) in &done.refused {
+            let _ = self.worker.send(Command::Notice(format!(
+                "The server refused problem report {id}: {why}. It is kept in {}.",
+                kept.display()
+            )));
+        }
+        Ok(())
     }
 
     fn refresh(&mut self) -> Result<(), SyncError> {

@@ -102,17 +102,22 @@ pub struct ReportForm {
 }
 
 impl ReportForm {
-    pub fn new(now: DateTime<Utc>) -> Self {
+    /// An empty form with the incident time pre-filled: now, in `zone`.
+    pub fn new(now: DateTime<Utc>, zone: Tz, contract_id: Option<String>) -> Self {
         ReportForm {
             description: String::new(),
-            contract_id: None,
-            when: now.format("%Y-%m-%d %H:%M").to_string(),
+            contract_id,
+            when: now
+                .with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
             attach_logs: true,
         }
     }
 
-    /// The form as sent, or what is wrong with it.
-    pub fn to_report(&self, zone: Tz) -> Result<ProblemReport, String> {
+    /// The form as sent (logs are attached later, off the UI thread), or
+    /// what is wrong with it.
+    pub fn to_report(&self, zone: Tz, now: DateTime<Utc>) -> Result<ProblemReport, String> {
         if self.description.trim().is_empty() {
             return Err("Please describe what happened.".into());
         }
@@ -121,13 +126,11 @@ impl ReportForm {
         let incident = zone.from_local_datetime(&naive).earliest().ok_or_else(|| {
             "That time does not exist in your zone (a daylight-saving gap).".to_owned()
         })?;
-        Ok(ProblemReport {
-            description: self.description.trim().to_owned(),
-            contract_id: self.contract_id.clone(),
-            incident_at: Some(incident.with_timezone(&Utc)),
-            time_zone: Some(zone.name().to_owned()),
-            logs_zip_base64: None,
-        })
+        let mut report = ProblemReport::new(&self.description, now);
+        report.contract_id = self.contract_id.clone();
+        report.incident_at = Some(incident.with_timezone(&Utc));
+        report.time_zone = Some(zone.name().to_owned());
+        Ok(report)
     }
 }
 
@@ -135,7 +138,7 @@ pub fn dialogs_ui(
     ctx: &egui::Context,
     snapshot: &Snapshot,
     state: &mut UiState,
-    _now: DateTime<Utc>,
+    now: DateTime<Utc>,
     zone: Tz,
     builtin_server: bool,
     intents: &mut Vec<Intent>,
@@ -144,7 +147,7 @@ pub fn dialogs_ui(
         reset_dialog_ui(ctx, snapshot, state, builtin_server, intents);
     }
     if state.report.is_some() {
-        report_dialog_ui(ctx, snapshot, state, zone, intents);
+        report_dialog_ui(ctx, snapshot, state, now, zone, intents);
     }
     if state.signin.is_some() {
         signin_dialog_ui(ctx, state, intents);
@@ -253,6 +256,7 @@ fn report_dialog_ui(
     ctx: &egui::Context,
     snapshot: &Snapshot,
     state: &mut UiState,
+    now: DateTime<Utc>,
     zone: Tz,
     intents: &mut Vec<Intent>,
 ) {
@@ -263,12 +267,13 @@ fn report_dialog_ui(
     let modal = egui::Modal::new(egui::Id::unique("report")).show(ctx, |ui| {
         ui.set_max_width(480.0);
         ui.heading("Report a problem");
-        ui.label("What happened?");
+        let label = ui.label("What happened?");
         ui.add(
             egui::TextEdit::multiline(&mut form.description)
                 .desired_rows(4)
                 .desired_width(f32::INFINITY),
-        );
+        )
+        .labelled_by(label.id);
         ui.horizontal(|ui| {
             let shown = form
                 .contract_id
@@ -289,11 +294,12 @@ fn report_dialog_ui(
                 });
         });
         ui.horizontal(|ui| {
-            ui.label(format!("When ({})", zone.name()));
-            ui.add(egui::TextEdit::singleline(&mut form.when).desired_width(160.0));
+            let label = ui.label(format!("When ({})", zone.name()));
+            ui.add(egui::TextEdit::singleline(&mut form.when).desired_width(160.0))
+                .labelled_by(label.id);
         });
         ui.checkbox(&mut form.attach_logs, "Attach logs");
-        let checked = form.to_report(zone);
+        let checked = form.to_report(zone, now);
         if let Err(problem) = &checked {
             ui.label(RichText::new(problem).small().color(theme::MUTED));
         }
@@ -303,7 +309,10 @@ fn report_dialog_ui(
                 .clicked()
                 && let Ok(report) = checked
             {
-                intents.push(Intent::Worker(Command::SendReport(Box::new(report))));
+                intents.push(Intent::SendReport {
+                    report: Box::new(report),
+                    attach_logs: form.attach_logs,
+                });
                 close = true;
             }
             if ui.button("Cancel").clicked() {

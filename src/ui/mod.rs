@@ -76,6 +76,11 @@ pub enum Intent {
     ExportLogs,
     /// Wipe the data folder and restart (D4), after the confirmation.
     ClearAndRestart,
+    /// Queue a problem report (D3) and send it, zipping the logs first if asked.
+    SendReport {
+        report: Box<crate::protocol::ProblemReport>,
+        attach_logs: bool,
+    },
 }
 
 /// Everything the UI remembers between frames that is not the snapshot.
@@ -234,6 +239,21 @@ impl TimecardApp {
                         let _ = commands.send(Command::Notice(notice));
                     });
                 }
+                Intent::SendReport {
+                    mut report,
+                    attach_logs,
+                } => {
+                    let (dir, commands) = (self.data.logs_dir(), self.commands.clone());
+                    std::thread::spawn(move || {
+                        if attach_logs {
+                            match crate::platform::logging::zip_bytes(&dir) {
+                                Ok(zip) => report.attach_logs(&zip),
+                                Err(e) => log::warn!("report sent without logs: {e}"),
+                            }
+                        }
+                        let _ = commands.send(Command::SendReport(report));
+                    });
+                }
                 Intent::ShowLogFolder => {
                     let dir = self.data.logs_dir();
                     let _ = std::fs::create_dir_all(&dir);
@@ -356,7 +376,14 @@ impl TimecardApp {
         let mut intents = Vec::new();
         shortcuts(&ctx, &self.snapshot, &mut self.state, &mut intents);
         egui::Panel::top("menu").show(ui, |ui| {
-            menu_ui(ui, &mut self.state, &mut intents);
+            menu_ui(
+                ui,
+                &self.snapshot,
+                &mut self.state,
+                now,
+                self.settings.zone(),
+                &mut intents,
+            );
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             status::status_bar_ui(ui, &self.snapshot, now, self.settings.zone());
@@ -446,7 +473,14 @@ fn shortcuts(
     }
 }
 
-fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+fn menu_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    state: &mut UiState,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    intents: &mut Vec<Intent>,
+) {
     ui.horizontal(|ui| {
         for view in View::ALL {
             if ui
@@ -469,7 +503,12 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
         }
         ui.menu_button("Help", |ui| {
             if ui.button("Report a problem…").clicked() {
-                state.report = Some(ReportForm::new(Utc::now()));
+                let contract = snapshot
+                    .tracking
+                    .as_ref()
+                    .map(|t| t.contract_id.clone())
+                    .or_else(|| state.selected.clone());
+                state.report = Some(ReportForm::new(now, zone, contract));
                 ui.close();
             }
             if ui.button("Show log folder").clicked() {

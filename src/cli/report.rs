@@ -1,0 +1,96 @@
+//! `timecard report`: *Report a problem* (D3) from the command line. The
+//! report is queued durably first, then sent; offline, it stays queued and
+//! the app (or `timecard sync`) sends it later.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDateTime, TimeZone, Utc};
+
+use crate::clock::{Clock, SystemClock};
+use crate::connect;
+use crate::platform::DataDir;
+use crate::protocol::ProblemReport;
+use crate::settings::Settings;
+use crate::sync::outbox::{self, Outbox};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// What happened, in your own words.
+    #[arg(long, short)]
+    message: String,
+    /// The contract it is about.
+    #[arg(long, value_name = "ID")]
+    contract: Option<String>,
+    /// When it happened, "YYYY-MM-DD HH:MM" in your time zone (default: now).
+    #[arg(long, value_name = "WHEN")]
+    at: Option<String>,
+    /// Do not attach the logs.
+    #[arg(long)]
+    no_logs: bool,
+}
+
+pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if args.message.trim().is_empty() {
+        bail!("say what happened with --message");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let zone = settings.zone();
+    let incident = match &args.at {
+        None => now,
+        Some(text) => {
+            let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M")
+                .with_context(|| format!("--at {text:?}: write it as YYYY-MM-DD HH:MM"))?;
+            zone.from_local_datetime(&naive)
+                .earliest()
+                .with_context(|| {
+                    format!("{text} does not exist in {zone} (a daylight-saving gap)")
+                })?
+                .with_timezone(&Utc)
+        }
+    };
+    let mut report = ProblemReport::new(&args.message, now);
+    report.contract_id = args.contract;
+    report.incident_at = Some(incident);
+    report.time_zone = Some(zone.name().to_owned());
+    if !args.no_logs {
+        let zip = crate::platform::logging::zip_bytes(&data.logs_dir())
+            .context("cannot zip the logs (use --no-logs to send without them)")?;
+        report.attach_logs(&zip);
+    }
+    let outbox = Outbox::new(data.reports_dir());
+    outbox.put(&report).context("cannot queue the report")?;
+
+    let delivered = connect::connect(data, settings, clock)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|c| outbox::deliver(&c.client, &outbox).map_err(|e| e.to_string()));
+    match delivered {
+        Ok(done) => {
+            for id in &done.sent {
+                let which = if *id == report.id {
+                    ""
+                } else {
+                    " (queued earlier)"
+                };
+                println!("Problem report {id} sent{which}.");
+            }
+            for (id, why, kept) in &done.refused {
+                eprintln!(
+                    "The server refused problem report {id}: {why}. It is kept in {}.",
+                    kept.display()
+                );
+            }
+            if done.refused.iter().any(|(id, ..)| *id == report.id) {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Err(why) => println!(
+            "Problem report {} is saved and will be sent when the server can be reached \
+             (by the app or `timecard sync`): {why}",
+            report.id
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
