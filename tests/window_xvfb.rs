@@ -9,81 +9,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-
-use common::xvfb::{Xvfb, tools_present};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The colour of one screen pixel, via ImageMagick's `import`.
-fn pixel(display: &str, x: u32, y: u32) -> Option<(u8, u8, u8)> {
-    let out = Command::new("import")
-        .args([
-            "-display",
-            display,
-            "-window",
-            "root",
-            "-crop",
-            &format!("1x1+{x}+{y}"),
-            "txt:-",
-        ])
-        .output()
-        .ok()?;
-    // "0,0: (5140,34181,31354)  #141485857A7A  srgb(20,133,122)"
-    let text = String::from_utf8_lossy(&out.stdout);
-    let inside = text
-        .split("srgb(")
-        .nth(2)
-        .or_else(|| text.split("srgb(").last())?;
-    let mut values = inside
-        .trim_end()
-        .trim_end_matches(')')
-        .split(',')
-        .map(|v| v.trim().parse::<u8>().ok());
-    Some((values.next()??, values.next()??, values.next()??))
-}
-
-fn screenshot(display: &str, path: &Path) {
-    let status = Command::new("import")
-        .args([
-            "-display",
-            display,
-            "-window",
-            "root",
-            "-crop",
-            "760x620+0+0",
-        ])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "import failed");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
-}
-
-fn xdotool(display: &str, args: &[&str]) {
-    let status = Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", display)
-        .status()
-        .unwrap();
-    assert!(status.success(), "xdotool {args:?} failed");
-}
+use common::xvfb::{Killed, Xvfb, pixel, screenshot, tools_present, wait_until, xdotool};
 
 #[test]
 fn window_draws_and_tracks_under_xvfb() {

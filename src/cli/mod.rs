@@ -5,6 +5,7 @@
 mod account;
 mod cache_cmd;
 mod report;
+mod reset;
 mod server_cmds;
 mod status;
 mod track;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::platform::DataDir;
+use crate::platform::instance::{Holder, InstanceError, InstanceGuard};
 use crate::platform::paths::DATA_DIR_ENV;
 use crate::settings::Settings;
 
@@ -84,6 +86,9 @@ pub enum Command {
     /// Send a problem report to the server, with the logs attached unless
     /// --no-logs; offline, it is queued and sent later.
     Report(report::ReportArgs),
+    /// Clear cache and restart: wipe the data folder (cache, settings,
+    /// sign-in, logs). Refuses without --yes when time would be lost.
+    Reset(reset::ResetArgs),
     /// Show the state of sync and of the offline cache.
     Status {
         /// Print JSON instead of text.
@@ -137,10 +142,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         cli.command.as_ref().map(command_name)
     );
+    // D1: one process at a time changes the cache, settings and sign-in.
+    let instance = match lock_role(cli.command.as_ref()) {
+        None => None,
+        Some(role) => match InstanceGuard::acquire(&data, role, cli.command.is_none()) {
+            Ok(guard) => Some(guard),
+            Err(InstanceError::Running(holder)) if cli.command.is_none() => {
+                return Ok(already_running(&holder));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     let settings = Settings::load(&data.settings_file())?;
     match cli.command {
         None => {
-            crate::ui::run_app(data, settings)?;
+            crate::ui::run_app(data, settings, instance)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Login(args)) => account::login(&data, &settings, args),
@@ -169,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(args)) => report::run(&data, &settings, args),
+        Some(Command::Reset(args)) => reset::run(&data, &settings, args),
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
     }
@@ -193,6 +210,59 @@ fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Which commands must be the only Timecard on the data folder, and as what.
+fn lock_role(command: Option<&Command>) -> Option<&'static str> {
+    match command {
+        None => Some("window"),
+        Some(Command::Track(_)) => Some("track"),
+        Some(Command::Sync) => Some("sync"),
+        Some(Command::Login(_) | Command::Logout) => Some("login"),
+        Some(Command::Reset(_)) => Some("reset"),
+        Some(Command::Cache {
+            command: cache_cmd::CacheCommand::Verify | cache_cmd::CacheCommand::Import { .. },
+        }) => Some("cache"),
+        Some(_) => None,
+    }
+}
+
+/// A second launch of the window: ask the running one to come forward.
+fn already_running(holder: &Holder) -> ExitCode {
+    let ours = env!("CARGO_PKG_VERSION");
+    if holder.role != "window" {
+        eprintln!("timecard: {}", InstanceError::Running(holder.clone()));
+        return ExitCode::FAILURE;
+    }
+    match crate::platform::instance::ask_to_show(holder) {
+        Ok(answer) if answer.version == ours => {
+            println!(
+                "Timecard is already running (pid {}); its window was brought forward.",
+                answer.pid
+            );
+            log::info!("second launch: asked pid {} to show its window", answer.pid);
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            eprintln!(
+                "timecard: {}",
+                InstanceError::Running(Holder {
+                    pid: answer.pid,
+                    version: answer.version,
+                    ..holder.clone()
+                })
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!(
+                "timecard: Timecard is already running (pid {}, version {}) but did not answer ({e}); \
+                 if it hangs, quit it with `kill {}`",
+                holder.pid, holder.version, holder.pid
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The subcommand's name, for the log (never its arguments: they may hold secrets).
 fn command_name(command: &Command) -> &'static str {
     match command {
@@ -204,6 +274,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Diary { .. } => "diary",
         Command::Capture { .. } => "capture",
         Command::Report(_) => "report",
+        Command::Reset(_) => "reset",
         Command::Status { .. } => "status",
         Command::Logs { .. } => "logs",
         Command::Cache { .. } => "cache",

@@ -1,7 +1,8 @@
 //! What differs between operating systems or touches the desktop: the data
-//! folder (D7) and this device's identity. Single instance, logging,
-//! notifications and restart come here too.
+//! folder (D7) and this device's identity, single instance (D1), logging
+//! (D2), notifications (D5) and the wipe and restart (D4).
 
+pub mod instance;
 pub mod logging;
 pub mod paths;
 pub mod reset;

@@ -1,13 +1,20 @@
 //! *Clear cache and restart* (D4): wipe the data folder, start again.
 
 use std::io;
+use std::path::Path;
 
 use super::DataDir;
 
-/// Deletes everything in the data folder (the folder itself stays).
-pub fn wipe(data: &DataDir) -> io::Result<()> {
+/// Deletes everything in the data folder (the folder itself stays), except
+/// `keep` if that lies inside it (an export made just before).
+pub fn wipe(data: &DataDir, keep: Option<&Path>) -> io::Result<()> {
+    let keep = keep.and_then(|k| std::path::absolute(k).ok());
     for entry in std::fs::read_dir(data.root())? {
         let path = entry?.path();
+        let absolute = std::path::absolute(&path)?;
+        if keep.as_ref().is_some_and(|k| k.starts_with(&absolute)) {
+            continue;
+        }
         if path.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {

@@ -215,6 +215,7 @@ fn reset_dialog_ui(
         );
         ui.label("• Your settings");
         ui.label("• Your saved sign-in");
+        ui.label("• The logs (export them from Help first if you need them)");
         if builtin_server {
             ui.label(
                 RichText::new(

@@ -119,6 +119,8 @@ pub struct TimecardApp {
     pub state: UiState,
     background: Option<Receiver<EngineRestart>>,
     first_frame_done: bool,
+    /// The single-instance lock (D1), let go just before a restart.
+    instance: Option<crate::platform::instance::InstanceGuard>,
 }
 
 impl TimecardApp {
@@ -162,7 +164,25 @@ impl TimecardApp {
             settings,
             background: None,
             first_frame_done: false,
+            instance: None,
         }
+    }
+
+    /// Holds the single-instance lock; a second launch brings this window
+    /// forward (D1).
+    pub fn hold_instance(
+        &mut self,
+        guard: crate::platform::instance::InstanceGuard,
+        ctx: &egui::Context,
+    ) {
+        let ctx = ctx.clone();
+        guard.on_show(move || {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+            ctx.request_repaint();
+        });
+        self.instance = Some(guard);
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -263,7 +283,11 @@ impl TimecardApp {
                     if let Some(engine) = self.engine.take() {
                         engine.shutdown();
                     }
-                    match crate::platform::reset::wipe(&self.data) {
+                    log::info!("clear cache and restart: wiping the data folder");
+                    // The new process must be able to take the lock.
+                    drop(self.instance.take());
+                    let export = std::path::PathBuf::from(&self.state.export_dir);
+                    match crate::platform::reset::wipe(&self.data, Some(&export)) {
                         Ok(()) => {
                             crate::platform::reset::relaunch();
                             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -533,7 +557,11 @@ fn activity_source() -> Box<dyn crate::activity::ActivitySource> {
 
 /// Opens the window: the engine first (built-in server or the configured
 /// one), then the event loop. Returns when the window closes.
-pub fn run_app(data: DataDir, settings: Settings) -> anyhow::Result<()> {
+pub fn run_app(
+    data: DataDir,
+    settings: Settings,
+    instance: Option<crate::platform::instance::InstanceGuard>,
+) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
     let engine = Engine::start(
         &data,
@@ -563,12 +591,11 @@ pub fn run_app(data: DataDir, settings: Settings) -> anyhow::Result<()> {
             {
                 eprintln!("timecard: cannot handle termination signals: {e}");
             }
-            Ok(Box::new(TimecardApp::new(
-                engine,
-                data,
-                settings,
-                &cc.egui_ctx,
-            )))
+            let mut app = TimecardApp::new(engine, data, settings, &cc.egui_ctx);
+            if let Some(guard) = instance {
+                app.hold_instance(guard, &cc.egui_ctx);
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| {

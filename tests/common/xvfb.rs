@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A running `Xvfb -displayfd`; stopped on drop.
 pub struct Xvfb {
@@ -59,4 +61,75 @@ pub fn tools_present(tools: &[&str]) -> bool {
     );
     eprintln!("\n*** SKIPPED: {missing:?} not installed ***\n");
     false
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The colour of one screen pixel, via ImageMagick's `import`.
+pub fn pixel(display: &str, x: u32, y: u32) -> Option<(u8, u8, u8)> {
+    let out = Command::new("import")
+        .args([
+            "-display",
+            display,
+            "-window",
+            "root",
+            "-crop",
+            &format!("1x1+{x}+{y}"),
+            "txt:-",
+        ])
+        .output()
+        .ok()?;
+    // "0,0: (5140,34181,31354)  #141485857A7A  srgb(20,133,122)"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let inside = text
+        .split("srgb(")
+        .nth(2)
+        .or_else(|| text.split("srgb(").last())?;
+    let mut values = inside
+        .trim_end()
+        .trim_end_matches(')')
+        .split(',')
+        .map(|v| v.trim().parse::<u8>().ok());
+    Some((values.next()??, values.next()??, values.next()??))
+}
+
+pub fn screenshot(display: &str, path: &Path) {
+    let status = Command::new("import")
+        .args([
+            "-display",
+            display,
+            "-window",
+            "root",
+            "-crop",
+            "760x620+0+0",
+        ])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "import failed");
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+pub fn xdotool(display: &str, args: &[&str]) {
+    let status = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "xdotool {args:?} failed");
 }

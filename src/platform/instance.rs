@@ -1,0 +1,305 @@
+//! One Timecard per data folder (D1). The running app holds an exclusive
+//! lock on `instance.lock` (`File::try_lock`), with its pid and version
+//! written inside, and listens on a local socket. A second launch finds the
+//! lock taken, asks the running app to bring its window forward, and exits
+//! saying so — naming the running version when it differs. The kernel drops
+//! the lock when a process dies, so a crash (even `kill -9`) never leaves a
+//! lock that blocks the next start; the stale socket file is replaced.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::DataDir;
+
+/// Who holds the lock, as written in the lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub version: String,
+    /// What holds it: "window", "track", ...
+    pub role: String,
+    /// Where it listens for show-window requests (the window only).
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+}
+
+/// Why this process cannot be the one instance.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("{}", running_message(.0))]
+    Running(Holder),
+    #[error("cannot use the instance lock {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn running_message(holder: &Holder) -> String {
+    let ours = env!("CARGO_PKG_VERSION");
+    if holder.version != ours {
+        format!(
+            "Timecard {} is already running ({}, pid {}) and this is version {ours}; quit that one \
+             (close its window, or `kill {}`) and start this one again",
+            holder.version, holder.role, holder.pid, holder.pid
+        )
+    } else {
+        format!(
+            "Timecard is already running ({}, pid {}) with this data folder; use it, or quit it first",
+            holder.role, holder.pid
+        )
+    }
+}
+
+type ShowHandler = Arc<Mutex<Option<Box<dyn Fn() + Send>>>>;
+
+/// This process is the one instance while this lives.
+pub struct InstanceGuard {
+    _file: File,
+    lock_path: PathBuf,
+    socket: Option<PathBuf>,
+    on_show: ShowHandler,
+}
+
+impl std::fmt::Debug for InstanceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceGuard")
+            .field("lock_path", &self.lock_path)
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer a second launch gets from the running window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub pid: u32,
+    pub version: String,
+}
+
+impl InstanceGuard {
+    /// Takes the lock for `role`, or says who has it. The window passes
+    /// `listen = true` to accept show-window requests.
+    pub fn acquire(
+        data: &DataDir,
+        role: &str,
+        listen: bool,
+    ) -> Result<InstanceGuard, InstanceError> {
+        let lock_path = data.root().join("instance.lock");
+        let io_err = |source| InstanceError::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = serde_json::from_str(&text).unwrap_or_else(|_| Holder {
+                    pid: 0,
+                    version: "unknown".into(),
+                    role: "starting".into(),
+                    socket: None,
+                });
+                return Err(InstanceError::Running(holder));
+            }
+            Err(TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        let on_show: ShowHandler = Arc::new(Mutex::new(None));
+        let socket = if listen {
+            match listen_for_show(data, on_show.clone()) {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    log::warn!("a second launch cannot reach this window: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let holder = Holder {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            role: role.into(),
+            socket: socket.clone(),
+        };
+        file.set_len(0).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        file.write_all(&serde_json::to_vec(&holder).unwrap_or_default())
+            .and_then(|()| file.sync_all())
+            .map_err(io_err)?;
+        log::info!("instance lock taken ({role}, pid {})", holder.pid);
+        Ok(InstanceGuard {
+            _file: file,
+            lock_path,
+            socket,
+            on_show,
+        })
+    }
+
+    /// What to do when a second launch asks for the window (called on the
+    /// listener's thread).
+    pub fn on_show(&self, show: impl Fn() + Send + 'static) {
+        *self.on_show.lock().expect("show handler") = Some(Box::new(show));
+    }
+}
+
+impl Drop for InstanceGuard {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.socket {
+            let _ = std::fs::remove_file(socket);
+        }
+        // The lock itself goes with the file handle.
+    }
+}
+
+/// The socket path: in the data folder when it fits in a socket address,
+/// else in the runtime folder.
+fn socket_path(data: &DataDir) -> PathBuf {
+    let inside = data.root().join("instance.sock");
+    if inside.as_os_str().len() < 100 {
+        return inside;
+    }
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let digest = crc32fast::hash(data.root().as_os_str().as_encoded_bytes());
+    base.join(format!("timecard-{digest:08x}.sock"))
+}
+
+#[cfg(unix)]
+fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> {
+    use std::os::unix::net::UnixListener;
+    let path = socket_path(data);
+    // Left by a process that died: nobody listens on it any more.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::thread::Builder::new()
+        .name("timecard-instance".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let caller = line.trim().strip_prefix("show ").unwrap_or("?").to_owned();
+                log::info!("show-window request from a second launch (version {caller})");
+                let _ = writeln!(
+                    stream,
+                    "ok {} {}",
+                    std::process::id(),
+                    env!("CARGO_PKG_VERSION")
+                );
+                if let Some(show) = on_show.lock().expect("show handler").as_ref() {
+                    show();
+                }
+            }
+        })?;
+    Ok(path)
+}
+
+#[cfg(not(unix))]
+fn listen_for_show(_data: &DataDir, _on_show: ShowHandler) -> io::Result<PathBuf> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "show-window requests need a Unix socket",
+    ))
+}
+
+/// Asks the running window to come forward; returns its answer.
+#[cfg(unix)]
+pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
+    use std::os::unix::net::UnixStream;
+    let path = holder.socket.as_deref().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "it does not listen for requests")
+    })?;
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    writeln!(stream, "show {}", env!("CARGO_PKG_VERSION"))?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    match (
+        words.next(),
+        words.next().and_then(|p| p.parse().ok()),
+        words.next(),
+    ) {
+        (Some("ok"), Some(pid), Some(version)) => Ok(Answer {
+            pid,
+            version: version.to_owned(),
+        }),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unexpected answer {line:?}"),
+        )),
+    }
+}
+
+#[cfg(not(unix))]
+pub fn ask_to_show(_holder: &Holder) -> io::Result<Answer> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "show-window requests need a Unix socket",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_names_the_holder_and_a_dropped_guard_frees_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path().join("data")).unwrap();
+        let first = InstanceGuard::acquire(&data, "window", true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        first.on_show(move || {
+            let _ = tx.send(());
+        });
+        match InstanceGuard::acquire(&data, "track", false) {
+            Err(InstanceError::Running(holder)) => {
+                assert_eq!(holder.pid, std::process::id());
+                assert_eq!(holder.role, "window");
+                let answer = ask_to_show(&holder).unwrap();
+                assert_eq!(answer.pid, std::process::id());
+                assert_eq!(answer.version, env!("CARGO_PKG_VERSION"));
+                rx.recv_timeout(Duration::from_secs(5))
+                    .expect("the running window was asked to show");
+            }
+            other => panic!("expected the lock to be taken: {other:?}"),
+        }
+        drop(first);
+        InstanceGuard::acquire(&data, "track", false).expect("free again");
+    }
+
+    #[test]
+    fn an_older_version_is_named_with_how_to_quit_it() {
+        let message = running_message(&Holder {
+            pid: 4242,
+            version: "0.0.9".into(),
+            role: "window".into(),
+            socket: None,
+        });
+        assert!(
+            message.contains("Timecard 0.0.9 is already running"),
+            "{message}"
+        );
+        assert!(message.contains("kill 4242"), "{message}");
+    }
+}

@@ -1,0 +1,197 @@
+//! Single instance (D1) and *Clear cache and restart* (D4) with the real
+//! window under a private Xvfb: a second launch brings the first forward
+//! and exits; a `kill -9` leaves no lock behind; the reset flow ends in a
+//! restarted app on a wiped data folder. Skips loudly without Xvfb,
+//! xdotool and ImageMagick, unless `TIMECARD_REQUIRE_DISPLAY=1`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::xvfb::{Killed, Xvfb, pixel, screenshot, tools_present, wait_until, xdotool};
+
+/// The Start button's centre; teal once the window is drawn.
+const START: (u32, u32) = (80, 117);
+
+fn teal(p: Option<(u8, u8, u8)>) -> bool {
+    p.is_some_and(|(r, g, b)| g > 100 && b > 90 && r < 60)
+}
+
+fn launch(display: &str, data: &Path) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_timecard"))
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("TIMECARD_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start timecard"),
+    )
+}
+
+/// The pid in the lock file, once the window holds it and listens.
+fn holder(data: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(data.join("instance.lock")).ok()?;
+    let lock: serde_json::Value = serde_json::from_str(&text).ok()?;
+    lock["socket"].as_str()?;
+    lock["pid"].as_u64().map(|p| p as u32)
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+/// Ends a process that is not our child (the relaunched app).
+struct Stranger(u32);
+
+impl Drop for Stranger {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).status();
+    }
+}
+
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-smoke");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn timecard(data: &Path, display: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(args)
+        .env("DISPLAY", display)
+        .env("TIMECARD_DATA_DIR", data)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn second_launch_brings_the_first_forward_and_a_killed_one_leaves_no_lock() {
+    if !tools_present(&["Xvfb", "xdotool", "import"]) {
+        return;
+    }
+    let xvfb = Xvfb::start("1280x900x24");
+    let display = xvfb.display.clone();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
+
+    let mut first = launch(&display, data);
+    let first_pid = first.0.id();
+    wait_until("the first window", Duration::from_secs(60), || {
+        holder(data) == Some(first_pid) && teal(pixel(&display, START.0, START.1))
+    });
+
+    let second = timecard(data, &display, &[]);
+    let said = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "already running (pid {first_pid}); its window was brought forward"
+        )),
+        "{said}"
+    );
+    let log = data.join("logs/timecard.log");
+    wait_until(
+        "the first to log the request",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|l| l.contains("show-window request from a second launch"))
+        },
+    );
+    assert!(alive(first_pid), "the first one goes on");
+
+    // Headless tracking on the same data folder is refused, saying why.
+    let track = timecard(
+        data,
+        &display,
+        &["track", "--contract", "demo-hourly", "--for", "1s"],
+    );
+    assert!(!track.status.success());
+    let err = String::from_utf8_lossy(&track.stderr);
+    assert!(
+        err.contains(&format!("already running (window, pid {first_pid})")),
+        "{err}"
+    );
+
+    // A crash: the lock goes with the process, the next start works.
+    Command::new("kill")
+        .args(["-9", &first_pid.to_string()])
+        .status()
+        .unwrap();
+    first.0.wait().unwrap();
+    let mut again = launch(&display, data);
+    let again_pid = again.0.id();
+    wait_until("a new start after kill -9", Duration::from_secs(60), || {
+        holder(data) == Some(again_pid) && teal(pixel(&display, START.0, START.1))
+    });
+    Command::new("kill")
+        .args(["-TERM", &again_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(again.0.wait().unwrap().success());
+}
+
+#[test]
+fn clear_cache_and_restart_ends_in_a_fresh_app() {
+    if !tools_present(&["Xvfb", "xdotool", "import"]) {
+        return;
+    }
+    let xvfb = Xvfb::start("1280x900x24");
+    let display = xvfb.display.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("settings.json"),
+        r#"{"time_zone": "Europe/Berlin"}"#,
+    )
+    .unwrap();
+
+    let mut app = launch(&display, &data);
+    let pid = app.0.id();
+    wait_until("the window", Duration::from_secs(60), || {
+        holder(&data) == Some(pid) && teal(pixel(&display, START.0, START.1))
+    });
+    let device = std::fs::read_to_string(data.join("device-id")).unwrap();
+
+    // Settings → danger zone → the confirmation (its red button) → confirm.
+    xdotool(&display, &["mousemove", "403", "16", "click", "1"]);
+    wait_until("the Settings screen", Duration::from_secs(20), || {
+        teal(pixel(&display, 373, 8))
+    });
+    xdotool(&display, &["mousemove", "110", "522", "click", "1"]);
+    let red = |p: Option<(u8, u8, u8)>| p.is_some_and(|(r, g, _)| r > 180 && g < 100);
+    wait_until("the confirmation", Duration::from_secs(20), || {
+        red(pixel(&display, 300, 419))
+    });
+    screenshot(&display, &shots().join("reset-confirmation.png"));
+    xdotool(&display, &["mousemove", "336", "419", "click", "1"]);
+    assert!(
+        app.0.wait().unwrap().success(),
+        "the old app closes cleanly"
+    );
+
+    // A new process holds the lock and draws its window, on a wiped folder.
+    wait_until("the restarted app", Duration::from_secs(60), || {
+        holder(&data).is_some_and(|p| p != pid) && teal(pixel(&display, START.0, START.1))
+    });
+    let restarted = Stranger(holder(&data).unwrap());
+    screenshot(&display, &shots().join("after-reset.png"));
+    assert_ne!(
+        std::fs::read_to_string(data.join("device-id")).unwrap(),
+        device,
+        "a wiped folder gets a new device id"
+    );
+    assert!(!data.join("settings.json").exists(), "settings are gone");
+    let log = std::fs::read_to_string(data.join("logs/timecard.log")).unwrap_or_default();
+    assert!(
+        !log.contains(&format!("pid {pid})")),
+        "the old logs are gone: {log}"
+    );
+    drop(restarted);
+}
