@@ -26,6 +26,7 @@ pub struct Engine {
     pub zone: chrono_tz::Tz,
     /// Problems found while opening the cache (quarantined files), in words.
     pub warnings: Vec<String>,
+    notifications: Option<crate::platform::notify::Notifications>,
 }
 
 impl Engine {
@@ -83,7 +84,19 @@ impl Engine {
             clock,
             zone,
             warnings,
+            notifications: None,
         })
+    }
+
+    /// Sends desktop notifications (D5) for this engine's changes while
+    /// `enabled` is set.
+    pub fn notify(&mut self, enabled: Arc<std::sync::atomic::AtomicBool>) {
+        self.notifications = Some(crate::platform::notify::Notifications::start(
+            self.worker.snapshots().clone(),
+            self.clock.clone(),
+            self.zone,
+            enabled,
+        ));
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -132,6 +145,9 @@ impl Engine {
     /// then the built-in server; hands the tracker back.
     pub fn shutdown(mut self) -> Tracker {
         let tracker = self.worker.shutdown();
+        if let Some(notifications) = self.notifications.take() {
+            notifications.finish(Duration::from_secs(2));
+        }
         if let Some(syncer) = self.syncer.take() {
             syncer.shutdown();
         }

@@ -31,6 +31,8 @@ pub struct Settings {
     pub screenshot_max_side: u32,
     /// S5: minutes without input after which the app asks about idle time.
     pub idle_threshold_mins: u32,
+    /// D5: desktop notifications (tracking stopped, lock deadline, …).
+    pub notifications: bool,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             screenshot_quality: 70,
             screenshot_max_side: 1920,
             idle_threshold_mins: 10,
+            notifications: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration as StdDuration;
 
 use anyhow::bail;
@@ -30,13 +31,16 @@ pub struct TrackArgs {
 
 pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Result<ExitCode> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = Engine::start(
+    let mut engine = Engine::start(
         data,
         settings,
         clock.clone(),
         crate::capture::default_source(settings),
         crate::activity::default_source(),
     )?;
+    if settings.notifications {
+        engine.notify(Arc::new(AtomicBool::new(true)));
+    }
     for warning in &engine.warnings {
         eprintln!("warning: {warning}");
     }

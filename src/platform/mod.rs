@@ -4,6 +4,7 @@
 
 pub mod instance;
 pub mod logging;
+pub mod notify;
 pub mod paths;
 pub mod reset;
 

@@ -14,6 +14,7 @@ pub mod theme;
 mod tracker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
@@ -121,6 +122,8 @@ pub struct TimecardApp {
     first_frame_done: bool,
     /// The single-instance lock (D1), let go just before a restart.
     instance: Option<crate::platform::instance::InstanceGuard>,
+    /// The notifications setting, live (D5); `None` sends none (tests).
+    notify: Option<Arc<AtomicBool>>,
 }
 
 impl TimecardApp {
@@ -165,7 +168,17 @@ impl TimecardApp {
             background: None,
             first_frame_done: false,
             instance: None,
+            notify: None,
         }
+    }
+
+    /// Sends desktop notifications (D5) while the setting is on.
+    pub fn enable_notifications(&mut self) {
+        let enabled = Arc::new(AtomicBool::new(self.settings.notifications));
+        if let Some(engine) = self.engine.as_mut() {
+            engine.notify(enabled.clone());
+        }
+        self.notify = Some(enabled);
     }
 
     /// Holds the single-instance lock; a second launch brings this window
@@ -224,6 +237,9 @@ impl TimecardApp {
                 }),
                 Intent::SaveSettings(settings) => {
                     self.send(Command::SetPolicy(settings.policy()));
+                    if let Some(enabled) = &self.notify {
+                        enabled.store(settings.notifications, Ordering::Relaxed);
+                    }
                     let path = self.data.settings_file();
                     let to_save = settings.clone();
                     let commands = self.commands.clone();
@@ -368,7 +384,10 @@ impl TimecardApp {
         self.background = None;
         self.state.signin_busy = false;
         match result {
-            Ok((engine, settings)) => {
+            Ok((mut engine, settings)) => {
+                if let Some(enabled) = &self.notify {
+                    engine.notify(enabled.clone());
+                }
                 let waker = ctx.clone();
                 engine
                     .worker
@@ -595,6 +614,7 @@ pub fn run_app(
             if let Some(guard) = instance {
                 app.hold_instance(guard, &cc.egui_ctx);
             }
+            app.enable_notifications();
             Ok(Box::new(app))
         }),
     )

@@ -46,6 +46,10 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         ui.label("Ask about idle time after");
         ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 3..=60).suffix(" min"));
     });
+    ui.checkbox(&mut edited.notifications, "Desktop notifications")
+        .on_hover_text(
+            "Tracking stopped, cached time at risk, black screenshots, back from idle, back online",
+        );
 
     ui.add_space(12.0);
     ui.heading("Advanced");

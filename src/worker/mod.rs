@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::domain::TrackingPolicy;
 use crate::sync::SyncCommand;
 
-pub use snapshot::{ContractView, LockRisk, Snapshot, StopReason, TrackingView};
+pub use snapshot::{ContractView, IdleView, LockRisk, Snapshot, StopReason, TrackingView};
 pub use tracker::{ContractList, Tracker, TrackerConfig};
 
 /// What the UI or the command line asks the worker to do.

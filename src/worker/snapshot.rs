@@ -155,6 +155,8 @@ pub struct Snapshot {
     pub lock_deadline: Option<DateTime<Utc>>,
     /// Monday 00:00 UTC of the current billing week (W1).
     pub week_start: DateTime<Utc>,
+    /// P2: screenshots have come out black (the user was told once).
+    pub black_screenshots: bool,
 }
 
 /// An idle period while tracking (S5).
@@ -166,8 +168,8 @@ pub struct IdleView {
     pub returned: Option<DateTime<Utc>>,
 }
 
-/// How close the lock deadline is (K6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// How close the lock deadline is (K6), in rising order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockRisk {
     /// Less than 24 hours left.

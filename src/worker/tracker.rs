@@ -830,6 +830,7 @@ impl Tracker {
             last_screenshot: self.last_shot.clone(),
             lock_deadline,
             week_start: week.start(),
+            black_screenshots: self.black_told,
         }
     }
 }

@@ -1,0 +1,258 @@
+//! Desktop notifications (D5) on a real D-Bus: a private session bus from
+//! `dbus-run-session`, a small fake notification server on it (zbus), and
+//! - the `timecard track` binary stopping at a weekly limit: the server
+//!   receives "Tracking stopped" with the reason;
+//! - a server that takes the call and never answers: the worker goes on
+//!   tracking, and waiting for notifications is bounded.
+//!
+//! Without `dbus-run-session` the test skips loudly, unless
+//! `TIMECARD_REQUIRE_DISPLAY=1` (CI), where that is a failure.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Duration;
+use common::server::{PASSWORD, TestServer};
+use common::xvfb::tools_present;
+use common::*;
+use timecard::clock::{Clock, ManualClock};
+use timecard::domain::{Contract, ContractKind, ContractStatus};
+use timecard::platform::notify::{self, Notifications};
+use timecard::server::store::Store;
+use timecard::worker::{Command as WorkerCommand, Snapshot, Worker};
+
+/// What the fake server was sent: (summary, body).
+type Received = (String, String);
+
+struct FakeNotifications {
+    received: Sender<Received>,
+    /// Take the call and never answer.
+    hang: bool,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl FakeNotifications {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let _ = self.received.send((summary, body));
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        1
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "fake".into(),
+            "timecard tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+fn fake_server(address: &str, hang: bool) -> (zbus::blocking::Connection, Receiver<Received>) {
+    let (tx, rx) = mpsc::channel();
+    let connection = zbus::blocking::connection::Builder::address(address)
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/Notifications",
+            FakeNotifications { received: tx, hang },
+        )
+        .unwrap()
+        .build()
+        .expect("serve the fake notification server");
+    (connection, rx)
+}
+
+/// A private session bus that lives as long as the returned child.
+fn session_bus() -> (Child, String) {
+    let mut child = Command::new("dbus-run-session")
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec cat",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dbus-run-session");
+    let mut address = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    (child, address.trim().to_owned())
+}
+
+fn wait_for(worker: &Worker, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+    let deadline = Instant::now() + StdDuration::from_secs(10);
+    let mut snapshot = worker.snapshot();
+    while !ready(&snapshot) {
+        assert!(Instant::now() < deadline, "timed out: {snapshot:#?}");
+        snapshot = worker
+            .snapshots()
+            .wait_newer(snapshot.generation, StdDuration::from_millis(200));
+    }
+    snapshot
+}
+
+#[test]
+fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
+    if !tools_present(&["dbus-run-session", "dbus-daemon"]) {
+        return;
+    }
+    let (mut bus, address) = session_bus();
+    // SAFETY: set before this test starts any thread that reads the
+    // environment; it is the only test in this binary.
+    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &address) };
+
+    // 1. The real binary against the real server: a contract with a weekly
+    //    limit of 3 seconds stops after 3 seconds, and says so on the desktop.
+    let (answering, received) = fake_server(&address, false);
+    let server = TestServer::start(chrono::Utc::now());
+    let store = timecard::server::open_store(server.dir.path()).unwrap();
+    store
+        .add_contract(
+            "ann",
+            &Contract {
+                id: "ann-tiny".into(),
+                title: "Tiny retainer".into(),
+                client: "Acme".into(),
+                kind: ContractKind::Hourly,
+                status: ContractStatus::Active,
+                start_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                weekly_limit_secs: Some(3),
+                pending_limit: None,
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ca = data.path().join("server.pem");
+    std::fs::write(&ca, &server.server.cert_pem).unwrap();
+    let timecard = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
+            .args(args)
+            .env("TIMECARD_DATA_DIR", data.path().join("data"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let login = timecard(
+        &[
+            "login",
+            "--server",
+            &server.url(),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    );
+    assert!(login.status.success(), "{login:?}");
+    let track = timecard(&["track", "--contract", "ann-tiny", "--for", "60s"], None);
+    let said = String::from_utf8_lossy(&track.stdout);
+    assert!(said.contains("weekly limit"), "{said}");
+    let (summary, body) = received
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("the notification server got the stop");
+    assert_eq!(summary, "Tracking stopped");
+    assert!(
+        body.starts_with("Tiny retainer: The weekly limit"),
+        "{body}"
+    );
+    drop(answering);
+
+    // 2. A server that never answers: the worker keeps tracking and
+    //    answering; waiting for notifications gives up on time.
+    let (_hanging, received) = fake_server(&address, true);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2026-11-23T09:00:00Z"));
+    let worker = Worker::spawn(tracker(dir.path()), Arc::new(clock.clone()));
+    let notifications = Notifications::start(
+        worker.snapshots().clone(),
+        Arc::new(clock.clone()) as Arc<dyn Clock>,
+        chrono_tz::UTC,
+        Arc::new(AtomicBool::new(true)),
+    );
+    worker.send(WorkerCommand::SetContracts(list(vec![
+        hourly("c1", Some(1)),
+        hourly("c2", None),
+    ])));
+    worker.send(WorkerCommand::Start {
+        contract_id: "c1".into(),
+    });
+    wait_for(&worker, |s| s.tracking.is_some());
+    clock.advance(Duration::minutes(70));
+    worker.send(WorkerCommand::Tick);
+    wait_for(&worker, |s| s.stopped.is_some());
+    let (summary, _) = received
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("the hanging server got the call");
+    assert_eq!(summary, "Tracking stopped");
+    // The show() call is stuck; tracking is not.
+    worker.send(WorkerCommand::Start {
+        contract_id: "c2".into(),
+    });
+    wait_for(&worker, |s| {
+        s.tracking.as_ref().is_some_and(|t| t.contract_id == "c2")
+    });
+    clock.advance(Duration::minutes(20));
+    worker.send(WorkerCommand::Tick);
+    wait_for(&worker, |s| s.cache.pending_segments >= 8);
+    let waited = Instant::now();
+    notifications.finish(StdDuration::from_millis(500));
+    assert!(
+        waited.elapsed() < StdDuration::from_secs(5),
+        "finishing waited {:?} on a hung notification server",
+        waited.elapsed()
+    );
+    worker.shutdown();
+    notify::flush(StdDuration::from_millis(10));
+
+    drop(bus.stdin.take());
+    let _ = bus.wait();
+}
