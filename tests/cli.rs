@@ -188,3 +188,48 @@ fn http_server_address_is_refused() {
     assert!(err.contains("only talks to servers over HTTPS"), "{err}");
     assert!(err.contains("https://sync.example.com"), "{err}");
 }
+
+// D2: one line per event in the rolling log, no secrets in it, and
+// `logs export` gives a zip holding exactly the log files.
+#[test]
+fn events_are_logged_and_logs_export_as_a_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = timecard(
+        dir.path(),
+        &["track", "--contract", "demo-hourly", "--for", "1s"],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let logs = dir.path().join("logs");
+    let log = std::fs::read_to_string(logs.join("timecard.log")).unwrap();
+    for event in [
+        "tracking started: demo-hourly",
+        "tracking stopped by the user: demo-hourly",
+        "cached: demo-hourly",
+        "uploaded 1 segment(s)",
+        "contract list: 5 contract(s)",
+    ] {
+        assert!(log.contains(event), "no {event:?} in the log:\n{log}");
+    }
+    let password = std::fs::read_to_string(dir.path().join("local-server/demo-password")).unwrap();
+    assert!(!log.contains(password.trim()), "the password is in the log");
+
+    let zip_path = dir.path().join("logs.zip");
+    let out = timecard(dir.path(), &["logs", "export", zip_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut on_disk: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut zipped: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    zipped.sort();
+    assert_eq!(zipped, on_disk);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("timecard.log").unwrap(), &mut text)
+        .unwrap();
+    assert!(text.starts_with(&log), "the zip holds the log as written");
+}

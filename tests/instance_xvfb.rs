@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::xvfb::{Killed, Xvfb, pixel, screenshot, tools_present, wait_until, xdotool};
+use common::xvfb::{
+    Killed, Xvfb, column, find_run, pixel, screenshot, tools_present, wait_until, xdotool,
+};
 
 /// The Start button's centre; teal once the window is drawn.
 const START: (u32, u32) = (80, 117);
@@ -164,13 +166,31 @@ fn clear_cache_and_restart_ends_in_a_fresh_app() {
     wait_until("the Settings screen", Duration::from_secs(20), || {
         teal(pixel(&display, 373, 8))
     });
-    xdotool(&display, &["mousemove", "110", "522", "click", "1"]);
-    let red = |p: Option<(u8, u8, u8)>| p.is_some_and(|(r, g, _)| r > 180 && g < 100);
-    wait_until("the confirmation", Duration::from_secs(20), || {
-        red(pixel(&display, 300, 419))
+    // The danger zone is framed in red; its button sits at the frame's foot.
+    let red = |(r, g, b): (u8, u8, u8)| r > 150 && g < 100 && b < 100;
+    let mut frame = None;
+    wait_until("the danger zone", Duration::from_secs(20), || {
+        frame = find_run(&column(&display, 8, 200, 420), 40, red);
+        frame.is_some()
     });
+    let button_y = 200 + frame.unwrap().1 - 21;
+    xdotool(
+        &display,
+        &["mousemove", "110", &button_y.to_string(), "click", "1"],
+    );
+    // The confirmation's red-filled button.
+    let mut confirm = None;
+    wait_until("the confirmation", Duration::from_secs(20), || {
+        confirm = find_run(&column(&display, 254, 120, 480), 15, red);
+        confirm.is_some()
+    });
+    let (top, bottom) = confirm.unwrap();
+    let confirm_y = 120 + (top + bottom) / 2;
     screenshot(&display, &shots().join("reset-confirmation.png"));
-    xdotool(&display, &["mousemove", "336", "419", "click", "1"]);
+    xdotool(
+        &display,
+        &["mousemove", "300", &confirm_y.to_string(), "click", "1"],
+    );
     assert!(
         app.0.wait().unwrap().success(),
         "the old app closes cleanly"

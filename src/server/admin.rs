@@ -219,6 +219,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             if segment_secs < 10 {
                 bail!("--segment-secs must be at least 10");
             }
+            crate::platform::logging::init_stderr();
             let mut options = ServerOptions::new(&cli.data);
             options.config = ServerConfig {
                 segment_secs,

@@ -25,7 +25,7 @@ use crate::cache::format;
 use crate::clock::Clock;
 use crate::domain::{BillingWeek, LocalDay, SegmentId};
 use crate::protocol::{
-    ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody, Health,
+    ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody, Health, Outcome,
     ProblemReport, ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadBatch, UploadResponse,
 };
 
@@ -286,6 +286,7 @@ async fn sign_in(
                 .lock()
                 .expect("limiter")
                 .failed(&login, Instant::now());
+            log::warn!("server: failed sign-in for {login:?}");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "wrong_password",
@@ -294,6 +295,7 @@ async fn sign_in(
         }
     };
     state.limiter.lock().expect("limiter").succeeded(&login);
+    log::info!("server: {login} signed in");
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
     let expires_at = state.clock.now() + Duration::days(SESSION_DAYS);
@@ -398,6 +400,15 @@ async fn upload(
     let now = state.clock.now();
     let config = state.config;
     let results = blocking(&state, move |s| s.ingest(user.id, &segments, now, config)).await?;
+    let count = |o| results.iter().filter(|r| r.outcome == o).count();
+    log::info!(
+        "server: user {} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
+        user.id,
+        results.len(),
+        count(Outcome::Accepted),
+        count(Outcome::Duplicate),
+        count(Outcome::Rejected)
+    );
     Ok(Json(UploadResponse { results }))
 }
 
@@ -423,6 +434,7 @@ async fn delete_segment(
             return Ok(Err(week.locks_at(grace)));
         }
         s.delete_segment(user.id, id)?;
+        log::info!("server: user {} deleted segment {id}", user.id);
         Ok(Ok(()))
     })
     .await?

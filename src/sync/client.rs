@@ -191,12 +191,9 @@ impl ApiClient {
             .limit(64 * 1024)
             .read_to_vec()
             .unwrap_or_default();
-        Err(error::from_status(
-            self.address.host(),
-            status,
-            &body,
-            retry_after,
-        ))
+        let error = error::from_status(self.address.host(), status, &body, retry_after);
+        log::warn!("{} answered HTTP {status}: {error}", self.address.host());
+        Err(error)
     }
 
     fn json<T: DeserializeOwned>(
@@ -232,9 +229,14 @@ impl ApiClient {
             login: login.to_owned(),
             password: password.to_owned(),
         };
-        let r = self.check(self.agent.post(self.url("/session")).send_json(&body))?;
+        let r = self
+            .check(self.agent.post(self.url("/session")).send_json(&body))
+            .inspect_err(|e| {
+                log::warn!("sign-in to {} as {login} failed: {e}", self.address.host())
+            })?;
         let session: SessionInfo = self.json(r)?;
         self.set_token(Some(session.token.clone()));
+        log::info!("signed in to {} as {login}", self.address.host());
         Ok(session)
     }
 

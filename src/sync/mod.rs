@@ -267,7 +267,17 @@ impl SyncLoop {
     fn publish(&mut self, state: SyncState) {
         self.status.state = state;
         self.status.reports_waiting = self.options.outbox.as_ref().map_or(0, |o| o.len());
-        self.status.clock_skew_secs = self.client.clock_skew_secs();
+        let skew = self.client.clock_skew_secs();
+        let wrong = |s: Option<i64>| {
+            s.is_some_and(|s| s.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS)
+        };
+        if wrong(skew) && !wrong(self.status.clock_skew_secs) {
+            log::warn!(
+                "this computer's clock differs from the server's by {} s",
+                skew.unwrap_or_default()
+            );
+        }
+        self.status.clock_skew_secs = skew;
         let _ = self.worker.send(Command::SyncStatus(self.status.clone()));
     }
 
@@ -276,6 +286,9 @@ impl SyncLoop {
             let wait = match self.cycle() {
                 Ok(()) => {
                     let was_caching = matches!(self.status.state, SyncState::Caching { .. });
+                    if was_caching {
+                        log::info!("sync: back online");
+                    }
                     self.backoff.reset();
                     self.publish(SyncState::Online);
                     if was_caching {
@@ -287,6 +300,7 @@ impl SyncLoop {
                     }
                 }
                 Err(e @ (SyncError::SignedOut | SyncError::SessionExpired)) => {
+                    log::warn!("sync: stopped until the next sign-in: {e}");
                     self.publish(SyncState::SignedOut {
                         reason: e.to_string(),
                     });
@@ -301,7 +315,12 @@ impl SyncLoop {
                         SyncState::Caching { since, .. } => *since,
                         _ => now,
                     };
-                    log::warn!("sync: {e}");
+                    match &self.status.state {
+                        SyncState::Caching { last_error, .. } if *last_error == e.to_string() => {
+                            log::info!("sync: still offline; next try in {delay:?}")
+                        }
+                        _ => log::warn!("sync: caching: {e}; next try in {delay:?}"),
+                    }
                     self.publish(SyncState::Caching {
                         since,
                         last_error: e.to_string(),
@@ -504,8 +523,21 @@ impl SyncLoop {
                 done += batch.len();
                 continue;
             }
+            let bytes: usize = bodies.iter().map(Vec::len).sum();
+            let sent_at = Instant::now();
             let response = self.client.upload(bodies)?;
             let actions = plan::classify(&ids, &response, self.clock.now());
+            let refused = actions
+                .iter()
+                .filter(|(_, a)| matches!(a, UploadAction::Refused(_)))
+                .count();
+            log::info!(
+                "uploaded {} segment(s), {} KB, in {} ms: {} on the server, {refused} refused",
+                ids.len(),
+                bytes / 1024,
+                sent_at.elapsed().as_millis(),
+                actions.len() - refused
+            );
             if actions
                 .iter()
                 .any(|(_, a)| matches!(a, UploadAction::Refused(_)))

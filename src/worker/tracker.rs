@@ -152,9 +152,11 @@ impl Tracker {
         let to = idle.returned.unwrap_or(now).min(now);
         let minutes = (to - idle.since).num_minutes();
         if keep {
+            log::info!("idle time kept: {minutes} min from {}", idle.since);
             self.notice = Some(format!("Kept {minutes} min of idle time."));
             return;
         }
+        log::info!("idle time discarded: {minutes} min from {}", idle.since);
         if self.session.is_some() {
             // Cut the segment in progress so that all idle time is cached.
             self.finish_segment(now);
@@ -264,8 +266,14 @@ impl Tracker {
             return false;
         }
         match self.cache.remove(id) {
-            Ok(()) => self.notice = Some("The segment and its screenshot were deleted.".into()),
-            Err(e) => self.last_error = Some(e.to_string()),
+            Ok(()) => {
+                log::info!("cached segment {id} deleted by the user");
+                self.notice = Some("The segment and its screenshot were deleted.".into())
+            }
+            Err(e) => {
+                log::warn!("cached segment {id} not deleted: {e}");
+                self.last_error = Some(e.to_string())
+            }
         }
         true
     }
@@ -273,14 +281,25 @@ impl Tracker {
     /// K9: writes pending and refused segments to `dir`.
     pub fn export_cache(&mut self, dir: &std::path::Path) {
         self.notice = Some(match self.cache.export(dir) {
-            Ok(n) => format!("{n} segment(s) exported to {}", dir.display()),
-            Err(e) => format!("Export failed: {e}"),
+            Ok(n) => {
+                log::info!("{n} cached segment(s) exported to {}", dir.display());
+                format!("{n} segment(s) exported to {}", dir.display())
+            }
+            Err(e) => {
+                log::warn!("cache export to {} failed: {e}", dir.display());
+                format!("Export failed: {e}")
+            }
         });
     }
 
     /// The server's grid and lock grace (from `GET /config`). A new grid
     /// applies from the next segment on.
     pub fn set_server_config(&mut self, config: ServerConfig) {
+        log::info!(
+            "server config: {} s segments, lock grace {} s",
+            config.segment_secs,
+            config.lock_grace_secs
+        );
         if let Some(grid) = SegmentGrid::new(config.segment_secs) {
             self.config.grid = grid;
         }
@@ -305,7 +324,17 @@ impl Tracker {
                     .cache
                     .remove(id)
                     .map(|()| self.count_as_uploaded(&entry)),
-                UploadAction::Refused(refusal) => self.cache.refuse(id, refusal),
+                UploadAction::Refused(refusal) => {
+                    log::warn!(
+                        "segment {id} ({} {}–{}) refused by the server: {} ({})",
+                        entry.contract_id,
+                        entry.start,
+                        entry.end,
+                        refusal.reason,
+                        refusal.message
+                    );
+                    self.cache.refuse(id, refusal)
+                }
             };
             if let Err(e) = result {
                 // The segment stays pending; a duplicate upload is harmless (K7).
@@ -430,8 +459,16 @@ impl Tracker {
             return Ok(());
         }
         if let Some(reason) = self.blocker(contract_id, now) {
+            log::info!("cannot start tracking {contract_id}: {reason}");
             self.stopped = Some((now, reason.clone()));
             return Err(reason);
+        }
+        match &self.session {
+            Some(old) => log::info!(
+                "tracking switched from {} to {contract_id}",
+                old.contract_id
+            ),
+            None => log::info!("tracking started: {contract_id}"),
         }
         if self.session.is_some() {
             self.finish_segment(now);
@@ -453,7 +490,8 @@ impl Tracker {
     /// Stops tracking at `now`; the partial segment is cached.
     pub fn stop(&mut self, now: DateTime<Utc>) {
         self.tick(now);
-        if self.session.is_some() {
+        if let Some(session) = &self.session {
+            log::info!("tracking stopped by the user: {}", session.contract_id);
             self.finish_segment(now);
             self.session = None;
         }
@@ -469,6 +507,15 @@ impl Tracker {
     /// longer be tracked, tracking stops at once; the time so far is kept.
     pub fn set_contracts(&mut self, list: ContractList, now: DateTime<Utc>) {
         self.tick(now);
+        log::info!(
+            "contract list: {} contract(s): {}",
+            list.contracts.len(),
+            list.contracts
+                .iter()
+                .map(|c| format!("{} ({}, {})", c.id, c.kind.as_str(), c.status.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         self.list = list;
         self.recheck_session(now);
     }
@@ -476,6 +523,7 @@ impl Tracker {
     /// Changes the tracking policy (Settings > Advanced).
     pub fn set_policy(&mut self, policy: TrackingPolicy, now: DateTime<Utc>) {
         self.tick(now);
+        log::info!("tracking policy: {policy:?}");
         self.config.policy = policy;
         self.recheck_session(now);
     }
@@ -485,6 +533,7 @@ impl Tracker {
             return;
         };
         if let Some(reason) = self.blocker(&id, now) {
+            log::info!("tracking stopped: {id}: {reason}");
             self.finish_segment(now);
             self.session = None;
             self.stopped = Some((now, reason));
@@ -539,6 +588,7 @@ impl Tracker {
             self.finish_segment(boundary);
             match stop {
                 Some(reason) => {
+                    log::info!("tracking stopped at {}: {}", reason.0, reason.1);
                     self.session = None;
                     self.stopped = Some(reason);
                 }
@@ -658,9 +708,12 @@ impl Tracker {
             self.retry_unsaved();
             return;
         }
-        if let Err(e) = self.cache.append(&segment) {
-            self.note_write_error(&e);
-            self.unsaved.push(segment);
+        match self.cache.append(&segment) {
+            Ok(()) => log_cached(&segment),
+            Err(e) => {
+                self.note_write_error(&e);
+                self.unsaved.push(segment);
+            }
         }
     }
 
@@ -668,6 +721,7 @@ impl Tracker {
         while let Some(segment) = self.unsaved.first() {
             match self.cache.append(segment) {
                 Ok(()) => {
+                    log_cached(segment);
                     self.unsaved.remove(0);
                     if self.unsaved.is_empty() {
                         self.last_error = None;
@@ -833,4 +887,23 @@ impl Tracker {
             black_screenshots: self.black_told,
         }
     }
+}
+
+/// One log line per segment written to the cache (never the memo or the
+/// screenshot itself).
+fn log_cached(segment: &Segment) {
+    log::info!(
+        "segment {} cached: {} {}–{} ({} s, activity {}/10, {})",
+        segment.id,
+        segment.contract_id,
+        segment.start.format("%H:%M:%S"),
+        segment.end.format("%H:%M:%S"),
+        (segment.end - segment.start).num_seconds(),
+        segment.activity.level(),
+        match (&segment.screenshot, &segment.capture_note) {
+            (Some(shot), _) => format!("screenshot {} KB", shot.jpeg.len() / 1024),
+            (None, Some(note)) => note.clone(),
+            (None, None) => "no screenshot".to_owned(),
+        }
+    );
 }

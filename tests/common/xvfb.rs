@@ -133,3 +133,48 @@ pub fn xdotool(display: &str, args: &[&str]) {
         .unwrap();
     assert!(status.success(), "xdotool {args:?} failed");
 }
+
+/// The colours of a vertical line of `height` screen pixels from (x, y).
+pub fn column(display: &str, x: u32, y: u32, height: u32) -> Vec<(u8, u8, u8)> {
+    let Ok(out) = Command::new("import")
+        .args([
+            "-display",
+            display,
+            "-window",
+            "root",
+            "-crop",
+            &format!("1x{height}+{x}+{y}"),
+            "-depth",
+            "8",
+            "rgb:-",
+        ])
+        .output()
+    else {
+        return Vec::new();
+    };
+    out.stdout
+        .chunks_exact(3)
+        .map(|p| (p[0], p[1], p[2]))
+        .collect()
+}
+
+/// The first run of at least `min_len` pixels matching `wanted` in
+/// `pixels`, as offsets `(first, past_last)`.
+pub fn find_run(
+    pixels: &[(u8, u8, u8)],
+    min_len: usize,
+    wanted: impl Fn((u8, u8, u8)) -> bool,
+) -> Option<(u32, u32)> {
+    let mut start = None;
+    for (i, p) in pixels.iter().enumerate() {
+        match (wanted(*p), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) if i - s >= min_len => return Some((s as u32, i as u32)),
+            (false, Some(_)) => start = None,
+            _ => {}
+        }
+    }
+    start
+        .filter(|s| pixels.len() - s >= min_len)
+        .map(|s| (s as u32, pixels.len() as u32))
+}
