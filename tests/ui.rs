@@ -314,6 +314,54 @@ fn diary_in_kolkata_shows_the_local_hour() {
     );
 }
 
+// The Work Diary's cells carry the segment's thumbnail; selecting one
+// shows the picture larger.
+#[test]
+fn diary_cells_show_the_screenshot() {
+    let mut w = open();
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/screens/desktop-1920x1080.jpg"
+    ))
+    .unwrap();
+    let segment = timecard::domain::Segment {
+        id: timecard::domain::SegmentId::random(),
+        contract_id: "demo-hourly".into(),
+        device_id: "other-device".into(),
+        start: at("2026-11-25T09:00:00Z"),
+        end: at("2026-11-25T09:10:00Z"),
+        memo: "with a picture".into(),
+        activity: timecard::domain::Activity(0b111),
+        screenshot: Some(timecard::domain::Screenshot {
+            taken_at: at("2026-11-25T09:04:00Z"),
+            jpeg: jpeg.clone(),
+            thumbnail: jpeg,
+        }),
+        capture_note: None,
+    };
+    let body = timecard::cache::format::encode_body(&segment).unwrap();
+    let engine = w.harness.state().engine().unwrap();
+    engine.connection.client.upload(vec![body]).unwrap();
+
+    w.click("Work Diary");
+    w.until("the thumbnail", |app| {
+        app.latest().diary_pictures.contains_key(&segment.id)
+    });
+    let picture = w.harness.state().latest().diary_pictures[&segment.id].clone();
+    assert_eq!(
+        (picture.width, picture.height),
+        (96, 54),
+        "scaled to the cell"
+    );
+    assert!(
+        w.harness
+            .query_by_label("The segment's screenshot")
+            .is_none()
+    );
+    w.click("Segment 09:00–09:10, Backend development");
+    w.harness.get_by_label("The segment's screenshot");
+}
+
 // D3: the form sends description, contract, incident time and the logs
 // zip to the (built-in) server.
 #[test]

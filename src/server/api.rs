@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{self, SignInLimiter};
-use super::store::{self, Store, StoreError, User};
+use super::store::{self, Picture, Store, StoreError, User};
 use crate::cache::format;
 use crate::clock::Clock;
 use crate::domain::{BillingWeek, LocalDay, SegmentId};
@@ -204,6 +204,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/v1/segments/{id}", delete(delete_segment))
         .route("/api/v1/segments/{id}/screenshot", get(screenshot))
+        .route("/api/v1/segments/{id}/thumbnail", get(thumbnail))
         .route("/api/v1/diary", get(diary))
         .route(
             "/api/v1/reports",
@@ -452,15 +453,39 @@ async fn delete_segment(
 }
 
 async fn screenshot(
-    State(state): State<Shared>,
-    Authed(user): Authed,
+    state: State<Shared>,
+    user: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
-    let jpeg = blocking(&state, move |s| s.screenshot(user.id, id))
+    picture(state, user, &id, Picture::Full).await
+}
+
+async fn thumbnail(
+    state: State<Shared>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    picture(state, user, &id, Picture::Thumbnail).await
+}
+
+async fn picture(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    id: &str,
+    size: Picture,
+) -> Result<Response, ApiError> {
+    let id = parse_id(id)?;
+    let jpeg = blocking(&state, move |s| s.screenshot(user.id, id, size))
         .await?
         .ok_or_else(|| ApiError::not_found("screenshot"))?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -88,7 +88,8 @@ pub trait Store: Send + Sync {
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
     /// Deletes a segment, its time and its screenshot (S4).
     fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
-    fn screenshot(&self, user_id: i64, id: SegmentId) -> Result<Option<Vec<u8>>>;
+    /// A segment's screenshot (JPEG), full size or its thumbnail.
+    fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>>;
     /// Keeps a problem report (D3) and its logs zip. A report whose id is
     /// already stored is not stored again.
     fn add_report(
@@ -102,6 +103,14 @@ pub trait Store: Send + Sync {
     fn reports(&self) -> Result<Vec<StoredReport>>;
     /// One report (by id, or a unique prefix of it) with its logs zip.
     fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>>;
+}
+
+/// Which picture of a screenshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Picture {
+    Full,
+    /// The small one the app made (320 px wide), for the Work Diary.
+    Thumbnail,
 }
 
 /// A problem report as the server keeps it.
@@ -554,15 +563,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn screenshot(&self, user_id: i64, id: SegmentId) -> Result<Option<Vec<u8>>> {
+    fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>> {
+        let sql = match size {
+            Picture::Full => {
+                "SELECT s.jpeg FROM screenshots s JOIN segments g ON g.id = s.segment_id
+                 WHERE s.segment_id = ?1 AND g.user_id = ?2"
+            }
+            Picture::Thumbnail => {
+                "SELECT s.thumbnail FROM screenshots s JOIN segments g ON g.id = s.segment_id
+                 WHERE s.segment_id = ?1 AND g.user_id = ?2"
+            }
+        };
         Ok(self
             .conn()
-            .query_row(
-                "SELECT s.jpeg FROM screenshots s JOIN segments g ON g.id = s.segment_id
-                 WHERE s.segment_id = ?1 AND g.user_id = ?2",
-                params![id.to_string(), user_id],
-                |r| r.get(0),
-            )
+            .query_row(sql, params![id.to_string(), user_id], |r| r.get(0))
             .optional()?)
     }
 

@@ -311,10 +311,19 @@ impl ApiClient {
 
     /// A segment's screenshot (JPEG).
     pub fn screenshot(&self, id: SegmentId) -> Result<Vec<u8>, SyncError> {
+        self.picture(id, "screenshot")
+    }
+
+    /// A segment's thumbnail (JPEG, 320 px wide), for the Work Diary.
+    pub fn thumbnail(&self, id: SegmentId) -> Result<Vec<u8>, SyncError> {
+        self.picture(id, "thumbnail")
+    }
+
+    fn picture(&self, id: SegmentId, which: &str) -> Result<Vec<u8>, SyncError> {
         let auth = self.bearer()?;
         let mut r = self.check(
             self.agent
-                .get(self.url(&format!("/segments/{id}/screenshot")))
+                .get(self.url(&format!("/segments/{id}/{which}")))
                 .header("Authorization", &auth)
                 .call(),
         )?;

@@ -30,6 +30,9 @@ use crate::domain::{BillingWeek, SegmentId};
 use crate::protocol::ContractsResponse;
 use crate::worker::{Command, ContractList};
 
+/// The largest a Work Diary cell's thumbnail is drawn, in pixels.
+pub const DIARY_PICTURE_SIZE: (u32, u32) = (96, 54);
+
 /// How often the contract list refreshes by itself (C5).
 pub const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
 
@@ -216,6 +219,9 @@ struct SyncLoop {
     rng: fastrand::Rng,
     /// The diary day on screen, reloaded after a deletion.
     last_diary: Option<(chrono::NaiveDate, String)>,
+    /// The day whose thumbnails were fetched, and which ones.
+    pictures_day: Option<(chrono::NaiveDate, String)>,
+    pictures_fetched: HashSet<SegmentId>,
 }
 
 enum Wait {
@@ -250,6 +256,8 @@ impl SyncLoop {
             acknowledged: HashSet::new(),
             rng: fastrand::Rng::new(),
             last_diary: None,
+            pictures_day: None,
+            pictures_fetched: HashSet::new(),
         }
     }
 
@@ -261,7 +269,53 @@ impl SyncLoop {
             .client
             .diary(Some(date), &tz)
             .map_err(|e| e.to_string());
+        let wanted: Vec<SegmentId> = match &result {
+            Ok(diary) => diary
+                .segments
+                .iter()
+                .filter(|s| s.has_screenshot)
+                .map(|s| s.id)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if self.pictures_day.as_ref() != Some(&(date, tz.clone())) {
+            self.pictures_day = Some((date, tz));
+            self.pictures_fetched.clear();
+        }
         let _ = self.worker.send(Command::DiaryLoaded(result));
+        self.load_pictures(wanted);
+    }
+
+    /// Fetches the diary's thumbnails, an hour's worth at a time, decoded
+    /// here so the UI only uploads them.
+    fn load_pictures(&mut self, wanted: Vec<SegmentId>) {
+        let missing: Vec<SegmentId> = wanted
+            .into_iter()
+            .filter(|id| !self.pictures_fetched.contains(id))
+            .collect();
+        for chunk in missing.chunks(6) {
+            let mut pictures = Vec::with_capacity(chunk.len());
+            for &id in chunk {
+                match self.client.thumbnail(id) {
+                    Ok(jpeg) => {
+                        self.pictures_fetched.insert(id);
+                        match crate::worker::CellPicture::from_jpeg(
+                            jpeg,
+                            DIARY_PICTURE_SIZE.0,
+                            DIARY_PICTURE_SIZE.1,
+                        ) {
+                            Some(picture) => pictures.push((id, picture)),
+                            None => log::warn!("the thumbnail of segment {id} does not decode"),
+                        }
+                    }
+                    Err(e) => {
+                        log::info!("diary thumbnails not loaded: {e}");
+                        return;
+                    }
+                }
+            }
+            let _ = self.worker.send(Command::DiaryPictures(pictures));
+        }
     }
 
     fn publish(&mut self, state: SyncState) {

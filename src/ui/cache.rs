@@ -53,6 +53,12 @@ pub fn cache_ui(
     if ui.button("Upload now").clicked() {
         intents.push(Intent::Worker(Command::UploadNow));
     }
+    if snapshot.sync.reports_waiting > 0 {
+        ui.label(format!(
+            "{} problem report(s) waiting to be sent; they go with the next upload.",
+            snapshot.sync.reports_waiting
+        ));
+    }
     if cache.quarantined_files > 0 {
         ui.label(
             RichText::new(format!(

@@ -2,6 +2,8 @@
 //! side (23 or 25 across a daylight-saving change), 10-minute cells with an
 //! activity bar, totals per contract, deleting a segment with confirmation.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use egui::{Color32, RichText, Sense, Stroke};
@@ -20,6 +22,10 @@ pub struct DiaryState {
     pub zone_error: Option<String>,
     pub selected: Option<SegmentId>,
     pub confirm_delete: Option<SegmentId>,
+    /// Thumbnails uploaded as textures, by segment.
+    textures: HashMap<SegmentId, egui::TextureHandle>,
+    /// The selected segment's larger picture.
+    large: Option<(SegmentId, egui::TextureHandle)>,
 }
 
 impl DiaryState {
@@ -31,9 +37,15 @@ impl DiaryState {
             zone_error: None,
             selected: None,
             confirm_delete: None,
+            textures: HashMap::new(),
+            large: None,
         }
     }
 }
+
+/// A 10-minute cell: room for a 96×54 thumbnail and the activity bar.
+const CELL_W: f32 = 102.0;
+const CELL_H: f32 = 65.0;
 
 /// One segment as the diary draws it, uploaded or still cached.
 struct Cell {
@@ -179,6 +191,22 @@ pub fn diary_ui(
             .unwrap_or_else(|| contract_id.to_owned())
     };
 
+    // Thumbnails become textures once; those of another day are dropped.
+    let pictures = &snapshot.diary_pictures;
+    state.textures.retain(|id, _| pictures.contains_key(id));
+    for (id, picture) in pictures.iter() {
+        if !state.textures.contains_key(id) {
+            let image = egui::ColorImage::from_rgba_unmultiplied(
+                [picture.width as usize, picture.height as usize],
+                &picture.rgba,
+            );
+            let texture =
+                ui.ctx()
+                    .load_texture(format!("diary-{id}"), image, egui::TextureOptions::LINEAR);
+            state.textures.insert(*id, texture);
+        }
+    }
+
     ui.add_space(6.0);
     egui::Grid::new("diary-grid")
         .spacing([4.0, 4.0])
@@ -196,7 +224,7 @@ pub fn diary_ui(
                     let to = from + Duration::minutes(10);
                     let found = cells.iter().find(|c| c.start < to && c.end > from);
                     let (rect, response) =
-                        ui.allocate_exact_size(egui::vec2(72.0, 30.0), Sense::click());
+                        ui.allocate_exact_size(egui::vec2(CELL_W, CELL_H), Sense::click());
                     let painter = ui.painter_at(rect);
                     match found {
                         Some(cell) => {
@@ -207,6 +235,27 @@ pub fn diary_ui(
                                 colour.gamma_multiply(0.8)
                             };
                             painter.rect_filled(rect, 4.0, fill);
+                            if let Some(texture) = state.textures.get(&cell.id) {
+                                // The picture above the activity bar, framed
+                                // by the contract's colour.
+                                let area = egui::Rect::from_min_max(
+                                    rect.min + egui::vec2(3.0, 3.0),
+                                    rect.max - egui::vec2(3.0, 8.0),
+                                );
+                                let size = texture.size_vec2();
+                                let scale = (area.width() / size.x).min(area.height() / size.y);
+                                let shown =
+                                    egui::Rect::from_center_size(area.center(), size * scale);
+                                painter.image(
+                                    texture.id(),
+                                    shown,
+                                    egui::Rect::from_min_max(
+                                        egui::pos2(0.0, 0.0),
+                                        egui::pos2(1.0, 1.0),
+                                    ),
+                                    Color32::WHITE,
+                                );
+                            }
                             if let Some(activity) = cell.activity {
                                 let width = rect.width() * activity.level() as f32 / 10.0;
                                 let bar = egui::Rect::from_min_size(
@@ -259,37 +308,65 @@ pub fn diary_ui(
         .selected
         .and_then(|id| cells.iter().find(|c| c.id == id))
     {
-        ui.add_space(8.0);
-        egui::Frame::group(ui.style()).show(ui, |ui| {
-            ui.label(RichText::new(title_of(&cell.contract_id)).strong());
-            ui.label(format!(
-                "{}–{} ({}){}",
-                cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
-                cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
-                hms((cell.end - cell.start).num_seconds()),
-                if cell.cached {
-                    " — cached, not uploaded yet"
-                } else {
-                    ""
+        if state.large.as_ref().is_none_or(|(id, _)| *id != cell.id) {
+            state.large = pictures.get(&cell.id).and_then(|p| {
+                let image = image::load_from_memory(&p.jpeg).ok()?.to_rgba8();
+                let size = [image.width() as usize, image.height() as usize];
+                let texture = ui.ctx().load_texture(
+                    format!("diary-large-{}", cell.id),
+                    egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+                    egui::TextureOptions::LINEAR,
+                );
+                Some((cell.id, texture))
+            });
+        }
+        let large = state.large.as_ref().map(|(_, t)| t.clone());
+        let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
+        let (mut open, mut delete) = (true, false);
+        egui::Window::new(title_of(&cell.contract_id))
+            .id(egui::Id::unique("diary-segment"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::RIGHT_TOP, [-12.0, 48.0])
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "{}–{} ({}){}",
+                    cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
+                    cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
+                    hms((cell.end - cell.start).num_seconds()),
+                    if cell.cached {
+                        " — cached, not uploaded yet"
+                    } else {
+                        ""
+                    }
+                ));
+                if let Some(activity) = cell.activity {
+                    ui.label(format!("Activity {}/10", activity.level()));
                 }
-            ));
-            if let Some(activity) = cell.activity {
-                ui.label(format!("Activity {}/10", activity.level()));
-            }
-            if !cell.memo.is_empty() {
-                ui.label(format!("Memo: {}", cell.memo));
-            }
-            let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
-            if ui
-                .add_enabled(!locked, egui::Button::new("Delete segment…"))
-                .on_disabled_hover_text(
-                    "This week is locked: its segments can no longer be deleted.",
-                )
-                .clicked()
-            {
-                state.confirm_delete = Some(cell.id);
-            }
-        });
+                if let Some(texture) = &large {
+                    ui.add(
+                        egui::Image::new(texture)
+                            .max_width(320.0)
+                            .alt_text("The segment's screenshot"),
+                    );
+                }
+                if !cell.memo.is_empty() {
+                    ui.label(format!("Memo: {}", cell.memo));
+                }
+                delete = ui
+                    .add_enabled(!locked, egui::Button::new("Delete segment…"))
+                    .on_disabled_hover_text(
+                        "This week is locked: its segments can no longer be deleted.",
+                    )
+                    .clicked();
+            });
+        if delete {
+            state.confirm_delete = Some(cell.id);
+        }
+        if !open {
+            state.selected = None;
+        }
     }
 
     if let Some(id) = state.confirm_delete {

@@ -19,7 +19,9 @@ use crate::clock::Clock;
 use crate::domain::TrackingPolicy;
 use crate::sync::SyncCommand;
 
-pub use snapshot::{ContractView, IdleView, LockRisk, Snapshot, StopReason, TrackingView};
+pub use snapshot::{
+    CellPicture, ContractView, IdleView, LockRisk, Snapshot, StopReason, TrackingView,
+};
 pub use tracker::{ContractList, Tracker, TrackerConfig};
 
 /// What the UI or the command line asks the worker to do.
@@ -51,6 +53,8 @@ pub enum Command {
     LoadDiary { date: chrono::NaiveDate, tz: String },
     /// From the sync thread: the diary asked for, or why it could not be loaded.
     DiaryLoaded(Result<crate::protocol::DiaryResponse, String>),
+    /// From the sync thread: thumbnails for the diary's cells.
+    DiaryPictures(Vec<(crate::domain::SegmentId, CellPicture)>),
     /// Delete a segment and its time (S4): from the cache if it is still
     /// there, otherwise on the server.
     DeleteSegment(crate::domain::SegmentId),
@@ -247,6 +251,7 @@ fn run(
                 tell_sync(&sync, SyncCommand::LoadDiary { date, tz })
             }
             Some(Command::DiaryLoaded(diary)) => tracker.set_diary(diary),
+            Some(Command::DiaryPictures(pictures)) => tracker.add_diary_pictures(pictures),
             Some(Command::DeleteSegment(id)) => {
                 if !tracker.delete_cached(id) {
                     tell_sync(&sync, SyncCommand::DeleteSegment(id));

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -157,6 +158,33 @@ pub struct Snapshot {
     pub week_start: DateTime<Utc>,
     /// P2: screenshots have come out black (the user was told once).
     pub black_screenshots: bool,
+    /// Thumbnails of the Work Diary day's segments, as they arrive.
+    #[serde(skip)]
+    pub diary_pictures: Arc<HashMap<crate::domain::SegmentId, Arc<CellPicture>>>,
+}
+
+/// A Work Diary thumbnail, decoded and scaled to fit a cell (RGBA, off
+/// the UI thread), with the server's JPEG for a larger view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellPicture {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    pub jpeg: Arc<Vec<u8>>,
+}
+
+impl CellPicture {
+    /// Decodes `jpeg` and scales it to fit `max_width`×`max_height`.
+    pub fn from_jpeg(jpeg: Vec<u8>, max_width: u32, max_height: u32) -> Option<CellPicture> {
+        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).ok()?;
+        let small = image.thumbnail(max_width, max_height).to_rgba8();
+        Some(CellPicture {
+            width: small.width(),
+            height: small.height(),
+            rgba: small.into_raw(),
+            jpeg: Arc::new(jpeg),
+        })
+    }
 }
 
 /// An idle period while tracking (S5).

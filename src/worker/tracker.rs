@@ -20,7 +20,8 @@ use crate::protocol::{DiaryResponse, ServerConfig};
 use crate::sync::{SyncStatus, UploadAction};
 
 use super::snapshot::{
-    CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason, TrackingView,
+    CacheView, CachedView, CellPicture, ContractView, IdleView, RefusedView, Snapshot, StopReason,
+    TrackingView,
 };
 
 /// How often input is sampled while tracking, at most (P3).
@@ -100,6 +101,7 @@ pub struct Tracker {
     lock_grace_secs: i64,
     sync: SyncStatus,
     diary: Option<Result<DiaryResponse, String>>,
+    diary_pictures: Arc<HashMap<SegmentId, Arc<CellPicture>>>,
     notice: Option<String>,
     /// S5: an idle period seen while tracking, until the user decides.
     idle: Option<IdleView>,
@@ -135,6 +137,7 @@ impl Tracker {
             lock_grace_secs: 0,
             sync: SyncStatus::default(),
             diary: None,
+            diary_pictures: Arc::default(),
             notice: None,
             idle: None,
             input_seen: None,
@@ -251,7 +254,20 @@ impl Tracker {
 
     /// The Work Diary day last loaded (or why it failed).
     pub fn set_diary(&mut self, diary: Result<DiaryResponse, String>) {
+        let same_day = |a: &DiaryResponse, b: &DiaryResponse| a.date == b.date && a.tz == b.tz;
+        let keep = matches!((&self.diary, &diary), (Some(Ok(old)), Ok(new)) if same_day(old, new));
+        if !keep {
+            self.diary_pictures = Arc::default();
+        }
         self.diary = Some(diary);
+    }
+
+    /// Thumbnails for the Work Diary day on screen, as the sync thread
+    /// fetches them.
+    pub fn add_diary_pictures(&mut self, pictures: Vec<(SegmentId, CellPicture)>) {
+        let mut all = (*self.diary_pictures).clone();
+        all.extend(pictures.into_iter().map(|(id, p)| (id, Arc::new(p))));
+        self.diary_pictures = Arc::new(all);
     }
 
     /// A message for the user, shown until the next one.
@@ -885,6 +901,7 @@ impl Tracker {
             lock_deadline,
             week_start: week.start(),
             black_screenshots: self.black_told,
+            diary_pictures: self.diary_pictures.clone(),
         }
     }
 }
