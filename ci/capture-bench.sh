@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
-exec 3< <(Xvfb -displayfd 1 -screen 0 1920x1080x24 -nolisten tcp 2>/dev/null)
+# -noreset: otherwise the server resets (and blanks the screen) each time
+# its last client leaves, i.e. after every run below.
+exec 3< <(Xvfb -displayfd 1 -screen 0 1920x1080x24 -nolisten tcp -noreset 2>/dev/null)
 read -r -u 3 display
 export DISPLAY=":$display"
 xvfb_pid="$(pgrep -n Xvfb)"

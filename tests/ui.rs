@@ -26,6 +26,14 @@ struct Window {
 }
 
 fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
+    open_with_activity(settings, seed, Box::new(NoActivity))
+}
+
+fn open_with_activity(
+    settings: Settings,
+    seed: impl FnOnce(&DataDir),
+    activity: Box<dyn timecard::activity::ActivitySource>,
+) -> Window {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path().join("data")).unwrap();
     seed(&data);
@@ -35,7 +43,7 @@ fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
         &settings,
         Arc::new(clock.clone()) as Arc<dyn Clock>,
         Box::new(NoScreenshots),
-        Box::new(NoActivity),
+        activity,
     )
     .unwrap();
     let harness = Harness::builder()
@@ -407,4 +415,62 @@ fn report_a_problem_reaches_the_server_with_the_logs() {
     assert_eq!(report.report.time_zone.as_deref(), Some("Asia/Kolkata"));
     assert_eq!(report.report.incident_at, Some(at("2026-11-25T15:00:00Z")));
     assert!(report.logs_zip_bytes.is_some(), "the logs are attached");
+}
+
+/// Input at a moment the test sets, as a fake activity source.
+struct Inputs(Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
+
+impl timecard::activity::ActivitySource for Inputs {
+    fn last_input(
+        &mut self,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.0.lock().unwrap()
+    }
+}
+
+// S5: back from a long idle period, the window asks keep or discard;
+// discarding takes the idle time out of what is logged.
+#[test]
+fn idle_prompt_discard_removes_the_idle_time() {
+    let last = Arc::new(std::sync::Mutex::new(Some(at("2026-11-25T15:00:00Z"))));
+    let settings = Settings {
+        time_zone: Some("UTC".into()),
+        ..Settings::default()
+    };
+    let mut w = open_with_activity(settings, |_| {}, Box::new(Inputs(last.clone())));
+    let tick = |w: &mut Window, minutes: i64| {
+        w.clock.advance(Duration::minutes(minutes));
+        let engine = w.harness.state().engine().unwrap();
+        engine.worker.send(timecard::worker::Command::Tick);
+    };
+    w.click("Start");
+    w.until("tracking", |app| tracking(app).is_some());
+    // Input until 15:05, then none until 15:31.
+    *last.lock().unwrap() = Some(at("2026-11-25T15:05:00Z"));
+    tick(&mut w, 30);
+    w.until("idle noticed", |app| app.latest().idle.is_some());
+    *last.lock().unwrap() = Some(at("2026-11-25T15:31:00Z"));
+    tick(&mut w, 1);
+    w.until("the idle prompt", |app| {
+        app.latest()
+            .idle
+            .as_ref()
+            .is_some_and(|i| i.returned.is_some())
+    });
+    // A modal is laid out over a couple of frames.
+    w.harness.step();
+    w.harness.step();
+    w.harness.get_by_label("You were idle");
+    w.harness.get_by_label(
+        "No keyboard or mouse input from 15:05 to 15:31 (26 min). Keep this time as work, or discard it?",
+    );
+    w.click("Discard idle time");
+    w.until("the answer", |app| app.latest().idle.is_none());
+    assert!(w.harness.query_by_label("You were idle").is_none());
+    w.click("Stop");
+    w.until("only the 5 working minutes logged", |app| {
+        let s = app.latest();
+        s.tracking.is_none() && s.contract("demo-hourly").unwrap().week_logged_secs == 5 * 60
+    });
 }

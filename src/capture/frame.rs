@@ -119,7 +119,8 @@ impl FrameRef<'_> {
         }
     }
 
-    /// JPEG at `quality` (1–100).
+    /// JPEG at `quality` (1–100). Large frames are encoded as two halves on
+    /// two cores and joined with a restart marker (see [`join_halves`]).
     pub fn jpeg(&self, quality: u8) -> Result<Vec<u8>, CaptureError> {
         if self.width > u16::MAX as u32 || self.height > u16::MAX as u32 {
             return Err(CaptureError::Failed(format!(
@@ -127,12 +128,49 @@ impl FrameRef<'_> {
                 self.width, self.height
             )));
         }
-        let mut out = Vec::with_capacity((self.width * self.height / 4) as usize);
-        jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+        let quality = quality.clamp(1, 100);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Halves start on a whole MCU row (16 px covers 4:2:0 and 4:4:4).
+        let top = (self.height / 2).next_multiple_of(16);
+        let mcu = if quality < 90 { 16 } else { 8 };
+        let top_mcus = self.width.div_ceil(mcu) * (top / mcu);
+        if cores < 2
+            || self.width * self.height < 500_000
+            || top >= self.height
+            || top_mcus > u16::MAX as u32
+        {
+            return self.encode_rows(0, self.height, quality, None);
+        }
+        let (first, second) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| self.encode_rows(top, self.height, quality, None));
+            let first = self.encode_rows(0, top, quality, Some(top_mcus as u16));
+            (first, second.join().expect("the encoding thread panicked"))
+        });
+        join_halves(&first?, &second?, self.height as u16).ok_or_else(|| {
+            CaptureError::Failed("JPEG encoding failed: the halves did not join".into())
+        })
+    }
+
+    /// Rows `from..to` as a JPEG of their own, with a restart interval if given.
+    fn encode_rows(
+        &self,
+        from: u32,
+        to: u32,
+        quality: u8,
+        restart_interval: Option<u16>,
+    ) -> Result<Vec<u8>, CaptureError> {
+        let row = self.width as usize * 4;
+        let pixels = &self.bgrx[from as usize * row..to as usize * row];
+        let mut out = Vec::with_capacity(pixels.len() / 10);
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+        if let Some(interval) = restart_interval {
+            encoder.set_restart_interval(interval);
+        }
+        encoder
             .encode(
-                self.bgrx,
+                pixels,
                 self.width as u16,
-                self.height as u16,
+                (to - from) as u16,
                 jpeg_encoder::ColorType::Bgra,
             )
             .map_err(|e| CaptureError::Failed(format!("JPEG encoding failed: {e}")))?;
@@ -164,9 +202,97 @@ impl FrameRef<'_> {
     }
 }
 
+/// Joins two baseline JPEGs of the same width, quality and tables, cut at
+/// an MCU row, into one image of `height` rows: the first one's headers
+/// (with the full height; its restart interval is exactly its own MCU
+/// count), its entropy-coded data, a restart marker, then the second's
+/// data. A decoder resets its DC prediction at the marker, which is where
+/// the second encoder started from zero; the pixels are those of encoding
+/// the whole frame in one go.
+pub fn join_halves(first: &[u8], second: &[u8], height: u16) -> Option<Vec<u8>> {
+    let (first_header, first_data) = split_scan(first)?;
+    let (_, second_data) = split_scan(second)?;
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    out.extend_from_slice(first_header);
+    // SOF0: FF C0, length (2), precision (1), then the height (2).
+    let sof = find_segment(&out, 0xC0)?;
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    find_segment(&out, 0xDD)?; // the restart interval must be there
+    out.extend_from_slice(first_data);
+    out.extend_from_slice(&[0xFF, 0xD0]);
+    out.extend_from_slice(second_data);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    Some(out)
+}
+
+/// A JPEG as (everything up to and including the SOS segment, the
+/// entropy-coded data before EOI).
+fn split_scan(jpeg: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sos = find_segment(jpeg, 0xDA)?;
+    let length = u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]) as usize;
+    let data_start = sos + 2 + length;
+    let data_end = jpeg.len().checked_sub(2)?;
+    (jpeg.get(data_end..)? == [0xFF, 0xD9] && data_start <= data_end)
+        .then(|| (&jpeg[..data_start], &jpeg[data_start..data_end]))
+}
+
+/// The offset of the first header segment with marker `FF code`, walking
+/// the segments from SOI (stops at the scan).
+fn find_segment(jpeg: &[u8], code: u8) -> Option<usize> {
+    let mut at = 2; // after SOI
+    while at + 4 <= jpeg.len() {
+        if jpeg[at] != 0xFF {
+            return None;
+        }
+        if jpeg[at + 1] == code {
+            return Some(at);
+        }
+        if jpeg[at + 1] == 0xDA {
+            return None;
+        }
+        at += 2 + u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]) as usize;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Large frames are encoded in two halves; decoded, the joined file
+    /// must be pixel for pixel the one-piece encoding, at odd sizes too.
+    #[test]
+    fn halves_join_into_the_same_picture() {
+        let screen = image::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/screens/desktop-1920x1080.jpg"
+        ))
+        .unwrap()
+        .to_rgba8();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let noise: Vec<u8> = (0..1001 * 777 * 4).map(|_| rng.u8(..)).collect();
+        let cases = [(1920, 1080, screen.into_raw()), (1001, 777, noise)];
+        for (width, height, bgrx) in cases {
+            let frame = FrameRef {
+                width,
+                height,
+                bgrx: &bgrx,
+            };
+            for quality in [75, 95] {
+                let joined = frame.jpeg(quality).unwrap();
+                let whole = frame.encode_rows(0, height, quality, None).unwrap();
+                assert_ne!(joined, whole, "{width}×{height} was not split");
+                let decode = |bytes: &[u8]| {
+                    image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+                        .unwrap()
+                        .to_rgb8()
+                };
+                let (a, b) = (decode(&joined), decode(&whole));
+                assert_eq!(a.dimensions(), (width, height));
+                assert!(a == b, "{width}×{height} q{quality}: the pictures differ");
+            }
+        }
+    }
 
     fn solid(width: u32, height: u32, bgr: [u8; 3]) -> Frame {
         let mut bgrx = Vec::with_capacity((width * height * 4) as usize);

@@ -57,13 +57,14 @@ impl X11Screen {
         Ok(self.connection.as_ref().expect("connected"))
     }
 
-    /// The RandR monitors the root window spans, as (x, y, width, height).
+    /// The RandR monitors the root window spans, as (x, y, width, height):
+    /// all of them, as `xrandr --listmonitors` shows.
     pub fn monitors(&mut self) -> Result<Vec<(i16, i16, u16, u16)>, CaptureError> {
         use x11rb::protocol::randr::ConnectionExt as _;
         let (conn, root) = self.connect()?;
         let failed = |e: &dyn std::fmt::Display| CaptureError::Failed(format!("RandR: {e}"));
         let reply = conn
-            .randr_get_monitors(*root, true)
+            .randr_get_monitors(*root, false)
             .map_err(|e| failed(&e))?
             .reply()
             .map_err(|e| failed(&e))?;

@@ -194,16 +194,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `timecard capture`: one full-resolution screenshot to a file.
 fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
     let mut screen = crate::capture::x11::X11Screen::new(None, quality, u32::MAX);
-    let frame = screen.grab()?;
-    if frame.is_black() {
+    // Encoded where the X server put the pixels: no copy of the screen.
+    let (width, height, black, jpeg) = screen.jpeg_full(quality)?;
+    if black {
         eprintln!("warning: the screen came out entirely black (screen recording blocked?)");
     }
-    let jpeg = frame.jpeg(quality)?;
     std::fs::write(out, &jpeg).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
         "{}×{} screenshot written to {} ({} KB)",
-        frame.width,
-        frame.height,
+        width,
+        height,
         out.display(),
         jpeg.len() / 1024
     );

@@ -18,7 +18,18 @@ impl Xvfb {
     /// Starts one screen of `size` (e.g. `1280x800x24`).
     pub fn start(size: &str) -> Xvfb {
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", size, "-nolisten", "tcp"])
+            // -noreset: keep what one client set up (monitors, a background)
+            // when it disconnects.
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                size,
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
