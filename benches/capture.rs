@@ -19,6 +19,8 @@ fn capture(c: &mut Criterion) {
             "1920x1080x24",
             "-nolisten",
             "tcp",
+            // Keep the painted background when `display` disconnects.
+            "-noreset",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
