@@ -299,7 +299,8 @@ fn report_dialog_ui(
             ui.add(egui::TextEdit::singleline(&mut form.when).desired_width(160.0))
                 .labelled_by(label.id);
         });
-        ui.checkbox(&mut form.attach_logs, "Attach logs");
+        ui.checkbox(&mut form.attach_logs, "Attach logs")
+            .on_hover_text("The log files of this computer: events and errors, never passwords, tokens or screenshots");
         let checked = form.to_report(zone, now);
         if let Err(problem) = &checked {
             ui.label(RichText::new(problem).small().color(theme::MUTED));
