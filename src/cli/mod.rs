@@ -86,8 +86,8 @@ pub enum Command {
     /// Send a problem report to the server, with the logs attached unless
     /// --no-logs; offline, it is queued and sent later.
     Report(report::ReportArgs),
-    /// Clear cache and restart: wipe the data folder (cache, settings,
-    /// sign-in, logs). Refuses without --yes when time would be lost.
+    /// Wipe the data folder (cache, settings, sign-in, logs) so the next
+    /// start begins afresh; refuses without --yes when time would be lost.
     Reset(reset::ResetArgs),
     /// Show the state of sync and of the offline cache.
     Status {
