@@ -3,7 +3,7 @@
 //! thread, and the sync thread feeding it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -105,19 +105,7 @@ impl Engine {
 
     /// Waits until `ready` holds or `timeout` passes; returns the last snapshot.
     pub fn wait_for(&self, timeout: Duration, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
-        let deadline = Instant::now() + timeout;
-        let mut snapshot = self.worker.snapshot();
-        while !ready(&snapshot) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            snapshot = self
-                .worker
-                .snapshots()
-                .wait_newer(snapshot.generation, left.min(Duration::from_millis(500)));
-        }
-        snapshot
+        self.worker.snapshots().wait_for(timeout, ready)
     }
 
     /// Waits for the first answer from the server (or its failure).

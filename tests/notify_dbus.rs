@@ -112,14 +112,10 @@ fn session_bus() -> (Child, String) {
 }
 
 fn wait_for(worker: &Worker, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    let mut snapshot = worker.snapshot();
-    while !ready(&snapshot) {
-        assert!(Instant::now() < deadline, "timed out: {snapshot:#?}");
-        snapshot = worker
-            .snapshots()
-            .wait_newer(snapshot.generation, StdDuration::from_millis(200));
-    }
+    let snapshot = worker
+        .snapshots()
+        .wait_for(StdDuration::from_secs(10), &ready);
+    assert!(ready(&snapshot), "timed out: {snapshot:#?}");
     snapshot
 }
 

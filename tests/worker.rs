@@ -16,17 +16,8 @@ const WAIT: StdDuration = StdDuration::from_secs(10);
 
 /// Waits (with a deadline) for a snapshot that satisfies `ready`.
 fn wait_for(worker: &Worker, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut snapshot = worker.snapshot();
-    while !ready(&snapshot) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out; last snapshot: {snapshot:#?}"
-        );
-        snapshot = worker
-            .snapshots()
-            .wait_newer(snapshot.generation, StdDuration::from_millis(200));
-    }
+    let snapshot = worker.snapshots().wait_for(WAIT, &ready);
+    assert!(ready(&snapshot), "timed out; last snapshot: {snapshot:#?}");
     snapshot
 }
 

@@ -105,6 +105,21 @@ impl SnapshotCell {
         guard.clone()
     }
 
+    /// Waits until the latest snapshot satisfies `ready` or `timeout`
+    /// passes; returns the latest either way.
+    pub fn wait_for(
+        &self,
+        timeout: StdDuration,
+        ready: impl Fn(&Snapshot) -> bool,
+    ) -> Arc<Snapshot> {
+        let guard = self.latest.lock().expect("snapshot lock");
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| !ready(s))
+            .expect("snapshot lock");
+        guard.clone()
+    }
+
     /// Registers the function that wakes the UI (egui's `request_repaint`).
     pub fn set_waker(&self, waker: impl Fn() + Send + 'static) {
         *self.waker.lock().expect("waker lock") = Some(Box::new(waker));

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
 use timecard::clock::Clock;
@@ -64,18 +64,11 @@ impl Device {
 
     /// Waits (with a deadline) for a snapshot that satisfies `ready`.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
-        let deadline = Instant::now() + WAIT;
-        let mut snapshot = self.worker.snapshot();
-        while !ready(&snapshot) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; last snapshot: {snapshot:#?}"
-            );
-            snapshot = self
-                .worker
-                .snapshots()
-                .wait_newer(snapshot.generation, Duration::from_millis(200));
-        }
+        let snapshot = self.worker.snapshots().wait_for(WAIT, &ready);
+        assert!(
+            ready(&snapshot),
+            "timed out waiting for {what}; last snapshot: {snapshot:#?}"
+        );
         snapshot
     }
 
