@@ -19,7 +19,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use common::server::{PASSWORD, TestServer};
+use common::cli::{login, timecard};
+use common::server::TestServer;
 use common::xvfb::tools_present;
 use common::*;
 use timecard::clock::{Clock, ManualClock};
@@ -151,45 +152,13 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
         )
         .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let ca = data.path().join("server.pem");
-    std::fs::write(&ca, &server.server.cert_pem).unwrap();
-    let timecard = |args: &[&str], stdin: Option<&str>| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-            .args(args)
-            .env("TIMECARD_DATA_DIR", data.path().join("data"))
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    };
-    let login = timecard(
-        &[
-            "login",
-            "--server",
-            &server.url(),
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
+    // The session bus address reaches the binary through the environment.
+    login(data.path(), &server);
+    let track = timecard(
+        data.path(),
+        &["track", "--contract", "ann-tiny", "--for", "60s"],
+        None,
     );
-    assert!(login.status.success(), "{login:?}");
-    let track = timecard(&["track", "--contract", "ann-tiny", "--for", "60s"], None);
     let said = String::from_utf8_lossy(&track.stdout);
     assert!(said.contains("weekly limit"), "{said}");
     let (summary, body) = received

@@ -5,32 +5,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
+use common::cli::{login, text, timecard};
 use common::server::{PASSWORD, TestServer};
-
-fn timecard(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-        .args(args)
-        .env("TIMECARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run timecard");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 fn server_admin(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_timecard-server"))
@@ -41,36 +20,11 @@ fn server_admin(data: &Path, args: &[&str]) -> Output {
         .expect("run timecard-server")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     let mut server = TestServer::start(chrono::Utc::now());
     let device = tempfile::tempdir().unwrap();
-    let ca = device.path().join("server.pem");
-    std::fs::write(&ca, &server.server.cert_pem).unwrap();
-    let url = server.url();
-    let out = timecard(
-        device.path(),
-        &[
-            "login",
-            "--server",
-            &url,
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    login(device.path(), &server);
 
     // Offline: the report is kept on disk and the command says so.
     server.stop();

@@ -5,60 +5,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-use common::server::{PASSWORD, TestServer};
-
-fn timecard(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-        .args(args)
-        .env("TIMECARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run timecard");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn login(data: &Path, server: &TestServer) {
-    let ca = data.with_extension("pem");
-    std::fs::write(&ca, &server.server.cert_pem).unwrap();
-    let out = timecard(
-        data,
-        &[
-            "login",
-            "--server",
-            &server.url(),
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-}
+use common::cli::{login, text, timecard};
+use common::server::TestServer;
 
 #[test]
 fn reset_refuses_without_yes_and_exported_time_survives_into_a_fresh_folder() {

@@ -1,38 +1,22 @@
 //! The `timecard-server` binary: admin commands on a data folder, `serve`
 //! printing its address, maintenance mode seen by a running server.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
-fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+use common::cli::{run, text};
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run(
+        Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+            .arg("--data")
+            .arg(data)
+            .args(args),
+        stdin,
     )
 }
 

@@ -52,6 +52,7 @@ pub fn tracker(dir: &Path) -> Tracker {
     tracker_in(dir, DEFAULT_CAPACITY_SECS)
 }
 
+pub mod cli;
 pub mod device;
 pub mod server;
 pub mod xvfb;

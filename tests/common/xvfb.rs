@@ -86,30 +86,7 @@ impl Drop for Killed {
 
 /// The colour of one screen pixel, via ImageMagick's `import`.
 pub fn pixel(display: &str, x: u32, y: u32) -> Option<(u8, u8, u8)> {
-    let out = Command::new("import")
-        .args([
-            "-display",
-            display,
-            "-window",
-            "root",
-            "-crop",
-            &format!("1x1+{x}+{y}"),
-            "txt:-",
-        ])
-        .output()
-        .ok()?;
-    // "0,0: (5140,34181,31354)  #141485857A7A  srgb(20,133,122)"
-    let text = String::from_utf8_lossy(&out.stdout);
-    let inside = text
-        .split("srgb(")
-        .nth(2)
-        .or_else(|| text.split("srgb(").last())?;
-    let mut values = inside
-        .trim_end()
-        .trim_end_matches(')')
-        .split(',')
-        .map(|v| v.trim().parse::<u8>().ok());
-    Some((values.next()??, values.next()??, values.next()??))
+    column(display, x, y, 1).first().copied()
 }
 
 pub fn screenshot(display: &str, path: &Path) {
