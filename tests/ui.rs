@@ -98,6 +98,30 @@ impl Window {
         self.harness.step();
     }
 
+    /// Uploads a 10-minute segment of `demo-hourly` from another device,
+    /// straight to the built-in server.
+    fn upload_from_another_device(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        screenshot: Option<timecard::domain::Screenshot>,
+    ) -> timecard::domain::Segment {
+        let segment = timecard::domain::Segment {
+            id: timecard::domain::SegmentId::random(),
+            contract_id: "demo-hourly".into(),
+            device_id: "other-device".into(),
+            start,
+            end: start + Duration::minutes(10),
+            memo: "from another device".into(),
+            activity: timecard::domain::Activity(0b1111),
+            screenshot,
+            capture_note: None,
+        };
+        let body = timecard::cache::format::encode_body(&segment).unwrap();
+        let engine = self.harness.state().engine().unwrap();
+        engine.connection.client.upload(vec![body]).unwrap();
+        segment
+    }
+
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
         self.harness.step();
@@ -284,20 +308,7 @@ fn mini_view_start_stop() {
 #[test]
 fn diary_in_kolkata_shows_the_local_hour() {
     let mut w = open();
-    let segment = timecard::domain::Segment {
-        id: timecard::domain::SegmentId::random(),
-        contract_id: "demo-hourly".into(),
-        device_id: "other-device".into(),
-        start: at("2026-11-25T14:30:00Z"),
-        end: at("2026-11-25T14:40:00Z"),
-        memo: "diary test".into(),
-        activity: timecard::domain::Activity(0b1111),
-        screenshot: None,
-        capture_note: None,
-    };
-    let body = timecard::cache::format::encode_body(&segment).unwrap();
-    let engine = w.harness.state().engine().unwrap();
-    engine.connection.client.upload(vec![body]).unwrap();
+    w.upload_from_another_device(at("2026-11-25T14:30:00Z"), None);
 
     w.click("Work Diary");
     w.until(
@@ -332,24 +343,14 @@ fn diary_cells_show_the_screenshot() {
         "/fixtures/screens/desktop-1920x1080.jpg"
     ))
     .unwrap();
-    let segment = timecard::domain::Segment {
-        id: timecard::domain::SegmentId::random(),
-        contract_id: "demo-hourly".into(),
-        device_id: "other-device".into(),
-        start: at("2026-11-25T09:00:00Z"),
-        end: at("2026-11-25T09:10:00Z"),
-        memo: "with a picture".into(),
-        activity: timecard::domain::Activity(0b111),
-        screenshot: Some(timecard::domain::Screenshot {
+    let segment = w.upload_from_another_device(
+        at("2026-11-25T09:00:00Z"),
+        Some(timecard::domain::Screenshot {
             taken_at: at("2026-11-25T09:04:00Z"),
             jpeg: jpeg.clone(),
             thumbnail: jpeg,
         }),
-        capture_note: None,
-    };
-    let body = timecard::cache::format::encode_body(&segment).unwrap();
-    let engine = w.harness.state().engine().unwrap();
-    engine.connection.client.upload(vec![body]).unwrap();
+    );
 
     w.click("Work Diary");
     w.until("the thumbnail", |app| {
