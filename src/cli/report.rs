@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chrono::{NaiveDateTime, TimeZone, Utc};
 
 use crate::clock::{Clock, SystemClock};
 use crate::connect;
@@ -40,16 +39,8 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
     let zone = settings.zone();
     let incident = match &args.at {
         None => now,
-        Some(text) => {
-            let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M")
-                .with_context(|| format!("--at {text:?}: write it as YYYY-MM-DD HH:MM"))?;
-            zone.from_local_datetime(&naive)
-                .earliest()
-                .with_context(|| {
-                    format!("{text} does not exist in {zone} (a daylight-saving gap)")
-                })?
-                .with_timezone(&Utc)
-        }
+        Some(text) => crate::domain::parse_local_minute(text, zone)
+            .map_err(|e| anyhow::anyhow!("--at {e}"))?,
     };
     let mut report = ProblemReport::new(&args.message, now);
     report.contract_id = args.contract;

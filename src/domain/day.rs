@@ -61,6 +61,19 @@ impl LocalDay {
     }
 }
 
+/// A wall-clock minute typed as `YYYY-MM-DD HH:MM` in `tz`, as an instant
+/// (the earlier one when the clock went back); an error in plain words for
+/// a malformed text or a time a daylight-saving gap skipped.
+pub fn parse_local_minute(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .map_err(|_| format!("{text:?}: write the date and time as YYYY-MM-DD HH:MM"))?;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("{text} does not exist in {tz} (a daylight-saving gap)"))
+}
+
 /// The earliest instant whose local time is `local` or, inside a gap, the
 /// moment the gap ends.
 fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
@@ -82,6 +95,19 @@ fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn typed_minutes_read_in_the_zone() {
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(
+            parse_local_minute(" 2026-11-25 14:00 ", berlin).unwrap(),
+            "2026-11-25T13:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let gap = parse_local_minute("2026-03-29 02:30", berlin).unwrap_err();
+        assert!(gap.contains("daylight-saving gap"), "{gap}");
+        let bad = parse_local_minute("25.11.2026 14:00", berlin).unwrap_err();
+        assert!(bad.contains("YYYY-MM-DD HH:MM"), "{bad}");
+    }
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()

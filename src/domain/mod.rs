@@ -16,7 +16,7 @@ pub use contract::{
     Contract, ContractKind, ContractStatus, NotTrackable, PendingLimit, Trackability,
     TrackingPolicy,
 };
-pub use day::LocalDay;
+pub use day::{LocalDay, parse_local_minute};
 pub use grid::SegmentGrid;
 pub use segment::{Activity, Screenshot, Segment, SegmentId};
 pub use week::BillingWeek;

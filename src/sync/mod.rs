@@ -242,6 +242,7 @@ impl SyncLoop {
     ) -> Self {
         let status = SyncStatus {
             server: client.address().as_str().to_owned(),
+            reports_waiting: options.outbox.as_ref().map_or(0, |o| o.len()),
             ..SyncStatus::default()
         };
         SyncLoop {
@@ -320,7 +321,6 @@ impl SyncLoop {
 
     fn publish(&mut self, state: SyncState) {
         self.status.state = state;
-        self.status.reports_waiting = self.options.outbox.as_ref().map_or(0, |o| o.len());
         let skew = self.client.clock_skew_secs();
         let wrong = |s: Option<i64>| {
             s.is_some_and(|s| s.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS)
@@ -454,15 +454,11 @@ impl SyncLoop {
 
     /// Queues a problem report durably, then tries to send it at once.
     fn queue_report(&mut self, report: crate::protocol::ProblemReport) {
-        let Some(outbox) = &self.options.outbox else {
-            let notice = match self.client.report(&report) {
-                Ok(receipt) => format!("Thank you — problem report {} was sent.", receipt.id),
-                Err(e) => format!("The report could not be sent: {e}"),
-            };
-            let _ = self.worker.send(Command::Notice(notice));
-            return;
+        let saved = match &self.options.outbox {
+            Some(outbox) => outbox.put(&report),
+            None => Err(std::io::Error::other("no folder to keep reports in")),
         };
-        if let Err(e) = outbox.put(&report) {
+        if let Err(e) = saved {
             log::error!("cannot queue report {}: {e}", report.id);
             let _ = self.worker.send(Command::Notice(format!(
                 "The report could not be saved ({e}); it was not sent."
@@ -487,7 +483,9 @@ impl SyncLoop {
         let Some(outbox) = &self.options.outbox else {
             return Ok(());
         };
-        let done = outbox::deliver(&self.client, outbox)?;
+        let delivered = outbox::deliver(&self.client, outbox);
+        self.status.reports_waiting = outbox.len();
+        let done = delivered?;
         for id in &done.sent {
             let _ = self.worker.send(Command::Notice(format!(
                 "Thank you — problem report {id} was sent."

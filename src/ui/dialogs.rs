@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use egui::RichText;
 
@@ -121,14 +121,10 @@ impl ReportForm {
         if self.description.trim().is_empty() {
             return Err("Please describe what happened.".into());
         }
-        let naive = NaiveDateTime::parse_from_str(self.when.trim(), "%Y-%m-%d %H:%M")
-            .map_err(|_| "Write the date and time as YYYY-MM-DD HH:MM.".to_owned())?;
-        let incident = zone.from_local_datetime(&naive).earliest().ok_or_else(|| {
-            "That time does not exist in your zone (a daylight-saving gap).".to_owned()
-        })?;
+        let incident = crate::domain::parse_local_minute(&self.when, zone)?;
         let mut report = ProblemReport::new(&self.description, now);
         report.contract_id = self.contract_id.clone();
-        report.incident_at = Some(incident.with_timezone(&Utc));
+        report.incident_at = Some(incident);
         report.time_zone = Some(zone.name().to_owned());
         Ok(report)
     }
