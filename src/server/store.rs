@@ -564,19 +564,17 @@ impl Store for SqliteStore {
     }
 
     fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>> {
-        let sql = match size {
-            Picture::Full => {
-                "SELECT s.jpeg FROM screenshots s JOIN segments g ON g.id = s.segment_id
-                 WHERE s.segment_id = ?1 AND g.user_id = ?2"
-            }
-            Picture::Thumbnail => {
-                "SELECT s.thumbnail FROM screenshots s JOIN segments g ON g.id = s.segment_id
-                 WHERE s.segment_id = ?1 AND g.user_id = ?2"
-            }
+        let column = match size {
+            Picture::Full => "jpeg",
+            Picture::Thumbnail => "thumbnail",
         };
+        let sql = format!(
+            "SELECT s.{column} FROM screenshots s JOIN segments g ON g.id = s.segment_id
+             WHERE s.segment_id = ?1 AND g.user_id = ?2"
+        );
         Ok(self
             .conn()
-            .query_row(sql, params![id.to_string(), user_id], |r| r.get(0))
+            .query_row(&sql, params![id.to_string(), user_id], |r| r.get(0))
             .optional()?)
     }
 
