@@ -21,3 +21,5 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The downloaded packages are not needed once installed; the build needs the disk.
+$SUDO apt-get clean
