@@ -475,3 +475,78 @@ fn idle_prompt_discard_removes_the_idle_time() {
         s.tracking.is_none() && s.contract("demo-hourly").unwrap().week_logged_secs == 5 * 60
     });
 }
+
+// Offline, the Work Diary's cached cells show the thumbnail from the cache
+// file, and keep it across a failed reload.
+#[test]
+fn diary_shows_cached_thumbnails_offline() {
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/screens/desktop-1920x1080.jpg"
+    ))
+    .unwrap();
+    let segment = timecard::domain::Segment {
+        id: timecard::domain::SegmentId::random(),
+        contract_id: "demo-hourly".into(),
+        device_id: "this-device".into(),
+        start: at("2026-11-25T09:00:00Z"),
+        end: at("2026-11-25T09:10:00Z"),
+        memo: String::new(),
+        activity: timecard::domain::Activity(0b11),
+        screenshot: Some(timecard::domain::Screenshot {
+            taken_at: at("2026-11-25T09:04:00Z"),
+            jpeg: jpeg.clone(),
+            thumbnail: jpeg,
+        }),
+        capture_note: None,
+    };
+    // Nothing listens on port 9 of loopback: the server is unreachable.
+    let settings = Settings {
+        time_zone: Some("UTC".into()),
+        server: Some("https://127.0.0.1:9".into()),
+        ..Settings::default()
+    };
+    let seeded = segment.clone();
+    let mut w = open_with(settings, move |data| {
+        let now = at("2026-11-25T08:00:00Z");
+        let contracts = timecard::protocol::ContractsResponse {
+            server_time: now,
+            week_start: at("2026-11-23T00:00:00Z"),
+            contracts: timecard::connect::demo_contracts(now)
+                .into_iter()
+                .map(|contract| timecard::protocol::ContractInfo {
+                    contract,
+                    week_logged_secs: 0,
+                    today_logged_secs: 0,
+                })
+                .collect(),
+        };
+        timecard::sync::save_contracts(&data.contracts_file(), &contracts).unwrap();
+        let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
+        cache.append(&seeded).unwrap();
+    });
+
+    w.click("Work Diary");
+    w.until("the cached thumbnail", |app| {
+        app.latest().diary_pictures.contains_key(&segment.id)
+    });
+    w.harness
+        .get_by_label("Segment 09:00–09:10, Backend development, cached");
+    // Another day and back, then a reload of the same day: each load fails
+    // (still offline), and the picture comes back every time.
+    w.click("Next day");
+    w.until("the next day, without it", |app| {
+        !app.latest().diary_pictures.contains_key(&segment.id)
+    });
+    w.click("Previous day");
+    w.until("the cached thumbnail after another day", |app| {
+        app.latest().diary_pictures.contains_key(&segment.id)
+    });
+    let before = w.harness.state().latest().diary_pictures.clone();
+    w.click("Today");
+    w.until("the same day reloaded, with the picture", |app| {
+        let latest = app.latest();
+        !Arc::ptr_eq(&latest.diary_pictures, &before)
+            && latest.diary_pictures.contains_key(&segment.id)
+    });
+}

@@ -279,12 +279,57 @@ impl SyncLoop {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        if self.pictures_day.as_ref() != Some(&(date, tz.clone())) {
-            self.pictures_day = Some((date, tz));
+        // The worker drops the pictures it holds on another day or on a
+        // failed load: they are sent again.
+        if result.is_err() || self.pictures_day.as_ref() != Some(&(date, tz.clone())) {
+            self.pictures_day = Some((date, tz.clone()));
             self.pictures_fetched.clear();
         }
         let _ = self.worker.send(Command::DiaryLoaded(result));
+        self.load_cached_pictures(date, &tz);
         self.load_pictures(wanted);
+    }
+
+    /// Thumbnails of the day's segments still in the cache, read from their
+    /// files: offline, the diary still shows what was captured.
+    fn load_cached_pictures(&mut self, date: chrono::NaiveDate, tz: &str) {
+        let Ok(zone) = tz.parse::<chrono_tz::Tz>() else {
+            return;
+        };
+        let day = crate::domain::LocalDay::new(date, zone);
+        let Ok(files) = plan::list_pending(&self.options.pending_dir) else {
+            return;
+        };
+        let mut pictures = Vec::new();
+        for file in files {
+            if self.pictures_fetched.contains(&file.id) {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&file.path) else {
+                continue;
+            };
+            if !format::segment_span(&bytes).is_ok_and(|(start, _)| day.contains(start)) {
+                continue;
+            }
+            let Ok(segment) = format::decode_file(&bytes) else {
+                continue;
+            };
+            self.pictures_fetched.insert(file.id);
+            let Some(shot) = segment.screenshot else {
+                continue;
+            };
+            let (width, height) = DIARY_PICTURE_SIZE;
+            match crate::worker::CellPicture::from_jpeg(shot.thumbnail, width, height) {
+                Some(picture) => pictures.push((file.id, picture)),
+                None => log::warn!(
+                    "the cached thumbnail of segment {} does not decode",
+                    file.id
+                ),
+            }
+        }
+        if !pictures.is_empty() {
+            let _ = self.worker.send(Command::DiaryPictures(pictures));
+        }
     }
 
     /// Fetches the diary's thumbnails, an hour's worth at a time, decoded

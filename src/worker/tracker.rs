@@ -523,15 +523,18 @@ impl Tracker {
     /// longer be tracked, tracking stops at once; the time so far is kept.
     pub fn set_contracts(&mut self, list: ContractList, now: DateTime<Utc>) {
         self.tick(now);
-        log::info!(
-            "contract list: {} contract(s): {}",
-            list.contracts.len(),
+        // Logged when it changes, not on every refresh.
+        let summary = |list: &ContractList| {
             list.contracts
                 .iter()
                 .map(|c| format!("{} ({}, {})", c.id, c.kind.as_str(), c.status.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        };
+        let (old, new) = (summary(&self.list), summary(&list));
+        if old != new {
+            log::info!("contract list: {} contract(s): {new}", list.contracts.len());
+        }
         self.list = list;
         self.recheck_session(now);
     }
