@@ -59,15 +59,22 @@ impl Engine {
         config.time_zone = zone;
         config.idle_threshold_secs = i64::from(settings.idle_threshold_mins.max(1)) * 60;
         let mut tracker = Tracker::new(config, cache, screen, activity);
-        if !connection.is_builtin()
-            && let Some(saved) = sync::load_contracts(&data.contracts_file())
-        {
-            tracker.set_contracts(sync::contract_list(&saved, zone), clock.now());
+        if !connection.is_builtin() {
+            // Until the server answers: what it said last time.
+            if let Some(saved) = sync::load_saved(&data.server_config_file()) {
+                tracker.set_server_config(saved);
+            }
+            if let Some(saved) = sync::load_saved(&data.contracts_file()) {
+                tracker.set_contracts(sync::contract_list(&saved, zone), clock.now());
+            }
         }
         let worker = Worker::spawn(tracker, clock.clone());
         let mut options = SyncOptions::new(data.cache_dir().join("pending"));
         options.time_zone = zone.name().to_owned();
-        options.contracts_file = (!connection.is_builtin()).then(|| data.contracts_file());
+        if !connection.is_builtin() {
+            options.contracts_file = Some(data.contracts_file());
+            options.config_file = Some(data.server_config_file());
+        }
         options.upload_horizon = Some(worker.upload_horizon());
         options.outbox = Some(crate::sync::outbox::Outbox::new(data.reports_dir()));
         let syncer = Syncer::spawn(

@@ -235,3 +235,86 @@ impl ClockNow for TestServer {
         self.clock.now()
     }
 }
+
+// The app keeps the server's rules with its contract list: started while the
+// server is down, it cuts segments on the server's grid, not the default.
+#[test]
+fn started_offline_it_cuts_on_the_servers_last_grid() {
+    use timecard::capture::NoScreenshots;
+    use timecard::clock::Clock;
+    use timecard::connect::SavedSession;
+    use timecard::engine::Engine;
+    use timecard::platform::DataDir;
+    use timecard::protocol::ServerConfig;
+    use timecard::settings::Settings;
+
+    let now = at("2026-11-25T10:00:00Z");
+    let grid = ServerConfig {
+        segment_secs: 120,
+        lock_grace_secs: 0,
+    };
+    let server = TestServer::start_with(now, grid);
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::at(dir.path().join("data")).unwrap();
+    let ca = dir.path().join("server.pem");
+    std::fs::write(&ca, &server.server.cert_pem).unwrap();
+    let client = server.client("ann");
+    SavedSession {
+        server: client.address().as_str().to_owned(),
+        login: "ann".into(),
+        token: client.token().unwrap(),
+        expires_at: now + Duration::days(30),
+    }
+    .save(&data.session_file())
+    .unwrap();
+    let settings = Settings {
+        server: Some(server.url()),
+        server_ca: Some(ca),
+        time_zone: Some("UTC".into()),
+        ..Settings::default()
+    };
+    let clock: Arc<dyn Clock> = Arc::new(server.clock.clone());
+    let start = || {
+        Engine::start(
+            &data,
+            &settings,
+            clock.clone(),
+            Box::new(NoScreenshots),
+            Box::new(timecard::activity::NoActivity),
+        )
+        .unwrap()
+    };
+
+    // Online once: the contract list (and the rules) arrive.
+    let engine = start();
+    let online = engine.wait_for(common::device::WAIT, |s| !s.contracts.is_empty());
+    assert!(
+        !online.contracts.is_empty(),
+        "no contract list from the server"
+    );
+    engine.shutdown();
+
+    server.stop();
+    let engine = start();
+    let offline = engine.wait_for(common::device::WAIT, |s| {
+        matches!(s.sync.state, SyncState::Caching { .. })
+    });
+    assert!(
+        !offline.contracts.is_empty(),
+        "the saved contract list is there offline"
+    );
+    engine.worker.send(Command::Start {
+        contract_id: "ann-hourly".into(),
+    });
+    engine.wait_for(common::device::WAIT, |s| s.tracking.is_some());
+    server.clock.advance(Duration::seconds(130));
+    engine.worker.send(Command::Tick);
+    let cached = engine.wait_for(common::device::WAIT, |s| s.cache.pending_segments > 0);
+    let first = cached.cache.pending.first().expect("a cached segment");
+    assert_eq!(
+        (first.end - first.start).num_seconds(),
+        120,
+        "cut on the server's 120 s grid"
+    );
+    engine.shutdown();
+}

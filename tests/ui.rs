@@ -256,7 +256,7 @@ fn reset_confirmation_lists_what_is_lost_and_cancel_does_nothing() {
                 })
                 .collect(),
         };
-        timecard::sync::save_contracts(&data.contracts_file(), &response).unwrap();
+        timecard::sync::save_for_offline(&data.contracts_file(), &response).unwrap();
     });
     w.until("the first sync attempt", |app| {
         app.latest().sync_code() != "connecting"
@@ -521,7 +521,7 @@ fn diary_shows_cached_thumbnails_offline() {
                 })
                 .collect(),
         };
-        timecard::sync::save_contracts(&data.contracts_file(), &contracts).unwrap();
+        timecard::sync::save_for_offline(&data.contracts_file(), &contracts).unwrap();
         let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
         cache.append(&seeded).unwrap();
     });

@@ -46,14 +46,14 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
     let (response, note) = match connection.client.contracts(zone.name()) {
         Ok(r) => {
             if !connection.is_builtin() {
-                let _ = sync::save_contracts(&data.contracts_file(), &r);
+                let _ = sync::save_for_offline(&data.contracts_file(), &r);
             }
             (r, None)
         }
         Err(e @ (SyncError::SignedOut | SyncError::SessionExpired | SyncError::WrongPassword)) => {
             return Err(e.into());
         }
-        Err(e) => match sync::load_contracts(&data.contracts_file()) {
+        Err(e) => match sync::load_saved(&data.contracts_file()) {
             Some(saved) => (
                 saved,
                 Some(format!(

@@ -83,6 +83,12 @@ impl DataDir {
         self.root.join("contracts.json")
     }
 
+    /// The server's last rules (segment grid, lock grace), for starting
+    /// offline.
+    pub fn server_config_file(&self) -> PathBuf {
+        self.root.join("server-config.json")
+    }
+
     /// The pinned certificate of the configured server, copied at login.
     pub fn server_ca_file(&self) -> PathBuf {
         self.root.join("server-ca.pem")

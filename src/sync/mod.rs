@@ -106,6 +106,8 @@ pub struct SyncOptions {
     pub time_zone: String,
     /// Where to keep the last contract list, for starting offline.
     pub contracts_file: Option<PathBuf>,
+    /// Where to keep the server's rules (grid, lock grace), for the same.
+    pub config_file: Option<PathBuf>,
     pub batch_max_segments: usize,
     pub batch_max_bytes: u64,
     /// Segments ending after this (Unix seconds) wait (S5); see
@@ -121,6 +123,7 @@ impl SyncOptions {
             pending_dir,
             time_zone: "UTC".into(),
             contracts_file: None,
+            config_file: None,
             batch_max_segments: 16,
             batch_max_bytes: 8 * 1024 * 1024,
             upload_horizon: None,
@@ -548,13 +551,18 @@ impl SyncLoop {
     fn refresh(&mut self) -> Result<(), SyncError> {
         if !self.config_known {
             let config = self.client.config()?;
+            if let Some(path) = &self.options.config_file
+                && let Err(e) = save_for_offline(path, &config)
+            {
+                log::warn!("could not keep the server's rules for offline starts: {e}");
+            }
             let _ = self.worker.send(Command::SetServerConfig(config));
             self.config_known = true;
         }
         let response = self.client.contracts(&self.options.time_zone)?;
         let zone = self.options.time_zone.parse().unwrap_or(chrono_tz::UTC);
         if let Some(path) = &self.options.contracts_file
-            && let Err(e) = save_contracts(path, &response)
+            && let Err(e) = save_for_offline(path, &response)
         {
             log::warn!("could not keep the contract list for offline starts: {e}");
         }
@@ -650,15 +658,16 @@ impl SyncLoop {
     }
 }
 
-/// Keeps the last contract list on disk so tracking can start offline.
-pub fn save_contracts(path: &std::path::Path, response: &ContractsResponse) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(response).expect("contracts serialise");
+/// Keeps what the server last said (contract list, rules) on disk, as JSON,
+/// so tracking can start offline.
+pub fn save_for_offline(path: &std::path::Path, value: &impl Serialize) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     crate::cache::durable::write_file(dir, &name, &json)
 }
 
-/// Reads the list kept by [`save_contracts`], if any.
-pub fn load_contracts(path: &std::path::Path) -> Option<ContractsResponse> {
+/// Reads what [`save_for_offline`] kept, if it is there and readable.
+pub fn load_saved<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
