@@ -47,6 +47,45 @@ impl SavedSession {
     }
 }
 
+/// Keeps a successful sign-in to `address`: the pinned certificate (if one
+/// was given), the server in the settings and the session. What another
+/// server said before (its contract list and rules) is forgotten.
+pub fn keep_sign_in(
+    data: &DataDir,
+    settings: &mut Settings,
+    address: &ServerAddress,
+    pinned: Option<&[u8]>,
+    session: crate::protocol::SessionInfo,
+) -> anyhow::Result<()> {
+    if settings.server.as_deref() != Some(address.as_str()) {
+        for stale in [data.contracts_file(), data.server_config_file()] {
+            match fs::remove_file(&stale) {
+                Ok(()) => log::info!("forgot {} of the previous server", stale.display()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("cannot remove {}: {e}", stale.display()),
+            }
+        }
+    }
+    settings.server_ca = match pinned {
+        Some(pem) => {
+            write_private(&data.server_ca_file(), pem)
+                .context("cannot save the server's certificate")?;
+            Some(data.server_ca_file())
+        }
+        None => None,
+    };
+    settings.server = Some(address.as_str().to_owned());
+    settings.save(&data.settings_file())?;
+    SavedSession {
+        server: address.as_str().to_owned(),
+        login: session.login,
+        token: session.token,
+        expires_at: session.expires_at,
+    }
+    .save(&data.session_file())
+    .context("cannot save the session")
+}
+
 /// Writes a file readable by its owner only, durably.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -318,3 +318,34 @@ fn started_offline_it_cuts_on_the_servers_last_grid() {
     );
     engine.shutdown();
 }
+
+// Signing in to another server forgets what the previous one said (its
+// contract list and rules); signing in again to the same one keeps it.
+#[test]
+fn signing_in_elsewhere_forgets_the_previous_servers_contracts() {
+    use common::cli::{login, text, timecard};
+
+    let now = chrono::Utc::now();
+    let first = TestServer::start(now);
+    let second = TestServer::start(now);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let saved = data.join("contracts.json");
+    let rules = data.join("server-config.json");
+
+    login(&data, &first);
+    let out = timecard(&data, &["contracts"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        saved.exists(),
+        "the contract list is kept for offline starts"
+    );
+    std::fs::write(&rules, r#"{"segment_secs":600,"lock_grace_secs":0}"#).unwrap();
+
+    login(&data, &first);
+    assert!(saved.exists(), "the same server again: kept");
+
+    login(&data, &second);
+    assert!(!saved.exists(), "another server: the old list is gone");
+    assert!(!rules.exists(), "another server: the old rules are gone");
+}

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::clock::SystemClock;
-use crate::connect::{self, SavedSession};
+use crate::connect;
 use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::{ApiClient, ServerAddress};
@@ -64,22 +64,8 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
     };
     let client = ApiClient::new(address.clone(), pinned.as_deref(), Arc::new(SystemClock))?;
     let session = client.sign_in(&user, password)?;
-    if let Some(pem) = &pinned {
-        connect::write_private(&data.server_ca_file(), pem)?;
-        settings.server_ca = Some(data.server_ca_file());
-    } else {
-        settings.server_ca = None;
-    }
-    settings.server = Some(address.as_str().to_owned());
-    settings.save(&data.settings_file())?;
-    SavedSession {
-        server: address.as_str().to_owned(),
-        login: session.login.clone(),
-        token: session.token,
-        expires_at: session.expires_at,
-    }
-    .save(&data.session_file())
-    .context("cannot save the session")?;
+    let login = session.login.clone();
+    connect::keep_sign_in(data, &mut settings, &address, pinned.as_deref(), session)?;
     if let Some(skew) = client.clock_skew_secs()
         && skew.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS
     {
@@ -87,7 +73,7 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
             "warning: this computer's clock differs from the server's by {skew} s; set the correct time"
         );
     }
-    println!("Signed in to {} as {}.", address.as_str(), session.login);
+    println!("Signed in to {} as {login}.", address.as_str());
     Ok(ExitCode::SUCCESS)
 }
 

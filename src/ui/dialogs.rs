@@ -11,7 +11,7 @@ use egui::RichText;
 use super::{Intent, UiState, theme};
 use crate::cli::hms;
 use crate::clock::Clock;
-use crate::connect::{self, SavedSession};
+use crate::connect;
 use crate::platform::DataDir;
 use crate::protocol::ProblemReport;
 use crate::settings::Settings;
@@ -71,24 +71,8 @@ pub fn sign_in(
     let session = client
         .sign_in(form.login.trim(), &form.password)
         .map_err(|e| e.to_string())?;
-    if let Some(pem) = &pinned {
-        connect::write_private(&data.server_ca_file(), pem).map_err(|e| e.to_string())?;
-        settings.server_ca = Some(data.server_ca_file());
-    } else {
-        settings.server_ca = None;
-    }
-    settings.server = Some(address.as_str().to_owned());
-    settings
-        .save(&data.settings_file())
-        .map_err(|e| e.to_string())?;
-    SavedSession {
-        server: address.as_str().to_owned(),
-        login: session.login,
-        token: session.token,
-        expires_at: session.expires_at,
-    }
-    .save(&data.session_file())
-    .map_err(|e| format!("cannot save the session: {e}"))
+    connect::keep_sign_in(data, settings, &address, pinned.as_deref(), session)
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// The *Report a problem* form.
