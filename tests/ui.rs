@@ -550,3 +550,56 @@ fn diary_shows_cached_thumbnails_offline() {
             && latest.diary_pictures.contains_key(&segment.id)
     });
 }
+
+// The sign-in form: a wrong password keeps the running engine and says why;
+// the right one switches to the server, its contracts and its settings.
+#[test]
+fn sign_in_form_switches_to_the_server_or_says_why_not() {
+    let server = common::server::TestServer::start(at("2026-11-25T15:00:00Z"));
+    let mut w = open();
+    let ca = w._dir.path().join("server.pem");
+    std::fs::write(&ca, &server.server.cert_pem).unwrap();
+    let form = |password: &str| timecard::ui::SignInForm {
+        server: server.url(),
+        login: "ann".into(),
+        password: password.into(),
+        certificate: ca.display().to_string(),
+    };
+    let sign_in_button = |w: &mut Window| {
+        w.harness
+            .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
+            .click();
+        w.harness.step();
+    };
+
+    w.click("Settings");
+    w.click("Sign in to a server…");
+    w.harness.state_mut().state.signin = Some(form("not the password"));
+    w.harness.step();
+    sign_in_button(&mut w);
+    w.until("the refusal", |app| {
+        !app.state.signin_busy && app.state.signin_error.is_some()
+    });
+    let error = w.harness.state().state.signin_error.clone().unwrap();
+    assert!(error.contains("password"), "{error}");
+    assert!(
+        w.harness.state().engine().unwrap().connection.is_builtin(),
+        "the built-in server goes on"
+    );
+
+    w.harness.state_mut().state.signin = Some(form(common::server::PASSWORD));
+    w.harness.step();
+    sign_in_button(&mut w);
+    w.until("the server's contracts", |app| {
+        app.latest()
+            .contracts
+            .iter()
+            .any(|c| c.contract.id == "ann-hourly")
+    });
+    let app = w.harness.state();
+    assert!(!app.engine().unwrap().connection.is_builtin());
+    assert!(app.state.signin.is_none(), "the form closes");
+    let data = DataDir::at(w._dir.path().join("data")).unwrap();
+    let saved = Settings::load(&data.settings_file()).unwrap();
+    assert_eq!(saved.server.as_deref(), Some(server.url().as_str()));
+}
