@@ -102,7 +102,11 @@ fn black_screen_is_flagged() {
     let x = Xvfb::start("800x600x24");
     let mut screen = X11Screen::new(Some(x.display.clone()), 80, 1920);
     match screen.capture() {
-        Err(CaptureError::Black(why)) => assert!(why.contains("black"), "{why}"),
+        Err(e @ CaptureError::Black(_)) => {
+            let said = e.to_string();
+            assert!(said.contains("came out black"), "{said}");
+            assert!(said.contains("screen recording may be blocked"), "{said}");
+        }
         other => panic!("expected a black-frame error, got {other:?}"),
     }
 }

@@ -105,16 +105,27 @@ impl Window {
         start: chrono::DateTime<chrono::Utc>,
         screenshot: Option<timecard::domain::Screenshot>,
     ) -> timecard::domain::Segment {
+        self.upload_segment(start, start + Duration::minutes(10), screenshot, None)
+    }
+
+    /// As [`Window::upload_from_another_device`], with a capture note.
+    fn upload_segment(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        screenshot: Option<timecard::domain::Screenshot>,
+        capture_note: Option<&str>,
+    ) -> timecard::domain::Segment {
         let segment = timecard::domain::Segment {
             id: timecard::domain::SegmentId::random(),
             contract_id: "demo-hourly".into(),
             device_id: "other-device".into(),
             start,
-            end: start + Duration::minutes(10),
+            end,
             memo: "from another device".into(),
             activity: timecard::domain::Activity(0b1111),
             screenshot,
-            capture_note: None,
+            capture_note: capture_note.map(str::to_owned),
         };
         let body = timecard::cache::format::encode_body(&segment).unwrap();
         let engine = self.harness.state().engine().unwrap();
@@ -371,6 +382,45 @@ fn diary_cells_show_the_screenshot() {
     w.harness.get_by_label("The segment's screenshot");
 }
 
+// Two segments in one 10-minute cell (a stop and a start): the cell shows
+// the one with a picture.
+#[test]
+fn a_shared_cell_shows_the_segment_with_a_picture() {
+    let mut w = open();
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/screens/desktop-1920x1080.jpg"
+    ))
+    .unwrap();
+    w.upload_segment(
+        at("2026-11-25T09:00:00Z"),
+        at("2026-11-25T09:03:00Z"),
+        None,
+        None,
+    );
+    let pictured = w.upload_segment(
+        at("2026-11-25T09:05:00Z"),
+        at("2026-11-25T09:10:00Z"),
+        Some(timecard::domain::Screenshot {
+            taken_at: at("2026-11-25T09:06:00Z"),
+            jpeg: jpeg.clone(),
+            thumbnail: jpeg,
+        }),
+        None,
+    );
+    w.click("Work Diary");
+    w.until("the thumbnail", |app| {
+        app.latest().diary_pictures.contains_key(&pictured.id)
+    });
+    w.harness
+        .get_by_label("Segment 09:05–09:10, Backend development");
+    assert!(
+        w.harness
+            .query_by_label("Segment 09:00–09:03, Backend development")
+            .is_none()
+    );
+}
+
 // D3: the form sends description, contract, incident time and the logs
 // zip to the (built-in) server.
 #[test]
@@ -602,4 +652,28 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     let data = DataDir::at(w._dir.path().join("data")).unwrap();
     let saved = Settings::load(&data.settings_file()).unwrap();
     assert_eq!(saved.server.as_deref(), Some(server.url().as_str()));
+}
+
+// P2: a segment whose screenshot came out black says so in the diary: the
+// cell reads "no screenshot" and its window gives the reason.
+#[test]
+fn diary_marks_segments_without_a_screenshot() {
+    let mut w = open();
+    w.upload_segment(
+        at("2026-11-25T09:00:00Z"),
+        at("2026-11-25T09:10:00Z"),
+        None,
+        Some("capture unavailable: the screenshot is black"),
+    );
+    w.click("Work Diary");
+    let cell = "Segment 09:00–09:10, Backend development, no screenshot";
+    w.until("the segment", |app| {
+        app.latest()
+            .diary
+            .as_ref()
+            .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
+    });
+    w.click(cell);
+    w.harness
+        .get_by_label("No screenshot: capture unavailable: the screenshot is black");
 }

@@ -84,6 +84,8 @@ pub struct Entry {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub has_screenshot: bool,
+    /// Why the segment has no screenshot, when capture failed (P2).
+    pub capture_note: Option<String>,
     pub file_name: String,
     pub file_bytes: u64,
 }
@@ -96,6 +98,7 @@ impl Entry {
             start: segment.start,
             end: segment.end,
             has_screenshot: segment.screenshot.is_some(),
+            capture_note: segment.capture_note.clone(),
             file_name,
             file_bytes,
         }

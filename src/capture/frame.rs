@@ -182,7 +182,7 @@ impl FrameRef<'_> {
     pub fn encode(&self, quality: u8, max_side: u32) -> Result<Captured, CaptureError> {
         if self.is_black() {
             return Err(CaptureError::Black(
-                "the picture was entirely black — screen recording may be blocked (a Wayland session, a missing permission, or a security tool)".into(),
+                "screen recording may be blocked (a Wayland session, a missing permission, or a security tool)".into(),
             ));
         }
         let longest = self.width.max(self.height);

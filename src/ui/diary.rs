@@ -55,6 +55,8 @@ struct Cell {
     end: DateTime<Utc>,
     activity: Option<Activity>,
     memo: String,
+    /// Why there is no screenshot, when capture failed (P2).
+    capture_note: Option<String>,
     cached: bool,
 }
 
@@ -155,6 +157,7 @@ pub fn diary_ui(
                     end: s.end,
                     activity: Some(s.activity),
                     memo: s.memo.clone(),
+                    capture_note: s.capture_note.clone(),
                     cached: false,
                 })
                 .collect()
@@ -173,6 +176,7 @@ pub fn diary_ui(
                 end: e.end,
                 activity: None,
                 memo: String::new(),
+                capture_note: e.capture_note.clone(),
                 cached: true,
             }),
     );
@@ -222,7 +226,13 @@ pub fn diary_ui(
                 for k in 0..6 {
                     let from = row + Duration::minutes(10 * k);
                     let to = from + Duration::minutes(10);
-                    let found = cells.iter().find(|c| c.start < to && c.end > from);
+                    // Several segments can share a cell (a stop and a
+                    // start, a shorter grid): the one with a picture shows.
+                    let mut here = cells.iter().filter(|c| c.start < to && c.end > from);
+                    let found = here
+                        .clone()
+                        .find(|c| state.textures.contains_key(&c.id))
+                        .or_else(|| here.next());
                     let (rect, response) =
                         ui.allocate_exact_size(egui::vec2(CELL_W, CELL_H), Sense::click());
                     let painter = ui.painter_at(rect);
@@ -255,6 +265,14 @@ pub fn diary_ui(
                                     ),
                                     Color32::WHITE,
                                 );
+                            } else if cell.capture_note.is_some() {
+                                painter.text(
+                                    rect.center() - egui::vec2(0.0, 3.0),
+                                    egui::Align2::CENTER_CENTER,
+                                    "no screenshot",
+                                    egui::FontId::proportional(11.0),
+                                    ui.visuals().text_color(),
+                                );
                             }
                             if let Some(activity) = cell.activity {
                                 let width = rect.width() * activity.level() as f32 / 10.0;
@@ -273,10 +291,15 @@ pub fn diary_ui(
                                 );
                             }
                             let text = format!(
-                                "Segment {}–{}, {}{}",
+                                "Segment {}–{}, {}{}{}",
                                 cell.start.with_timezone(&state.zone).format("%H:%M"),
                                 cell.end.with_timezone(&state.zone).format("%H:%M"),
                                 title_of(&cell.contract_id),
+                                if cell.capture_note.is_some() {
+                                    ", no screenshot"
+                                } else {
+                                    ""
+                                },
                                 if cell.cached { ", cached" } else { "" }
                             );
                             response.widget_info(|| {
@@ -343,6 +366,9 @@ pub fn diary_ui(
                 ));
                 if let Some(activity) = cell.activity {
                     ui.label(format!("Activity {}/10", activity.level()));
+                }
+                if let Some(note) = &cell.capture_note {
+                    ui.label(RichText::new(format!("No screenshot: {note}")).color(theme::WARN));
                 }
                 if let Some(texture) = &large {
                     ui.add(

@@ -123,6 +123,8 @@ pub struct CachedView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub has_screenshot: bool,
+    /// Why there is no screenshot, when capture failed (P2).
+    pub capture_note: Option<String>,
 }
 
 /// Everything the UI shows. Cheap to clone behind an `Arc`; never mutated.

@@ -879,6 +879,7 @@ impl Tracker {
                     start: e.start,
                     end: e.end,
                     has_screenshot: e.has_screenshot,
+                    capture_note: e.capture_note.clone(),
                 })
                 .collect(),
             oldest_pending: self.cache.pending().next().map(|e| e.start),
