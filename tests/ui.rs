@@ -576,6 +576,9 @@ fn diary_shows_cached_thumbnails_offline() {
         cache.append(&seeded).unwrap();
     });
 
+    w.click("Contracts");
+    w.harness
+        .get_by_label("the list from your last session, not updated yet");
     w.click("Work Diary");
     w.until("the cached thumbnail", |app| {
         app.latest().diary_pictures.contains_key(&segment.id)

@@ -31,6 +31,7 @@ pub fn cache_ui(
     };
     ui.add(
         egui::ProgressBar::new(fraction.min(1.0))
+            .corner_radius(theme::BAR_RADIUS)
             .fill(colour)
             .text(format!(
                 "{} of {} cached, not uploaded yet",

@@ -26,6 +26,10 @@ pub fn contracts_ui(
                 1 => "updated 1 min ago".to_owned(),
                 n => format!("updated {n} min ago"),
             },
+            // Offline at start: the list kept from the last session.
+            None if !snapshot.contracts.is_empty() => {
+                "the list from your last session, not updated yet".to_owned()
+            }
             None => "not updated yet".to_owned(),
         };
         ui.label(RichText::new(updated).color(theme::MUTED));
@@ -77,6 +81,7 @@ fn contract_card_ui(ui: &mut egui::Ui, snapshot: &Snapshot, c: &ContractView, no
                 };
                 ui.add(
                     egui::ProgressBar::new(fraction.min(1.0))
+            .corner_radius(theme::BAR_RADIUS)
                         .fill(colour)
                         .text(format!("{} of {} this week", hms(logged), format_hours(limit))),
                 );

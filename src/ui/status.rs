@@ -20,6 +20,7 @@ pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>,
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                     .desired_width(160.0)
+                    .corner_radius(theme::BAR_RADIUS)
                     .text(format!("{done} of {total}")),
             );
         }

@@ -10,6 +10,10 @@ pub const WARN: Color32 = Color32::from_rgb(0xd9, 0x8c, 0x1f);
 pub const BAD: Color32 = Color32::from_rgb(0xcc, 0x3d, 0x3d);
 pub const MUTED: Color32 = Color32::from_rgb(0x8a, 0x8f, 0x98);
 
+/// Corner radius of progress bars: small, so a bar that is barely started
+/// shows a thin sliver rather than a round blob over its text.
+pub const BAR_RADIUS: u8 = 3;
+
 /// Distinct, quiet colours for contracts in the Work Diary.
 pub const CONTRACT_COLOURS: [Color32; 6] = [
     Color32::from_rgb(0x14, 0x85, 0x7a),
