@@ -680,3 +680,26 @@ fn diary_marks_segments_without_a_screenshot() {
     w.harness
         .get_by_label("No screenshot: capture unavailable: the screenshot is black");
 }
+
+// The Work Diary opens on the day's work, not on midnight: an evening
+// segment is in view without scrolling.
+#[test]
+fn diary_scrolls_to_the_days_work() {
+    let mut w = open();
+    w.upload_from_another_device(at("2026-11-24T20:00:00Z"), None);
+    w.click("Work Diary");
+    w.click("Previous day");
+    let label = "Segment 20:00–20:10, Backend development";
+    w.until("the evening segment", |app| {
+        app.latest()
+            .diary
+            .as_ref()
+            .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
+    });
+    w.harness.step();
+    let rect = w.harness.get_by_label(label).rect();
+    assert!(
+        rect.min.y >= 0.0 && rect.max.y <= 900.0,
+        "the 20:00 cell is in view: {rect:?}"
+    );
+}

@@ -434,6 +434,11 @@ impl TimecardApp {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             status::banners_ui(ui, &self.snapshot, now, self.settings.zone(), &mut intents);
             let zone = self.settings.zone();
+            if self.state.view == View::Diary {
+                // Its day and zone controls stay in view; it scrolls its grid.
+                diary::diary_ui(ui, &self.snapshot, &mut self.state.diary, now, &mut intents);
+                return;
+            }
             egui::ScrollArea::vertical().show(ui, |ui| match self.state.view {
                 View::Tracker => tracker::tracker_ui(
                     ui,
@@ -447,9 +452,7 @@ impl TimecardApp {
                 View::Cache => {
                     cache::cache_ui(ui, &self.snapshot, &mut self.state, now, zone, &mut intents)
                 }
-                View::Diary => {
-                    diary::diary_ui(ui, &self.snapshot, &mut self.state.diary, now, &mut intents)
-                }
+                View::Diary => {} // drawn above
                 View::Settings => settings::settings_ui(ui, &mut self.state, &mut intents),
             });
         });
