@@ -380,6 +380,8 @@ fn diary_cells_show_the_screenshot() {
     );
     w.click("Segment 09:00–09:10, Backend development");
     w.harness.get_by_label("The segment's screenshot");
+    w.harness
+        .get_by_label("Day total 0:10:00 — Backend development 0:10:00");
 }
 
 // Two segments in one 10-minute cell (a stop and a start): the cell shows

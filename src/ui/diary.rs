@@ -214,6 +214,26 @@ pub fn diary_ui(
         }
     }
 
+    // The day's totals, above the grid: all of it and per contract.
+    let mut totals: Vec<(String, i64)> = Vec::new();
+    for c in &cells {
+        let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
+        match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
+            Some((_, total)) => *total += secs,
+            None => totals.push((c.contract_id.clone(), secs)),
+        }
+    }
+    if totals.is_empty() {
+        ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
+    } else {
+        let all: i64 = totals.iter().map(|(_, secs)| secs).sum();
+        let each: Vec<String> = totals
+            .iter()
+            .map(|(contract_id, secs)| format!("{} {}", title_of(contract_id), hms(*secs)))
+            .collect();
+        ui.label(format!("Day total {} — {}", hms(all), each.join(" · ")));
+    }
+
     // Once per day shown, once it is loaded: scroll to the first logged hour
     // (today with nothing logged: the current hour) rather than midnight.
     let loaded = diary.is_some() || matches!(&snapshot.diary, Some(Err(_)));
@@ -448,21 +468,5 @@ pub fn diary_ui(
             }
         }
 
-        ui.add_space(8.0);
-        ui.label(RichText::new("Totals").strong());
-        let mut totals: Vec<(String, i64)> = Vec::new();
-        for c in &cells {
-            let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
-            match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
-                Some((_, total)) => *total += secs,
-                None => totals.push((c.contract_id.clone(), secs)),
-            }
-        }
-        if totals.is_empty() {
-            ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
-        }
-        for (contract_id, secs) in totals {
-            ui.label(format!("{}: {}", title_of(&contract_id), hms(secs)));
-        }
         });
 }
