@@ -115,9 +115,10 @@ fn admin_commands_and_serve() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    output.read_line(&mut first).unwrap();
+    // The rest of its output is read (and dropped) until it exits.
+    std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
     let _serving = Serving(child);
     let url = first
         .trim()

@@ -1,7 +1,7 @@
 //! `timecard-server`: serve, and the admin commands that work on the data
 //! folder directly (users, contracts, problem reports, maintenance).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -236,14 +236,20 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             let listener =
                 TcpListener::bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
             let server = super::start(options, listener).context("cannot start the server")?;
-            println!("timecard-server listening on {}", server.url());
-            println!("data folder: {}", cli.data.display());
+            // Where it listens, for whoever started it; a closed standard
+            // output (a supervisor that read the first line and left) must
+            // not stop the server.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "timecard-server listening on {}", server.url());
+            let _ = writeln!(out, "data folder: {}", cli.data.display());
+            let _ = out.flush();
+            drop(out);
             let (tx, rx) = mpsc::channel();
             ctrlc::set_handler(move || {
                 let _ = tx.send(());
             })?;
             let _ = rx.recv();
-            println!("shutting down");
+            log::info!("shutting down");
             server.stop();
             Ok(ExitCode::SUCCESS)
         }
