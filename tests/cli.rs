@@ -233,3 +233,30 @@ fn events_are_logged_and_logs_export_as_a_zip() {
         .unwrap();
     assert!(text.starts_with(&log), "the zip holds the log as written");
 }
+
+// Tracking from the command line with its output closed (piped into a
+// program that left): the time is still cached and uploaded, no panic.
+#[test]
+fn track_with_closed_output_keeps_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(["track", "--contract", "demo-hourly", "--for", "2s"])
+        .env("TIMECARD_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+
+    let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
+    let total: i64 = diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
+    assert!((2..=3).contains(&total), "diary total {total} s: {diary}");
+}

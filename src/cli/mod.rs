@@ -2,6 +2,16 @@
 //! people. This is the binary's edge: errors become `anyhow` here and are
 //! printed once, in plain words, by `main`.
 
+/// Progress for whoever watches a long-running command. Unlike `println!`
+/// it never panics: with standard output closed (piped into a program that
+/// left), the command goes on and its time is kept.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod account;
 mod cache_cmd;
 mod report;

@@ -90,7 +90,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     ctrlc::set_handler(move || {
         let _ = stopper.send(Command::Stop);
     })?;
-    println!(
+    say!(
         "Tracking \"{}\" ({}) since {} — Ctrl-C to stop{}",
         tracking.contract_title,
         tracking.contract_id,
@@ -121,7 +121,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             .snapshots()
             .wait_newer(snapshot.generation, wait);
         if snapshot.cache.pending_segments > cached {
-            println!(
+            say!(
                 "  {}  segment cached — {} today",
                 local_time(clock.now(), zone),
                 hms(snapshot.today_total_secs(clock.now()))
@@ -133,7 +133,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             && line != sync_line
             && !line.starts_with("Connecting")
         {
-            println!("  sync: {line}");
+            say!("  sync: {line}");
             sync_line = line;
         }
         if let Some(error) = &snapshot.last_error {
@@ -146,7 +146,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     if let Some(idle) = engine.snapshot().idle.clone() {
         // The command line cannot ask; the time is kept and said so.
         engine.worker.send(Command::ResolveIdle { keep: true });
-        println!(
+        say!(
             "  no input from {} to {}: that time was kept (the window asks instead)",
             local_time(idle.since, zone),
             idle.returned
@@ -170,15 +170,15 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     };
     match stopped {
         Some((when, reason)) => {
-            println!(
+            say!(
                 "Tracking stopped by itself at {}: {reason}",
                 local_time(when, zone)
             );
-            println!("Tracked {}; {left}.", hms(tracked));
+            say!("Tracked {}; {left}.", hms(tracked));
             Ok(ExitCode::FAILURE)
         }
         None => {
-            println!("Stopped. Tracked {} this session; {left}.", hms(tracked));
+            say!("Stopped. Tracked {} this session; {left}.", hms(tracked));
             Ok(ExitCode::SUCCESS)
         }
     }
