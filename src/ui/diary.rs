@@ -183,21 +183,6 @@ pub fn diary_ui(
                 cached: true,
             }),
     );
-    let colour_of = |contract_id: &str| {
-        let index = snapshot
-            .contracts
-            .iter()
-            .position(|c| c.contract.id == contract_id)
-            .unwrap_or(0);
-        theme::CONTRACT_COLOURS[index % theme::CONTRACT_COLOURS.len()]
-    };
-    let title_of = |contract_id: &str| {
-        snapshot
-            .contract(contract_id)
-            .map(|c| c.contract.title.clone())
-            .unwrap_or_else(|| contract_id.to_owned())
-    };
-
     // Thumbnails become textures once; those of another day are dropped.
     let pictures = &snapshot.diary_pictures;
     state.textures.retain(|id, _| pictures.contains_key(id));
@@ -214,25 +199,7 @@ pub fn diary_ui(
         }
     }
 
-    // The day's totals, above the grid: all of it and per contract.
-    let mut totals: Vec<(String, i64)> = Vec::new();
-    for c in &cells {
-        let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
-        match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
-            Some((_, total)) => *total += secs,
-            None => totals.push((c.contract_id.clone(), secs)),
-        }
-    }
-    if totals.is_empty() {
-        ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
-    } else {
-        let all: i64 = totals.iter().map(|(_, secs)| secs).sum();
-        let each: Vec<String> = totals
-            .iter()
-            .map(|(contract_id, secs)| format!("{} {}", title_of(contract_id), hms(*secs)))
-            .collect();
-        ui.label(format!("Day total {} — {}", hms(all), each.join(" · ")));
-    }
+    totals_ui(ui, snapshot, &cells, day);
 
     // Once per day shown, once it is loaded: scroll to the first logged hour
     // (today with nothing logged: the current hour) rather than midnight.
@@ -255,218 +222,268 @@ pub fn diary_ui(
         .id_salt("diary-day")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-        ui.add_space(6.0);
-        egui::Grid::new("diary-grid")
-            .spacing([4.0, 4.0])
-            .show(ui, |ui| {
-                for row in day.hour_starts() {
-                    let local = row.with_timezone(&state.zone);
-                    let label = if hours == 24 {
-                        local.format("%H:%M").to_string()
-                    } else {
-                        local.format("%H:%M %Z").to_string()
-                    };
-                    let hour = ui.label(RichText::new(label).monospace());
-                    if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
-                        ui.scroll_to_rect(hour.rect, Some(egui::Align::Center));
-                    }
-                    for k in 0..6 {
-                        let from = row + Duration::minutes(10 * k);
-                        let to = from + Duration::minutes(10);
-                        // Several segments can share a cell (a stop and a
-                        // start, a shorter grid): the one with a picture shows.
-                        let mut here = cells.iter().filter(|c| c.start < to && c.end > from);
-                        let found = here
-                            .clone()
-                            .find(|c| state.textures.contains_key(&c.id))
-                            .or_else(|| here.next());
-                        let (rect, response) =
-                            ui.allocate_exact_size(egui::vec2(CELL_W, CELL_H), Sense::click());
-                        let painter = ui.painter_at(rect);
-                        match found {
-                            Some(cell) => {
-                                let colour = colour_of(&cell.contract_id);
-                                let fill = if cell.cached {
-                                    colour.gamma_multiply(0.45)
-                                } else {
-                                    colour.gamma_multiply(0.8)
-                                };
-                                painter.rect_filled(rect, 4.0, fill);
-                                if let Some(texture) = state.textures.get(&cell.id) {
-                                    // The picture above the activity bar, framed
-                                    // by the contract's colour.
-                                    let area = egui::Rect::from_min_max(
-                                        rect.min + egui::vec2(3.0, 3.0),
-                                        rect.max - egui::vec2(3.0, 8.0),
-                                    );
-                                    let size = texture.size_vec2();
-                                    let scale = (area.width() / size.x).min(area.height() / size.y);
-                                    let shown =
-                                        egui::Rect::from_center_size(area.center(), size * scale);
-                                    painter.image(
-                                        texture.id(),
-                                        shown,
-                                        egui::Rect::from_min_max(
-                                            egui::pos2(0.0, 0.0),
-                                            egui::pos2(1.0, 1.0),
-                                        ),
-                                        Color32::WHITE,
-                                    );
-                                } else if cell.capture_note.is_some() {
-                                    painter.text(
-                                        rect.center() - egui::vec2(0.0, 3.0),
-                                        egui::Align2::CENTER_CENTER,
-                                        "no screenshot",
-                                        egui::FontId::proportional(11.0),
-                                        ui.visuals().text_color(),
-                                    );
-                                }
-                                if let Some(activity) = cell.activity {
-                                    let width = rect.width() * activity.level() as f32 / 10.0;
-                                    let bar = egui::Rect::from_min_size(
-                                        egui::pos2(rect.left(), rect.bottom() - 5.0),
-                                        egui::vec2(width, 5.0),
-                                    );
-                                    painter.rect_filled(bar, 2.0, Color32::WHITE.gamma_multiply(0.8));
-                                }
-                                if state.selected == Some(cell.id) {
-                                    painter.rect_stroke(
-                                        rect,
-                                        4.0,
-                                        Stroke::new(2.0, ui.visuals().strong_text_color()),
-                                        egui::StrokeKind::Inside,
-                                    );
-                                }
-                                let text = format!(
-                                    "Segment {}–{}, {}{}{}",
-                                    cell.start.with_timezone(&state.zone).format("%H:%M"),
-                                    cell.end.with_timezone(&state.zone).format("%H:%M"),
-                                    title_of(&cell.contract_id),
-                                    if cell.capture_note.is_some() {
-                                        ", no screenshot"
-                                    } else {
-                                        ""
-                                    },
-                                    if cell.cached { ", cached" } else { "" }
-                                );
-                                response.widget_info(|| {
-                                    egui::WidgetInfo::labeled(egui::Role::Button, true, &text)
-                                });
-                                let clicked = response.on_hover_text(&text).clicked();
-                                if clicked {
-                                    state.selected = Some(cell.id);
-                                }
-                            }
-                            None => {
-                                painter.rect_stroke(
-                                    rect,
-                                    4.0,
-                                    Stroke::new(
-                                        1.0,
-                                        ui.visuals().widgets.noninteractive.bg_stroke.color,
-                                    ),
-                                    egui::StrokeKind::Inside,
-                                );
-                            }
-                        }
-                    }
-                    ui.end_row();
-                }
-            });
-
-        if let Some(cell) = state
-            .selected
-            .and_then(|id| cells.iter().find(|c| c.id == id))
-        {
-            if state.large.as_ref().is_none_or(|(id, _)| *id != cell.id) {
-                state.large = pictures.get(&cell.id).and_then(|p| {
-                    let image = image::load_from_memory(&p.jpeg).ok()?.to_rgba8();
-                    let size = [image.width() as usize, image.height() as usize];
-                    let texture = ui.ctx().load_texture(
-                        format!("diary-large-{}", cell.id),
-                        egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
-                        egui::TextureOptions::LINEAR,
-                    );
-                    Some((cell.id, texture))
-                });
-            }
-            let large = state.large.as_ref().map(|(_, t)| t.clone());
-            let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
-            let (mut open, mut delete) = (true, false);
-            egui::Window::new(title_of(&cell.contract_id))
-                .id(egui::Id::unique("diary-segment"))
-                .open(&mut open)
-                .collapsible(false)
-                .resizable(false)
-                .anchor(egui::Align2::RIGHT_TOP, [-12.0, 48.0])
-                .show(ui.ctx(), |ui| {
-                    ui.label(format!(
-                        "{}–{} ({}){}",
-                        cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
-                        cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
-                        hms((cell.end - cell.start).num_seconds()),
-                        if cell.cached {
-                            " — cached, not uploaded yet"
+            ui.add_space(6.0);
+            egui::Grid::new("diary-grid")
+                .spacing([4.0, 4.0])
+                .show(ui, |ui| {
+                    for row in day.hour_starts() {
+                        let local = row.with_timezone(&state.zone);
+                        let label = if hours == 24 {
+                            local.format("%H:%M").to_string()
                         } else {
-                            ""
+                            local.format("%H:%M %Z").to_string()
+                        };
+                        let hour = ui.label(RichText::new(label).monospace());
+                        if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
+                            ui.scroll_to_rect(hour.rect, Some(egui::Align::Center));
                         }
-                    ));
-                    if let Some(activity) = cell.activity {
-                        ui.label(format!("Activity {}/10", activity.level()));
+                        for k in 0..6 {
+                            let from = row + Duration::minutes(10 * k);
+                            let to = from + Duration::minutes(10);
+                            // Several segments can share a cell (a stop and a
+                            // start, a shorter grid): the one with a picture shows.
+                            let mut here = cells.iter().filter(|c| c.start < to && c.end > from);
+                            let found = here
+                                .clone()
+                                .find(|c| state.textures.contains_key(&c.id))
+                                .or_else(|| here.next());
+                            cell_ui(ui, snapshot, found, state);
+                        }
+                        ui.end_row();
                     }
-                    if let Some(note) = &cell.capture_note {
-                        ui.label(RichText::new(format!("No screenshot: {note}")).color(theme::WARN));
-                    }
-                    if let Some(texture) = &large {
-                        ui.add(
-                            egui::Image::new(texture)
-                                .max_width(320.0)
-                                .alt_text("The segment's screenshot"),
-                        );
-                    }
-                    if !cell.memo.is_empty() {
-                        ui.label(format!("Memo: {}", cell.memo));
-                    }
-                    delete = ui
-                        .add_enabled(!locked, egui::Button::new("Delete segment…"))
-                        .on_disabled_hover_text(
-                            "This week is locked: its segments can no longer be deleted.",
-                        )
-                        .clicked();
                 });
-            if delete {
-                state.confirm_delete = Some(cell.id);
+        });
+
+    if let Some(cell) = state
+        .selected
+        .and_then(|id| cells.iter().find(|c| c.id == id))
+    {
+        let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
+        segment_window_ui(ui.ctx(), snapshot, cell, locked, state);
+    }
+    if let Some(id) = state.confirm_delete {
+        let minutes = cells
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(0, |c| (c.end - c.start).num_minutes());
+        confirm_delete_ui(ui.ctx(), id, minutes, state, intents);
+    }
+}
+
+/// The colour the diary gives a contract: its place in the contract list.
+fn contract_colour(snapshot: &Snapshot, contract_id: &str) -> Color32 {
+    let index = snapshot
+        .contracts
+        .iter()
+        .position(|c| c.contract.id == contract_id)
+        .unwrap_or(0);
+    theme::CONTRACT_COLOURS[index % theme::CONTRACT_COLOURS.len()]
+}
+
+/// A contract's title, or its id when it is no longer listed.
+fn contract_title(snapshot: &Snapshot, contract_id: &str) -> String {
+    snapshot
+        .contract(contract_id)
+        .map(|c| c.contract.title.clone())
+        .unwrap_or_else(|| contract_id.to_owned())
+}
+
+/// The day's total and each contract's, in one line.
+fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalDay) {
+    let mut totals: Vec<(&str, i64)> = Vec::new();
+    for c in cells {
+        let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
+        match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
+            Some((_, total)) => *total += secs,
+            None => totals.push((&c.contract_id, secs)),
+        }
+    }
+    if totals.is_empty() {
+        ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
+        return;
+    }
+    let all: i64 = totals.iter().map(|(_, secs)| secs).sum();
+    let each: Vec<String> = totals
+        .iter()
+        .map(|(contract_id, secs)| {
+            format!("{} {}", contract_title(snapshot, contract_id), hms(*secs))
+        })
+        .collect();
+    ui.label(format!("Day total {} — {}", hms(all), each.join(" · ")));
+}
+
+/// One 10-minute cell: empty, or a segment in its contract's colour with its
+/// thumbnail (or "no screenshot") above the activity bar. Clicking selects it.
+fn cell_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cell: Option<&Cell>, state: &mut DiaryState) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(CELL_W, CELL_H), Sense::click());
+    let painter = ui.painter_at(rect);
+    let Some(cell) = cell else {
+        painter.rect_stroke(
+            rect,
+            4.0,
+            Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
+            egui::StrokeKind::Inside,
+        );
+        return;
+    };
+    let colour = contract_colour(snapshot, &cell.contract_id);
+    let fill = if cell.cached {
+        colour.gamma_multiply(0.45)
+    } else {
+        colour.gamma_multiply(0.8)
+    };
+    painter.rect_filled(rect, 4.0, fill);
+    if let Some(texture) = state.textures.get(&cell.id) {
+        // The picture above the activity bar, framed by the contract's colour.
+        let area = egui::Rect::from_min_max(
+            rect.min + egui::vec2(3.0, 3.0),
+            rect.max - egui::vec2(3.0, 8.0),
+        );
+        let size = texture.size_vec2();
+        let scale = (area.width() / size.x).min(area.height() / size.y);
+        let shown = egui::Rect::from_center_size(area.center(), size * scale);
+        let whole = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(texture.id(), shown, whole, Color32::WHITE);
+    } else if cell.capture_note.is_some() {
+        painter.text(
+            rect.center() - egui::vec2(0.0, 3.0),
+            egui::Align2::CENTER_CENTER,
+            "no screenshot",
+            egui::FontId::proportional(11.0),
+            ui.visuals().text_color(),
+        );
+    }
+    if let Some(activity) = cell.activity {
+        let width = rect.width() * activity.level() as f32 / 10.0;
+        let bar = egui::Rect::from_min_size(
+            egui::pos2(rect.left(), rect.bottom() - 5.0),
+            egui::vec2(width, 5.0),
+        );
+        painter.rect_filled(bar, 2.0, Color32::WHITE.gamma_multiply(0.8));
+    }
+    if state.selected == Some(cell.id) {
+        painter.rect_stroke(
+            rect,
+            4.0,
+            Stroke::new(2.0, ui.visuals().strong_text_color()),
+            egui::StrokeKind::Inside,
+        );
+    }
+    let text = format!(
+        "Segment {}–{}, {}{}{}",
+        cell.start.with_timezone(&state.zone).format("%H:%M"),
+        cell.end.with_timezone(&state.zone).format("%H:%M"),
+        contract_title(snapshot, &cell.contract_id),
+        if cell.capture_note.is_some() {
+            ", no screenshot"
+        } else {
+            ""
+        },
+        if cell.cached { ", cached" } else { "" }
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
+    if response.on_hover_text(&text).clicked() {
+        state.selected = Some(cell.id);
+    }
+}
+
+/// The selected segment: its times, activity, picture, memo, and *Delete*
+/// (unless its week is `locked`).
+fn segment_window_ui(
+    ctx: &egui::Context,
+    snapshot: &Snapshot,
+    cell: &Cell,
+    locked: bool,
+    state: &mut DiaryState,
+) {
+    if state.large.as_ref().is_none_or(|(id, _)| *id != cell.id) {
+        state.large = snapshot.diary_pictures.get(&cell.id).and_then(|p| {
+            let image = image::load_from_memory(&p.jpeg).ok()?.to_rgba8();
+            let size = [image.width() as usize, image.height() as usize];
+            let texture = ctx.load_texture(
+                format!("diary-large-{}", cell.id),
+                egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+                egui::TextureOptions::LINEAR,
+            );
+            Some((cell.id, texture))
+        });
+    }
+    let large = state.large.as_ref().map(|(_, t)| t.clone());
+    let (mut open, mut delete) = (true, false);
+    egui::Window::new(contract_title(snapshot, &cell.contract_id))
+        .id(egui::Id::unique("diary-segment"))
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::RIGHT_TOP, [-12.0, 48.0])
+        .show(ctx, |ui| {
+            ui.label(format!(
+                "{}–{} ({}){}",
+                cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
+                cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
+                hms((cell.end - cell.start).num_seconds()),
+                if cell.cached {
+                    " — cached, not uploaded yet"
+                } else {
+                    ""
+                }
+            ));
+            if let Some(activity) = cell.activity {
+                ui.label(format!("Activity {}/10", activity.level()));
             }
-            if !open {
+            if let Some(note) = &cell.capture_note {
+                ui.label(RichText::new(format!("No screenshot: {note}")).color(theme::WARN));
+            }
+            if let Some(texture) = &large {
+                ui.add(
+                    egui::Image::new(texture)
+                        .max_width(320.0)
+                        .alt_text("The segment's screenshot"),
+                );
+            }
+            if !cell.memo.is_empty() {
+                ui.label(format!("Memo: {}", cell.memo));
+            }
+            delete = ui
+                .add_enabled(!locked, egui::Button::new("Delete segment…"))
+                .on_disabled_hover_text(
+                    "This week is locked: its segments can no longer be deleted.",
+                )
+                .clicked();
+        });
+    if delete {
+        state.confirm_delete = Some(cell.id);
+    }
+    if !open {
+        state.selected = None;
+    }
+}
+
+/// S4: deleting a segment (and its time) only after saying what goes.
+fn confirm_delete_ui(
+    ctx: &egui::Context,
+    id: SegmentId,
+    minutes: i64,
+    state: &mut DiaryState,
+    intents: &mut Vec<Intent>,
+) {
+    let modal = egui::Modal::new(egui::Id::unique("confirm-delete")).show(ctx, |ui| {
+        ui.heading("Delete this segment?");
+        ui.label(format!(
+            "Its screenshot and its {minutes} min of time are removed from your Work Diary. This cannot be undone."
+        ));
+        ui.horizontal(|ui| {
+            if ui.button("Delete").clicked() {
+                intents.push(Intent::Worker(Command::DeleteSegment(id)));
+                state.confirm_delete = None;
                 state.selected = None;
             }
-        }
-
-        if let Some(id) = state.confirm_delete {
-            let minutes = cells
-                .iter()
-                .find(|c| c.id == id)
-                .map_or(0, |c| (c.end - c.start).num_minutes());
-            let modal = egui::Modal::new(egui::Id::unique("confirm-delete")).show(ui.ctx(), |ui| {
-                ui.heading("Delete this segment?");
-                ui.label(format!(
-                    "Its screenshot and its {minutes} min of time are removed from your Work Diary. This cannot be undone."
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button("Delete").clicked() {
-                        intents.push(Intent::Worker(Command::DeleteSegment(id)));
-                        state.confirm_delete = None;
-                        state.selected = None;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        state.confirm_delete = None;
-                    }
-                });
-            });
-            if modal.should_close() {
+            if ui.button("Cancel").clicked() {
                 state.confirm_delete = None;
             }
-        }
-
         });
+    });
+    if modal.should_close() {
+        state.confirm_delete = None;
+    }
 }
