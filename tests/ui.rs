@@ -76,6 +76,9 @@ impl Window {
         loop {
             self.harness.step();
             if ready(self.harness.state()) {
+                // One frame draws the new snapshot, one more settles what
+                // that frame asked for (a scroll to the day's work).
+                self.harness.step();
                 self.harness.step();
                 return;
             }

@@ -26,8 +26,8 @@ pub struct DiaryState {
     textures: HashMap<SegmentId, egui::TextureHandle>,
     /// The selected segment's larger picture.
     large: Option<(SegmentId, egui::TextureHandle)>,
-    /// The day (and zone) the grid was last scrolled to its work for.
-    scrolled_for: Option<(NaiveDate, Tz)>,
+    /// The day, zone and first segment the grid was last scrolled for.
+    scrolled_for: Option<(NaiveDate, Tz, Option<DateTime<Utc>>)>,
 }
 
 impl DiaryState {
@@ -201,21 +201,18 @@ pub fn diary_ui(
 
     totals_ui(ui, snapshot, &cells, day);
 
-    // Once per day shown, once it is loaded: scroll to the first logged hour
-    // (today with nothing logged: the current hour) rather than midnight.
+    // Scroll to the first logged hour (today with nothing logged: the
+    // current hour) rather than midnight: once per day shown, and again if a
+    // load brings an earlier first segment.
     let loaded = diary.is_some() || matches!(&snapshot.diary, Some(Err(_)));
-    let scroll_to = (loaded && state.scrolled_for != Some((state.date, state.zone)))
-        .then(|| {
-            cells
-                .iter()
-                .map(|c| c.start.max(day.start()))
-                .min()
-                .or_else(|| day.contains(now).then_some(now))
-        })
-        .flatten();
-    if loaded {
-        state.scrolled_for = Some((state.date, state.zone));
-    }
+    let first = cells.iter().map(|c| c.start.max(day.start())).min();
+    let key = Some((state.date, state.zone, first));
+    let scroll_to = if loaded && state.scrolled_for != key {
+        state.scrolled_for = key;
+        first.or_else(|| day.contains(now).then_some(now))
+    } else {
+        None
+    };
 
     // The controls above stay in view; the day scrolls under them.
     egui::ScrollArea::vertical()
@@ -235,7 +232,12 @@ pub fn diary_ui(
                         };
                         let hour = ui.label(RichText::new(label).monospace());
                         if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
-                            ui.scroll_to_rect(hour.rect, Some(egui::Align::Center));
+                            // At once, not animated: the day opens there.
+                            ui.scroll_to_rect_animation(
+                                hour.rect,
+                                Some(egui::Align::Center),
+                                egui::style::ScrollAnimation::none(),
+                            );
                         }
                         for k in 0..6 {
                             let from = row + Duration::minutes(10 * k);
