@@ -25,6 +25,16 @@ fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(o), stderr(o)))
 }
 
+/// The day's tracked seconds in `timecard diary --json`.
+fn diary_total_secs(diary: &serde_json::Value) -> i64 {
+    diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum()
+}
+
 // The built-in server: a fresh data folder tracks, uploads and shows the
 // time in the diary and the contract totals, with nothing configured.
 #[test]
@@ -55,12 +65,7 @@ fn track_uploads_to_the_builtin_server() {
     assert_eq!(status["pending_segments"], 0);
 
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
-    let total: i64 = diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum();
+    let total = diary_total_secs(&diary);
     assert!(
         (2..=3).contains(&total),
         "diary total {total} s for a 2 s run: {diary}"
@@ -252,11 +257,6 @@ fn track_with_closed_output_keeps_the_time() {
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
-    let total: i64 = diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum();
+    let total = diary_total_secs(&diary);
     assert!((2..=3).contains(&total), "diary total {total} s: {diary}");
 }

@@ -143,6 +143,25 @@ impl Window {
     }
 }
 
+/// The demo contracts as a server would have listed them on an earlier run,
+/// saved for starting offline.
+fn save_demo_contracts(data: &DataDir) {
+    let now = at("2026-11-25T08:00:00Z");
+    let response = timecard::protocol::ContractsResponse {
+        server_time: now,
+        week_start: at("2026-11-23T00:00:00Z"),
+        contracts: timecard::connect::demo_contracts(now)
+            .into_iter()
+            .map(|contract| timecard::protocol::ContractInfo {
+                contract,
+                week_logged_secs: 0,
+                today_logged_secs: 0,
+            })
+            .collect(),
+    };
+    timecard::sync::save_for_offline(&data.contracts_file(), &response).unwrap();
+}
+
 fn tracking(app: &TimecardApp) -> Option<String> {
     app.latest()
         .tracking
@@ -258,19 +277,7 @@ fn reset_confirmation_lists_what_is_lost_and_cancel_does_nothing() {
                 .unwrap();
         }
         // Contracts from an earlier run, so the window has something to show.
-        let response = timecard::protocol::ContractsResponse {
-            server_time: at("2026-11-25T08:00:00Z"),
-            week_start: at("2026-11-23T00:00:00Z"),
-            contracts: timecard::connect::demo_contracts(at("2026-11-25T08:00:00Z"))
-                .into_iter()
-                .map(|contract| timecard::protocol::ContractInfo {
-                    contract,
-                    week_logged_secs: 0,
-                    today_logged_secs: 0,
-                })
-                .collect(),
-        };
-        timecard::sync::save_for_offline(&data.contracts_file(), &response).unwrap();
+        save_demo_contracts(data);
     });
     w.until("the first sync attempt", |app| {
         app.latest().sync_code() != "connecting"
@@ -563,20 +570,7 @@ fn diary_shows_cached_thumbnails_offline() {
     };
     let seeded = segment.clone();
     let mut w = open_with(settings, move |data| {
-        let now = at("2026-11-25T08:00:00Z");
-        let contracts = timecard::protocol::ContractsResponse {
-            server_time: now,
-            week_start: at("2026-11-23T00:00:00Z"),
-            contracts: timecard::connect::demo_contracts(now)
-                .into_iter()
-                .map(|contract| timecard::protocol::ContractInfo {
-                    contract,
-                    week_logged_secs: 0,
-                    today_logged_secs: 0,
-                })
-                .collect(),
-        };
-        timecard::sync::save_for_offline(&data.contracts_file(), &contracts).unwrap();
+        save_demo_contracts(data);
         let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
         cache.append(&seeded).unwrap();
     });
