@@ -258,3 +258,173 @@ fn injected_input_marks_its_sub_slot() {
     let active: Vec<usize> = (0..10).filter(|&i| segment.activity.is_active(i)).collect();
     assert_eq!(active, vec![3], "only the sub-slot with input is active");
 }
+
+/// Moves the pointer on `display`: one real input event for the X server.
+fn nudge(display: &str) {
+    common::xvfb::xdotool(display, &["mousemove", "40", "40"]);
+    common::xvfb::xdotool(display, &["mousemove", "60", "60"]);
+}
+
+// S5 on the real X server and the real clock: with no input the idle period
+// stays open (the counter's instant must not jitter into a false "back"),
+// the return is the second of the first input, and discarding cuts exactly
+// that span out of the cached time.
+#[test]
+fn idle_is_seen_and_discarded_exactly_on_the_real_clock() {
+    if !tools_present(&["Xvfb", "xdotool"]) {
+        return;
+    }
+    let x = Xvfb::start("800x600x24");
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, _) = Cache::open(dir.path(), 86400).unwrap();
+    let mut config = TrackerConfig::new("dev");
+    config.idle_threshold_secs = 3;
+    let mut t = Tracker::new(
+        config,
+        cache,
+        Box::new(timecard::capture::NoScreenshots),
+        Box::new(X11Activity::new(Some(x.display.clone()))),
+    );
+    let now = || Utc::now().trunc_subsecs(0);
+    let deadline = Instant::now() + StdDuration::from_secs(60);
+    let tick_until = |t: &mut Tracker, until: DateTime<Utc>| {
+        while Utc::now() < until {
+            assert!(Instant::now() < deadline, "the test ran too long");
+            t.tick(now());
+            std::thread::sleep(StdDuration::from_millis(50));
+        }
+    };
+    t.set_contracts(list(vec![hourly("c1", None)]), now());
+    nudge(&x.display);
+    let started = now();
+    t.start("c1", started).unwrap();
+    // Three seconds without input, then three more sampled every 50 ms.
+    tick_until(&mut t, started + Duration::seconds(6));
+    let idle = t
+        .snapshot(now())
+        .idle
+        .expect("idle after 3 s without input");
+    assert_eq!(idle.since, started, "idle from the start of the session");
+    assert_eq!(idle.returned, None, "no input yet: not back from idle");
+    let back = Utc::now();
+    nudge(&x.display);
+    tick_until(&mut t, back + Duration::seconds(2));
+    let idle = t.snapshot(now()).idle.expect("still asking");
+    let returned = idle.returned.expect("the input ended the idle period");
+    assert!(
+        (returned - back.trunc_subsecs(0)).num_seconds().abs() <= 1,
+        "back at {returned}, input at {back}"
+    );
+    tick_until(&mut t, returned + Duration::seconds(4));
+    let end = now();
+    let span = t.resolve_idle(false, end).expect("an idle period");
+    assert_eq!(span, (started, returned));
+    t.stop(end);
+    let cached: i64 = t.cache().pending().map(|e| e.duration_secs()).sum();
+    assert_eq!(
+        cached,
+        (end - returned).num_seconds(),
+        "only the time after the return is kept"
+    );
+    assert!(
+        t.cache()
+            .pending()
+            .all(|e| e.start >= returned && e.end <= end)
+    );
+}
+
+// S5 through the command line, as a user runs it headless: with a
+// one-minute threshold, `track --for 150s --on-idle discard` with the first
+// input at 100 s bills the last 50 s and names the discarded span.
+#[test]
+fn track_on_idle_discard_bills_only_time_after_the_return() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    if !tools_present(&["Xvfb", "xdotool"]) {
+        return;
+    }
+    let x = Xvfb::start("800x600x24");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.json"),
+        r#"{"idle_threshold_mins": 1, "notifications": false}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args([
+            "track",
+            "--contract",
+            "demo-hourly",
+            "--for",
+            "150s",
+            "--on-idle",
+            "discard",
+        ])
+        .env("TIMECARD_DATA_DIR", dir.path())
+        .env("DISPLAY", &x.display)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines
+        .recv_timeout(StdDuration::from_secs(60))
+        .expect("track starts");
+    assert!(first.starts_with("Tracking"), "{first}");
+    let started = Instant::now();
+    let mut output = vec![first];
+    // Nothing for 100 s (the idle threshold is 60 s), then one input.
+    while started.elapsed() < StdDuration::from_secs(100) {
+        if let Ok(line) = lines.recv_timeout(StdDuration::from_millis(200)) {
+            output.push(line);
+        }
+    }
+    nudge(&x.display);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    output.extend(lines.try_iter());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let text = output.join("\n");
+    assert!(status.success(), "{text}\n{stderr}");
+    assert!(
+        text.contains("no keyboard or mouse input since"),
+        "the idle period is announced:\n{text}"
+    );
+    let discarded = output
+        .iter()
+        .find(|l| l.contains("idle from") && l.contains("discarded"))
+        .unwrap_or_else(|| panic!("the discarded span is named:\n{text}"));
+    let tracked = output
+        .iter()
+        .find_map(|l| l.strip_prefix("Stopped. Tracked "))
+        .unwrap_or_else(|| panic!("a summary line:\n{text}"));
+    let secs = |hms: &str| -> i64 {
+        let parts: Vec<i64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600 + parts[1] * 60 + parts[2]
+    };
+    let billed = secs(tracked.split_whitespace().next().unwrap());
+    assert!(
+        (45..=55).contains(&billed),
+        "billed {billed} s, expected about 50 ({discarded})\n{text}"
+    );
+    // What the server holds agrees with the summary.
+    let diary = common::cli::timecard(dir.path(), &["diary", "--json"], None);
+    let diary: serde_json::Value = serde_json::from_slice(&diary.stdout).unwrap();
+    let on_server: i64 = diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(on_server, billed, "{diary}");
+}

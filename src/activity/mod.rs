@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 
 /// A source of "when was the last input".
 pub trait ActivitySource: Send {
-    /// The moment of the last keyboard or mouse input, or `None` when
-    /// unknown. `now` is the caller's clock, for sources that only know a
-    /// relative idle time.
+    /// The moment of the last keyboard or mouse input, to the second, or
+    /// `None` when unknown. The same instant is returned until a new input
+    /// happens: a later instant means input (S5 relies on it). `now` is the
+    /// caller's clock, for sources that only know a relative idle time.
     fn last_input(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>>;
 }
 

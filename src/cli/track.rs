@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration as StdDuration;
 
 use anyhow::bail;
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::{hms, local_time};
@@ -14,7 +15,7 @@ use crate::engine::Engine;
 use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::SyncState;
-use crate::worker::Command;
+use crate::worker::{Command, Snapshot};
 
 #[derive(Debug, Args)]
 pub struct TrackArgs {
@@ -27,9 +28,31 @@ pub struct TrackArgs {
     /// What you are working on.
     #[arg(long, value_name = "TEXT")]
     memo: Option<String>,
+    /// What to do with time without keyboard or mouse input (longer than
+    /// the idle threshold in Settings): keep it or discard it. `ask` needs
+    /// the window.
+    #[arg(long, value_enum, default_value_t = OnIdle::Keep, value_name = "WHAT")]
+    on_idle: OnIdle,
+}
+
+/// S5 on the command line, where nobody can be asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnIdle {
+    /// Ask in the window (not possible here: refused with a hint).
+    Ask,
+    /// Keep idle time as work.
+    Keep,
+    /// Cut idle time out of the tracked segments.
+    Discard,
 }
 
 pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Result<ExitCode> {
+    if args.on_idle == OnIdle::Ask {
+        bail!(
+            "--on-idle ask needs the window, which asks when you come back; \
+             on the command line choose --on-idle keep or --on-idle discard"
+        );
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut engine = Engine::start(
         data,
@@ -107,6 +130,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         .map(|d| started + chrono::Duration::from_std(d).expect("duration in range"));
     let mut cached = snapshot.cache.pending_segments;
     let mut sync_line = String::new();
+    let mut idle = IdleHandler::new(args.on_idle, settings.idle_threshold_mins);
     loop {
         let now = clock.now();
         if deadline.is_some_and(|d| now >= d) {
@@ -139,25 +163,19 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         if let Some(error) = &snapshot.last_error {
             eprintln!("warning: {error}");
         }
+        idle.watch(&engine, &snapshot, false);
         if snapshot.tracking.is_none() {
             break;
         }
     }
-    if let Some(idle) = engine.snapshot().idle.clone() {
-        // The command line cannot ask; the time is kept and said so.
-        engine.worker.send(Command::ResolveIdle { keep: true });
-        say!(
-            "  no input from {} to {}: that time was kept (the window asks instead)",
-            local_time(idle.since, zone),
-            idle.returned
-                .map_or("the end".to_owned(), |t| local_time(t, zone))
-        );
-    }
     let stopped = engine.snapshot().stopped.clone();
     let end = stopped.as_ref().map_or(clock.now(), |(t, _)| *t);
+    // Idle until the end: the span ends where tracking did.
+    idle.watch(&engine, &engine.snapshot(), true);
+    let discarded = idle.discarded_within(started, end);
     let snapshot = engine.flush(StdDuration::from_secs(20));
     engine.shutdown();
-    let tracked = (end - started).num_seconds();
+    let tracked = (end - started).num_seconds() - discarded;
     let left = if snapshot.cache.pending_segments == 0 {
         "everything is uploaded".to_owned()
     } else {
@@ -181,5 +199,77 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             say!("Stopped. Tracked {} this session; {left}.", hms(tracked));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Says when an idle period begins and, once it ends (or tracking does),
+/// keeps or discards it as `--on-idle` says (S5).
+struct IdleHandler {
+    policy: OnIdle,
+    threshold_mins: u32,
+    told_since: Option<DateTime<Utc>>,
+    resolved_since: Option<DateTime<Utc>>,
+    discarded: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl IdleHandler {
+    fn new(policy: OnIdle, threshold_mins: u32) -> Self {
+        IdleHandler {
+            policy,
+            threshold_mins,
+            told_since: None,
+            resolved_since: None,
+            discarded: Vec::new(),
+        }
+    }
+
+    /// Looks at the snapshot's idle period; `at_end`: tracking is over, so
+    /// an idle period without a return ends now.
+    fn watch(&mut self, engine: &Engine, snapshot: &Snapshot, at_end: bool) {
+        let Some(idle) = &snapshot.idle else { return };
+        if self.resolved_since == Some(idle.since) {
+            return;
+        }
+        let zone = engine.zone;
+        let keep = self.policy != OnIdle::Discard;
+        let what = if keep { "kept" } else { "discarded" };
+        if self.told_since != Some(idle.since) {
+            self.told_since = Some(idle.since);
+            say!(
+                "  {}  no keyboard or mouse input since {} (idle threshold {} min): idle time will be {what}",
+                local_time(engine.clock.now(), zone),
+                local_time(idle.since, zone),
+                self.threshold_mins
+            );
+        }
+        let to = match idle.returned {
+            Some(back) => back,
+            None if at_end => engine.clock.now(),
+            None => return,
+        };
+        self.resolved_since = Some(idle.since);
+        engine.worker.send(Command::ResolveIdle { keep });
+        if !keep {
+            self.discarded.push((idle.since, to));
+        }
+        say!(
+            "  idle from {} to {} ({}): {what}{}",
+            local_time(idle.since, zone),
+            local_time(to, zone),
+            hms((to - idle.since).num_seconds()),
+            if idle.returned.is_some() {
+                ", back to work"
+            } else {
+                ""
+            }
+        );
+    }
+
+    /// Seconds discarded inside `[from, to)`.
+    fn discarded_within(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.discarded
+            .iter()
+            .map(|(a, b)| ((*b).min(to) - (*a).max(from)).num_seconds().max(0))
+            .sum()
     }
 }

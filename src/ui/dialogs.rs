@@ -151,10 +151,10 @@ fn idle_dialog_ui(
         ui.set_max_width(420.0);
         ui.heading("You were idle");
         ui.label(format!(
-            "No keyboard or mouse input from {} to {} ({} min). Keep this time as work, or discard it?",
-            since.with_timezone(&zone).format("%H:%M"),
-            back.with_timezone(&zone).format("%H:%M"),
-            (back - since).num_minutes()
+            "No keyboard or mouse input from {} to {} ({}). Keep this time as work, or discard it?",
+            since.with_timezone(&zone).format("%H:%M:%S"),
+            back.with_timezone(&zone).format("%H:%M:%S"),
+            hms((back - since).num_seconds())
         ));
         ui.horizontal(|ui| {
             if ui.button("Keep idle time").clicked() {

@@ -275,7 +275,9 @@ fn run(
             Some(Command::ExportCache(dir)) => tracker.export_cache(&dir),
             Some(Command::SendReport(report)) => tell_sync(&sync, SyncCommand::SendReport(report)),
             Some(Command::Notice(text)) => tracker.set_notice(text),
-            Some(Command::ResolveIdle { keep }) => tracker.resolve_idle(keep, now),
+            Some(Command::ResolveIdle { keep }) => {
+                tracker.resolve_idle(keep, now);
+            }
             Some(Command::Refresh) => tell_sync(&sync, SyncCommand::Refresh),
             Some(Command::UploadNow) => tell_sync(&sync, SyncCommand::UploadNow),
             Some(Command::Tick) | None => tracker.tick(now),

@@ -148,24 +148,35 @@ impl Tracker {
 
     /// S5: the user's answer to "keep or discard the idle time?". Discarded
     /// time is cut out of the cached segments (they were held back from
-    /// upload while the question was open); tracking goes on.
-    pub fn resolve_idle(&mut self, keep: bool, now: DateTime<Utc>) {
+    /// upload while the question was open); tracking goes on. Returns the
+    /// idle span `[since, to)` that was kept or discarded.
+    pub fn resolve_idle(
+        &mut self,
+        keep: bool,
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         self.tick(now);
-        let Some(idle) = self.idle.take() else { return };
-        let to = idle.returned.unwrap_or(now).min(now);
-        let minutes = (to - idle.since).num_minutes();
+        let idle = self.idle.take()?;
+        let to = idle.returned.unwrap_or(now).min(now).max(idle.since);
+        let span = format!(
+            "{} ({}–{} UTC)",
+            crate::cli::hms((to - idle.since).num_seconds()),
+            idle.since.format("%H:%M:%S"),
+            to.format("%H:%M:%S")
+        );
         if keep {
-            log::info!("idle time kept: {minutes} min from {}", idle.since);
-            self.notice = Some(format!("Kept {minutes} min of idle time."));
-            return;
+            log::info!("idle time kept: {span}");
+            self.notice = Some(format!("Kept {span} of idle time."));
+            return Some((idle.since, to));
         }
-        log::info!("idle time discarded: {minutes} min from {}", idle.since);
+        log::info!("idle time discarded: {span}");
         if self.session.is_some() {
             // Cut the segment in progress so that all idle time is cached.
             self.finish_segment(now);
         }
         self.discard_between(idle.since, to);
-        self.notice = Some(format!("Discarded {minutes} min of idle time."));
+        self.notice = Some(format!("Discarded {span} of idle time."));
+        Some((idle.since, to))
     }
 
     /// Removes `[from, to)` from every cached or unsaved segment: segments
@@ -625,22 +636,39 @@ impl Tracker {
     }
 
     /// S5: notices an idle period while tracking, and the return from it.
+    /// An idle period starts at the last input, or at the start of the
+    /// session when that input came before it (time before the session was
+    /// never tracked); it ends at the first input after it. The activity
+    /// source reports the same instant until a new input happens, so any
+    /// later instant is a real return.
     fn watch_idle(&mut self, last_input: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let Some(input) = last_input else { return };
+        let Some(started) = self.session.as_ref().map(|s| s.started_at) else {
+            return;
+        };
         self.input_seen = Some(self.input_seen.map_or(input, |seen| seen.max(input)));
         match &mut self.idle {
-            None if (now - input).num_seconds() >= self.config.idle_threshold_secs => {
-                log::info!("idle since {input}");
-                self.idle = Some(IdleView {
-                    since: input,
-                    returned: None,
-                });
+            None => {
+                let since = input.max(started);
+                if (now - since).num_seconds() >= self.config.idle_threshold_secs {
+                    log::info!(
+                        "idle since {since} (no input for {} s)",
+                        (now - since).num_seconds()
+                    );
+                    self.idle = Some(IdleView {
+                        since,
+                        returned: None,
+                    });
+                }
             }
             Some(idle) if idle.returned.is_none() && input > idle.since => {
-                log::info!("back from idle at {input}");
+                log::info!(
+                    "back from idle at {input}, after {} s",
+                    (input - idle.since).num_seconds()
+                );
                 idle.returned = Some(input);
             }
-            _ => {}
+            Some(_) => {}
         }
     }
 
