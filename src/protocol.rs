@@ -103,7 +103,8 @@ pub enum RejectReason {
     ContractNotTrackable,
     /// W2: the weekly limit would be exceeded.
     OverLimit,
-    /// The segment itself is malformed (end before start, wrong length …).
+    /// The segment itself is malformed (end before start, wrong length, dated
+    /// outside 2000–2100 or in the server's future …).
     Invalid,
 }
 

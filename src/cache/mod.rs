@@ -112,7 +112,8 @@ impl Entry {
 /// Why the server refused a segment (K6), kept beside the refused file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    /// Machine-readable reason: `week_locked`, `overlap`, `contract_not_trackable`, `over_limit`.
+    /// Machine-readable reason: `week_locked`, `overlap`, `contract_not_trackable`, `over_limit`,
+    /// `invalid`.
     pub reason: String,
     /// The server's explanation in plain words.
     pub message: String,
@@ -265,6 +266,11 @@ impl Cache {
         let path = dir.join(name);
         let bytes = fs::read(&path).map_err(|e| format!("could not be read: {e}"))?;
         let segment = format::decode_file(&bytes).map_err(|e| e.to_string())?;
+        // A date no one tracks (years -262143 or +262142 decode fine) is
+        // set aside here, so nothing downstream meets it.
+        if let Some(problem) = segment.dates_problem() {
+            return Err(problem);
+        }
         if self.by_id.contains_key(&segment.id) {
             return Err(format!("a second copy of segment {}", segment.id));
         }
@@ -531,10 +537,13 @@ impl Cache {
             let bytes = fs::read(&path).map_err(io_err("read", &path))?;
             match format::decode_file(&bytes) {
                 Ok(segment) if self.contains(segment.id) => report.already_present += 1,
-                Ok(segment) => {
-                    self.append(&segment)?;
-                    report.imported += 1;
-                }
+                Ok(segment) => match segment.dates_problem() {
+                    Some(problem) => report.invalid.push((path, problem)),
+                    None => {
+                        self.append(&segment)?;
+                        report.imported += 1;
+                    }
+                },
                 Err(e) => report.invalid.push((path, e.to_string())),
             }
         }

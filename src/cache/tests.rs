@@ -224,3 +224,39 @@ fn export_import_round_trip() {
     assert_eq!(again.imported, 0);
     assert_eq!(again.already_present, 2);
 }
+
+// Issue 10 item 5: a segment dated in year -262143 or +262142 decodes, but no
+// one tracks then; it is quarantined with the reason, not indexed (the week
+// arithmetic downstream panicked on it), and the segment beside it stays.
+#[test]
+fn segments_outside_2000_to_2100_are_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cache, _) = open(dir.path());
+    let good = segment("2026-11-25T09:00:00Z", 10, 0);
+    let mut first = segment("2026-11-25T09:10:00Z", 10, 0);
+    first.start = DateTime::<Utc>::MIN_UTC;
+    first.end = first.start + Duration::minutes(10);
+    let mut last = segment("2026-11-25T09:20:00Z", 10, 0);
+    last.start = DateTime::<Utc>::MAX_UTC - Duration::minutes(10);
+    last.end = last.start + Duration::minutes(5);
+    let before_2000 = segment("1999-12-31T23:50:00Z", 10, 0);
+    for s in [&good, &first, &last, &before_2000] {
+        cache.append(s).unwrap();
+    }
+    drop(cache);
+
+    let (cache, report) = open(dir.path());
+    assert_eq!(report.verified, 1);
+    assert_eq!(report.quarantined.len(), 3, "{:?}", report.quarantined);
+    for q in &report.quarantined {
+        assert!(q.problem.contains("1 Jan 2000 to 1 Jan 2100"), "{q:?}");
+        assert!(q.path.exists());
+    }
+    assert_eq!(
+        cache.pending().map(|e| e.id).collect::<Vec<_>>(),
+        vec![good.id]
+    );
+    assert_eq!(cache.quarantined().unwrap().len(), 3);
+    let week = BillingWeek::containing(good.start);
+    assert_eq!(cache.pending_secs_in("c1", week), 600);
+}

@@ -132,11 +132,24 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
                     q.problem
                 );
             }
-            let total = cache.quarantined()?.len();
-            if total > 0 {
+            let kept = cache.quarantined()?;
+            if !kept.is_empty() {
                 println!(
-                    "{total} file(s) in quarantine ({}): they are kept, not deleted; send them with a problem report or delete them by hand",
+                    "{} file(s) in quarantine ({}): they are kept, not deleted; send them with a problem report or delete them by hand",
+                    kept.len(),
                     cache.quarantine_dir().display()
+                );
+            }
+            // Those set aside earlier (when a command opened the cache), with why.
+            for q in kept
+                .iter()
+                .filter(|q| !report.quarantined.iter().any(|new| new.path == q.path))
+            {
+                println!(
+                    "  {} (found as {}): {}",
+                    q.path.display(),
+                    q.found_as,
+                    q.problem
                 );
             }
             Ok(if report.quarantined.is_empty() {

@@ -1,8 +1,12 @@
 //! Local days for the Work Diary (T1): the UTC span of one calendar day in an
 //! IANA time zone. A day that crosses a daylight-saving change is 23 or 25
 //! hours long and is shown so.
+//!
+//! Every function here is total: at the ends of what a `DateTime` can hold
+//! (years -262143 and +262142) days are clamped to that range instead of
+//! overflowing.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// One calendar day in one time zone.
@@ -17,10 +21,13 @@ impl LocalDay {
         LocalDay { date, tz }
     }
 
-    /// The local day that contains the instant `t`.
+    /// The local day that contains the instant `t`. Where the local time
+    /// would lie beyond the dates a `NaiveDate` can hold, the UTC date is used.
     pub fn containing(t: DateTime<Utc>, tz: Tz) -> Self {
+        let offset = tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+        let local = t.naive_utc().checked_add_offset(offset);
         LocalDay {
-            date: t.with_timezone(&tz).date_naive(),
+            date: local.map_or(t.date_naive(), |local| local.date()),
             tz,
         }
     }
@@ -32,10 +39,17 @@ impl LocalDay {
         first_instant_at_or_after(self.tz, self.date.and_time(chrono::NaiveTime::MIN))
     }
 
-    /// The first instant of the next day (exclusive end).
+    /// The first instant of the next day (exclusive end). The last date a
+    /// `NaiveDate` can hold has no next day: it ends 24 hours after its
+    /// start, or at the last instant a `DateTime` can hold.
     pub fn end(self) -> DateTime<Utc> {
-        let next = self.date.succ_opt().expect("date in range");
-        LocalDay::new(next, self.tz).start()
+        match self.date.succ_opt() {
+            Some(next) => LocalDay::new(next, self.tz).start(),
+            None => self
+                .start()
+                .checked_add_signed(Duration::days(1))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        }
     }
 
     /// Length of the day in seconds: 86 400, or 82 800 / 90 000 across a DST change.
@@ -51,7 +65,10 @@ impl LocalDay {
         let mut t = start;
         while t < end {
             rows.push(t);
-            t += Duration::hours(1);
+            match t.checked_add_signed(Duration::hours(1)) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         rows
     }
@@ -84,10 +101,14 @@ fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
         match tz.from_local_datetime(&probe) {
             LocalResult::Single(t) => return t.with_timezone(&Utc),
             LocalResult::Ambiguous(earliest, _) => return earliest.with_timezone(&Utc),
-            LocalResult::None => probe += Duration::minutes(1),
+            // A gap, or a local time whose instant a `DateTime` cannot hold.
+            LocalResult::None => match probe.checked_add_signed(Duration::minutes(1)) {
+                Some(next) => probe = next,
+                None => break,
+            },
         }
     }
-    // Unreachable with real zone data; fall back to reading the time as UTC.
+    // Only at the ends of the `DateTime` range: read the time as UTC.
     local.and_utc()
 }
 
@@ -193,5 +214,55 @@ mod tests {
             let t = day.start() + Duration::seconds(offset_into_day.min(len - 1));
             prop_assert_eq!(LocalDay::containing(t, zone), day);
         }
+
+        // Any instant or date a `DateTime` can hold, in zones far east and
+        // far west of UTC: nothing panics and days never run backwards.
+        #[test]
+        fn days_are_total_over_the_whole_range(
+            secs in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
+            edge in prop::sample::select(vec![0i64, 1, 3600, 86_400, 3 * 86_400]),
+            zone in prop::sample::select(vec![
+                chrono_tz::UTC,
+                chrono_tz::Pacific::Kiritimati,
+                chrono_tz::Pacific::Pago_Pago,
+                chrono_tz::America::Santiago,
+                chrono_tz::Europe::Berlin,
+            ]),
+        ) {
+            let near_min = DateTime::<Utc>::MIN_UTC.timestamp() + edge;
+            let near_max = DateTime::<Utc>::MAX_UTC.timestamp() - edge;
+            for s in [secs, near_min, near_max] {
+                let t = DateTime::from_timestamp(s, 0).unwrap();
+                let day = LocalDay::containing(t, zone);
+                prop_assert!(day.start() <= day.end());
+                prop_assert!(day.hour_starts().len() <= 25);
+                let _ = day.contains(t);
+                let _ = day.len_secs();
+                let _ = LocalDay::new(t.date_naive(), zone).end();
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_and_last_days_are_clamped() {
+        for zone in [
+            chrono_tz::UTC,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Pago_Pago,
+        ] {
+            for date in [NaiveDate::MIN, NaiveDate::MAX] {
+                let day = LocalDay::new(date, zone);
+                assert!(day.start() <= day.end(), "{date} in {zone}");
+                assert!(day.hour_starts().len() <= 25);
+            }
+            for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+                let _ = LocalDay::containing(t, zone).len_secs();
+            }
+        }
+        let last = LocalDay::new(NaiveDate::MAX, chrono_tz::UTC);
+        assert_eq!(
+            last.end() - last.start(),
+            Duration::days(1) - Duration::nanoseconds(1)
+        );
     }
 }

@@ -35,16 +35,20 @@ impl SegmentGrid {
         self.secs
     }
 
-    /// The start of the cell containing `t`.
+    /// The start of the cell containing `t`; the first instant a `DateTime`
+    /// can hold for a cell that would start before it.
     pub fn cell_start(self, t: DateTime<Utc>) -> DateTime<Utc> {
         let s = t.timestamp();
         let start = s - s.rem_euclid(self.secs);
-        DateTime::from_timestamp(start, 0).expect("grid start is in range")
+        DateTime::from_timestamp(start, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
-    /// The end (exclusive) of the cell containing `t`.
+    /// The end (exclusive) of the cell containing `t`; the last instant a
+    /// `DateTime` can hold for a cell that would end after it.
     pub fn cell_end(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.cell_start(t) + Duration::seconds(self.secs)
+        Duration::try_seconds(self.secs)
+            .and_then(|len| self.cell_start(t).checked_add_signed(len))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Cuts `[start, end)` into pieces that each lie inside one cell.
@@ -66,8 +70,8 @@ impl SegmentGrid {
     /// The activity sub-slot (0..10) that `t` falls in within its cell.
     pub fn sub_slot(self, t: DateTime<Utc>) -> usize {
         let into = (t - self.cell_start(t)).num_milliseconds();
-        let slot_ms = self.secs * 1000 / SUB_SLOTS as i64;
-        ((into / slot_ms) as usize).min(SUB_SLOTS - 1)
+        let slot_ms = self.secs.saturating_mul(1000) / SUB_SLOTS as i64;
+        ((into / slot_ms).max(0) as usize).min(SUB_SLOTS - 1)
     }
 }
 
@@ -158,6 +162,27 @@ mod tests {
             if let (Some(first), Some(last)) = (pieces.first(), pieces.last()) {
                 prop_assert_eq!(first.0, s);
                 prop_assert_eq!(last.1, e);
+            }
+        }
+
+        // At any instant a `DateTime` can hold and with any grid the server
+        // may send, nothing panics and cutting still ends.
+        #[test]
+        fn the_grid_is_total_over_the_whole_range(
+            secs in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
+            edge in 0i64..5000,
+            grid_secs in prop_oneof![10i64..100_000, Just(i64::MAX)],
+        ) {
+            let grid = SegmentGrid::new(grid_secs).unwrap();
+            let near_min = DateTime::<Utc>::MIN_UTC.timestamp() + edge;
+            let near_max = DateTime::<Utc>::MAX_UTC.timestamp() - edge;
+            for s in [secs, near_min, near_max] {
+                let t = DateTime::from_timestamp(s, 0).unwrap();
+                prop_assert!(grid.cell_start(t) <= t && t < grid.cell_end(t) || t == DateTime::<Utc>::MAX_UTC);
+                prop_assert!(grid.sub_slot(t) < SUB_SLOTS);
+                let end = t.checked_add_signed(Duration::seconds(edge)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+                let total: i64 = grid.cut(t, end).iter().map(|(a, b)| (*b - *a).num_seconds()).sum();
+                prop_assert_eq!(total, (end - t).num_seconds());
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -78,6 +78,26 @@ impl fmt::Debug for Screenshot {
     }
 }
 
+/// The first day tracked time may lie on (00:00 UTC). Earlier dates are a
+/// damaged file or a computer clock set to another century.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+/// The day at whose 00:00 UTC tracked time must have ended.
+pub const END_DAY: NaiveDate = NaiveDate::from_ymd_opt(2100, 1, 1).unwrap();
+
+/// Whether `date` lies in the years tracked time may lie in.
+pub fn is_plausible_day(date: NaiveDate) -> bool {
+    (FIRST_DAY..END_DAY).contains(&date)
+}
+
+/// The years tracked time may lie in, in words for error messages.
+pub fn plausible_years() -> String {
+    format!(
+        "{} to {}",
+        FIRST_DAY.format("%-d %b %Y"),
+        END_DAY.format("%-d %b %Y")
+    )
+}
+
 /// One piece of tracked time inside one grid cell (S1, S2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
@@ -106,6 +126,25 @@ impl Segment {
     pub fn week(&self) -> BillingWeek {
         BillingWeek::containing(self.start)
     }
+
+    /// Why the segment's dates cannot be tracked time: its start or end lies
+    /// outside [`FIRST_DAY`] .. [`END_DAY`] (00:00 UTC both). Needs no clock;
+    /// the server also refuses what ends in its future.
+    pub fn dates_problem(&self) -> Option<String> {
+        let first = FIRST_DAY.and_time(chrono::NaiveTime::MIN).and_utc();
+        let end = END_DAY.and_time(chrono::NaiveTime::MIN).and_utc();
+        let inside = |t: DateTime<Utc>| first <= t && t <= end;
+        if inside(self.start) && inside(self.end) {
+            return None;
+        }
+        Some(format!(
+            "the segment is dated {} to {}, outside {}: the file was damaged or \
+             the computer's clock was wrong when it was made",
+            self.start.format("%Y-%m-%d %H:%M UTC"),
+            self.end.format("%Y-%m-%d %H:%M UTC"),
+            plausible_years()
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +161,39 @@ mod tests {
         assert!(a.is_active(9));
         assert!(!a.is_active(5));
         assert!(!a.is_active(10));
+    }
+
+    #[test]
+    fn dates_outside_2000_to_2100_are_a_problem() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let seg = |start: DateTime<Utc>, end: DateTime<Utc>| Segment {
+            id: SegmentId::random(),
+            contract_id: "c".into(),
+            device_id: "d".into(),
+            start,
+            end,
+            memo: String::new(),
+            activity: Activity::default(),
+            screenshot: None,
+            capture_note: None,
+        };
+        let fine = seg(at("2026-11-25T09:00:00Z"), at("2026-11-25T09:10:00Z"));
+        assert_eq!(fine.dates_problem(), None);
+        let edges = seg(at("2000-01-01T00:00:00Z"), at("2100-01-01T00:00:00Z"));
+        assert_eq!(edges.dates_problem(), None);
+        let min = DateTime::<Utc>::MIN_UTC;
+        let max = DateTime::<Utc>::MAX_UTC;
+        for (start, end) in [
+            (min, min),
+            (max, max),
+            (at("1999-12-31T23:59:59Z"), at("2000-01-01T00:05:00Z")),
+            (at("2099-12-31T23:55:00Z"), at("2100-01-01T00:00:01Z")),
+        ] {
+            let problem = seg(start, end).dates_problem().unwrap();
+            assert!(problem.contains("1 Jan 2000 to 1 Jan 2100"), "{problem}");
+        }
+        assert!(is_plausible_day(FIRST_DAY));
+        assert!(!is_plausible_day(END_DAY));
+        assert!(!is_plausible_day(NaiveDate::MIN));
     }
 }

@@ -1,7 +1,11 @@
 //! Billing weeks (W1), the Work Diary lock (W4) and what a weekly limit still
 //! allows (W2).
+//!
+//! Every function here is total: at the ends of what a `DateTime` can hold
+//! (years -262143 and +262142, which a damaged file or a hostile upload can
+//! carry) weeks are clamped to that range instead of overflowing.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 const WEEK_SECS: i64 = 7 * 24 * 3600;
@@ -13,10 +17,12 @@ pub struct BillingWeek {
 }
 
 impl BillingWeek {
-    /// The billing week that contains `t`.
+    /// The billing week that contains `t`. The first week a `DateTime` can
+    /// hold starts on its first day, whatever weekday that is.
     pub fn containing(t: DateTime<Utc>) -> Self {
         let date = t.date_naive();
-        let monday = date - Duration::days(i64::from(date.weekday().num_days_from_monday()));
+        let back = Days::new(u64::from(date.weekday().num_days_from_monday()));
+        let monday = date.checked_sub_days(back).unwrap_or(NaiveDate::MIN);
         BillingWeek {
             start: monday.and_time(NaiveTime::MIN).and_utc(),
         }
@@ -27,9 +33,12 @@ impl BillingWeek {
         self.start
     }
 
-    /// The next Monday 00:00 UTC (exclusive end).
+    /// The next Monday 00:00 UTC (exclusive end); the last instant a
+    /// `DateTime` can hold for the last week.
     pub fn end(self) -> DateTime<Utc> {
-        self.start + Duration::seconds(WEEK_SECS)
+        self.start
+            .checked_add_signed(Duration::seconds(WEEK_SECS))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     pub fn next(self) -> Self {
@@ -41,8 +50,15 @@ impl BillingWeek {
     }
 
     /// W4: the week's Work Diary locks at its end plus the server's grace period.
+    /// Saturates at the ends of the `DateTime` range.
     pub fn locks_at(self, grace_secs: i64) -> DateTime<Utc> {
-        self.end() + Duration::seconds(grace_secs)
+        Duration::try_seconds(grace_secs)
+            .and_then(|grace| self.end().checked_add_signed(grace))
+            .unwrap_or(if grace_secs < 0 {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
     }
 
     /// W4: after the lock, segments of this week can neither be uploaded nor deleted.
@@ -54,7 +70,7 @@ impl BillingWeek {
 /// W2: how many more seconds may be logged this week under `limit_secs`,
 /// given what is already logged. `None` means no limit.
 pub fn remaining_under_limit(limit_secs: Option<i64>, logged_secs: i64) -> Option<i64> {
-    limit_secs.map(|limit| (limit - logged_secs).max(0))
+    limit_secs.map(|limit| limit.saturating_sub(logged_secs).max(0))
 }
 
 #[cfg(test)]
@@ -111,5 +127,38 @@ mod tests {
             prop_assert_eq!(BillingWeek::containing(week.end()), week.next());
             prop_assert_eq!(BillingWeek::containing(week.start()), week);
         }
+
+        // Any instant a `DateTime` can hold, any grace: nothing panics, the
+        // week still contains the instant and never runs backwards.
+        #[test]
+        fn weeks_are_total_over_the_whole_range(
+            secs in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
+            grace in any::<i64>(),
+        ) {
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let week = BillingWeek::containing(t);
+            prop_assert!(week.contains(t) || t == DateTime::<Utc>::MAX_UTC);
+            prop_assert!(week.start() <= week.end());
+            prop_assert!(week.next() >= week);
+            let _ = week.is_locked(t, grace);
+            prop_assert!(remaining_under_limit(Some(grace), secs).is_some());
+        }
+    }
+
+    #[test]
+    fn weeks_at_the_ends_of_time_are_clamped() {
+        for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            let week = BillingWeek::containing(t);
+            assert!(week.start() <= t && t <= week.end());
+            assert!(!week.is_locked(t, i64::MAX) || t == DateTime::<Utc>::MAX_UTC);
+            assert!(week.is_locked(t, i64::MIN));
+        }
+        let last = BillingWeek::containing(DateTime::<Utc>::MAX_UTC);
+        assert_eq!(last.end(), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(last.next().next(), last.next());
+        assert_eq!(
+            BillingWeek::containing(DateTime::<Utc>::MIN_UTC).start(),
+            DateTime::<Utc>::MIN_UTC
+        );
     }
 }

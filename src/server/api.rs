@@ -23,6 +23,7 @@ use super::auth::{self, SignInLimiter};
 use super::store::{self, Picture, Store, StoreError, User};
 use crate::cache::format;
 use crate::clock::Clock;
+use crate::domain::segment::{is_plausible_day, plausible_years};
 use crate::domain::{BillingWeek, LocalDay, SegmentId};
 use crate::protocol::{
     ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody, Health, Outcome,
@@ -73,6 +74,15 @@ impl ApiError {
 
     fn malformed(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    /// A 500 that says nothing of the server's insides (never a panic's text).
+    fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed on this request; try again later",
+        )
     }
 
     fn not_found(what: &str) -> Self {
@@ -129,11 +139,8 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(store.as_ref()))
         .await
         .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("server task failed: {e}"),
-            )
+            log::error!("server: a storage task failed: {e}");
+            ApiError::internal()
         })?
         .map_err(ApiError::from)
 }
@@ -215,7 +222,23 @@ pub fn router(state: Shared) -> Router {
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), maintenance))
+        .layer(middleware::from_fn(catch_panics))
         .with_state(state)
+}
+
+/// Runs the request in a task of its own, so that a handler that panics
+/// answers a generic JSON 500 (the panic's text, which may name the
+/// server's insides, goes to the log only) instead of dropping the
+/// connection. Written here rather than taken from tower-http's
+/// `CatchPanicLayer`, which would be one more dependency for six lines.
+async fn catch_panics(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            log::error!("server: a request handler failed: {e}");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 /// Answers 503 with Retry-After while the maintenance flag file exists.
@@ -507,6 +530,12 @@ async fn diary(
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::malformed(format!("{d:?} is not a date; use YYYY-MM-DD")))?,
     };
+    if !is_plausible_day(date) {
+        return Err(ApiError::malformed(format!(
+            "{date} is outside the days the Work Diary can show ({}); ask for a day in that range",
+            plausible_years()
+        )));
+    }
     let day = LocalDay::new(date, zone);
     let (from, to) = (day.start(), day.end());
     let segments = blocking(&state, move |s| s.segments_between(user.id, from, to)).await?;
@@ -558,4 +587,45 @@ async fn report(
     })
     .await?;
     Ok(Json(ReportReceipt { id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    // No panic text ever reaches an HTTP body: a handler that panics
+    // answers a generic JSON 500 instead of dropping the connection.
+    #[test]
+    fn a_panicking_handler_answers_a_plain_500() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            async fn boom() -> StatusCode {
+                panic!("secret detail of the server")
+            }
+            let app = Router::new()
+                .route("/boom", get(boom))
+                .layer(middleware::from_fn(catch_panics));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let response = tokio::task::spawn_blocking(move || {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream
+                    .write_all(b"GET /boom HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut text = String::new();
+                let _ = stream.read_to_string(&mut text);
+                text
+            })
+            .await
+            .unwrap();
+            assert!(response.starts_with("HTTP/1.1 500"), "{response:?}");
+            assert!(response.contains(r#""error":"internal""#), "{response}");
+            assert!(!response.contains("secret"), "{response}");
+        });
+    }
 }

@@ -56,6 +56,9 @@ pub fn judge(
         Some(_) => return Verdict::Reject(Invalid, "this segment id is already used".into()),
         None => {}
     }
+    if let Some(problem) = segment.dates_problem() {
+        return Verdict::Reject(Invalid, problem);
+    }
     let max_len = max_segment_secs(config);
     let len = segment.duration_secs();
     if len <= 0 || len > max_len {
@@ -315,6 +318,29 @@ mod tests {
             )),
             RejectReason::ContractNotTrackable
         );
+    }
+
+    // Dates outside 2000–2100 are refused as invalid, even the extremes a
+    // `DateTime` can hold (they used to panic in the week arithmetic).
+    #[test]
+    fn implausible_dates_are_invalid() {
+        let now = at("2026-11-25T10:00:00Z");
+        for start in [
+            DateTime::<Utc>::MIN_UTC,
+            at("1999-12-31T23:00:00Z"),
+            at("2100-01-01T00:00:00Z"),
+            DateTime::<Utc>::MAX_UTC - Duration::seconds(600),
+        ] {
+            let mut s = seg("2026-11-25T09:00:00Z", 600);
+            s.start = start;
+            s.end = start + Duration::seconds(600);
+            match judge(&s, 1, &facts(), now, CONFIG) {
+                Verdict::Reject(RejectReason::Invalid, msg) => {
+                    assert!(msg.contains("1 Jan 2000 to 1 Jan 2100"), "{msg}")
+                }
+                other => panic!("{start}: {other:?}"),
+            }
+        }
     }
 
     #[test]
