@@ -12,6 +12,9 @@ use crate::domain::{Activity, Contract, SegmentId};
 pub const API_PREFIX: &str = "/api/v1";
 /// Content type of segment batches.
 pub const MSGPACK: &str = "application/msgpack";
+/// The largest segment batch the server reads, in bytes: a few dozen
+/// segments with screenshots. No single segment can be larger.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// Every error answer: `{"error": "<code>", "message": "<plain words>"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,7 +65,14 @@ pub fn remove_file(dir: &Path, name: &str) -> io::Result<()> {
 }
 
 /// Moves `from_dir/name` to `to_dir/to_name` durably (both folders synced).
-pub fn move_file(from_dir: &Path, name: &str, to_dir: &Path, to_name: &str) -> io::Result<()> {
+/// Whatever the entry is (a file, a folder, a link, a FIFO), it is moved,
+/// never opened.
+pub fn move_file(
+    from_dir: &Path,
+    name: impl AsRef<Path>,
+    to_dir: &Path,
+    to_name: impl AsRef<Path>,
+) -> io::Result<()> {
     fs::rename(from_dir.join(name), to_dir.join(to_name))?;
     sync_dir(to_dir)?;
     sync_dir(from_dir)

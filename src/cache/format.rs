@@ -19,6 +19,10 @@ use crate::domain::Segment;
 pub const MAGIC: [u8; 8] = *b"TCSEG\r\n\x1a";
 pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 24;
+/// The largest a segment file can be: a body larger than the biggest batch
+/// the server reads could never be uploaded, so such a file is not one of
+/// ours (and is never read whole).
+pub const MAX_FILE_BYTES: u64 = (HEADER_LEN + crate::protocol::MAX_BATCH_BYTES) as u64;
 
 /// Why the bytes of a cache file are not a segment.
 #[derive(Debug, Error)]

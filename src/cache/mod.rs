@@ -15,11 +15,20 @@
 //! A segment and its screenshot live in one file, so they are written and
 //! removed together. The cache owns files only: it never talks to the network
 //! and never reads a clock; the caller says what time it is when it matters.
+//!
+//! Other hands can reach the folder, so nothing found in it is trusted:
+//! only regular files are read, never through a link and never past
+//! [`format::MAX_FILE_BYTES`]; any other entry (a FIFO, a folder, a link, a
+//! name that is not UTF-8) is moved to quarantine with what it is, and a
+//! file where one of the folders belongs is moved aside. Every other
+//! segment goes on working.
 
 pub mod durable;
 pub mod format;
+pub mod read;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -127,7 +136,8 @@ pub struct RefusedEntry {
     pub refusal: Refusal,
 }
 
-/// A file moved to the quarantine folder (K3).
+/// A file moved to the quarantine folder (K3), or an entry moved aside
+/// because it stood where one of the cache's folders belongs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Quarantined {
     /// Where the file was found, relative to the cache folder.
@@ -141,7 +151,9 @@ pub struct Quarantined {
 /// What opening or verifying the cache found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {
-    /// Files that failed to decode, moved to quarantine during this scan.
+    /// Files that failed to decode or were not regular files, moved to
+    /// quarantine during this scan (or, where they could not be moved,
+    /// left and reported).
     pub quarantined: Vec<Quarantined>,
     /// Temporary files of writes that never finished (never reported as
     /// cached), removed.
@@ -174,13 +186,14 @@ impl Cache {
     /// quarantines those that fail (K3) and removes temporary files left by
     /// interrupted writes.
     pub fn open(root: &Path, capacity_secs: i64) -> Result<(Cache, ScanReport), CacheError> {
+        let mut moved_aside = Vec::new();
         for dir in [
             root.to_owned(),
             root.join("pending"),
             root.join("refused"),
             root.join("quarantine"),
         ] {
-            fs::create_dir_all(&dir).map_err(io_err("create the cache folder", &dir))?;
+            moved_aside.extend(ensure_folder(&dir)?);
         }
         let mut cache = Cache {
             root: root.to_owned(),
@@ -189,7 +202,8 @@ impl Cache {
             refused: BTreeMap::new(),
             by_id: HashMap::new(),
         };
-        let report = cache.scan()?;
+        let mut report = cache.scan()?;
+        report.quarantined.splice(0..0, moved_aside);
         Ok((cache, report))
     }
 
@@ -227,33 +241,83 @@ impl Cache {
             };
             let mut names = list_dir(&dir)?;
             names.sort();
-            for name in names {
-                let path = dir.join(&name);
-                if durable::is_temp_name(&name) {
+            for os_name in names {
+                let path = dir.join(&os_name);
+                // Never follows a link: this is the entry itself.
+                let kind = match fs::symlink_metadata(&path) {
+                    Ok(meta) => meta.file_type(),
+                    // Gone since the listing (removed by hand): nothing to do.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        let problem = format!("could not be examined: {e}");
+                        report
+                            .quarantined
+                            .push(self.set_aside(&dir, &os_name, &problem));
+                        continue;
+                    }
+                };
+                let Some(name) = os_name.to_str() else {
+                    let problem = "its name is not valid UTF-8, so it is not a file Timecard wrote";
+                    report
+                        .quarantined
+                        .push(self.set_aside(&dir, &os_name, problem));
+                    continue;
+                };
+                if !kind.is_file() {
+                    let problem = format!(
+                        "{}, not a segment file (the cache holds regular files only)",
+                        read::describe(kind)
+                    );
+                    report
+                        .quarantined
+                        .push(self.set_aside(&dir, &os_name, &problem));
+                    continue;
+                }
+                if durable::is_temp_name(name) {
                     // An interrupted write: it was never reported as cached.
                     log::info!("removing incomplete write {}", path.display());
-                    fs::remove_file(&path).map_err(io_err("remove", &path))?;
-                    report.incomplete_removed += 1;
+                    match fs::remove_file(&path) {
+                        Ok(()) => report.incomplete_removed += 1,
+                        Err(e) => log::warn!(
+                            "could not remove the incomplete write {}: {e}",
+                            path.display()
+                        ),
+                    }
                     continue;
                 }
                 if refused && name.ends_with(".reason.json") {
                     continue;
                 }
-                if path.is_dir() {
-                    log::warn!("ignoring folder {} inside the cache", path.display());
-                    continue;
-                }
-                match self.load_entry(&dir, &name, refused) {
+                match self.load_entry(&dir, name, refused) {
                     Ok(()) => report.verified += 1,
                     Err(problem) => {
-                        let q = self.quarantine(&dir, &name, &problem)?;
-                        log::warn!("quarantined {}: {}", q.found_as, q.problem);
-                        report.quarantined.push(q);
+                        report
+                            .quarantined
+                            .push(self.set_aside(&dir, &os_name, &problem));
                     }
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Quarantines `dir/name`; where even that fails (a read-only folder),
+    /// the entry stays where it is and is reported, and the scan goes on.
+    fn set_aside(&self, dir: &Path, name: &OsStr, problem: &str) -> Quarantined {
+        match self.quarantine(dir, name, problem) {
+            Ok(q) => {
+                log::warn!("quarantined {}: {}", q.found_as, q.problem);
+                q
+            }
+            Err(e) => {
+                log::warn!("{}: {problem}; {e}", dir.join(name).display());
+                Quarantined {
+                    found_as: found_as(dir, name),
+                    path: dir.join(name),
+                    problem: format!("{problem} (left in place: {e})"),
+                }
+            }
+        }
     }
 
     /// Reads, verifies and indexes one file; the error is the problem in words.
@@ -264,7 +328,8 @@ impl Cache {
             ));
         }
         let path = dir.join(name);
-        let bytes = fs::read(&path).map_err(|e| format!("could not be read: {e}"))?;
+        let bytes = read::read_regular(&path, format::MAX_FILE_BYTES)
+            .map_err(|e| format!("could not be read: {e}"))?;
         let segment = format::decode_file(&bytes).map_err(|e| e.to_string())?;
         // A date no one tracks (years -262143 or +262142 decode fine) is
         // set aside here, so nothing downstream meets it.
@@ -279,7 +344,7 @@ impl Cache {
         self.by_id.insert(segment.id, (segment.start, refused));
         if refused {
             let reason_path = dir.join(reason_name(name));
-            let refusal = fs::read(&reason_path)
+            let refusal = read::read_regular(&reason_path, SMALL_FILE_BYTES)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_else(|| Refusal {
@@ -294,22 +359,19 @@ impl Cache {
         Ok(())
     }
 
-    fn quarantine(&self, dir: &Path, name: &str, problem: &str) -> Result<Quarantined, CacheError> {
+    fn quarantine(
+        &self,
+        dir: &Path,
+        name: &OsStr,
+        problem: &str,
+    ) -> Result<Quarantined, CacheError> {
         let qdir = self.quarantine_dir();
-        let mut target = name.to_owned();
-        let mut n = 1;
-        while qdir.join(&target).exists() {
-            target = format!("{name}.{n}");
-            n += 1;
-        }
+        // A name that is not UTF-8 is kept readable (its odd bytes shown as �).
+        let readable = name.to_string_lossy();
+        let target = free_name(&qdir, &readable);
         durable::move_file(dir, name, &qdir, &target)
             .map_err(io_err("quarantine", &dir.join(name)))?;
-        let found_as = format!(
-            "{}/{name}",
-            dir.file_name()
-                .map(|d| d.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
+        let found_as = found_as(dir, name);
         let why = format!("found as {found_as}\nproblem: {problem}\n");
         durable::write_file(&qdir, &format!("{target}.why.txt"), why.as_bytes())
             .map_err(io_err("write", &qdir.join(format!("{target}.why.txt"))))?;
@@ -323,13 +385,18 @@ impl Cache {
     /// Every file in the quarantine folder, with what was wrong with it.
     pub fn quarantined(&self) -> Result<Vec<Quarantined>, CacheError> {
         let qdir = self.quarantine_dir();
-        let mut names = list_dir(&qdir)?;
+        let mut names: Vec<String> = list_dir(&qdir)?
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
         names.sort();
         Ok(names
             .iter()
             .filter(|n| !n.ends_with(".why.txt"))
             .map(|n| {
-                let why = fs::read_to_string(qdir.join(format!("{n}.why.txt"))).unwrap_or_default();
+                let why = read::read_regular(&qdir.join(format!("{n}.why.txt")), SMALL_FILE_BYTES)
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
                 let field = |key: &str| {
                     why.lines()
                         .find_map(|l| l.strip_prefix(key))
@@ -434,7 +501,8 @@ impl Cache {
     /// Reads and verifies one cached segment's body: the bytes that go on the wire.
     pub fn load_body(&self, id: SegmentId) -> Result<Vec<u8>, CacheError> {
         let (path, _) = self.locate(id)?;
-        let mut bytes = fs::read(&path).map_err(io_err("read", &path))?;
+        let mut bytes =
+            read::read_regular(&path, format::MAX_FILE_BYTES).map_err(io_err("read", &path))?;
         let body_len = format::verified_body(&bytes)
             .map_err(|source| CacheError::Format {
                 path: path.clone(),
@@ -509,7 +577,8 @@ impl Cache {
             );
         for (src_dir, entry) in sources {
             let src = src_dir.join(&entry.file_name);
-            let bytes = fs::read(&src).map_err(io_err("read", &src))?;
+            let bytes =
+                read::read_regular(&src, format::MAX_FILE_BYTES).map_err(io_err("read", &src))?;
             format::verified_body(&bytes).map_err(|source| CacheError::Format {
                 path: src.clone(),
                 source,
@@ -531,10 +600,18 @@ impl Cache {
         names.sort();
         for name in names {
             let path = dir.join(&name);
-            if !name.ends_with(&format!(".{SEGMENT_EXT}")) || path.is_dir() {
+            if !name.to_string_lossy().ends_with(&format!(".{SEGMENT_EXT}")) || path.is_dir() {
                 continue;
             }
-            let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+            let bytes = match read::read_regular(&path, format::MAX_FILE_BYTES) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    report
+                        .invalid
+                        .push((path, format!("could not be read: {e}")));
+                    continue;
+                }
+            };
             match format::decode_file(&bytes) {
                 Ok(segment) if self.contains(segment.id) => report.already_present += 1,
                 Ok(segment) => match segment.dates_problem() {
@@ -568,13 +645,72 @@ fn reason_name(file_name: &str) -> String {
     )
 }
 
-fn list_dir(dir: &Path) -> Result<Vec<String>, CacheError> {
+/// The largest reason or note file read beside a segment.
+const SMALL_FILE_BYTES: u64 = 64 * 1024;
+
+/// The entries of `dir`, names as they are (not necessarily UTF-8).
+fn list_dir(dir: &Path) -> Result<Vec<OsString>, CacheError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
+        names.push(entry.file_name());
     }
     Ok(names)
+}
+
+/// `folder/name`, as a user reads it: where a quarantined entry was found.
+fn found_as(dir: &Path, name: &OsStr) -> String {
+    format!(
+        "{}/{}",
+        dir.file_name()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        name.to_string_lossy()
+    )
+}
+
+/// `name`, or `name.1`, `name.2` … : the first that nothing in `dir` has
+/// (not even a dangling link).
+fn free_name(dir: &Path, name: &str) -> String {
+    let mut target = name.to_owned();
+    let mut n = 1;
+    while fs::symlink_metadata(dir.join(&target)).is_ok() {
+        target = format!("{name}.{n}");
+        n += 1;
+    }
+    target
+}
+
+/// Makes `dir` a folder. Something else in its place (a file, a link to
+/// nowhere) is moved aside to `<name>.not-a-folder`, never deleted, and
+/// returned for the report.
+fn ensure_folder(dir: &Path) -> Result<Option<Quarantined>, CacheError> {
+    let mut aside = None;
+    // A link to a folder is a folder; anything else that exists is in the way.
+    let in_the_way = match fs::metadata(dir) {
+        Ok(meta) => !meta.is_dir(),
+        Err(_) => fs::symlink_metadata(dir).is_ok(),
+    };
+    if in_the_way && let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) {
+        let kind = fs::symlink_metadata(dir)
+            .map(|m| read::describe(m.file_type()))
+            .unwrap_or("something");
+        let name = name.to_string_lossy();
+        let target = free_name(parent, &format!("{name}.not-a-folder"));
+        durable::move_file(parent, name.as_ref(), parent, &target)
+            .map_err(io_err("move aside", dir))?;
+        let q = Quarantined {
+            found_as: name.clone().into_owned(),
+            path: parent.join(&target),
+            problem: format!(
+                "{kind} where the cache's {name} folder belongs; moved aside to {target} and a new folder made"
+            ),
+        };
+        log::warn!("{}: {}", dir.display(), q.problem);
+        aside = Some(q);
+    }
+    fs::create_dir_all(dir).map_err(io_err("create the cache folder", dir))?;
+    Ok(aside)
 }
 
 #[cfg(test)]

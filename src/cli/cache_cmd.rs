@@ -53,6 +53,17 @@ struct Row {
 pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow::Result<ExitCode> {
     let (mut cache, opened) = Cache::open(&data.cache_dir(), settings.capacity_secs())
         .context("cannot open the time cache")?;
+    if !matches!(command, CacheCommand::Verify) {
+        // Verify lists these itself.
+        for q in &opened.quarantined {
+            eprintln!(
+                "warning: {} set aside to {}: {}",
+                q.found_as,
+                q.path.display(),
+                q.problem
+            );
+        }
+    }
     match command {
         CacheCommand::List { json } => {
             let rows: Vec<Row> = cache

@@ -10,6 +10,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cache::durable;
+use crate::cache::read::read_regular;
+
+/// The id in a `device-id` file: letters, digits, `-`, `_` and `.` only
+/// (ids are UUIDs; nothing else is trusted to go on the wire).
+fn valid_device_id(bytes: &[u8]) -> Option<String> {
+    let id = std::str::from_utf8(bytes).ok()?.trim();
+    let fine = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    (!id.is_empty() && id.len() <= 128 && id.chars().all(fine)).then(|| id.to_owned())
+}
 
 /// Environment variable that overrides the data folder.
 pub const DATA_DIR_ENV: &str = "TIMECARD_DATA_DIR";
@@ -104,16 +113,37 @@ impl DataDir {
     }
 
     /// This device's id (K8), made on first use and kept in the data folder.
+    /// A damaged `device-id` (junk, a folder, a link, a FIFO) is moved aside
+    /// to `device-id.corrupt` and a new id is made: Timecard goes on, and
+    /// the log says so.
     pub fn device_id(&self) -> io::Result<String> {
-        let path = self.root.join("device-id");
-        match fs::read_to_string(&path) {
-            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        const NAME: &str = "device-id";
+        let path = self.root.join(NAME);
+        let problem = match read_regular(&path, 1024) {
+            Ok(bytes) if bytes.trim_ascii().is_empty() => None,
+            Ok(bytes) => match valid_device_id(&bytes) {
+                Some(id) => return Ok(id),
+                None => Some("it does not hold a device id".to_owned()),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => Some(e.to_string()),
+        };
         let id = uuid::Uuid::new_v4().to_string();
-        durable::write_file(&self.root, "device-id", id.as_bytes())?;
+        if let Some(problem) = problem {
+            let mut kept = format!("{NAME}.corrupt");
+            let mut n = 1;
+            while fs::symlink_metadata(self.root.join(&kept)).is_ok() {
+                kept = format!("{NAME}.corrupt.{n}");
+                n += 1;
+            }
+            durable::move_file(&self.root, NAME, &self.root, &kept)?;
+            log::warn!(
+                "{} was damaged ({problem}); it is kept as {kept} and this computer now has the new device id {id} \
+                 (time tracked here before counts as another device's when overlaps are checked)",
+                path.display()
+            );
+        }
+        durable::write_file(&self.root, NAME, id.as_bytes())?;
         Ok(id)
     }
 }
@@ -135,6 +165,32 @@ mod tests {
                 .unwrap(),
             id
         );
+    }
+
+    // A damaged device-id never fails a command: it is kept aside and
+    // replaced; a good one is kept as it is.
+    #[test]
+    fn damaged_device_id_is_kept_aside_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path().join("data")).unwrap();
+        let root = data.root().to_owned();
+        fs::write(root.join("device-id"), b"\xff\x00junk").unwrap();
+        let id = data.device_id().unwrap();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        assert_eq!(
+            fs::read(root.join("device-id.corrupt")).unwrap(),
+            b"\xff\x00junk"
+        );
+        assert_eq!(data.device_id().unwrap(), id);
+
+        fs::remove_file(root.join("device-id")).unwrap();
+        fs::create_dir(root.join("device-id")).unwrap();
+        let second = data.device_id().unwrap();
+        assert_ne!(second, id);
+        assert!(root.join("device-id.corrupt.1").is_dir());
+
+        fs::write(root.join("device-id"), b"laptop-2\n").unwrap();
+        assert_eq!(data.device_id().unwrap(), "laptop-2");
     }
 
     #[test]

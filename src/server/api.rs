@@ -33,7 +33,7 @@ use crate::protocol::{
 /// Cap on JSON request bodies.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// Cap on a segment batch: a few dozen segments with screenshots.
-pub const SEGMENTS_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub const SEGMENTS_BODY_LIMIT: usize = crate::protocol::MAX_BATCH_BYTES;
 /// Cap on a problem report with its logs.
 pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Segments in one batch, at most.
