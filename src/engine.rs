@@ -76,6 +76,8 @@ impl Engine {
             options.config_file = Some(data.server_config_file());
         }
         options.upload_horizon = Some(worker.upload_horizon());
+        options.tracking = Some(worker.tracking_flag());
+        options.local_only = connection.is_builtin();
         options.outbox = Some(crate::sync::outbox::Outbox::new(data.reports_dir()));
         let syncer = Syncer::spawn(
             connection.client.clone(),

@@ -75,6 +75,8 @@ pub struct ApiClient {
 
 /// How long a connection may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a reachability check (`GET /health`) may take in all.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ApiClient {
     /// A client for `address`, trusting only `pinned_pem` when given
@@ -213,8 +215,16 @@ impl ApiClient {
             })
     }
 
+    /// Whether the server answers; cheap, and bounded by
+    /// [`HEALTH_TIMEOUT`] so a server that accepts but hangs counts as down.
     pub fn health(&self) -> Result<Health, SyncError> {
-        let r = self.check(self.agent.get(self.url("/health")).call())?;
+        let request = self
+            .agent
+            .get(self.url("/health"))
+            .config()
+            .timeout_global(Some(HEALTH_TIMEOUT))
+            .build();
+        let r = self.check(request.call())?;
         self.json(r)
     }
 

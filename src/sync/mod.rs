@@ -4,6 +4,12 @@
 //! The sync thread never touches the tracker: it reads cached files (they
 //! are immutable once written) and sends what happened to the worker as
 //! commands; the worker alone changes the cache.
+//!
+//! While it runs it checks that the server answers (`GET /health`) every
+//! [`CHECK_EVERY`], so an outage shows within seconds even when nothing is
+//! being sent, and a server that is back is used at once, whatever the
+//! backoff had grown to. Its timers run on the monotonic clock
+//! ([`Instant`]); the passed-in [`Clock`] only dates what it reports.
 
 pub mod client;
 pub mod error;
@@ -13,6 +19,7 @@ pub mod plan;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,6 +42,10 @@ pub const DIARY_PICTURE_SIZE: (u32, u32) = (96, 54);
 
 /// How often the contract list refreshes by itself (C5).
 pub const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// How often the sync thread checks that the server answers, when nothing
+/// else has been sent meanwhile, and while offline.
+pub const CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// Where the sync thread stands (K5). "Cache full" is added by the snapshot,
 /// which knows the cache.
@@ -75,6 +86,9 @@ pub struct SyncStatus {
     pub uploaded_segments: u64,
     /// Problem reports waiting to be sent (D3).
     pub reports_waiting: usize,
+    /// No server is configured: the built-in one runs in-process and the
+    /// time stays on this computer.
+    pub local_only: bool,
 }
 
 /// Commands to the sync thread.
@@ -113,8 +127,17 @@ pub struct SyncOptions {
     /// Segments ending after this (Unix seconds) wait (S5); see
     /// [`crate::worker::Worker::upload_horizon`].
     pub upload_horizon: Option<Arc<std::sync::atomic::AtomicI64>>,
-    /// Where problem reports wait until they are sent (D3).
+    /// Where problem reports wait until they are sent (D3); in local mode,
+    /// where they are saved for the user to send.
     pub outbox: Option<outbox::Outbox>,
+    /// Set while the worker tracks; the backoff is shorter then (Y2).
+    /// See [`crate::worker::Worker::tracking_flag`].
+    pub tracking: Option<Arc<AtomicBool>>,
+    /// The built-in server, with no server configured: reports are saved to
+    /// a file instead of being "sent" to this computer's own database.
+    pub local_only: bool,
+    /// How often the server's reachability is checked.
+    pub check_every: Duration,
 }
 
 impl SyncOptions {
@@ -128,6 +151,9 @@ impl SyncOptions {
             batch_max_bytes: 8 * 1024 * 1024,
             upload_horizon: None,
             outbox: None,
+            tracking: None,
+            local_only: false,
+            check_every: CHECK_EVERY,
         }
     }
 }
@@ -216,6 +242,8 @@ struct SyncLoop {
     status: SyncStatus,
     backoff: plan::Backoff,
     refresh_due: Instant,
+    /// When to check the server answers, if nothing else was sent by then.
+    check_due: Instant,
     config_known: bool,
     /// Ids the worker was told about; skipped until their files are gone.
     acknowledged: HashSet<SegmentId>,
@@ -230,8 +258,10 @@ struct SyncLoop {
 enum Wait {
     /// Until this instant, but new segments may cut it short.
     Until(Instant),
-    /// Backing off: only an explicit command cuts it short.
-    Backoff(Instant),
+    /// Backing off: only an explicit command cuts it short, or — when
+    /// `probe` is set (the server could not be reached) — the server
+    /// answering a reachability check.
+    Backoff { until: Instant, probe: bool },
     /// Until a command arrives.
     Forever,
 }
@@ -246,6 +276,7 @@ impl SyncLoop {
         let status = SyncStatus {
             server: client.address().as_str().to_owned(),
             reports_waiting: options.outbox.as_ref().map_or(0, |o| o.len()),
+            local_only: options.local_only,
             ..SyncStatus::default()
         };
         SyncLoop {
@@ -256,6 +287,7 @@ impl SyncLoop {
             status,
             backoff: plan::Backoff::default(),
             refresh_due: Instant::now(),
+            check_due: Instant::now(),
             config_known: false,
             acknowledged: HashSet::new(),
             rng: fastrand::Rng::new(),
@@ -393,12 +425,13 @@ impl SyncLoop {
                     }
                     self.backoff.reset();
                     self.publish(SyncState::Online);
+                    self.check_due = Instant::now() + self.options.check_every;
                     if was_caching {
                         // Back online: the contract list may have changed meanwhile (C5).
                         self.refresh_due = Instant::now();
                         Wait::Until(Instant::now())
                     } else {
-                        Wait::Until(self.refresh_due)
+                        Wait::Until(self.refresh_due.min(self.check_due))
                     }
                 }
                 Err(e @ (SyncError::SignedOut | SyncError::SessionExpired)) => {
@@ -409,9 +442,25 @@ impl SyncLoop {
                     Wait::Forever
                 }
                 Err(e) => {
+                    let cap = if self.tracking() {
+                        plan::BACKOFF_CAP_TRACKING
+                    } else {
+                        plan::BACKOFF_CAP
+                    };
                     let delay = e
                         .retry_after()
-                        .unwrap_or_else(|| self.backoff.next_delay(self.rng.f64()));
+                        .unwrap_or_else(|| self.backoff.next_delay(self.rng.f64(), cap));
+                    // Unreachable: a cheap check finds the server back before
+                    // the backoff ends. Otherwise the server answered, and
+                    // the backoff (or its Retry-After) stands.
+                    let probe =
+                        matches!(e, SyncError::Unreachable { .. } | SyncError::Timeout { .. });
+                    let until = Instant::now() + delay;
+                    let next_try = if probe {
+                        delay.min(self.options.check_every)
+                    } else {
+                        delay
+                    };
                     let now = self.clock.now();
                     let since = match &self.status.state {
                         SyncState::Caching { since, .. } => *since,
@@ -426,9 +475,9 @@ impl SyncLoop {
                     self.publish(SyncState::Caching {
                         since,
                         last_error: e.to_string(),
-                        next_retry: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+                        next_retry: now + chrono::Duration::from_std(next_try).unwrap_or_default(),
                     });
-                    Wait::Backoff(Instant::now() + delay)
+                    Wait::Backoff { until, probe }
                 }
             };
             if !self.wait(&inbox, wait) {
@@ -437,20 +486,69 @@ impl SyncLoop {
         }
     }
 
+    /// Whether the worker is tracking now.
+    fn tracking(&self) -> bool {
+        self.options
+            .tracking
+            .as_ref()
+            .is_some_and(|t| t.load(Ordering::SeqCst))
+    }
+
+    /// While backing off from an unreachable server (until `until`):
+    /// checks whether it answers again. Returns true when it does.
+    fn probe(&mut self, until: Instant) -> bool {
+        match self.client.health() {
+            Ok(_) => {
+                log::info!("sync: {} answers again", self.client.address().host());
+                true
+            }
+            Err(e) => {
+                log::debug!("sync: still unreachable: {e}");
+                if let SyncState::Caching { since, .. } = self.status.state {
+                    let next = until
+                        .saturating_duration_since(Instant::now())
+                        .min(self.options.check_every);
+                    self.publish(SyncState::Caching {
+                        since,
+                        last_error: e.to_string(),
+                        next_retry: self.clock.now()
+                            + chrono::Duration::from_std(next).unwrap_or_default(),
+                    });
+                }
+                false
+            }
+        }
+    }
+
     /// Waits as told; returns false when the thread should end.
     fn wait(&mut self, inbox: &Receiver<SyncCommand>, wait: Wait) -> bool {
+        let mut probe_due = Instant::now() + self.options.check_every;
         loop {
             let received = match &wait {
                 Wait::Forever => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Wait::Until(t) | Wait::Backoff(t) => {
+                Wait::Until(t) => inbox.recv_timeout(t.saturating_duration_since(Instant::now())),
+                Wait::Backoff { until, probe } => {
+                    let t = if *probe {
+                        probe_due.min(*until)
+                    } else {
+                        *until
+                    };
                     inbox.recv_timeout(t.saturating_duration_since(Instant::now()))
                 }
             };
             match received {
                 Ok(SyncCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => return false,
-                Err(RecvTimeoutError::Timeout) => return true,
+                Err(RecvTimeoutError::Timeout) => match &wait {
+                    Wait::Backoff { until, probe: true } if Instant::now() < *until => {
+                        if self.probe(*until) {
+                            return true;
+                        }
+                        probe_due = Instant::now() + self.options.check_every;
+                    }
+                    _ => return true,
+                },
                 Ok(SyncCommand::Wake) => {
-                    if !matches!(wait, Wait::Backoff(_)) {
+                    if !matches!(wait, Wait::Backoff { .. }) {
                         return true;
                     }
                 }
@@ -487,14 +585,21 @@ impl SyncLoop {
         }
     }
 
-    /// One round: refresh contracts if due, upload everything pending,
-    /// then send queued problem reports.
+    /// One round: refresh contracts if due (or else check the server
+    /// answers, if that is due), upload everything pending, then send
+    /// queued problem reports.
     fn cycle(&mut self) -> Result<(), SyncError> {
         if self.client.token().is_none() {
             return Err(SyncError::SignedOut);
         }
         if Instant::now() >= self.refresh_due {
             self.refresh()?;
+        } else if Instant::now() >= self.check_due
+            || !matches!(self.status.state, SyncState::Online)
+        {
+            // Nothing may be sent this round: without this, an outage would
+            // show only when something is (item 8).
+            self.client.health()?;
         }
         self.upload_all()?;
         self.deliver_reports()

@@ -110,7 +110,8 @@ pub fn classify(
         .collect()
 }
 
-/// Exponential backoff with jitter, capped at 5 minutes (Y2).
+/// Exponential backoff with jitter, capped at 5 minutes (Y2), or at one
+/// minute while tracking.
 #[derive(Clone, Debug, Default)]
 pub struct Backoff {
     failures: u32,
@@ -120,17 +121,19 @@ pub struct Backoff {
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
 /// Never wait longer than this between tries.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// While tracking, never wait longer than this: new time is being cached.
+pub const BACKOFF_CAP_TRACKING: Duration = Duration::from_secs(60);
 
 impl Backoff {
     /// The wait before the next try; `unit` in `[0, 1)` supplies the jitter
-    /// (the delay is drawn from the upper half of the exponential step).
-    pub fn next_delay(&mut self, unit: f64) -> Duration {
+    /// (the delay is drawn from the upper half of the exponential step),
+    /// never more than `cap` ([`BACKOFF_CAP`], or [`BACKOFF_CAP_TRACKING`]).
+    pub fn next_delay(&mut self, unit: f64, cap: Duration) -> Duration {
         let step = BACKOFF_BASE
             .saturating_mul(1 << self.failures.min(16))
-            .min(BACKOFF_CAP);
+            .min(cap);
         self.failures = self.failures.saturating_add(1);
-        step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
-            .min(BACKOFF_CAP)
+        step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0)).min(cap)
     }
 
     pub fn reset(&mut self) {
@@ -222,15 +225,31 @@ mod tests {
     #[test]
     fn backoff_grows_with_jitter_and_caps_at_five_minutes() {
         let mut b = Backoff::default();
-        let first = b.next_delay(0.0);
+        let first = b.next_delay(0.0, BACKOFF_CAP);
         assert_eq!(first, Duration::from_secs(1));
-        let second = b.next_delay(1.0);
+        let second = b.next_delay(1.0, BACKOFF_CAP);
         assert_eq!(second, Duration::from_secs(4));
         for _ in 0..30 {
-            assert!(b.next_delay(1.0) <= BACKOFF_CAP);
+            assert!(b.next_delay(1.0, BACKOFF_CAP) <= BACKOFF_CAP);
         }
-        assert_eq!(b.next_delay(1.0), BACKOFF_CAP);
+        assert_eq!(b.next_delay(1.0, BACKOFF_CAP), BACKOFF_CAP);
         b.reset();
         assert_eq!(b.failures(), 0);
+    }
+
+    // Item 8: while tracking, a long outage never makes the wait exceed a minute.
+    #[test]
+    fn backoff_while_tracking_caps_at_one_minute() {
+        let mut b = Backoff::default();
+        for _ in 0..30 {
+            assert!(b.next_delay(1.0, BACKOFF_CAP_TRACKING) <= BACKOFF_CAP_TRACKING);
+        }
+        assert_eq!(
+            b.next_delay(1.0, BACKOFF_CAP_TRACKING),
+            BACKOFF_CAP_TRACKING
+        );
+        assert!(BACKOFF_CAP_TRACKING <= Duration::from_secs(60));
+        // Tracking stops: the general cap applies again.
+        assert_eq!(b.next_delay(1.0, BACKOFF_CAP), BACKOFF_CAP);
     }
 }

@@ -199,7 +199,9 @@ pub fn diary_ui(
         }
     }
 
-    totals_ui(ui, snapshot, &cells, day);
+    // A failed load already says so: "nothing logged" would be a guess.
+    let failed = matches!(&snapshot.diary, Some(Err(_)));
+    totals_ui(ui, snapshot, &cells, day, failed);
 
     // Scroll to the first logged hour (today with nothing logged: the
     // current hour) rather than midnight: once per day shown, and again if a
@@ -291,7 +293,7 @@ fn contract_title(snapshot: &Snapshot, contract_id: &str) -> String {
 }
 
 /// The day's total and each contract's, in one line.
-fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalDay) {
+fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalDay, failed: bool) {
     let mut totals: Vec<(&str, i64)> = Vec::new();
     for c in cells {
         let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
@@ -301,7 +303,9 @@ fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalD
         }
     }
     if totals.is_empty() {
-        ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
+        if !failed {
+            ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
+        }
         return;
     }
     let all: i64 = totals.iter().map(|(_, secs)| secs).sum();

@@ -10,26 +10,36 @@ use super::{Intent, theme};
 use crate::sync::SyncState;
 use crate::worker::{LockRisk, Snapshot};
 
+/// The bottom line. The summary wraps rather than run off a narrow window
+/// (an error and the next try can be long); the server's address, at the
+/// right, is shortened first.
 pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>, zone: Tz) {
-    ui.horizontal(|ui| {
-        let code = snapshot.sync_code();
-        theme::dot(ui, theme::sync_colour(code), &format!("Sync state: {code}"));
-        ui.label(snapshot.sync_summary(now, zone));
-        if let SyncState::Uploading { left, total } = snapshot.sync.state {
-            let done = total.saturating_sub(left);
-            ui.add(
-                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                    .desired_width(160.0)
-                    .corner_radius(theme::BAR_RADIUS)
-                    .text(format!("{done} of {total}")),
-            );
-        }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.label(
-                RichText::new(&snapshot.sync.server)
-                    .small()
-                    .color(theme::MUTED),
-            );
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        let server = if snapshot.sync.local_only {
+            "this computer".to_owned()
+        } else {
+            snapshot.sync.server.clone()
+        };
+        ui.set_max_width(ui.available_width());
+        let width = (ui.available_width() * 0.3).max(40.0);
+        ui.scope(|ui| {
+            ui.set_max_width(width);
+            ui.add(egui::Label::new(RichText::new(server).small().color(theme::MUTED)).truncate())
+                .on_hover_text(&snapshot.sync.server);
+        });
+        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            let code = snapshot.sync_code();
+            theme::dot(ui, theme::sync_colour(code), &format!("Sync state: {code}"));
+            if let SyncState::Uploading { left, total } = snapshot.sync.state {
+                let done = total.saturating_sub(left);
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .desired_width(120.0)
+                        .corner_radius(theme::BAR_RADIUS)
+                        .text(format!("{done} of {total}")),
+                );
+            }
+            ui.add(egui::Label::new(snapshot.sync_summary(now, zone)).wrap());
         });
     });
 }

@@ -9,7 +9,7 @@
 pub mod snapshot;
 pub mod tracker;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -151,6 +151,8 @@ pub struct Worker {
     /// Unix seconds: segments ending later are held back from upload (S5);
     /// `i64::MAX` holds nothing. Read by the sync thread.
     upload_horizon: Arc<AtomicI64>,
+    /// Set while a session is tracked. Read by the sync thread (Y2).
+    tracking: Arc<AtomicBool>,
     thread: Option<JoinHandle<Tracker>>,
 }
 
@@ -163,14 +165,17 @@ impl Worker {
         let thread_cell = cell.clone();
         let upload_horizon = Arc::new(AtomicI64::new(i64::MAX));
         let horizon = upload_horizon.clone();
+        let tracking = Arc::new(AtomicBool::new(false));
+        let is_tracking = tracking.clone();
         let thread = std::thread::Builder::new()
             .name("timecard-worker".into())
-            .spawn(move || run(tracker, clock, inbox, thread_cell, horizon))
+            .spawn(move || run(tracker, clock, inbox, thread_cell, horizon, is_tracking))
             .expect("spawn the worker thread");
         Worker {
             commands,
             cell,
             upload_horizon,
+            tracking,
             thread: Some(thread),
         }
     }
@@ -189,6 +194,11 @@ impl Worker {
     /// The upload horizon the sync thread must respect (S5).
     pub fn upload_horizon(&self) -> Arc<AtomicI64> {
         self.upload_horizon.clone()
+    }
+
+    /// Set while a session is tracked: the sync thread retries sooner then.
+    pub fn tracking_flag(&self) -> Arc<AtomicBool> {
+        self.tracking.clone()
     }
 
     pub fn snapshots(&self) -> &Arc<SnapshotCell> {
@@ -226,6 +236,7 @@ fn run(
     inbox: Receiver<Command>,
     cell: Arc<SnapshotCell>,
     upload_horizon: Arc<AtomicI64>,
+    tracking: Arc<AtomicBool>,
 ) -> Tracker {
     let mut sync: Option<Sender<SyncCommand>> = None;
     let tell_sync = |sync: &Option<Sender<SyncCommand>>, command: SyncCommand| {
@@ -294,6 +305,8 @@ fn run(
         {
             tell_sync(&sync, SyncCommand::Wake);
         }
-        cell.publish(tracker.snapshot(now));
+        let snapshot = tracker.snapshot(now);
+        tracking.store(snapshot.tracking.is_some(), Ordering::SeqCst);
+        cell.publish(snapshot);
     }
 }

@@ -210,6 +210,10 @@ pub enum LockRisk {
     Locked,
 }
 
+/// The status with no server configured: the built-in server keeps the
+/// time on this computer only.
+pub const LOCAL_ONLY: &str = "Local only (no server configured)";
+
 /// Clock difference with the server above which a warning shows (Y4).
 pub const CLOCK_SKEW_WARN_SECS: i64 = 120;
 
@@ -271,6 +275,12 @@ impl Snapshot {
             return "Cache full — tracking is paused until uploads free space".into();
         }
         match &self.sync.state {
+            SyncState::Connecting | SyncState::Online if self.sync.local_only => {
+                LOCAL_ONLY.into()
+            }
+            SyncState::Uploading { left, .. } if self.sync.local_only => {
+                format!("{LOCAL_ONLY} — storing, {left} left")
+            }
             SyncState::Connecting => "Connecting…".into(),
             SyncState::Online => "Online".into(),
             SyncState::Uploading { left, .. } => format!("Online and uploading — {left} left"),
@@ -279,7 +289,7 @@ impl Snapshot {
                 last_error,
                 next_retry,
             } => format!(
-                "Caching since {} — {last_error} — next retry in {} s",
+                "Offline since {} — {last_error} — next try in {} s",
                 since.with_timezone(&zone).format("%H:%M"),
                 (*next_retry - now).num_seconds().max(0)
             ),
