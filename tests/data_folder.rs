@@ -4,7 +4,8 @@
 //! damaged device id) never hang or fail a command, and every valid
 //! segment beside them still works. Each command runs as the real binary
 //! with a deadline (and an address-space limit), so a hang or a read
-//! without end fails the test instead of stalling CI.
+//! without end fails the test instead of stalling CI. And what Timecard
+//! writes out of the data folder (exports) is owner-only like the folder.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -24,7 +25,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// taking the machine's memory.
 const ADDRESS_SPACE_LIMIT: u64 = 8 << 30;
 
-/// `timecard ARGS` on `data`, killed (and reported as hung) after `DEADLINE`.
+/// `timecard ARGS` on `data` with a umask of 022, killed (and reported as
+/// hung) after `DEADLINE`.
 fn timecard(data: &Path, args: &[&str]) -> Result<Output, String> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_timecard"));
     command
@@ -33,10 +35,12 @@ fn timecard(data: &Path, args: &[&str]) -> Result<Output, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between
-    // fork and exec.
+    // SAFETY: setrlimit and umask are async-signal-safe; nothing else runs
+    // between fork and exec.
     unsafe {
         command.pre_exec(|| {
+            // The usual umask: what a file's mode allows others is what they get.
+            libc::umask(0o022);
             let limit = libc::rlimit {
                 rlim_cur: ADDRESS_SPACE_LIMIT,
                 rlim_max: ADDRESS_SPACE_LIMIT,
@@ -320,4 +324,71 @@ fn odd_entries_never_hang_or_fail_a_command() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+// Issue 10 item 7: with a umask of 022, `cache export` makes its folders
+// 0700 and its files 0600 (screenshots are inside), and `logs export` writes
+// a 0600 zip, even over an existing world-readable file; `reset --export`
+// writes the same way.
+#[test]
+fn exports_are_owner_only() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut with_screenshot = segment("2026-11-25T08:00:00Z");
+    with_screenshot.screenshot = Some(timecard::domain::Screenshot {
+        taken_at: with_screenshot.start,
+        jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
+        thumbnail: vec![0xff, 0xd8, 0xff, 0xd9],
+    });
+    data_folder(&data);
+    std::fs::write(
+        data.join("cache/pending").join(file_name(&with_screenshot)),
+        format::encode_file(&with_screenshot).unwrap(),
+    )
+    .unwrap();
+
+    let export = root.path().join("export");
+    let inner = export.join("inner");
+    let out = timecard(&data, &["cache", "export", inner.to_str().unwrap()]).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mode(&export), 0o700, "the folder made for the export");
+    assert_eq!(mode(&inner), 0o700, "the export folder");
+    let files: Vec<_> = std::fs::read_dir(&inner)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 3);
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+
+    let zip = root.path().join("logs.zip");
+    std::fs::write(&zip, b"an older export").unwrap();
+    std::fs::set_permissions(&zip, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    for _ in 0..2 {
+        let out = timecard(&data, &["logs", "export", zip.to_str().unwrap()]).unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(mode(&zip), 0o600);
+        let archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        assert!(!archive.is_empty());
+        std::fs::remove_file(&zip).unwrap();
+    }
+
+    let kept = root.path().join("kept");
+    let out = timecard(
+        &data,
+        &["reset", "--export", kept.to_str().unwrap(), "--yes"],
+    )
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mode(&kept), 0o700);
+    for file in std::fs::read_dir(&kept).unwrap() {
+        let file = file.unwrap().path();
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
 }

@@ -55,6 +55,19 @@ fn write(dir: &Path, name: &str, bytes: &[u8], private: bool) -> io::Result<()> 
     result
 }
 
+/// Creates `dir` and any missing parents readable by their owner only
+/// (0700 whatever the umask allows); folders that exist are left as they are.
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
 /// Removes `dir/name` and makes the removal durable.
 pub fn remove_file(dir: &Path, name: &str) -> io::Result<()> {
     match fs::remove_file(dir.join(name)) {
@@ -98,6 +111,22 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, vec!["a.bin"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_and_folders_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("a/b");
+        create_private_dir_all(&inner).unwrap();
+        assert_eq!((mode(&dir.path().join("a")), mode(&inner)), (0o700, 0o700));
+        fs::write(inner.join("f"), b"old").unwrap();
+        fs::set_permissions(inner.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        write_private_file(&inner, "f", b"new").unwrap();
+        assert_eq!(mode(&inner.join("f")), 0o600);
+        create_private_dir_all(&inner).unwrap();
     }
 
     #[test]

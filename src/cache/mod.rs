@@ -562,9 +562,11 @@ impl Cache {
     /// K9: copies every pending and refused segment file into `dir` (created
     /// if needed), durably, in the cache's own verified format, so that
     /// [`Cache::import`] here or on another machine can upload them later.
-    /// Returns the number of segments written.
+    /// Returns the number of segments written. Like the data folder, the
+    /// export is owner-only (screenshots are inside): folders it makes are
+    /// 0700, files 0600; a folder that already existed keeps its mode.
     pub fn export(&self, dir: &Path) -> Result<usize, CacheError> {
-        fs::create_dir_all(dir).map_err(io_err("create the export folder", dir))?;
+        durable::create_private_dir_all(dir).map_err(io_err("create the export folder", dir))?;
         let mut written = 0;
         let sources = self
             .pending
@@ -583,7 +585,7 @@ impl Cache {
                 path: src.clone(),
                 source,
             })?;
-            durable::write_file(dir, &entry.file_name, &bytes)
+            durable::write_private_file(dir, &entry.file_name, &bytes)
                 .map_err(io_err("write", &dir.join(&entry.file_name)))?;
             written += 1;
         }

@@ -114,10 +114,25 @@ mod tests {
 }
 
 /// Writes every file of the log folder into a zip at `out` (D2: *Export
-/// logs*); returns how many files went in.
+/// logs*); returns how many files went in. The zip is readable by its
+/// owner only, like the logs in the data folder, and replaces any file at
+/// `out` whole (written beside it, then renamed).
 pub fn export_zip(dir: &Path, out: &Path) -> std::io::Result<usize> {
-    let (count, file) = write_zip(dir, std::fs::File::create(out)?)?;
-    file.sync_all()?;
+    let (count, cursor) = write_zip(dir, std::io::Cursor::new(Vec::new()))?;
+    let name = out.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a file name Timecard can write to; choose a name like logs.zip",
+                out.display()
+            ),
+        )
+    })?;
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    crate::cache::durable::write_private_file(folder, name, &cursor.into_inner())?;
     Ok(count)
 }
 
