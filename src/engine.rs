@@ -150,4 +150,23 @@ impl Engine {
         }
         tracker
     }
+
+    /// [`Engine::shutdown`], then puts time that was only in memory (a full
+    /// disk) somewhere safe: the cache, retried for `wait`, else a folder in
+    /// the temporary folder. The outcome is logged and returned.
+    pub fn shutdown_keeping_time(self, wait: Duration) -> crate::worker::rescue::Rescue {
+        let now = self.clock.now();
+        let mut tracker = self.shutdown();
+        let places = [crate::worker::rescue::default_rescue_folder(now)];
+        let rescue = crate::worker::rescue::rescue_unsaved(&mut tracker, wait, &places, |why| {
+            log::warn!(
+                "waiting up to {} s for space to save tracked time: {why}",
+                wait.as_secs()
+            )
+        });
+        for line in rescue.describe() {
+            log::warn!("{line}");
+        }
+        rescue
+    }
 }

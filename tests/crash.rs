@@ -5,6 +5,11 @@
 //!
 //! The child is this same test binary, re-run with an environment variable
 //! that makes the test body act as the writer.
+//!
+//! A full disk is the other way to lose time: `timecard track` on a real
+//! small filesystem filled while it runs.
+
+mod common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -138,4 +143,83 @@ fn sigkill_never_loses_a_cached_segment() {
         total_reported >= KILLS,
         "only {total_reported} segments were reported in {KILLS} rounds"
     );
+}
+
+fn hms_secs(hms: &str) -> i64 {
+    let parts: Vec<i64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600 + parts[1] * 60 + parts[2]
+}
+
+// K1 on a real full disk: the data folder is a 3 MB tmpfs, filled while
+// `timecard track` runs and kept full. The time the cache cannot take is
+// saved to another folder, the command says how much and where, and exits
+// non-zero (it used to say "everything is uploaded", exit 0, and lose the
+// segment). Imported once there is space, every second reaches the server.
+// The server runs elsewhere (its database would free space on the small
+// disk as it works, which could let a late retry succeed by chance).
+#[test]
+fn a_full_disk_loses_no_tracked_time() {
+    use common::cli::{text, timecard};
+    let Some(disk) = common::small_disk::SmallDisk::mount(3) else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let server = common::server::TestServer::start(chrono::Utc::now());
+    common::cli::login(&data, &server);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let rescue = elsewhere.path().join("unsaved");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(["track", "--contract", "ann-open", "--for", "20s"])
+        .args(["--wait-for-space", "2s", "--unsaved-to"])
+        .arg(&rescue)
+        .env("TIMECARD_DATA_DIR", &data)
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Tracking"), "{first}");
+    let filler = disk.fill();
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let all = format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "unsaved time is a failure:\n{all}"
+    );
+    assert!(!all.contains("everything is uploaded"), "{all}");
+    assert!(
+        all.contains(&format!("saved to {}", rescue.display())),
+        "says where the time went:\n{all}"
+    );
+    let tracked = hms_secs(
+        all.lines()
+            .find_map(|l| l.strip_prefix("Tracked "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("a summary line:\n{all}")),
+    );
+    assert!((19..=21).contains(&tracked), "{all}");
+
+    // Space again: the saved time goes back in and up.
+    drop(filler);
+    let import = timecard(&data, &["cache", "import", rescue.to_str().unwrap()], None);
+    assert!(import.status.success(), "{}", text(&import));
+    server.clock.set(chrono::Utc::now());
+    let sync = timecard(&data, &["sync"], None);
+    assert!(sync.status.success(), "{}", text(&sync));
+    let diary = timecard(&data, &["diary", "--json"], None);
+    let diary: serde_json::Value = serde_json::from_slice(&diary.stdout).unwrap();
+    let on_server: i64 = diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(on_server, tracked, "nothing lost: {diary}");
 }

@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::SyncState;
-use crate::worker::{Command, Snapshot};
+use crate::worker::{Command, Snapshot, rescue};
 
 #[derive(Debug, Args)]
 pub struct TrackArgs {
@@ -33,6 +33,14 @@ pub struct TrackArgs {
     /// the window.
     #[arg(long, value_enum, default_value_t = OnIdle::Keep, value_name = "WHAT")]
     on_idle: OnIdle,
+    /// When the cache's disk is full at the end, how long to wait for space
+    /// before saving the unsaved time elsewhere.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    wait_for_space: StdDuration,
+    /// Where to save tracked time the cache could not take (a full disk);
+    /// default: a new folder in the system's temporary folder.
+    #[arg(long, value_name = "DIR")]
+    unsaved_to: Option<std::path::PathBuf>,
 }
 
 /// S5 on the command line, where nobody can be asked.
@@ -174,18 +182,42 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     idle.watch(&engine, &engine.snapshot(), true);
     let discarded = idle.discarded_within(started, end);
     let snapshot = engine.flush(StdDuration::from_secs(20));
-    engine.shutdown();
+    let mut tracker = engine.shutdown();
+    // K1: time the cache could not take is only in memory; it must land
+    // somewhere before this process ends.
+    let places: Vec<_> = args
+        .unsaved_to
+        .into_iter()
+        .chain([rescue::default_rescue_folder(clock.now())])
+        .collect();
+    let rescue = rescue::rescue_unsaved(&mut tracker, args.wait_for_space, &places, |why| {
+        say!(
+            "  {} of tracked time is only in memory ({why}); waiting up to {} for space…",
+            hms(snapshot.cache.unsaved_secs),
+            humantime::format_duration(args.wait_for_space)
+        )
+    });
     let tracked = (end - started).num_seconds() - discarded;
-    let left = if snapshot.cache.pending_segments == 0 {
+    let cache = tracker.cache();
+    let left = if cache.pending_count() == 0 && rescue.all_cached() {
         "everything is uploaded".to_owned()
+    } else if cache.pending_count() == 0 {
+        "nothing is waiting in the cache".to_owned()
     } else {
         format!(
             "{} in {} segment(s) cached for upload ({})",
-            hms(snapshot.cache.pending_secs),
-            snapshot.cache.pending_segments,
+            hms(cache.pending_secs()),
+            cache.pending_count(),
             snapshot.sync_summary(clock.now(), zone)
         )
     };
+    if !rescue.all_cached() {
+        for line in rescue.describe() {
+            eprintln!("warning: {line}");
+        }
+        say!("Tracked {} this session; {left}.", hms(tracked));
+        return Ok(ExitCode::from(3));
+    }
     match stopped {
         Some((when, reason)) => {
             say!(

@@ -359,7 +359,7 @@ impl TimecardApp {
                 Err(message) => Err((message, old)),
                 Ok(()) => {
                     if let Some(old) = old {
-                        old.shutdown();
+                        old.shutdown_keeping_time(std::time::Duration::from_secs(5));
                     }
                     Engine::start(
                         &data,
@@ -495,7 +495,7 @@ impl eframe::App for TimecardApp {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         // Stop tracking cleanly: the partial segment is cached.
         if let Some(engine) = self.engine.take() {
-            engine.shutdown();
+            engine.shutdown_keeping_time(std::time::Duration::from_secs(10));
         }
     }
 }

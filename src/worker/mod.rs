@@ -6,6 +6,7 @@
 //! The uploader plugs in here: it will run beside the tracker on this
 //! thread's schedule and go through [`Tracker::cache_mut`].
 
+pub mod rescue;
 pub mod snapshot;
 pub mod tracker;
 

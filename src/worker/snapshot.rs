@@ -108,6 +108,8 @@ pub struct CacheView {
     /// Finished segments that could not be written yet (disk full, …); they
     /// are kept in memory and retried.
     pub unsaved_segments: usize,
+    /// Their seconds (also counted in `pending_secs`).
+    pub unsaved_secs: i64,
     pub refused: Vec<RefusedView>,
     pub quarantined_files: usize,
     pub oldest_pending: Option<DateTime<Utc>>,
@@ -275,9 +277,7 @@ impl Snapshot {
             return "Cache full — tracking is paused until uploads free space".into();
         }
         match &self.sync.state {
-            SyncState::Connecting | SyncState::Online if self.sync.local_only => {
-                LOCAL_ONLY.into()
-            }
+            SyncState::Connecting | SyncState::Online if self.sync.local_only => LOCAL_ONLY.into(),
             SyncState::Uploading { left, .. } if self.sync.local_only => {
                 format!("{LOCAL_ONLY} — storing, {left} left")
             }

@@ -434,8 +434,20 @@ impl Tracker {
         server + self.cache.pending_secs_in(contract_id, week) + unsaved
     }
 
-    fn unsaved_secs(&self) -> i64 {
+    /// Seconds of finished segments the cache could not write yet (they
+    /// are only in memory).
+    pub fn unsaved_secs(&self) -> i64 {
         self.unsaved.iter().map(Segment::duration_secs).sum()
+    }
+
+    /// Hands over the segments only held in memory, for [`super::rescue`].
+    pub fn take_unsaved(&mut self) -> Vec<Segment> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// The last error in words (a write that failed, a delete that did not).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
     }
 
     /// Seconds that can still be cached (K2), counting unsaved segments.
@@ -574,7 +586,7 @@ impl Tracker {
     /// stops exactly at the weekly limit or when the cache fills, samples
     /// activity and takes the screenshot when its moment has come.
     pub fn tick(&mut self, now: DateTime<Utc>) {
-        self.retry_unsaved();
+        let _ = self.retry_unsaved();
         let last_input = match self.session {
             Some(_) => self.activity.last_input(now),
             None => None,
@@ -752,7 +764,7 @@ impl Tracker {
         if !self.unsaved.is_empty() {
             // Keep the order: older unsaved segments go first.
             self.unsaved.push(segment);
-            self.retry_unsaved();
+            let _ = self.retry_unsaved();
             return;
         }
         match self.cache.append(&segment) {
@@ -764,7 +776,9 @@ impl Tracker {
         }
     }
 
-    fn retry_unsaved(&mut self) {
+    /// Writes the segments held in memory to the cache, oldest first, until
+    /// one fails. Returns whether none is left in memory.
+    pub fn retry_unsaved(&mut self) -> bool {
         while let Some(segment) = self.unsaved.first() {
             match self.cache.append(segment) {
                 Ok(()) => {
@@ -776,10 +790,11 @@ impl Tracker {
                 }
                 Err(e) => {
                     self.note_write_error(&e);
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 
     fn note_write_error(&mut self, e: &CacheError) {
@@ -831,16 +846,18 @@ impl Tracker {
             .contracts
             .iter()
             .map(|c| {
-                let (trackable, reason) = match c.trackability(now, self.config.policy) {
-                    Trackability::Trackable => (true, None),
-                    Trackability::NotTrackable(r) => (false, Some(r)),
-                };
+                let week_logged_secs = self.week_logged_secs(&c.id, week);
+                let (trackable, reason) =
+                    match c.trackability_this_week(now, self.config.policy, week_logged_secs) {
+                        Trackability::Trackable => (true, None),
+                        Trackability::NotTrackable(r) => (false, Some(r)),
+                    };
                 ContractView {
                     contract: c.clone(),
                     trackable,
                     reason_code: reason.map(|r| r.code().to_owned()),
                     reason: reason.map(|r| r.describe(&self.config.time_zone)),
-                    week_logged_secs: self.week_logged_secs(&c.id, week),
+                    week_logged_secs,
                     limit_secs: c.limit_at(now),
                     pending_limit_note: c.pending_limit_note(now),
                     counts_toward_hours: c.kind.counts_toward_hours(),
@@ -885,6 +902,7 @@ impl Tracker {
             capacity_secs: self.cache.capacity_secs(),
             full: self.free_secs() == 0,
             unsaved_segments: self.unsaved.len(),
+            unsaved_secs: self.unsaved_secs(),
             refused: self
                 .cache
                 .refused()

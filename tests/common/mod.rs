@@ -55,4 +55,5 @@ pub fn tracker(dir: &Path) -> Tracker {
 pub mod cli;
 pub mod device;
 pub mod server;
+pub mod small_disk;
 pub mod xvfb;
