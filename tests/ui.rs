@@ -10,7 +10,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::Duration;
 use common::at;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT as _, Queryable};
 use timecard::activity::NoActivity;
 use timecard::capture::NoScreenshots;
 use timecard::clock::{Clock, ManualClock};
@@ -214,6 +214,61 @@ fn paused_contract_shows_its_reason() {
         .get_by_label("Cannot be tracked: paused by the client");
     w.harness
         .get_by_label("Cannot be tracked: starts 28 Nov 00:00 UTC (28 Nov 00:00 your time)");
+}
+
+// W2: a contract at its weekly limit is not trackable, and says why and
+// until when: on the Tracker (Start disabled, the reason under it), on the
+// Contracts card and in the mini view. It used to look trackable: Start was
+// enabled and "stopped" tracking that never began.
+#[test]
+fn a_contract_at_its_weekly_limit_says_why_and_until_when() {
+    let mut w = open();
+    // 40 h this week from another device: Monday 00:00 to Tuesday 16:00.
+    let monday = at("2026-11-23T00:00:00Z");
+    let bodies = (0..240)
+        .map(|i| {
+            let start = monday + Duration::minutes(10 * i);
+            let segment = timecard::domain::Segment {
+                id: timecard::domain::SegmentId::random(),
+                contract_id: "demo-hourly".into(),
+                device_id: "other-device".into(),
+                start,
+                end: start + Duration::minutes(10),
+                memo: String::new(),
+                activity: timecard::domain::Activity(1),
+                screenshot: None,
+                capture_note: None,
+            };
+            timecard::cache::format::encode_body(&segment).unwrap()
+        })
+        .collect();
+    let engine = w.harness.state().engine().unwrap();
+    engine.connection.client.upload(bodies).unwrap();
+    engine.worker.send(timecard::worker::Command::Refresh);
+    w.until("the limit seen", |app| {
+        !app.latest().contract("demo-hourly").unwrap().trackable
+    });
+    let why = "weekly limit of 40 h reached; tracking resumes Mon 30 Nov 00:00 UTC (your time: Mon 30 Nov 00:00)";
+    let snapshot = w.harness.state().latest();
+    let c = snapshot.contract("demo-hourly").unwrap();
+    assert_eq!(c.reason_code.as_deref(), Some("weekly_limit"));
+    assert_eq!(c.reason.as_deref(), Some(why));
+    w.harness
+        .get_by_label(&format!("Backend development cannot be tracked: {why}"));
+    let start = w.harness.get_by_label("Start");
+    assert!(
+        start.accesskit_node().is_disabled(),
+        "Start is disabled at the limit"
+    );
+    start.click();
+    w.harness.step();
+    assert!(tracking(w.harness.state()).is_none());
+    assert!(
+        w.harness.state().latest().stopped.is_none(),
+        "no false stop"
+    );
+    w.click("Contracts");
+    w.harness.get_by_label(&format!("Cannot be tracked: {why}"));
 }
 
 // C2: the fixed-price setting makes a fixed-price contract trackable.
@@ -526,7 +581,7 @@ fn idle_prompt_discard_removes_the_idle_time() {
     w.harness.step();
     w.harness.get_by_label("You were idle");
     w.harness.get_by_label(
-        "No keyboard or mouse input from 15:05 to 15:31 (26 min). Keep this time as work, or discard it?",
+        "No keyboard or mouse input from 15:05:00 to 15:31:00 (0:26:00). Keep this time as work, or discard it?",
     );
     w.click("Discard idle time");
     w.until("the answer", |app| app.latest().idle.is_none());

@@ -71,16 +71,17 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
         .iter()
         .map(|info| {
             let c = &info.contract;
-            let trackability = c.trackability(now, settings.policy());
-            let reason = match trackability {
-                Trackability::Trackable => None,
-                Trackability::NotTrackable(r) => Some(r),
-            };
             let server_week = if crate::domain::BillingWeek::containing(response.week_start) == week
             {
                 info.week_logged_secs
             } else {
                 0
+            };
+            let week_logged_secs = server_week + cache.pending_secs_in(&c.id, week);
+            let trackability = c.trackability_this_week(now, settings.policy(), week_logged_secs);
+            let reason = match trackability {
+                Trackability::Trackable => None,
+                Trackability::NotTrackable(r) => Some(r),
             };
             ContractRow {
                 id: c.id.clone(),
@@ -91,7 +92,7 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
                 trackable: trackability.is_trackable(),
                 reason: reason.map(|r| r.describe(&zone)),
                 reason_code: reason.map(|r| r.code()),
-                week_logged_secs: server_week + cache.pending_secs_in(&c.id, week),
+                week_logged_secs,
                 weekly_limit_hours: c.limit_at(now).map(|s| s as f64 / 3600.0),
                 pending_limit_note: c.pending_limit_note(now),
                 counts_toward_hours: c.kind.counts_toward_hours(),

@@ -92,6 +92,12 @@ pub enum NotTrackable {
     },
     /// A fixed-price contract while the setting is off.
     FixedPriceOff,
+    /// W2: this billing week's time reached the weekly limit; tracking can
+    /// start again when the next week begins (if its limit is not zero).
+    WeeklyLimit {
+        limit_secs: i64,
+        resumes_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl NotTrackable {
@@ -102,6 +108,7 @@ impl NotTrackable {
             NotTrackable::Ended => "ended",
             NotTrackable::NotStarted { .. } => "not_started",
             NotTrackable::FixedPriceOff => "fixed_price_off",
+            NotTrackable::WeeklyLimit { .. } => "weekly_limit",
         }
     }
 
@@ -124,6 +131,20 @@ impl NotTrackable {
             }
             NotTrackable::FixedPriceOff => {
                 "fixed-price tracking is off in Settings > Advanced".to_owned()
+            }
+            NotTrackable::WeeklyLimit {
+                limit_secs,
+                resumes_at,
+            } => {
+                let reached = format!("weekly limit of {} reached", format_hours(limit_secs));
+                match resumes_at {
+                    Some(at) => format!(
+                        "{reached}; tracking resumes {} UTC (your time: {})",
+                        at.format("%a %-d %b %H:%M"),
+                        at.with_timezone(local).format("%a %-d %b %H:%M")
+                    ),
+                    None => format!("{reached}; next week's limit is 0 h"),
+                }
             }
         }
     }
@@ -167,6 +188,33 @@ impl Contract {
             ContractStatus::Active => None,
         };
         reason.map_or(Trackability::Trackable, Trackability::NotTrackable)
+    }
+
+    /// W2 on top of C2: a contract whose time this billing week
+    /// (`week_logged_secs`: uploaded + cached, without a segment in
+    /// progress) reached its weekly limit cannot be tracked until the next
+    /// week begins.
+    pub fn trackability_this_week(
+        &self,
+        now: DateTime<Utc>,
+        policy: TrackingPolicy,
+        week_logged_secs: i64,
+    ) -> Trackability {
+        let trackability = self.trackability(now, policy);
+        if !trackability.is_trackable() {
+            return trackability;
+        }
+        match self.limit_at(now) {
+            Some(limit_secs) if week_logged_secs >= limit_secs => {
+                let next_week = super::BillingWeek::containing(now).end();
+                let resumes_at = (self.limit_at(next_week) != Some(0)).then_some(next_week);
+                Trackability::NotTrackable(NotTrackable::WeeklyLimit {
+                    limit_secs,
+                    resumes_at,
+                })
+            }
+            _ => trackability,
+        }
     }
 
     /// The weekly limit in force at `at` (W3): a pending change applies from
@@ -226,6 +274,34 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    // W2: at its limit a contract is not trackable, and says until when.
+    #[test]
+    fn a_contract_at_its_weekly_limit_is_not_trackable_until_monday() {
+        let c = hourly(ContractStatus::Active, "2026-01-01");
+        let now = at("2026-11-26T15:00:00Z");
+        let policy = TrackingPolicy::default();
+        assert!(
+            c.trackability_this_week(now, policy, 40 * 3600 - 1)
+                .is_trackable()
+        );
+        let Trackability::NotTrackable(reason) = c.trackability_this_week(now, policy, 40 * 3600)
+        else {
+            panic!("trackable at the limit");
+        };
+        assert_eq!(reason.code(), "weekly_limit");
+        let cet = chrono_tz::Europe::Paris;
+        assert_eq!(
+            reason.describe(&cet),
+            "weekly limit of 40 h reached; tracking resumes Mon 30 Nov 00:00 UTC (your time: Mon 30 Nov 01:00)"
+        );
+        // Paused wins: the first reason a freelancer would want to hear.
+        let paused = hourly(ContractStatus::Paused, "2026-01-01");
+        assert_eq!(
+            paused.trackability_this_week(now, policy, 40 * 3600),
+            Trackability::NotTrackable(NotTrackable::Paused)
+        );
     }
 
     #[test]

@@ -61,8 +61,13 @@ pub fn mini_ui(
         } else {
             "Start"
         };
-        if ui.button(label).clicked()
-            && let Some(command) = tracker::start_stop_command(snapshot, state)
+        let command = tracker::start_stop_command(snapshot, state);
+        let mut response = ui.add_enabled(command.is_some(), egui::Button::new(label));
+        if let Some(why) = tracker::blocked_reason(snapshot, state) {
+            response = response.on_disabled_hover_text(why);
+        }
+        if response.clicked()
+            && let Some(command) = command
         {
             intents.push(Intent::Worker(command));
         }
@@ -70,4 +75,8 @@ pub fn mini_ui(
             state.mini = false;
         }
     });
+    if let Some(why) = tracker::blocked_reason(snapshot, state) {
+        ui.add(egui::Label::new(RichText::new(&why).small().color(theme::WARN)).truncate())
+            .on_hover_text(why);
+    }
 }

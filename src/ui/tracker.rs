@@ -26,15 +26,39 @@ pub fn chosen_contract(snapshot: &Snapshot, state: &UiState) -> Option<String> {
         })
 }
 
-/// What the big button (or Ctrl+Enter) does now.
+/// What the big button (or Ctrl+Enter) does now: start or switch to the
+/// chosen contract when it can be tracked, else stop; `None` when there is
+/// nothing to do (not tracking, and the chosen contract cannot be tracked).
 pub fn start_stop_command(snapshot: &Snapshot, state: &UiState) -> Option<Command> {
-    let chosen = chosen_contract(snapshot, state);
-    match (&snapshot.tracking, chosen) {
+    let startable = chosen_contract(snapshot, state)
+        .filter(|id| snapshot.contract(id).is_some_and(|c| c.trackable));
+    match (&snapshot.tracking, startable) {
         (Some(t), Some(id)) if t.contract_id != id => Some(Command::Start { contract_id: id }),
         (Some(_), _) => Some(Command::Stop),
         (None, Some(id)) => Some(Command::Start { contract_id: id }),
         (None, None) => None,
     }
+}
+
+/// Why the chosen contract cannot be started (C4, W2), for the button's
+/// tooltip and the line under it; `None` when it can, or is tracked.
+pub fn blocked_reason(snapshot: &Snapshot, state: &UiState) -> Option<String> {
+    let id = chosen_contract(snapshot, state)?;
+    if snapshot
+        .tracking
+        .as_ref()
+        .is_some_and(|t| t.contract_id == id)
+    {
+        return None;
+    }
+    let c = snapshot.contract(&id)?;
+    (!c.trackable).then(|| {
+        format!(
+            "{} cannot be tracked: {}",
+            c.contract.title,
+            c.reason.as_deref().unwrap_or("unknown reason")
+        )
+    })
 }
 
 pub fn tracker_ui(
@@ -46,6 +70,12 @@ pub fn tracker_ui(
     intents: &mut Vec<Intent>,
 ) {
     let chosen = chosen_contract(snapshot, state);
+    if state.selected.is_none() && snapshot.tracking.is_none() {
+        // The contract on screen stays chosen when it becomes untrackable
+        // (a limit reached, a pause): the reason is shown, instead of
+        // another contract slipping under the Start button.
+        state.selected.clone_from(&chosen);
+    }
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         let shown = chosen
@@ -85,20 +115,25 @@ pub fn tracker_ui(
         .as_ref()
         .map_or(0, |t| (now - t.started_at).num_seconds());
     ui.horizontal(|ui| {
-        let (label, fill) = match (&snapshot.tracking, &chosen) {
-            (Some(t), Some(id)) if &t.contract_id != id => ("Switch contract", theme::ACCENT),
-            (Some(_), _) => ("Stop", theme::BAD),
-            (None, _) => ("Start", theme::ACCENT),
+        let command = start_stop_command(snapshot, state);
+        let (label, fill) = match (&command, &snapshot.tracking) {
+            (Some(Command::Start { .. }), Some(_)) => ("Switch contract", theme::ACCENT),
+            (Some(Command::Stop), _) => ("Stop", theme::BAD),
+            _ => ("Start", theme::ACCENT),
         };
         let button = egui::Button::new(RichText::new(label).size(22.0).color(egui::Color32::WHITE))
             .fill(fill)
             .min_size(egui::vec2(150.0, 52.0));
-        let enabled = snapshot.tracking.is_some() || chosen.is_some();
-        if ui
-            .add_enabled(enabled, button)
-            .on_hover_text("Start or stop tracking (Ctrl+Enter)")
-            .clicked()
-            && let Some(command) = start_stop_command(snapshot, state)
+        let blocked = blocked_reason(snapshot, state);
+        let response = ui
+            .add_enabled(command.is_some(), button)
+            .on_hover_text("Start or stop tracking (Ctrl+Enter)");
+        let response = match &blocked {
+            Some(why) => response.on_disabled_hover_text(why),
+            None => response,
+        };
+        if response.clicked()
+            && let Some(command) = command
         {
             intents.push(Intent::Worker(command));
         }
@@ -116,6 +151,9 @@ pub fn tracker_ui(
         });
     });
 
+    if let Some(why) = blocked_reason(snapshot, state) {
+        ui.label(RichText::new(why).color(theme::WARN));
+    }
     ui.add_space(8.0);
     let week_secs = chosen
         .as_deref()
@@ -128,11 +166,11 @@ pub fn tracker_ui(
             (c, c.week_logged_secs + running)
         });
     egui::Grid::new("totals").num_columns(2).spacing([24.0, 6.0]).show(ui, |ui| {
-        ui.label("Today");
+        ui.label("Today, all contracts");
         ui.label(RichText::new(hms(snapshot.today_total_secs(now))).monospace());
         ui.end_row();
         if let Some((c, secs)) = week_secs {
-            ui.label("This week");
+            ui.label(format!("This week, {}", c.contract.title));
             let limit = c
                 .limit_secs
                 .map(|l| format!(" of {}", crate::domain::contract::format_hours(l)))
