@@ -1,18 +1,21 @@
 //! The sync thread on the wall clock against the real TLS server, stopped
 //! and restarted: an outage shows by itself, the upload resumes by itself
-//! (item 8). The
+//! (item 8), and contract changes arrive without a Refresh (item 14). The
 //! sync thread's timers run on `Instant`; the manual clock only dates what
 //! is tracked.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use common::device::Device;
 use common::server::TestServer;
 use common::*;
-use timecard::sync::{CHECK_EVERY, SyncState};
+use timecard::domain::ContractStatus;
+use timecard::server::store::Store;
+use timecard::sync::{CHECK_EVERY, REFRESH_EVERY, SyncOptions, SyncState};
 use timecard::worker::{Command, Snapshot};
 
 /// Waits on the snapshots (no sleeping) until `ready` holds; returns how
@@ -91,6 +94,48 @@ fn outage_shows_by_itself_and_the_upload_resumes_by_itself() {
         sent_before + 2
     );
     println!("uploaded {uploaded_after:?} after the server restarted");
+}
+
+// Item 14: a contract paused on the server shows as paused in the running
+// app within the refresh period, without a Refresh; the period the app
+// uses by default is at most a minute.
+#[test]
+fn a_paused_contract_arrives_without_refresh() {
+    assert!(REFRESH_EVERY <= StdDuration::from_secs(60));
+    assert_eq!(
+        SyncOptions::new("pending".into()).refresh_every,
+        REFRESH_EVERY
+    );
+    let now = at("2026-11-25T08:00:00Z");
+    let server = TestServer::start(now);
+    let period = StdDuration::from_secs(3);
+    let device = Device::with_options(
+        &server,
+        Arc::new(server.client("ann")),
+        "laptop",
+        &[],
+        |options| options.refresh_every = period,
+    );
+    device.wait_for("a trackable contract", |s| {
+        s.contract("ann-hourly").is_some_and(|c| c.trackable)
+    });
+
+    let store = timecard::server::open_store(server.dir.path()).unwrap();
+    let mut stored = store.contract("ann-hourly").unwrap().unwrap();
+    stored.contract.status = ContractStatus::Paused;
+    stored.status_changed_at = Some(now);
+    store.save_contract(&stored).unwrap();
+
+    let shown_after = within(
+        &device,
+        period * 3,
+        "the pause to show without Refresh",
+        |s| {
+            s.contract("ann-hourly")
+                .is_some_and(|c| c.contract.status == ContractStatus::Paused && !c.trackable)
+        },
+    );
+    println!("pause shown {shown_after:?} after the change (refresh every {period:?})");
 }
 
 trait ClockNow {

@@ -40,8 +40,9 @@ use crate::worker::{Command, ContractList};
 /// The largest a Work Diary cell's thumbnail is drawn, in pixels.
 pub const DIARY_PICTURE_SIZE: (u32, u32) = (96, 54);
 
-/// How often the contract list refreshes by itself (C5).
-pub const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
+/// How often the contract list refreshes by itself (C5): a paused or
+/// limit-changed contract shows within a minute.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// How often the sync thread checks that the server answers, when nothing
 /// else has been sent meanwhile, and while offline.
@@ -136,6 +137,8 @@ pub struct SyncOptions {
     /// The built-in server, with no server configured: reports are saved to
     /// a file instead of being "sent" to this computer's own database.
     pub local_only: bool,
+    /// How often the contract list refreshes by itself.
+    pub refresh_every: Duration,
     /// How often the server's reachability is checked.
     pub check_every: Duration,
 }
@@ -153,6 +156,7 @@ impl SyncOptions {
             outbox: None,
             tracking: None,
             local_only: false,
+            refresh_every: REFRESH_EVERY,
             check_every: CHECK_EVERY,
         }
     }
@@ -675,7 +679,7 @@ impl SyncLoop {
             .worker
             .send(Command::SetContracts(contract_list(&response, zone)));
         self.status.contracts_refreshed_at = Some(self.clock.now());
-        self.refresh_due = Instant::now() + REFRESH_EVERY;
+        self.refresh_due = Instant::now() + self.options.refresh_every;
         Ok(())
     }
 

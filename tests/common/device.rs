@@ -33,6 +33,17 @@ impl Device {
         device_id: &str,
         cached: &[Segment],
     ) -> Device {
+        Self::with_options(server, client, device_id, cached, |_| {})
+    }
+
+    /// As [`Device::with_client`], with the sync thread's options changed by `adjust`.
+    pub fn with_options(
+        server: &TestServer,
+        client: Arc<ApiClient>,
+        device_id: &str,
+        cached: &[Segment],
+        adjust: impl FnOnce(&mut SyncOptions),
+    ) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let (mut cache, _) = Cache::open(&dir.path().join("cache"), DEFAULT_CAPACITY_SECS).unwrap();
         for s in cached {
@@ -48,12 +59,10 @@ impl Device {
         );
         let clock: Arc<dyn Clock> = Arc::new(server.clock.clone());
         let worker = Worker::spawn(tracker, clock.clone());
-        let syncer = Syncer::spawn(
-            client,
-            SyncOptions::new(dir.path().join("cache/pending")),
-            worker.sender(),
-            clock,
-        );
+        let mut options = SyncOptions::new(dir.path().join("cache/pending"));
+        options.tracking = Some(worker.tracking_flag());
+        adjust(&mut options);
+        let syncer = Syncer::spawn(client, options, worker.sender(), clock);
         worker.send(Command::AttachSync(syncer.sender()));
         Device {
             worker,
