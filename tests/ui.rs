@@ -3,6 +3,8 @@
 //! manual clock.
 
 mod common;
+#[path = "ui/layout.rs"]
+mod layout;
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};

@@ -527,7 +527,8 @@ fn menu_ui(
     zone: chrono_tz::Tz,
     intents: &mut Vec<Intent>,
 ) {
-    ui.horizontal(|ui| {
+    // Wraps onto a second line in a narrow window, so Help stays reachable.
+    ui.horizontal_wrapped(|ui| {
         for view in View::ALL {
             if ui
                 .selectable_label(state.view == view, view.title())

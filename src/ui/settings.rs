@@ -5,47 +5,76 @@ use egui::RichText;
 
 use super::{Intent, SignInForm, UiState, theme};
 
+/// "System (Etc/UTC)": what an empty time zone field means on this computer.
+pub fn system_zone_text() -> String {
+    static SYSTEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let name = SYSTEM.get_or_init(|| {
+        crate::settings::system_zone()
+            .unwrap_or(chrono_tz::UTC)
+            .name()
+            .to_owned()
+    });
+    format!("System ({name})")
+}
+
 pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
     let edited = &mut state.edited;
     ui.heading("General");
-    ui.horizontal(|ui| {
-        ui.label("Time zone");
-        let mut text = edited.time_zone.clone().unwrap_or_default();
-        let field = ui.add(
-            egui::TextEdit::singleline(&mut text)
-                .hint_text("system zone")
-                .desired_width(220.0),
-        );
-        if field.changed() {
-            edited.time_zone = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
-        }
-        if ui.button("Use system zone").clicked() {
-            edited.time_zone = None;
-        }
-    });
-    if let Some(zone) = &edited.time_zone
-        && zone.parse::<chrono_tz::Tz>().is_err()
-    {
-        ui.label(
-            RichText::new(format!(
-                "{zone:?} is not an IANA time zone (e.g. Europe/Berlin)"
-            ))
-            .color(theme::BAD),
-        );
-    }
-    ui.horizontal(|ui| {
-        ui.label("Screenshot quality");
-        ui.add(egui::Slider::new(&mut edited.screenshot_quality, 30..=95).suffix(" %"));
-    });
-    ui.horizontal(|ui| {
-        ui.label("Screenshot size (longest side)");
-        ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
-    });
-
-    ui.horizontal(|ui| {
-        ui.label("Ask about idle time after");
-        ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 3..=60).suffix(" min"));
-    });
+    // One grid, so the fields and sliders start at the same x.
+    egui::Grid::new("settings-general")
+        .num_columns(2)
+        .spacing([16.0, 8.0])
+        .show(ui, |ui| {
+            let label = ui.label("Time zone");
+            ui.horizontal(|ui| {
+                let mut text = edited.time_zone.clone().unwrap_or_default();
+                // Empty means the system zone: the hint says which one that is.
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut text)
+                            .hint_text(system_zone_text())
+                            .desired_width(200.0),
+                    )
+                    .labelled_by(label.id);
+                if field.changed() {
+                    edited.time_zone = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+                }
+                if ui
+                    .add_enabled(
+                        edited.time_zone.is_some(),
+                        egui::Button::new("Use system zone"),
+                    )
+                    .clicked()
+                {
+                    edited.time_zone = None;
+                }
+            });
+            ui.end_row();
+            if let Some(zone) = &edited.time_zone
+                && zone.parse::<chrono_tz::Tz>().is_err()
+            {
+                ui.label("");
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!(
+                            "{zone:?} is not an IANA time zone (e.g. Europe/Berlin)"
+                        ))
+                        .color(theme::BAD),
+                    )
+                    .wrap(),
+                );
+                ui.end_row();
+            }
+            ui.label("Screenshot quality");
+            ui.add(egui::Slider::new(&mut edited.screenshot_quality, 30..=95).suffix(" %"));
+            ui.end_row();
+            ui.label("Screenshot size (longest side)");
+            ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
+            ui.end_row();
+            ui.label("Ask about idle time after");
+            ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 3..=60).suffix(" min"));
+            ui.end_row();
+        });
     ui.checkbox(&mut edited.notifications, "Desktop notifications")
         .on_hover_text(
             "Tracking stopped, cached time at risk, black screenshots, back from idle, back online",
@@ -62,28 +91,35 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
             .small()
             .color(theme::MUTED),
     );
-    ui.horizontal(|ui| {
-        ui.label("Server");
-        let shown = edited
-            .server
-            .clone()
-            .unwrap_or_else(|| "built-in local server".into());
-        ui.label(RichText::new(shown).monospace());
-        if ui.button("Sign in to a server…").clicked() {
-            state.signin = Some(SignInForm::from_settings(edited));
-        }
-    });
-    if let Some(ca) = &edited.server_ca {
-        ui.label(format!("Trusted certificate: {}", ca.display()));
-    }
-    ui.horizontal(|ui| {
-        ui.label("Cache capacity");
-        ui.add(
-            egui::DragValue::new(&mut edited.cache_capacity_hours)
-                .range(1.0..=168.0)
-                .suffix(" h"),
-        );
-    });
+    egui::Grid::new("settings-advanced")
+        .num_columns(2)
+        .spacing([16.0, 8.0])
+        .show(ui, |ui| {
+            ui.label("Server");
+            ui.horizontal_wrapped(|ui| {
+                let shown = edited
+                    .server
+                    .clone()
+                    .unwrap_or_else(|| "built-in local server".into());
+                ui.label(RichText::new(shown).monospace());
+                if ui.button("Sign in to a server…").clicked() {
+                    state.signin = Some(SignInForm::from_settings(edited));
+                }
+            });
+            ui.end_row();
+            if let Some(ca) = &edited.server_ca {
+                ui.label("Trusted certificate");
+                ui.add(egui::Label::new(ca.display().to_string()).wrap());
+                ui.end_row();
+            }
+            ui.label("Cache capacity");
+            ui.add(
+                egui::DragValue::new(&mut edited.cache_capacity_hours)
+                    .range(1.0..=168.0)
+                    .suffix(" h"),
+            );
+            ui.end_row();
+        });
     ui.add_space(8.0);
     let valid_zone = edited
         .time_zone

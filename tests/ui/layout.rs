@@ -1,0 +1,72 @@
+//! Item 11: the window at its own minimum size (520×420) and the layout
+//! details a new user tripped over.
+
+use super::*;
+
+/// The app's minimum inner size (`run_app`'s `with_min_inner_size`).
+const MIN: egui::Vec2 = egui::vec2(520.0, 420.0);
+
+fn inside(rect: egui::Rect, size: egui::Vec2) -> bool {
+    rect.min.x >= 0.0 && rect.min.y >= 0.0 && rect.max.x <= size.x && rect.max.y <= size.y
+}
+
+// Item 11: at 520×420 the tab bar ran off the right edge and Help could not
+// be reached; it wraps now, and every tab is inside the window.
+#[test]
+fn every_tab_and_help_fit_the_minimum_window() {
+    let mut w = open();
+    w.harness.set_size(MIN);
+    w.harness.step();
+    w.harness.step();
+    for label in [
+        "Tracker",
+        "Contracts",
+        "Work Diary",
+        "Cache",
+        "Settings",
+        "Mini view",
+        "Help",
+    ] {
+        let rect = w.harness.get_by_label(label).rect();
+        assert!(inside(rect, MIN), "{label} lies outside 520×420: {rect:?}");
+    }
+    w.click("Help");
+    w.harness.get_by_label("Report a problem…");
+}
+
+// Item 11: with no zone set, the Settings field was blank while the Work
+// Diary said Etc/UTC; it names the zone in use.
+#[test]
+fn settings_name_the_system_zone_in_use() {
+    let mut w = open_with(Settings::default(), |_| {});
+    w.click("Settings");
+    let system = timecard::settings::system_zone()
+        .unwrap_or(chrono_tz::UTC)
+        .name()
+        .to_owned();
+    let field = w
+        .harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Time zone");
+    assert_eq!(
+        field.accesskit_node().placeholder(),
+        Some(format!("System ({system})").as_str())
+    );
+}
+
+// Item 11: the sliders of Settings start at the same x (a grid), not
+// each after its own label.
+#[test]
+fn settings_sliders_are_aligned() {
+    let mut w = open();
+    w.click("Settings");
+    let xs: Vec<f32> = w
+        .harness
+        .get_all_by_role(egui::accesskit::Role::Slider)
+        .map(|s| s.rect().min.x)
+        .collect();
+    assert_eq!(xs.len(), 3, "three sliders");
+    assert!(
+        xs.iter().all(|x| (x - xs[0]).abs() < 0.5),
+        "the sliders start at {xs:?}"
+    );
+}
