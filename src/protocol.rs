@@ -133,6 +133,10 @@ pub struct SegmentResult {
     /// Plain words, e.g. which device holds the overlapping time (K8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Accepted only up to this moment, when the contract was paused or
+    /// ended (C5); `message` says so. The segment keeps its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_until: Option<DateTime<Utc>>,
 }
 
 /// The answer to `POST /segments`, one result per segment in batch order.

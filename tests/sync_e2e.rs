@@ -349,3 +349,77 @@ fn signing_in_elsewhere_forgets_the_previous_servers_contracts() {
     assert!(!saved.exists(), "another server: the old list is gone");
     assert!(!rules.exists(), "another server: the old rules are gone");
 }
+
+// C5 with the real binaries and the real clock: the client pauses the
+// contract (`timecard-server contract set --status paused`) while
+// `timecard track` runs. The time before the pause is kept on the server
+// (the segment across it is cut there, same id), tracking stops with the
+// reason (the contract list is refreshed every minute), and the freelancer
+// is told what was not counted. It used to refuse the whole segment: the
+// minutes before the pause were lost.
+#[test]
+fn a_pause_keeps_the_time_before_it() {
+    use common::cli::{login, text, timecard};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as Process, Stdio};
+
+    let server = TestServer::start(Utc::now());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    login(&data, &server);
+    let mut track = Process::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(["track", "--contract", "ann-open", "--for", "120s"])
+        .env("TIMECARD_DATA_DIR", &data)
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(track.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Tracking"), "{first}");
+    let started = Utc::now();
+    // Ten seconds of work, then the client pauses the contract.
+    while Utc::now() < started + Duration::seconds(10) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server.clock.set(Utc::now());
+    let paused_at = Utc::now();
+    let set = common::cli::run(
+        Process::new(env!("CARGO_BIN_EXE_timecard-server"))
+            .arg("--data")
+            .arg(server.dir.path())
+            .args(["contract", "set", "ann-open", "--status", "paused"]),
+        None,
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let status = track.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut errors = String::new();
+    std::io::Read::read_to_string(&mut track.stderr.take().unwrap(), &mut errors).unwrap();
+    let all = format!("{first}{rest}{errors}");
+    assert!(
+        all.contains("paused by the client"),
+        "tracking stops with the reason:\n{all}"
+    );
+    assert!(!status.success(), "stopped by itself, not by --for:\n{all}");
+
+    server.clock.set(Utc::now());
+    let diary = timecard(&data, &["diary", "--json"], None);
+    let diary: serde_json::Value =
+        serde_json::from_slice(&diary.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&diary)));
+    let on_server: i64 = diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
+    let before_pause = (paused_at - started).num_seconds();
+    assert!(
+        (before_pause - 2..=before_pause + 2).contains(&on_server),
+        "the {before_pause} s before the pause are on the server, not {on_server}: {diary}\n{all}"
+    );
+}

@@ -139,6 +139,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     let mut cached = snapshot.cache.pending_segments;
     let mut sync_line = String::new();
     let mut idle = IdleHandler::new(args.on_idle, settings.idle_threshold_mins);
+    let mut notice = snapshot.notice.clone();
     loop {
         let now = clock.now();
         if deadline.is_some_and(|d| now >= d) {
@@ -171,6 +172,12 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         if let Some(error) = &snapshot.last_error {
             eprintln!("warning: {error}");
         }
+        if snapshot.notice != notice {
+            notice.clone_from(&snapshot.notice);
+            if let Some(text) = &notice {
+                say!("  {text}");
+            }
+        }
         idle.watch(&engine, &snapshot, false);
         if snapshot.tracking.is_none() {
             break;
@@ -182,6 +189,11 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     idle.watch(&engine, &engine.snapshot(), true);
     let discarded = idle.discarded_within(started, end);
     let snapshot = engine.flush(StdDuration::from_secs(20));
+    if snapshot.notice != notice
+        && let Some(text) = &snapshot.notice
+    {
+        say!("  {text}");
+    }
     let mut tracker = engine.shutdown();
     // K1: time the cache could not take is only in memory; it must land
     // somewhere before this process ends.

@@ -123,6 +123,33 @@ impl Segment {
         (self.end - self.start).num_seconds()
     }
 
+    /// The part of this segment before `end`, under the same id: activity
+    /// of the sub-slots from `end` on and a screenshot taken from `end` on
+    /// are dropped with the time (a contract paused at `end`, C5).
+    pub fn cut_at(&self, end: DateTime<Utc>, grid: super::SegmentGrid) -> Segment {
+        let end = end.clamp(self.start, self.end);
+        let mut activity = Activity::default();
+        if end > self.start {
+            let last = grid.sub_slot(end - chrono::Duration::milliseconds(1));
+            for slot in 0..=last {
+                if self.activity.is_active(slot) {
+                    activity.set(slot);
+                }
+            }
+        }
+        let screenshot = self.screenshot.clone().filter(|s| s.taken_at < end);
+        Segment {
+            end,
+            activity,
+            capture_note: match (&self.screenshot, &screenshot) {
+                (Some(_), None) => Some("screenshot taken after the contract was paused".into()),
+                _ => self.capture_note.clone(),
+            },
+            screenshot,
+            ..self.clone()
+        }
+    }
+
     pub fn week(&self) -> BillingWeek {
         BillingWeek::containing(self.start)
     }

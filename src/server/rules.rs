@@ -32,6 +32,10 @@ pub struct Facts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Accept,
+    /// The segment runs past the moment its contract was paused or ended:
+    /// the part before that moment is accepted (same id, ending there), the
+    /// rest is not counted; the message says so.
+    AcceptUntil(DateTime<Utc>, String),
     Duplicate,
     Reject(RejectReason, String),
 }
@@ -101,19 +105,32 @@ pub fn judge(
             ),
         );
     }
+    // C5: time before a pause or an end still counts; a segment across that
+    // moment is cut there, not refused whole.
+    let mut until = None;
     if contract.status != ContractStatus::Active {
         let changed = stored.status_changed_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
-        if segment.end > changed {
+        let status = contract.status.as_str();
+        let when = changed.format("%-d %b %Y %H:%M:%S UTC");
+        if segment.start >= changed {
             return Verdict::Reject(
                 ContractNotTrackable,
-                format!(
-                    "the contract was {} on {}",
-                    contract.status.as_str(),
-                    changed.format("%-d %b %Y %H:%M UTC")
-                ),
+                format!("the contract was {status} on {when}"),
             );
         }
+        if segment.end > changed {
+            until = Some((
+                changed,
+                format!(
+                    "the contract was {status} on {when}: this segment counts up to then, the {} after it do not",
+                    crate::cli::hms((segment.end - changed).num_seconds())
+                ),
+            ));
+        }
     }
+    let len = until
+        .as_ref()
+        .map_or(len, |(end, _)| (*end - segment.start).num_seconds());
     if let Some(device) = &facts.overlap_device {
         let which = if *device == segment.device_id {
             "this device"
@@ -136,7 +153,10 @@ pub fn judge(
             ),
         );
     }
-    Verdict::Accept
+    match until {
+        Some((end, message)) => Verdict::AcceptUntil(end, message),
+        None => Verdict::Accept,
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +261,37 @@ mod tests {
         assert_eq!(
             judge(&s, 1, &facts(), at("2026-11-30T00:30:00Z"), grace),
             Verdict::Accept
+        );
+    }
+
+    // C5: a pause at 11:54:48 keeps the 4 min 48 s before it of a segment
+    // 11:50:00–11:54:54 (it used to refuse all of it); a segment that
+    // starts after the pause is refused.
+    #[test]
+    fn a_pause_cuts_the_segment_at_its_moment() {
+        let mut f = facts();
+        let stored = f.contract.as_mut().unwrap();
+        stored.contract.status = ContractStatus::Paused;
+        stored.status_changed_at = Some(at("2026-11-25T11:54:48Z"));
+        let now = at("2026-11-25T11:55:00Z");
+        match judge(&seg("2026-11-25T11:50:00Z", 294), 1, &f, now, CONFIG) {
+            Verdict::AcceptUntil(end, message) => {
+                assert_eq!(end, at("2026-11-25T11:54:48Z"));
+                assert!(
+                    message.contains("paused on 25 Nov 2026 11:54:48 UTC"),
+                    "{message}"
+                );
+                assert!(message.contains("the 0:00:06 after it do not"), "{message}");
+            }
+            other => panic!("expected a cut, got {other:?}"),
+        }
+        assert_eq!(
+            judge(&seg("2026-11-25T11:40:00Z", 600), 1, &f, now, CONFIG),
+            Verdict::Accept
+        );
+        assert_eq!(
+            reason(judge(&seg("2026-11-25T11:54:50Z", 4), 1, &f, now, CONFIG)),
+            RejectReason::ContractNotTrackable
         );
     }
 

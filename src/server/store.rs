@@ -493,11 +493,21 @@ impl Store for SqliteStore {
             };
             let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
             let verdict = rules::judge(segment, user_id, &facts, now, config);
+            let mut accepted_until = None;
             let (outcome, reason, message) = match verdict {
                 Verdict::Accept => {
                     insert_segment(&tx, user_id, segment)?;
                     *week_totals.entry(week_key).or_default() += segment.duration_secs();
                     (Outcome::Accepted, None, None)
+                }
+                Verdict::AcceptUntil(end, message) => {
+                    let grid =
+                        crate::domain::SegmentGrid::new(config.segment_secs).unwrap_or_default();
+                    let part = segment.cut_at(end, grid);
+                    insert_segment(&tx, user_id, &part)?;
+                    *week_totals.entry(week_key).or_default() += part.duration_secs();
+                    accepted_until = Some(end);
+                    (Outcome::Accepted, None, Some(message))
                 }
                 Verdict::Duplicate => (Outcome::Duplicate, None, None),
                 Verdict::Reject(reason, message) => {
@@ -509,6 +519,7 @@ impl Store for SqliteStore {
                 outcome,
                 reason,
                 message,
+                accepted_until,
             });
         }
         // Only after this commit are the accepted segments acknowledged.

@@ -75,6 +75,9 @@ pub fn plan_batches(
 pub enum UploadAction {
     /// Accepted or already there (K7): it leaves the cache.
     Acknowledged,
+    /// Accepted up to `end` only, when its contract was paused or ended
+    /// (C5): it leaves the cache, and the time after `end` is not counted.
+    AcknowledgedUntil { end: DateTime<Utc>, message: String },
     /// Refused: it moves to the *Not uploaded* list (K6).
     Refused(Refusal),
 }
@@ -91,9 +94,13 @@ pub fn classify(
         .iter()
         .filter(|r| sent.contains(&r.id))
         .map(|r| {
-            let action = match r.outcome {
-                Outcome::Accepted | Outcome::Duplicate => UploadAction::Acknowledged,
-                Outcome::Rejected => UploadAction::Refused(Refusal {
+            let action = match (r.outcome, r.accepted_until) {
+                (Outcome::Accepted, Some(end)) => UploadAction::AcknowledgedUntil {
+                    end,
+                    message: r.message.clone().unwrap_or_default(),
+                },
+                (Outcome::Accepted | Outcome::Duplicate, _) => UploadAction::Acknowledged,
+                (Outcome::Rejected, _) => UploadAction::Refused(Refusal {
                     reason: r
                         .reason
                         .map_or("rejected", |reason| reason.code())
@@ -188,24 +195,28 @@ mod tests {
                     outcome: Outcome::Accepted,
                     reason: None,
                     message: None,
+                    accepted_until: None,
                 },
                 SegmentResult {
                     id: b,
                     outcome: Outcome::Duplicate,
                     reason: None,
                     message: None,
+                    accepted_until: None,
                 },
                 SegmentResult {
                     id: c,
                     outcome: Outcome::Rejected,
                     reason: Some(RejectReason::WeekLocked),
                     message: Some("locked".into()),
+                    accepted_until: None,
                 },
                 SegmentResult {
                     id: stray,
                     outcome: Outcome::Accepted,
                     reason: None,
                     message: None,
+                    accepted_until: None,
                 },
             ],
         };

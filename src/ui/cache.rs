@@ -76,14 +76,23 @@ pub fn cache_ui(
         ui.label(RichText::new("Nothing was refused by the server.").color(theme::MUTED));
     }
     for r in &cache.refused {
+        let title = snapshot
+            .contract(&r.contract_id)
+            .map_or(r.contract_id.as_str(), |c| c.contract.title.as_str());
         ui.label(format!(
-            "{}  {}–{}  {} — {}",
+            "{}  {}–{}  {}  {} — {}",
             r.start.with_timezone(&zone).format("%a %-d %b"),
             r.start.with_timezone(&zone).format("%H:%M"),
             r.end.with_timezone(&zone).format("%H:%M"),
-            r.contract_id,
+            hms((r.end - r.start).num_seconds()),
+            title,
             r.message
         ));
+        ui.label(
+            RichText::new(format!("What you can do: {}", refusal_advice(&r.reason)))
+                .small()
+                .color(theme::MUTED),
+        );
     }
     ui.add_space(8.0);
     ui.horizontal(|ui| {
@@ -99,4 +108,20 @@ pub fn cache_ui(
             )));
         }
     });
+}
+
+/// What the freelancer can do about a refused segment (K6), by reason code.
+fn refusal_advice(reason: &str) -> &'static str {
+    match reason {
+        "contract_not_trackable" => {
+            "ask the client to resume the contract; the time stays here and can be exported"
+        }
+        "week_locked" => {
+            "the week is closed for changes; export the time and send it to the client"
+        }
+        "overlap" => "this time is already logged from another device; keep one of the two",
+        "over_limit" => "it is above the weekly limit; ask the client to raise the limit",
+        "invalid" => "the segment is damaged or wrongly dated (check this computer's clock)",
+        _ => "export it and contact the server's administrator",
+    }
 }

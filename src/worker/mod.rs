@@ -269,7 +269,12 @@ fn run(
             Some(Command::SetPolicy(policy)) => tracker.set_policy(policy, now),
             Some(Command::SetServerConfig(config)) => tracker.set_server_config(config),
             Some(Command::SyncStatus(status)) => tracker.set_sync_status(status),
-            Some(Command::UploadResults(actions)) => tracker.apply_uploads(actions),
+            Some(Command::UploadResults(actions)) => {
+                if tracker.apply_uploads(actions) {
+                    // C5: learn of the pause now, not at the next refresh.
+                    tell_sync(&sync, SyncCommand::Refresh);
+                }
+            }
             Some(Command::AttachSync(tx)) => {
                 let _ = tx.send(SyncCommand::Wake);
                 sync = Some(tx);

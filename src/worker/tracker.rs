@@ -340,10 +340,14 @@ impl Tracker {
 
     /// Applies the server's answers (K1, K6): acknowledged segments leave
     /// the cache and count as the server's time from now on; refused ones
-    /// move to the *Not uploaded* list.
-    pub fn apply_uploads(&mut self, actions: Vec<(SegmentId, UploadAction)>) {
+    /// move to the *Not uploaded* list. A segment the server kept only up
+    /// to its contract's pause (C5) counts up to there, and the user is
+    /// told. Returns whether an answer says a contract changed (paused,
+    /// ended), so that the list is worth refreshing now.
+    pub fn apply_uploads(&mut self, actions: Vec<(SegmentId, UploadAction)>) -> bool {
+        let mut contract_changed = false;
         for (id, action) in actions {
-            let Some(entry) = self.cache.pending().find(|e| e.id == id).cloned() else {
+            let Some(mut entry) = self.cache.pending().find(|e| e.id == id).cloned() else {
                 continue;
             };
             let result = match action {
@@ -351,7 +355,29 @@ impl Tracker {
                     .cache
                     .remove(id)
                     .map(|()| self.count_as_uploaded(&entry)),
+                UploadAction::AcknowledgedUntil { end, message } => {
+                    contract_changed = true;
+                    let title = self
+                        .contract(&entry.contract_id)
+                        .map_or(entry.contract_id.clone(), |c| c.title.clone());
+                    let lost = (entry.end - end).num_seconds().max(0);
+                    log::warn!(
+                        "segment {id} ({} {}–{}) kept by the server up to {end}: {message}",
+                        entry.contract_id,
+                        entry.start,
+                        entry.end
+                    );
+                    self.notice = Some(format!(
+                        "{title}: {message}. {} of tracked time was not counted; ask the client to resume the contract if that time should be paid.",
+                        crate::cli::hms(lost)
+                    ));
+                    entry.end = end.clamp(entry.start, entry.end);
+                    self.cache
+                        .remove(id)
+                        .map(|()| self.count_as_uploaded(&entry))
+                }
                 UploadAction::Refused(refusal) => {
+                    contract_changed |= refusal.reason == "contract_not_trackable";
                     log::warn!(
                         "segment {id} ({} {}–{}) refused by the server: {} ({})",
                         entry.contract_id,
@@ -369,6 +395,7 @@ impl Tracker {
                 self.last_error = Some(e.to_string());
             }
         }
+        contract_changed
     }
 
     fn count_as_uploaded(&mut self, entry: &crate::cache::Entry) {
