@@ -129,3 +129,76 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("Second one"), "{listed}");
 }
+
+// Item 9: with no server configured, `timecard report` does not "send" the
+// report to this computer's own database: it saves the report and the logs
+// to an owner-only file, says where, and `status` says the mode.
+#[test]
+fn report_in_local_mode_is_saved_to_a_file_the_user_can_send() {
+    let device = tempfile::tempdir().unwrap();
+    let logs = device.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("timecard.0.log.gz"), b"an older log").unwrap();
+    let out = timecard(
+        device.path(),
+        &["report", "--message", "Nothing is uploaded anywhere"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("was not sent"), "{said}");
+    assert!(said.contains("local only"), "{said}");
+    let saved: Vec<_> = std::fs::read_dir(device.path().join("reports"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let path = &saved[0];
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("report-") && name.len() == "report-YYYYMMDD-HHMMSS.zip".len(),
+        "{name}"
+    );
+    assert!(said.contains(&path.display().to_string()), "{said}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut read = |name: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut bytes).unwrap();
+        bytes
+    };
+    let report: serde_json::Value = serde_json::from_slice(&read("report.json")).unwrap();
+    assert_eq!(report["description"], "Nothing is uploaded anywhere");
+    assert!(
+        String::from_utf8(read("report.txt"))
+            .unwrap()
+            .contains("Nothing is uploaded anywhere")
+    );
+    assert_eq!(read("logs/timecard.0.log.gz"), b"an older log");
+
+    // Nothing was queued, and nothing reached the built-in server.
+    let status: serde_json::Value =
+        serde_json::from_slice(&timecard(device.path(), &["status", "--json"], None).stdout)
+            .unwrap();
+    assert_eq!(status["reports_waiting"], 0, "{status}");
+    assert_eq!(status["local_only"], true, "{status}");
+    assert_eq!(
+        status["sync_state"], "online",
+        "existing fields stay: {status}"
+    );
+    let store = timecard::server::open_store(&device.path().join("local-server")).unwrap();
+    assert!(
+        timecard::server::store::Store::reports(&store)
+            .unwrap()
+            .is_empty()
+    );
+    let shown = text(&timecard(device.path(), &["status"], None));
+    assert!(shown.contains("Local only"), "{shown}");
+}

@@ -3,8 +3,6 @@
 //! manual clock.
 
 mod common;
-#[path = "ui/layout.rs"]
-mod layout;
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -490,10 +488,12 @@ fn a_shared_cell_shows_the_segment_with_a_picture() {
     );
 }
 
-// D3: the form sends description, contract, incident time and the logs
-// zip to the (built-in) server.
+// D3 in local mode (item 9): with no server configured the report is not
+// "sent" to this computer's own database; the form's description, contract,
+// incident time and the logs are saved to a file the user can send, and the
+// window says where.
 #[test]
-fn report_a_problem_reaches_the_server_with_the_logs() {
+fn report_a_problem_in_local_mode_is_saved_to_a_file_with_the_logs() {
     let settings = Settings {
         time_zone: Some("Asia/Kolkata".into()),
         ..Settings::default()
@@ -521,20 +521,111 @@ fn report_a_problem_reaches_the_server_with_the_logs() {
         .filter(|v| v == "2026-11-25 20:30")
         .expect("the incident time is now in the user's zone");
     w.click("Send report");
-    w.until("the report to be sent", |app| {
+    w.until("the report to be saved", |app| {
         app.latest()
             .notice
             .as_deref()
-            .is_some_and(|n| n.contains("was sent"))
+            .is_some_and(|n| n.contains("was not sent"))
     });
-    let store = timecard::server::open_store(&root.unwrap().join("local-server")).unwrap();
-    let reports = timecard::server::store::Store::reports(&store).unwrap();
-    assert_eq!(reports.len(), 1);
-    let report = &reports[0];
-    assert_eq!(report.report.description, "The timer froze at lunch");
-    assert_eq!(report.report.time_zone.as_deref(), Some("Asia/Kolkata"));
-    assert_eq!(report.report.incident_at, Some(at("2026-11-25T15:00:00Z")));
-    assert!(report.logs_zip_bytes.is_some(), "the logs are attached");
+    let notice = w.harness.state().latest().notice.clone().unwrap();
+    let root = root.unwrap();
+    // 15:00 UTC is 20:30 in Kolkata.
+    let path = root.join("reports/report-20261125-203000.zip");
+    assert!(
+        notice.contains(&path.display().to_string()),
+        "the notice names the file: {notice}"
+    );
+    w.harness
+        .get_by_label_contains("report-20261125-203000.zip");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let report: timecard::protocol::ProblemReport =
+        serde_json::from_str(&read("report.json")).unwrap();
+    assert_eq!(report.description, "The timer froze at lunch");
+    assert_eq!(report.time_zone.as_deref(), Some("Asia/Kolkata"));
+    assert_eq!(report.incident_at, Some(at("2026-11-25T15:00:00Z")));
+    assert!(read("report.txt").contains("The timer froze at lunch"));
+    assert_eq!(
+        read("logs/timecard.log"),
+        "a line of log\n",
+        "the logs are in it"
+    );
+    let store = timecard::server::open_store(&root.join("local-server")).unwrap();
+    let stored = timecard::server::store::Store::reports(&store).unwrap();
+    assert!(stored.is_empty(), "nothing lands in the local database");
+}
+
+// Item 9: with no server configured, the status line and the Tracker say the
+// time is on this computer only, and the way out opens the sign-in form.
+#[test]
+fn local_mode_says_so_and_offers_the_organisations_server() {
+    let mut w = open();
+    w.until("the local status", |app| app.latest().sync.local_only);
+    w.harness.get_by_label("Local only (no server configured)");
+    assert!(
+        w.harness.query_by_label("Online").is_none(),
+        "the built-in server is not presented as a server"
+    );
+    w.harness
+        .get_by_label_contains("your time is kept on this computer only");
+    w.click("Use my organisation's server…");
+    w.until("the sign-in form", |app| app.state.signin.is_some());
+    w.harness.get_by_label("Use my organisation's server");
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in");
+}
+
+// Item 8: at the window's default width the status line keeps an outage's
+// long text inside the window (it wraps), and says since when it is offline.
+#[test]
+fn an_outage_in_the_status_line_wraps_inside_a_760_px_window() {
+    let mut w = open();
+    w.harness.set_size(egui::vec2(760.0, 620.0));
+    w.harness
+        .state()
+        .engine()
+        .unwrap()
+        .connection
+        .builtin
+        .as_ref()
+        .unwrap()
+        .stop();
+    // The sync thread checks every 10 s on the wall clock.
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while !matches!(
+        w.harness.state().latest().sync.state,
+        timecard::sync::SyncState::Caching { .. }
+    ) {
+        assert!(Instant::now() < deadline, "offline not shown within 30 s");
+        w.harness
+            .state()
+            .wait_for_worker(StdDuration::from_millis(500));
+    }
+    w.harness.step();
+    w.harness.step();
+    let line = w.harness.get_by_label_contains("Offline since 15:00");
+    let rect = line.rect();
+    let summary = w
+        .harness
+        .state()
+        .snapshot()
+        .sync_summary(w.clock.now(), chrono_tz::UTC);
+    assert!(summary.len() > 100, "a long text: {summary}");
+    assert!(
+        rect.left() >= 0.0 && rect.right() <= 760.0,
+        "the status text stays inside the window: {rect:?}"
+    );
+    assert!(rect.height() > 20.0, "it wraps: {rect:?}");
 }
 
 /// Input at a moment the test sets, as a fake activity source.

@@ -1,6 +1,7 @@
 //! `timecard report`: *Report a problem* (D3) from the command line. The
 //! report is queued durably first, then sent; offline, it stays queued and
-//! the app (or `timecard sync`) sends it later.
+//! the app (or `timecard sync`) sends it later. With no server configured
+//! there is no one to send it to: it is saved to a file for the user to send.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,6 +51,19 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
         let zip = crate::platform::logging::zip_bytes(&data.logs_dir())
             .context("cannot zip the logs (use --no-logs to send without them)")?;
         report.attach_logs(&zip);
+    }
+    if settings.server.is_none() {
+        let path =
+            outbox::save_to_file(&data.reports_dir(), &report).context("cannot save the report")?;
+        println!(
+            "No server is configured (local only), so problem report {} was not sent: it is \
+             saved{} in {}\nSend that file to whoever supports you, or use your organisation's \
+             server with `timecard login --server https://…`.",
+            report.id,
+            if args.no_logs { "" } else { " with the logs" },
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let outbox = Outbox::new(data.reports_dir());
     outbox.put(&report).context("cannot queue the report")?;

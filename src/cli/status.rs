@@ -29,6 +29,9 @@ struct Status {
     quarantined_files: usize,
     /// Problem reports not yet sent (D3).
     reports_waiting: usize,
+    /// No server is configured: the built-in server keeps the time on this
+    /// computer only.
+    local_only: bool,
 }
 
 pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,7 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         refused_segments: cache.refused().count(),
         quarantined_files: cache.quarantined()?.len(),
         reports_waiting: crate::sync::outbox::Outbox::new(data.reports_dir()).len(),
+        local_only: settings.server.is_none(),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -69,6 +73,12 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
             .map(|e| format!(" — {e}"))
             .unwrap_or_default()
     );
+    if status.local_only {
+        println!(
+            "Local only:    no server configured; your time is kept on this computer only \
+             (`timecard login --server https://…` to use your organisation's server)"
+        );
+    }
     println!("Data folder:   {}", status.data_dir);
     println!(
         "Cache:         {} segment(s), {} of {} not uploaded{}",

@@ -610,7 +610,35 @@ impl SyncLoop {
     }
 
     /// Queues a problem report durably, then tries to send it at once.
+    /// With no server configured, saves it to a file for the user instead.
     fn queue_report(&mut self, report: crate::protocol::ProblemReport) {
+        if self.options.local_only {
+            let notice = match &self.options.outbox {
+                Some(outbox) => match outbox::save_to_file(outbox.dir(), &report) {
+                    Ok(path) => {
+                        log::info!("report {} saved to {}", report.id, path.display());
+                        format!(
+                            "No server is configured, so the report was not sent: it is saved{} \
+                             in {} — send that file to whoever supports you, or use your \
+                             organisation's server (Settings > Sign in to a server…).",
+                            if report.logs_zip_base64.is_some() {
+                                " with the logs"
+                            } else {
+                                ""
+                            },
+                            path.display()
+                        )
+                    }
+                    Err(e) => {
+                        log::error!("cannot save report {}: {e}", report.id);
+                        format!("The report could not be saved ({e}).")
+                    }
+                },
+                None => "The report could not be saved: no folder to keep it in.".to_owned(),
+            };
+            let _ = self.worker.send(Command::Notice(notice));
+            return;
+        }
         let saved = match &self.options.outbox {
             Some(outbox) => outbox.put(&report),
             None => Err(std::io::Error::other("no folder to keep reports in")),
@@ -636,10 +664,15 @@ impl SyncLoop {
     }
 
     /// Sends queued reports; tells the user what went and what was refused.
+    /// The built-in server is no one to send them to: they wait for a
+    /// sign-in to a real server.
     fn deliver_reports(&mut self) -> Result<(), SyncError> {
         let Some(outbox) = &self.options.outbox else {
             return Ok(());
         };
+        if self.options.local_only {
+            return Ok(());
+        }
         let delivered = outbox::deliver(&self.client, outbox);
         self.status.reports_waiting = outbox.len();
         let done = delivered?;

@@ -153,6 +153,91 @@ pub fn deliver(client: &ApiClient, outbox: &Outbox) -> Result<Delivered, SyncErr
     Ok(done)
 }
 
+/// With no server configured there is no one to send a report to (the
+/// built-in server is this computer's own database): the report and its
+/// logs are saved as one zip in `dir` for the user to send, owner-only.
+/// Inside: `report.txt` to read, `report.json` (the report as it would be
+/// sent, without the logs) and the log files under `logs/`. Returns the
+/// file's path; the report counts as saved once this returns.
+pub fn save_to_file(dir: &Path, report: &ProblemReport) -> io::Result<PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let zone: Option<chrono_tz::Tz> = report.time_zone.as_deref().and_then(|z| z.parse().ok());
+    let local = |t: chrono::DateTime<chrono::Utc>| match zone {
+        Some(zone) => t
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    };
+    let stamp = match zone {
+        Some(zone) => report
+            .created_at
+            .with_timezone(&zone)
+            .format("%Y%m%d-%H%M%S"),
+        None => report.created_at.format("%Y%m%d-%H%M%S"),
+    }
+    .to_string();
+    let name = (0..)
+        .map(|n| match n {
+            0 => format!("report-{stamp}.zip"),
+            n => format!("report-{stamp}-{n}.zip"),
+        })
+        .find(|name| !dir.join(name).exists())
+        .expect("a free name");
+
+    let logs = report.logs_zip().map_err(io::Error::other)?;
+    let mut text = format!(
+        "Timecard problem report {}\n\nWhat happened:\n{}\n\n",
+        report.id, report.description
+    );
+    if let Some(at) = report.incident_at {
+        text.push_str(&format!("When: {}\n", local(at)));
+    }
+    if let Some(contract) = &report.contract_id {
+        text.push_str(&format!("Contract: {contract}\n"));
+    }
+    text.push_str(&format!(
+        "Written: {}\nTimecard {} on {}\nLogs: {}\n",
+        local(report.created_at),
+        report.app_version,
+        report.os,
+        if logs.is_some() {
+            "attached, in logs/"
+        } else {
+            "not attached"
+        }
+    ));
+    let mut bare = report.clone();
+    bare.logs_zip_base64 = None;
+    let json = serde_json::to_vec_pretty(&bare).map_err(io::Error::other)?;
+
+    let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("report.txt", options)
+        .map_err(io::Error::other)?;
+    zip.write_all(text.as_bytes())?;
+    zip.start_file("report.json", options)
+        .map_err(io::Error::other)?;
+    zip.write_all(&json)?;
+    if let Some(logs) = logs {
+        let mut archive = zip::ZipArchive::new(io::Cursor::new(logs)).map_err(io::Error::other)?;
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).map_err(io::Error::other)?;
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes)?;
+            let inner = file.name().map_err(io::Error::other)?.into_owned();
+            let name = format!("logs/{}", inner.rsplit('/').next().unwrap_or_default());
+            zip.start_file(name, options).map_err(io::Error::other)?;
+            zip.write_all(&bytes)?;
+        }
+    }
+    let bytes = zip.finish().map_err(io::Error::other)?.into_inner();
+    durable::write_private_file(dir, &name, &bytes)?;
+    Ok(dir.join(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,7 +130,7 @@ pub fn dialogs_ui(
         report_dialog_ui(ctx, snapshot, state, now, zone, intents);
     }
     if state.signin.is_some() {
-        signin_dialog_ui(ctx, state, intents);
+        signin_dialog_ui(ctx, state, builtin_server, intents);
     }
     if let Some(idle) = &snapshot.idle
         && let Some(returned) = idle.returned
@@ -307,7 +307,13 @@ fn report_dialog_ui(
     }
 }
 
-fn signin_dialog_ui(ctx: &egui::Context, state: &mut UiState, intents: &mut Vec<Intent>) {
+/// `local`: the built-in server runs now; the form is the way to a real one.
+fn signin_dialog_ui(
+    ctx: &egui::Context,
+    state: &mut UiState,
+    local: bool,
+    intents: &mut Vec<Intent>,
+) {
     let busy = state.signin_busy;
     let error = state.signin_error.clone();
     let Some(form) = state.signin.as_mut() else {
@@ -316,7 +322,16 @@ fn signin_dialog_ui(ctx: &egui::Context, state: &mut UiState, intents: &mut Vec<
     let mut close = false;
     let modal = egui::Modal::new(egui::Id::unique("signin")).show(ctx, |ui| {
         ui.set_max_width(440.0);
-        ui.heading("Sign in");
+        if local {
+            ui.heading("Use my organisation's server");
+            ui.label(
+                "Timecard now runs its built-in server: your time is kept on this computer \
+                 only. Enter your organisation's server address (https://…), your username \
+                 and your password to sign in there; cached time is then uploaded to it.",
+            );
+        } else {
+            ui.heading("Sign in");
+        }
         egui::Grid::new("signin-grid")
             .num_columns(2)
             .show(ui, |ui| {

@@ -44,6 +44,26 @@ pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>,
     });
 }
 
+/// With no server configured: says the time stays on this computer, and
+/// offers the way to a real server.
+pub fn local_only_note_ui(ui: &mut egui::Ui, snapshot: &Snapshot, intents: &mut Vec<Intent>) {
+    if !snapshot.sync.local_only {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "{}: your time is kept on this computer only.",
+                crate::worker::snapshot::LOCAL_ONLY
+            ))
+            .color(theme::WARN),
+        );
+        if ui.button("Use my organisation's server…").clicked() {
+            intents.push(Intent::OpenSignIn);
+        }
+    });
+}
+
 fn banner(ui: &mut egui::Ui, colour: Color32, text: impl Into<String>) {
     egui::Frame::new()
         .fill(colour.gamma_multiply(0.15))

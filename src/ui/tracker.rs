@@ -77,6 +77,7 @@ pub fn tracker_ui(
         state.selected.clone_from(&chosen);
     }
     ui.add_space(4.0);
+    super::status::local_only_note_ui(ui, snapshot, intents);
     ui.horizontal(|ui| {
         let shown = chosen
             .as_deref()
