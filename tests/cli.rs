@@ -89,6 +89,22 @@ fn track_uploads_to_the_builtin_server() {
         .unwrap();
     assert_eq!(paused["trackable"], false);
     assert_eq!(paused["reason_code"], "paused");
+
+    // People read titles, not ids.
+    let text = stdout(&timecard(dir.path(), &["diary", "--tz", "UTC"]));
+    assert!(text.contains("Backend development"), "{text}");
+    assert!(!text.contains("demo-hourly"), "{text}");
+
+    // Everything is on the server: an export says so and makes no folder.
+    let export = dir.path().join("export");
+    let out = timecard(dir.path(), &["cache", "export", export.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Nothing to export"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!export.exists(), "no empty folder");
 }
 
 #[test]

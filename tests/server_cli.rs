@@ -105,6 +105,20 @@ fn admin_commands_and_serve() {
     assert_eq!(list[0]["status"], "paused");
     assert_eq!(list[0]["weekly_limit_secs"], 30 * 3600);
     assert_eq!(list[0]["pending_limit"]["limit_secs"], 20 * 3600);
+    assert_eq!(list[0]["week_logged_secs"], 0);
+    let out = server_cmd(data, &["contract", "list"], None);
+    assert!(
+        text(&out).contains("0:00:00 of 30 h this week; limit becomes 20 h on Mon"),
+        "hours this week and the announced limit: {}",
+        text(&out)
+    );
+    // No rule tags in what people read.
+    let help = text(&server_cmd(data, &["contract", "set", "--help"], None));
+    assert!(!help.contains("W3"), "{help}");
+    assert!(
+        help.contains("a lower one from the next billing week"),
+        "{help}"
+    );
 
     // Serve on a free port; it prints where.
     let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))

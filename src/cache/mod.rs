@@ -566,6 +566,10 @@ impl Cache {
     /// export is owner-only (screenshots are inside): folders it makes are
     /// 0700, files 0600; a folder that already existed keeps its mode.
     pub fn export(&self, dir: &Path) -> Result<usize, CacheError> {
+        if self.pending.is_empty() && self.refused.is_empty() {
+            // Nothing to write: no empty folder that looks like a backup.
+            return Ok(0);
+        }
         durable::create_private_dir_all(dir).map_err(io_err("create the export folder", dir))?;
         let mut written = 0;
         let sources = self

@@ -171,7 +171,13 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
         }
         CacheCommand::Export { dir } => {
             let n = cache.export(&dir)?;
-            println!("{n} segment(s) written to {}", dir.display());
+            if n == 0 {
+                println!(
+                    "Nothing to export: no un-uploaded or refused time in the cache (no folder was made)"
+                );
+            } else {
+                println!("{n} segment(s) written to {}", dir.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         CacheCommand::Import { dir } => {

@@ -125,9 +125,7 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
             println!("               {note}");
         }
         if !r.counts_toward_hours {
-            println!(
-                "               fixed-price: not counted in total hours, not covered by hourly payment protection"
-            );
+            println!("               fixed-price: logged, but not counted in your hourly totals");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -237,6 +235,20 @@ pub fn diary(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // Titles for people; the list from the server, else the saved one.
+    let titles: std::collections::HashMap<String, String> = connection
+        .client
+        .contracts(zone.name())
+        .ok()
+        .or_else(|| sync::load_saved(&data.contracts_file()))
+        .map(|r| {
+            r.contracts
+                .into_iter()
+                .map(|c| (c.contract.id, c.contract.title))
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = |id: &str| titles.get(id).cloned().unwrap_or_else(|| id.to_owned());
     println!(
         "Work Diary for {} ({}, {} hours){}",
         day.date.format("%A %-d %B %Y"),
@@ -246,10 +258,10 @@ pub fn diary(
     );
     for s in &diary.segments {
         println!(
-            "  {}–{}  {:<14} activity {:>2}/10  {}{}",
+            "  {}–{}  {:<24} activity {:>2}/10  {}{}",
             s.start.with_timezone(&zone).format("%H:%M"),
             s.end.with_timezone(&zone).format("%H:%M"),
-            s.contract_id,
+            title(&s.contract_id),
             s.activity.level(),
             if s.has_screenshot { "📷 " } else { "" },
             s.memo
@@ -257,17 +269,17 @@ pub fn diary(
     }
     for e in &cached {
         println!(
-            "  {}–{}  {:<14} cached, not uploaded yet",
+            "  {}–{}  {:<24} cached, not uploaded yet",
             e.start.with_timezone(&zone).format("%H:%M"),
             e.end.with_timezone(&zone).format("%H:%M"),
-            e.contract_id
+            title(&e.contract_id)
         );
     }
     if diary.segments.is_empty() && cached.is_empty() {
         println!("  nothing logged");
     }
     for t in &diary.totals {
-        println!("  total {:<14} {}", t.contract_id, hms(t.secs));
+        println!("  total {:<24} {}", title(&t.contract_id), hms(t.secs));
     }
     Ok(ExitCode::SUCCESS)
 }

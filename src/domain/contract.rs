@@ -12,8 +12,8 @@ pub enum ContractKind {
 }
 
 impl ContractKind {
-    /// C6: only hourly time counts towards the freelancer's total work hours
-    /// and is covered by hourly payment protection.
+    /// C6: only hourly time counts towards the freelancer's hourly totals
+    /// (fixed-price time is logged but paid by milestone).
     pub fn counts_toward_hours(self) -> bool {
         matches!(self, ContractKind::Hourly)
     }

@@ -168,19 +168,23 @@ pub enum ContractCommand {
         #[arg(long)]
         id: Option<String>,
     },
-    /// Change a contract's status or weekly limit (W3: an increase applies
-    /// at once, a decrease from next Monday 00:00 UTC).
+    /// Change a contract's status or weekly limit: a higher limit applies
+    /// at once, a lower one from the next billing week (Monday 00:00 UTC).
     Set {
+        /// The contract's id (`contract list` shows them).
         id: String,
+        /// Pause or end it (time before the change still counts), or make
+        /// it active again.
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
         /// New weekly limit in hours; 0 or "none" removes it.
         #[arg(long, value_name = "HOURS")]
         weekly_limit: Option<String>,
     },
-    /// List contracts.
+    /// List contracts with this week's hours and any announced limit change.
     List {
-        #[arg(long)]
+        /// Only this user's contracts.
+        #[arg(long, value_name = "LOGIN")]
         user: Option<String>,
         #[arg(long)]
         json: bool,
@@ -294,6 +298,10 @@ struct ContractRow {
     #[serde(flatten)]
     contract: Contract,
     user: String,
+    /// Seconds stored on it this billing week (Monday 00:00 UTC on).
+    week_logged_secs: i64,
+    /// A lower limit announced for next week, in words (W3).
+    pending_limit_note: Option<String>,
 }
 
 fn contract_command(
@@ -378,9 +386,17 @@ fn contract_command(
                 None => None,
             };
             let mut rows = Vec::new();
+            let week = crate::domain::BillingWeek::containing(now);
             for stored in store.contracts(user_id)? {
                 rows.push(ContractRow {
                     user: store.login_of(stored.user_id)?,
+                    week_logged_secs: store.logged_secs(
+                        stored.user_id,
+                        &stored.contract.id,
+                        week.start(),
+                        week.end(),
+                    )?,
+                    pending_limit_note: stored.contract.pending_limit_note(now),
                     contract: stored.contract,
                 });
             }
@@ -389,8 +405,17 @@ fn contract_command(
             } else {
                 for r in rows {
                     let c = &r.contract;
+                    let hours = crate::domain::contract::format_hours;
+                    let week = match c.limit_at(now) {
+                        Some(limit) => format!(
+                            "{} of {} this week",
+                            crate::cli::hms(r.week_logged_secs),
+                            hours(limit)
+                        ),
+                        None => format!("{} this week", crate::cli::hms(r.week_logged_secs)),
+                    };
                     println!(
-                        "{:<16} {:<10} {:<11} {:<7} {}  {} ({}){}",
+                        "{:<16} {:<10} {:<11} {:<7} {}  {} ({}); {week}{}",
                         c.id,
                         r.user,
                         c.kind.as_str(),
@@ -398,11 +423,9 @@ fn contract_command(
                         c.start_date,
                         c.title,
                         c.client,
-                        c.weekly_limit_secs
-                            .map(|s| format!(
-                                ", limit {}",
-                                crate::domain::contract::format_hours(s)
-                            ))
+                        r.pending_limit_note
+                            .as_ref()
+                            .map(|n| format!("; {n}"))
                             .unwrap_or_default()
                     );
                 }

@@ -426,8 +426,8 @@ async fn upload(
     let results = blocking(&state, move |s| s.ingest(user.id, &segments, now, config)).await?;
     let count = |o| results.iter().filter(|r| r.outcome == o).count();
     log::info!(
-        "server: user {} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
-        user.id,
+        "server: {} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
+        user.login,
         results.len(),
         count(Outcome::Accepted),
         count(Outcome::Duplicate),
@@ -458,7 +458,7 @@ async fn delete_segment(
             return Ok(Err(week.locks_at(grace)));
         }
         s.delete_segment(user.id, id)?;
-        log::info!("server: user {} deleted segment {id}", user.id);
+        log::info!("server: {} deleted segment {id}", user.login);
         Ok(Ok(()))
     })
     .await?
@@ -578,8 +578,8 @@ async fn report(
     let now = state.clock.now();
     let id = report.id.to_string();
     log::info!(
-        "report {id} from user {}: {} bytes of logs",
-        user.id,
+        "report {id} from {}: {} bytes of logs",
+        user.login,
         logs.as_ref().map_or(0, Vec::len)
     );
     blocking(&state, move |s| {

@@ -59,7 +59,7 @@ fn contract_card_ui(ui: &mut egui::Ui, snapshot: &Snapshot, c: &ContractView, no
         }
         if !c.counts_toward_hours {
             ui.label(
-                RichText::new("Not counted in your total work hours and not covered by hourly payment protection.")
+                RichText::new("Fixed-price: the time is logged, but not counted in your hourly totals or weekly limits.")
                     .small()
                     .color(theme::WARN),
             );

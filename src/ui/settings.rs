@@ -87,7 +87,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         "Track time on fixed-price contracts",
     );
     ui.label(
-        RichText::new("Fixed-price time is not counted in total hours and not covered by hourly payment protection.")
+        RichText::new("Fixed-price time is logged, but not counted in your hourly totals or weekly limits.")
             .small()
             .color(theme::MUTED),
     );

@@ -181,7 +181,7 @@ pub fn tracker_ui(
             if !c.counts_toward_hours {
                 ui.label("");
                 ui.label(
-                    RichText::new("Fixed-price: not counted in total hours, not covered by hourly payment protection")
+                    RichText::new("Fixed-price: logged, but not counted in your hourly totals")
                         .small()
                         .color(theme::WARN),
                 );
