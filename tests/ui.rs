@@ -3,6 +3,10 @@
 //! manual clock.
 
 mod common;
+#[path = "ui/diary.rs"]
+mod diary;
+#[path = "ui/layout.rs"]
+mod layout;
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -444,7 +448,7 @@ fn diary_cells_show_the_screenshot() {
             .is_none()
     );
     w.click("Segment 09:00–09:10, Backend development");
-    w.harness.get_by_label("The segment's screenshot");
+    diary::until_shown(&mut w, "The segment's screenshot");
     w.harness
         .get_by_label("Day total 0:10:00 — Backend development 0:10:00");
 }

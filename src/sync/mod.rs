@@ -40,6 +40,32 @@ use crate::worker::{Command, ContractList};
 /// The largest a Work Diary cell's thumbnail is drawn, in pixels.
 pub const DIARY_PICTURE_SIZE: (u32, u32) = (96, 54);
 
+/// The longest side a full screenshot is decoded to for the Work Diary's
+/// segment window (larger captures are scaled down).
+pub const FULL_PICTURE_MAX: u32 = 1920;
+
+/// Where a segment's full screenshot goes once it is read and decoded: the
+/// window's inbox, which also wakes the window.
+pub struct PictureReply(Box<dyn FnOnce(Result<crate::worker::CellPicture, String>) + Send>);
+
+impl PictureReply {
+    pub fn new(
+        reply: impl FnOnce(Result<crate::worker::CellPicture, String>) + Send + 'static,
+    ) -> Self {
+        PictureReply(Box::new(reply))
+    }
+
+    fn send(self, picture: Result<crate::worker::CellPicture, String>) {
+        (self.0)(picture)
+    }
+}
+
+impl std::fmt::Debug for PictureReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PictureReply")
+    }
+}
+
 /// How often the contract list refreshes by itself (C5): a paused or
 /// limit-changed contract shows within a minute.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
@@ -108,6 +134,12 @@ pub enum SyncCommand {
     },
     /// Delete an uploaded segment on the server (S4).
     DeleteSegment(SegmentId),
+    /// Read a segment's full screenshot (from the cache file, else the
+    /// server), decode it and hand it to `reply`.
+    LoadScreenshot {
+        id: SegmentId,
+        reply: PictureReply,
+    },
     /// Send a problem report (D3).
     SendReport(Box<crate::protocol::ProblemReport>),
     Shutdown,
@@ -318,12 +350,13 @@ impl SyncLoop {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        // The worker drops the pictures it holds on another day or on a
-        // failed load: they are sent again.
+        // The worker keeps the pictures it holds only from one good load of
+        // a day to the next of the same day; otherwise it drops them, and
+        // they are sent again (after an offline load too).
         if result.is_err() || self.pictures_day.as_ref() != Some(&(date, tz.clone())) {
-            self.pictures_day = Some((date, tz.clone()));
             self.pictures_fetched.clear();
         }
+        self.pictures_day = result.is_ok().then(|| (date, tz.clone()));
         let _ = self.worker.send(Command::DiaryLoaded(result));
         self.load_cached_pictures(date, &tz);
         self.load_pictures(wanted);
@@ -369,6 +402,37 @@ impl SyncLoop {
         if !pictures.is_empty() {
             let _ = self.worker.send(Command::DiaryPictures(pictures));
         }
+    }
+
+    /// A segment's full screenshot, decoded: from its cache file while it is
+    /// there, else from the server.
+    fn full_screenshot(&self, id: SegmentId) -> Result<crate::worker::CellPicture, String> {
+        let cached = plan::list_pending(&self.options.pending_dir)
+            .ok()
+            .and_then(|files| files.into_iter().find(|f| f.id == id))
+            .and_then(|file| std::fs::read(file.path).ok())
+            .and_then(|bytes| format::decode_file(&bytes).ok());
+        let jpeg = match cached {
+            Some(segment) => segment
+                .screenshot
+                .map(|shot| shot.jpeg)
+                .ok_or("this segment has no screenshot")?,
+            None => self.client.screenshot(id).map_err(|e| e.to_string())?,
+        };
+        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+            .map_err(|e| format!("the screenshot does not decode: {e}"))?;
+        let image = if image.width().max(image.height()) > FULL_PICTURE_MAX {
+            image.thumbnail(FULL_PICTURE_MAX, FULL_PICTURE_MAX)
+        } else {
+            image
+        };
+        let rgba = image.to_rgba8();
+        Ok(crate::worker::CellPicture {
+            width: rgba.width(),
+            height: rgba.height(),
+            rgba: rgba.into_raw(),
+            jpeg: Arc::new(jpeg),
+        })
     }
 
     /// Fetches the diary's thumbnails, an hour's worth at a time, decoded
@@ -552,6 +616,11 @@ impl SyncLoop {
                     _ => return true,
                 },
                 Ok(SyncCommand::Wake) => {
+                    // A segment just cached on the diary's day shows its
+                    // thumbnail before it is uploaded.
+                    if let Some((date, tz)) = self.last_diary.clone() {
+                        self.load_cached_pictures(date, &tz);
+                    }
                     if !matches!(wait, Wait::Backoff { .. }) {
                         return true;
                     }
@@ -578,6 +647,9 @@ impl SyncLoop {
                     if matches!(wait, Wait::Until(_)) {
                         return true;
                     }
+                }
+                Ok(SyncCommand::LoadScreenshot { id, reply }) => {
+                    reply.send(self.full_screenshot(id));
                 }
                 Ok(SyncCommand::SendReport(report)) => {
                     self.queue_report(*report);
@@ -741,6 +813,10 @@ impl SyncLoop {
         }
         let total = pending.len();
         let mut done = 0;
+        let diary_day = self
+            .last_diary
+            .as_ref()
+            .and_then(|(date, tz)| Some(crate::domain::LocalDay::new(*date, tz.parse().ok()?)));
         for batch in plan::plan_batches(
             &pending,
             self.options.batch_max_segments,
@@ -752,11 +828,15 @@ impl SyncLoop {
             });
             let mut ids = Vec::with_capacity(batch.len());
             let mut bodies = Vec::with_capacity(batch.len());
+            let mut on_diary_day = false;
             for file in &batch {
                 // A file may be gone already (deleted by the user, refused).
                 let Ok(bytes) = std::fs::read(&file.path) else {
                     continue;
                 };
+                on_diary_day |= diary_day.is_some_and(|day| {
+                    format::segment_span(&bytes).is_ok_and(|(start, _)| day.contains(start))
+                });
                 match format::verified_body(&bytes) {
                     Ok(body) => {
                         ids.push(file.id);
@@ -793,6 +873,12 @@ impl SyncLoop {
             }
             self.status.uploaded_segments += actions.len() as u64;
             self.acknowledged.extend(actions.iter().map(|(id, _)| *id));
+            if on_diary_day {
+                // The diary on screen lists them as uploaded before the
+                // worker takes them out of the cache: the cells, and their
+                // pictures, stay.
+                self.load_diary();
+            }
             let _ = self.worker.send(Command::UploadResults(actions));
             done += batch.len();
         }

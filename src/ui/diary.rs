@@ -1,8 +1,12 @@
 //! The Work Diary (T1, S4): one day in a chosen time zone, hours down the
 //! side (23 or 25 across a daylight-saving change), 10-minute cells with an
 //! activity bar, totals per contract, deleting a segment with confirmation.
+//! The segment in progress shows as such, and counts in the day's total like
+//! it does on the Tracker; a segment's full screenshot is fetched (and
+//! decoded, by the sync thread) when its window opens.
 
 use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -11,7 +15,8 @@ use egui::{Color32, RichText, Sense, Stroke};
 use super::{Intent, theme};
 use crate::cli::hms;
 use crate::domain::{Activity, LocalDay, SegmentId};
-use crate::worker::{Command, Snapshot};
+use crate::sync::PictureReply;
+use crate::worker::{CellPicture, Command, Snapshot};
 
 /// The Work Diary's own state.
 pub struct DiaryState {
@@ -24,8 +29,8 @@ pub struct DiaryState {
     pub confirm_delete: Option<SegmentId>,
     /// Thumbnails uploaded as textures, by segment.
     textures: HashMap<SegmentId, egui::TextureHandle>,
-    /// The selected segment's larger picture.
-    large: Option<(SegmentId, egui::TextureHandle)>,
+    /// The selected segment's full screenshot, as it loads.
+    full: Option<(SegmentId, FullPicture)>,
     /// The day, zone and first segment the grid was last scrolled for.
     scrolled_for: Option<(NaiveDate, Tz, Option<DateTime<Utc>>)>,
 }
@@ -40,15 +45,37 @@ impl DiaryState {
             selected: None,
             confirm_delete: None,
             textures: HashMap::new(),
-            large: None,
+            full: None,
             scrolled_for: None,
         }
     }
 }
 
-/// A 10-minute cell: room for a 96×54 thumbnail and the activity bar.
+/// A segment's full screenshot: asked for, shown, or why not.
+enum FullPicture {
+    Loading(Receiver<Result<CellPicture, String>>),
+    Ready(egui::TextureHandle),
+    Failed(String),
+}
+
+/// A 10-minute cell at its widest: room for a 96×54 thumbnail and the
+/// activity bar. Narrower windows get narrower cells, down to `CELL_MIN_W`.
 const CELL_W: f32 = 102.0;
+const CELL_MIN_W: f32 = 56.0;
 const CELL_H: f32 = 65.0;
+/// The space between cells and between the hour and the first cell.
+const GAP: f32 = 4.0;
+
+/// Where a cell's segment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CellKind {
+    /// On the server.
+    Uploaded,
+    /// In the cache, not uploaded yet.
+    Cached,
+    /// Being recorded now (the tracker's current segment).
+    InProgress,
+}
 
 /// One segment as the diary draws it, uploaded or still cached.
 struct Cell {
@@ -60,7 +87,8 @@ struct Cell {
     memo: String,
     /// Why there is no screenshot, when capture failed (P2).
     capture_note: Option<String>,
-    cached: bool,
+    has_screenshot: bool,
+    kind: CellKind,
 }
 
 pub fn diary_ui(
@@ -71,12 +99,28 @@ pub fn diary_ui(
     intents: &mut Vec<Intent>,
 ) {
     ui.heading("Work Diary");
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Previous day").clicked() {
             state.date -= Duration::days(1);
             intents.push(Intent::LoadDiary);
         }
-        ui.label(RichText::new(state.date.format("%A %-d %B %Y").to_string()).strong());
+        // The date in a fixed width: the buttons around it stay put from
+        // one day to the next ("Friday 1 May" / "Wednesday 30 September").
+        let date = RichText::new(state.date.format("%A %-d %B %Y").to_string()).strong();
+        let widest = RichText::new("Wednesday 30 September 2026").strong();
+        let width = egui::WidgetText::from(widest)
+            .into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            )
+            .size()
+            .x;
+        ui.add_sized(
+            [width + 8.0, ui.spacing().interact_size.y],
+            egui::Label::new(date),
+        );
         if ui.button("Next day").clicked() {
             state.date += Duration::days(1);
             intents.push(Intent::LoadDiary);
@@ -86,9 +130,9 @@ pub fn diary_ui(
             intents.push(Intent::LoadDiary);
         }
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Time zone");
-        let field = ui.add(egui::TextEdit::singleline(&mut state.zone_text).desired_width(200.0));
+        let field = ui.add(egui::TextEdit::singleline(&mut state.zone_text).desired_width(160.0));
         let mut apply = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if ui.button("Show").clicked() {
             apply = true;
@@ -129,8 +173,11 @@ pub fn diary_ui(
     let diary = match &snapshot.diary {
         Some(Ok(d)) if d.date == state.date && d.tz == state.zone.name() => Some(d),
         Some(Err(e)) => {
-            ui.label(
-                RichText::new(format!("The diary could not be loaded: {e}")).color(theme::BAD),
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("The diary could not be loaded: {e}")).color(theme::BAD),
+                )
+                .wrap(),
             );
             None
         }
@@ -149,40 +196,7 @@ pub fn diary_ui(
         );
     }
 
-    let mut cells: Vec<Cell> = diary
-        .map(|d| {
-            d.segments
-                .iter()
-                .map(|s| Cell {
-                    id: s.id,
-                    contract_id: s.contract_id.clone(),
-                    start: s.start,
-                    end: s.end,
-                    activity: Some(s.activity),
-                    memo: s.memo.clone(),
-                    capture_note: s.capture_note.clone(),
-                    cached: false,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    cells.extend(
-        snapshot
-            .cache
-            .pending
-            .iter()
-            .filter(|e| day.contains(e.start))
-            .map(|e| Cell {
-                id: e.id,
-                contract_id: e.contract_id.clone(),
-                start: e.start,
-                end: e.end,
-                activity: None,
-                memo: String::new(),
-                capture_note: e.capture_note.clone(),
-                cached: true,
-            }),
-    );
+    let cells = day_cells(snapshot, diary, day, now);
     // Thumbnails become textures once; those of another day are dropped.
     let pictures = &snapshot.diary_pictures;
     state.textures.retain(|id, _| pictures.contains_key(id));
@@ -206,8 +220,12 @@ pub fn diary_ui(
     // Scroll to the first logged hour (today with nothing logged: the
     // current hour) rather than midnight: once per day shown, and again if a
     // load brings an earlier first segment.
-    let loaded = diary.is_some() || matches!(&snapshot.diary, Some(Err(_)));
-    let first = cells.iter().map(|c| c.start.max(day.start())).min();
+    let loaded = diary.is_some() || failed;
+    let first = cells
+        .iter()
+        .filter(|c| c.kind != CellKind::InProgress)
+        .map(|c| c.start.max(day.start()))
+        .min();
     let key = Some((state.date, state.zone, first));
     let scroll_to = if loaded && state.scrolled_for != key {
         state.scrolled_for = key;
@@ -216,53 +234,105 @@ pub fn diary_ui(
         None
     };
 
-    // The controls above stay in view; the day scrolls under them.
+    // The hour labels' column fits the widest of them; the cells share
+    // what is left, up to their full size.
+    let labels: Vec<(DateTime<Utc>, String)> = day
+        .hour_starts()
+        .into_iter()
+        .map(|row| {
+            let local = row.with_timezone(&state.zone);
+            let label = if hours == 24 {
+                local.format("%H:%M").to_string()
+            } else {
+                local.format("%H:%M %Z").to_string()
+            };
+            (row, label)
+        })
+        .collect();
+    let hour_w = labels
+        .iter()
+        .map(|(_, label)| {
+            egui::WidgetText::from(RichText::new(label).monospace())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Monospace,
+                )
+                .size()
+                .x
+        })
+        .fold(0.0, f32::max);
+    let cell_w = ((ui.available_width() - hour_w - 7.0 * GAP) / 6.0).clamp(CELL_MIN_W, CELL_W);
+    let cell_size = egui::vec2(cell_w, CELL_H * cell_w / CELL_W);
+
+    // The minutes above the columns stay in view, like the controls.
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = GAP;
+        ui.add_space(hour_w);
+        for k in 0..6 {
+            ui.add_sized(
+                [cell_size.x, ui.spacing().interact_size.y],
+                egui::Label::new(
+                    RichText::new(format!(":{:02}", 10 * k))
+                        .monospace()
+                        .color(theme::MUTED),
+                ),
+            );
+        }
+    });
+
+    // The day scrolls under them.
     egui::ScrollArea::vertical()
         .id_salt("diary-day")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.add_space(6.0);
-            egui::Grid::new("diary-grid")
-                .spacing([4.0, 4.0])
-                .show(ui, |ui| {
-                    for row in day.hour_starts() {
-                        let local = row.with_timezone(&state.zone);
-                        let label = if hours == 24 {
-                            local.format("%H:%M").to_string()
-                        } else {
-                            local.format("%H:%M %Z").to_string()
-                        };
-                        let hour = ui.label(RichText::new(label).monospace());
-                        if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
-                            // At once, not animated: the day opens there.
-                            ui.scroll_to_rect_animation(
-                                hour.rect,
-                                Some(egui::Align::Center),
-                                egui::style::ScrollAnimation::none(),
-                            );
+            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
+            for (row, label) in &labels {
+                let row = *row;
+                ui.horizontal(|ui| {
+                    let hour = ui.add_sized(
+                        [hour_w, cell_size.y],
+                        egui::Label::new(RichText::new(label).monospace()),
+                    );
+                    if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
+                        // At once, not animated: the day opens there.
+                        ui.scroll_to_rect_animation(
+                            hour.rect,
+                            Some(egui::Align::Center),
+                            egui::style::ScrollAnimation::none(),
+                        );
+                    }
+                    for k in 0..6 {
+                        let from = row + Duration::minutes(10 * k);
+                        let to = from + Duration::minutes(10);
+                        // Several segments can share a cell (a stop and a
+                        // start, a shorter grid): the one with a picture
+                        // shows, else the one in progress, else the first.
+                        let here: Vec<&Cell> = cells
+                            .iter()
+                            .filter(|c| c.start < to && c.end > from)
+                            .collect();
+                        let found = here
+                            .iter()
+                            .find(|c| state.textures.contains_key(&c.id))
+                            .or_else(|| here.iter().find(|c| c.kind == CellKind::InProgress))
+                            .or_else(|| here.first())
+                            .copied();
+                        if let Some(id) = cell_ui(ui, snapshot, found, cell_size, state) {
+                            select(ui.ctx(), &cells, id, state, intents);
                         }
-                        for k in 0..6 {
-                            let from = row + Duration::minutes(10 * k);
-                            let to = from + Duration::minutes(10);
-                            // Several segments can share a cell (a stop and a
-                            // start, a shorter grid): the one with a picture shows.
-                            let mut here = cells.iter().filter(|c| c.start < to && c.end > from);
-                            let found = here
-                                .clone()
-                                .find(|c| state.textures.contains_key(&c.id))
-                                .or_else(|| here.next());
-                            cell_ui(ui, snapshot, found, state);
-                        }
-                        ui.end_row();
                     }
                 });
+            }
         });
 
     if let Some(cell) = state
         .selected
         .and_then(|id| cells.iter().find(|c| c.id == id))
     {
-        let locked = diary.is_some_and(|d| d.locked) && !cell.cached;
+        let locked = diary.is_some_and(|d| d.locked) && cell.kind == CellKind::Uploaded;
         segment_window_ui(ui.ctx(), snapshot, cell, locked, state);
     }
     if let Some(id) = state.confirm_delete {
@@ -272,6 +342,96 @@ pub fn diary_ui(
             .map_or(0, |c| (c.end - c.start).num_minutes());
         confirm_delete_ui(ui.ctx(), id, minutes, state, intents);
     }
+}
+
+/// The day's segments: those on the server, those still cached (once each:
+/// a segment just uploaded can be in both for a moment), and the one being
+/// recorded.
+fn day_cells(
+    snapshot: &Snapshot,
+    diary: Option<&crate::protocol::DiaryResponse>,
+    day: LocalDay,
+    now: DateTime<Utc>,
+) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = diary
+        .map(|d| {
+            d.segments
+                .iter()
+                .map(|s| Cell {
+                    id: s.id,
+                    contract_id: s.contract_id.clone(),
+                    start: s.start,
+                    end: s.end,
+                    activity: Some(s.activity),
+                    memo: s.memo.clone(),
+                    capture_note: s.capture_note.clone(),
+                    has_screenshot: s.has_screenshot,
+                    kind: CellKind::Uploaded,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let uploaded: std::collections::HashSet<SegmentId> = cells.iter().map(|c| c.id).collect();
+    cells.extend(
+        snapshot
+            .cache
+            .pending
+            .iter()
+            .filter(|e| day.contains(e.start) && !uploaded.contains(&e.id))
+            .map(|e| Cell {
+                id: e.id,
+                contract_id: e.contract_id.clone(),
+                start: e.start,
+                end: e.end,
+                activity: None,
+                memo: String::new(),
+                capture_note: e.capture_note.clone(),
+                has_screenshot: e.has_screenshot,
+                kind: CellKind::Cached,
+            }),
+    );
+    if let Some(t) = &snapshot.tracking {
+        let (start, end) = (t.segment_start, now.max(t.segment_start));
+        if start < day.end() && end > day.start() {
+            cells.push(Cell {
+                id: SegmentId(uuid::Uuid::nil()),
+                contract_id: t.contract_id.clone(),
+                start,
+                end,
+                activity: None,
+                memo: t.memo.clone(),
+                capture_note: None,
+                has_screenshot: false,
+                kind: CellKind::InProgress,
+            });
+        }
+    }
+    cells
+}
+
+/// Selects a segment and asks for its full screenshot (once).
+fn select(
+    ctx: &egui::Context,
+    cells: &[Cell],
+    id: SegmentId,
+    state: &mut DiaryState,
+    intents: &mut Vec<Intent>,
+) {
+    state.selected = Some(id);
+    let Some(cell) = cells.iter().find(|c| c.id == id) else {
+        return;
+    };
+    if !cell.has_screenshot || state.full.as_ref().is_some_and(|(f, _)| *f == id) {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waker = ctx.clone();
+    let reply = PictureReply::new(move |picture| {
+        let _ = tx.send(picture);
+        waker.request_repaint();
+    });
+    state.full = Some((id, FullPicture::Loading(rx)));
+    intents.push(Intent::Worker(Command::LoadScreenshot { id, reply }));
 }
 
 /// The colour the diary gives a contract: its place in the contract list.
@@ -319,9 +479,16 @@ fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalD
 }
 
 /// One 10-minute cell: empty, or a segment in its contract's colour with its
-/// thumbnail (or "no screenshot") above the activity bar. Clicking selects it.
-fn cell_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cell: Option<&Cell>, state: &mut DiaryState) {
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(CELL_W, CELL_H), Sense::click());
+/// thumbnail (or "no screenshot", or "in progress") above the activity bar.
+/// Returns the segment when it was clicked.
+fn cell_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    cell: Option<&Cell>,
+    size: egui::Vec2,
+    state: &DiaryState,
+) -> Option<SegmentId> {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
     let painter = ui.painter_at(rect);
     let Some(cell) = cell else {
         painter.rect_stroke(
@@ -330,15 +497,25 @@ fn cell_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cell: Option<&Cell>, state: &
             Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
             egui::StrokeKind::Inside,
         );
-        return;
+        return None;
     };
     let colour = contract_colour(snapshot, &cell.contract_id);
-    let fill = if cell.cached {
-        colour.gamma_multiply(0.45)
-    } else {
-        colour.gamma_multiply(0.8)
+    let fill = match cell.kind {
+        CellKind::Uploaded => colour.gamma_multiply(0.8),
+        CellKind::Cached => colour.gamma_multiply(0.45),
+        CellKind::InProgress => colour.gamma_multiply(0.2),
     };
     painter.rect_filled(rect, 4.0, fill);
+    let note = |text: &str| {
+        let galley = painter.layout(
+            text.to_owned(),
+            egui::FontId::proportional(11.0),
+            ui.visuals().text_color(),
+            rect.width() - 6.0,
+        );
+        let at = rect.center() - egui::vec2(0.0, 3.0) - galley.size() / 2.0;
+        painter.galley(at, galley, ui.visuals().text_color());
+    };
     if let Some(texture) = state.textures.get(&cell.id) {
         // The picture above the activity bar, framed by the contract's colour.
         let area = egui::Rect::from_min_max(
@@ -350,14 +527,16 @@ fn cell_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cell: Option<&Cell>, state: &
         let shown = egui::Rect::from_center_size(area.center(), size * scale);
         let whole = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         painter.image(texture.id(), shown, whole, Color32::WHITE);
-    } else if cell.capture_note.is_some() {
-        painter.text(
-            rect.center() - egui::vec2(0.0, 3.0),
-            egui::Align2::CENTER_CENTER,
-            "no screenshot",
-            egui::FontId::proportional(11.0),
-            ui.visuals().text_color(),
+    } else if cell.kind == CellKind::InProgress {
+        painter.rect_stroke(
+            rect,
+            4.0,
+            Stroke::new(1.5, colour),
+            egui::StrokeKind::Inside,
         );
+        note("in progress");
+    } else if !cell.has_screenshot {
+        note("no screenshot");
     }
     if let Some(activity) = cell.activity {
         let width = rect.width() * activity.level() as f32 / 10.0;
@@ -385,16 +564,20 @@ fn cell_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cell: Option<&Cell>, state: &
         } else {
             ""
         },
-        if cell.cached { ", cached" } else { "" }
+        match cell.kind {
+            CellKind::Uploaded => "",
+            CellKind::Cached => ", cached",
+            CellKind::InProgress => ", in progress",
+        }
     );
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
-    if response.on_hover_text(&text).clicked() {
-        state.selected = Some(cell.id);
-    }
+    let clicked = response.on_hover_text(&text).clicked();
+    (clicked && cell.kind != CellKind::InProgress).then_some(cell.id)
 }
 
-/// The selected segment: its times, activity, picture, memo, and *Delete*
-/// (unless its week is `locked`).
+/// The selected segment: its times, activity, memo, its full screenshot as
+/// large as the window allows (the thumbnail until it has loaded), and
+/// *Delete* (unless its week is `locked`).
 fn segment_window_ui(
     ctx: &egui::Context,
     snapshot: &Snapshot,
@@ -402,33 +585,43 @@ fn segment_window_ui(
     locked: bool,
     state: &mut DiaryState,
 ) {
-    if state.large.as_ref().is_none_or(|(id, _)| *id != cell.id) {
-        state.large = snapshot.diary_pictures.get(&cell.id).and_then(|p| {
-            let image = image::load_from_memory(&p.jpeg).ok()?.to_rgba8();
-            let size = [image.width() as usize, image.height() as usize];
-            let texture = ctx.load_texture(
-                format!("diary-large-{}", cell.id),
-                egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw()),
+    if let Some((id, FullPicture::Loading(rx))) = &state.full
+        && let Ok(result) = rx.try_recv()
+    {
+        let loaded = match result {
+            Ok(p) => FullPicture::Ready(ctx.load_texture(
+                format!("diary-full-{id}"),
+                egui::ColorImage::from_rgba_unmultiplied(
+                    [p.width as usize, p.height as usize],
+                    &p.rgba,
+                ),
                 egui::TextureOptions::LINEAR,
-            );
-            Some((cell.id, texture))
-        });
+            )),
+            Err(e) => FullPicture::Failed(e),
+        };
+        state.full = Some((*id, loaded));
     }
-    let large = state.large.as_ref().map(|(_, t)| t.clone());
+    let full = state.full.as_ref().filter(|(id, _)| *id == cell.id);
+    // The room the window has: the picture fits it, below the text.
+    let screen = ctx.content_rect();
+    let max_picture = egui::vec2(
+        (screen.width() - 80.0).max(200.0),
+        (screen.height() - 300.0).max(120.0),
+    );
     let (mut open, mut delete) = (true, false);
     egui::Window::new(contract_title(snapshot, &cell.contract_id))
         .id(egui::Id::unique("diary-segment"))
         .open(&mut open)
         .collapsible(false)
         .resizable(false)
-        .anchor(egui::Align2::RIGHT_TOP, [-12.0, 48.0])
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 40.0])
         .show(ctx, |ui| {
             ui.label(format!(
                 "{}–{} ({}){}",
                 cell.start.with_timezone(&state.zone).format("%H:%M:%S"),
                 cell.end.with_timezone(&state.zone).format("%H:%M:%S"),
                 hms((cell.end - cell.start).num_seconds()),
-                if cell.cached {
+                if cell.kind == CellKind::Cached {
                     " — cached, not uploaded yet"
                 } else {
                     ""
@@ -437,18 +630,53 @@ fn segment_window_ui(
             if let Some(activity) = cell.activity {
                 ui.label(format!("Activity {}/10", activity.level()));
             }
-            if let Some(note) = &cell.capture_note {
-                ui.label(RichText::new(format!("No screenshot: {note}")).color(theme::WARN));
-            }
-            if let Some(texture) = &large {
-                ui.add(
-                    egui::Image::new(texture)
-                        .max_width(320.0)
-                        .alt_text("The segment's screenshot"),
-                );
-            }
             if !cell.memo.is_empty() {
                 ui.label(format!("Memo: {}", cell.memo));
+            }
+            if let Some(note) = &cell.capture_note {
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!("No screenshot: {note}")).color(theme::WARN),
+                    )
+                    .wrap(),
+                );
+            } else if !cell.has_screenshot {
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(
+                            "No screenshot: none was due before the segment ended, or screenshots are off.",
+                        )
+                        .color(theme::MUTED),
+                    )
+                    .wrap(),
+                );
+            }
+            match full.map(|(_, f)| f) {
+                Some(FullPicture::Ready(texture)) => {
+                    ui.add(
+                        egui::Image::new(texture)
+                            .fit_to_exact_size(max_picture)
+                            .maintain_aspect_ratio(true)
+                            .alt_text("The segment's screenshot"),
+                    );
+                }
+                loading_or_failed => {
+                    if let Some(FullPicture::Failed(why)) = loading_or_failed {
+                        ui.label(
+                            RichText::new(format!("The full screenshot could not be loaded: {why}"))
+                                .color(theme::WARN),
+                        );
+                    } else if loading_or_failed.is_some() {
+                        ui.label(RichText::new("Loading the full screenshot…").color(theme::MUTED));
+                    }
+                    if let Some(texture) = state.textures.get(&cell.id) {
+                        ui.add(
+                            egui::Image::new(texture)
+                                .max_width(320.0)
+                                .alt_text("The segment's thumbnail"),
+                        );
+                    }
+                }
             }
             delete = ui
                 .add_enabled(!locked, egui::Button::new("Delete segment…"))

@@ -56,6 +56,12 @@ pub enum Command {
     DiaryLoaded(Result<crate::protocol::DiaryResponse, String>),
     /// From the sync thread: thumbnails for the diary's cells.
     DiaryPictures(Vec<(crate::domain::SegmentId, CellPicture)>),
+    /// Read and decode a segment's full screenshot (passed to the sync
+    /// thread, which hands it to `reply`).
+    LoadScreenshot {
+        id: crate::domain::SegmentId,
+        reply: crate::sync::PictureReply,
+    },
     /// Delete a segment and its time (S4): from the cache if it is still
     /// there, otherwise on the server.
     DeleteSegment(crate::domain::SegmentId),
@@ -284,6 +290,9 @@ fn run(
             }
             Some(Command::DiaryLoaded(diary)) => tracker.set_diary(diary),
             Some(Command::DiaryPictures(pictures)) => tracker.add_diary_pictures(pictures),
+            Some(Command::LoadScreenshot { id, reply }) => {
+                tell_sync(&sync, SyncCommand::LoadScreenshot { id, reply })
+            }
             Some(Command::DeleteSegment(id)) => {
                 if !tracker.delete_cached(id) {
                     tell_sync(&sync, SyncCommand::DeleteSegment(id));
