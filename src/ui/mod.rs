@@ -8,6 +8,7 @@ mod contracts;
 mod dialogs;
 mod diary;
 mod mini;
+mod notice;
 mod settings;
 mod status;
 pub mod theme;
@@ -102,6 +103,8 @@ pub struct UiState {
     pub export_dir: String,
     /// The last screenshot's thumbnail as a texture, with its time.
     pub thumbnail: Option<(DateTime<Utc>, egui::TextureHandle)>,
+    /// The message toast: which is shown, which was closed.
+    pub notice: notice::NoticeState,
 }
 
 /// The outcome of a sign-in or restart on a background thread: the new
@@ -163,6 +166,7 @@ impl TimecardApp {
                 edited: settings.clone(),
                 export_dir,
                 thumbnail: None,
+                notice: Default::default(),
             },
             settings,
             background: None,
@@ -465,6 +469,7 @@ impl TimecardApp {
             self.settings.server.is_none(),
             &mut intents,
         );
+        notice::notice_ui(&ctx, &self.snapshot, &mut self.state.notice, now);
         if self.state.mini {
             mini::mini_view(&ctx, &self.snapshot, &mut self.state, now, &mut intents);
         }

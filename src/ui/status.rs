@@ -1,6 +1,6 @@
 //! The sync status line (K5), always visible, and the banners above every
 //! screen: why tracking stopped, cache full (K2), lock deadline (K6), clock
-//! skew (Y4), errors and notices.
+//! skew (Y4) and errors. (Notices are a toast: `notice.rs`.)
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -136,8 +136,5 @@ pub fn banners_ui(
         if ui.button("Sign in again").clicked() {
             intents.push(Intent::OpenSignIn);
         }
-    }
-    if let Some(notice) = &snapshot.notice {
-        ui.label(RichText::new(notice).color(theme::ACCENT));
     }
 }

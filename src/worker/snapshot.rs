@@ -150,6 +150,9 @@ pub struct Snapshot {
     pub diary: Option<Result<crate::protocol::DiaryResponse, String>>,
     /// The last message for the user (export done, report sent, …).
     pub notice: Option<String>,
+    /// Goes up by one each time a notice is told, the same text again too.
+    #[serde(skip)]
+    pub notice_serial: u64,
     /// S5: an idle period; once `returned` is set the UI asks keep or discard.
     pub idle: Option<IdleView>,
     /// When the last screenshot was taken, and its thumbnail (JPEG).

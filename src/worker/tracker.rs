@@ -103,6 +103,8 @@ pub struct Tracker {
     diary: Option<Result<DiaryResponse, String>>,
     diary_pictures: Arc<HashMap<SegmentId, Arc<CellPicture>>>,
     notice: Option<String>,
+    /// Counts notices, so the same text told twice shows twice.
+    notice_serial: u64,
     /// S5: an idle period seen while tracking, until the user decides.
     idle: Option<IdleView>,
     /// The latest input seen while tracking, if the activity source knows.
@@ -139,6 +141,7 @@ impl Tracker {
             diary: None,
             diary_pictures: Arc::default(),
             notice: None,
+            notice_serial: 0,
             idle: None,
             input_seen: None,
             black_told: false,
@@ -166,7 +169,7 @@ impl Tracker {
         );
         if keep {
             log::info!("idle time kept: {span}");
-            self.notice = Some(format!("Kept {span} of idle time."));
+            self.set_notice(format!("Kept {span} of idle time."));
             return Some((idle.since, to));
         }
         log::info!("idle time discarded: {span}");
@@ -175,7 +178,7 @@ impl Tracker {
             self.finish_segment(now);
         }
         self.discard_between(idle.since, to);
-        self.notice = Some(format!("Discarded {span} of idle time."));
+        self.set_notice(format!("Discarded {span} of idle time."));
         Some((idle.since, to))
     }
 
@@ -284,6 +287,7 @@ impl Tracker {
     /// A message for the user, shown until the next one.
     pub fn set_notice(&mut self, text: String) {
         self.notice = Some(text);
+        self.notice_serial += 1;
     }
 
     /// S4 on a cached segment: deletes it and its screenshot from the cache.
@@ -295,7 +299,7 @@ impl Tracker {
         match self.cache.remove(id) {
             Ok(()) => {
                 log::info!("cached segment {id} deleted by the user");
-                self.notice = Some("The segment and its screenshot were deleted.".into())
+                self.set_notice("The segment and its screenshot were deleted.".into())
             }
             Err(e) => {
                 log::warn!("cached segment {id} not deleted: {e}");
@@ -307,7 +311,7 @@ impl Tracker {
 
     /// K9: writes pending and refused segments to `dir`.
     pub fn export_cache(&mut self, dir: &std::path::Path) {
-        self.notice = Some(match self.cache.export(dir) {
+        self.set_notice(match self.cache.export(dir) {
             Ok(n) => {
                 log::info!("{n} cached segment(s) exported to {}", dir.display());
                 format!("{n} segment(s) exported to {}", dir.display())
@@ -367,7 +371,7 @@ impl Tracker {
                         entry.start,
                         entry.end
                     );
-                    self.notice = Some(format!(
+                    self.set_notice(format!(
                         "{title}: {message}. {} of tracked time was not counted; ask the client to resume the contract if that time should be paid.",
                         crate::cli::hms(lost)
                     ));
@@ -751,6 +755,7 @@ impl Tracker {
                             "Screenshots come out black: screen recording is blocked (a Wayland session, a missing permission, or a security tool). Segments are kept, marked \"capture unavailable\", without a picture."
                                 .into(),
                         );
+                        self.notice_serial += 1;
                     }
                     session.capture_note = Some(format!("capture unavailable: {e}"));
                 }
@@ -973,6 +978,7 @@ impl Tracker {
             sync: self.sync.clone(),
             diary: self.diary.clone(),
             notice: self.notice.clone(),
+            notice_serial: self.notice_serial,
             idle: self.idle.clone(),
             last_screenshot: self.last_shot.clone(),
             lock_deadline,

@@ -70,3 +70,42 @@ fn settings_sliders_are_aligned() {
         "the sliders start at {xs:?}"
     );
 }
+
+// Item 11: a message stayed forever above the screen and pushed it down (a
+// click aimed at the memo field missed it). It is a toast now: the content
+// does not move, × closes it, the same message told again shows again, and
+// it goes by itself after a few seconds.
+#[test]
+fn messages_do_not_move_the_screen_close_and_time_out() {
+    let mut w = open();
+    let memo = |w: &Window| {
+        w.harness
+            .get_by_role(egui::accesskit::Role::TextInput)
+            .rect()
+    };
+    let before = memo(&w);
+    let tell = |w: &mut Window, text: &str| {
+        let serial = w.harness.state().latest().notice_serial;
+        let engine = w.harness.state().engine().unwrap();
+        engine
+            .worker
+            .send(timecard::worker::Command::Notice(text.into()));
+        w.until("the message", move |app| app.latest().notice_serial > serial);
+    };
+    tell(&mut w, "Settings saved.");
+    w.harness.get_by_label("Settings saved.");
+    assert_eq!(memo(&w), before, "the memo field moved");
+
+    w.click("×");
+    assert!(w.harness.query_by_label("Settings saved.").is_none());
+    tell(&mut w, "Settings saved.");
+    w.harness.get_by_label("Settings saved.");
+
+    w.clock.advance(Duration::seconds(9));
+    w.harness.step();
+    w.harness.step();
+    assert!(
+        w.harness.query_by_label("Settings saved.").is_none(),
+        "the message is gone after 9 s"
+    );
+}
