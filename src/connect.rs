@@ -86,6 +86,25 @@ pub fn keep_sign_in(
     .context("cannot save the session")
 }
 
+/// Signs out of the configured server: tells it (best effort) and forgets
+/// the session here. Cached time stays and uploads after the next sign-in.
+/// Returns a warning when the server could not be told.
+pub fn sign_out(data: &DataDir, settings: &Settings, clock: Arc<dyn Clock>) -> Option<String> {
+    let mut warning = None;
+    if settings.server.is_some()
+        && let Ok(connection) = connect(data, settings, clock)
+        && connection.login.is_some()
+        && let Err(e) = connection.client.sign_out()
+    {
+        warning = Some(format!(
+            "the server was not told ({e}); the session is forgotten here anyway"
+        ));
+    }
+    let _ = std::fs::remove_file(data.session_file());
+    log::info!("signed out");
+    warning
+}
+
 /// Writes a file readable by its owner only, durably.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

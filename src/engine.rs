@@ -126,7 +126,7 @@ impl Engine {
     /// server cannot be reached, or `timeout` passes.
     pub fn flush(&self, timeout: Duration) -> Arc<Snapshot> {
         let before = self.worker.snapshot().sync.uploaded_segments;
-        self.worker.send(Command::UploadNow);
+        self.worker.send(Command::UploadNow { tell_user: false });
         self.wait_for(timeout, |s| {
             let settled =
                 matches!(s.sync.state, SyncState::Online) && s.cache.pending_segments == 0;

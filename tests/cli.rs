@@ -55,7 +55,7 @@ fn track_uploads_to_the_builtin_server() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("Tracking \"Backend development\""));
     assert!(
-        stdout(&out).contains("everything is uploaded"),
+        stdout(&out).contains("everything is saved on this computer (local only"),
         "{}",
         stdout(&out)
     );

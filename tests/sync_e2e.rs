@@ -215,7 +215,7 @@ fn server_down_then_up_drains_the_cache_exactly() {
     assert_eq!(snapshot.sync_code(), "caching");
 
     server.restart();
-    device.worker.send(Command::UploadNow);
+    device.worker.send(Command::UploadNow { tell_user: false });
     let snapshot = device.wait_drained(12);
     assert_eq!(snapshot.cache.pending_secs, 0);
     assert_eq!(week_logged(&server, "ann", "ann-hourly"), 2 * 3600);

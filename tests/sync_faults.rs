@@ -159,7 +159,7 @@ fn cut_connections_never_lose_or_duplicate_a_segment() {
         );
         if matches!(snapshot.sync.state, SyncState::Caching { .. }) {
             // Skip the backoff: the cut is the test's doing.
-            device.worker.send(Command::UploadNow);
+            device.worker.send(Command::UploadNow { tell_user: false });
             retries += 1;
         }
         device

@@ -73,7 +73,7 @@ fn outage_shows_by_itself_and_the_upload_resumes_by_itself() {
     // Many failed tries make the backoff long (minutes); the diary load
     // after them answers once they have all been made.
     for _ in 0..12 {
-        device.worker.send(Command::UploadNow);
+        device.worker.send(Command::UploadNow { tell_user: false });
     }
     device.worker.send(Command::LoadDiary {
         date: now.date_naive(),

@@ -5,6 +5,8 @@
 mod common;
 #[path = "ui/diary.rs"]
 mod diary;
+#[path = "ui/help.rs"]
+mod help;
 #[path = "ui/layout.rs"]
 mod layout;
 
@@ -303,9 +305,8 @@ fn fixed_price_setting_makes_the_contract_trackable() {
     w.until("tracking the fixed-price contract", |app| {
         tracking(app).as_deref() == Some("demo-fixed")
     });
-    w.harness.get_by_label(
-        "Fixed-price: not counted in total hours, not covered by hourly payment protection",
-    );
+    w.harness
+        .get_by_label("Fixed-price: logged, but not counted in your hourly totals");
 }
 
 // D4: the confirmation lists the un-uploaded hours; Cancel does nothing.
@@ -777,7 +778,24 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     };
 
     w.click("Settings");
-    w.click("Sign in to a server…");
+    w.click("Use my organisation's server…");
+    // Item 10: a server that cannot be reached says so without the sync
+    // status's note about cached time.
+    w.harness.state_mut().state.signin = Some(timecard::ui::SignInForm {
+        server: "https://127.0.0.1:9".into(),
+        ..form("whatever")
+    });
+    // A modal is laid out over a couple of frames.
+    w.harness.step();
+    w.harness.step();
+    sign_in_button(&mut w);
+    w.until("the unreachable server", |app| {
+        !app.state.signin_busy && app.state.signin_error.is_some()
+    });
+    let error = w.harness.state().state.signin_error.clone().unwrap();
+    assert!(error.contains("can't reach 127.0.0.1"), "{error}");
+    assert!(!error.contains("cached"), "{error}");
+
     w.harness.state_mut().state.signin = Some(form("not the password"));
     w.harness.step();
     sign_in_button(&mut w);
@@ -806,6 +824,28 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     let data = DataDir::at(w._dir.path().join("data")).unwrap();
     let saved = Settings::load(&data.settings_file()).unwrap();
     assert_eq!(saved.server.as_deref(), Some(server.url().as_str()));
+
+    // Item 10: a sign-in is not silent, Settings says who is signed in
+    // where, and Sign out is there.
+    let signed_in = format!("Signed in to {} as ann.", server.url());
+    w.until("the sign-in said", |app| {
+        app.latest().notice.as_deref() == Some(signed_in.as_str())
+    });
+    w.harness.get_by_label("Signed in as ann on");
+    w.click("Sign out");
+    w.until("signed out", |app| {
+        matches!(
+            app.latest().sync.state,
+            timecard::sync::SyncState::SignedOut { .. }
+        ) && app
+            .latest()
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("Signed out of"))
+    });
+    assert!(!data.session_file().exists(), "the session is forgotten");
+    w.harness.step();
+    w.harness.get_by_label("Not signed in to");
 }
 
 // P2: a segment whose screenshot came out black says so in the diary: the

@@ -62,8 +62,11 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
         }
         None => None,
     };
-    let client = ApiClient::new(address.clone(), pinned.as_deref(), Arc::new(SystemClock))?;
-    let session = client.sign_in(&user, password)?;
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), Arc::new(SystemClock))
+        .map_err(|e| anyhow::anyhow!(e.sign_in_message()))?;
+    let session = client
+        .sign_in(&user, password)
+        .map_err(|e| anyhow::anyhow!(e.sign_in_message()))?;
     let login = session.login.clone();
     connect::keep_sign_in(data, &mut settings, &address, pinned.as_deref(), session)?;
     if let Some(skew) = client.clock_skew_secs()
@@ -78,17 +81,9 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
 }
 
 pub fn logout(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
-    if settings.server.is_some() {
-        let connection = connect::connect(data, settings, Arc::new(SystemClock))?;
-        if connection.login.is_some()
-            && let Err(e) = connection.client.sign_out()
-        {
-            eprintln!(
-                "warning: the server was not told ({e}); the session is forgotten here anyway"
-            );
-        }
+    if let Some(warning) = connect::sign_out(data, settings, Arc::new(SystemClock)) {
+        eprintln!("warning: {warning}");
     }
-    let _ = std::fs::remove_file(data.session_file());
     println!("Signed out. Cached time stays in the cache and uploads after the next sign-in.");
     Ok(ExitCode::SUCCESS)
 }

@@ -194,6 +194,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     {
         say!("  {text}");
     }
+    let local_only = engine.connection.is_builtin();
     let mut tracker = engine.shutdown();
     // K1: time the cache could not take is only in memory; it must land
     // somewhere before this process ends.
@@ -211,7 +212,9 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     });
     let tracked = (end - started).num_seconds() - discarded;
     let cache = tracker.cache();
-    let left = if cache.pending_count() == 0 && rescue.all_cached() {
+    let left = if cache.pending_count() == 0 && rescue.all_cached() && local_only {
+        "everything is saved on this computer (local only: no server configured)".to_owned()
+    } else if cache.pending_count() == 0 && rescue.all_cached() {
         "everything is uploaded".to_owned()
     } else if cache.pending_count() == 0 {
         "nothing is waiting in the cache".to_owned()

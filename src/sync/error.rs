@@ -55,6 +55,27 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// The error as an answer to a sign-in: what to fix in the form, without
+    /// the note about cached time that fits the sync status.
+    pub fn sign_in_message(&self) -> String {
+        match self {
+            SyncError::Unreachable { host, detail } => {
+                format!("can't reach {host} ({detail}); check the address and your connection")
+            }
+            SyncError::Timeout { host, detail } => {
+                format!("{host} did not answer in time ({detail}); try again")
+            }
+            SyncError::Certificate { host, detail } => format!(
+                "the certificate of {host} is not trusted ({detail}); if this is your organisation's own server, ask for its certificate file and trust it (Certificate file in the sign-in form, or --ca FILE)"
+            ),
+            SyncError::Maintenance {
+                host,
+                retry_after_secs,
+            } => format!("{host} is down for maintenance; try again in {retry_after_secs} s"),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether trying again later may help (the network, the server's
     /// state), as opposed to something the user must fix.
     pub fn is_transient(&self) -> bool {

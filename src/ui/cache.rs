@@ -52,7 +52,7 @@ pub fn cache_ui(
         ));
     }
     if ui.button("Upload now").clicked() {
-        intents.push(Intent::Worker(Command::UploadNow));
+        intents.push(Intent::Worker(Command::UploadNow { tell_user: true }));
     }
     if snapshot.sync.reports_waiting > 0 {
         ui.label(format!(

@@ -66,11 +66,11 @@ pub fn sign_in(
                 .map_err(|e| format!("cannot read the certificate file {path}: {e}"))?,
         ),
     };
-    let client =
-        ApiClient::new(address.clone(), pinned.as_deref(), clock).map_err(|e| e.to_string())?;
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
+        .map_err(|e| e.sign_in_message())?;
     let session = client
         .sign_in(form.login.trim(), &form.password)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.sign_in_message())?;
     connect::keep_sign_in(data, settings, &address, pinned.as_deref(), session)
         .map_err(|e| format!("{e:#}"))
 }
@@ -131,6 +131,11 @@ pub fn dialogs_ui(
     }
     if state.signin.is_some() {
         signin_dialog_ui(ctx, state, builtin_server, intents);
+    }
+    if let Some(about) = &state.about
+        && about_dialog_ui(ctx, about)
+    {
+        state.about = None;
     }
     if let Some(idle) = &snapshot.idle
         && let Some(returned) = idle.returned
@@ -350,8 +355,11 @@ fn signin_dialog_ui(
                 ui.label("Certificate file");
                 ui.add(
                     egui::TextEdit::singleline(&mut form.certificate)
-                        .hint_text("optional: the server's own certificate"),
+                        .hint_text("optional: path to the server's .pem file"),
                 );
+                ui.end_row();
+                ui.label("");
+                ui.add(certificate_hint(&form.certificate));
                 ui.end_row();
             });
         if let Some(error) = &error {
@@ -376,4 +384,65 @@ fn signin_dialog_ui(
         state.signin = None;
         state.signin_error = None;
     }
+}
+
+/// What *About Timecard* shows.
+#[derive(Clone, Debug)]
+pub struct About {
+    pub version: &'static str,
+    pub data_dir: String,
+    pub server: String,
+}
+
+/// *About Timecard*: version, where the data is, the server, the keyboard
+/// shortcuts. Returns true when closed.
+fn about_dialog_ui(ctx: &egui::Context, about: &About) -> bool {
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("about")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("About Timecard");
+        ui.label(format!("Timecard {}", about.version));
+        ui.add_space(6.0);
+        egui::Grid::new("about-facts")
+            .num_columns(2)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                ui.label("Data folder");
+                ui.add(egui::Label::new(&about.data_dir).wrap());
+                ui.end_row();
+                ui.label("Server");
+                ui.add(egui::Label::new(&about.server).wrap());
+                ui.end_row();
+            });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Keyboard shortcuts").strong());
+        ui.label("Ctrl+Enter  Start or stop tracking");
+        ui.label("Ctrl+M  Mini view");
+        ui.add_space(6.0);
+        if ui.button("Close").clicked() {
+            close = true;
+        }
+    });
+    close || modal.should_close()
+}
+
+/// Under the certificate field: what it is for, or whether the typed path
+/// is a readable file (there is no file picker; the path is typed).
+fn certificate_hint(path: &str) -> egui::Label {
+    let path = path.trim();
+    let (text, colour) = if path.is_empty() {
+        (
+            "Only for a server with its own certificate: type the full path of the .pem \
+             file its administrator gave you (e.g. /home/you/server.pem)."
+                .to_owned(),
+            theme::MUTED,
+        )
+    } else {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => ("File found.".to_owned(), theme::MUTED),
+            Ok(_) => (format!("{path} is not a file."), theme::BAD),
+            Err(e) => (format!("Cannot read {path}: {e}"), theme::BAD),
+        }
+    };
+    egui::Label::new(RichText::new(text).small().color(colour)).wrap()
 }

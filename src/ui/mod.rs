@@ -29,6 +29,7 @@ use crate::worker::{Command, Snapshot, SnapshotCell};
 
 pub use dialogs::{ReportForm, SignInForm};
 pub use diary::DiaryState;
+pub use mini::MINI_SIZE;
 
 /// The screens of the main window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +73,12 @@ pub enum Intent {
     LoadDiary,
     /// Open the sign-in form, filled in from the settings.
     OpenSignIn,
+    /// Sign out of the configured server (cached time stays).
+    SignOut,
     /// Open the data folder's log folder in the file manager.
     ShowLogFolder,
+    /// Show *About Timecard* (version, data folder, server, shortcuts).
+    ShowAbout,
     /// Zip the logs into the export folder (D2).
     ExportLogs,
     /// Wipe the data folder and restart (D4), after the confirmation.
@@ -105,6 +110,19 @@ pub struct UiState {
     pub thumbnail: Option<(DateTime<Utc>, egui::TextureHandle)>,
     /// The message toast: which is shown, which was closed.
     pub notice: notice::NoticeState,
+    /// *About Timecard*, while open.
+    pub about: Option<dialogs::About>,
+    /// Who is signed in (the server's login), `None` when signed out.
+    pub account: Option<String>,
+    /// What the engine restart under way is for, to say when it is done.
+    pub restarting_for: Option<Restart>,
+}
+
+/// Why the engine restarts: said in a notice once it is back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    SignIn,
+    SignOut,
 }
 
 /// The outcome of a sign-in or restart on a background thread: the new
@@ -145,6 +163,7 @@ impl TimecardApp {
             .unwrap_or_else(|| data.root().join("export"))
             .display()
             .to_string();
+        let engine_login = engine.connection.login.clone();
         TimecardApp {
             commands: engine.worker.sender(),
             snapshots: engine.worker.snapshots().clone(),
@@ -167,6 +186,9 @@ impl TimecardApp {
                 export_dir,
                 thumbnail: None,
                 notice: Default::default(),
+                about: None,
+                account: engine_login.clone(),
+                restarting_for: None,
             },
             settings,
             background: None,
@@ -263,6 +285,7 @@ impl TimecardApp {
                     }
                 }
                 Intent::SignIn(form) => self.sign_in(form, ctx),
+                Intent::SignOut => self.sign_out(ctx),
                 Intent::OpenSignIn => {
                     self.state.signin = Some(SignInForm::from_settings(&self.settings))
                 }
@@ -297,7 +320,37 @@ impl TimecardApp {
                 Intent::ShowLogFolder => {
                     let dir = self.data.logs_dir();
                     let _ = std::fs::create_dir_all(&dir);
-                    let _ = std::process::Command::new("xdg-open").arg(&dir).spawn();
+                    // The path is said either way: where no file manager
+                    // answers, the user still knows where to look.
+                    let (commands, shown) = (self.commands.clone(), dir.clone());
+                    std::thread::spawn(move || {
+                        let opened = std::process::Command::new("xdg-open")
+                            .arg(&shown)
+                            .stdin(std::process::Stdio::null())
+                            .stdout(std::process::Stdio::null())
+                            .stderr(std::process::Stdio::null())
+                            .status()
+                            .is_ok_and(|s| s.success());
+                        let notice = if opened {
+                            format!("The logs are in {}", shown.display())
+                        } else {
+                            format!(
+                                "No file manager could be opened; the logs are in {}",
+                                shown.display()
+                            )
+                        };
+                        let _ = commands.send(Command::Notice(notice));
+                    });
+                }
+                Intent::ShowAbout => {
+                    self.state.about = Some(dialogs::About {
+                        version: env!("CARGO_PKG_VERSION"),
+                        data_dir: self.data.root().display().to_string(),
+                        server: match &self.settings.server {
+                            Some(url) => url.clone(),
+                            None => "none: the built-in local server (this computer only)".into(),
+                        },
+                    });
                 }
                 Intent::ClearAndRestart => {
                     if let Some(engine) = self.engine.take() {
@@ -329,8 +382,23 @@ impl TimecardApp {
     fn sign_in(&mut self, form: SignInForm, ctx: &egui::Context) {
         let data = self.data.clone();
         let clock = self.clock.clone();
+        self.state.restarting_for = Some(Restart::SignIn);
         self.restart_engine_after(ctx, move |settings| {
             dialogs::sign_in(&data, settings, &form, clock)
+        });
+    }
+
+    /// Signs out (the server is told on a background thread) and restarts
+    /// the engine without a session: it then says "Signed out".
+    fn sign_out(&mut self, ctx: &egui::Context) {
+        let data = self.data.clone();
+        let clock = self.clock.clone();
+        self.state.restarting_for = Some(Restart::SignOut);
+        self.restart_engine_after(ctx, move |settings| {
+            if let Some(warning) = crate::connect::sign_out(&data, settings, clock) {
+                log::warn!("{warning}");
+            }
+            Ok(())
         });
     }
 
@@ -400,12 +468,30 @@ impl TimecardApp {
                 self.commands = engine.worker.sender();
                 self.snapshots = engine.worker.snapshots().clone();
                 self.snapshot = engine.worker.snapshot();
-                self.engine = Some(engine);
                 self.state.edited = settings.clone();
+                self.state.account = engine.connection.login.clone();
+                let server = settings.server.clone().unwrap_or_default();
+                let notice = match (self.state.restarting_for.take(), &self.state.account) {
+                    (Some(Restart::SignIn), Some(login)) if settings.server.is_some() => {
+                        Some(format!("Signed in to {server} as {login}."))
+                    }
+                    (Some(Restart::SignIn), _) => {
+                        Some("Using the built-in local server: time stays on this computer.".into())
+                    }
+                    (Some(Restart::SignOut), _) => Some(format!(
+                        "Signed out of {server}. Cached time stays here and uploads after the next sign-in."
+                    )),
+                    (None, _) => None,
+                };
+                if let Some(notice) = notice {
+                    let _ = engine.worker.sender().send(Command::Notice(notice));
+                }
+                self.engine = Some(engine);
                 self.settings = settings;
                 self.state.signin = None;
             }
             Err((message, old)) => {
+                self.state.restarting_for = None;
                 if old.is_some() {
                     self.engine = old;
                 }
@@ -569,6 +655,11 @@ fn menu_ui(
             }
             if ui.button("Export logs (zip)").clicked() {
                 intents.push(Intent::ExportLogs);
+                ui.close();
+            }
+            ui.separator();
+            if ui.button("About Timecard").clicked() {
+                intents.push(Intent::ShowAbout);
                 ui.close();
             }
         });

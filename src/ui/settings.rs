@@ -33,7 +33,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
                     .add(
                         egui::TextEdit::singleline(&mut text)
                             .hint_text(system_zone_text())
-                            .desired_width(200.0),
+                            .desired_width(170.0),
                     )
                     .labelled_by(label.id);
                 if field.changed() {
@@ -68,7 +68,8 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
             ui.label("Screenshot quality");
             ui.add(egui::Slider::new(&mut edited.screenshot_quality, 30..=95).suffix(" %"));
             ui.end_row();
-            ui.label("Screenshot size (longest side)");
+            ui.label("Screenshot size")
+                .on_hover_text("The longest side of a screenshot, in pixels");
             ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
             ui.end_row();
             ui.label("Ask about idle time after");
@@ -87,23 +88,40 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         "Track time on fixed-price contracts",
     );
     ui.label(
-        RichText::new("Fixed-price time is logged, but not counted in your hourly totals or weekly limits.")
-            .small()
-            .color(theme::MUTED),
+        RichText::new(
+            "Fixed-price time is logged, but not counted in your hourly totals or weekly limits.",
+        )
+        .small()
+        .color(theme::MUTED),
     );
     egui::Grid::new("settings-advanced")
         .num_columns(2)
         .spacing([16.0, 8.0])
         .show(ui, |ui| {
             ui.label("Server");
-            ui.horizontal_wrapped(|ui| {
-                let shown = edited
-                    .server
-                    .clone()
-                    .unwrap_or_else(|| "built-in local server".into());
-                ui.label(RichText::new(shown).monospace());
-                if ui.button("Sign in to a server…").clicked() {
-                    state.signin = Some(SignInForm::from_settings(edited));
+            ui.horizontal_wrapped(|ui| match (&edited.server, &state.account) {
+                (None, _) => {
+                    ui.label("Built-in local server: your time stays on this computer.");
+                    if ui.button("Use my organisation's server…").clicked() {
+                        state.signin = Some(SignInForm::from_settings(edited));
+                    }
+                }
+                (Some(server), Some(login)) => {
+                    ui.label(format!("Signed in as {login} on"));
+                    ui.label(RichText::new(server).monospace());
+                    if ui.button("Sign out").clicked() {
+                        intents.push(Intent::SignOut);
+                    }
+                    if ui.button("Sign in to another server…").clicked() {
+                        state.signin = Some(SignInForm::from_settings(edited));
+                    }
+                }
+                (Some(server), None) => {
+                    ui.label("Not signed in to");
+                    ui.label(RichText::new(server).monospace());
+                    if ui.button("Sign in…").clicked() {
+                        state.signin = Some(SignInForm::from_settings(edited));
+                    }
                 }
             });
             ui.end_row();

@@ -166,29 +166,32 @@ pub fn tracker_ui(
             };
             (c, c.week_logged_secs + running)
         });
-    egui::Grid::new("totals").num_columns(2).spacing([24.0, 6.0]).show(ui, |ui| {
-        ui.label("Today, all contracts");
-        ui.label(RichText::new(hms(snapshot.today_total_secs(now))).monospace());
-        ui.end_row();
-        if let Some((c, secs)) = week_secs {
-            ui.label(format!("This week, {}", c.contract.title));
-            let limit = c
-                .limit_secs
-                .map(|l| format!(" of {}", crate::domain::contract::format_hours(l)))
-                .unwrap_or_default();
-            ui.label(RichText::new(format!("{}{limit}", hms(secs))).monospace());
+    egui::Grid::new("totals")
+        .num_columns(2)
+        .spacing([24.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Today, all contracts");
+            ui.label(RichText::new(hms(snapshot.today_total_secs(now))).monospace());
             ui.end_row();
-            if !c.counts_toward_hours {
-                ui.label("");
-                ui.label(
-                    RichText::new("Fixed-price: logged, but not counted in your hourly totals")
-                        .small()
-                        .color(theme::WARN),
-                );
+            if let Some((c, secs)) = week_secs {
+                ui.label(format!("This week, {}", c.contract.title));
+                let limit = c
+                    .limit_secs
+                    .map(|l| format!(" of {}", crate::domain::contract::format_hours(l)))
+                    .unwrap_or_default();
+                ui.label(RichText::new(format!("{}{limit}", hms(secs))).monospace());
                 ui.end_row();
+                if !c.counts_toward_hours {
+                    ui.label("");
+                    ui.label(
+                        RichText::new("Fixed-price: logged, but not counted in your hourly totals")
+                            .small()
+                            .color(theme::WARN),
+                    );
+                    ui.end_row();
+                }
             }
-        }
-    });
+        });
 
     ui.add_space(8.0);
     ui.label("What are you working on?");

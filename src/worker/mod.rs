@@ -48,8 +48,9 @@ pub enum Command {
     AttachSync(Sender<SyncCommand>),
     /// Refresh the contract list now (the Refresh button).
     Refresh,
-    /// Upload now, ignoring the retry backoff (*Upload now*).
-    UploadNow,
+    /// Upload now, ignoring the retry backoff (*Upload now*); `tell_user`:
+    /// say what is about to happen (the button), or not (a script's flush).
+    UploadNow { tell_user: bool },
     /// Load one day of the Work Diary from the server (answered by `DiaryLoaded`).
     LoadDiary { date: chrono::NaiveDate, tz: String },
     /// From the sync thread: the diary asked for, or why it could not be loaded.
@@ -305,7 +306,12 @@ fn run(
                 tracker.resolve_idle(keep, now);
             }
             Some(Command::Refresh) => tell_sync(&sync, SyncCommand::Refresh),
-            Some(Command::UploadNow) => tell_sync(&sync, SyncCommand::UploadNow),
+            Some(Command::UploadNow { tell_user }) => {
+                if tell_user {
+                    tracker.upload_now_requested();
+                }
+                tell_sync(&sync, SyncCommand::UploadNow);
+            }
             Some(Command::Tick) | None => tracker.tick(now),
             Some(Command::Shutdown) => {
                 tracker.stop(now);

@@ -312,6 +312,7 @@ impl Tracker {
     /// K9: writes pending and refused segments to `dir`.
     pub fn export_cache(&mut self, dir: &std::path::Path) {
         self.set_notice(match self.cache.export(dir) {
+            Ok(0) => "Nothing to export: every tracked second is on the server.".to_owned(),
             Ok(n) => {
                 log::info!("{n} cached segment(s) exported to {}", dir.display());
                 format!("{n} segment(s) exported to {}", dir.display())
@@ -424,6 +425,20 @@ impl Tracker {
 
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// *Upload now*: says what is about to happen (the sync status then
+    /// shows the progress, or why it cannot).
+    pub fn upload_now_requested(&mut self) {
+        let (n, secs) = (self.cache.pending_count(), self.cache.pending_secs());
+        self.set_notice(if n == 0 {
+            "Nothing to upload: every tracked second is on the server.".to_owned()
+        } else {
+            format!(
+                "Uploading {} in {n} segment(s) now…",
+                crate::cli::hms(secs)
+            )
+        });
     }
 
     /// The seam for the uploader: it removes acknowledged segments and moves
