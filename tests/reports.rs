@@ -128,6 +128,33 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     let listed = text(&list);
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("Second one"), "{listed}");
+
+    // Issue 11, item 7: a report's text cannot drive the admin's terminal
+    // (retitle the window, clear the screen); it printed raw before.
+    let out = timecard(
+        device.path(),
+        &[
+            "report",
+            "--message",
+            "x\u{1b}]0;owned\u{7}\u{1b}[2J\nsecond line",
+            "--no-logs",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let list = server_admin(server.dir.path(), &["report", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    assert!(!list.stdout.contains(&0x1b), "{}", text(&list));
+    let hostile = text(&list)
+        .lines()
+        .find(|l| l.contains("owned"))
+        .map(|l| l[..8].to_owned())
+        .expect("the hostile report is listed");
+    let show = server_admin(server.dir.path(), &["report", "show", &hostile]);
+    assert!(!show.stdout.contains(&0x1b) && !show.stdout.contains(&0x07));
+    let shown = text(&show);
+    assert!(shown.contains("x\\u{1b}]0;owned"), "{shown}");
+    assert!(shown.contains("\nsecond line"), "newlines stay: {shown}");
 }
 
 // Item 9: with no server configured, `timecard report` does not "send" the

@@ -451,13 +451,13 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
                         "{}  {}  {:<10} {:<5} {}",
                         &r.report.id.to_string()[..8],
                         r.received_at.format("%Y-%m-%d %H:%M UTC"),
-                        r.login,
+                        printable(&r.login, false),
                         if r.logs_zip_bytes.is_some() {
                             "logs"
                         } else {
                             "-"
                         },
-                        truncate(first_line, 60)
+                        truncate(&printable(first_line, false), 60)
                     );
                 }
             }
@@ -489,7 +489,7 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
 fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
     let p = &r.report;
     println!("report    {}", p.id);
-    println!("from      {}", r.login);
+    println!("from      {}", printable(&r.login, false));
     println!(
         "received  {}",
         r.received_at.format("%Y-%m-%d %H:%M:%S UTC")
@@ -507,10 +507,21 @@ fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
                 )
             })
             .unwrap_or_default();
-        println!("incident  {}{local}", at.format("%Y-%m-%d %H:%M UTC"));
+        println!(
+            "incident  {}{}",
+            at.format("%Y-%m-%d %H:%M UTC"),
+            printable(&local, false)
+        );
     }
-    println!("contract  {}", p.contract_id.as_deref().unwrap_or("(none)"));
-    println!("app       timecard {} on {}", p.app_version, p.os);
+    println!(
+        "contract  {}",
+        printable(p.contract_id.as_deref().unwrap_or("(none)"), false)
+    );
+    println!(
+        "app       timecard {} on {}",
+        printable(&p.app_version, false),
+        printable(&p.os, false)
+    );
     match logs {
         None => println!("logs      (not attached)"),
         Some(zip) => {
@@ -524,13 +535,53 @@ fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
                 })
                 .unwrap_or_else(|e| format!("unreadable zip: {e}"));
             println!(
-                "logs      {} KB zip: {names} (save with --save-logs FILE)",
-                zip.len().div_ceil(1024)
+                "logs      {} KB zip: {} (save with --save-logs FILE)",
+                zip.len().div_ceil(1024),
+                printable(&names, false)
             );
         }
     }
     println!();
-    println!("{}", p.description);
+    println!("{}", printable(&p.description, true));
+}
+
+/// Users' text made safe for the admin's terminal: control characters
+/// (escape sequences that retitle the window, clear the screen, …) are
+/// shown as `\u{1b}` instead of acted on; newlines stay where `newlines`.
+fn printable(text: &str, newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if newlines => out.push('\n'),
+            '\t' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that reorder text on screen (a "Trojan Source" trick).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hostile report text: a window-title escape, a screen clear and a
+    // bidi override are shown, not acted on; newlines stay in `show`.
+    #[test]
+    fn control_characters_are_shown_not_acted_on() {
+        let text = "hi\u{1b}]0;owned\u{7}\n\u{1b}[2J\u{202e}x";
+        let shown = printable(text, true);
+        assert_eq!(shown, "hi\\u{1b}]0;owned\\u{7}\n\\u{1b}[2J\\u{202e}x");
+        assert!(!printable(text, false).contains('\n'));
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'));
+    }
 }
 
 fn truncate(text: &str, max: usize) -> String {
