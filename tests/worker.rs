@@ -111,3 +111,53 @@ fn refused_start_explains_itself() {
         "{reason}"
     );
 }
+
+/// Counts how often the tracker samples input.
+struct CountingInput(Arc<AtomicUsize>);
+
+impl timecard::activity::ActivitySource for CountingInput {
+    fn last_input(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Some(now)
+    }
+}
+
+// P3/S5: input is sampled every 15 s while tracking even when other threads
+// send the worker something more often than that (a sync status every few
+// seconds). Each command used to push the next sample 15 s further away, so
+// idle time was noticed a minute late and activity went unsampled.
+#[test]
+fn input_is_sampled_on_time_while_commands_keep_arriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, _) = timecard::cache::Cache::open(dir.path(), 86400).unwrap();
+    let samples = Arc::new(AtomicUsize::new(0));
+    let tracker = timecard::worker::Tracker::new(
+        timecard::worker::TrackerConfig::new("dev"),
+        cache,
+        Box::new(timecard::capture::NoScreenshots),
+        Box::new(CountingInput(samples.clone())),
+    );
+    let clock = ManualClock::new(at("2026-11-25T09:00:01Z"));
+    let worker = Worker::spawn(tracker, Arc::new(clock.clone()));
+    worker.send(Command::SetContracts(list(vec![hourly("c1", None)])));
+    worker.send(Command::Start {
+        contract_id: "c1".into(),
+    });
+    wait_for(&worker, |s| s.tracking.is_some());
+    let before = samples.load(Ordering::SeqCst);
+    // Two minutes in steps of 5 s, each with a message that is not a tick.
+    for i in 0..24 {
+        clock.advance(Duration::seconds(5));
+        let generation = worker.snapshot().generation;
+        worker.send(Command::Notice(format!("status {i}")));
+        worker.snapshots().wait_newer(generation, WAIT);
+    }
+    let sampled = samples.load(Ordering::SeqCst) - before;
+    assert!(
+        sampled >= 7,
+        "two minutes of tracking sampled input {sampled} time(s); every 15 s is 8"
+    );
+}

@@ -336,11 +336,11 @@ pub fn diary_ui(
         segment_window_ui(ui.ctx(), snapshot, cell, locked, state);
     }
     if let Some(id) = state.confirm_delete {
-        let minutes = cells
+        let secs = cells
             .iter()
             .find(|c| c.id == id)
-            .map_or(0, |c| (c.end - c.start).num_minutes());
-        confirm_delete_ui(ui.ctx(), id, minutes, state, intents);
+            .map_or(0, |c| (c.end - c.start).num_seconds());
+        confirm_delete_ui(ui.ctx(), id, secs, state, intents);
     }
 }
 
@@ -507,13 +507,16 @@ fn cell_ui(
     };
     painter.rect_filled(rect, 4.0, fill);
     let note = |text: &str| {
-        let galley = painter.layout(
+        // Centred, and wrapped in a narrow cell.
+        let mut job = egui::text::LayoutJob::simple(
             text.to_owned(),
             egui::FontId::proportional(11.0),
             ui.visuals().text_color(),
             rect.width() - 6.0,
         );
-        let at = rect.center() - egui::vec2(0.0, 3.0) - galley.size() / 2.0;
+        job.halign = egui::Align::Center;
+        let galley = painter.layout_job(job);
+        let at = rect.center() - egui::vec2(0.0, 3.0 + galley.size().y / 2.0);
         painter.galley(at, galley, ui.visuals().text_color());
     };
     if let Some(texture) = state.textures.get(&cell.id) {
@@ -697,17 +700,20 @@ fn segment_window_ui(
 fn confirm_delete_ui(
     ctx: &egui::Context,
     id: SegmentId,
-    minutes: i64,
+    secs: i64,
     state: &mut DiaryState,
     intents: &mut Vec<Intent>,
 ) {
     let modal = egui::Modal::new(egui::Id::unique("confirm-delete")).show(ctx, |ui| {
         ui.heading("Delete this segment?");
         ui.label(format!(
-            "Its screenshot and its {minutes} min of time are removed from your Work Diary. This cannot be undone."
+            "Its screenshot and its {} of time are removed from your Work Diary. This cannot be undone.",
+            hms(secs)
         ));
         ui.horizontal(|ui| {
-            if ui.button("Delete").clicked() {
+            let delete = egui::Button::new(RichText::new("Delete").color(egui::Color32::WHITE))
+                .fill(theme::BAD);
+            if ui.add(delete).clicked() {
                 intents.push(Intent::Worker(Command::DeleteSegment(id)));
                 state.confirm_delete = None;
                 state.selected = None;

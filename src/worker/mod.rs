@@ -252,10 +252,16 @@ fn run(
             let _ = tx.send(command);
         }
     };
+    // When the tracker next has something to do by itself. Kept across
+    // commands: recomputed from "now" after every command, a relative
+    // wakeup (the 15-s activity sample) would move away each time another
+    // thread sent something (a sync status every few seconds), and idle time
+    // and activity went unsampled for minutes.
+    let mut due = tracker.next_wakeup(clock.now());
     loop {
         let cached_before = tracker.cache().pending_count();
         let now = clock.now();
-        let wait = (tracker.next_wakeup(now) - now)
+        let wait = (due - now)
             .to_std()
             .unwrap_or_default()
             .clamp(StdDuration::from_millis(5), StdDuration::from_secs(60));
@@ -265,6 +271,10 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => Some(Command::Shutdown),
         };
         let now = clock.now();
+        let ticks = matches!(command, None | Some(Command::Tick));
+        if !ticks && now >= due {
+            tracker.tick(now);
+        }
         match command {
             Some(Command::Start { contract_id }) => {
                 // A refusal is recorded in the snapshot's `stopped`.
@@ -319,6 +329,11 @@ fn run(
                 return tracker;
             }
         }
+        due = if ticks || now >= due {
+            tracker.next_wakeup(now)
+        } else {
+            due.min(tracker.next_wakeup(now))
+        };
         let horizon = tracker.upload_horizon().map_or(i64::MAX, |t| t.timestamp());
         let horizon_moved = upload_horizon.swap(horizon, Ordering::SeqCst) != horizon;
         if tracker.cache().pending_count() > cached_before

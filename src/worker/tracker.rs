@@ -161,11 +161,13 @@ impl Tracker {
         self.tick(now);
         let idle = self.idle.take()?;
         let to = idle.returned.unwrap_or(now).min(now).max(idle.since);
+        // In the user's zone, like every time on screen.
+        let zone = self.config.time_zone;
         let span = format!(
-            "{} ({}–{} UTC)",
+            "{} ({}–{})",
             crate::cli::hms((to - idle.since).num_seconds()),
-            idle.since.format("%H:%M:%S"),
-            to.format("%H:%M:%S")
+            idle.since.with_timezone(&zone).format("%H:%M:%S"),
+            to.with_timezone(&zone).format("%H:%M:%S %Z")
         );
         if keep {
             log::info!("idle time kept: {span}");
@@ -434,10 +436,7 @@ impl Tracker {
         self.set_notice(if n == 0 {
             "Nothing to upload: every tracked second is on the server.".to_owned()
         } else {
-            format!(
-                "Uploading {} in {n} segment(s) now…",
-                crate::cli::hms(secs)
-            )
+            format!("Uploading {} in {n} segment(s) now…", crate::cli::hms(secs))
         });
     }
 

@@ -263,3 +263,27 @@ fn a_thumbnail_stays_when_its_segment_is_uploaded() {
     w.harness
         .get_by_label("Segment 15:00–15:10, Backend development");
 }
+
+// Item 13: the delete confirmation said "1 min" for 1:54 and its button was
+// not red; it gives the exact time, and Delete is red.
+#[test]
+fn the_delete_confirmation_gives_the_exact_time() {
+    let mut w = open();
+    w.upload_segment(
+        at("2026-11-25T09:00:00Z"),
+        at("2026-11-25T09:01:54Z"),
+        None,
+        None,
+    );
+    w.click("Work Diary");
+    w.until(
+        "the diary",
+        |app| matches!(&app.latest().diary, Some(Ok(d)) if !d.segments.is_empty()),
+    );
+    w.click("Segment 09:00–09:01, Backend development");
+    w.click("Delete segment…");
+    w.harness.step();
+    w.harness.get_by_label(
+        "Its screenshot and its 0:01:54 of time are removed from your Work Diary. This cannot be undone.",
+    );
+}
