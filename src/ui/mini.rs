@@ -8,6 +8,10 @@ use super::{Intent, UiState, theme, tracker};
 use crate::cli::hms;
 use crate::worker::Snapshot;
 
+/// The mini view's size: room for the longest day's total, Stop and
+/// *Main window* on one line.
+pub const MINI_SIZE: [f32; 2] = [360.0, 110.0];
+
 pub fn mini_view(
     ctx: &egui::Context,
     snapshot: &Snapshot,
@@ -17,7 +21,7 @@ pub fn mini_view(
 ) {
     let builder = egui::ViewportBuilder::default()
         .with_title("Timecard mini")
-        .with_inner_size([300.0, 110.0])
+        .with_inner_size(MINI_SIZE)
         .with_resizable(false)
         .with_always_on_top();
     ctx.show_viewport_immediate(

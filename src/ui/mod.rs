@@ -628,6 +628,10 @@ fn menu_ui(
                 if view == View::Diary && state.view != View::Diary {
                     intents.push(Intent::LoadDiary);
                 }
+                if view != View::Diary {
+                    // Leaving the diary closes its segment window.
+                    state.diary.selected = None;
+                }
                 state.view = view;
             }
         }

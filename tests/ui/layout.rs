@@ -90,7 +90,9 @@ fn messages_do_not_move_the_screen_close_and_time_out() {
         engine
             .worker
             .send(timecard::worker::Command::Notice(text.into()));
-        w.until("the message", move |app| app.latest().notice_serial > serial);
+        w.until("the message", move |app| {
+            app.latest().notice_serial > serial
+        });
     };
     tell(&mut w, "Settings saved.");
     w.harness.get_by_label("Settings saved.");
@@ -108,4 +110,53 @@ fn messages_do_not_move_the_screen_close_and_time_out() {
         w.harness.query_by_label("Settings saved.").is_none(),
         "the message is gone after 9 s"
     );
+}
+
+// Item 11: the mini view's "Main window" button was cut off at its right
+// edge. Its line (status dot to "Main window"), with the panel's margins,
+// fits the mini view's width. (Here the mini view is drawn as an embedded
+// window that grows to fit its content, so the content is measured.)
+#[test]
+fn the_mini_view_line_fits_its_window() {
+    let mut w = open();
+    w.click("Start");
+    w.until("tracking", |app| tracking(app).is_some());
+    w.click("Mini view");
+    let main_window = w.harness.get_by_label("Main window").rect();
+    let dot = w
+        .harness
+        .get_all_by_role(egui::accesskit::Role::Image)
+        .filter(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.starts_with("Sync state"))
+        })
+        .map(|n| n.rect())
+        .find(|r| r.max.y > main_window.min.y - 60.0 && r.min.y < main_window.min.y)
+        .expect("the mini view's status dot");
+    let margins = 2.0 * 8.0;
+    let needed = main_window.max.x - dot.min.x + margins;
+    assert!(
+        needed <= timecard::ui::MINI_SIZE[0],
+        "the mini view's line needs {needed} px of {}",
+        timecard::ui::MINI_SIZE[0]
+    );
+}
+
+// Item 11: at 520×420, Settings' "Use system zone" ran off the right edge.
+#[test]
+fn settings_fit_the_minimum_window() {
+    let mut w = open();
+    w.harness.set_size(MIN);
+    w.click("Settings");
+    for label in ["Use system zone", "Screenshot quality", "Save settings"] {
+        if label == "Save settings" {
+            // Below the fold at this height: only its width matters.
+            let rect = w.harness.get_by_label(label).rect();
+            assert!(rect.max.x <= MIN.x, "{label}: {rect:?}");
+            continue;
+        }
+        let rect = w.harness.get_by_label(label).rect();
+        assert!(inside(rect, MIN), "{label} lies outside 520×420: {rect:?}");
+    }
 }
