@@ -164,6 +164,13 @@ fn sync_sets_bad_dates_aside_and_uploads_the_rest() {
         said.contains("(invalid)") && said.contains("future"),
         "{said}"
     );
+    // Honest summary: the refused one is not "on the server".
+    assert!(said.contains("1 of them refused"), "{said}");
+    assert!(
+        !said.contains("everything tracked is on the server"),
+        "{said}"
+    );
+    assert!(said.contains("were refused by the server"), "{said}");
 
     let diary = server
         .client("ann")

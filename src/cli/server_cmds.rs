@@ -156,8 +156,14 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
             snapshot.sync.reports_waiting
         );
     }
+    let refused_now = snapshot
+        .cache
+        .refused
+        .len()
+        .saturating_sub(before.cache.refused.len());
     println!(
-        "{uploaded} segment(s) sent; {} were waiting.",
+        "{uploaded} segment(s) sent, {} of them refused; {} were waiting.",
+        refused_now,
         pending_before.max(uploaded as usize)
     );
     for refused in &snapshot.cache.refused {
@@ -170,7 +176,20 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         );
     }
     if snapshot.cache.pending_segments == 0 {
-        println!("The cache is empty: everything tracked is on the server.");
+        let refused = &snapshot.cache.refused;
+        if refused.is_empty() {
+            println!("The cache is empty: everything tracked is on the server.");
+        } else {
+            let secs: i64 = refused
+                .iter()
+                .map(|r| (r.end - r.start).num_seconds())
+                .sum();
+            println!(
+                "Nothing is waiting to upload; {} in {} segment(s) were refused by the server and stay in the cache (timecard cache list; timecard cache export DIR).",
+                hms(secs),
+                refused.len()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!(
