@@ -51,10 +51,57 @@ impl ServerOptions {
     }
 }
 
-/// Opens the database in a server data folder (creating both if needed).
+/// Opens the database in a server data folder (creating both if needed),
+/// owner-only: see [`make_private`].
 pub fn open_store(data_dir: &Path) -> io::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir)?;
+    make_private(data_dir)?;
     SqliteStore::open(&data_dir.join(DB_FILE)).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Makes the data folder readable by its owner only: it holds password and
+/// token hashes, screenshots and problem reports. Creates it 0700, tightens
+/// an existing one (saying so in the log), and makes the database 0600
+/// before SQLite opens it: SQLite gives its `-wal` and `-shm` files the
+/// database's mode, so they follow. Files left by an older version are
+/// tightened too.
+pub fn make_private(data_dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)?;
+    let mode = std::fs::metadata(data_dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        log::warn!(
+            "the data folder {} was open to other users (mode {mode:o}); it is now owner-only (700)",
+            data_dir.display()
+        );
+    }
+    let db = data_dir.join(DB_FILE);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&db)?;
+    for name in [
+        DB_FILE.to_owned(),
+        format!("{DB_FILE}-wal"),
+        format!("{DB_FILE}-shm"),
+        format!("{DB_FILE}-journal"),
+    ] {
+        let path = data_dir.join(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Turns maintenance mode on (`Some(retry_after_secs)`) or off for a
