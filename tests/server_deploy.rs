@@ -1,13 +1,15 @@
 //! `timecard-server` as a team runs it, through the real binary: a data
-//! folder only its owner reads.
+//! folder only its owner reads, a certificate that names the machine, a
+//! certificate reloaded on SIGHUP.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use common::cli::{run, text};
@@ -124,6 +126,10 @@ impl Serving {
             }
         }
     }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
 }
 
 fn forward_lines(
@@ -198,4 +204,266 @@ fn the_data_folder_is_owner_only() {
     serving.wait_log("that it tightened the folder", |l| {
         l.contains("was open to other users (mode 755); it is now owner-only")
     });
+}
+
+fn hostname() -> String {
+    let out = Command::new("hostname").output().expect("run hostname");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `timecard login` from its own data folder, trusting `ca`.
+fn login(client_data: &Path, url: &str, ca: &Path) -> Output {
+    common::cli::timecard(
+        client_data,
+        &[
+            "login",
+            "--server",
+            url,
+            "--ca",
+            ca.to_str().unwrap(),
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+}
+
+// Issue 11, item 1: a server listening on every address is reached by the
+// machine's name with the certificate it printed; a name the certificate
+// lacks is named in the error with the --hostname that adds it, and adding
+// it makes a new certificate, the old one kept.
+#[test]
+fn the_certificate_names_the_machine_and_any_hostname() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    add_user(&data, "ann");
+    let host = hostname();
+    let mut serving = Serving::start(&data, &["--listen", "0.0.0.0:0"]);
+    let port = serving.port();
+    let covers = serving.wait_line("the names the certificate covers", |l| {
+        l.starts_with("certificate: ")
+    });
+    assert!(
+        covers.starts_with(&format!(
+            "certificate: {} covers localhost, 127.0.0.1, {host}",
+            data.join("tls/cert.pem").display()
+        )),
+        "{covers}"
+    );
+    let print = serving.wait_line("the fingerprint", |l| {
+        l.starts_with("certificate SHA-256 fingerprint: ")
+    });
+    let print = print.rsplit(' ').next().unwrap();
+    assert_eq!(print.len(), 95, "{print}");
+    let cert = data.join("tls/cert.pem");
+
+    let client = dir.path().join("client");
+    let out = login(&client, &format!("https://{host}:{port}"), &cert);
+    assert!(out.status.success(), "login by hostname: {}", text(&out));
+
+    // 127.0.0.2 reaches the same server (loopback) but is not a name of
+    // the certificate.
+    let other = dir.path().join("other-client");
+    let out = login(&other, &format!("https://127.0.0.2:{port}"), &cert);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains(&format!("covers localhost, 127.0.0.1, {host}"))
+            && said.contains("not 127.0.0.2")
+            && said.contains("--hostname 127.0.0.2"),
+        "the error names what the certificate covers and the fix: {said}"
+    );
+    drop(serving);
+
+    // The admin adds the name: a new certificate, the old one kept.
+    let old = std::fs::read(&cert).unwrap();
+    let mut serving = Serving::start(&data, &["--listen", "0.0.0.0:0", "--hostname", "127.0.0.2"]);
+    let made = serving.wait_line("that the certificate was made again", |l| {
+        l.starts_with("certificate made again")
+    });
+    assert!(made.contains("did not cover 127.0.0.2"), "{made}");
+    assert_eq!(std::fs::read(data.join("tls/cert.pem.old")).unwrap(), old);
+    assert_ne!(std::fs::read(&cert).unwrap(), old);
+    let out = login(
+        &other,
+        &format!("https://127.0.0.2:{}", serving.port()),
+        &cert,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The same names again: the certificate stays.
+    let now = std::fs::read(&cert).unwrap();
+    drop(serving);
+    let mut serving = Serving::start(
+        &data,
+        &["--listen", "127.0.0.1:0", "--hostname", "127.0.0.2"],
+    );
+    serving.wait_line("the fingerprint", |l| l.starts_with("certificate SHA-256"));
+    assert!(
+        !serving
+            .printed
+            .iter()
+            .any(|(_, l)| l.starts_with("certificate made")),
+        "{:?}",
+        serving.printed
+    );
+    assert_eq!(std::fs::read(&cert).unwrap(), now);
+}
+
+/// A TLS connection made by hand, as an attacker (or a slow network) would.
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A client trusting `certs` (PEM).
+fn tls_config(certs: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    timecard::tls::install_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in certs {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+    }
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// Completes a TLS handshake with 127.0.0.1 over `tcp`.
+fn handshake(tcp: TcpStream, config: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+fn connect(port: u16, config: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
+    handshake(TcpStream::connect(("127.0.0.1", port))?, config)
+}
+
+/// The certificate the server presented on `tls`, DER.
+fn presented(tls: &Tls) -> Vec<u8> {
+    tls.conn.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn der(pem: &[u8]) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem).unwrap().to_vec()
+}
+
+/// One HTTP/1.1 request on a kept-alive connection: the status and body.
+fn request(tls: &mut Tls, head: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+    tls.write_all(head.as_bytes())?;
+    tls.write_all(body)?;
+    tls.flush()?;
+    read_response(tls)
+}
+
+fn read_response(tls: &mut Tls) -> std::io::Result<(u16, String)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if tls.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tls.read_exact(&mut body)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+const HEALTH: &str = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+fn self_signed() -> (Vec<u8>, Vec<u8>) {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let made = rcgen::generate_simple_self_signed(names).unwrap();
+    (
+        made.cert.pem().into_bytes(),
+        made.signing_key.serialize_pem().into_bytes(),
+    )
+}
+
+/// Replaces a file the way an ACME client does: a new file renamed over it.
+fn replace(path: &Path, bytes: &[u8]) {
+    let next = path.with_extension("next");
+    std::fs::write(&next, bytes).unwrap();
+    std::fs::rename(next, path).unwrap();
+}
+
+fn hang_up(serving: &Serving) {
+    let pid = serving.child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+}
+
+// Issue 11, item 2: certificates from an ACME client are renewed in place;
+// SIGHUP makes the server present the new one to new connections, while
+// connections already open go on being served.
+#[test]
+fn sighup_reloads_the_certificate_without_dropping_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let (cert_a, key_a) = self_signed();
+    let (cert_b, key_b) = self_signed();
+    let cert = dir.path().join("fullchain.pem");
+    let key = dir.path().join("privkey.pem");
+    std::fs::write(&cert, &cert_a).unwrap();
+    std::fs::write(&key, &key_a).unwrap();
+    let mut serving = Serving::start(
+        &data,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let config = tls_config(&[&cert_a, &cert_b]);
+    let mut kept = connect(serving.port(), &config).unwrap();
+    assert_eq!(presented(&kept), der(&cert_a));
+    assert_eq!(request(&mut kept, HEALTH, b"").unwrap().0, 200);
+
+    replace(&cert, &cert_b);
+    replace(&key, &key_b);
+    hang_up(&serving);
+    serving.wait_line("that the certificate was reloaded", |l| {
+        l == "certificate reloaded"
+    });
+    let mut fresh = connect(serving.port(), &config).unwrap();
+    assert_eq!(presented(&fresh), der(&cert_b), "a new connection");
+    assert_eq!(request(&mut fresh, HEALTH, b"").unwrap().0, 200);
+    assert_eq!(
+        request(&mut kept, HEALTH, b"").unwrap().0,
+        200,
+        "the connection opened before the reload is still served"
+    );
+
+    // A pair that does not fit is not used; the server keeps the last one.
+    replace(&key, &key_a);
+    hang_up(&serving);
+    serving.wait_log("that the certificate was not reloaded", |l| {
+        l.contains("certificate not reloaded, the old one stays in use")
+    });
+    let fresh = connect(serving.port(), &config).unwrap();
+    assert_eq!(presented(&fresh), der(&cert_b));
 }

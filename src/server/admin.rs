@@ -1,23 +1,19 @@
 //! `timecard-server`: serve, and the admin commands that work on the data
 //! folder directly (users, contracts, problem reports, maintenance).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use super::open_store;
 use super::store::{self, Store};
-use super::{ServerOptions, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Contract, ContractKind, ContractStatus};
-use crate::protocol::ServerConfig;
-use crate::tls::CertificatePair;
 
 /// The Timecard sync server.
 #[derive(Debug, Parser)]
@@ -38,25 +34,9 @@ pub struct ServerCli {
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
-    /// Serve the API over HTTPS until Ctrl-C.
-    Serve {
-        /// Address to listen on; port 0 picks a free one.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: String,
-        /// Certificate chain (PEM). Without it a self-signed certificate is
-        /// generated once into DATA/tls/.
-        #[arg(long, requires = "key", value_name = "PEM")]
-        cert: Option<PathBuf>,
-        /// Private key (PEM) of --cert.
-        #[arg(long, requires = "cert", value_name = "PEM")]
-        key: Option<PathBuf>,
-        /// Length of the segment grid in seconds.
-        #[arg(long, default_value_t = 600)]
-        segment_secs: i64,
-        /// How long after a billing week ends its Work Diary locks.
-        #[arg(long, default_value_t = 0)]
-        lock_grace_secs: i64,
-    },
+    /// Serve the API over HTTPS until SIGINT or SIGTERM; SIGHUP reads the
+    /// certificate files again.
+    Serve(super::serve::ServeArgs),
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -213,50 +193,7 @@ pub fn main() -> ExitCode {
 fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     match cli.command {
-        ServerCommand::Serve {
-            listen,
-            cert,
-            key,
-            segment_secs,
-            lock_grace_secs,
-        } => {
-            if segment_secs < 10 {
-                bail!("--segment-secs must be at least 10");
-            }
-            crate::platform::logging::init_stderr();
-            let mut options = ServerOptions::new(&cli.data);
-            options.config = ServerConfig {
-                segment_secs,
-                lock_grace_secs,
-            };
-            if let (Some(cert), Some(key)) = (cert, key) {
-                options.certificate = Some(CertificatePair {
-                    cert_pem: std::fs::read(&cert)
-                        .with_context(|| format!("cannot read {}", cert.display()))?,
-                    key_pem: std::fs::read(&key)
-                        .with_context(|| format!("cannot read {}", key.display()))?,
-                });
-            }
-            let listener =
-                TcpListener::bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
-            let server = super::start(options, listener).context("cannot start the server")?;
-            // Where it listens, for whoever started it; a closed standard
-            // output (a supervisor that read the first line and left) must
-            // not stop the server.
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "timecard-server listening on {}", server.url());
-            let _ = writeln!(out, "data folder: {}", cli.data.display());
-            let _ = out.flush();
-            drop(out);
-            let (tx, rx) = mpsc::channel();
-            ctrlc::set_handler(move || {
-                let _ = tx.send(());
-            })?;
-            let _ = rx.recv();
-            log::info!("shutting down");
-            server.stop();
-            Ok(ExitCode::SUCCESS)
-        }
+        ServerCommand::Serve(args) => super::serve::run(&cli.data, args),
         ServerCommand::User {
             command: UserCommand::Add { login, email, .. },
         } => {

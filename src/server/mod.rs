@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod rules;
+pub mod serve;
 pub mod store;
 
 use std::io;
@@ -13,6 +14,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use axum_server::tls_rustls::RustlsConfig;
 
 use crate::clock::{Clock, SystemClock};
 use crate::protocol::ServerConfig;
@@ -120,9 +123,10 @@ pub fn set_maintenance(data_dir: &Path, retry_after_secs: Option<u64>) -> io::Re
 /// A server running on its own thread.
 pub struct RunningServer {
     pub addr: SocketAddr,
-    /// The certificate it presents, PEM: what a client pins.
+    /// The certificate it presented at start, PEM: what a client pins.
     pub cert_pem: Vec<u8>,
     handle: axum_server::Handle<SocketAddr>,
+    tls: RustlsConfig,
     thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
 }
 
@@ -130,6 +134,13 @@ impl RunningServer {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// Presents `pair` from now on: new connections get it, open ones keep
+    /// theirs. Nothing changes when the pair is not valid.
+    pub fn reload_certificate(&self, pair: &CertificatePair) -> io::Result<()> {
+        self.tls.reload_from_config(tls::server_config(pair)?);
+        Ok(())
     }
 
     /// Stops accepting, ends open connections and joins the thread.
@@ -156,7 +167,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         Some(pair) => pair,
         None => tls::ensure_self_signed(&options.data_dir)?,
     };
-    let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&pair)?);
+    let rustls = RustlsConfig::from_config(tls::server_config(&pair)?);
     let state = Arc::new(AppState {
         store: Arc::new(store),
         config: options.config,
@@ -169,6 +180,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let server_handle = handle.clone();
+    let server_tls = rustls.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("timecard-server")
@@ -178,9 +190,9 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         .name("timecard-server".into())
         .spawn(move || {
             runtime.block_on(async move {
-                axum_server::from_tcp_rustls(listener, rustls)?
+                axum_server::from_tcp_rustls(listener, server_tls)?
                     .handle(server_handle)
-                    .serve(app.into_make_service())
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                     .await
             })
         })?;
@@ -199,6 +211,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         addr,
         cert_pem: pair.cert_pem,
         handle,
+        tls: rustls,
         thread: Mutex::new(Some(thread)),
     })
 }

@@ -26,6 +26,17 @@ pub enum SyncError {
     )]
     Certificate { host: String, detail: String },
     #[error(
+        "the certificate of {host} covers {}, not {name}; use one of those names, or have the server's admin add `--hostname {name}` to `timecard-server serve` (it then makes a new certificate: trust the new DATA/tls/cert.pem here with --ca FILE)",
+        covers.join(", ")
+    )]
+    CertificateName {
+        host: String,
+        /// The name the address uses.
+        name: String,
+        /// The names the certificate covers.
+        covers: Vec<String>,
+    },
+    #[error(
         "this computer's clock looks wrong ({detail}); set the correct date and time, then try again"
     )]
     ClockWrong { detail: String },
@@ -109,6 +120,7 @@ impl SyncError {
             SyncError::Unreachable { .. } => "unreachable",
             SyncError::Timeout { .. } => "timeout",
             SyncError::Certificate { .. } => "certificate",
+            SyncError::CertificateName { .. } => "certificate_name",
             SyncError::ClockWrong { .. } => "clock_wrong",
             SyncError::WrongPassword => "wrong_password",
             SyncError::TooManyAttempts { .. } => "too_many_attempts",
@@ -206,6 +218,14 @@ fn from_rustls(host: String, err: &rustls::Error) -> SyncError {
         ) => SyncError::ClockWrong {
             detail: format!("the server's certificate is not valid at this computer's time: {err}"),
         },
+        rustls::Error::InvalidCertificate(C::NotValidForNameContext {
+            expected,
+            presented,
+        }) => SyncError::CertificateName {
+            host,
+            name: expected.to_str().into_owned(),
+            covers: presented.iter().map(|name| plain_name(name)).collect(),
+        },
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
             SyncError::Certificate {
                 host,
@@ -217,6 +237,25 @@ fn from_rustls(host: String, err: &rustls::Error) -> SyncError {
             detail: format!("TLS failed: {err}"),
         },
     }
+}
+
+/// A name as rustls reports it (`DnsName("vm")`, `IpAddress(10.0.0.5)`),
+/// as the user writes it.
+fn plain_name(presented: &str) -> String {
+    if let Some(name) = presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+    {
+        return name.to_owned();
+    }
+    let ip = presented
+        .strip_prefix("IpAddress(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(presented);
+    // rustls writes ::1 as 0::1.
+    ip.parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|_| ip.to_owned())
 }
 
 fn plain_io(e: &std::io::Error) -> String {
@@ -256,5 +295,34 @@ mod tests {
         assert!(!locked.is_transient());
         let junk = from_status("h", 500, b"<html>", None);
         assert!(junk.is_transient());
+    }
+
+    #[test]
+    fn a_name_the_certificate_lacks_is_named_with_the_fix() {
+        let err =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+                expected: rustls::pki_types::ServerName::try_from("vm").unwrap(),
+                presented: vec![
+                    "DnsName(\"localhost\")".to_owned(),
+                    "IpAddress(127.0.0.1)".to_owned(),
+                    "IpAddress(0::1)".to_owned(),
+                ],
+            });
+        let mapped = from_rustls("vm:8443".to_owned(), &err);
+        assert_eq!(
+            mapped,
+            SyncError::CertificateName {
+                host: "vm:8443".into(),
+                name: "vm".into(),
+                covers: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            }
+        );
+        let text = mapped.to_string();
+        assert!(
+            text.contains("covers localhost, 127.0.0.1, ::1, not vm"),
+            "{text}"
+        );
+        assert!(text.contains("--hostname vm"), "{text}");
+        assert!(!mapped.is_transient());
     }
 }
