@@ -1,6 +1,7 @@
 //! `timecard-server` as a team runs it, through the real binary: a data
 //! folder only its owner reads, a certificate that names the machine, a
-//! certificate reloaded on SIGHUP.
+//! certificate reloaded on SIGHUP, connections that cannot be held open
+//! forever or by the hundred from one address.
 
 mod common;
 
@@ -466,4 +467,212 @@ fn sighup_reloads_the_certificate_without_dropping_connections() {
     });
     let fresh = connect(serving.port(), &config).unwrap();
     assert_eq!(presented(&fresh), der(&cert_b));
+}
+
+/// `timecard-server serve` with its own certificate (whose file is
+/// returned) and `args`.
+fn serve_with(dir: &Path, args: &[&str]) -> (Serving, Vec<u8>) {
+    let data = dir.join("server");
+    let mut all = vec!["--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let serving = Serving::start(&data, &all);
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    (serving, cert)
+}
+
+/// Sends `bytes` one at a time, one every `every`, until the server closes
+/// the connection; the time from the first byte to the close. Whatever the
+/// server sent before closing is returned too.
+fn trickle(tls: &mut Tls, bytes: &[u8], every: Duration) -> (Duration, String) {
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    tls.sock.set_read_timeout(Some(every)).unwrap();
+    let mut next = bytes.iter().cycle();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server kept the connection open for 30 s; it sent {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        let byte = *next.next().unwrap();
+        if tls.write_all(&[byte]).and_then(|()| tls.flush()).is_err() {
+            break;
+        }
+        // Waiting for an answer paces the trickle: one byte per `every`.
+        let mut buf = [0u8; 1024];
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    (
+        start.elapsed(),
+        String::from_utf8_lossy(&answer).into_owned(),
+    )
+}
+
+/// Waits until the server closes `tls`, sending nothing; the time it took.
+fn wait_closed(tls: &mut Tls) -> Duration {
+    let start = Instant::now();
+    tls.sock
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match tls.read(&mut buf) {
+        Ok(0) => {}
+        Err(e)
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!(
+            "the connection is still open after {:?}: {other:?}",
+            start.elapsed()
+        ),
+    }
+    start.elapsed()
+}
+
+// Issue 11, item 5: after the TLS handshake, a connection that sends
+// nothing, headers that trickle in a byte at a time, and a body that does
+// the same are each closed within their timeout.
+#[test]
+fn slow_and_idle_connections_are_closed_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serving, cert) = serve_with(
+        dir.path(),
+        &[
+            "--header-timeout",
+            "2s",
+            "--body-timeout",
+            "3s",
+            "--idle-timeout",
+            "4s",
+        ],
+    );
+    let config = tls_config(&[&cert]);
+    let port = serving.port();
+    let every = Duration::from_millis(400);
+
+    // Idle: nothing sent after the handshake.
+    let idle = std::thread::spawn({
+        let config = config.clone();
+        move || {
+            let mut tls = connect(port, &config).unwrap();
+            wait_closed(&mut tls)
+        }
+    });
+    // Idle after a request on a kept-alive connection.
+    let kept = std::thread::spawn({
+        let config = config.clone();
+        move || {
+            let mut tls = connect(port, &config).unwrap();
+            assert_eq!(request(&mut tls, HEALTH, b"").unwrap().0, 200);
+            wait_closed(&mut tls)
+        }
+    });
+    // Headers a byte at a time, never finished.
+    let headers = std::thread::spawn({
+        let config = config.clone();
+        move || {
+            let mut tls = connect(port, &config).unwrap();
+            trickle(&mut tls, b"GET /api/v1/health HTTP/1.1\r\nX-Slow: ", every)
+        }
+    });
+    // A body a byte at a time.
+    let body = std::thread::spawn({
+        let config = config.clone();
+        move || {
+            let mut tls = connect(port, &config).unwrap();
+            let head = "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                        Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+            tls.write_all(head.as_bytes()).unwrap();
+            tls.flush().unwrap();
+            trickle(&mut tls, b"{\"login\": \"ann\", ", every)
+        }
+    });
+
+    let idle = idle.join().unwrap();
+    assert!(
+        idle >= Duration::from_secs(3) && idle < Duration::from_secs(8),
+        "an idle connection is closed after the idle timeout (4 s), not after {idle:?}"
+    );
+    let kept = kept.join().unwrap();
+    assert!(
+        kept >= Duration::from_secs(3) && kept < Duration::from_secs(8),
+        "a kept-alive connection is closed after the idle timeout (4 s), not after {kept:?}"
+    );
+    let (took, answer) = headers.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "trickled headers are cut after the header timeout (2 s), not after {took:?}; the server said {answer:?}"
+    );
+    let (took, answer) = body.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(6),
+        "a trickled body is cut after the body timeout (3 s), not after {took:?}"
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"),
+        "a trickled body is answered 408: {answer:?}"
+    );
+    // A patient, normal client is still served.
+    let mut tls = connect(port, &config).unwrap();
+    assert_eq!(request(&mut tls, HEALTH, b"").unwrap().0, 200);
+}
+
+// Issue 11, item 5: one address holds at most 64 connections (the
+// default); the 65th is refused, while that address's open connections and
+// other addresses are served, and a closed connection frees its place.
+#[test]
+fn one_address_holds_at_most_64_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serving, cert) = serve_with(dir.path(), &[]);
+    let config = tls_config(&[&cert]);
+    let port = serving.port();
+    let mut open: Vec<Tls> = (0..64)
+        .map(|i| connect(port, &config).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+        .collect();
+    let refused = connect(port, &config).and_then(|mut tls| request(&mut tls, HEALTH, b""));
+    assert!(
+        refused.is_err(),
+        "the 65th connection from one address is refused: {refused:?}"
+    );
+    assert_eq!(request(&mut open[63], HEALTH, b"").unwrap().0, 200);
+
+    // Another address (127.0.0.2, also this machine) is served.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
+    let mut other = handshake(socket.into(), &config).unwrap();
+    assert_eq!(request(&mut other, HEALTH, b"").unwrap().0, 200);
+
+    // One closed: its place is free again (once the server has seen it go).
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, _) = loop {
+        match connect(port, &config).and_then(|mut tls| request(&mut tls, HEALTH, b"")) {
+            Ok(answer) => break answer,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "a closed connection's place was not freed: {e}"
+            ),
+        }
+    };
+    assert_eq!(status, 200);
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod connection;
 pub mod rules;
 pub mod serve;
 pub mod store;
@@ -15,13 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
 use crate::clock::{Clock, SystemClock};
 use crate::protocol::ServerConfig;
 use crate::tls::{self, CertificatePair};
 
 use self::api::AppState;
+pub use self::connection::ConnectionLimits;
 use self::store::SqliteStore;
 
 /// File name of the database inside the server's data folder.
@@ -38,6 +40,8 @@ pub struct ServerOptions {
     /// `DATA/tls/`.
     pub certificate: Option<CertificatePair>,
     pub clock: Arc<dyn Clock>,
+    /// Timeouts and the per-address cap on connections.
+    pub limits: ConnectionLimits,
 }
 
 impl ServerOptions {
@@ -50,6 +54,7 @@ impl ServerOptions {
             },
             certificate: None,
             clock: Arc::new(SystemClock),
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -175,12 +180,16 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         maintenance_flag: options.data_dir.join(MAINTENANCE_FILE),
         limiter: Mutex::new(Default::default()),
     });
-    let app = api::router(state);
+    let app = api::router(state).layer(axum::middleware::from_fn_with_state(
+        options.limits.body_timeout,
+        connection::body_deadline,
+    ));
+    let acceptor =
+        connection::GuardedAcceptor::new(RustlsAcceptor::new(rustls.clone()), options.limits);
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let server_handle = handle.clone();
-    let server_tls = rustls.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("timecard-server")
@@ -190,7 +199,11 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         .name("timecard-server".into())
         .spawn(move || {
             runtime.block_on(async move {
-                axum_server::from_tcp_rustls(listener, server_tls)?
+                // HTTP/1.1 only, as the certificate's ALPN says: the
+                // connection timeouts follow one request at a time.
+                axum_server::from_tcp(listener)?
+                    .acceptor(acceptor)
+                    .http1_only()
                     .handle(server_handle)
                     .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                     .await

@@ -8,11 +8,12 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::ServerOptions;
+use super::{ConnectionLimits, ServerOptions};
 use crate::protocol::ServerConfig;
 use crate::tls::{self, CertificateNames, CertificatePair};
 
@@ -41,12 +42,30 @@ pub struct ServeArgs {
     /// How long after a billing week ends its Work Diary locks.
     #[arg(long, default_value_t = 0)]
     pub lock_grace_secs: i64,
+    /// How long a client may take to send a request's headers, from its
+    /// first byte.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end
+    /// of its headers.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with nothing sent either way.
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// How many connections one client address may hold open at once;
+    /// more are refused.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_address: usize,
 }
 
 /// Serves until SIGINT or SIGTERM.
 pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.segment_secs < 10 {
         bail!("--segment-secs must be at least 10");
+    }
+    if args.max_connections_per_address == 0 {
+        bail!("--max-connections-per-address must be at least 1");
     }
     crate::platform::logging::init_stderr();
     let listener = TcpListener::bind(&args.listen)
@@ -58,6 +77,12 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     options.config = ServerConfig {
         segment_secs: args.segment_secs,
         lock_grace_secs: args.lock_grace_secs,
+    };
+    options.limits = ConnectionLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.idle_timeout,
+        per_address: args.max_connections_per_address,
     };
     let mut notes = Vec::new();
     let files = match (&args.cert, &args.key) {
