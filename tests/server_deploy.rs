@@ -1,7 +1,7 @@
 //! `timecard-server` as a team runs it, through the real binary: a data
 //! folder only its owner reads, a certificate that names the machine, a
 //! certificate reloaded on SIGHUP, connections that cannot be held open
-//! forever or by the hundred from one address.
+//! forever or by the hundred from one address, and an online backup.
 
 mod common;
 
@@ -675,4 +675,99 @@ fn one_address_holds_at_most_64_connections() {
         }
     };
     assert_eq!(status, 200);
+}
+
+fn add_contract(data: &Path, title: &str) -> Output {
+    server_cmd(
+        data,
+        &[
+            "contract", "add", "--user", "ann", "--title", title, "--kind", "hourly",
+        ],
+        None,
+    )
+}
+
+// Issue 11, item 11: `backup FILE` copies the database while the server
+// serves and others write to it; the copy is checked, owner-only, one
+// self-contained file, and a data folder made from it has everything.
+#[test]
+fn backup_copies_the_database_while_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    add_user(&data, "ann");
+    assert!(add_contract(&data, "Before the backup").status.success());
+    let serving = Serving::start(&data, &["--listen", "127.0.0.1:0"]);
+    let cert = data.join("tls/cert.pem");
+    let out = login(&dir.path().join("client"), &serving.url, &cert);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Another writer goes on adding contracts meanwhile.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (wrote, first_write) = mpsc::channel();
+    let writer = std::thread::spawn({
+        let data = data.clone();
+        let stop = stop.clone();
+        move || {
+            let mut added = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = add_contract(&data, &format!("During {added}"));
+                assert!(out.status.success(), "{}", text(&out));
+                added += 1;
+                let _ = wrote.send(());
+            }
+            added
+        }
+    });
+    first_write
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the writer added a contract");
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let copy = backups.join("timecard.sqlite");
+    for _ in 0..3 {
+        let out = server_cmd(&data, &["backup", copy.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("integrity check: ok"), "{}", text(&out));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+    assert_eq!(
+        mode(&copy),
+        0o600,
+        "the copy holds what the data folder holds"
+    );
+    let left: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["timecard.sqlite"], "one file, nothing beside it");
+
+    // Restored into a data folder of its own, it has the user and the
+    // contracts as of the backup.
+    let restored = dir.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::copy(&copy, restored.join("timecard-server.sqlite")).unwrap();
+    let out = server_cmd(&restored, &["contract", "list", "--json"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let titles: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.first(), Some(&"Before the backup"), "{titles:?}");
+    assert!(
+        titles.len() > 1,
+        "what was written before the backup: {titles:?}"
+    );
+
+    // No database: said plainly.
+    let out = server_cmd(&dir.path().join("none"), &["backup", "x.sqlite"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("there is no database in"),
+        "{}",
+        text(&out)
+    );
 }

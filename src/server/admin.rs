@@ -37,6 +37,11 @@ pub enum ServerCommand {
     /// Serve the API over HTTPS until SIGINT or SIGTERM; SIGHUP reads the
     /// certificate files again.
     Serve(super::serve::ServeArgs),
+    /// Copy the database to FILE while the server runs, and check the copy.
+    Backup {
+        /// Where to write the copy (replaced if it exists).
+        file: PathBuf,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -194,6 +199,16 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     match cli.command {
         ServerCommand::Serve(args) => super::serve::run(&cli.data, args),
+        ServerCommand::Backup { file } => {
+            let done = super::backup::backup(&cli.data, &file)?;
+            println!(
+                "{} copied to {} ({} KB); integrity check: ok",
+                done.source.display(),
+                file.display(),
+                done.bytes.div_ceil(1024)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ServerCommand::User {
             command: UserCommand::Add { login, email, .. },
         } => {
