@@ -520,6 +520,15 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,14 +542,5 @@ mod tests {
         assert_eq!(shown, "hi\\u{1b}]0;owned\\u{7}\n\\u{1b}[2J\\u{202e}x");
         assert!(!printable(text, false).contains('\n'));
         assert!(!shown.chars().any(|c| c.is_control() && c != '\n'));
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
     }
 }
