@@ -59,6 +59,15 @@ fn server(dir: &std::path::Path, config: ServerConfig) -> (RunningServer, ApiCli
     (running, client)
 }
 
+/// A real 8×8 JPEG.
+fn small_jpeg() -> Vec<u8> {
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(&[128u8; 8 * 8 * 3], 8, 8, jpeg_encoder::ColorType::Rgb)
+        .expect("encode a JPEG");
+    out
+}
+
 fn segment(start: DateTime<Utc>, secs: i64, shot_bytes: usize, rng: &mut fastrand::Rng) -> Segment {
     Segment {
         id: SegmentId::random(),
@@ -69,12 +78,18 @@ fn segment(start: DateTime<Utc>, secs: i64, shot_bytes: usize, rng: &mut fastran
         memo: "benchmark".into(),
         activity: Activity(0b1111111111),
         screenshot: (shot_bytes > 0).then(|| {
+            // A real JPEG header (the server checks it), then noise.
             let mut jpeg = vec![0u8; shot_bytes];
             rng.fill(&mut jpeg);
+            let header = small_jpeg();
+            let keep = header.len().min(shot_bytes);
+            jpeg[..keep].copy_from_slice(&header[..keep]);
+            let mut thumbnail = small_jpeg();
+            thumbnail.resize(8 * 1024, 0);
             Screenshot {
                 taken_at: start,
                 jpeg,
-                thumbnail: vec![0; 8 * 1024],
+                thumbnail,
             }
         }),
         capture_note: None,

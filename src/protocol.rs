@@ -78,10 +78,84 @@ pub struct ContractsResponse {
     pub contracts: Vec<ContractInfo>,
 }
 
-/// `POST /segments` (MessagePack): cache-file bodies, oldest first.
+/// Segments in one batch, at most.
+pub const MAX_BATCH_SEGMENTS: usize = 1000;
+
+/// `POST /segments` (MessagePack): cache-file bodies, oldest first. The
+/// server reads it with [`decode_batch`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadBatch {
     pub segments: Vec<serde_bytes::ByteBuf>,
+}
+
+/// Why an upload is not a batch the server reads.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error(
+        "the batch holds {0} segments; at most {MAX_BATCH_SEGMENTS} go in one batch (send the rest in another)"
+    )]
+    TooMany(u64),
+    #[error("the upload is not a MessagePack segment batch: {0}")]
+    Malformed(String),
+}
+
+/// Reads an [`UploadBatch`] without copying its bodies, and refuses one
+/// that holds more than [`MAX_BATCH_SEGMENTS`] from its declared length,
+/// before anything is allocated for its entries: a 64 MiB array of 1-byte
+/// entries would otherwise become 67 million buffers (issue 11, item 4).
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<&[u8]>, BatchError> {
+    #[derive(Deserialize)]
+    struct Batch<'a> {
+        #[serde(borrow, deserialize_with = "bounded_bodies")]
+        segments: Vec<&'a [u8]>,
+    }
+    TOO_MANY.set(None);
+    let decoded = rmp_serde::from_slice::<Batch<'_>>(bytes);
+    match (TOO_MANY.take(), decoded) {
+        (Some(n), _) => Err(BatchError::TooMany(n)),
+        (None, Ok(batch)) => Ok(batch.segments),
+        (None, Err(e)) => Err(BatchError::Malformed(e.to_string())),
+    }
+}
+
+thread_local! {
+    /// Set by [`bounded_bodies`] when a batch holds too many entries, so
+    /// that [`decode_batch`] can tell that from a malformed batch.
+    static TOO_MANY: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+fn bounded_bodies<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<&'de [u8]>, D::Error> {
+    struct Bodies;
+    impl<'de> serde::de::Visitor<'de> for Bodies {
+        type Value = Vec<&'de [u8]>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {MAX_BATCH_SEGMENTS} segment bodies")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let too_many = |n: usize| {
+                TOO_MANY.set(Some(n as u64));
+                serde::de::Error::invalid_length(n, &self)
+            };
+            let declared = seq.size_hint().unwrap_or(0);
+            if declared > MAX_BATCH_SEGMENTS {
+                return Err(too_many(declared));
+            }
+            let mut bodies = Vec::with_capacity(declared);
+            while let Some(body) = seq.next_element::<&'de [u8]>()? {
+                if bodies.len() == MAX_BATCH_SEGMENTS {
+                    return Err(too_many(bodies.len() + 1));
+                }
+                bodies.push(body);
+            }
+            Ok(bodies)
+        }
+    }
+    de.deserialize_seq(Bodies)
 }
 
 /// What became of one uploaded segment.

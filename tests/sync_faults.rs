@@ -125,8 +125,13 @@ fn cut_connections_never_lose_or_duplicate_a_segment() {
                 activity: Activity(0b1010101010),
                 screenshot: Some(Screenshot {
                     taken_at: start,
-                    jpeg: vec![i as u8; 10_000],
-                    thumbnail: vec![1; 500],
+                    // A real JPEG header (the server checks it), padded.
+                    jpeg: {
+                        let mut jpeg = common::tiny_jpeg();
+                        jpeg.resize(10_000, i as u8);
+                        jpeg
+                    },
+                    thumbnail: common::tiny_jpeg(),
                 }),
                 capture_note: None,
             }

@@ -3,5 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The allocator settings keep a storm of sign-ins or uploads from
+    // leaving the server's memory high afterwards.
+    timecard::platform::mark_process_start();
     timecard::server::admin::main()
 }

@@ -57,6 +57,16 @@ pub fn decode_body(body: &[u8]) -> Result<Segment, FormatError> {
     Ok(rmp_serde::from_slice(body)?)
 }
 
+/// The id of a segment body, without decoding its other fields (they are
+/// skipped, not copied): for a body too large to decode whole.
+pub fn body_id(body: &[u8]) -> Result<crate::domain::SegmentId, FormatError> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: crate::domain::SegmentId,
+    }
+    Ok(rmp_serde::from_slice::<Id>(body)?.id)
+}
+
 /// Encodes a whole cache file: header, checksum, body.
 pub fn encode_file(segment: &Segment) -> Result<Vec<u8>, FormatError> {
     let body = encode_body(segment)?;

@@ -98,6 +98,69 @@ pub fn plausible_years() -> String {
     )
 }
 
+/// Caps on a segment's fields (issue 11, item 4): what a real client sends
+/// is far below them; the server refuses a segment over one as invalid,
+/// with a message naming it.
+pub mod caps {
+    /// The memo, in characters.
+    pub const MEMO_CHARS: usize = 2000;
+    /// The device id, in characters.
+    pub const DEVICE_ID_CHARS: usize = 64;
+    /// The contract id, in characters.
+    pub const CONTRACT_ID_CHARS: usize = 128;
+    /// The note saying why there is no screenshot, in characters.
+    pub const CAPTURE_NOTE_CHARS: usize = 500;
+    /// The screenshot, in bytes.
+    pub const SCREENSHOT_BYTES: usize = 2 * 1024 * 1024;
+    /// Its thumbnail (320 px wide), in bytes.
+    pub const THUMBNAIL_BYTES: usize = 256 * 1024;
+    /// The width or height of a screenshot, in pixels.
+    pub const PICTURE_SIDE: u32 = 16_384;
+    /// A whole segment as MessagePack, in bytes: the pictures and the
+    /// longest text fields, with room to spare. A larger body is not
+    /// decoded.
+    pub const BODY_BYTES: usize = SCREENSHOT_BYTES + THUMBNAIL_BYTES + 64 * 1024;
+}
+
+/// Why `text` cannot be the field `what`: longer than `max` characters, or
+/// (for an id, `allow_newlines` false) holding control characters.
+fn text_problem(what: &str, text: &str, max: usize, allow_newlines: bool) -> Option<String> {
+    let chars = text.chars().count();
+    if chars > max {
+        return Some(format!(
+            "the {what} is {chars} characters long; at most {max} are kept"
+        ));
+    }
+    let bad = |c: char| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t'));
+    text.chars()
+        .any(bad)
+        .then(|| format!("the {what} holds control characters"))
+}
+
+/// Why `jpeg` cannot be the segment's `what`: too large, or not a JPEG
+/// whose header decodes to a sane size. Only the header is read.
+fn picture_problem(what: &str, jpeg: &[u8], max_bytes: usize) -> Option<String> {
+    if jpeg.len() > max_bytes {
+        return Some(format!(
+            "the {what} is {} bytes; at most {max_bytes} are taken",
+            jpeg.len()
+        ));
+    }
+    if !jpeg.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Some(format!("the {what} is not a JPEG"));
+    }
+    use image::ImageDecoder;
+    match image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(jpeg)) {
+        Err(e) => Some(format!("the {what} is not a readable JPEG ({e})")),
+        Ok(decoder) => {
+            let (w, h) = decoder.dimensions();
+            let side = caps::PICTURE_SIDE;
+            (w == 0 || h == 0 || w > side || h > side)
+                .then(|| format!("the {what} is {w}×{h} pixels; each side must be 1 to {side}"))
+        }
+    }
+}
+
 /// One piece of tracked time inside one grid cell (S1, S2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
@@ -148,6 +211,41 @@ impl Segment {
             screenshot,
             ..self.clone()
         }
+    }
+
+    /// Why a field of the segment is over its cap ([`caps`]) or malformed:
+    /// text too long (or ids holding control characters), activity outside
+    /// its ten bits, a screenshot too large or not a JPEG. Pure, no clock.
+    pub fn field_problem(&self) -> Option<String> {
+        if self.contract_id.is_empty() {
+            return Some("the contract id is empty".into());
+        }
+        text_problem(
+            "contract id",
+            &self.contract_id,
+            caps::CONTRACT_ID_CHARS,
+            false,
+        )
+        .or_else(|| text_problem("device id", &self.device_id, caps::DEVICE_ID_CHARS, false))
+        .or_else(|| text_problem("memo", &self.memo, caps::MEMO_CHARS, true))
+        .or_else(|| {
+            self.capture_note
+                .as_deref()
+                .and_then(|n| text_problem("capture note", n, caps::CAPTURE_NOTE_CHARS, true))
+        })
+        .or_else(|| {
+            (self.activity.0 >> SUB_SLOTS != 0).then(|| {
+                format!(
+                    "the activity {:#b} has bits beyond its {SUB_SLOTS} sub-slots",
+                    self.activity.0
+                )
+            })
+        })
+        .or_else(|| {
+            let shot = self.screenshot.as_ref()?;
+            picture_problem("screenshot", &shot.jpeg, caps::SCREENSHOT_BYTES)
+                .or_else(|| picture_problem("thumbnail", &shot.thumbnail, caps::THUMBNAIL_BYTES))
+        })
     }
 
     pub fn week(&self) -> BillingWeek {

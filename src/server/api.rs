@@ -1,33 +1,38 @@
 //! The HTTP API (v1): routes, authentication, error bodies, body caps and
 //! maintenance mode. Storage goes through [`Store`] on blocking threads.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 
 use super::auth::{self, SignInLimiter};
 use super::store::{self, Picture, Store, StoreError, User};
 use crate::cache::format;
 use crate::clock::Clock;
+use crate::domain::Segment;
+use crate::domain::segment::caps;
 use crate::domain::segment::{is_plausible_day, plausible_years};
 use crate::domain::{BillingWeek, LocalDay, SegmentId};
 use crate::protocol::{
-    ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody, Health, Outcome,
-    ProblemReport, ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadBatch, UploadResponse,
+    self, BatchError, ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, ErrorBody,
+    Health, Outcome, ProblemReport, RejectReason, ReportReceipt, SegmentResult, ServerConfig,
+    SessionInfo, SignIn, UploadResponse,
 };
 
 /// Cap on JSON request bodies.
@@ -37,7 +42,7 @@ pub const SEGMENTS_BODY_LIMIT: usize = crate::protocol::MAX_BATCH_BYTES;
 /// Cap on a problem report with its logs.
 pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Segments in one batch, at most.
-pub const MAX_BATCH: usize = 1000;
+pub const MAX_BATCH: usize = protocol::MAX_BATCH_SEGMENTS;
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 30;
 
@@ -49,6 +54,80 @@ pub struct AppState {
     /// While this file exists, the API answers 503 (maintenance).
     pub maintenance_flag: PathBuf,
     pub limiter: Mutex<SignInLimiter>,
+}
+
+/// What keeps hostile clients from taking the server's memory or time
+/// (issue 11): bounds on the work that costs memory. One per router, given
+/// to handlers as an extension.
+pub struct Guards {
+    /// Password hashing of sign-ins (Argon2id, ~19 MiB each).
+    pub hashing: auth::Hashing,
+    /// Requests with large bodies (segment batches up to 64 MiB, problem
+    /// reports up to 32 MiB) read and decoded at once; the body is read
+    /// only once a permit is held.
+    pub heavy: Arc<Semaphore>,
+    /// Requests that read pictures or a day of segments at once.
+    pub reads: Arc<Semaphore>,
+    /// How long a request waits for a permit before a 503.
+    pub queue_wait: std::time::Duration,
+}
+
+/// Heavy requests at once: two 64 MiB batches, read and decoded, stay far
+/// below the server's memory budget.
+pub const HEAVY_AT_ONCE: usize = 2;
+/// Diary and picture reads at once.
+pub const READS_AT_ONCE: usize = 8;
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            hashing: auth::Hashing::for_this_machine(),
+            heavy: Arc::new(Semaphore::new(HEAVY_AT_ONCE)),
+            reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
+            queue_wait: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// A 503 saying the server is busy, with Retry-After.
+fn busy(retry_after: std::time::Duration) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "the server is busy with other requests; try again in a few seconds",
+    );
+    e.retry_after = Some(retry_after.as_secs().max(1));
+    e
+}
+
+/// Holds a permit of `permits` for the rest of the request (its body is
+/// read after), or answers 503 after the queue's wait.
+async fn gated(
+    permits: &Arc<Semaphore>,
+    wait: std::time::Duration,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(wait, permits.clone().acquire_owned()).await {
+        Ok(Ok(_permit)) => next.run(request).await,
+        _ => busy(wait).into_response(),
+    }
+}
+
+async fn heavy_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    gated(&guards.heavy, guards.queue_wait, request, next).await
+}
+
+async fn reads_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    gated(&guards.reads, guards.queue_wait, request, next).await
 }
 
 type Shared = Arc<AppState>;
@@ -207,20 +286,34 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/contracts", get(contracts))
         .route(
             "/api/v1/segments",
-            post(upload).layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT)),
+            post(upload)
+                .layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate)),
         )
         .route("/api/v1/segments/{id}", delete(delete_segment))
-        .route("/api/v1/segments/{id}/screenshot", get(screenshot))
-        .route("/api/v1/segments/{id}/thumbnail", get(thumbnail))
-        .route("/api/v1/diary", get(diary))
+        .route(
+            "/api/v1/segments/{id}/screenshot",
+            get(screenshot).layer(middleware::from_fn(reads_gate)),
+        )
+        .route(
+            "/api/v1/segments/{id}/thumbnail",
+            get(thumbnail).layer(middleware::from_fn(reads_gate)),
+        )
+        .route(
+            "/api/v1/diary",
+            get(diary).layer(middleware::from_fn(reads_gate)),
+        )
         .route(
             "/api/v1/reports",
-            post(report).layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+            post(report)
+                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate)),
         )
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(Extension(Arc::new(Guards::default())))
         .layer(middleware::from_fn_with_state(state.clone(), maintenance))
         .layer(middleware::from_fn(catch_panics))
         .with_state(state)
@@ -268,49 +361,98 @@ async fn config(State(state): State<Shared>) -> Json<ServerConfig> {
     Json(state.config)
 }
 
+/// The client's address, from the connection (`ConnectInfo`); the
+/// unspecified address when the router is served without it.
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
+    }
+}
+
+fn too_many_attempts(delay: auth::Delay) -> ApiError {
+    let secs = delay.wait.as_secs_f64().ceil() as u64;
+    let whose = if delay.account {
+        "this account"
+    } else {
+        "this address"
+    };
+    let when = if secs < 60 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    };
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many failed sign-ins for {whose}; try again in {when}"),
+    );
+    e.retry_after = Some(secs.max(1));
+    e
+}
+
 async fn sign_in(
     State(state): State<Shared>,
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientAddr(ip): ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let request: SignIn = parse_json(body)?;
     let login = request.login.trim().to_owned();
-    if let Some(wait) = state
+    let lookup = login.clone();
+    let user = blocking(&state, move |s| s.find_user(&lookup)).await?;
+    // Login and e-mail of one account count together (item 8).
+    let account = user.as_ref().map_or_else(
+        || auth::AccountKey::unknown(&login),
+        |u| auth::AccountKey::User(u.id),
+    );
+    if let Some(delay) = state
         .limiter
         .lock()
         .expect("limiter")
-        .blocked_for(&login, Instant::now())
+        .delay(&account, ip, Instant::now())
     {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!(
-                "too many failed sign-ins for this account; try again in {} min",
-                wait.as_secs().div_ceil(60)
-            ),
-        );
-        e.retry_after = Some(wait.as_secs());
-        return Err(e);
+        return Err(too_many_attempts(delay));
     }
-    let lookup = login.clone();
-    let user = blocking(&state, move |s| s.find_user(&lookup)).await?;
-    let password = request.password;
-    // Verify even for unknown users, so timing does not reveal which exist.
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| auth::dummy_hash().to_owned());
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+    // Verify even for unknown users (`None`: against a hash of nothing), so
+    // timing does not reveal which exist; hashing waits its turn (item 3).
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = guards
+        .hashing
+        .verify(request.password, phc)
         .await
-        .unwrap_or(false);
+        .map_err(|b| busy(b.retry_after))?;
     let user = match (user, ok) {
         (Some(user), true) => user,
         _ => {
-            state
-                .limiter
-                .lock()
-                .expect("limiter")
-                .failed(&login, Instant::now());
-            log::warn!("server: failed sign-in for {login:?}");
+            // The name as typed, cut short for the log (it can be 60 kB).
+            let login: String = login.chars().take(64).collect();
+            let started =
+                state
+                    .limiter
+                    .lock()
+                    .expect("limiter")
+                    .failed(&account, ip, Instant::now());
+            match started {
+                Some(delay) => log::warn!(
+                    "server: failed sign-in for {login:?} from {ip}; {} held back for {} s",
+                    if delay.account {
+                        "the account is"
+                    } else {
+                        "the address is"
+                    },
+                    delay.wait.as_secs()
+                ),
+                None => log::warn!("server: failed sign-in for {login:?} from {ip}"),
+            }
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "wrong_password",
@@ -318,8 +460,8 @@ async fn sign_in(
             ));
         }
     };
-    state.limiter.lock().expect("limiter").succeeded(&login);
-    log::info!("server: {login} signed in");
+    state.limiter.lock().expect("limiter").succeeded(&account);
+    log::info!("server: {} signed in from {ip}", user.login);
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
     let expires_at = state.clock.now() + Duration::days(SESSION_DAYS);
@@ -402,38 +544,79 @@ async fn upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadResponse>, ApiError> {
     let bytes = body.map_err(body_error)?;
-    let batch: UploadBatch = rmp_serde::from_slice(&bytes).map_err(|e| {
-        ApiError::malformed(format!(
-            "the upload is not a MessagePack segment batch: {e}"
-        ))
-    })?;
-    if batch.segments.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("at most {MAX_BATCH} segments per batch"),
-        ));
-    }
-    let mut segments = Vec::with_capacity(batch.segments.len());
-    for (i, body) in batch.segments.iter().enumerate() {
-        let segment = format::decode_body(body).map_err(|e| {
-            ApiError::malformed(format!("segment {i} of the batch does not decode: {e}"))
-        })?;
-        segments.push(segment);
-    }
     let now = state.clock.now();
     let config = state.config;
-    let results = blocking(&state, move |s| s.ingest(user.id, &segments, now, config)).await?;
+    let store = state.store.clone();
+    let login = user.login.clone();
+    // Decoding a batch takes time and memory in proportion to its 64 MiB:
+    // it runs on a blocking thread, never on the async workers that answer
+    // /health (issue 11, item 4).
+    let results = tokio::task::spawn_blocking(move || {
+        let (segments, slots) = decode_upload(&bytes)?;
+        drop(bytes);
+        let mut stored = store
+            .ingest(user.id, &segments, now, config)
+            .map_err(ApiError::from)?
+            .into_iter();
+        Ok::<_, ApiError>(
+            slots
+                .into_iter()
+                .map(|slot| slot.unwrap_or_else(|| stored.next().expect("one result per segment")))
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(|e| {
+        log::error!("server: an upload task failed: {e}");
+        ApiError::internal()
+    })??;
     let count = |o| results.iter().filter(|r| r.outcome == o).count();
     log::info!(
-        "server: {} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
-        user.login,
+        "server: {login} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
         results.len(),
         count(Outcome::Accepted),
         count(Outcome::Duplicate),
         count(Outcome::Rejected)
     );
     Ok(Json(UploadResponse { results }))
+}
+
+/// Decodes a batch: the segments to judge, and per entry in batch order
+/// either `None` (its result comes from judging) or the refusal of a body
+/// too large to decode (`invalid`, by its id). A batch over the count cap
+/// is a 413, one whose structure or an entry's id does not decode a 400.
+fn decode_upload(bytes: &[u8]) -> Result<(Vec<Segment>, Vec<Option<SegmentResult>>), ApiError> {
+    let bodies = protocol::decode_batch(bytes).map_err(|e| match e {
+        BatchError::TooMany(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        BatchError::Malformed(_) => ApiError::malformed(e.to_string()),
+    })?;
+    let mut segments = Vec::with_capacity(bodies.len());
+    let mut slots = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.into_iter().enumerate() {
+        let undecodable =
+            |e| ApiError::malformed(format!("segment {i} of the batch does not decode: {e}"));
+        if body.len() > caps::BODY_BYTES {
+            let id = format::body_id(body).map_err(undecodable)?;
+            slots.push(Some(SegmentResult {
+                id,
+                outcome: Outcome::Rejected,
+                reason: Some(RejectReason::Invalid),
+                message: Some(format!(
+                    "the segment is {} bytes; at most {} are taken (a screenshot of at most {} bytes)",
+                    body.len(),
+                    caps::BODY_BYTES,
+                    caps::SCREENSHOT_BYTES
+                )),
+                accepted_until: None,
+            }));
+        } else {
+            segments.push(format::decode_body(body).map_err(undecodable)?);
+            slots.push(None);
+        }
+    }
+    Ok((segments, slots))
 }
 
 fn parse_id(id: &str) -> Result<SegmentId, ApiError> {
@@ -567,14 +750,21 @@ async fn report(
     Authed(user): Authed,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ReportReceipt>, ApiError> {
-    let report: ProblemReport = parse_json(body)?;
-    if report.description.trim().is_empty() {
-        return Err(ApiError::malformed("the report needs a description"));
-    }
-    if report.id.is_nil() {
-        return Err(ApiError::malformed("the report needs an id"));
-    }
-    let logs = report.logs_zip().map_err(ApiError::malformed)?;
+    // A report with its logs is up to 32 MiB of JSON and base64: read on a
+    // blocking thread, not on the async workers.
+    let (report, logs) = tokio::task::spawn_blocking(move || {
+        let report: ProblemReport = parse_json(body)?;
+        if report.description.trim().is_empty() {
+            return Err(ApiError::malformed("the report needs a description"));
+        }
+        if report.id.is_nil() {
+            return Err(ApiError::malformed("the report needs an id"));
+        }
+        let logs = report.logs_zip().map_err(ApiError::malformed)?;
+        Ok((report, logs))
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
     let now = state.clock.now();
     let id = report.id.to_string();
     log::info!(

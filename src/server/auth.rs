@@ -1,12 +1,17 @@
-//! Passwords (Argon2id), session tokens (only their SHA-256 is stored) and
-//! the failed-sign-in limit (Y6).
+//! Passwords (Argon2id), session tokens (only their SHA-256 is stored),
+//! the failed-sign-in limit (Y6) and the bound on concurrent password
+//! hashing.
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 /// Hashes a password with Argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> String {
@@ -50,44 +55,231 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Failed sign-ins allowed per account within [`WINDOW`].
-pub const MAX_FAILURES: u32 = 5;
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Counts failed sign-ins per login.
-#[derive(Default)]
-pub struct SignInLimiter {
-    failures: HashMap<String, (u32, Instant)>,
+/// How many passwords are hashed at once, at most: Argon2id takes about
+/// 19 MiB and a core's worth of time per sign-in, so a storm of sign-ins
+/// (with random logins, which no per-account limit catches) must queue
+/// instead of taking the server's memory (issue 11, item 3).
+pub struct Hashing {
+    permits: Arc<Semaphore>,
+    queue_wait: Duration,
 }
 
-impl SignInLimiter {
-    /// `Some(wait)` while the account is locked out.
-    pub fn blocked_for(&mut self, login: &str, now: Instant) -> Option<Duration> {
-        let key = login.to_lowercase();
-        match self.failures.get(&key) {
-            Some((count, since)) if now.duration_since(*since) >= WINDOW => {
-                let _ = count;
-                self.failures.remove(&key);
-                None
-            }
-            Some((count, since)) if *count >= MAX_FAILURES => {
-                Some(WINDOW - now.duration_since(*since))
-            }
-            _ => None,
+/// Too many sign-ins are being checked; try again after `retry_after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy {
+    pub retry_after: Duration,
+}
+
+impl Hashing {
+    /// `concurrent` hashes at once; a sign-in waits at most `queue_wait`
+    /// for its turn.
+    pub fn new(concurrent: usize, queue_wait: Duration) -> Hashing {
+        Hashing {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            queue_wait,
         }
     }
 
-    pub fn failed(&mut self, login: &str, now: Instant) {
-        let entry = self
-            .failures
-            .entry(login.to_lowercase())
-            .or_insert((0, now));
-        entry.0 += 1;
+    /// One hash per core, and a few seconds' wait.
+    pub fn for_this_machine() -> Hashing {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Hashing::new(cores, Duration::from_secs(5))
     }
 
-    pub fn succeeded(&mut self, login: &str) {
-        self.failures.remove(&login.to_lowercase());
+    /// Checks `password` against `phc` (`None`: the [`dummy_hash`], for a
+    /// user that does not exist) on a blocking thread once a permit is
+    /// free. The permit is held by the hashing itself, so a client that
+    /// hangs up does not free it early.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, Busy> {
+        let busy = Busy {
+            retry_after: self.queue_wait.max(Duration::from_secs(1)),
+        };
+        let permit = tokio::time::timeout(self.queue_wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| busy)?
+            .map_err(|_| busy)?;
+        tokio::task::spawn_blocking(move || {
+            let ok = verify_password(&password, phc.as_deref().unwrap_or_else(|| dummy_hash()));
+            drop(permit);
+            ok
+        })
+        .await
+        .map_err(|_| busy)
     }
+}
+
+/// Failed sign-ins that cost nothing; from the next one on, each failure
+/// doubles the wait before another attempt ([`delay_after`]).
+pub const FREE_FAILURES: u32 = 3;
+/// The wait after the first failure beyond [`FREE_FAILURES`].
+pub const FIRST_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait, however many failures.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten this long after the last one.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Accounts and addresses followed at most, each; beyond it the oldest
+/// are forgotten first (random logins from many addresses must not grow
+/// the server's memory without end).
+pub const MAX_TRACKED: usize = 50_000;
+
+/// How long after the last of `failures` failed sign-ins the next attempt
+/// waits: nothing for the first [`FREE_FAILURES`], then 1 s, 2 s, 4 s …
+/// up to [`MAX_DELAY`].
+pub fn delay_after(failures: u32) -> Duration {
+    match failures.checked_sub(FREE_FAILURES) {
+        None => Duration::ZERO,
+        Some(doublings) => FIRST_DELAY
+            .checked_mul(1 << doublings.min(20))
+            .unwrap_or(MAX_DELAY)
+            .min(MAX_DELAY),
+    }
+}
+
+/// Who a sign-in is for: the account (its user id, so that its login and
+/// its e-mail count together) or, for a name no account has, that name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AccountKey {
+    User(i64),
+    Unknown(String),
+}
+
+impl AccountKey {
+    /// A name no account has, as typed: only its first 128 characters are
+    /// kept (a 60 kB login must not be kept 50,000 times).
+    pub fn unknown(name: &str) -> AccountKey {
+        let short: String = name.trim().chars().take(128).collect();
+        AccountKey::Unknown(short.to_lowercase())
+    }
+}
+
+/// Where a sign-in comes from, as the limiter counts it: an IPv4 address,
+/// or the /64 network of an IPv6 one (one machine usually holds a whole
+/// /64).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(net))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl Failures {
+    /// How long an attempt at `now` still has to wait.
+    fn wait(&self, now: Instant) -> Duration {
+        delay_after(self.count).saturating_sub(now.saturating_duration_since(self.last))
+    }
+}
+
+/// Why a sign-in must wait, and how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delay {
+    pub wait: Duration,
+    /// Whether the account (not only this address) is what is held back.
+    pub account: bool,
+}
+
+/// Counts failed sign-ins (Y6, issue 11 item 8) per account — login and
+/// e-mail together — and per client address, and turns them into an
+/// exponential delay rather than a hard lock:
+///
+/// - an address that keeps failing waits longer and longer, whatever
+///   accounts it tries (random logins included);
+/// - an account that keeps failing makes the addresses that have been
+///   failing wait, but not one that has not failed: its owner, signing in
+///   from an address with no failures, is not locked out by someone
+///   guessing elsewhere.
+#[derive(Default)]
+pub struct SignInLimiter {
+    accounts: HashMap<AccountKey, Failures>,
+    addresses: HashMap<IpAddr, Failures>,
+    /// When old entries were last dropped.
+    swept: Option<Instant>,
+}
+
+impl SignInLimiter {
+    /// `Some` while an attempt on `account` from `ip` has to wait.
+    pub fn delay(&mut self, account: &AccountKey, ip: IpAddr, now: Instant) -> Option<Delay> {
+        self.forget_old(now);
+        let address = self.addresses.get(&address_key(ip));
+        let address_wait = address.map_or(Duration::ZERO, |f| f.wait(now));
+        let account_wait = match (address, self.accounts.get(account)) {
+            (Some(_), Some(f)) => f.wait(now),
+            _ => Duration::ZERO,
+        };
+        let wait = address_wait.max(account_wait);
+        (!wait.is_zero()).then_some(Delay {
+            wait,
+            account: account_wait >= address_wait,
+        })
+    }
+
+    /// Counts a failure; returns the delay it starts, if any (to log).
+    pub fn failed(&mut self, account: &AccountKey, ip: IpAddr, now: Instant) -> Option<Delay> {
+        self.forget_old(now);
+        let address_wait = count_failure(&mut self.addresses, address_key(ip), now);
+        let account_wait = count_failure(&mut self.accounts, account.clone(), now);
+        let wait = address_wait.max(account_wait);
+        (!wait.is_zero()).then_some(Delay {
+            wait,
+            account: account_wait >= address_wait,
+        })
+    }
+
+    /// The right password: the account's failures are forgotten (the
+    /// address's are not: signing in to one's own account must not reset
+    /// the count of guesses at others).
+    pub fn succeeded(&mut self, account: &AccountKey) {
+        self.accounts.remove(account);
+    }
+
+    /// Drops what is older than [`WINDOW`], at most once a second.
+    fn forget_old(&mut self, now: Instant) {
+        if self
+            .swept
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.swept = Some(now);
+        let fresh = |f: &mut Failures| now.saturating_duration_since(f.last) < WINDOW;
+        self.accounts.retain(|_, f| fresh(f));
+        self.addresses.retain(|_, f| fresh(f));
+    }
+}
+
+/// Adds a failure for `key` and returns the wait it starts.
+fn count_failure<K: Hash + Eq + Clone>(
+    map: &mut HashMap<K, Failures>,
+    key: K,
+    now: Instant,
+) -> Duration {
+    if map.len() >= MAX_TRACKED
+        && !map.contains_key(&key)
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, f)| f.last)
+            .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
+    }
+    let entry = map.entry(key).or_insert(Failures {
+        count: 0,
+        last: now,
+    });
+    entry.count = entry.count.saturating_add(1);
+    entry.last = now;
+    delay_after(entry.count)
 }
 
 #[cfg(test)]
@@ -105,17 +297,118 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
     }
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn limiter_blocks_after_five_failures_then_forgets() {
+    fn delay_doubles_after_the_free_failures_up_to_a_cap() {
+        assert_eq!(delay_after(0), Duration::ZERO);
+        assert_eq!(delay_after(FREE_FAILURES - 1), Duration::ZERO);
+        assert_eq!(delay_after(FREE_FAILURES), FIRST_DELAY);
+        assert_eq!(delay_after(FREE_FAILURES + 3), FIRST_DELAY * 8);
+        assert_eq!(delay_after(FREE_FAILURES + 30), MAX_DELAY);
+        assert_eq!(delay_after(u32::MAX), MAX_DELAY);
+    }
+
+    // Issue 11, item 8: failures count per account — login and e-mail
+    // together, as the same user id — and per address; the owner signing
+    // in from an address that has not been failing is not held back.
+    #[test]
+    fn a_guessed_account_holds_back_the_guesser_not_its_owner() {
+        let mut limiter = SignInLimiter::default();
+        let ann = AccountKey::User(1);
+        let (attacker, owner) = (ip("203.0.113.9"), ip("198.51.100.7"));
+        let mut now = Instant::now();
+        let mut last = None;
+        for _ in 0..FREE_FAILURES + 4 {
+            // The guesser waits out each delay, then fails again.
+            if let Some(delay) = limiter.delay(&ann, attacker, now) {
+                now += delay.wait;
+            }
+            assert!(limiter.delay(&ann, attacker, now).is_none());
+            last = limiter.failed(&ann, attacker, now);
+        }
+        let started = last.expect("a delay started");
+        assert_eq!(started.wait, FIRST_DELAY * 16);
+        assert_eq!(limiter.delay(&ann, attacker, now), Some(started));
+        // The owner, from elsewhere, is not delayed.
+        assert_eq!(limiter.delay(&ann, owner, now), None);
+        // Another address that has failed (on another account) is held
+        // back on this account too: guesses spread over addresses gain
+        // one try each, not five.
+        let other = ip("192.0.2.1");
+        limiter.failed(&AccountKey::User(2), other, now);
+        assert!(limiter.delay(&ann, other, now).unwrap().account);
+        // The delay runs out: not a 15-minute lock.
+        assert!(limiter.delay(&ann, attacker, now + started.wait).is_none());
+        // Everything is forgotten after the window.
+        let later = now + WINDOW + Duration::from_secs(1);
+        assert!(limiter.delay(&ann, attacker, later).is_none());
+        assert!(limiter.accounts.is_empty() && limiter.addresses.is_empty());
+    }
+
+    // Random logins from one address: the address waits, whatever the name.
+    #[test]
+    fn an_address_trying_random_logins_waits() {
         let mut limiter = SignInLimiter::default();
         let t0 = Instant::now();
-        for _ in 0..MAX_FAILURES {
-            assert!(limiter.blocked_for("Ann", t0).is_none());
-            limiter.failed("ann", t0);
+        let from = ip("2001:db8::1");
+        for i in 0..FREE_FAILURES {
+            let who = AccountKey::unknown(&format!("random-{i}"));
+            assert!(limiter.delay(&who, from, t0).is_none());
+            limiter.failed(&who, from, t0);
         }
-        assert!(limiter.blocked_for("ANN", t0).is_some());
-        assert!(limiter.blocked_for("bob", t0).is_none());
-        assert!(limiter.blocked_for("ann", t0 + WINDOW).is_none());
+        let fresh = AccountKey::unknown("never-tried");
+        let delay = limiter.delay(&fresh, from, t0).unwrap();
+        assert!(!delay.account);
+        // The same /64 is the same address; another network is not.
+        assert!(limiter.delay(&fresh, ip("2001:db8::ffff"), t0).is_some());
+        assert!(limiter.delay(&fresh, ip("2001:db8:1::1"), t0).is_none());
+        // Success on an account clears that account, not the address.
+        limiter.succeeded(&fresh);
+        assert!(limiter.delay(&fresh, from, t0).is_some());
+    }
+
+    #[test]
+    fn the_limiter_follows_a_bounded_number_of_keys() {
+        let mut limiter = SignInLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..MAX_TRACKED as u32 + 10 {
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(i));
+            limiter.failed(&AccountKey::unknown(&i.to_string()), addr, t0);
+        }
+        assert_eq!(limiter.accounts.len(), MAX_TRACKED);
+        assert_eq!(limiter.addresses.len(), MAX_TRACKED);
+    }
+
+    // Issue 11, item 3: at most N hashes at once; the rest wait their turn
+    // and, past the queue's wait, are told to come back.
+    #[test]
+    fn hashing_is_bounded_and_queues_with_a_timeout() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let hashing = Arc::new(Hashing::new(1, Duration::from_millis(1)));
+            let phc = dummy_hash().to_owned();
+            // Hold the only permit, as a long hash would.
+            let held = hashing.permits.clone().acquire_owned().await.unwrap();
+            let busy = hashing
+                .verify("no such user".into(), Some(phc.clone()))
+                .await
+                .unwrap_err();
+            assert!(busy.retry_after >= Duration::from_secs(1));
+            drop(held);
+            assert_eq!(
+                hashing.verify("no such user".into(), Some(phc)).await,
+                Ok(true)
+            );
+            assert_eq!(hashing.verify("x".into(), None).await, Ok(false));
+            assert_eq!(hashing.permits.available_permits(), 1);
+        });
     }
 
     #[test]

@@ -20,8 +20,10 @@ pub struct StoredContract {
 pub struct Facts {
     /// The contract, if it exists and belongs to the uploading user.
     pub contract: Option<StoredContract>,
-    /// The user who already has a segment with this id, if any.
-    pub id_owner: Option<i64>,
+    /// The uploading user already has a segment with this id (K7). Ids are
+    /// unique per user: another user's segment with the same id is not
+    /// looked at.
+    pub already_stored: bool,
     /// A segment of the same user overlapping this one: (its device).
     pub overlap_device: Option<String>,
     /// Seconds already stored on this contract in the segment's billing week.
@@ -46,19 +48,19 @@ pub fn max_segment_secs(config: ServerConfig) -> i64 {
     config.segment_secs.max(3600)
 }
 
-/// Decides about `segment`, uploaded by `user_id` at `now`.
+/// Decides about `segment`, uploaded at `now` by the user `facts` are about.
 pub fn judge(
     segment: &Segment,
-    user_id: i64,
     facts: &Facts,
     now: DateTime<Utc>,
     config: ServerConfig,
 ) -> Verdict {
     use RejectReason::*;
-    match facts.id_owner {
-        Some(owner) if owner == user_id => return Verdict::Duplicate,
-        Some(_) => return Verdict::Reject(Invalid, "this segment id is already used".into()),
-        None => {}
+    if facts.already_stored {
+        return Verdict::Duplicate;
+    }
+    if let Some(problem) = segment.field_problem() {
+        return Verdict::Reject(Invalid, problem);
     }
     if let Some(problem) = segment.dates_problem() {
         return Verdict::Reject(Invalid, problem);
@@ -218,20 +220,12 @@ mod tests {
     fn accepts_a_normal_segment_and_knows_duplicates() {
         let now = at("2026-11-25T10:00:00Z");
         let s = seg("2026-11-25T09:00:00Z", 600);
-        assert_eq!(judge(&s, 1, &facts(), now, CONFIG), Verdict::Accept);
+        assert_eq!(judge(&s, &facts(), now, CONFIG), Verdict::Accept);
         let dup = Facts {
-            id_owner: Some(1),
+            already_stored: true,
             ..facts()
         };
-        assert_eq!(judge(&s, 1, &dup, now, CONFIG), Verdict::Duplicate);
-        let theirs = Facts {
-            id_owner: Some(2),
-            ..facts()
-        };
-        assert_eq!(
-            reason(judge(&s, 1, &theirs, now, CONFIG)),
-            RejectReason::Invalid
-        );
+        assert_eq!(judge(&s, &dup, now, CONFIG), Verdict::Duplicate);
     }
 
     // W4: after Monday 00:00 UTC (+ grace) last week's segments are refused.
@@ -241,7 +235,6 @@ mod tests {
         assert_eq!(
             judge(
                 &s,
-                1,
                 &facts(),
                 at("2026-11-29T23:59:00Z") + Duration::minutes(1),
                 CONFIG
@@ -259,7 +252,7 @@ mod tests {
             ..CONFIG
         };
         assert_eq!(
-            judge(&s, 1, &facts(), at("2026-11-30T00:30:00Z"), grace),
+            judge(&s, &facts(), at("2026-11-30T00:30:00Z"), grace),
             Verdict::Accept
         );
     }
@@ -274,7 +267,7 @@ mod tests {
         stored.contract.status = ContractStatus::Paused;
         stored.status_changed_at = Some(at("2026-11-25T11:54:48Z"));
         let now = at("2026-11-25T11:55:00Z");
-        match judge(&seg("2026-11-25T11:50:00Z", 294), 1, &f, now, CONFIG) {
+        match judge(&seg("2026-11-25T11:50:00Z", 294), &f, now, CONFIG) {
             Verdict::AcceptUntil(end, message) => {
                 assert_eq!(end, at("2026-11-25T11:54:48Z"));
                 assert!(
@@ -286,11 +279,11 @@ mod tests {
             other => panic!("expected a cut, got {other:?}"),
         }
         assert_eq!(
-            judge(&seg("2026-11-25T11:40:00Z", 600), 1, &f, now, CONFIG),
+            judge(&seg("2026-11-25T11:40:00Z", 600), &f, now, CONFIG),
             Verdict::Accept
         );
         assert_eq!(
-            reason(judge(&seg("2026-11-25T11:54:50Z", 4), 1, &f, now, CONFIG)),
+            reason(judge(&seg("2026-11-25T11:54:50Z", 4), &f, now, CONFIG)),
             RejectReason::ContractNotTrackable
         );
     }
@@ -303,7 +296,6 @@ mod tests {
         };
         match judge(
             &seg("2026-11-25T09:00:00Z", 600),
-            1,
             &f,
             at("2026-11-25T10:00:00Z"),
             CONFIG,
@@ -323,17 +315,11 @@ mod tests {
             ..facts()
         };
         assert_eq!(
-            reason(judge(
-                &seg("2026-11-25T09:00:00Z", 600),
-                1,
-                &near,
-                now,
-                CONFIG
-            )),
+            reason(judge(&seg("2026-11-25T09:00:00Z", 600), &near, now, CONFIG)),
             RejectReason::OverLimit
         );
         assert_eq!(
-            judge(&seg("2026-11-25T09:00:00Z", 300), 1, &near, now, CONFIG),
+            judge(&seg("2026-11-25T09:00:00Z", 300), &near, now, CONFIG),
             Verdict::Accept
         );
         let none = Facts {
@@ -341,13 +327,7 @@ mod tests {
             ..facts()
         };
         assert_eq!(
-            reason(judge(
-                &seg("2026-11-25T09:00:00Z", 60),
-                1,
-                &none,
-                now,
-                CONFIG
-            )),
+            reason(judge(&seg("2026-11-25T09:00:00Z", 60), &none, now, CONFIG)),
             RejectReason::ContractNotTrackable
         );
         // Paused at 09:30: time before the pause still counts, time after does not.
@@ -356,13 +336,12 @@ mod tests {
         c.contract.status = ContractStatus::Paused;
         c.status_changed_at = Some(at("2026-11-25T09:30:00Z"));
         assert_eq!(
-            judge(&seg("2026-11-25T09:10:00Z", 600), 1, &paused, now, CONFIG),
+            judge(&seg("2026-11-25T09:10:00Z", 600), &paused, now, CONFIG),
             Verdict::Accept
         );
         assert_eq!(
             reason(judge(
                 &seg("2026-11-25T09:30:00Z", 60),
-                1,
                 &paused,
                 now,
                 CONFIG
@@ -385,7 +364,7 @@ mod tests {
             let mut s = seg("2026-11-25T09:00:00Z", 600);
             s.start = start;
             s.end = start + Duration::seconds(600);
-            match judge(&s, 1, &facts(), now, CONFIG) {
+            match judge(&s, &facts(), now, CONFIG) {
                 Verdict::Reject(RejectReason::Invalid, msg) => {
                     assert!(msg.contains("1 Jan 2000 to 1 Jan 2100"), "{msg}")
                 }
@@ -400,7 +379,6 @@ mod tests {
         assert_eq!(
             reason(judge(
                 &seg("2026-11-25T09:00:00Z", 0),
-                1,
                 &facts(),
                 now,
                 CONFIG
@@ -410,7 +388,6 @@ mod tests {
         assert_eq!(
             reason(judge(
                 &seg("2026-11-25T08:00:00Z", 3601),
-                1,
                 &facts(),
                 now,
                 CONFIG
@@ -420,7 +397,6 @@ mod tests {
         assert_eq!(
             reason(judge(
                 &seg("2026-11-25T11:00:00Z", 60),
-                1,
                 &facts(),
                 now,
                 CONFIG

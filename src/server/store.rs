@@ -130,6 +130,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
+/// The schema of migration 1 ([`baseline_schema`]); later ones change it.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
@@ -184,6 +185,80 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 ";
 
+/// The schema's history, oldest first: migration `n` (1-based) brings a
+/// database from `PRAGMA user_version` `n - 1` to `n`, in one transaction
+/// with the version bump.
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] =
+    &[baseline_schema, segments_keyed_by_user];
+
+/// Runs the migrations a database has not had yet.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        step(&tx)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// 1: the schema as it was before versions were numbered. Databases from
+/// that time are at version 0 with some or all of it in place, so every
+/// statement tolerates what exists; the oldest kept no attachments beside
+/// reports.
+fn baseline_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let has_logs_zip: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('reports') WHERE name = 'logs_zip')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_logs_zip {
+        conn.execute_batch("ALTER TABLE reports ADD COLUMN logs_zip BLOB")?;
+    }
+    Ok(())
+}
+
+/// 2: segment ids are unique per user, not across users (issue 11, item
+/// 9): segments and screenshots are keyed by (user, id).
+fn segments_keyed_by_user(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE segments_v2 (
+            id TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            contract_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            memo TEXT NOT NULL,
+            activity INTEGER NOT NULL,
+            capture_note TEXT,
+            has_screenshot INTEGER NOT NULL,
+            PRIMARY KEY (user_id, id)
+        );
+        INSERT INTO segments_v2 (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot)
+            SELECT id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot FROM segments;
+        CREATE TABLE screenshots_v2 (
+            user_id INTEGER NOT NULL,
+            segment_id TEXT NOT NULL,
+            taken_at INTEGER NOT NULL,
+            jpeg BLOB NOT NULL,
+            thumbnail BLOB NOT NULL,
+            PRIMARY KEY (user_id, segment_id)
+        );
+        INSERT INTO screenshots_v2 (user_id, segment_id, taken_at, jpeg, thumbnail)
+            SELECT g.user_id, s.segment_id, s.taken_at, s.jpeg, s.thumbnail
+            FROM screenshots s JOIN segments g ON g.id = s.segment_id;
+        DROP TABLE screenshots;
+        DROP TABLE segments;
+        ALTER TABLE segments_v2 RENAME TO segments;
+        ALTER TABLE screenshots_v2 RENAME TO screenshots;
+        CREATE INDEX segments_by_user_start ON segments(user_id, start);",
+    )
+}
+
 /// How far back range queries look for a segment that started before the
 /// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
@@ -197,23 +272,15 @@ fn from_ts(s: i64) -> DateTime<Utc> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file.
+    /// Opens (creating if needed) the database file and brings its schema
+    /// up to date ([`MIGRATIONS`]).
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        // Databases from before attachments were kept beside the report.
-        let has_logs_zip: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('reports') WHERE name = 'logs_zip')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_logs_zip {
-            conn.execute_batch("ALTER TABLE reports ADD COLUMN logs_zip BLOB")?;
-        }
+        migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -288,8 +355,15 @@ fn diary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DiarySegment> {
     })
 }
 
-const DIARY_COLUMNS: &str =
-    "id, contract_id, device_id, start, end, memo, activity, has_screenshot, capture_note";
+/// Memos and notes are read no longer than their caps: a database from
+/// before the caps may hold a 10 MB memo, which 200 parallel Work Diary
+/// requests would otherwise copy 200 times (issue 11, item 4).
+const DIARY_COLUMNS: &str = "id, contract_id, device_id, start, end, substr(memo, 1, 2000), activity, has_screenshot, substr(capture_note, 1, 500)";
+// The numbers above are these caps.
+const _: () = assert!(
+    crate::domain::segment::caps::MEMO_CHARS == 2000
+        && crate::domain::segment::caps::CAPTURE_NOTE_CHARS == 500
+);
 
 impl Store for SqliteStore {
     fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64> {
@@ -492,7 +566,7 @@ impl Store for SqliteStore {
                 }
             };
             let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
-            let verdict = rules::judge(segment, user_id, &facts, now, config);
+            let verdict = rules::judge(segment, &facts, now, config);
             let mut accepted_until = None;
             let (outcome, reason, message) = match verdict {
                 Verdict::Accept => {
@@ -567,8 +641,8 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound(format!("no segment {id}")));
         }
         tx.execute(
-            "DELETE FROM screenshots WHERE segment_id = ?1",
-            params![id.to_string()],
+            "DELETE FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
+            params![user_id, id.to_string()],
         )?;
         tx.commit()?;
         Ok(())
@@ -579,10 +653,8 @@ impl Store for SqliteStore {
             Picture::Full => "jpeg",
             Picture::Thumbnail => "thumbnail",
         };
-        let sql = format!(
-            "SELECT s.{column} FROM screenshots s JOIN segments g ON g.id = s.segment_id
-             WHERE s.segment_id = ?1 AND g.user_id = ?2"
-        );
+        let sql =
+            format!("SELECT {column} FROM screenshots WHERE segment_id = ?1 AND user_id = ?2");
         Ok(self
             .conn()
             .query_row(&sql, params![id.to_string(), user_id], |r| r.get(0))
@@ -685,14 +757,14 @@ fn facts_for(
     week_logged_secs: i64,
     lookback: i64,
 ) -> Result<Facts> {
-    let id = segment.id.to_string();
-    let id_owner: Option<i64> = conn
-        .prepare_cached("SELECT user_id FROM segments WHERE id = ?1")?
-        .query_row(params![id], |r| r.get(0))
-        .optional()?;
-    if id_owner.is_some() {
+    // K7: ids are unique per user; another user's segment with the same
+    // id is none of this one's business (issue 11, item 9).
+    let already_stored: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM segments WHERE user_id = ?1 AND id = ?2)")?
+        .query_row(params![user_id, segment.id.to_string()], |r| r.get(0))?;
+    if already_stored {
         return Ok(Facts {
-            id_owner,
+            already_stored,
             ..Facts::default()
         });
     }
@@ -711,7 +783,7 @@ fn facts_for(
         .optional()?;
     Ok(Facts {
         contract,
-        id_owner,
+        already_stored,
         overlap_device,
         week_logged_secs,
     })
@@ -735,8 +807,8 @@ fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
         s.screenshot.is_some(),
     ])?;
     if let Some(shot) = &s.screenshot {
-        conn.prepare_cached("INSERT INTO screenshots (segment_id, taken_at, jpeg, thumbnail) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![s.id.to_string(), ts(shot.taken_at), shot.jpeg, shot.thumbnail])?;
+        conn.prepare_cached("INSERT INTO screenshots (user_id, segment_id, taken_at, jpeg, thumbnail) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![user_id, s.id.to_string(), ts(shot.taken_at), shot.jpeg, shot.thumbnail])?;
     }
     Ok(())
 }
@@ -809,6 +881,93 @@ mod tests {
         assert!(settle_pending_limit(&mut c, monday));
         assert_eq!(c.weekly_limit_secs, Some(5 * 3600));
         assert!(c.pending_limit.is_none());
+    }
+
+    // Issue 11, item 9: a database from before numbered migrations keeps
+    // its segments and screenshots, and then takes the same segment id
+    // from another user as a new segment (it used to say "this segment id
+    // is already used").
+    #[test]
+    fn migration_2_keys_segments_by_user() {
+        use crate::domain::{Screenshot, Segment, SegmentId};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let id = SegmentId::random();
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(SCHEMA).unwrap();
+            old.execute_batch(
+                "INSERT INTO users (id, login, password_hash) VALUES (1, 'ann', 'h'), (2, 'bob', 'h');
+                 INSERT INTO contracts (id, user_id, title, client, kind, status, start_date)
+                     VALUES ('ann-c', 1, 't', 'c', 'hourly', 'active', '2026-01-01'),
+                            ('bob-c', 2, 't', 'c', 'hourly', 'active', '2026-01-01');",
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot)
+                 VALUES (?1, 1, 'ann-c', 'd', ?2, ?3, 'ann''s', 1, NULL, 1)",
+                params![id.to_string(), ts(at("2026-11-25T09:00:00Z")), ts(at("2026-11-25T09:10:00Z"))],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO screenshots (segment_id, taken_at, jpeg, thumbnail) VALUES (?1, 0, x'01', x'02')",
+                params![id.to_string()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.screenshot(1, id, Picture::Full).unwrap(),
+            Some(vec![1])
+        );
+        assert_eq!(store.segment(1, id).unwrap().unwrap().memo, "ann's");
+
+        let start = at("2026-11-25T09:00:00Z");
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 80)
+            .encode(&[0; 8 * 8 * 3], 8, 8, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let bobs = Segment {
+            id,
+            contract_id: "bob-c".into(),
+            device_id: "d".into(),
+            start,
+            end: start + Duration::minutes(10),
+            memo: "bob's".into(),
+            activity: Activity(1),
+            screenshot: Some(Screenshot {
+                taken_at: start,
+                jpeg: jpeg.clone(),
+                thumbnail: jpeg.clone(),
+            }),
+            capture_note: None,
+        };
+        let config = ServerConfig {
+            segment_secs: 600,
+            lock_grace_secs: 0,
+        };
+        let now = at("2026-11-25T12:00:00Z");
+        let result = store
+            .ingest(2, std::slice::from_ref(&bobs), now, config)
+            .unwrap();
+        assert_eq!(result[0].outcome, Outcome::Accepted, "{result:?}");
+        let again = store.ingest(2, &[bobs], now, config).unwrap();
+        assert_eq!(again[0].outcome, Outcome::Duplicate);
+        assert_eq!(store.screenshot(2, id, Picture::Full).unwrap(), Some(jpeg));
+        store.delete_segment(2, id).unwrap();
+        assert_eq!(store.segment(1, id).unwrap().unwrap().memo, "ann's");
+        assert_eq!(
+            store.screenshot(1, id, Picture::Thumbnail).unwrap(),
+            Some(vec![2])
+        );
+        // Opening again runs nothing twice.
+        drop(store);
+        SqliteStore::open(&path).unwrap();
     }
 
     #[test]

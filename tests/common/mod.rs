@@ -16,6 +16,16 @@ pub fn date(s: &str) -> NaiveDate {
     s.parse().expect("a valid date")
 }
 
+/// A real, small JPEG (8×8, grey): the server takes only screenshots and
+/// thumbnails whose JPEG header decodes.
+pub fn tiny_jpeg() -> Vec<u8> {
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(&[128u8; 8 * 8 * 3], 8, 8, jpeg_encoder::ColorType::Rgb)
+        .expect("encode an 8×8 JPEG");
+    out
+}
+
 pub fn hourly(id: &str, limit_hours: Option<i64>) -> Contract {
     Contract {
         id: id.into(),
