@@ -133,7 +133,7 @@ fn admin_commands_and_serve() {
     output.read_line(&mut first).unwrap();
     // The rest of its output is read (and dropped) until it exits.
     std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
-    let _serving = Serving(child);
+    let serving = Serving(child);
     let url = first
         .trim()
         .strip_prefix("timecard-server listening on ")
@@ -164,6 +164,11 @@ fn admin_commands_and_serve() {
 
     let out = server_cmd(data, &["maintenance", "on", "--retry-after", "7"], None);
     assert!(out.status.success());
+    assert!(
+        !text(&out).contains("no server is running"),
+        "a server runs: {}",
+        text(&out)
+    );
     let err = client.health().unwrap_err();
     assert_eq!(
         err.retry_after(),
@@ -173,4 +178,64 @@ fn admin_commands_and_serve() {
     assert!(err.to_string().contains("maintenance"));
     server_cmd(data, &["maintenance", "off"], None);
     assert_eq!(client.health().unwrap().status, "ok");
+
+    // Issue 11, item 10: users and sessions from the command line.
+    let users = text(&server_cmd(data, &["user", "list"], None));
+    assert!(
+        users.contains("ann") && users.contains("1 session(s), 1 contract(s)"),
+        "{users}"
+    );
+    let sessions = server_cmd(data, &["session", "list", "--user", "ann", "--json"], None);
+    let sessions: serde_json::Value = serde_json::from_slice(&sessions.stdout).unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    assert!(sessions[0]["created_at"].is_string(), "{sessions}");
+    // A second serve on the same folder is refused.
+    let second = server_cmd(data, &["serve", "--listen", "127.0.0.1:0"], None);
+    assert!(!second.status.success());
+    assert!(
+        text(&second).contains("already serving"),
+        "{}",
+        text(&second)
+    );
+
+    // Disabled: the session ends and signing in is refused, with the reason.
+    let out = server_cmd(data, &["user", "disable", "ann"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(matches!(
+        client.contracts("UTC"),
+        Err(timecard::sync::SyncError::SessionExpired | timecard::sync::SyncError::SignedOut)
+    ));
+    let refused = client
+        .sign_in("ann", "long enough password")
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("disabled"), "{refused}");
+    server_cmd(data, &["user", "enable", "ann"], None);
+    client.sign_in("ann", "long enough password").unwrap();
+
+    // A new password ends the sessions; the old one no longer works.
+    let out = server_cmd(
+        data,
+        &["user", "set-password", "ann", "--password-stdin"],
+        Some("another long password\n"),
+    );
+    assert!(text(&out).contains("1 session(s) ended"), "{}", text(&out));
+    assert!(client.sign_in("ann", "long enough password").is_err());
+    client.sign_in("ann", "another long password").unwrap();
+    let out = server_cmd(data, &["user", "sign-out", "ann"], None);
+    assert!(
+        text(&out).contains("1 session(s) of ann ended"),
+        "{}",
+        text(&out)
+    );
+    assert!(client.contracts("UTC").is_err());
+    drop(serving);
+
+    // Nothing serves the folder now: maintenance says so.
+    let out = server_cmd(data, &["maintenance", "on"], None);
+    assert!(
+        text(&out).contains("no server is running"),
+        "{}",
+        text(&out)
+    );
 }

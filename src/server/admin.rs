@@ -47,6 +47,11 @@ pub enum ServerCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// List the open sessions.
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
     /// Manage contracts.
     Contract {
         #[command(subcommand)]
@@ -103,6 +108,38 @@ pub enum UserCommand {
         /// Read the password from standard input (the only way, so it never shows in `ps`).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Every user: e-mail, disabled or not, open sessions, contracts.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a user from signing in and end their sessions (their time stays).
+    Disable { login: String },
+    /// Let a disabled user sign in again.
+    Enable { login: String },
+    /// Set a new password (read from standard input); their sessions end.
+    SetPassword {
+        login: String,
+        /// Read the password from standard input (the only way).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// End every session of a user: each device must sign in again (its
+    /// cached time stays and uploads after that).
+    SignOut { login: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Open sessions (never their tokens), of one user or all.
+    List {
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -209,22 +246,29 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        ServerCommand::User {
-            command: UserCommand::Add { login, email, .. },
+        ServerCommand::User { command } => user_command(&cli.data, command, clock.now()),
+        ServerCommand::Session {
+            command: SessionCommand::List { user, json },
         } => {
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password)?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            if password.len() < 8 {
-                bail!("the password must have at least 8 characters");
-            }
             let store = open_store(&cli.data)?;
-            store.add_user(
-                &login,
-                email.as_deref(),
-                &super::auth::hash_password(password),
-            )?;
-            println!("user {login} added");
+            let sessions = store.sessions(user.as_deref(), clock.now())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sessions)?);
+            } else if sessions.is_empty() {
+                println!("no open sessions");
+            } else {
+                for s in sessions {
+                    println!(
+                        "{:<16} {}  since {}  until {}",
+                        printable(&s.login, false),
+                        s.id,
+                        s.created_at.map_or("(unknown)".to_owned(), |t| t
+                            .format("%Y-%m-%d %H:%M UTC")
+                            .to_string()),
+                        s.expires_at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
@@ -232,6 +276,12 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         ServerCommand::Maintenance { state, retry_after } => {
             std::fs::create_dir_all(&cli.data)?;
             super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
+            if !super::serve::is_serving(&cli.data) {
+                eprintln!(
+                    "warning: no server is running on {}: the flag takes effect when one starts there",
+                    cli.data.display()
+                );
+            }
             println!(
                 "maintenance {}",
                 if matches!(state, OnOff::On) {
@@ -243,6 +293,84 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reads a password from standard input (never from the command line).
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    if password.len() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok(password)
+}
+
+fn user_command(
+    data: &std::path::Path,
+    command: UserCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        UserCommand::Add { login, email, .. } => {
+            let password = read_password()?;
+            let store = open_store(data)?;
+            store.add_user(
+                &login,
+                email.as_deref(),
+                &super::auth::hash_password(&password),
+            )?;
+            println!("user {login} added");
+        }
+        UserCommand::List { json } => {
+            let users = open_store(data)?.users(now)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else if users.is_empty() {
+                println!(
+                    "no users; add one with `timecard-server user add LOGIN --password-stdin`"
+                );
+            } else {
+                for u in users {
+                    println!(
+                        "{:<16} {:<28} {:<9} {} session(s), {} contract(s)",
+                        printable(&u.login, false),
+                        printable(u.email.as_deref().unwrap_or("-"), false),
+                        if u.disabled_at.is_some() {
+                            "disabled"
+                        } else {
+                            "active"
+                        },
+                        u.sessions,
+                        u.contracts
+                    );
+                }
+            }
+        }
+        UserCommand::Disable { login } => {
+            open_store(data)?.set_disabled(&login, Some(now))?;
+            log::info!("user {login} disabled");
+            println!("{login} is disabled: signing in is refused and every session has ended");
+        }
+        UserCommand::Enable { login } => {
+            open_store(data)?.set_disabled(&login, None)?;
+            println!("{login} can sign in again");
+        }
+        UserCommand::SetPassword { login, .. } => {
+            let password = read_password()?;
+            let store = open_store(data)?;
+            store.set_password(&login, &super::auth::hash_password(&password))?;
+            let ended = store.revoke_sessions(&login)?;
+            println!("new password set for {login}; {ended} session(s) ended");
+        }
+        UserCommand::SignOut { login } => {
+            let ended = open_store(data)?.revoke_sessions(&login)?;
+            println!(
+                "{ended} session(s) of {login} ended: each device signs in again, its cached time stays"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]

@@ -461,6 +461,17 @@ async fn sign_in(
         }
     };
     state.limiter.lock().expect("limiter").succeeded(&account);
+    if user.disabled {
+        log::warn!(
+            "server: sign-in refused for {} from {ip}: the account is disabled",
+            user.login
+        );
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account is disabled; ask the server's administrator",
+        ));
+    }
     log::info!("server: {} signed in from {ip}", user.login);
     let token = auth::new_token();
     let hash = auth::token_hash(&token);

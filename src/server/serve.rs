@@ -72,6 +72,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
     super::make_private(data).with_context(|| format!("cannot use {}", data.display()))?;
+    let _serving = ServingLock::take(data)?;
 
     let mut options = ServerOptions::new(data);
     options.config = ServerConfig {
@@ -195,4 +196,41 @@ fn wait_for_signals(mut reload: impl FnMut()) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Held while `serve` runs on a data folder, so that admin commands can
+/// tell whether a server is there (`maintenance on` warns when none is)
+/// and a second `serve` on the same folder is refused.
+struct ServingLock(#[allow(dead_code)] std::fs::File);
+
+const SERVING_LOCK: &str = "serving.lock";
+
+impl ServingLock {
+    fn take(data: &Path) -> anyhow::Result<ServingLock> {
+        let path = data.join(SERVING_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServingLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another timecard-server is already serving {}; stop it first",
+                data.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
+/// Whether a `serve` is running on this data folder now.
+pub fn is_serving(data: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(data.join(SERVING_LOCK)) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }

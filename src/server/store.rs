@@ -40,6 +40,29 @@ pub struct User {
     pub login: String,
     pub email: Option<String>,
     pub password_hash: String,
+    /// Disabled by an admin (`user disable`): cannot sign in.
+    pub disabled: bool,
+}
+
+/// A user as `user list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UserSummary {
+    pub login: String,
+    pub email: Option<String>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Sessions that have not expired.
+    pub sessions: usize,
+    pub contracts: usize,
+}
+
+/// A session as `session list` shows it: never the token, only the start
+/// of its hash, enough to tell sessions apart.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionSummary {
+    pub login: String,
+    pub id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Everything the server keeps.
@@ -103,6 +126,16 @@ pub trait Store: Send + Sync {
     fn reports(&self) -> Result<Vec<StoredReport>>;
     /// One report (by id, or a unique prefix of it) with its logs zip.
     fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>>;
+
+    /// Every user, by login.
+    fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>>;
+    /// Disables (`Some(when)`) or enables (`None`) a user; disabling ends
+    /// every session of theirs.
+    fn set_disabled(&self, login: &str, disabled_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Ends every session of a user; returns how many there were.
+    fn revoke_sessions(&self, login: &str) -> Result<usize>;
+    /// Sessions that have not expired, of one user or all.
+    fn sessions(&self, login: Option<&str>, now: DateTime<Utc>) -> Result<Vec<SessionSummary>>;
 }
 
 /// Which picture of a screenshot.
@@ -188,8 +221,11 @@ CREATE TABLE IF NOT EXISTS reports (
 /// The schema's history, oldest first: migration `n` (1-based) brings a
 /// database from `PRAGMA user_version` `n - 1` to `n`, in one transaction
 /// with the version bump.
-const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] =
-    &[baseline_schema, segments_keyed_by_user];
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
+    baseline_schema,
+    segments_keyed_by_user,
+    users_can_be_disabled,
+];
 
 /// Runs the migrations a database has not had yet.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -259,6 +295,15 @@ fn segments_keyed_by_user(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Migration 3: an admin can disable a user; sessions record when they
+/// began (older ones show no date).
+fn users_can_be_disabled(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+         ALTER TABLE tokens ADD COLUMN created_at INTEGER;",
+    )
+}
+
 /// How far back range queries look for a segment that started before the
 /// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
@@ -299,6 +344,7 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         login: row.get(1)?,
         email: row.get(2)?,
         password_hash: row.get(3)?,
+        disabled: row.get::<_, Option<i64>>(4)?.is_some(),
     })
 }
 
@@ -400,7 +446,7 @@ impl Store for SqliteStore {
         Ok(self
             .conn()
             .query_row(
-                "SELECT id, login, email, password_hash FROM users WHERE login = ?1 OR email = ?1",
+                "SELECT id, login, email, password_hash, disabled_at FROM users WHERE login = ?1 OR email = ?1",
                 params![login_or_email],
                 user_row,
             )
@@ -409,7 +455,8 @@ impl Store for SqliteStore {
 
     fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO tokens (hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO tokens (hash, user_id, expires_at, created_at)
+             VALUES (?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))",
             params![token_hash, user_id, ts(expires_at)],
         )?;
         Ok(())
@@ -419,8 +466,8 @@ impl Store for SqliteStore {
         Ok(self
             .conn()
             .query_row(
-                "SELECT u.id, u.login, u.email, u.password_hash FROM tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.hash = ?1 AND t.expires_at > ?2",
+                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.disabled_at IS NULL",
                 params![token_hash, ts(now)],
                 user_row,
             )
@@ -714,6 +761,80 @@ impl Store for SqliteStore {
             )));
         }
         Ok(found.pop())
+    }
+
+    fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.login, u.email, u.disabled_at,
+                    (SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.expires_at > ?1),
+                    (SELECT COUNT(*) FROM contracts c WHERE c.user_id = u.id)
+             FROM users u ORDER BY u.login",
+        )?;
+        let rows = stmt.query_map(params![ts(now)], |r| {
+            Ok(UserSummary {
+                login: r.get(0)?,
+                email: r.get(1)?,
+                disabled_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                sessions: r.get::<_, i64>(3)? as usize,
+                contracts: r.get::<_, i64>(4)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn set_disabled(&self, login: &str, disabled_at: Option<DateTime<Utc>>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET disabled_at = ?1 WHERE login = ?2",
+            params![disabled_at.map(ts), login],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no user called {login:?}")));
+        }
+        if disabled_at.is_some() {
+            tx.execute(
+                "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE login = ?1)",
+                params![login],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn revoke_sessions(&self, login: &str) -> Result<usize> {
+        let conn = self.conn();
+        let user_id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM users WHERE login = ?1",
+                params![login],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let user_id =
+            user_id.ok_or_else(|| StoreError::NotFound(format!("no user called {login:?}")))?;
+        Ok(conn.execute("DELETE FROM tokens WHERE user_id = ?1", params![user_id])?)
+    }
+
+    fn sessions(&self, login: Option<&str>, now: DateTime<Utc>) -> Result<Vec<SessionSummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.login, t.hash, t.created_at, t.expires_at
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.expires_at > ?1 AND (?2 IS NULL OR u.login = ?2)
+             ORDER BY u.login, t.created_at",
+        )?;
+        let rows = stmt.query_map(params![ts(now), login], |r| {
+            let hash: String = r.get(1)?;
+            Ok(SessionSummary {
+                login: r.get(0)?,
+                id: hash.chars().take(12).collect(),
+                created_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                expires_at: from_ts(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }
 
