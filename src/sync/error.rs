@@ -55,6 +55,8 @@ pub enum SyncError {
         "{host} is down for maintenance — time is being cached; retrying in {retry_after_secs} s"
     )]
     Maintenance { host: String, retry_after_secs: u64 },
+    #[error("{host} is busy — time is being cached; retrying in {retry_after_secs} s")]
+    Busy { host: String, retry_after_secs: u64 },
     #[error("{message}")]
     Api {
         status: u16,
@@ -83,6 +85,10 @@ impl SyncError {
                 host,
                 retry_after_secs,
             } => format!("{host} is down for maintenance; try again in {retry_after_secs} s"),
+            SyncError::Busy {
+                host,
+                retry_after_secs,
+            } => format!("{host} is busy; try again in {retry_after_secs} s"),
             other => other.to_string(),
         }
     }
@@ -95,6 +101,7 @@ impl SyncError {
             SyncError::Unreachable { .. }
                 | SyncError::Timeout { .. }
                 | SyncError::Maintenance { .. }
+                | SyncError::Busy { .. }
                 | SyncError::Protocol { .. }
         ) || matches!(self, SyncError::Api { status, .. } if *status >= 500)
     }
@@ -103,6 +110,9 @@ impl SyncError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SyncError::Maintenance {
+                retry_after_secs, ..
+            }
+            | SyncError::Busy {
                 retry_after_secs, ..
             }
             | SyncError::TooManyAttempts {
@@ -127,6 +137,7 @@ impl SyncError {
             SyncError::SignedOut => "signed_out",
             SyncError::SessionExpired => "session_expired",
             SyncError::Maintenance { .. } => "maintenance",
+            SyncError::Busy { .. } => "busy",
             SyncError::Api { .. } => "api",
             SyncError::Protocol { .. } => "protocol",
         }
@@ -152,6 +163,11 @@ pub fn from_status(host: &str, status: u16, body: &[u8], retry_after: Option<u64
         (429, _) => SyncError::TooManyAttempts {
             message,
             retry_after_secs: retry_after.unwrap_or(60),
+        },
+        // The server sheds load (too many sign-ins or uploads at once).
+        (503, "busy") => SyncError::Busy {
+            host: host.to_owned(),
+            retry_after_secs: retry_after.unwrap_or(5),
         },
         (503, _) => SyncError::Maintenance {
             host: host.to_owned(),
@@ -280,6 +296,15 @@ mod tests {
         assert_eq!(from_status("h", 401, body, None), SyncError::WrongPassword);
         let body = br#"{"error":"session_expired","message":"x"}"#;
         assert_eq!(from_status("h", 401, body, None), SyncError::SessionExpired);
+        let busy = from_status(
+            "h",
+            503,
+            br#"{"error":"busy","message":"the server is busy"}"#,
+            Some(3),
+        );
+        assert_eq!(busy.code(), "busy", "a busy server is not in maintenance");
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
+        assert!(busy.is_transient());
         let m = from_status("h", 503, b"{}", Some(30));
         assert_eq!(m.retry_after(), Some(Duration::from_secs(30)));
         assert!(m.is_transient());
