@@ -238,4 +238,14 @@ fn admin_commands_and_serve() {
         "{}",
         text(&out)
     );
+    // A folder that maintenance makes is owner-only too.
+    let fresh = dir.path().join("fresh");
+    let out = server_cmd(&fresh, &["maintenance", "on"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
 }

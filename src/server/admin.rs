@@ -274,7 +274,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
         ServerCommand::Report { command } => report_command(&cli.data, command),
         ServerCommand::Maintenance { state, retry_after } => {
-            std::fs::create_dir_all(&cli.data)?;
+            super::make_private(&cli.data)?;
             super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
             if !super::serve::is_serving(&cli.data) {
                 eprintln!(
