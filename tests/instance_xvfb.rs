@@ -15,7 +15,7 @@ use common::xvfb::{
 };
 
 /// The Start button's centre; teal once the window is drawn.
-const START: (u32, u32) = (80, 117);
+const START: (u32, u32) = (80, 154);
 
 fn teal(p: Option<(u8, u8, u8)>) -> bool {
     p.is_some_and(|(r, g, b)| g > 100 && b > 90 && r < 60)

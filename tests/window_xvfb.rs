@@ -47,7 +47,7 @@ fn window_draws_and_tracks_under_xvfb() {
     });
 
     // The Start button (accent teal) appears at the top left once drawn.
-    let start_button = (80, 117);
+    let start_button = (80, 154);
     wait_until("the window to be drawn", Duration::from_secs(60), || {
         pixel(&display, start_button.0, start_button.1)
             .is_some_and(|(r, g, b)| g > 100 && b > 90 && r < 60)
@@ -58,7 +58,7 @@ fn window_draws_and_tracks_under_xvfb() {
         println!("{line}");
     }
 
-    xdotool(&display, &["mousemove", "80", "117", "click", "1"]);
+    xdotool(&display, &["mousemove", "80", "154", "click", "1"]);
     // Tracking shows: the button turns red (Stop).
     wait_until("tracking to show", Duration::from_secs(30), || {
         pixel(&display, start_button.0, start_button.1).is_some_and(|(r, g, _)| r > 150 && g < 110)
