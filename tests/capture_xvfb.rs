@@ -338,9 +338,6 @@ fn idle_is_seen_and_discarded_exactly_on_the_real_clock() {
 // input at 100 s bills the last 50 s and names the discarded span.
 #[test]
 fn track_on_idle_discard_bills_only_time_after_the_return() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     if !tools_present(&["Xvfb", "xdotool"]) {
         return;
     }
@@ -351,61 +348,36 @@ fn track_on_idle_discard_bills_only_time_after_the_return() {
         r#"{"idle_threshold_mins": 1, "notifications": false}"#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-        .args([
-            "track",
+    let track = common::cli::Tracking::start(
+        dir.path(),
+        &[
             "--contract",
             "demo-hourly",
             "--for",
             "150s",
             "--on-idle",
             "discard",
-        ])
-        .env("TIMECARD_DATA_DIR", dir.path())
-        .env("DISPLAY", &x.display)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let _ = tx.send(line);
-        }
-    });
-    let first = lines
-        .recv_timeout(StdDuration::from_secs(60))
-        .expect("track starts");
-    assert!(first.starts_with("Tracking"), "{first}");
-    let started = Instant::now();
-    let mut output = vec![first];
+        ],
+        Some(&x.display),
+    );
     // Nothing for 100 s (the idle threshold is 60 s), then one input.
+    let started = Instant::now();
     while started.elapsed() < StdDuration::from_secs(100) {
-        if let Ok(line) = lines.recv_timeout(StdDuration::from_millis(200)) {
-            output.push(line);
-        }
+        std::thread::sleep(StdDuration::from_millis(200));
     }
     nudge(&x.display);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    output.extend(lines.try_iter());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let text = output.join("\n");
-    assert!(status.success(), "{text}\n{stderr}");
+    let (status, text) = track.finish();
+    assert!(status.success(), "{text}");
     assert!(
         text.contains("no keyboard or mouse input since"),
         "the idle period is announced:\n{text}"
     );
-    let discarded = output
-        .iter()
+    let discarded = text
+        .lines()
         .find(|l| l.contains("idle from") && l.contains("discarded"))
         .unwrap_or_else(|| panic!("the discarded span is named:\n{text}"));
-    let tracked = output
-        .iter()
+    let tracked = text
+        .lines()
         .find_map(|l| l.strip_prefix("Stopped. Tracked "))
         .unwrap_or_else(|| panic!("a summary line:\n{text}"));
     let secs = |hms: &str| -> i64 {
@@ -418,13 +390,5 @@ fn track_on_idle_discard_bills_only_time_after_the_return() {
         "billed {billed} s, expected about 50 ({discarded})\n{text}"
     );
     // What the server holds agrees with the summary.
-    let diary = common::cli::timecard(dir.path(), &["diary", "--json"], None);
-    let diary: serde_json::Value = serde_json::from_slice(&diary.stdout).unwrap();
-    let on_server: i64 = diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum();
-    assert_eq!(on_server, billed, "{diary}");
+    assert_eq!(common::cli::diary_total_secs(dir.path()), billed, "{text}");
 }

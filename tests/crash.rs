@@ -168,31 +168,24 @@ fn a_full_disk_loses_no_tracked_time() {
     common::cli::login(&data, &server);
     let elsewhere = tempfile::tempdir().unwrap();
     let rescue = elsewhere.path().join("unsaved");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-        .args(["track", "--contract", "ann-open", "--for", "20s"])
-        .args(["--wait-for-space", "2s", "--unsaved-to"])
-        .arg(&rescue)
-        .env("TIMECARD_DATA_DIR", &data)
-        .env_remove("DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    assert!(first.starts_with("Tracking"), "{first}");
-    let filler = disk.fill();
-    let out = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let all = format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "unsaved time is a failure:\n{all}"
+    let rescue_arg = rescue.to_str().unwrap();
+    let track = common::cli::Tracking::start(
+        &data,
+        &[
+            "--contract",
+            "ann-open",
+            "--for",
+            "20s",
+            "--wait-for-space",
+            "2s",
+            "--unsaved-to",
+            rescue_arg,
+        ],
+        None,
     );
+    let filler = disk.fill();
+    let (status, all) = track.finish();
+    assert_eq!(status.code(), Some(3), "unsaved time is a failure:\n{all}");
     assert!(!all.contains("everything is uploaded"), "{all}");
     assert!(
         all.contains(&format!("saved to {}", rescue.display())),
@@ -213,13 +206,6 @@ fn a_full_disk_loses_no_tracked_time() {
     server.clock.set(chrono::Utc::now());
     let sync = timecard(&data, &["sync"], None);
     assert!(sync.status.success(), "{}", text(&sync));
-    let diary = timecard(&data, &["diary", "--json"], None);
-    let diary: serde_json::Value = serde_json::from_slice(&diary.stdout).unwrap();
-    let on_server: i64 = diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum();
-    assert_eq!(on_server, tracked, "nothing lost: {diary}");
+    let on_server = common::cli::diary_total_secs(&data);
+    assert_eq!(on_server, tracked, "nothing lost:\n{all}");
 }

@@ -359,27 +359,15 @@ fn signing_in_elsewhere_forgets_the_previous_servers_contracts() {
 // minutes before the pause were lost.
 #[test]
 fn a_pause_keeps_the_time_before_it() {
-    use common::cli::{login, text, timecard};
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command as Process, Stdio};
+    use common::cli::{login, text};
+    use std::process::Command as Process;
 
     let server = TestServer::start(Utc::now());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     login(&data, &server);
-    let mut track = Process::new(env!("CARGO_BIN_EXE_timecard"))
-        .args(["track", "--contract", "ann-open", "--for", "120s"])
-        .env("TIMECARD_DATA_DIR", &data)
-        .env_remove("DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(track.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("Tracking"), "{first}");
+    let track =
+        common::cli::Tracking::start(&data, &["--contract", "ann-open", "--for", "120s"], None);
     let started = Utc::now();
     // Ten seconds of work, then the client pauses the contract.
     while Utc::now() < started + Duration::seconds(10) {
@@ -395,12 +383,7 @@ fn a_pause_keeps_the_time_before_it() {
         None,
     );
     assert!(set.status.success(), "{}", text(&set));
-    let status = track.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    let mut errors = String::new();
-    std::io::Read::read_to_string(&mut track.stderr.take().unwrap(), &mut errors).unwrap();
-    let all = format!("{first}{rest}{errors}");
+    let (status, all) = track.finish();
     assert!(
         all.contains("paused by the client"),
         "tracking stops with the reason:\n{all}"
@@ -408,18 +391,10 @@ fn a_pause_keeps_the_time_before_it() {
     assert!(!status.success(), "stopped by itself, not by --for:\n{all}");
 
     server.clock.set(Utc::now());
-    let diary = timecard(&data, &["diary", "--json"], None);
-    let diary: serde_json::Value =
-        serde_json::from_slice(&diary.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&diary)));
-    let on_server: i64 = diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum();
+    let on_server = common::cli::diary_total_secs(&data);
     let before_pause = (paused_at - started).num_seconds();
     assert!(
         (before_pause - 2..=before_pause + 2).contains(&on_server),
-        "the {before_pause} s before the pause are on the server, not {on_server}: {diary}\n{all}"
+        "the {before_pause} s before the pause are on the server, not {on_server}:\n{all}"
     );
 }

@@ -69,3 +69,70 @@ pub fn login(data: &Path, server: &TestServer) {
     );
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `timecard track ARGS` running in the background on `data`, started: its
+/// first line ("Tracking …") is read. Without `display` it runs headless.
+pub struct Tracking {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    pub first: String,
+}
+
+impl Tracking {
+    pub fn start(data: &Path, args: &[&str], display: Option<&str>) -> Tracking {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_timecard"));
+        command
+            .arg("track")
+            .args(args)
+            .env("TIMECARD_DATA_DIR", data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match display {
+            Some(display) => command.env("DISPLAY", display),
+            None => command.env_remove("DISPLAY"),
+        };
+        let mut child = command.spawn().expect("start timecard track");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(
+            first.starts_with("Tracking"),
+            "track did not start: {first}"
+        );
+        Tracking {
+            child,
+            stdout,
+            first,
+        }
+    }
+
+    /// Waits for the end; returns how it ended and everything it said
+    /// (standard output, then standard error).
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let said = format!(
+            "{}{rest}{}",
+            self.first,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status, said)
+    }
+}
+
+/// The seconds the server's Work Diary holds for today (`timecard diary --json`).
+pub fn diary_total_secs(data: &Path) -> i64 {
+    let out = timecard(data, &["diary", "--json"], None);
+    let diary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("diary --json ({e}): {}", text(&out)));
+    diary["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum()
+}
