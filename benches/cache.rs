@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
-use timecard::domain::{Activity, Screenshot, Segment, SegmentId};
+use timecard_client::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
 
 const SHOT_BYTES: usize = 300 * 1024;
 

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use timecard::capture::ScreenSource;
-use timecard::capture::x11::X11Screen;
+use timecard_client::capture::ScreenSource;
+use timecard_client::capture::x11::X11Screen;
 
 fn capture(c: &mut Criterion) {
     let Ok(mut xvfb) = Command::new("Xvfb")

@@ -9,16 +9,17 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use timecard::cache::{Cache, format};
-use timecard::clock::{Clock, ManualClock};
-use timecard::domain::{
+use timecard_client::cache::Cache;
+use timecard_client::sync::plan;
+use timecard_client::sync::{ApiClient, ServerAddress};
+use timecard_core::clock::{Clock, ManualClock};
+use timecard_core::codec;
+use timecard_core::domain::{
     Activity, Contract, ContractKind, ContractStatus, Screenshot, Segment, SegmentId,
 };
-use timecard::protocol::{Outcome, ServerConfig};
-use timecard::server::store::Store;
-use timecard::server::{self, RunningServer, ServerOptions, auth};
-use timecard::sync::plan;
-use timecard::sync::{ApiClient, ServerAddress};
+use timecard_core::protocol::{Outcome, ServerConfig};
+use timecard_server::store::Store;
+use timecard_server::{self as server, RunningServer, ServerOptions, auth};
 
 const PASSWORD: &str = "benchmark password";
 
@@ -104,7 +105,7 @@ fn upload_pending(client: &ApiClient, pending: &std::path::Path) -> usize {
         let bodies = batch
             .iter()
             .map(|f| {
-                format::verified_body(&std::fs::read(&f.path).unwrap())
+                codec::verified_body(&std::fs::read(&f.path).unwrap())
                     .unwrap()
                     .to_vec()
             })
@@ -120,7 +121,7 @@ fn upload_pending(client: &ApiClient, pending: &std::path::Path) -> usize {
 }
 
 fn upload_full_cache(c: &mut Criterion) {
-    timecard::tls::install_crypto_provider();
+    timecard_core::tls::install_crypto_provider();
     let cache_dir = tempfile::tempdir().unwrap();
     let (mut cache, _) = Cache::open(cache_dir.path(), 24 * 3600).unwrap();
     let mut rng = fastrand::Rng::with_seed(3);
@@ -164,7 +165,7 @@ fn upload_full_cache(c: &mut Criterion) {
 }
 
 fn ingest_metadata(c: &mut Criterion) {
-    timecard::tls::install_crypto_provider();
+    timecard_core::tls::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     // A long lock grace lets the benchmark fill past weeks with fresh time.
     let config = ServerConfig {
@@ -187,7 +188,7 @@ fn ingest_metadata(c: &mut Criterion) {
                     .map(|_| {
                         let s = segment(next, 60, 0, &mut rng);
                         next += Duration::seconds(60);
-                        format::encode_body(&s).unwrap()
+                        codec::encode_body(&s).unwrap()
                     })
                     .collect();
                 let start = Instant::now();

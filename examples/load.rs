@@ -30,9 +30,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use timecard::domain::{Contract, ContractKind, ContractStatus};
-use timecard::server::store::Store;
-use timecard::server::{self, auth};
+use timecard_core::domain::{Contract, ContractKind, ContractStatus};
+use timecard_server::store::Store;
+use timecard_server::{self as server, auth};
 
 const LOGIN: &str = "load";
 const PASSWORD: &str = "load test password";
@@ -456,7 +456,7 @@ fn sign_in_storm(server: &Arc<Server>) -> Tally {
 fn empty_entries_batch() -> Arc<Vec<u8>> {
     let mut body = vec![0x81, 0xa8];
     body.extend_from_slice(b"segments");
-    let n = timecard::protocol::MAX_BATCH_BYTES - body.len() - 5;
+    let n = timecard_core::protocol::MAX_BATCH_BYTES - body.len() - 5;
     body.push(0xdd);
     body.extend_from_slice(&(n as u32).to_be_bytes());
     body.resize(body.len() + n, 0xa0);
@@ -467,7 +467,7 @@ fn upload_storm(server: &Arc<Server>, token: &str) -> Tally {
     let server = server.clone();
     let head = format!(
         "POST /api/v1/segments HTTP/1.1\r\nAuthorization: Bearer {token}\r\nContent-Type: {}",
-        timecard::protocol::MSGPACK
+        timecard_core::protocol::MSGPACK
     );
     let body = empty_entries_batch();
     in_parallel(UPLOADS, move |n, tally| {

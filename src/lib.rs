@@ -1,21 +1,9 @@
-//! Timecard: a lightweight time tracker for freelancers paid by the hour.
-//!
-//! The library holds everything both binaries share; `timecard` (the app
-//! and its command line) and `timecard-server` are thin edges over it.
+//! Timecard, the app: the window (`ui`), the command line (`cli`), desktop
+//! notifications and log set-up, on top of `timecard-client` (cache, sync,
+//! worker, engine) and `timecard-core` (domain, protocol, formatting).
+//! The sync server is the `timecard-server` crate.
 
-pub mod activity;
-pub mod cache;
-pub mod capture;
 pub mod cli;
-pub mod clock;
-pub mod connect;
-pub mod domain;
-pub mod engine;
-pub mod platform;
-pub mod protocol;
-pub mod server;
-pub mod settings;
-pub mod sync;
-pub mod tls;
+pub mod logging;
+pub mod notify;
 pub mod ui;
-pub mod worker;

@@ -3,6 +3,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    timecard::platform::mark_process_start();
+    timecard_core::process::mark_process_start();
     timecard::cli::main()
 }

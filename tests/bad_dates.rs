@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::cli::{login, text, timecard};
 use common::server::TestServer;
 use common::*;
-use timecard::cache::format;
-use timecard::domain::{Activity, Segment, SegmentId};
-use timecard::protocol::{Outcome, RejectReason, ServerConfig};
-use timecard::sync::SyncError;
+use timecard_client::sync::SyncError;
+use timecard_core::codec;
+use timecard_core::domain::{Activity, Segment, SegmentId};
+use timecard_core::protocol::{Outcome, RejectReason, ServerConfig};
 
 fn segment(start: DateTime<Utc>, secs: i64) -> Segment {
     Segment {
@@ -40,7 +40,7 @@ fn extremes() -> [Segment; 2] {
 }
 
 fn body(s: &Segment) -> Vec<u8> {
-    format::encode_body(s).unwrap()
+    codec::encode_body(s).unwrap()
 }
 
 // Bad dates are refused per segment as `invalid`; the valid segments of the
@@ -115,8 +115,8 @@ fn put_in_cache(data: &std::path::Path, segment: &Segment) {
     let pending = data.join("cache/pending");
     std::fs::create_dir_all(&pending).unwrap();
     std::fs::write(
-        pending.join(timecard::cache::file_name(segment)),
-        format::encode_file(segment).unwrap(),
+        pending.join(timecard_client::cache::file_name(segment)),
+        codec::encode_file(segment).unwrap(),
     )
     .unwrap();
 }
@@ -156,7 +156,7 @@ fn sync_sets_bad_dates_aside_and_uploads_the_rest() {
     assert!(out.status.success(), "{said}");
     for s in [&first, &last] {
         assert!(
-            said.contains(&timecard::cache::file_name(s)) && said.contains("2000"),
+            said.contains(&timecard_client::cache::file_name(s)) && said.contains("2000"),
             "{said}"
         );
     }
@@ -203,14 +203,14 @@ fn sync_sets_bad_dates_aside_and_uploads_the_rest() {
     for s in [&first, &last] {
         let line = said
             .lines()
-            .find(|l| l.contains(&timecard::cache::file_name(s)))
+            .find(|l| l.contains(&timecard_client::cache::file_name(s)))
             .unwrap_or_else(|| panic!("{} not reported: {said}", s.id));
         assert!(line.contains("1 Jan 2000 to 1 Jan 2100"), "{line}");
     }
     let quarantine = data.join("cache/quarantine");
     for s in [&first, &last] {
         let why = std::fs::read_to_string(
-            quarantine.join(format!("{}.why.txt", timecard::cache::file_name(s))),
+            quarantine.join(format!("{}.why.txt", timecard_client::cache::file_name(s))),
         )
         .unwrap();
         assert!(why.contains("2000"), "{why}");

@@ -12,12 +12,12 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use common::xvfb::{Xvfb, tools_present};
 use common::*;
-use timecard::activity::x11::X11Activity;
-use timecard::cache::Cache;
-use timecard::capture::x11::X11Screen;
-use timecard::capture::{CaptureError, ScreenSource};
-use timecard::domain::SegmentGrid;
-use timecard::worker::{Tracker, TrackerConfig};
+use timecard_client::activity::x11::X11Activity;
+use timecard_client::cache::Cache;
+use timecard_client::capture::x11::X11Screen;
+use timecard_client::capture::{CaptureError, ScreenSource};
+use timecard_client::worker::{Tracker, TrackerConfig};
+use timecard_core::domain::SegmentGrid;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, WindowClass};
 
@@ -56,7 +56,7 @@ fn paint(
 }
 
 /// (R, G, B) at (x, y) of a BGRX frame.
-fn rgb(frame: &timecard::capture::frame::Frame, x: u32, y: u32) -> (u8, u8, u8) {
+fn rgb(frame: &timecard_client::capture::frame::Frame, x: u32, y: u32) -> (u8, u8, u8) {
     let i = ((y * frame.width + x) * 4) as usize;
     (frame.bgrx[i + 2], frame.bgrx[i + 1], frame.bgrx[i])
 }
@@ -174,7 +174,7 @@ fn no_display_is_a_typed_error_and_tracking_continues() {
         config,
         cache,
         Box::new(X11Screen::new(Some(":9999".into()), 80, 1920)),
-        Box::new(timecard::activity::NoActivity),
+        Box::new(timecard_client::activity::NoActivity),
     );
     let start = at("2026-11-25T09:00:00Z");
     t.set_contracts(list(vec![hourly("c1", None)]), start);
@@ -213,7 +213,7 @@ fn injected_input_marks_its_sub_slot() {
     let mut t = Tracker::new(
         config,
         cache,
-        Box::new(timecard::capture::NoScreenshots),
+        Box::new(timecard_client::capture::NoScreenshots),
         Box::new(X11Activity::new(Some(x.display.clone()))),
     );
     let now = || Utc::now().trunc_subsecs(0);
@@ -282,7 +282,7 @@ fn idle_is_seen_and_discarded_exactly_on_the_real_clock() {
     let mut t = Tracker::new(
         config,
         cache,
-        Box::new(timecard::capture::NoScreenshots),
+        Box::new(timecard_client::capture::NoScreenshots),
         Box::new(X11Activity::new(Some(x.display.clone()))),
     );
     let now = || Utc::now().trunc_subsecs(0);

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Duration, Utc};
-use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
-use timecard::domain::{Activity, Screenshot, Segment, SegmentId};
+use timecard_client::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
 
 const CHILD_ENV: &str = "TIMECARD_CRASH_TEST_CACHE";
 const KILLS: usize = 200;

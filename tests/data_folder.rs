@@ -16,8 +16,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use timecard::cache::{file_name, format};
-use timecard::domain::{Activity, Segment, SegmentId};
+use timecard_client::cache::file_name;
+use timecard_core::codec;
+use timecard_core::domain::{Activity, Segment, SegmentId};
 
 /// Long enough for a debug build on a busy machine; a hang is forever.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -107,11 +108,7 @@ fn data_folder(data: &Path) -> Vec<SegmentId> {
         .iter()
         .map(|start| {
             let s = segment(start);
-            std::fs::write(
-                pending.join(file_name(&s)),
-                format::encode_file(&s).unwrap(),
-            )
-            .unwrap();
+            std::fs::write(pending.join(file_name(&s)), codec::encode_file(&s).unwrap()).unwrap();
             s.id
         })
         .collect()
@@ -160,7 +157,7 @@ fn hostile_entries() -> Vec<Hostile> {
                 let refused = d.join("cache/refused");
                 let s = segment("2026-11-25T08:00:00Z");
                 let name = file_name(&s);
-                std::fs::write(refused.join(&name), format::encode_file(&s).unwrap()).unwrap();
+                std::fs::write(refused.join(&name), codec::encode_file(&s).unwrap()).unwrap();
                 mkfifo(&refused.join(name.replace(".tcseg", ".reason.json")));
             },
             set_aside: Some("named pipe"),
@@ -340,7 +337,7 @@ fn exports_are_owner_only() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let mut with_screenshot = segment("2026-11-25T08:00:00Z");
-    with_screenshot.screenshot = Some(timecard::domain::Screenshot {
+    with_screenshot.screenshot = Some(timecard_core::domain::Screenshot {
         taken_at: with_screenshot.start,
         jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
         thumbnail: vec![0xff, 0xd8, 0xff, 0xd9],
@@ -348,7 +345,7 @@ fn exports_are_owner_only() {
     data_folder(&data);
     std::fs::write(
         data.join("cache/pending").join(file_name(&with_screenshot)),
-        format::encode_file(&with_screenshot).unwrap(),
+        codec::encode_file(&with_screenshot).unwrap(),
     )
     .unwrap();
 

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use timecard::cache::format::{FormatError, decode_file};
-use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_client::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_core::codec::{FormatError, decode_file};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -18,10 +18,10 @@ use chrono::{DateTime, Utc};
 use common::server::{PASSWORD, TestServer};
 use common::{at, tiny_jpeg};
 use proptest::prelude::*;
-use timecard::cache::format;
-use timecard::domain::segment::caps;
-use timecard::domain::{Activity, Screenshot, Segment, SegmentId};
-use timecard::protocol::{self, Outcome, RejectReason, UploadResponse};
+use timecard_core::codec;
+use timecard_core::domain::segment::caps;
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
+use timecard_core::protocol::{self, Outcome, RejectReason, UploadResponse};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -45,7 +45,7 @@ fn segment(contract: &str, start: &str) -> Segment {
 }
 
 fn body(s: &Segment) -> Vec<u8> {
-    format::encode_body(s).unwrap()
+    codec::encode_body(s).unwrap()
 }
 
 fn batch(bodies: Vec<Vec<u8>>) -> Vec<u8> {
@@ -633,7 +633,7 @@ struct ServerProcess {
 impl ServerProcess {
     fn start(dir: &Path) -> ServerProcess {
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        let mut child = Command::new(common::server_exe())
             .arg("--data")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -768,7 +768,7 @@ fn huge_batches_and_a_huge_stored_memo_stay_within_memory() {
     let dir = tempfile::tempdir().unwrap();
     common::server::seed(dir.path(), at(NOW));
     {
-        let db = rusqlite::Connection::open(dir.path().join(timecard::server::DB_FILE)).unwrap();
+        let db = rusqlite::Connection::open(dir.path().join(timecard_server::DB_FILE)).unwrap();
         db.execute(
             "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot)
              VALUES (?1, (SELECT id FROM users WHERE login = 'ann'), 'ann-open', 'd', ?2, ?3, ?4, 1, NULL, 0)",
@@ -915,8 +915,8 @@ fn breaks_a_cap(s: &Segment) -> bool {
         })
 }
 
-fn facts() -> timecard::server::rules::Facts {
-    use timecard::server::rules::{Facts, StoredContract};
+fn facts() -> timecard_server::rules::Facts {
+    use timecard_server::rules::{Facts, StoredContract};
     Facts {
         contract: Some(StoredContract {
             contract: common::hourly("c1", None),
@@ -936,8 +936,8 @@ proptest! {
         if let Ok(bodies) = protocol::decode_batch(&bytes) {
             prop_assert!(bodies.len() <= protocol::MAX_BATCH_SEGMENTS);
         }
-        let _ = format::decode_body(&bytes);
-        let _ = format::body_id(&bytes);
+        let _ = codec::decode_body(&bytes);
+        let _ = codec::body_id(&bytes);
     }
 
     // A batch of random entries, and random mutations of a real batch.
@@ -956,7 +956,7 @@ proptest! {
         bytes.truncate(cut.index(bytes.len() + 1));
         if let Ok(bodies) = protocol::decode_batch(&bytes) {
             for body in bodies {
-                let _ = format::decode_body(body);
+                let _ = codec::decode_body(body);
             }
         }
     }
@@ -968,10 +968,10 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..512),
         body in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
-        let _ = format::decode_file(&bytes);
-        let _ = format::segment_span(&bytes);
-        let mut file = format::MAGIC.to_vec();
-        file.extend_from_slice(&format::FORMAT_VERSION.to_le_bytes());
+        let _ = codec::decode_file(&bytes);
+        let _ = codec::segment_span(&bytes);
+        let mut file = codec::MAGIC.to_vec();
+        file.extend_from_slice(&codec::FORMAT_VERSION.to_le_bytes());
         file.extend_from_slice(&0u16.to_le_bytes());
         file.extend_from_slice(&(body.len() as u64).to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
@@ -979,9 +979,9 @@ proptest! {
         crc.update(&body);
         file.extend_from_slice(&crc.finalize().to_le_bytes());
         file.extend_from_slice(&body);
-        prop_assert!(format::verified_body(&file).is_ok());
-        let _ = format::decode_file(&file);
-        let _ = format::segment_span(&file);
+        prop_assert!(codec::verified_body(&file).is_ok());
+        let _ = codec::decode_file(&file);
+        let _ = codec::segment_span(&file);
     }
 
     // Well-typed random segments survive the round trip through a cache
@@ -989,12 +989,12 @@ proptest! {
     // 2000–2100, lasts outside 1 s–1 h or ends in the future.
     #[test]
     fn the_judge_accepts_no_invalid_segment(segment in any_segment()) {
-        let file = format::encode_file(&segment).unwrap();
-        prop_assert_eq!(&format::decode_file(&file).unwrap(), &segment);
-        let config = timecard::protocol::ServerConfig { segment_secs: 600, lock_grace_secs: 0 };
+        let file = codec::encode_file(&segment).unwrap();
+        prop_assert_eq!(&codec::decode_file(&file).unwrap(), &segment);
+        let config = timecard_core::protocol::ServerConfig { segment_secs: 600, lock_grace_secs: 0 };
         let now = at(NOW);
-        let verdict = timecard::server::rules::judge(&segment, &facts(), now, config);
-        use timecard::server::rules::Verdict;
+        let verdict = timecard_server::rules::judge(&segment, &facts(), now, config);
+        use timecard_server::rules::Verdict;
         if matches!(verdict, Verdict::Accept | Verdict::AcceptUntil(..)) {
             let len = (segment.end - segment.start).num_seconds();
             prop_assert!(!breaks_a_cap(&segment), "accepted {segment:?}");

@@ -23,11 +23,11 @@ use common::cli::{login, timecard};
 use common::server::TestServer;
 use common::xvfb::tools_present;
 use common::*;
-use timecard::clock::{Clock, ManualClock};
-use timecard::domain::{Contract, ContractKind, ContractStatus};
-use timecard::platform::notify::{self, Notifications};
-use timecard::server::store::Store;
-use timecard::worker::{Command as WorkerCommand, Snapshot, Worker};
+use timecard::notify::{self, Notifications};
+use timecard_client::worker::{Command as WorkerCommand, Snapshot, Worker};
+use timecard_core::clock::{Clock, ManualClock};
+use timecard_core::domain::{Contract, ContractKind, ContractStatus};
+use timecard_server::store::Store;
 
 /// What the fake server was sent: (summary, body).
 type Received = (String, String);
@@ -134,7 +134,7 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     //    limit of 3 seconds stops after 3 seconds, and says so on the desktop.
     let (answering, received) = fake_server(&address, false);
     let server = TestServer::start(chrono::Utc::now());
-    let store = timecard::server::open_store(server.dir.path()).unwrap();
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
     store
         .add_contract(
             "ann",

@@ -12,7 +12,7 @@ use common::cli::{login, text, timecard};
 use common::server::{PASSWORD, TestServer};
 
 fn server_admin(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+    Command::new(common::server_exe())
         .args(args)
         .arg("--data")
         .arg(data)
@@ -220,9 +220,9 @@ fn report_in_local_mode_is_saved_to_a_file_the_user_can_send() {
         status["sync_state"], "online",
         "existing fields stay: {status}"
     );
-    let store = timecard::server::open_store(&device.path().join("local-server")).unwrap();
+    let store = timecard_server::open_store(&device.path().join("local-server")).unwrap();
     assert!(
-        timecard::server::store::Store::reports(&store)
+        timecard_server::store::Store::reports(&store)
             .unwrap()
             .is_empty()
     );

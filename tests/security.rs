@@ -8,10 +8,10 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::server::{PASSWORD, TestServer};
 use common::*;
-use timecard::clock::Clock;
-use timecard::domain::{Activity, Screenshot, Segment, SegmentId};
-use timecard::protocol::{Outcome, RejectReason};
-use timecard::sync::{ApiClient, ServerAddress, SyncError};
+use timecard_client::sync::{ApiClient, ServerAddress, SyncError};
+use timecard_core::clock::Clock;
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
+use timecard_core::protocol::{Outcome, RejectReason};
 
 fn segment(contract: &str, start: &str) -> Segment {
     let start = at(start);
@@ -33,7 +33,7 @@ fn segment(contract: &str, start: &str) -> Segment {
 }
 
 fn body(s: &Segment) -> Vec<u8> {
-    timecard::cache::format::encode_body(s).unwrap()
+    timecard_core::codec::encode_body(s).unwrap()
 }
 
 fn api_code(e: SyncError) -> (u16, String) {
@@ -111,7 +111,7 @@ fn users_cannot_touch_each_others_data() {
 fn wrong_pinned_certificate_is_refused() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));
     let other_dir = tempfile::tempdir().unwrap();
-    let other = timecard::tls::ensure_self_signed(other_dir.path()).unwrap();
+    let other = timecard_core::tls::ensure_self_signed(other_dir.path()).unwrap();
     let client = ApiClient::new(
         ServerAddress::parse(&server.url()).unwrap(),
         Some(&other.cert_pem),
@@ -165,7 +165,7 @@ fn failures_say_which_they_are() {
     );
 
     let other_dir = tempfile::tempdir().unwrap();
-    let other = timecard::tls::ensure_self_signed(other_dir.path()).unwrap();
+    let other = timecard_core::tls::ensure_self_signed(other_dir.path()).unwrap();
     let bad_cert = ApiClient::new(
         ServerAddress::parse(&server.url()).unwrap(),
         Some(&other.cert_pem),
@@ -229,7 +229,7 @@ fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
         post("/segments", "application/msgpack", b"\xc1junk"),
         (400, "malformed".into())
     );
-    let bad_segment = rmp_serde::to_vec_named(&timecard::protocol::UploadBatch {
+    let bad_segment = rmp_serde::to_vec_named(&timecard_core::protocol::UploadBatch {
         segments: vec![serde_bytes::ByteBuf::from(b"not a segment".to_vec())],
     })
     .unwrap();
@@ -245,12 +245,12 @@ fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
         post("/reports", "application/json", b"[]"),
         (400, "malformed".into())
     );
-    let huge = vec![b' '; timecard::server::api::JSON_BODY_LIMIT + 1];
+    let huge = vec![b' '; timecard_server::api::JSON_BODY_LIMIT + 1];
     assert_eq!(
         post("/session", "application/json", &huge),
         (413, "too_large".into())
     );
-    let huge = vec![0u8; timecard::server::api::SEGMENTS_BODY_LIMIT + 1];
+    let huge = vec![0u8; timecard_server::api::SEGMENTS_BODY_LIMIT + 1];
     assert_eq!(
         post("/segments", "application/msgpack", &huge),
         (413, "too_large".into())
@@ -275,7 +275,7 @@ fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
 fn failed_sign_ins_are_limited() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));
     let client = server.anonymous_client();
-    for _ in 0..timecard::server::auth::FREE_FAILURES {
+    for _ in 0..timecard_server::auth::FREE_FAILURES {
         assert_eq!(
             client.sign_in("ann", "guess").unwrap_err(),
             SyncError::WrongPassword
@@ -312,7 +312,7 @@ fn sessions_expire_and_sign_out() {
         SyncError::SessionExpired
     );
     // The token is stored only as a hash.
-    let db = std::fs::read(server.dir.path().join(timecard::server::DB_FILE)).unwrap();
+    let db = std::fs::read(server.dir.path().join(timecard_server::DB_FILE)).unwrap();
     let fresh = server.client("ann").token().unwrap();
     assert!(!db.windows(fresh.len()).any(|w| w == fresh.as_bytes()));
 }
@@ -321,11 +321,11 @@ fn sessions_expire_and_sign_out() {
 #[test]
 fn limit_changes_follow_w3() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));
-    let store = timecard::server::open_store(server.dir.path()).unwrap();
-    use timecard::server::store::Store;
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    use timecard_server::store::Store;
     let now = at("2026-11-25T12:00:00Z");
     let mut stored = store.contract("ann-hourly").unwrap().unwrap();
-    timecard::server::store::apply_limit_change(&mut stored.contract, Some(10 * 3600), now);
+    timecard_server::store::apply_limit_change(&mut stored.contract, Some(10 * 3600), now);
     store.save_contract(&stored).unwrap();
     let listed = server.client("ann").contracts("UTC").unwrap();
     let c = &listed

@@ -12,7 +12,7 @@ use common::cli::{run, text};
 
 fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     run(
-        Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        Command::new(common::server_exe())
             .arg("--data")
             .arg(data)
             .args(args),
@@ -121,7 +121,7 @@ fn admin_commands_and_serve() {
     );
 
     // Serve on a free port; it prints where.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+    let mut child = Command::new(common::server_exe())
         .arg("--data")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -151,10 +151,10 @@ fn admin_commands_and_serve() {
     }
 
     let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
-    let client = timecard::sync::ApiClient::new(
-        timecard::sync::ServerAddress::parse(&url).unwrap(),
+    let client = timecard_client::sync::ApiClient::new(
+        timecard_client::sync::ServerAddress::parse(&url).unwrap(),
         Some(&cert),
-        Arc::new(timecard::clock::SystemClock),
+        Arc::new(timecard_core::clock::SystemClock),
     )
     .unwrap();
     client
@@ -203,7 +203,8 @@ fn admin_commands_and_serve() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(matches!(
         client.contracts("UTC"),
-        Err(timecard::sync::SyncError::SessionExpired | timecard::sync::SyncError::SignedOut)
+        Err(timecard_client::sync::SyncError::SessionExpired
+            | timecard_client::sync::SyncError::SignedOut)
     ));
     let refused = client
         .sign_in("ann", "long enough password")

@@ -19,7 +19,7 @@ const PASSWORD: &str = "long enough password";
 
 fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     run(
-        Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        Command::new(common::server_exe())
             .arg("--data")
             .arg(data)
             .args(args),
@@ -63,7 +63,7 @@ enum Stream {
 
 impl Serving {
     fn start(data: &Path, args: &[&str]) -> Serving {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_timecard-server"))
+        let mut child = Command::new(common::server_exe())
             .arg("--data")
             .arg(data)
             .arg("serve")
@@ -319,7 +319,7 @@ type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 fn tls_config(certs: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    timecard::tls::install_crypto_provider();
+    timecard_core::tls::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     for pem in certs {
         for cert in CertificateDer::pem_slice_iter(pem) {

@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use common::device::Device;
 use common::server::TestServer;
 use common::*;
-use timecard::domain::{Activity, Segment, SegmentId};
-use timecard::protocol::Outcome;
-use timecard::sync::SyncState;
-use timecard::worker::Command;
+use timecard_client::sync::SyncState;
+use timecard_client::worker::Command;
+use timecard_core::domain::{Activity, Segment, SegmentId};
+use timecard_core::protocol::Outcome;
 
 fn segment(contract: &str, device: &str, start: &str, secs: i64) -> Segment {
     let start: DateTime<Utc> = start.parse().unwrap();
@@ -86,7 +86,7 @@ fn reupload_is_duplicate_and_adds_no_time() {
     let now = at("2026-11-25T12:00:00Z");
     let server = TestServer::start(now);
     let s = segment("ann-open", "laptop", "2026-11-25T09:00:00Z", 600);
-    let body = timecard::cache::format::encode_body(&s).unwrap();
+    let body = timecard_core::codec::encode_body(&s).unwrap();
     let client = server.client("ann");
     assert_eq!(
         client.upload(vec![body.clone()]).unwrap().results[0].outcome,
@@ -115,7 +115,7 @@ fn overlap_from_another_device_is_refused() {
     let first = segment("ann-open", "laptop", "2026-11-25T09:10:00Z", 600);
     server
         .client("ann")
-        .upload(vec![timecard::cache::format::encode_body(&first).unwrap()])
+        .upload(vec![timecard_core::codec::encode_body(&first).unwrap()])
         .unwrap();
 
     let overlapping = segment("ann-open", "desktop", "2026-11-25T09:15:00Z", 300);
@@ -151,7 +151,7 @@ fn locked_week_lands_in_not_uploaded() {
     // The refused segment is kept on disk and can be exported (K9).
     let out = tempfile::tempdir().unwrap();
     let tracker_cache = device.dir.path().join("cache");
-    let (cache, _) = timecard::cache::Cache::open(&tracker_cache, 86400).unwrap();
+    let (cache, _) = timecard_client::cache::Cache::open(&tracker_cache, 86400).unwrap();
     assert_eq!(cache.export(out.path()).unwrap(), 1);
 }
 
@@ -163,7 +163,7 @@ fn maintenance_caches_then_uploads() {
     let server = TestServer::start(now);
     let device = Device::new(&server, "ann", "laptop", &[]);
     device.wait_contracts();
-    timecard::server::set_maintenance(server.dir.path(), Some(1)).unwrap();
+    timecard_server::set_maintenance(server.dir.path(), Some(1)).unwrap();
     device.start("ann-open");
     server.clock.advance(Duration::minutes(10));
     device.worker.send(Command::Tick);
@@ -186,7 +186,7 @@ fn maintenance_caches_then_uploads() {
         other => panic!("{other:?}"),
     }
     assert_eq!(snapshot.cache.pending_segments, 1);
-    timecard::server::set_maintenance(server.dir.path(), None).unwrap();
+    timecard_server::set_maintenance(server.dir.path(), None).unwrap();
     device.wait_drained(1);
     assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
 }
@@ -231,7 +231,7 @@ trait ClockNow {
 
 impl ClockNow for TestServer {
     fn clock_now(&self) -> DateTime<Utc> {
-        use timecard::clock::Clock;
+        use timecard_core::clock::Clock;
         self.clock.now()
     }
 }
@@ -240,13 +240,13 @@ impl ClockNow for TestServer {
 // server is down, it cuts segments on the server's grid, not the default.
 #[test]
 fn started_offline_it_cuts_on_the_servers_last_grid() {
-    use timecard::capture::NoScreenshots;
-    use timecard::clock::Clock;
-    use timecard::connect::SavedSession;
-    use timecard::engine::Engine;
-    use timecard::platform::DataDir;
-    use timecard::protocol::ServerConfig;
-    use timecard::settings::Settings;
+    use timecard_client::capture::NoScreenshots;
+    use timecard_client::connect::SavedSession;
+    use timecard_client::engine::Engine;
+    use timecard_client::platform::DataDir;
+    use timecard_client::settings::Settings;
+    use timecard_core::clock::Clock;
+    use timecard_core::protocol::ServerConfig;
 
     let now = at("2026-11-25T10:00:00Z");
     let grid = ServerConfig {
@@ -280,7 +280,7 @@ fn started_offline_it_cuts_on_the_servers_last_grid() {
             &settings,
             clock.clone(),
             Box::new(NoScreenshots),
-            Box::new(timecard::activity::NoActivity),
+            Box::new(timecard_client::activity::NoActivity),
         )
         .unwrap()
     };
@@ -376,7 +376,7 @@ fn a_pause_keeps_the_time_before_it() {
     server.clock.set(Utc::now());
     let paused_at = Utc::now();
     let set = common::cli::run(
-        Process::new(env!("CARGO_BIN_EXE_timecard-server"))
+        Process::new(common::server_exe())
             .arg("--data")
             .arg(server.dir.path())
             .args(["contract", "set", "ann-open", "--status", "paused"]),

@@ -15,10 +15,10 @@ use chrono::Duration;
 use common::device::Device;
 use common::server::TestServer;
 use common::*;
-use timecard::clock::Clock;
-use timecard::domain::{Activity, Screenshot, Segment, SegmentId};
-use timecard::sync::{ApiClient, ServerAddress, SyncState};
-use timecard::worker::Command;
+use timecard_client::sync::{ApiClient, ServerAddress, SyncState};
+use timecard_client::worker::Command;
+use timecard_core::clock::Clock;
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
 
 /// Forwards TCP to `upstream`, cutting every connection after a random
 /// number of bytes (counted in both directions).

@@ -13,10 +13,10 @@ use chrono::Duration;
 use common::device::Device;
 use common::server::TestServer;
 use common::*;
-use timecard::domain::ContractStatus;
-use timecard::server::store::Store;
-use timecard::sync::{CHECK_EVERY, REFRESH_EVERY, SyncOptions, SyncState};
-use timecard::worker::{Command, Snapshot};
+use timecard_client::sync::{CHECK_EVERY, REFRESH_EVERY, SyncOptions, SyncState};
+use timecard_client::worker::{Command, Snapshot};
+use timecard_core::domain::ContractStatus;
+use timecard_server::store::Store;
 
 /// Waits on the snapshots (no sleeping) until `ready` holds; returns how
 /// long it took, or fails after `limit`.
@@ -120,7 +120,7 @@ fn a_paused_contract_arrives_without_refresh() {
         s.contract("ann-hourly").is_some_and(|c| c.trackable)
     });
 
-    let store = timecard::server::open_store(server.dir.path()).unwrap();
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
     let mut stored = store.contract("ann-hourly").unwrap().unwrap();
     stored.contract.status = ContractStatus::Paused;
     stored.status_changed_at = Some(now);
@@ -144,7 +144,7 @@ trait ClockNow {
 
 impl ClockNow for TestServer {
     fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
-        use timecard::clock::Clock;
+        use timecard_core::clock::Clock;
         self.clock.now()
     }
 }

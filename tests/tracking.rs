@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use common::*;
-use timecard::activity::ActivitySource;
-use timecard::capture::{CaptureError, Captured, ScreenSource};
-use timecard::domain::{BillingWeek, ContractStatus, PendingLimit, SegmentGrid};
-use timecard::worker::{ContractList, StopReason, Tracker};
+use timecard_client::activity::ActivitySource;
+use timecard_client::capture::{CaptureError, Captured, ScreenSource};
+use timecard_client::worker::{ContractList, StopReason, Tracker};
+use timecard_core::domain::{BillingWeek, ContractStatus, PendingLimit, SegmentGrid};
 
 fn cached(
     tracker: &Tracker,
@@ -287,8 +287,8 @@ impl ActivitySource for AlwaysBusy {
 #[test]
 fn each_full_segment_gets_one_screenshot_or_a_note() {
     let dir = tempfile::tempdir().unwrap();
-    let (cache, _) = timecard::cache::Cache::open(dir.path(), 24 * 3600).unwrap();
-    let mut config = timecard::worker::TrackerConfig::new("dev");
+    let (cache, _) = timecard_client::cache::Cache::open(dir.path(), 24 * 3600).unwrap();
+    let mut config = timecard_client::worker::TrackerConfig::new("dev");
     config.seed = 3;
     let mut t = Tracker::new(config, cache, Box::new(FakeScreen(0)), Box::new(AlwaysBusy));
     let start = at("2026-11-25T09:00:00Z");
@@ -351,7 +351,7 @@ fn unwritable_cache_loses_nothing() {
 // K6: cached time of a week about to lock is flagged 24 h and 1 h before.
 #[test]
 fn lock_deadline_of_cached_time_is_reported() {
-    use timecard::worker::LockRisk;
+    use timecard_client::worker::LockRisk;
     let dir = tempfile::tempdir().unwrap();
     let mut t = tracker(dir.path());
     let start = at("2026-11-29T10:00:00Z"); // Sunday
@@ -393,13 +393,13 @@ fn idle_tracker(
     std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 ) {
     let last = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let (cache, _) = timecard::cache::Cache::open(dir, 24 * 3600).unwrap();
-    let mut config = timecard::worker::TrackerConfig::new("dev");
+    let (cache, _) = timecard_client::cache::Cache::open(dir, 24 * 3600).unwrap();
+    let mut config = timecard_client::worker::TrackerConfig::new("dev");
     config.seed = 5;
     let t = Tracker::new(
         config,
         cache,
-        Box::new(timecard::capture::NoScreenshots),
+        Box::new(timecard_client::capture::NoScreenshots),
         Box::new(Inputs(last.clone())),
     );
     (t, last)

@@ -17,13 +17,13 @@ use chrono::Duration;
 use common::at;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable};
-use timecard::activity::NoActivity;
-use timecard::capture::NoScreenshots;
-use timecard::clock::{Clock, ManualClock};
-use timecard::engine::Engine;
-use timecard::platform::DataDir;
-use timecard::settings::Settings;
 use timecard::ui::TimecardApp;
+use timecard_client::activity::NoActivity;
+use timecard_client::capture::NoScreenshots;
+use timecard_client::engine::Engine;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_core::clock::{Clock, ManualClock};
 
 struct Window {
     harness: Harness<'static, TimecardApp>,
@@ -38,7 +38,7 @@ fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
 fn open_with_activity(
     settings: Settings,
     seed: impl FnOnce(&DataDir),
-    activity: Box<dyn timecard::activity::ActivitySource>,
+    activity: Box<dyn timecard_client::activity::ActivitySource>,
 ) -> Window {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path().join("data")).unwrap();
@@ -112,8 +112,8 @@ impl Window {
     fn upload_from_another_device(
         &self,
         start: chrono::DateTime<chrono::Utc>,
-        screenshot: Option<timecard::domain::Screenshot>,
-    ) -> timecard::domain::Segment {
+        screenshot: Option<timecard_core::domain::Screenshot>,
+    ) -> timecard_core::domain::Segment {
         self.upload_segment(start, start + Duration::minutes(10), screenshot, None)
     }
 
@@ -122,21 +122,21 @@ impl Window {
         &self,
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
-        screenshot: Option<timecard::domain::Screenshot>,
+        screenshot: Option<timecard_core::domain::Screenshot>,
         capture_note: Option<&str>,
-    ) -> timecard::domain::Segment {
-        let segment = timecard::domain::Segment {
-            id: timecard::domain::SegmentId::random(),
+    ) -> timecard_core::domain::Segment {
+        let segment = timecard_core::domain::Segment {
+            id: timecard_core::domain::SegmentId::random(),
             contract_id: "demo-hourly".into(),
             device_id: "other-device".into(),
             start,
             end,
             memo: "from another device".into(),
-            activity: timecard::domain::Activity(0b1111),
+            activity: timecard_core::domain::Activity(0b1111),
             screenshot,
             capture_note: capture_note.map(str::to_owned),
         };
-        let body = timecard::cache::format::encode_body(&segment).unwrap();
+        let body = timecard_core::codec::encode_body(&segment).unwrap();
         let engine = self.harness.state().engine().unwrap();
         engine.connection.client.upload(vec![body]).unwrap();
         segment
@@ -153,19 +153,19 @@ impl Window {
 /// saved for starting offline.
 fn save_demo_contracts(data: &DataDir) {
     let now = at("2026-11-25T08:00:00Z");
-    let response = timecard::protocol::ContractsResponse {
+    let response = timecard_core::protocol::ContractsResponse {
         server_time: now,
         week_start: at("2026-11-23T00:00:00Z"),
-        contracts: timecard::connect::demo_contracts(now)
+        contracts: timecard_client::connect::demo_contracts(now)
             .into_iter()
-            .map(|contract| timecard::protocol::ContractInfo {
+            .map(|contract| timecard_core::protocol::ContractInfo {
                 contract,
                 week_logged_secs: 0,
                 today_logged_secs: 0,
             })
             .collect(),
     };
-    timecard::sync::save_for_offline(&data.contracts_file(), &response).unwrap();
+    timecard_client::sync::save_for_offline(&data.contracts_file(), &response).unwrap();
 }
 
 fn tracking(app: &TimecardApp) -> Option<String> {
@@ -234,23 +234,25 @@ fn a_contract_at_its_weekly_limit_says_why_and_until_when() {
     let bodies = (0..240)
         .map(|i| {
             let start = monday + Duration::minutes(10 * i);
-            let segment = timecard::domain::Segment {
-                id: timecard::domain::SegmentId::random(),
+            let segment = timecard_core::domain::Segment {
+                id: timecard_core::domain::SegmentId::random(),
                 contract_id: "demo-hourly".into(),
                 device_id: "other-device".into(),
                 start,
                 end: start + Duration::minutes(10),
                 memo: String::new(),
-                activity: timecard::domain::Activity(1),
+                activity: timecard_core::domain::Activity(1),
                 screenshot: None,
                 capture_note: None,
             };
-            timecard::cache::format::encode_body(&segment).unwrap()
+            timecard_core::codec::encode_body(&segment).unwrap()
         })
         .collect();
     let engine = w.harness.state().engine().unwrap();
     engine.connection.client.upload(bodies).unwrap();
-    engine.worker.send(timecard::worker::Command::Refresh);
+    engine
+        .worker
+        .send(timecard_client::worker::Command::Refresh);
     w.until("the limit seen", |app| {
         !app.latest().contract("demo-hourly").unwrap().trackable
     });
@@ -319,12 +321,12 @@ fn reset_confirmation_lists_what_is_lost_and_cancel_does_nothing() {
         ..Settings::default()
     };
     let mut w = open_with(settings, |data| {
-        let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 86400).unwrap();
+        let (mut cache, _) = timecard_client::cache::Cache::open(&data.cache_dir(), 86400).unwrap();
         for start in ["2026-11-25T09:00:00Z", "2026-11-25T09:10:00Z"] {
             let start = at(start);
             cache
-                .append(&timecard::domain::Segment {
-                    id: timecard::domain::SegmentId::random(),
+                .append(&timecard_core::domain::Segment {
+                    id: timecard_core::domain::SegmentId::random(),
                     contract_id: "demo-hourly".into(),
                     device_id: "dev".into(),
                     start,
@@ -426,7 +428,7 @@ fn diary_cells_show_the_screenshot() {
     .unwrap();
     let segment = w.upload_from_another_device(
         at("2026-11-25T09:00:00Z"),
-        Some(timecard::domain::Screenshot {
+        Some(timecard_core::domain::Screenshot {
             taken_at: at("2026-11-25T09:04:00Z"),
             jpeg: jpeg.clone(),
             thumbnail: jpeg,
@@ -473,7 +475,7 @@ fn a_shared_cell_shows_the_segment_with_a_picture() {
     let pictured = w.upload_segment(
         at("2026-11-25T09:05:00Z"),
         at("2026-11-25T09:10:00Z"),
-        Some(timecard::domain::Screenshot {
+        Some(timecard_core::domain::Screenshot {
             taken_at: at("2026-11-25T09:06:00Z"),
             jpeg: jpeg.clone(),
             thumbnail: jpeg,
@@ -554,7 +556,7 @@ fn report_a_problem_in_local_mode_is_saved_to_a_file_with_the_logs() {
         std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
         text
     };
-    let report: timecard::protocol::ProblemReport =
+    let report: timecard_core::protocol::ProblemReport =
         serde_json::from_str(&read("report.json")).unwrap();
     assert_eq!(report.description, "The timer froze at lunch");
     assert_eq!(report.time_zone.as_deref(), Some("Asia/Kolkata"));
@@ -565,8 +567,8 @@ fn report_a_problem_in_local_mode_is_saved_to_a_file_with_the_logs() {
         "a line of log\n",
         "the logs are in it"
     );
-    let store = timecard::server::open_store(&root.join("local-server")).unwrap();
-    let stored = timecard::server::store::Store::reports(&store).unwrap();
+    let store = timecard_server::open_store(&root.join("local-server")).unwrap();
+    let stored = timecard_server::store::Store::reports(&store).unwrap();
     assert!(stored.is_empty(), "nothing lands in the local database");
 }
 
@@ -609,7 +611,7 @@ fn an_outage_in_the_status_line_wraps_inside_a_760_px_window() {
     let deadline = Instant::now() + StdDuration::from_secs(30);
     while !matches!(
         w.harness.state().latest().sync.state,
-        timecard::sync::SyncState::Caching { .. }
+        timecard_client::sync::SyncState::Caching { .. }
     ) {
         assert!(Instant::now() < deadline, "offline not shown within 30 s");
         w.harness
@@ -636,7 +638,7 @@ fn an_outage_in_the_status_line_wraps_inside_a_760_px_window() {
 /// Input at a moment the test sets, as a fake activity source.
 struct Inputs(Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
 
-impl timecard::activity::ActivitySource for Inputs {
+impl timecard_client::activity::ActivitySource for Inputs {
     fn last_input(
         &mut self,
         _now: chrono::DateTime<chrono::Utc>,
@@ -658,7 +660,7 @@ fn idle_prompt_discard_removes_the_idle_time() {
     let tick = |w: &mut Window, minutes: i64| {
         w.clock.advance(Duration::minutes(minutes));
         let engine = w.harness.state().engine().unwrap();
-        engine.worker.send(timecard::worker::Command::Tick);
+        engine.worker.send(timecard_client::worker::Command::Tick);
     };
     w.click("Start");
     w.until("tracking", |app| tracking(app).is_some());
@@ -700,15 +702,15 @@ fn diary_shows_cached_thumbnails_offline() {
         "/fixtures/screens/desktop-1920x1080.jpg"
     ))
     .unwrap();
-    let segment = timecard::domain::Segment {
-        id: timecard::domain::SegmentId::random(),
+    let segment = timecard_core::domain::Segment {
+        id: timecard_core::domain::SegmentId::random(),
         contract_id: "demo-hourly".into(),
         device_id: "this-device".into(),
         start: at("2026-11-25T09:00:00Z"),
         end: at("2026-11-25T09:10:00Z"),
         memo: String::new(),
-        activity: timecard::domain::Activity(0b11),
-        screenshot: Some(timecard::domain::Screenshot {
+        activity: timecard_core::domain::Activity(0b11),
+        screenshot: Some(timecard_core::domain::Screenshot {
             taken_at: at("2026-11-25T09:04:00Z"),
             jpeg: jpeg.clone(),
             thumbnail: jpeg,
@@ -724,7 +726,8 @@ fn diary_shows_cached_thumbnails_offline() {
     let seeded = segment.clone();
     let mut w = open_with(settings, move |data| {
         save_demo_contracts(data);
-        let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
+        let (mut cache, _) =
+            timecard_client::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
         cache.append(&seeded).unwrap();
     });
 
@@ -836,7 +839,7 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     w.until("signed out", |app| {
         matches!(
             app.latest().sync.state,
-            timecard::sync::SyncState::SignedOut { .. }
+            timecard_client::sync::SyncState::SignedOut { .. }
         ) && app
             .latest()
             .notice

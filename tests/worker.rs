@@ -9,8 +9,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use common::*;
-use timecard::clock::ManualClock;
-use timecard::worker::{Command, Snapshot, StopReason, Worker};
+use timecard_client::worker::{Command, Snapshot, StopReason, Worker};
+use timecard_core::clock::ManualClock;
 
 const WAIT: StdDuration = StdDuration::from_secs(10);
 
@@ -115,7 +115,7 @@ fn refused_start_explains_itself() {
 /// Counts how often the tracker samples input.
 struct CountingInput(Arc<AtomicUsize>);
 
-impl timecard::activity::ActivitySource for CountingInput {
+impl timecard_client::activity::ActivitySource for CountingInput {
     fn last_input(
         &mut self,
         now: chrono::DateTime<chrono::Utc>,
@@ -132,12 +132,12 @@ impl timecard::activity::ActivitySource for CountingInput {
 #[test]
 fn input_is_sampled_on_time_while_commands_keep_arriving() {
     let dir = tempfile::tempdir().unwrap();
-    let (cache, _) = timecard::cache::Cache::open(dir.path(), 86400).unwrap();
+    let (cache, _) = timecard_client::cache::Cache::open(dir.path(), 86400).unwrap();
     let samples = Arc::new(AtomicUsize::new(0));
-    let tracker = timecard::worker::Tracker::new(
-        timecard::worker::TrackerConfig::new("dev"),
+    let tracker = timecard_client::worker::Tracker::new(
+        timecard_client::worker::TrackerConfig::new("dev"),
         cache,
-        Box::new(timecard::capture::NoScreenshots),
+        Box::new(timecard_client::capture::NoScreenshots),
         Box::new(CountingInput(samples.clone())),
     );
     let clock = ManualClock::new(at("2026-11-25T09:00:01Z"));

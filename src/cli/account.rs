@@ -8,11 +8,11 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::clock::SystemClock;
-use crate::connect;
-use crate::platform::DataDir;
-use crate::settings::Settings;
-use crate::sync::{ApiClient, ServerAddress};
+use timecard_client::connect;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::sync::{ApiClient, ServerAddress};
+use timecard_core::clock::SystemClock;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -70,7 +70,7 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
     let login = session.login.clone();
     connect::keep_sign_in(data, &mut settings, &address, pinned.as_deref(), session)?;
     if let Some(skew) = client.clock_skew_secs()
-        && skew.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS
+        && skew.abs() > timecard_client::worker::snapshot::CLOCK_SKEW_WARN_SECS
     {
         eprintln!(
             "warning: this computer's clock differs from the server's by {skew} s; set the correct time"

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{hms, local_time};
-use crate::cache::Cache;
-use crate::platform::DataDir;
-use crate::settings::Settings;
+use timecard_client::cache::Cache;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_core::fmt::{hms, local_time};
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {

@@ -24,13 +24,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+
 use clap::{Parser, Subcommand};
 
-use crate::platform::DataDir;
-use crate::platform::instance::{Holder, InstanceError, InstanceGuard};
-use crate::platform::paths::DATA_DIR_ENV;
-use crate::settings::Settings;
+use timecard_client::platform::DataDir;
+use timecard_client::platform::instance::{Holder, InstanceError, InstanceGuard};
+use timecard_client::platform::paths::DATA_DIR_ENV;
+use timecard_client::settings::Settings;
 
 /// Timecard: a lightweight time tracker for freelancers paid by the hour.
 #[derive(Debug, Parser)]
@@ -144,9 +144,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return capture(out, *q);
     }
-    crate::tls::install_crypto_provider();
+    timecard_core::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
-    crate::platform::logging::init(&data.logs_dir());
+    crate::logging::init(&data.logs_dir());
     log::info!(
         "timecard {} started: {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -189,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Logs {
             command: LogsCommand::Export { file },
         }) => {
-            let n = crate::platform::logging::export_zip(&data.logs_dir(), &file)
+            let n = crate::logging::export_zip(&data.logs_dir(), &file)
                 .with_context(|| format!("cannot write {}", file.display()))?;
             println!("{n} log file(s) written to {}", file.display());
             Ok(ExitCode::SUCCESS)
@@ -203,7 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `timecard capture`: one full-resolution screenshot to a file.
 fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
-    let mut screen = crate::capture::x11::X11Screen::new(None, quality, u32::MAX);
+    let mut screen = timecard_client::capture::x11::X11Screen::new(None, quality, u32::MAX);
     // Encoded where the X server put the pixels: no copy of the screen.
     let (width, height, black, jpeg) = screen.jpeg_full(quality)?;
     if black {
@@ -242,7 +242,7 @@ fn already_running(holder: &Holder) -> ExitCode {
         eprintln!("timecard: {}", InstanceError::Running(holder.clone()));
         return ExitCode::FAILURE;
     }
-    match crate::platform::instance::ask_to_show(holder) {
+    match timecard_client::platform::instance::ask_to_show(holder) {
         Ok(answer) if answer.version == ours => {
             println!(
                 "Timecard is already running (pid {}); its window was brought forward.",
@@ -291,19 +291,6 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-/// Seconds as `H:MM:SS`.
-pub fn hms(secs: i64) -> String {
-    let secs = secs.max(0);
-    format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// A UTC instant in the user's zone, e.g. `2026-11-25 14:10:00 CET`.
-pub fn local_time(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
-    t.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M:%S %Z")
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,11 +299,5 @@ mod tests {
     fn command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn hms_pads() {
-        assert_eq!(hms(3 * 3600 + 7 * 60 + 5), "3:07:05");
-        assert_eq!(hms(-5), "0:00:00");
     }
 }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use crate::clock::{Clock, SystemClock};
-use crate::connect;
-use crate::platform::DataDir;
-use crate::protocol::ProblemReport;
-use crate::settings::Settings;
-use crate::sync::outbox::{self, Outbox};
+use timecard_client::connect;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::sync::outbox::{self, Outbox};
+use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::protocol::ProblemReport;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -40,7 +40,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
     let zone = settings.zone();
     let incident = match &args.at {
         None => now,
-        Some(text) => crate::domain::parse_local_minute(text, zone)
+        Some(text) => timecard_core::domain::parse_local_minute(text, zone)
             .map_err(|e| anyhow::anyhow!("--at {e}"))?,
     };
     let mut report = ProblemReport::new(&args.message, now);
@@ -48,7 +48,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
     report.incident_at = Some(incident);
     report.time_zone = Some(zone.name().to_owned());
     if !args.no_logs {
-        let zip = crate::platform::logging::zip_bytes(&data.logs_dir())
+        let zip = crate::logging::zip_bytes(&data.logs_dir())
             .context("cannot zip the logs (use --no-logs to send without them)")?;
         report.attach_logs(&zip);
     }

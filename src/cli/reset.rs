@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::hms;
-use crate::cache::Cache;
-use crate::platform::DataDir;
-use crate::settings::Settings;
+use timecard_client::cache::Cache;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_core::fmt::hms;
 
 #[derive(Debug, clap::Args)]
 pub struct ResetArgs {
@@ -69,7 +69,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
     }
     drop(cache);
     log::info!("reset: wiping the data folder ({segments} un-uploaded segment(s))");
-    crate::platform::reset::wipe(data, args.export.as_deref())
+    timecard_client::platform::reset::wipe(data, args.export.as_deref())
         .with_context(|| format!("cannot clear {}", data.root().display()))?;
     println!("Cleared. The next start of Timecard begins afresh.");
     Ok(ExitCode::SUCCESS)

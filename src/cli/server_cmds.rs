@@ -9,18 +9,18 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::{hms, local_time};
-use crate::activity::NoActivity;
-use crate::cache::Cache;
-use crate::capture::NoScreenshots;
-use crate::clock::{Clock, SystemClock};
-use crate::connect;
-use crate::domain::contract::format_hours;
-use crate::domain::{LocalDay, Trackability};
-use crate::engine::Engine;
-use crate::platform::DataDir;
-use crate::settings::Settings;
-use crate::sync::{self, SyncError};
+use timecard_client::activity::NoActivity;
+use timecard_client::cache::Cache;
+use timecard_client::capture::NoScreenshots;
+use timecard_client::connect;
+use timecard_client::engine::Engine;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::sync::{self, SyncError};
+use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::domain::{LocalDay, Trackability};
+use timecard_core::fmt::format_hours;
+use timecard_core::fmt::{hms, local_time};
 
 #[derive(Serialize)]
 struct ContractRow {
@@ -65,18 +65,18 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
     };
     let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())?;
     let now = clock.now();
-    let week = crate::domain::BillingWeek::containing(now);
+    let week = timecard_core::domain::BillingWeek::containing(now);
     let rows: Vec<ContractRow> = response
         .contracts
         .iter()
         .map(|info| {
             let c = &info.contract;
-            let server_week = if crate::domain::BillingWeek::containing(response.week_start) == week
-            {
-                info.week_logged_secs
-            } else {
-                0
-            };
+            let server_week =
+                if timecard_core::domain::BillingWeek::containing(response.week_start) == week {
+                    info.week_logged_secs
+                } else {
+                    0
+                };
             let week_logged_secs = server_week + cache.pending_secs_in(&c.id, week);
             let trackability = c.trackability_this_week(now, settings.policy(), week_logged_secs);
             let reason = match trackability {
@@ -236,7 +236,7 @@ pub fn diary(
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
-            diary: &'a crate::protocol::DiaryResponse,
+            diary: &'a timecard_core::protocol::DiaryResponse,
             cached: Vec<Cached<'a>>,
         }
         let out = Out {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::{hms, local_time};
-use crate::cache::Cache;
-use crate::domain::contract::format_hours;
-use crate::platform::DataDir;
-use crate::settings::Settings;
+use timecard_client::cache::Cache;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_core::fmt::format_hours;
+use timecard_core::fmt::{hms, local_time};
 
 #[derive(Serialize)]
 struct Status {
@@ -56,7 +56,7 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         oldest_pending: cache.pending().next().map(|e| e.start),
         refused_segments: cache.refused().count(),
         quarantined_files: cache.quarantined()?.len(),
-        reports_waiting: crate::sync::outbox::Outbox::new(data.reports_dir()).len(),
+        reports_waiting: timecard_client::sync::outbox::Outbox::new(data.reports_dir()).len(),
         local_only: settings.server.is_none(),
     };
     if json {

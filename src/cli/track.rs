@@ -9,13 +9,13 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
-use super::{hms, local_time};
-use crate::clock::{Clock, SystemClock};
-use crate::engine::Engine;
-use crate::platform::DataDir;
-use crate::settings::Settings;
-use crate::sync::SyncState;
-use crate::worker::{Command, Snapshot, rescue};
+use timecard_client::engine::Engine;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::sync::SyncState;
+use timecard_client::worker::{Command, Snapshot, rescue};
+use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::fmt::{hms, local_time};
 
 #[derive(Debug, Args)]
 pub struct TrackArgs {
@@ -66,11 +66,11 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         data,
         settings,
         clock.clone(),
-        crate::capture::default_source(settings),
-        crate::activity::default_source(),
+        timecard_client::capture::default_source(settings),
+        timecard_client::activity::default_source(),
     )?;
     if settings.notifications {
-        engine.notify(Arc::new(AtomicBool::new(true)));
+        crate::notify::attach(&mut engine, Arc::new(AtomicBool::new(true)));
     }
     for warning in &engine.warnings {
         eprintln!("warning: {warning}");

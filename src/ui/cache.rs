@@ -7,9 +7,9 @@ use chrono_tz::Tz;
 use egui::RichText;
 
 use super::{Intent, UiState, theme};
-use crate::cli::hms;
-use crate::domain::contract::format_hours;
-use crate::worker::{Command, Snapshot};
+use timecard_client::worker::{Command, Snapshot};
+use timecard_core::fmt::format_hours;
+use timecard_core::fmt::hms;
 
 pub fn cache_ui(
     ui: &mut egui::Ui,

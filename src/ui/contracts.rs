@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use egui::RichText;
 
 use super::{Intent, theme};
-use crate::cli::hms;
-use crate::domain::contract::format_hours;
-use crate::worker::{Command, ContractView, Snapshot};
+use timecard_client::worker::{Command, ContractView, Snapshot};
+use timecard_core::fmt::format_hours;
+use timecard_core::fmt::hms;
 
 pub fn contracts_ui(
     ui: &mut egui::Ui,

@@ -9,14 +9,14 @@ use chrono_tz::Tz;
 use egui::RichText;
 
 use super::{Intent, UiState, theme};
-use crate::cli::hms;
-use crate::clock::Clock;
-use crate::connect;
-use crate::platform::DataDir;
-use crate::protocol::ProblemReport;
-use crate::settings::Settings;
-use crate::sync::{ApiClient, ServerAddress};
-use crate::worker::{Command, Snapshot};
+use timecard_client::connect;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::sync::{ApiClient, ServerAddress};
+use timecard_client::worker::{Command, Snapshot};
+use timecard_core::clock::Clock;
+use timecard_core::fmt::hms;
+use timecard_core::protocol::ProblemReport;
 
 /// The sign-in form.
 #[derive(Clone, Debug, Default)]
@@ -105,7 +105,7 @@ impl ReportForm {
         if self.description.trim().is_empty() {
             return Err("Please describe what happened.".into());
         }
-        let incident = crate::domain::parse_local_minute(&self.when, zone)?;
+        let incident = timecard_core::domain::parse_local_minute(&self.when, zone)?;
         let mut report = ProblemReport::new(&self.description, now);
         report.contract_id = self.contract_id.clone();
         report.incident_at = Some(incident);

@@ -13,10 +13,10 @@ use chrono_tz::Tz;
 use egui::{Color32, RichText, Sense, Stroke};
 
 use super::{Intent, theme};
-use crate::cli::hms;
-use crate::domain::{Activity, LocalDay, SegmentId};
-use crate::sync::PictureReply;
-use crate::worker::{CellPicture, Command, Snapshot};
+use timecard_client::sync::PictureReply;
+use timecard_client::worker::{CellPicture, Command, Snapshot};
+use timecard_core::domain::{Activity, LocalDay, SegmentId};
+use timecard_core::fmt::hms;
 
 /// The Work Diary's own state.
 pub struct DiaryState {
@@ -142,7 +142,7 @@ pub fn diary_ui(
             apply = true;
         }
         if ui.button("System zone").clicked() {
-            state.zone_text = crate::settings::system_zone()
+            state.zone_text = timecard_client::settings::system_zone()
                 .unwrap_or(chrono_tz::UTC)
                 .name()
                 .to_owned();
@@ -349,7 +349,7 @@ pub fn diary_ui(
 /// recorded.
 fn day_cells(
     snapshot: &Snapshot,
-    diary: Option<&crate::protocol::DiaryResponse>,
+    diary: Option<&timecard_core::protocol::DiaryResponse>,
     day: LocalDay,
     now: DateTime<Utc>,
 ) -> Vec<Cell> {

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use egui::RichText;
 
 use super::{Intent, UiState, theme, tracker};
-use crate::cli::hms;
-use crate::worker::Snapshot;
+use timecard_client::worker::Snapshot;
+use timecard_core::fmt::hms;
 
 /// The mini view's size: room for the longest day's total, Stop and
 /// *Main window* on one line.

@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::clock::Clock;
-use crate::engine::Engine;
-use crate::platform::DataDir;
-use crate::settings::Settings;
-use crate::worker::{Command, Snapshot, SnapshotCell};
+use timecard_client::engine::Engine;
+use timecard_client::platform::DataDir;
+use timecard_client::settings::Settings;
+use timecard_client::worker::{Command, Snapshot, SnapshotCell};
+use timecard_core::clock::Clock;
 
 pub use dialogs::{ReportForm, SignInForm};
 pub use diary::DiaryState;
@@ -85,7 +85,7 @@ pub enum Intent {
     ClearAndRestart,
     /// Queue a problem report (D3) and send it, zipping the logs first if asked.
     SendReport {
-        report: Box<crate::protocol::ProblemReport>,
+        report: Box<timecard_core::protocol::ProblemReport>,
         attach_logs: bool,
     },
 }
@@ -142,7 +142,7 @@ pub struct TimecardApp {
     background: Option<Receiver<EngineRestart>>,
     first_frame_done: bool,
     /// The single-instance lock (D1), let go just before a restart.
-    instance: Option<crate::platform::instance::InstanceGuard>,
+    instance: Option<timecard_client::platform::instance::InstanceGuard>,
     /// The notifications setting, live (D5); `None` sends none (tests).
     notify: Option<Arc<AtomicBool>>,
 }
@@ -202,7 +202,7 @@ impl TimecardApp {
     pub fn enable_notifications(&mut self) {
         let enabled = Arc::new(AtomicBool::new(self.settings.notifications));
         if let Some(engine) = self.engine.as_mut() {
-            engine.notify(enabled.clone());
+            crate::notify::attach(engine, enabled.clone());
         }
         self.notify = Some(enabled);
     }
@@ -211,7 +211,7 @@ impl TimecardApp {
     /// forward (D1).
     pub fn hold_instance(
         &mut self,
-        guard: crate::platform::instance::InstanceGuard,
+        guard: timecard_client::platform::instance::InstanceGuard,
         ctx: &egui::Context,
     ) {
         let ctx = ctx.clone();
@@ -295,7 +295,7 @@ impl TimecardApp {
                         format!("timecard-logs-{}.zip", self.now().format("%Y%m%d-%H%M%S")),
                     );
                     std::thread::spawn(move || {
-                        let notice = match crate::platform::logging::export_zip(&dir, &out) {
+                        let notice = match crate::logging::export_zip(&dir, &out) {
                             Ok(n) => format!("{n} log file(s) exported to {}", out.display()),
                             Err(e) => format!("The logs were not exported: {e}"),
                         };
@@ -309,7 +309,7 @@ impl TimecardApp {
                     let (dir, commands) = (self.data.logs_dir(), self.commands.clone());
                     std::thread::spawn(move || {
                         if attach_logs {
-                            match crate::platform::logging::zip_bytes(&dir) {
+                            match crate::logging::zip_bytes(&dir) {
                                 Ok(zip) => report.attach_logs(&zip),
                                 Err(e) => log::warn!("report sent without logs: {e}"),
                             }
@@ -360,9 +360,9 @@ impl TimecardApp {
                     // The new process must be able to take the lock.
                     drop(self.instance.take());
                     let export = std::path::PathBuf::from(&self.state.export_dir);
-                    match crate::platform::reset::wipe(&self.data, Some(&export)) {
+                    match timecard_client::platform::reset::wipe(&self.data, Some(&export)) {
                         Ok(()) => {
-                            crate::platform::reset::relaunch();
+                            timecard_client::platform::reset::relaunch();
                             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                         }
                         Err(e) => {
@@ -395,7 +395,7 @@ impl TimecardApp {
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignOut);
         self.restart_engine_after(ctx, move |settings| {
-            if let Some(warning) = crate::connect::sign_out(&data, settings, clock) {
+            if let Some(warning) = timecard_client::connect::sign_out(&data, settings, clock) {
                 log::warn!("{warning}");
             }
             Ok(())
@@ -458,7 +458,7 @@ impl TimecardApp {
         match result {
             Ok((mut engine, settings)) => {
                 if let Some(enabled) = &self.notify {
-                    engine.notify(enabled.clone());
+                    crate::notify::attach(&mut engine, enabled.clone());
                 }
                 let waker = ctx.clone();
                 engine
@@ -564,7 +564,7 @@ impl TimecardApp {
             if std::env::var_os("TIMECARD_REPORT_STARTUP").is_some() {
                 eprintln!(
                     "timecard: first frame {} ms after launch",
-                    crate::platform::since_process_start().as_millis()
+                    timecard_core::process::since_process_start().as_millis()
                 );
             }
         }
@@ -670,12 +670,12 @@ fn menu_ui(
     });
 }
 
-fn screen_source(settings: &Settings) -> Box<dyn crate::capture::ScreenSource> {
-    crate::capture::default_source(settings)
+fn screen_source(settings: &Settings) -> Box<dyn timecard_client::capture::ScreenSource> {
+    timecard_client::capture::default_source(settings)
 }
 
-fn activity_source() -> Box<dyn crate::activity::ActivitySource> {
-    crate::activity::default_source()
+fn activity_source() -> Box<dyn timecard_client::activity::ActivitySource> {
+    timecard_client::activity::default_source()
 }
 
 /// Opens the window: the engine first (built-in server or the configured
@@ -683,9 +683,9 @@ fn activity_source() -> Box<dyn crate::activity::ActivitySource> {
 pub fn run_app(
     data: DataDir,
     settings: Settings,
-    instance: Option<crate::platform::instance::InstanceGuard>,
+    instance: Option<timecard_client::platform::instance::InstanceGuard>,
 ) -> anyhow::Result<()> {
-    let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(timecard_core::clock::SystemClock);
     let engine = Engine::start(
         &data,
         &settings,

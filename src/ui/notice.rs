@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use egui::RichText;
 
-use crate::worker::Snapshot;
+use timecard_client::worker::Snapshot;
 
 /// How long a message stays, in seconds.
 pub const NOTICE_SECS: i64 = 8;

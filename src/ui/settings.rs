@@ -9,7 +9,7 @@ use super::{Intent, SignInForm, UiState, theme};
 pub fn system_zone_text() -> String {
     static SYSTEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let name = SYSTEM.get_or_init(|| {
-        crate::settings::system_zone()
+        timecard_client::settings::system_zone()
             .unwrap_or(chrono_tz::UTC)
             .name()
             .to_owned()

@@ -7,8 +7,8 @@ use chrono_tz::Tz;
 use egui::{Color32, RichText};
 
 use super::{Intent, theme};
-use crate::sync::SyncState;
-use crate::worker::{LockRisk, Snapshot};
+use timecard_client::sync::SyncState;
+use timecard_client::worker::{LockRisk, Snapshot};
 
 /// The bottom line. The summary wraps rather than run off a narrow window
 /// (an error and the next try can be long); the server's address, at the
@@ -54,7 +54,7 @@ pub fn local_only_note_ui(ui: &mut egui::Ui, snapshot: &Snapshot, intents: &mut 
         ui.label(
             RichText::new(format!(
                 "{}: your time is kept on this computer only.",
-                crate::worker::snapshot::LOCAL_ONLY
+                timecard_client::worker::snapshot::LOCAL_ONLY
             ))
             .color(theme::WARN),
         );

@@ -6,8 +6,8 @@ use chrono_tz::Tz;
 use egui::RichText;
 
 use super::{Intent, UiState, theme};
-use crate::cli::hms;
-use crate::worker::{Command, Snapshot};
+use timecard_client::worker::{Command, Snapshot};
+use timecard_core::fmt::hms;
 
 /// The contract the picker shows: the chosen one, else the tracked one,
 /// else the first trackable one.
@@ -177,7 +177,7 @@ pub fn tracker_ui(
                 ui.label(format!("This week, {}", c.contract.title));
                 let limit = c
                     .limit_secs
-                    .map(|l| format!(" of {}", crate::domain::contract::format_hours(l)))
+                    .map(|l| format!(" of {}", timecard_core::fmt::format_hours(l)))
                     .unwrap_or_default();
                 ui.label(RichText::new(format!("{}{limit}", hms(secs))).monospace());
                 ui.end_row();

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
-use timecard::clock::Clock;
-use timecard::domain::Segment;
-use timecard::sync::{ApiClient, SyncOptions, SyncState, Syncer};
-use timecard::worker::{Command, Snapshot, Tracker, TrackerConfig, Worker};
+use timecard_client::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_client::sync::{ApiClient, SyncOptions, SyncState, Syncer};
+use timecard_client::worker::{Command, Snapshot, Tracker, TrackerConfig, Worker};
+use timecard_core::clock::Clock;
+use timecard_core::domain::Segment;
 
 use super::server::TestServer;
 
@@ -54,8 +54,8 @@ impl Device {
         let tracker = Tracker::new(
             config,
             cache,
-            Box::new(timecard::capture::NoScreenshots),
-            Box::new(timecard::activity::NoActivity),
+            Box::new(timecard_client::capture::NoScreenshots),
+            Box::new(timecard_client::activity::NoActivity),
         );
         let clock: Arc<dyn Clock> = Arc::new(server.clock.clone());
         let worker = Worker::spawn(tracker, clock.clone());

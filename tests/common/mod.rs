@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use timecard::cache::{Cache, DEFAULT_CAPACITY_SECS};
-use timecard::domain::{Contract, ContractKind, ContractStatus};
-use timecard::worker::{ContractList, Tracker, TrackerConfig};
+use timecard_client::cache::{Cache, DEFAULT_CAPACITY_SECS};
+use timecard_client::worker::{ContractList, Tracker, TrackerConfig};
+use timecard_core::domain::{Contract, ContractKind, ContractStatus};
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("a valid RFC 3339 time")
@@ -53,8 +53,8 @@ pub fn tracker_in(dir: &Path, capacity_secs: i64) -> Tracker {
     Tracker::new(
         config,
         cache,
-        Box::new(timecard::capture::NoScreenshots),
-        Box::new(timecard::activity::NoActivity),
+        Box::new(timecard_client::capture::NoScreenshots),
+        Box::new(timecard_client::activity::NoActivity),
     )
 }
 
@@ -67,3 +67,37 @@ pub mod device;
 pub mod server;
 pub mod small_disk;
 pub mod xvfb;
+
+/// The `timecard-server` binary. It belongs to the `timecard-server` crate,
+/// so Cargo gives this package no `CARGO_BIN_EXE_` for it; it is built into
+/// the same folder as `timecard`. `cargo test` in the root builds it with
+/// every crate; when only this package's tests were built, it is built here
+/// once.
+pub fn server_exe() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let app = Path::new(env!("CARGO_BIN_EXE_timecard"));
+            let exe =
+                app.with_file_name(format!("timecard-server{}", std::env::consts::EXE_SUFFIX));
+            if !exe.exists() {
+                let mut build = std::process::Command::new(env!("CARGO"));
+                build.args(["build", "-p", "timecard-server", "--bin", "timecard-server"]);
+                build
+                    .arg("--manifest-path")
+                    .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+                if app.parent().and_then(|p| p.file_name()) == Some("release".as_ref()) {
+                    build.arg("--release");
+                }
+                let status = build.status().expect("run cargo to build timecard-server");
+                assert!(status.success(), "cargo build -p timecard-server failed");
+            }
+            assert!(
+                exe.exists(),
+                "no timecard-server binary at {}",
+                exe.display()
+            );
+            exe
+        })
+        .clone()
+}

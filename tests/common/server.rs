@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use timecard::clock::{Clock, ManualClock};
-use timecard::domain::{Contract, ContractKind, ContractStatus};
-use timecard::protocol::ServerConfig;
-use timecard::server::store::Store;
-use timecard::server::{self, RunningServer, ServerOptions, auth};
-use timecard::sync::{ApiClient, ServerAddress};
+use timecard_client::sync::{ApiClient, ServerAddress};
+use timecard_core::clock::{Clock, ManualClock};
+use timecard_core::domain::{Contract, ContractKind, ContractStatus};
+use timecard_core::protocol::ServerConfig;
+use timecard_server::store::Store;
+use timecard_server::{self as server, RunningServer, ServerOptions, auth};
 
 pub const PASSWORD: &str = "correct horse battery";
 

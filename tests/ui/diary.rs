@@ -28,12 +28,13 @@ fn screenshot_and_thumbnail() -> (Vec<u8>, Vec<u8>) {
 /// A screen that always shows the fixture.
 struct FixtureScreen;
 
-impl timecard::capture::ScreenSource for FixtureScreen {
+impl timecard_client::capture::ScreenSource for FixtureScreen {
     fn capture(
         &mut self,
-    ) -> Result<Option<timecard::capture::Captured>, timecard::capture::CaptureError> {
+    ) -> Result<Option<timecard_client::capture::Captured>, timecard_client::capture::CaptureError>
+    {
         let (jpeg, thumbnail) = screenshot_and_thumbnail();
-        Ok(Some(timecard::capture::Captured {
+        Ok(Some(timecard_client::capture::Captured {
             jpeg,
             thumbnail,
             width: 1920,
@@ -142,7 +143,7 @@ fn the_segment_in_progress_shows_and_counts_like_the_tracker() {
     // 15:12: the 15:00–15:10 segment is cut, cached and uploaded.
     w.clock.advance(Duration::minutes(9));
     let engine = w.harness.state().engine().unwrap();
-    engine.worker.send(timecard::worker::Command::Tick);
+    engine.worker.send(timecard_client::worker::Command::Tick);
     w.until("the first segment uploaded and listed", |app| {
         let s = app.latest();
         s.cache.pending.is_empty() && matches!(&s.diary, Some(Ok(d)) if d.segments.len() == 1)
@@ -165,7 +166,7 @@ fn the_segment_window_shows_the_full_screenshot() {
     let (jpeg, thumbnail) = screenshot_and_thumbnail();
     w.upload_from_another_device(
         at("2026-11-25T09:00:00Z"),
-        Some(timecard::domain::Screenshot {
+        Some(timecard_core::domain::Screenshot {
             taken_at: at("2026-11-25T09:04:00Z"),
             jpeg,
             thumbnail,
@@ -190,15 +191,15 @@ fn the_segment_window_shows_the_full_screenshot() {
 #[test]
 fn a_cached_segment_shows_its_full_screenshot_offline() {
     let (jpeg, thumbnail) = screenshot_and_thumbnail();
-    let segment = timecard::domain::Segment {
-        id: timecard::domain::SegmentId::random(),
+    let segment = timecard_core::domain::Segment {
+        id: timecard_core::domain::SegmentId::random(),
         contract_id: "demo-hourly".into(),
         device_id: "this-device".into(),
         start: at("2026-11-25T09:00:00Z"),
         end: at("2026-11-25T09:10:00Z"),
         memo: String::new(),
-        activity: timecard::domain::Activity(0b11),
-        screenshot: Some(timecard::domain::Screenshot {
+        activity: timecard_core::domain::Activity(0b11),
+        screenshot: Some(timecard_core::domain::Screenshot {
             taken_at: at("2026-11-25T09:04:00Z"),
             jpeg,
             thumbnail,
@@ -212,7 +213,8 @@ fn a_cached_segment_shows_its_full_screenshot_offline() {
     };
     let mut w = open_with(settings, move |data| {
         save_demo_contracts(data);
-        let (mut cache, _) = timecard::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
+        let (mut cache, _) =
+            timecard_client::cache::Cache::open(&data.cache_dir(), 24 * 3600).unwrap();
         cache.append(&segment).unwrap();
     });
     w.click("Work Diary");
@@ -253,7 +255,7 @@ fn a_thumbnail_stays_when_its_segment_is_uploaded() {
     // then uploaded.
     w.clock.advance(Duration::seconds(630));
     let engine = w.harness.state().engine().unwrap();
-    engine.worker.send(timecard::worker::Command::Tick);
+    engine.worker.send(timecard_client::worker::Command::Tick);
     w.until("the segment uploaded, with its picture", |app| {
         let s = app.latest();
         s.cache.pending.is_empty()

@@ -40,7 +40,7 @@ fn every_tab_and_help_fit_the_minimum_window() {
 fn settings_name_the_system_zone_in_use() {
     let mut w = open_with(Settings::default(), |_| {});
     w.click("Settings");
-    let system = timecard::settings::system_zone()
+    let system = timecard_client::settings::system_zone()
         .unwrap_or(chrono_tz::UTC)
         .name()
         .to_owned();
@@ -89,7 +89,7 @@ fn messages_do_not_move_the_screen_close_and_time_out() {
         let engine = w.harness.state().engine().unwrap();
         engine
             .worker
-            .send(timecard::worker::Command::Notice(text.into()));
+            .send(timecard_client::worker::Command::Notice(text.into()));
         w.until("the message", move |app| {
             app.latest().notice_serial > serial
         });

@@ -1,0 +1,16 @@
+//! Timecard's client layer, shared by the window and the command line: the
+//! time cache, settings, sync (client, planner, outbox, thread), the worker
+//! and the engine that puts them together, the connection (a configured
+//! server, or the built-in one with the `builtin-server` feature), the data
+//! folder and single instance, and the screenshot and activity sources.
+//! It draws nothing and prints nothing.
+
+pub mod activity;
+pub mod cache;
+pub mod capture;
+pub mod connect;
+pub mod engine;
+pub mod platform;
+pub mod settings;
+pub mod sync;
+pub mod worker;

@@ -1,0 +1,385 @@
+//! The HTTPS client (Y1–Y5): rustls with the ring provider, an optional
+//! pinned certificate, `http://` refused, HTTPS_PROXY / NO_PROXY honoured,
+//! timeouts set, every failure typed. It compares the server's `Date` with
+//! the local clock on every answer (Y4).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use ureq::Agent;
+use ureq::http::Response;
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+
+use super::error::{self, SyncError};
+use timecard_core::clock::Clock;
+use timecard_core::domain::SegmentId;
+use timecard_core::protocol::{
+    ContractsResponse, DiaryResponse, Health, MSGPACK, ProblemReport, ReportReceipt, ServerConfig,
+    SessionInfo, SignIn, UploadBatch, UploadResponse,
+};
+
+/// A checked server address: `https://host[:port]`, no trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerAddress {
+    base: String,
+    host: String,
+}
+
+impl ServerAddress {
+    /// Accepts `https://…` only (Y1); `http://` is refused with the reason.
+    pub fn parse(text: &str) -> Result<Self, SyncError> {
+        let text = text.trim().trim_end_matches('/');
+        let lower = text.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("http://") {
+            return Err(SyncError::Insecure {
+                address: text.to_owned(),
+                suggestion: format!("https://{}", &text[text.len() - rest.len()..]),
+            });
+        }
+        let Some(rest) = lower.strip_prefix("https://") else {
+            return Err(SyncError::BadAddress(text.to_owned()));
+        };
+        let host = text[text.len() - rest.len()..]
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(SyncError::BadAddress(text.to_owned()));
+        }
+        Ok(ServerAddress {
+            base: text.to_owned(),
+            host: host.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.base
+    }
+
+    /// `host:port` as written, for messages.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+/// Talks to one server.
+pub struct ApiClient {
+    address: ServerAddress,
+    agent: Agent,
+    token: Mutex<Option<String>>,
+    clock: Arc<dyn Clock>,
+    skew_secs: Mutex<Option<i64>>,
+}
+
+/// How long a connection may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a reachability check (`GET /health`) may take in all.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ApiClient {
+    /// A client for `address`, trusting only `pinned_pem` when given
+    /// (a self-hosted server's CA or self-signed certificate), otherwise the
+    /// usual public roots.
+    pub fn new(
+        address: ServerAddress,
+        pinned_pem: Option<&[u8]>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SyncError> {
+        timecard_core::tls::install_crypto_provider();
+        let roots = match pinned_pem {
+            Some(pem) => {
+                let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| SyncError::Certificate {
+                        host: address.host().to_owned(),
+                        detail: format!("the pinned certificate file is not valid PEM: {e}"),
+                    })?;
+                if certs.is_empty() {
+                    return Err(SyncError::Certificate {
+                        host: address.host().to_owned(),
+                        detail: "the pinned certificate file holds no certificate".into(),
+                    });
+                }
+                RootCerts::Specific(Arc::new(certs))
+            }
+            None => RootCerts::WebPki,
+        };
+        let config = Agent::config_builder()
+            .tls_config(
+                TlsConfig::builder()
+                    .provider(TlsProvider::Rustls)
+                    .root_certs(roots)
+                    .build(),
+            )
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .timeout_send_body(Some(Duration::from_secs(300)))
+            .timeout_recv_body(Some(Duration::from_secs(120)))
+            .proxy(ureq::Proxy::try_from_env())
+            .https_only(true)
+            .build();
+        Ok(ApiClient {
+            address,
+            agent: config.into(),
+            token: Mutex::new(None),
+            clock,
+            skew_secs: Mutex::new(None),
+        })
+    }
+
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    pub fn set_token(&self, token: Option<String>) {
+        *self.token.lock().expect("token lock") = token;
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.token.lock().expect("token lock").clone()
+    }
+
+    /// Server time minus local time, in seconds, from the last answer (Y4).
+    pub fn clock_skew_secs(&self) -> Option<i64> {
+        *self.skew_secs.lock().expect("skew lock")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.address.as_str())
+    }
+
+    fn bearer(&self) -> Result<String, SyncError> {
+        self.token()
+            .map(|t| format!("Bearer {t}"))
+            .ok_or(SyncError::SignedOut)
+    }
+
+    /// Notes the clock skew, turns error statuses into errors.
+    fn check(
+        &self,
+        result: Result<Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response<ureq::Body>, SyncError> {
+        let mut response = result.map_err(|e| error::from_transport(self.address.host(), e))?;
+        if let Some(date) = response
+            .headers()
+            .get("date")
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+        {
+            let server: DateTime<Utc> = date.into();
+            *self.skew_secs.lock().expect("skew lock") =
+                Some((server - self.clock.now()).num_seconds());
+        }
+        let status = response.status().as_u16();
+        if status < 400 {
+            return Ok(response);
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        let error = error::from_status(self.address.host(), status, &body, retry_after);
+        log::warn!("{} answered HTTP {status}: {error}", self.address.host());
+        Err(error)
+    }
+
+    fn json<T: DeserializeOwned>(
+        &self,
+        mut response: Response<ureq::Body>,
+    ) -> Result<T, SyncError> {
+        response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_json()
+            .map_err(|e| SyncError::Protocol {
+                host: self.address.host().to_owned(),
+                detail: format!(
+                    "the answer is not what Timecard expects ({e}); is this a Timecard server?"
+                ),
+            })
+    }
+
+    /// Whether the server answers; cheap, and bounded by
+    /// [`HEALTH_TIMEOUT`] so a server that accepts but hangs counts as down.
+    pub fn health(&self) -> Result<Health, SyncError> {
+        let request = self
+            .agent
+            .get(self.url("/health"))
+            .config()
+            .timeout_global(Some(HEALTH_TIMEOUT))
+            .build();
+        let r = self.check(request.call())?;
+        self.json(r)
+    }
+
+    pub fn config(&self) -> Result<ServerConfig, SyncError> {
+        let r = self.check(self.agent.get(self.url("/config")).call())?;
+        self.json(r)
+    }
+
+    /// Signs in and keeps the token for later calls.
+    pub fn sign_in(&self, login: &str, password: &str) -> Result<SessionInfo, SyncError> {
+        let body = SignIn {
+            login: login.to_owned(),
+            password: password.to_owned(),
+        };
+        let r = self
+            .check(self.agent.post(self.url("/session")).send_json(&body))
+            .inspect_err(|e| {
+                log::warn!("sign-in to {} as {login} failed: {e}", self.address.host())
+            })?;
+        let session: SessionInfo = self.json(r)?;
+        self.set_token(Some(session.token.clone()));
+        log::info!("signed in to {} as {login}", self.address.host());
+        Ok(session)
+    }
+
+    pub fn sign_out(&self) -> Result<(), SyncError> {
+        let auth = self.bearer()?;
+        self.check(
+            self.agent
+                .delete(self.url("/session"))
+                .header("Authorization", &auth)
+                .call(),
+        )?;
+        self.set_token(None);
+        Ok(())
+    }
+
+    /// The user's contracts with this week's totals; today's in `tz`.
+    pub fn contracts(&self, tz: &str) -> Result<ContractsResponse, SyncError> {
+        let auth = self.bearer()?;
+        let r = self.check(
+            self.agent
+                .get(self.url("/contracts"))
+                .query("tz", tz)
+                .header("Authorization", &auth)
+                .call(),
+        )?;
+        self.json(r)
+    }
+
+    /// Uploads cache-file bodies, oldest first; one result per body.
+    pub fn upload(&self, bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError> {
+        let auth = self.bearer()?;
+        let batch = UploadBatch {
+            segments: bodies.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+        };
+        let bytes = rmp_serde::to_vec_named(&batch).expect("a batch serialises");
+        let r = self.check(
+            self.agent
+                .post(self.url("/segments"))
+                .header("Authorization", &auth)
+                .content_type(MSGPACK)
+                .send(&bytes[..]),
+        )?;
+        self.json(r)
+    }
+
+    /// Deletes an uploaded segment and its time (S4).
+    pub fn delete_segment(&self, id: SegmentId) -> Result<(), SyncError> {
+        let auth = self.bearer()?;
+        self.check(
+            self.agent
+                .delete(self.url(&format!("/segments/{id}")))
+                .header("Authorization", &auth)
+                .call(),
+        )?;
+        Ok(())
+    }
+
+    /// One local day of the Work Diary (T1).
+    pub fn diary(&self, date: Option<NaiveDate>, tz: &str) -> Result<DiaryResponse, SyncError> {
+        let auth = self.bearer()?;
+        let mut request = self
+            .agent
+            .get(self.url("/diary"))
+            .query("tz", tz)
+            .header("Authorization", &auth);
+        if let Some(date) = date {
+            request = request.query("date", date.format("%Y-%m-%d").to_string());
+        }
+        let r = self.check(request.call())?;
+        self.json(r)
+    }
+
+    /// A segment's screenshot (JPEG).
+    pub fn screenshot(&self, id: SegmentId) -> Result<Vec<u8>, SyncError> {
+        self.picture(id, "screenshot")
+    }
+
+    /// A segment's thumbnail (JPEG, 320 px wide), for the Work Diary.
+    pub fn thumbnail(&self, id: SegmentId) -> Result<Vec<u8>, SyncError> {
+        self.picture(id, "thumbnail")
+    }
+
+    fn picture(&self, id: SegmentId, which: &str) -> Result<Vec<u8>, SyncError> {
+        let auth = self.bearer()?;
+        let mut r = self.check(
+            self.agent
+                .get(self.url(&format!("/segments/{id}/{which}")))
+                .header("Authorization", &auth)
+                .call(),
+        )?;
+        r.body_mut()
+            .with_config()
+            .limit(32 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| error::from_transport(self.address.host(), e))
+    }
+
+    pub fn report(&self, report: &ProblemReport) -> Result<ReportReceipt, SyncError> {
+        let auth = self.bearer()?;
+        let r = self.check(
+            self.agent
+                .post(self.url("/reports"))
+                .header("Authorization", &auth)
+                .send_json(report),
+        )?;
+        self.json(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_addresses_are_taken() {
+        let a = ServerAddress::parse("https://sync.example.com:8443/").unwrap();
+        assert_eq!(a.as_str(), "https://sync.example.com:8443");
+        assert_eq!(a.host(), "sync.example.com:8443");
+        match ServerAddress::parse("http://sync.example.com") {
+            Err(SyncError::Insecure { suggestion, .. }) => {
+                assert_eq!(suggestion, "https://sync.example.com")
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = ServerAddress::parse("HTTP://x").unwrap_err().to_string();
+        assert!(err.contains("only talks to servers over HTTPS"), "{err}");
+        assert!(matches!(
+            ServerAddress::parse("sync.example.com"),
+            Err(SyncError::BadAddress(_))
+        ));
+        assert!(matches!(
+            ServerAddress::parse("https://"),
+            Err(SyncError::BadAddress(_))
+        ));
+    }
+}

@@ -1,0 +1,307 @@
+//! The immutable picture of everything the UI and the command line show,
+//! published by the worker after each change.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::sync::{SyncState, SyncStatus};
+use timecard_core::domain::Contract;
+use timecard_core::fmt::format_hours;
+
+/// Why tracking stopped by itself (or was refused at start).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum StopReason {
+    /// W2: the contract's weekly limit is reached.
+    WeeklyLimit {
+        contract_id: String,
+        limit_secs: i64,
+    },
+    /// K2: the cache holds its capacity of un-uploaded time.
+    CacheFull { capacity_secs: i64 },
+    /// C5: the contract was paused or ended, or can no longer be tracked.
+    NotTrackable { contract_id: String, reason: String },
+    /// No such contract in the list.
+    UnknownContract { contract_id: String },
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::WeeklyLimit { limit_secs, .. } => write!(
+                f,
+                "the weekly limit of {} is reached; tracking can resume on Monday 00:00 UTC or when the client raises the limit",
+                format_hours(*limit_secs)
+            ),
+            StopReason::CacheFull { capacity_secs } => write!(
+                f,
+                "the offline cache is full ({} of time not yet uploaded); tracking can start again once uploads free space",
+                format_hours(*capacity_secs)
+            ),
+            StopReason::NotTrackable { reason, .. } => {
+                write!(f, "the contract cannot be tracked: {reason}")
+            }
+            StopReason::UnknownContract { contract_id } => {
+                write!(
+                    f,
+                    "there is no contract with id {contract_id:?}; run `timecard contracts` to list them"
+                )
+            }
+        }
+    }
+}
+
+/// A contract as shown: the contract plus the rules applied to it now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ContractView {
+    #[serde(flatten)]
+    pub contract: Contract,
+    pub trackable: bool,
+    /// Machine-readable reason code when not trackable (C4).
+    pub reason_code: Option<String>,
+    /// The reason in plain words, times in the user's zone (C4).
+    pub reason: Option<String>,
+    /// Seconds logged this billing week: uploaded + cached, excluding the
+    /// segment in progress (add [`Snapshot::running_secs`] for that).
+    pub week_logged_secs: i64,
+    /// The limit in force this week, in seconds.
+    pub limit_secs: Option<i64>,
+    /// "limit becomes 20 h on Mon 30 Nov 00:00 UTC" while a decrease waits (W3).
+    pub pending_limit_note: Option<String>,
+    /// C6: time here is not counted in total hours nor covered by hourly protection.
+    pub counts_toward_hours: bool,
+}
+
+/// The session in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackingView {
+    pub contract_id: String,
+    pub contract_title: String,
+    pub memo: String,
+    pub started_at: DateTime<Utc>,
+    /// Start of the segment being recorded; time since then is not cached yet.
+    pub segment_start: DateTime<Utc>,
+}
+
+/// A segment refused by the server (K6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusedView {
+    pub id: String,
+    pub contract_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub message: String,
+}
+
+/// The state of the cache (K2, K3, K6).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheView {
+    pub pending_segments: usize,
+    pub pending_secs: i64,
+    pub capacity_secs: i64,
+    pub full: bool,
+    /// Finished segments that could not be written yet (disk full, …); they
+    /// are kept in memory and retried.
+    pub unsaved_segments: usize,
+    /// Their seconds (also counted in `pending_secs`).
+    pub unsaved_secs: i64,
+    pub refused: Vec<RefusedView>,
+    pub quarantined_files: usize,
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// The pending segments, oldest first (for the Work Diary).
+    pub pending: Vec<CachedView>,
+}
+
+/// A segment still in the cache.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CachedView {
+    pub id: timecard_core::domain::SegmentId,
+    pub contract_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub has_screenshot: bool,
+    /// Why there is no screenshot, when capture failed (P2).
+    pub capture_note: Option<String>,
+}
+
+/// Everything the UI shows. Cheap to clone behind an `Arc`; never mutated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Increases by one with every published change.
+    pub generation: u64,
+    pub contracts: Vec<ContractView>,
+    pub tracking: Option<TrackingView>,
+    /// The last time tracking stopped by itself or was refused, and why.
+    pub stopped: Option<(DateTime<Utc>, StopReason)>,
+    pub cache: CacheView,
+    /// Seconds logged today (in the user's zone) on each contract, excluding
+    /// the segment in progress.
+    pub today_secs: HashMap<String, i64>,
+    /// The last error worth showing, in plain words.
+    pub last_error: Option<String>,
+    /// What the sync thread last reported (K5).
+    pub sync: SyncStatus,
+    /// The Work Diary day last loaded, or why it could not be.
+    pub diary: Option<Result<timecard_core::protocol::DiaryResponse, String>>,
+    /// The last message for the user (export done, report sent, …).
+    pub notice: Option<String>,
+    /// Goes up by one each time a notice is told, the same text again too.
+    #[serde(skip)]
+    pub notice_serial: u64,
+    /// S5: an idle period; once `returned` is set the UI asks keep or discard.
+    pub idle: Option<IdleView>,
+    /// When the last screenshot was taken, and its thumbnail (JPEG).
+    #[serde(skip)]
+    pub last_screenshot: Option<(DateTime<Utc>, std::sync::Arc<Vec<u8>>)>,
+    /// K6: when the week of the oldest cached segment locks; segments still
+    /// cached then can no longer be uploaded.
+    pub lock_deadline: Option<DateTime<Utc>>,
+    /// Monday 00:00 UTC of the current billing week (W1).
+    pub week_start: DateTime<Utc>,
+    /// P2: screenshots have come out black (the user was told once).
+    pub black_screenshots: bool,
+    /// Thumbnails of the Work Diary day's segments, as they arrive.
+    #[serde(skip)]
+    pub diary_pictures: Arc<HashMap<timecard_core::domain::SegmentId, Arc<CellPicture>>>,
+}
+
+/// A Work Diary thumbnail, decoded and scaled to fit a cell (RGBA, off
+/// the UI thread), with the server's JPEG for a larger view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellPicture {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    pub jpeg: Arc<Vec<u8>>,
+}
+
+impl CellPicture {
+    /// Decodes `jpeg` and scales it to fit `max_width`×`max_height`.
+    pub fn from_jpeg(jpeg: Vec<u8>, max_width: u32, max_height: u32) -> Option<CellPicture> {
+        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).ok()?;
+        let small = image.thumbnail(max_width, max_height).to_rgba8();
+        Some(CellPicture {
+            width: small.width(),
+            height: small.height(),
+            rgba: small.into_raw(),
+            jpeg: Arc::new(jpeg),
+        })
+    }
+}
+
+/// An idle period while tracking (S5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IdleView {
+    /// The last input before the idle period.
+    pub since: DateTime<Utc>,
+    /// The first input after it, once the user is back.
+    pub returned: Option<DateTime<Utc>>,
+}
+
+/// How close the lock deadline is (K6), in rising order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockRisk {
+    /// Less than 24 hours left.
+    Day,
+    /// Less than an hour left.
+    Hour,
+    /// The week has locked with segments still cached.
+    Locked,
+}
+
+/// The status with no server configured: the built-in server keeps the
+/// time on this computer only.
+pub const LOCAL_ONLY: &str = "Local only (no server configured)";
+
+/// Clock difference with the server above which a warning shows (Y4).
+pub const CLOCK_SKEW_WARN_SECS: i64 = 120;
+
+impl Snapshot {
+    /// Seconds recorded in the segment in progress at `now`.
+    pub fn running_secs(&self, now: DateTime<Utc>) -> i64 {
+        self.tracking
+            .as_ref()
+            .map_or(0, |t| (now - t.segment_start).num_seconds().max(0))
+    }
+
+    pub fn contract(&self, id: &str) -> Option<&ContractView> {
+        self.contracts.iter().find(|c| c.contract.id == id)
+    }
+
+    /// K6: whether cached time is at risk of missing its week's lock.
+    pub fn lock_risk(&self, now: DateTime<Utc>) -> Option<LockRisk> {
+        let left = self.lock_deadline? - now;
+        if left <= chrono::Duration::zero() {
+            Some(LockRisk::Locked)
+        } else if left <= chrono::Duration::hours(1) {
+            Some(LockRisk::Hour)
+        } else if left <= chrono::Duration::hours(24) {
+            Some(LockRisk::Day)
+        } else {
+            None
+        }
+    }
+
+    /// Y4: the warning to show when this computer's clock is off.
+    pub fn clock_warning(&self) -> Option<String> {
+        let skew = self.sync.clock_skew_secs?;
+        (skew.abs() > CLOCK_SKEW_WARN_SECS).then(|| {
+            format!(
+                "this computer's clock is {} {} the server's; set the correct time, or TLS and time records may fail",
+                timecard_core::fmt::hms(skew.abs()),
+                if skew > 0 { "behind" } else { "ahead of" }
+            )
+        })
+    }
+
+    /// K5: `online`, `uploading`, `caching`, `cache_full`, `signed_out` or `connecting`.
+    pub fn sync_code(&self) -> &'static str {
+        if self.cache.full {
+            return "cache_full";
+        }
+        match self.sync.state {
+            SyncState::Connecting => "connecting",
+            SyncState::Online => "online",
+            SyncState::Uploading { .. } => "uploading",
+            SyncState::Caching { .. } => "caching",
+            SyncState::SignedOut { .. } => "signed_out",
+        }
+    }
+
+    /// K5 in words, as the status line shows it.
+    pub fn sync_summary(&self, now: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+        if self.cache.full {
+            return "Cache full — tracking is paused until uploads free space".into();
+        }
+        match &self.sync.state {
+            SyncState::Connecting | SyncState::Online if self.sync.local_only => LOCAL_ONLY.into(),
+            SyncState::Uploading { left, .. } if self.sync.local_only => {
+                format!("{LOCAL_ONLY} — storing, {left} left")
+            }
+            SyncState::Connecting => "Connecting…".into(),
+            SyncState::Online => "Online".into(),
+            SyncState::Uploading { left, .. } => format!("Online and uploading — {left} left"),
+            SyncState::Caching {
+                since,
+                last_error,
+                next_retry,
+            } => format!(
+                "Offline since {} — {last_error} — next try in {} s",
+                since.with_timezone(&zone).format("%H:%M"),
+                (*next_retry - now).num_seconds().max(0)
+            ),
+            SyncState::SignedOut { reason } => format!("Signed out — {reason}"),
+        }
+    }
+
+    /// Today's seconds over all contracts, the running segment included.
+    pub fn today_total_secs(&self, now: DateTime<Utc>) -> i64 {
+        self.today_secs.values().sum::<i64>() + self.running_secs(now)
+    }
+}

@@ -1,0 +1,676 @@
+//! `timecard-server`: serve, and the admin commands that work on the data
+//! folder directly (users, contracts, problem reports, maintenance).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use super::open_store;
+use super::store::{self, Store};
+use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::domain::{Contract, ContractKind, ContractStatus};
+
+/// The Timecard sync server.
+#[derive(Debug, Parser)]
+#[command(name = "timecard-server", version, about)]
+pub struct ServerCli {
+    /// The server's data folder (database, certificate).
+    #[arg(
+        long,
+        global = true,
+        env = "TIMECARD_SERVER_DATA",
+        default_value = "timecard-server-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: ServerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Serve the API over HTTPS until SIGINT or SIGTERM; SIGHUP reads the
+    /// certificate files again.
+    Serve(super::serve::ServeArgs),
+    /// Copy the database to FILE while the server runs, and check the copy.
+    Backup {
+        /// Where to write the copy (replaced if it exists).
+        file: PathBuf,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// List the open sessions.
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+    /// Manage contracts.
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+    /// Read the problem reports users sent from the app.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
+    Maintenance {
+        state: OnOff,
+        /// Seconds clients are asked to wait.
+        #[arg(long, default_value_t = 120)]
+        retry_after: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Every report, newest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report in full; the attached logs can be saved as a zip.
+    Show {
+        /// The report's id (or its first 8 characters).
+        id: String,
+        /// Write the attached logs zip to this file.
+        #[arg(long, value_name = "FILE")]
+        save_logs: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        login: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (the only way, so it never shows in `ps`).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Every user: e-mail, disabled or not, open sessions, contracts.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a user from signing in and end their sessions (their time stays).
+    Disable { login: String },
+    /// Let a disabled user sign in again.
+    Enable { login: String },
+    /// Set a new password (read from standard input); their sessions end.
+    SetPassword {
+        login: String,
+        /// Read the password from standard input (the only way).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// End every session of a user: each device must sign in again (its
+    /// cached time stays and uploads after that).
+    SignOut { login: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Open sessions (never their tokens), of one user or all.
+    List {
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Hourly,
+    FixedPrice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Active,
+    Paused,
+    Ended,
+}
+
+impl From<StatusArg> for ContractStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Active => ContractStatus::Active,
+            StatusArg::Paused => ContractStatus::Paused,
+            StatusArg::Ended => ContractStatus::Ended,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Add a contract; prints its id.
+    Add {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        client: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Weekly limit in hours (hourly contracts).
+        #[arg(long, value_name = "HOURS")]
+        weekly_limit: Option<f64>,
+        /// First day it can be tracked (UTC date); default today.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        start: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "active")]
+        status: StatusArg,
+        /// A fixed id instead of a generated one.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Change a contract's status or weekly limit: a higher limit applies
+    /// at once, a lower one from the next billing week (Monday 00:00 UTC).
+    Set {
+        /// The contract's id (`contract list` shows them).
+        id: String,
+        /// Pause or end it (time before the change still counts), or make
+        /// it active again.
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// New weekly limit in hours; 0 or "none" removes it.
+        #[arg(long, value_name = "HOURS")]
+        weekly_limit: Option<String>,
+    },
+    /// List contracts with this week's hours and any announced limit change.
+    List {
+        /// Only this user's contracts.
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn hours_to_secs(h: f64) -> anyhow::Result<i64> {
+    if !(h.is_finite() && h > 0.0 && h <= 168.0) {
+        bail!("a weekly limit must be between 0 and 168 hours, not {h}");
+    }
+    Ok((h * 3600.0).round() as i64)
+}
+
+/// Runs the server's command line.
+pub fn main() -> ExitCode {
+    let cli = ServerCli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("timecard-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
+    let clock = SystemClock;
+    match cli.command {
+        ServerCommand::Serve(args) => super::serve::run(&cli.data, args),
+        ServerCommand::Backup { file } => {
+            let done = super::backup::backup(&cli.data, &file)?;
+            println!(
+                "{} copied to {} ({} KB); integrity check: ok",
+                done.source.display(),
+                file.display(),
+                done.bytes.div_ceil(1024)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::User { command } => user_command(&cli.data, command, clock.now()),
+        ServerCommand::Session {
+            command: SessionCommand::List { user, json },
+        } => {
+            let store = open_store(&cli.data)?;
+            let sessions = store.sessions(user.as_deref(), clock.now())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sessions)?);
+            } else if sessions.is_empty() {
+                println!("no open sessions");
+            } else {
+                for s in sessions {
+                    println!(
+                        "{:<16} {}  since {}  until {}",
+                        printable(&s.login, false),
+                        s.id,
+                        s.created_at.map_or("(unknown)".to_owned(), |t| t
+                            .format("%Y-%m-%d %H:%M UTC")
+                            .to_string()),
+                        s.expires_at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
+        ServerCommand::Report { command } => report_command(&cli.data, command),
+        ServerCommand::Maintenance { state, retry_after } => {
+            super::make_private(&cli.data)?;
+            super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
+            if !super::serve::is_serving(&cli.data) {
+                eprintln!(
+                    "warning: no server is running on {}: the flag takes effect when one starts there",
+                    cli.data.display()
+                );
+            }
+            println!(
+                "maintenance {}",
+                if matches!(state, OnOff::On) {
+                    "on: the API answers 503"
+                } else {
+                    "off"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads a password from standard input (never from the command line).
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    if password.len() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok(password)
+}
+
+fn user_command(
+    data: &std::path::Path,
+    command: UserCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        UserCommand::Add { login, email, .. } => {
+            let password = read_password()?;
+            let store = open_store(data)?;
+            store.add_user(
+                &login,
+                email.as_deref(),
+                &super::auth::hash_password(&password),
+            )?;
+            println!("user {login} added");
+        }
+        UserCommand::List { json } => {
+            let users = open_store(data)?.users(now)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else if users.is_empty() {
+                println!(
+                    "no users; add one with `timecard-server user add LOGIN --password-stdin`"
+                );
+            } else {
+                for u in users {
+                    println!(
+                        "{:<16} {:<28} {:<9} {} session(s), {} contract(s)",
+                        printable(&u.login, false),
+                        printable(u.email.as_deref().unwrap_or("-"), false),
+                        if u.disabled_at.is_some() {
+                            "disabled"
+                        } else {
+                            "active"
+                        },
+                        u.sessions,
+                        u.contracts
+                    );
+                }
+            }
+        }
+        UserCommand::Disable { login } => {
+            open_store(data)?.set_disabled(&login, Some(now))?;
+            log::info!("user {login} disabled");
+            println!("{login} is disabled: signing in is refused and every session has ended");
+        }
+        UserCommand::Enable { login } => {
+            open_store(data)?.set_disabled(&login, None)?;
+            println!("{login} can sign in again");
+        }
+        UserCommand::SetPassword { login, .. } => {
+            let password = read_password()?;
+            let store = open_store(data)?;
+            store.set_password(&login, &super::auth::hash_password(&password))?;
+            let ended = store.revoke_sessions(&login)?;
+            println!("new password set for {login}; {ended} session(s) ended");
+        }
+        UserCommand::SignOut { login } => {
+            let ended = open_store(data)?.revoke_sessions(&login)?;
+            println!(
+                "{ended} session(s) of {login} ended: each device signs in again, its cached time stays"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ContractRow {
+    #[serde(flatten)]
+    contract: Contract,
+    user: String,
+    /// Seconds stored on it this billing week (Monday 00:00 UTC on).
+    week_logged_secs: i64,
+    /// A lower limit announced for next week, in words (W3).
+    pending_limit_note: Option<String>,
+}
+
+fn contract_command(
+    data: &std::path::Path,
+    command: ContractCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(data)?;
+    match command {
+        ContractCommand::Add {
+            user,
+            title,
+            client,
+            kind,
+            weekly_limit,
+            start,
+            status,
+            id,
+        } => {
+            let kind = match kind {
+                KindArg::Hourly => ContractKind::Hourly,
+                KindArg::FixedPrice => ContractKind::FixedPrice,
+            };
+            if kind == ContractKind::FixedPrice && weekly_limit.is_some() {
+                bail!("fixed-price contracts have no weekly limit");
+            }
+            let contract = Contract {
+                id: id.unwrap_or_else(|| {
+                    format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+                }),
+                title,
+                client,
+                kind,
+                status: status.into(),
+                start_date: start.unwrap_or(now.date_naive()),
+                weekly_limit_secs: weekly_limit.map(hours_to_secs).transpose()?,
+                pending_limit: None,
+            };
+            store.add_contract(&user, &contract, now)?;
+            println!("{}", contract.id);
+        }
+        ContractCommand::Set {
+            id,
+            status,
+            weekly_limit,
+        } => {
+            let mut stored = store
+                .contract(&id)?
+                .with_context(|| format!("no contract with id {id:?}"))?;
+            if let Some(status) = status {
+                let status: ContractStatus = status.into();
+                if status != stored.contract.status {
+                    stored.contract.status = status;
+                    stored.status_changed_at = Some(now);
+                }
+            }
+            if let Some(limit) = weekly_limit {
+                let secs = match limit.trim() {
+                    "none" | "0" => None,
+                    h => {
+                        Some(hours_to_secs(h.parse().with_context(|| {
+                            format!("{h:?} is not a number of hours")
+                        })?)?)
+                    }
+                };
+                store::apply_limit_change(&mut stored.contract, secs, now);
+            }
+            store.save_contract(&stored)?;
+            match stored.contract.pending_limit_note(now) {
+                Some(note) => println!("{id} updated; {note}"),
+                None => println!("{id} updated"),
+            }
+        }
+        ContractCommand::List { user, json } => {
+            let user_id = match &user {
+                Some(login) => Some(
+                    store
+                        .find_user(login)?
+                        .with_context(|| format!("no user called {login:?}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let mut rows = Vec::new();
+            let week = timecard_core::domain::BillingWeek::containing(now);
+            for stored in store.contracts(user_id)? {
+                rows.push(ContractRow {
+                    user: store.login_of(stored.user_id)?,
+                    week_logged_secs: store.logged_secs(
+                        stored.user_id,
+                        &stored.contract.id,
+                        week.start(),
+                        week.end(),
+                    )?,
+                    pending_limit_note: stored.contract.pending_limit_note(now),
+                    contract: stored.contract,
+                });
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    let c = &r.contract;
+                    let hours = timecard_core::fmt::format_hours;
+                    let week = match c.limit_at(now) {
+                        Some(limit) => format!(
+                            "{} of {} this week",
+                            timecard_core::fmt::hms(r.week_logged_secs),
+                            hours(limit)
+                        ),
+                        None => {
+                            format!("{} this week", timecard_core::fmt::hms(r.week_logged_secs))
+                        }
+                    };
+                    println!(
+                        "{:<16} {:<10} {:<11} {:<7} {}  {} ({}); {week}{}",
+                        c.id,
+                        r.user,
+                        c.kind.as_str(),
+                        c.status.as_str(),
+                        c.start_date,
+                        c.title,
+                        c.client,
+                        r.pending_limit_note
+                            .as_ref()
+                            .map(|n| format!("; {n}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(data)?;
+    match command {
+        ReportCommand::List { json } => {
+            let reports = store.reports()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else if reports.is_empty() {
+                println!("no problem reports");
+            } else {
+                for r in reports {
+                    let first_line = r.report.description.lines().next().unwrap_or_default();
+                    println!(
+                        "{}  {}  {:<10} {:<5} {}",
+                        &r.report.id.to_string()[..8],
+                        r.received_at.format("%Y-%m-%d %H:%M UTC"),
+                        printable(&r.login, false),
+                        if r.logs_zip_bytes.is_some() {
+                            "logs"
+                        } else {
+                            "-"
+                        },
+                        truncate(&printable(first_line, false), 60)
+                    );
+                }
+            }
+        }
+        ReportCommand::Show {
+            id,
+            save_logs,
+            json,
+        } => {
+            let (r, logs) = store
+                .report(&id)?
+                .with_context(|| format!("no report with id {id:?}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r, logs.as_deref());
+            }
+            if let Some(out) = save_logs {
+                let logs = logs.context("this report has no logs attached")?;
+                std::fs::write(&out, &logs)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!("logs written to {}", out.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
+    let p = &r.report;
+    println!("report    {}", p.id);
+    println!("from      {}", printable(&r.login, false));
+    println!(
+        "received  {}",
+        r.received_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if let Some(at) = p.incident_at {
+        let local = p
+            .time_zone
+            .as_deref()
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+            .map(|zone| {
+                format!(
+                    " ({} in {}, as entered)",
+                    at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"),
+                    zone.name()
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "incident  {}{}",
+            at.format("%Y-%m-%d %H:%M UTC"),
+            printable(&local, false)
+        );
+    }
+    println!(
+        "contract  {}",
+        printable(p.contract_id.as_deref().unwrap_or("(none)"), false)
+    );
+    println!(
+        "app       timecard {} on {}",
+        printable(&p.app_version, false),
+        printable(&p.os, false)
+    );
+    match logs {
+        None => println!("logs      (not attached)"),
+        Some(zip) => {
+            let names = zip::ZipArchive::new(std::io::Cursor::new(zip))
+                .map(|a| {
+                    a.file_names()
+                        .filter_map(Result::ok)
+                        .map(|name| name.into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_else(|e| format!("unreadable zip: {e}"));
+            println!(
+                "logs      {} KB zip: {} (save with --save-logs FILE)",
+                zip.len().div_ceil(1024),
+                printable(&names, false)
+            );
+        }
+    }
+    println!();
+    println!("{}", printable(&p.description, true));
+}
+
+/// Users' text made safe for the admin's terminal: control characters
+/// (escape sequences that retitle the window, clear the screen, …) are
+/// shown as `\u{1b}` instead of acted on; newlines stay where `newlines`.
+fn printable(text: &str, newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if newlines => out.push('\n'),
+            '\t' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that reorder text on screen (a "Trojan Source" trick).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hostile report text: a window-title escape, a screen clear and a
+    // bidi override are shown, not acted on; newlines stay in `show`.
+    #[test]
+    fn control_characters_are_shown_not_acted_on() {
+        let text = "hi\u{1b}]0;owned\u{7}\n\u{1b}[2J\u{202e}x";
+        let shown = printable(text, true);
+        assert_eq!(shown, "hi\\u{1b}]0;owned\\u{7}\n\\u{1b}[2J\\u{202e}x");
+        assert!(!printable(text, false).contains('\n'));
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'));
+    }
+}

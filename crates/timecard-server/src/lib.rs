@@ -1,0 +1,232 @@
+//! The sync server: the HTTP API over TLS, storage, and the admin commands.
+//! It takes its listener and a shutdown signal from the caller, so tests and
+//! the built-in server run it in-process on `127.0.0.1:0`.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod backup;
+pub mod connection;
+pub mod logging;
+pub mod rules;
+pub mod serve;
+pub mod store;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+
+use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::protocol::ServerConfig;
+use timecard_core::tls::{self, CertificatePair};
+
+use self::api::AppState;
+pub use self::connection::ConnectionLimits;
+use self::store::SqliteStore;
+
+/// File name of the database inside the server's data folder.
+pub const DB_FILE: &str = "timecard-server.sqlite";
+/// While this file exists in the data folder the API answers 503.
+pub const MAINTENANCE_FILE: &str = "maintenance";
+
+/// How to run a server.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub config: ServerConfig,
+    /// Certificate and key; `None` generates (once) a self-signed pair in
+    /// `DATA/tls/`.
+    pub certificate: Option<CertificatePair>,
+    pub clock: Arc<dyn Clock>,
+    /// Timeouts and the per-address cap on connections.
+    pub limits: ConnectionLimits,
+}
+
+impl ServerOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerOptions {
+            data_dir: data_dir.into(),
+            config: ServerConfig {
+                segment_secs: timecard_core::domain::grid::DEFAULT_SEGMENT_SECS,
+                lock_grace_secs: 0,
+            },
+            certificate: None,
+            clock: Arc::new(SystemClock),
+            limits: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// Opens the database in a server data folder (creating both if needed),
+/// owner-only: see [`make_private`].
+pub fn open_store(data_dir: &Path) -> io::Result<SqliteStore> {
+    make_private(data_dir)?;
+    SqliteStore::open(&data_dir.join(DB_FILE)).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Makes the data folder readable by its owner only: it holds password and
+/// token hashes, screenshots and problem reports. Creates it 0700, tightens
+/// an existing one (saying so in the log), and makes the database 0600
+/// before SQLite opens it: SQLite gives its `-wal` and `-shm` files the
+/// database's mode, so they follow. Files left by an older version are
+/// tightened too.
+pub fn make_private(data_dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)?;
+    let mode = std::fs::metadata(data_dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        log::warn!(
+            "the data folder {} was open to other users (mode {mode:o}); it is now owner-only (700)",
+            data_dir.display()
+        );
+    }
+    let db = data_dir.join(DB_FILE);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&db)?;
+    for name in [
+        DB_FILE.to_owned(),
+        format!("{DB_FILE}-wal"),
+        format!("{DB_FILE}-shm"),
+        format!("{DB_FILE}-journal"),
+    ] {
+        let path = data_dir.join(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Turns maintenance mode on (`Some(retry_after_secs)`) or off for a
+/// server data folder; a running server notices at its next request.
+pub fn set_maintenance(data_dir: &Path, retry_after_secs: Option<u64>) -> io::Result<()> {
+    let flag = data_dir.join(MAINTENANCE_FILE);
+    match retry_after_secs {
+        Some(secs) => std::fs::write(flag, secs.to_string()),
+        None => match std::fs::remove_file(flag) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// A server running on its own thread.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The certificate it presented at start, PEM: what a client pins.
+    pub cert_pem: Vec<u8>,
+    handle: axum_server::Handle<SocketAddr>,
+    tls: RustlsConfig,
+    thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
+}
+
+impl RunningServer {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Presents `pair` from now on: new connections get it, open ones keep
+    /// theirs. Nothing changes when the pair is not valid.
+    pub fn reload_certificate(&self, pair: &CertificatePair) -> io::Result<()> {
+        self.tls.reload_from_config(tls::server_config(pair)?);
+        Ok(())
+    }
+
+    /// Stops accepting, ends open connections and joins the thread.
+    pub fn stop(&self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.lock().expect("server thread lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the server on `listener` in a thread with its own runtime and
+/// returns once it accepts connections.
+pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<RunningServer> {
+    tls::install_crypto_provider();
+    let store = open_store(&options.data_dir)?;
+    let pair = match options.certificate.clone() {
+        Some(pair) => pair,
+        None => tls::ensure_self_signed(&options.data_dir)?,
+    };
+    let rustls = RustlsConfig::from_config(tls::server_config(&pair)?);
+    let state = Arc::new(AppState {
+        store: Arc::new(store),
+        config: options.config,
+        clock: options.clock.clone(),
+        maintenance_flag: options.data_dir.join(MAINTENANCE_FILE),
+        limiter: Mutex::new(Default::default()),
+    });
+    let app = api::router(state).layer(axum::middleware::from_fn_with_state(
+        options.limits.body_timeout,
+        connection::body_deadline,
+    ));
+    let acceptor =
+        connection::GuardedAcceptor::new(RustlsAcceptor::new(rustls.clone()), options.limits);
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let server_handle = handle.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("timecard-server")
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("timecard-server".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                // HTTP/1.1 only, as the certificate's ALPN says: the
+                // connection timeouts follow one request at a time.
+                axum_server::from_tcp(listener)?
+                    .acceptor(acceptor)
+                    .http1_only()
+                    .handle(server_handle)
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+            })
+        })?;
+    // Wait until it listens (or failed to start).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listening = runtime.block_on(handle.listening());
+    if listening.is_none() {
+        return match thread.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(io::Error::other("the server stopped before it listened")),
+        };
+    }
+    Ok(RunningServer {
+        addr,
+        cert_pem: pair.cert_pem,
+        handle,
+        tls: rustls,
+        thread: Mutex::new(Some(thread)),
+    })
+}

@@ -1,0 +1,407 @@
+//! What the server accepts (K7, K8, W2, W4, C2): a pure verdict on one
+//! segment given the facts the store looked up. No I/O here.
+
+use chrono::{DateTime, Duration, Utc};
+
+use timecard_core::domain::{BillingWeek, Contract, ContractStatus, Segment};
+use timecard_core::protocol::{RejectReason, ServerConfig};
+
+/// A contract as the server stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredContract {
+    pub contract: Contract,
+    pub user_id: i64,
+    /// When the status last changed: time before a pause or end still counts.
+    pub status_changed_at: Option<DateTime<Utc>>,
+}
+
+/// What the store knows about a segment's surroundings.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// The contract, if it exists and belongs to the uploading user.
+    pub contract: Option<StoredContract>,
+    /// The uploading user already has a segment with this id (K7). Ids are
+    /// unique per user: another user's segment with the same id is not
+    /// looked at.
+    pub already_stored: bool,
+    /// A segment of the same user overlapping this one: (its device).
+    pub overlap_device: Option<String>,
+    /// Seconds already stored on this contract in the segment's billing week.
+    pub week_logged_secs: i64,
+}
+
+/// The server's answer for one segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// The segment runs past the moment its contract was paused or ended:
+    /// the part before that moment is accepted (same id, ending there), the
+    /// rest is not counted; the message says so.
+    AcceptUntil(DateTime<Utc>, String),
+    Duplicate,
+    Reject(RejectReason, String),
+}
+
+/// The longest segment accepted: tolerant of a grid that changed since a
+/// segment was cached, any length up to an hour (or the grid) is taken.
+pub fn max_segment_secs(config: ServerConfig) -> i64 {
+    config.segment_secs.max(3600)
+}
+
+/// Decides about `segment`, uploaded at `now` by the user `facts` are about.
+pub fn judge(
+    segment: &Segment,
+    facts: &Facts,
+    now: DateTime<Utc>,
+    config: ServerConfig,
+) -> Verdict {
+    use RejectReason::*;
+    if facts.already_stored {
+        return Verdict::Duplicate;
+    }
+    if let Some(problem) = segment.field_problem() {
+        return Verdict::Reject(Invalid, problem);
+    }
+    if let Some(problem) = segment.dates_problem() {
+        return Verdict::Reject(Invalid, problem);
+    }
+    let max_len = max_segment_secs(config);
+    let len = segment.duration_secs();
+    if len <= 0 || len > max_len {
+        return Verdict::Reject(
+            Invalid,
+            format!("a segment must last between 1 s and {max_len} s; this one lasts {len} s"),
+        );
+    }
+    if segment.end > now + Duration::minutes(5) {
+        return Verdict::Reject(
+            Invalid,
+            "the segment ends in the future: check this computer's clock".into(),
+        );
+    }
+    let week = BillingWeek::containing(segment.start);
+    if week.is_locked(now, config.lock_grace_secs) {
+        return Verdict::Reject(
+            WeekLocked,
+            format!(
+                "the Work Diary of the week of {} locked on {}",
+                week.start().format("%-d %b %Y"),
+                week.locks_at(config.lock_grace_secs)
+                    .format("%-d %b %Y %H:%M UTC")
+            ),
+        );
+    }
+    let Some(stored) = &facts.contract else {
+        return Verdict::Reject(
+            ContractNotTrackable,
+            "no such contract for this account".into(),
+        );
+    };
+    let contract = &stored.contract;
+    if segment.start < contract.starts_at() {
+        return Verdict::Reject(
+            ContractNotTrackable,
+            format!(
+                "the contract starts on {}",
+                contract.start_date.format("%-d %b %Y")
+            ),
+        );
+    }
+    // C5: time before a pause or an end still counts; a segment across that
+    // moment is cut there, not refused whole.
+    let mut until = None;
+    if contract.status != ContractStatus::Active {
+        let changed = stored.status_changed_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let status = contract.status.as_str();
+        let when = changed.format("%-d %b %Y %H:%M:%S UTC");
+        if segment.start >= changed {
+            return Verdict::Reject(
+                ContractNotTrackable,
+                format!("the contract was {status} on {when}"),
+            );
+        }
+        if segment.end > changed {
+            until = Some((
+                changed,
+                format!(
+                    "the contract was {status} on {when}: this segment counts up to then, the {} after it do not",
+                    timecard_core::fmt::hms((segment.end - changed).num_seconds())
+                ),
+            ));
+        }
+    }
+    let len = until
+        .as_ref()
+        .map_or(len, |(end, _)| (*end - segment.start).num_seconds());
+    if let Some(device) = &facts.overlap_device {
+        let which = if *device == segment.device_id {
+            "this device"
+        } else {
+            "another device"
+        };
+        return Verdict::Reject(
+            Overlap,
+            format!("this time is already logged from {which} (device {device})"),
+        );
+    }
+    if let Some(limit) = contract.limit_at(segment.start)
+        && facts.week_logged_secs + len > limit
+    {
+        return Verdict::Reject(
+            OverLimit,
+            format!(
+                "the weekly limit of {} would be exceeded",
+                timecard_core::fmt::format_hours(limit)
+            ),
+        );
+    }
+    match until {
+        Some((end, message)) => Verdict::AcceptUntil(end, message),
+        None => Verdict::Accept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use timecard_core::domain::{Activity, ContractKind, SegmentId};
+
+    const CONFIG: ServerConfig = ServerConfig {
+        segment_secs: 600,
+        lock_grace_secs: 0,
+    };
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn seg(start: &str, secs: i64) -> Segment {
+        Segment {
+            id: SegmentId::random(),
+            contract_id: "c1".into(),
+            device_id: "laptop".into(),
+            start: at(start),
+            end: at(start) + Duration::seconds(secs),
+            memo: String::new(),
+            activity: Activity::default(),
+            screenshot: None,
+            capture_note: None,
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            contract: Some(StoredContract {
+                contract: Contract {
+                    id: "c1".into(),
+                    title: "t".into(),
+                    client: "c".into(),
+                    kind: ContractKind::Hourly,
+                    status: ContractStatus::Active,
+                    start_date: "2026-01-01".parse().unwrap(),
+                    weekly_limit_secs: Some(3600),
+                    pending_limit: None,
+                },
+                user_id: 1,
+                status_changed_at: None,
+            }),
+            ..Facts::default()
+        }
+    }
+
+    fn reason(v: Verdict) -> RejectReason {
+        match v {
+            Verdict::Reject(r, _) => r,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_normal_segment_and_knows_duplicates() {
+        let now = at("2026-11-25T10:00:00Z");
+        let s = seg("2026-11-25T09:00:00Z", 600);
+        assert_eq!(judge(&s, &facts(), now, CONFIG), Verdict::Accept);
+        let dup = Facts {
+            already_stored: true,
+            ..facts()
+        };
+        assert_eq!(judge(&s, &dup, now, CONFIG), Verdict::Duplicate);
+    }
+
+    // W4: after Monday 00:00 UTC (+ grace) last week's segments are refused.
+    #[test]
+    fn locked_week_is_refused() {
+        let s = seg("2026-11-29T23:50:00Z", 600);
+        assert_eq!(
+            judge(
+                &s,
+                &facts(),
+                at("2026-11-29T23:59:00Z") + Duration::minutes(1),
+                CONFIG
+            ),
+            {
+                Verdict::Reject(
+                    RejectReason::WeekLocked,
+                    "the Work Diary of the week of 23 Nov 2026 locked on 30 Nov 2026 00:00 UTC"
+                        .into(),
+                )
+            }
+        );
+        let grace = ServerConfig {
+            lock_grace_secs: 3600,
+            ..CONFIG
+        };
+        assert_eq!(
+            judge(&s, &facts(), at("2026-11-30T00:30:00Z"), grace),
+            Verdict::Accept
+        );
+    }
+
+    // C5: a pause at 11:54:48 keeps the 4 min 48 s before it of a segment
+    // 11:50:00–11:54:54 (it used to refuse all of it); a segment that
+    // starts after the pause is refused.
+    #[test]
+    fn a_pause_cuts_the_segment_at_its_moment() {
+        let mut f = facts();
+        let stored = f.contract.as_mut().unwrap();
+        stored.contract.status = ContractStatus::Paused;
+        stored.status_changed_at = Some(at("2026-11-25T11:54:48Z"));
+        let now = at("2026-11-25T11:55:00Z");
+        match judge(&seg("2026-11-25T11:50:00Z", 294), &f, now, CONFIG) {
+            Verdict::AcceptUntil(end, message) => {
+                assert_eq!(end, at("2026-11-25T11:54:48Z"));
+                assert!(
+                    message.contains("paused on 25 Nov 2026 11:54:48 UTC"),
+                    "{message}"
+                );
+                assert!(message.contains("the 0:00:06 after it do not"), "{message}");
+            }
+            other => panic!("expected a cut, got {other:?}"),
+        }
+        assert_eq!(
+            judge(&seg("2026-11-25T11:40:00Z", 600), &f, now, CONFIG),
+            Verdict::Accept
+        );
+        assert_eq!(
+            reason(judge(&seg("2026-11-25T11:54:50Z", 4), &f, now, CONFIG)),
+            RejectReason::ContractNotTrackable
+        );
+    }
+
+    #[test]
+    fn overlap_names_the_device() {
+        let f = Facts {
+            overlap_device: Some("desktop".into()),
+            ..facts()
+        };
+        match judge(
+            &seg("2026-11-25T09:00:00Z", 600),
+            &f,
+            at("2026-11-25T10:00:00Z"),
+            CONFIG,
+        ) {
+            Verdict::Reject(RejectReason::Overlap, msg) => {
+                assert!(msg.contains("another device (device desktop)"), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limit_and_contract_state_are_enforced() {
+        let now = at("2026-11-25T10:00:00Z");
+        let near = Facts {
+            week_logged_secs: 3300,
+            ..facts()
+        };
+        assert_eq!(
+            reason(judge(&seg("2026-11-25T09:00:00Z", 600), &near, now, CONFIG)),
+            RejectReason::OverLimit
+        );
+        assert_eq!(
+            judge(&seg("2026-11-25T09:00:00Z", 300), &near, now, CONFIG),
+            Verdict::Accept
+        );
+        let none = Facts {
+            contract: None,
+            ..facts()
+        };
+        assert_eq!(
+            reason(judge(&seg("2026-11-25T09:00:00Z", 60), &none, now, CONFIG)),
+            RejectReason::ContractNotTrackable
+        );
+        // Paused at 09:30: time before the pause still counts, time after does not.
+        let mut paused = facts();
+        let c = paused.contract.as_mut().unwrap();
+        c.contract.status = ContractStatus::Paused;
+        c.status_changed_at = Some(at("2026-11-25T09:30:00Z"));
+        assert_eq!(
+            judge(&seg("2026-11-25T09:10:00Z", 600), &paused, now, CONFIG),
+            Verdict::Accept
+        );
+        assert_eq!(
+            reason(judge(
+                &seg("2026-11-25T09:30:00Z", 60),
+                &paused,
+                now,
+                CONFIG
+            )),
+            RejectReason::ContractNotTrackable
+        );
+    }
+
+    // Dates outside 2000–2100 are refused as invalid, even the extremes a
+    // `DateTime` can hold (they used to panic in the week arithmetic).
+    #[test]
+    fn implausible_dates_are_invalid() {
+        let now = at("2026-11-25T10:00:00Z");
+        for start in [
+            DateTime::<Utc>::MIN_UTC,
+            at("1999-12-31T23:00:00Z"),
+            at("2100-01-01T00:00:00Z"),
+            DateTime::<Utc>::MAX_UTC - Duration::seconds(600),
+        ] {
+            let mut s = seg("2026-11-25T09:00:00Z", 600);
+            s.start = start;
+            s.end = start + Duration::seconds(600);
+            match judge(&s, &facts(), now, CONFIG) {
+                Verdict::Reject(RejectReason::Invalid, msg) => {
+                    assert!(msg.contains("1 Jan 2000 to 1 Jan 2100"), "{msg}")
+                }
+                other => panic!("{start}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_segments_are_invalid() {
+        let now = at("2026-11-25T10:00:00Z");
+        assert_eq!(
+            reason(judge(
+                &seg("2026-11-25T09:00:00Z", 0),
+                &facts(),
+                now,
+                CONFIG
+            )),
+            RejectReason::Invalid
+        );
+        assert_eq!(
+            reason(judge(
+                &seg("2026-11-25T08:00:00Z", 3601),
+                &facts(),
+                now,
+                CONFIG
+            )),
+            RejectReason::Invalid
+        );
+        assert_eq!(
+            reason(judge(
+                &seg("2026-11-25T11:00:00Z", 60),
+                &facts(),
+                now,
+                CONFIG
+            )),
+            RejectReason::Invalid
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `timecard-server serve`: its options, its start-up and its signals. It
+//! prints where it listens and the certificate it presents (the names it
+//! covers, its SHA-256 fingerprint), stops on SIGINT or SIGTERM, and reads
+//! its certificate files again on SIGHUP. The server itself is
+//! [`super::start`].
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::{ConnectionLimits, ServerOptions};
+use timecard_core::protocol::ServerConfig;
+use timecard_core::tls::{self, CertificateNames, CertificatePair};
+
+/// `serve`'s options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// Certificate chain (PEM), e.g. from an ACME client; read again on
+    /// SIGHUP. Without it a self-signed certificate is made into DATA/tls/.
+    #[arg(long, requires = "key", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert; read again on SIGHUP.
+    #[arg(long, requires = "cert", value_name = "PEM")]
+    pub key: Option<PathBuf>,
+    /// A name clients use to reach this server (DNS name or IP address),
+    /// which the self-signed certificate must cover besides localhost,
+    /// 127.0.0.1, this machine's hostname and addresses. Repeatable; a new
+    /// name makes a new certificate (the old one is kept as cert.pem.old).
+    #[arg(long = "hostname", value_name = "NAME", value_parser = tls::check_name, conflicts_with = "cert")]
+    pub hostnames: Vec<String>,
+    /// Length of the segment grid in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub segment_secs: i64,
+    /// How long after a billing week ends its Work Diary locks.
+    #[arg(long, default_value_t = 0)]
+    pub lock_grace_secs: i64,
+    /// How long a client may take to send a request's headers, from its
+    /// first byte.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end
+    /// of its headers.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with nothing sent either way.
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// How many connections one client address may hold open at once;
+    /// more are refused.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_address: usize,
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.segment_secs < 10 {
+        bail!("--segment-secs must be at least 10");
+    }
+    if args.max_connections_per_address == 0 {
+        bail!("--max-connections-per-address must be at least 1");
+    }
+    crate::logging::init_stderr();
+    let listener = TcpListener::bind(&args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    super::make_private(data).with_context(|| format!("cannot use {}", data.display()))?;
+    let _serving = ServingLock::take(data)?;
+
+    let mut options = ServerOptions::new(data);
+    options.config = ServerConfig {
+        segment_secs: args.segment_secs,
+        lock_grace_secs: args.lock_grace_secs,
+    };
+    options.limits = ConnectionLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.idle_timeout,
+        per_address: args.max_connections_per_address,
+    };
+    let mut notes = Vec::new();
+    let files = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => {
+            let mut extra = args.hostnames.clone();
+            if let Some(ip) = listen_name(local) {
+                extra.push(ip.to_string());
+            }
+            let names = CertificateNames::this_machine(&extra);
+            let made = tls::ensure_self_signed_for(data, &names)
+                .context("cannot make the self-signed certificate")?;
+            let (cert, key) = tls::self_signed_paths(data);
+            match made.made.as_deref() {
+                Some([]) => notes.push(format!("certificate made: {}", cert.display())),
+                Some(missing) => notes.push(format!(
+                    "certificate made again: the old one did not cover {} (it is kept as {}); clients that trust the old file need the new one",
+                    missing.join(", "),
+                    cert.with_extension("pem.old").display()
+                )),
+                None => {}
+            }
+            (cert, key)
+        }
+    };
+    let pair = read_pair(&files.0, &files.1)?;
+    options.certificate = Some(pair.clone());
+    let server = super::start(options, listener).context("cannot start the server")?;
+
+    // Where it listens and what it presents, for whoever started it; a
+    // closed standard output (a supervisor that read the first line and
+    // left) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "timecard-server listening on {}", server.url());
+    let _ = writeln!(out, "data folder: {}", data.display());
+    for note in &notes {
+        let _ = writeln!(out, "{note}");
+    }
+    for line in describe(&files.0, &pair) {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    drop(out);
+
+    wait_for_signals(|| {
+        match read_pair(&files.0, &files.1)
+            .and_then(|pair| Ok((server.reload_certificate(&pair)?, pair)))
+        {
+            Ok(((), pair)) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "certificate reloaded");
+                for line in describe(&files.0, &pair) {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+                log::info!("certificate reloaded from {}", files.0.display());
+            }
+            Err(e) => log::error!("certificate not reloaded, the old one stays in use: {e:#}"),
+        }
+    })?;
+    log::info!("shutting down");
+    server.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The address the server listens on, when it is one clients can use by
+/// number (not 0.0.0.0, not loopback).
+fn listen_name(addr: SocketAddr) -> Option<IpAddr> {
+    let ip = addr.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+fn read_pair(cert: &Path, key: &Path) -> anyhow::Result<CertificatePair> {
+    let pair = CertificatePair {
+        cert_pem: std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?,
+        key_pem: std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?,
+    };
+    // Both must parse and fit before anything is replaced.
+    tls::server_config(&pair)?;
+    Ok(pair)
+}
+
+/// What the certificate covers and its fingerprint, as printed.
+fn describe(path: &Path, pair: &CertificatePair) -> Vec<String> {
+    let names = tls::certificate_names(&pair.cert_pem)
+        .map(|names| names.join(", "))
+        .unwrap_or_else(|e| format!("(unknown: {e})"));
+    let print = tls::fingerprint(&pair.cert_pem).unwrap_or_else(|e| format!("(unknown: {e})"));
+    vec![
+        format!("certificate: {} covers {names}", path.display()),
+        format!("certificate SHA-256 fingerprint: {print}"),
+    ]
+}
+
+/// Runs `reload` on every SIGHUP until SIGINT or SIGTERM arrives.
+fn wait_for_signals(mut reload: impl FnMut()) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => reload(),
+                _ = terminate.recv() => return Ok(()),
+                _ = interrupt.recv() => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Held while `serve` runs on a data folder, so that admin commands can
+/// tell whether a server is there (`maintenance on` warns when none is)
+/// and a second `serve` on the same folder is refused.
+struct ServingLock(#[allow(dead_code)] std::fs::File);
+
+const SERVING_LOCK: &str = "serving.lock";
+
+impl ServingLock {
+    fn take(data: &Path) -> anyhow::Result<ServingLock> {
+        let path = data.join(SERVING_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServingLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another timecard-server is already serving {}; stop it first",
+                data.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
+/// Whether a `serve` is running on this data folder now.
+pub fn is_serving(data: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(data.join(SERVING_LOCK)) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
