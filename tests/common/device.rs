@@ -58,12 +58,21 @@ impl Device {
             Box::new(timecard_client::activity::NoActivity),
         );
         let clock: Arc<dyn Clock> = Arc::new(server.clock.clone());
-        let worker = Worker::spawn(tracker, clock.clone());
+        let sync_channel = std::sync::mpsc::channel();
+        let worker = Worker::spawn_with_sync(tracker, clock.clone(), Some(sync_channel.0.clone()));
         let mut options = SyncOptions::new(dir.path().join("cache/pending"));
         options.tracking = Some(worker.tracking_flag());
         adjust(&mut options);
-        let syncer = Syncer::spawn(client, options, worker.sender(), clock);
-        worker.send(Command::AttachSync(syncer.sender()));
+        let to_worker = worker.sender();
+        let syncer = Syncer::spawn(
+            client,
+            options,
+            sync_channel,
+            move |event| {
+                let _ = to_worker.send(Command::Sync(event));
+            },
+            clock,
+        );
         Device {
             worker,
             syncer,

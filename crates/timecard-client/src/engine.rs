@@ -71,7 +71,10 @@ impl Engine {
                 tracker.set_contracts(sync::contract_list(&saved, zone), clock.now());
             }
         }
-        let worker = Worker::spawn(tracker, clock.clone());
+        // Both channels are made here: the worker passes work to the sync
+        // thread, and the sync thread's events come back as commands.
+        let sync_channel = std::sync::mpsc::channel();
+        let worker = Worker::spawn_with_sync(tracker, clock.clone(), Some(sync_channel.0.clone()));
         let mut options = SyncOptions::new(data.cache_dir().join("pending"));
         options.time_zone = zone.name().to_owned();
         if !connection.is_builtin() {
@@ -82,13 +85,16 @@ impl Engine {
         options.tracking = Some(worker.tracking_flag());
         options.local_only = connection.is_builtin();
         options.outbox = Some(crate::sync::outbox::Outbox::new(data.reports_dir()));
+        let to_worker = worker.sender();
         let syncer = Syncer::spawn(
             connection.client.clone(),
             options,
-            worker.sender(),
+            sync_channel,
+            move |event| {
+                let _ = to_worker.send(Command::Sync(event));
+            },
             clock.clone(),
         );
-        worker.send(Command::AttachSync(syncer.sender()));
         Ok(Engine {
             worker,
             syncer: Some(syncer),

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod capture;
 pub mod connect;
 pub mod engine;
+pub mod link;
 pub mod platform;
 pub mod settings;
 pub mod sync;

@@ -20,18 +20,19 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use crate::link::{
+    CLOCK_SKEW_WARN_SECS, PictureReply, SyncCommand, SyncEvent, SyncState, SyncStatus, UploadAction,
+};
 pub use client::{ApiClient, ServerAddress};
 pub use error::SyncError;
-pub use plan::UploadAction;
 
-use crate::worker::{Command, ContractList};
+use crate::link::{CellPicture, ContractList};
 use timecard_core::clock::Clock;
 use timecard_core::codec;
 use timecard_core::domain::{BillingWeek, SegmentId};
@@ -44,28 +45,6 @@ pub const DIARY_PICTURE_SIZE: (u32, u32) = (96, 54);
 /// segment window (larger captures are scaled down).
 pub const FULL_PICTURE_MAX: u32 = 1920;
 
-/// Where a segment's full screenshot goes once it is read and decoded: the
-/// window's inbox, which also wakes the window.
-pub struct PictureReply(Box<dyn FnOnce(Result<crate::worker::CellPicture, String>) + Send>);
-
-impl PictureReply {
-    pub fn new(
-        reply: impl FnOnce(Result<crate::worker::CellPicture, String>) + Send + 'static,
-    ) -> Self {
-        PictureReply(Box::new(reply))
-    }
-
-    fn send(self, picture: Result<crate::worker::CellPicture, String>) {
-        (self.0)(picture)
-    }
-}
-
-impl std::fmt::Debug for PictureReply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PictureReply")
-    }
-}
-
 /// How often the contract list refreshes by itself (C5): a paused or
 /// limit-changed contract shows within a minute.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
@@ -73,77 +52,6 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
 /// How often the sync thread checks that the server answers, when nothing
 /// else has been sent meanwhile, and while offline.
 pub const CHECK_EVERY: Duration = Duration::from_secs(10);
-
-/// Where the sync thread stands (K5). "Cache full" is added by the snapshot,
-/// which knows the cache.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SyncState {
-    /// Not tried yet.
-    #[default]
-    Connecting,
-    Online,
-    /// Uploading: `left` of `total` segments still to send.
-    Uploading {
-        left: usize,
-        total: usize,
-    },
-    /// Offline: time is cached. Since when, the last error in plain words,
-    /// and when the next try is.
-    Caching {
-        since: DateTime<Utc>,
-        last_error: String,
-        next_retry: DateTime<Utc>,
-    },
-    /// No valid session: sign in again (nothing in the cache is lost).
-    SignedOut {
-        reason: String,
-    },
-}
-
-/// What the sync thread reports to the worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SyncStatus {
-    pub server: String,
-    pub state: SyncState,
-    /// Server clock minus local clock, seconds (Y4).
-    pub clock_skew_secs: Option<i64>,
-    pub contracts_refreshed_at: Option<DateTime<Utc>>,
-    /// Segments uploaded since the app started.
-    pub uploaded_segments: u64,
-    /// Problem reports waiting to be sent (D3).
-    pub reports_waiting: usize,
-    /// No server is configured: the built-in one runs in-process and the
-    /// time stays on this computer.
-    pub local_only: bool,
-}
-
-/// Commands to the sync thread.
-#[derive(Debug)]
-pub enum SyncCommand {
-    /// New segments were cached: upload when the backoff allows.
-    Wake,
-    /// Upload now, ignoring the backoff (*Upload now*).
-    UploadNow,
-    /// Refresh the contract list now (the Refresh button).
-    Refresh,
-    /// Load a day of the Work Diary.
-    LoadDiary {
-        date: chrono::NaiveDate,
-        tz: String,
-    },
-    /// Delete an uploaded segment on the server (S4).
-    DeleteSegment(SegmentId),
-    /// Read a segment's full screenshot (from the cache file, else the
-    /// server), decode it and hand it to `reply`.
-    LoadScreenshot {
-        id: SegmentId,
-        reply: PictureReply,
-    },
-    /// Send a problem report (D3).
-    SendReport(Box<timecard_core::protocol::ProblemReport>),
-    Shutdown,
-}
 
 /// How the sync thread works.
 #[derive(Clone, Debug)]
@@ -158,13 +66,13 @@ pub struct SyncOptions {
     pub batch_max_segments: usize,
     pub batch_max_bytes: u64,
     /// Segments ending after this (Unix seconds) wait (S5); see
-    /// [`crate::worker::Worker::upload_horizon`].
+    /// the worker's `upload_horizon`.
     pub upload_horizon: Option<Arc<std::sync::atomic::AtomicI64>>,
     /// Where problem reports wait until they are sent (D3); in local mode,
     /// where they are saved for the user to send.
     pub outbox: Option<outbox::Outbox>,
     /// Set while the worker tracks; the backoff is shorter then (Y2).
-    /// See [`crate::worker::Worker::tracking_flag`].
+    /// See the worker's `tracking_flag`.
     pub tracking: Option<Arc<AtomicBool>>,
     /// The built-in server, with no server configured: reports are saved to
     /// a file instead of being "sent" to this computer's own database.
@@ -225,17 +133,20 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the sync thread; it reports to the worker through `worker`.
+    /// Starts the sync thread on the channel `commands`/`inbox` (made by
+    /// the caller, who hands `commands` to the worker too); it reports
+    /// through `events`.
     pub fn spawn(
         client: Arc<ApiClient>,
         options: SyncOptions,
-        worker: Sender<Command>,
+        (commands, inbox): (Sender<SyncCommand>, Receiver<SyncCommand>),
+        events: impl Fn(SyncEvent) + Send + 'static,
         clock: Arc<dyn Clock>,
     ) -> Syncer {
-        let (commands, inbox) = mpsc::channel();
+        let events: EventSink = Box::new(events);
         let thread = std::thread::Builder::new()
             .name("timecard-sync".into())
-            .spawn(move || SyncLoop::new(client, options, worker, clock).run(inbox))
+            .spawn(move || SyncLoop::new(client, options, events, clock).run(inbox))
             .expect("spawn the sync thread");
         Syncer {
             commands,
@@ -270,10 +181,13 @@ impl Drop for Syncer {
     }
 }
 
+/// Where the sync thread's events go.
+type EventSink = Box<dyn Fn(SyncEvent) + Send>;
+
 struct SyncLoop {
     client: Arc<ApiClient>,
     options: SyncOptions,
-    worker: Sender<Command>,
+    events: EventSink,
     clock: Arc<dyn Clock>,
     status: SyncStatus,
     backoff: plan::Backoff,
@@ -303,10 +217,14 @@ enum Wait {
 }
 
 impl SyncLoop {
+    fn emit(&self, event: SyncEvent) {
+        (self.events)(event)
+    }
+
     fn new(
         client: Arc<ApiClient>,
         options: SyncOptions,
-        worker: Sender<Command>,
+        events: EventSink,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let status = SyncStatus {
@@ -318,7 +236,7 @@ impl SyncLoop {
         SyncLoop {
             client,
             options,
-            worker,
+            events,
             clock,
             status,
             backoff: plan::Backoff::default(),
@@ -357,7 +275,7 @@ impl SyncLoop {
             self.pictures_fetched.clear();
         }
         self.pictures_day = result.is_ok().then(|| (date, tz.clone()));
-        let _ = self.worker.send(Command::DiaryLoaded(result));
+        self.emit(SyncEvent::DiaryLoaded(result));
         self.load_cached_pictures(date, &tz);
         self.load_pictures(wanted);
     }
@@ -391,7 +309,7 @@ impl SyncLoop {
                 continue;
             };
             let (width, height) = DIARY_PICTURE_SIZE;
-            match crate::worker::CellPicture::from_jpeg(shot.thumbnail, width, height) {
+            match CellPicture::from_jpeg(shot.thumbnail, width, height) {
                 Some(picture) => pictures.push((file.id, picture)),
                 None => log::warn!(
                     "the cached thumbnail of segment {} does not decode",
@@ -400,13 +318,13 @@ impl SyncLoop {
             }
         }
         if !pictures.is_empty() {
-            let _ = self.worker.send(Command::DiaryPictures(pictures));
+            self.emit(SyncEvent::DiaryPictures(pictures));
         }
     }
 
     /// A segment's full screenshot, decoded: from its cache file while it is
     /// there, else from the server.
-    fn full_screenshot(&self, id: SegmentId) -> Result<crate::worker::CellPicture, String> {
+    fn full_screenshot(&self, id: SegmentId) -> Result<CellPicture, String> {
         let cached = plan::list_pending(&self.options.pending_dir)
             .ok()
             .and_then(|files| files.into_iter().find(|f| f.id == id))
@@ -427,7 +345,7 @@ impl SyncLoop {
             image
         };
         let rgba = image.to_rgba8();
-        Ok(crate::worker::CellPicture {
+        Ok(CellPicture {
             width: rgba.width(),
             height: rgba.height(),
             rgba: rgba.into_raw(),
@@ -448,7 +366,7 @@ impl SyncLoop {
                 match self.client.thumbnail(id) {
                     Ok(jpeg) => {
                         self.pictures_fetched.insert(id);
-                        match crate::worker::CellPicture::from_jpeg(
+                        match CellPicture::from_jpeg(
                             jpeg,
                             DIARY_PICTURE_SIZE.0,
                             DIARY_PICTURE_SIZE.1,
@@ -463,16 +381,14 @@ impl SyncLoop {
                     }
                 }
             }
-            let _ = self.worker.send(Command::DiaryPictures(pictures));
+            self.emit(SyncEvent::DiaryPictures(pictures));
         }
     }
 
     fn publish(&mut self, state: SyncState) {
         self.status.state = state;
         let skew = self.client.clock_skew_secs();
-        let wrong = |s: Option<i64>| {
-            s.is_some_and(|s| s.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS)
-        };
+        let wrong = |s: Option<i64>| s.is_some_and(|s| s.abs() > CLOCK_SKEW_WARN_SECS);
         if wrong(skew) && !wrong(self.status.clock_skew_secs) {
             log::warn!(
                 "this computer's clock differs from the server's by {} s",
@@ -480,7 +396,7 @@ impl SyncLoop {
             );
         }
         self.status.clock_skew_secs = skew;
-        let _ = self.worker.send(Command::SyncStatus(self.status.clone()));
+        self.emit(SyncEvent::Status(self.status.clone()));
     }
 
     fn run(mut self, inbox: Receiver<SyncCommand>) {
@@ -643,7 +559,7 @@ impl SyncLoop {
                         }
                         Err(e) => format!("The segment was not deleted: {e}"),
                     };
-                    let _ = self.worker.send(Command::Notice(notice));
+                    self.emit(SyncEvent::Notice(notice));
                     if matches!(wait, Wait::Until(_)) {
                         return true;
                     }
@@ -708,7 +624,7 @@ impl SyncLoop {
                 },
                 None => "The report could not be saved: no folder to keep it in.".to_owned(),
             };
-            let _ = self.worker.send(Command::Notice(notice));
+            self.emit(SyncEvent::Notice(notice));
             return;
         }
         let saved = match &self.options.outbox {
@@ -717,7 +633,7 @@ impl SyncLoop {
         };
         if let Err(e) = saved {
             log::error!("cannot queue report {}: {e}", report.id);
-            let _ = self.worker.send(Command::Notice(format!(
+            self.emit(SyncEvent::Notice(format!(
                 "The report could not be saved ({e}); it was not sent."
             )));
             return;
@@ -728,7 +644,7 @@ impl SyncLoop {
                 SyncError::SignedOut | SyncError::SessionExpired => "after you sign in again",
                 _ => "as soon as the server can be reached",
             };
-            let _ = self.worker.send(Command::Notice(format!(
+            self.emit(SyncEvent::Notice(format!(
                 "Your problem report is saved and will be sent {when} ({e})."
             )));
             self.publish(self.status.state.clone());
@@ -749,12 +665,12 @@ impl SyncLoop {
         self.status.reports_waiting = outbox.len();
         let done = delivered?;
         for id in &done.sent {
-            let _ = self.worker.send(Command::Notice(format!(
+            self.emit(SyncEvent::Notice(format!(
                 "Thank you — problem report {id} was sent."
             )));
         }
         for (id, why, kept) in &done.refused {
-            let _ = self.worker.send(Command::Notice(format!(
+            self.emit(SyncEvent::Notice(format!(
                 "The server refused problem report {id}: {why}. It is kept in {}.",
                 kept.display()
             )));
@@ -770,7 +686,7 @@ impl SyncLoop {
             {
                 log::warn!("could not keep the server's rules for offline starts: {e}");
             }
-            let _ = self.worker.send(Command::SetServerConfig(config));
+            self.emit(SyncEvent::ServerConfig(config));
             self.config_known = true;
         }
         let response = self.client.contracts(&self.options.time_zone)?;
@@ -780,9 +696,7 @@ impl SyncLoop {
         {
             log::warn!("could not keep the contract list for offline starts: {e}");
         }
-        let _ = self
-            .worker
-            .send(Command::SetContracts(contract_list(&response, zone)));
+        self.emit(SyncEvent::Contracts(contract_list(&response, zone)));
         self.status.contracts_refreshed_at = Some(self.clock.now());
         self.refresh_due = Instant::now() + self.options.refresh_every;
         Ok(())
@@ -881,7 +795,7 @@ impl SyncLoop {
                 // pictures, stay.
                 self.load_diary();
             }
-            let _ = self.worker.send(Command::UploadResults(actions));
+            self.emit(SyncEvent::UploadResults(actions));
             done += batch.len();
         }
         Ok(())

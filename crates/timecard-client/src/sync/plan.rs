@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cache::{Refusal, SEGMENT_EXT};
+pub use crate::link::UploadAction;
 use timecard_core::domain::SegmentId;
 use timecard_core::protocol::{Outcome, UploadResponse};
 
@@ -68,18 +69,6 @@ pub fn plan_batches(
         batches.push(current);
     }
     batches
-}
-
-/// What to do with a cached segment after the server answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UploadAction {
-    /// Accepted or already there (K7): it leaves the cache.
-    Acknowledged,
-    /// Accepted up to `end` only, when its contract was paused or ended
-    /// (C5): it leaves the cache, and the time after `end` is not counted.
-    AcknowledgedUntil { end: DateTime<Utc>, message: String },
-    /// Refused: it moves to the *Not uploaded* list (K6).
-    Refused(Refusal),
 }
 
 /// Turns the server's answer for a batch into cache actions. Segments the

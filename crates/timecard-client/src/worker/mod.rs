@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
-use crate::sync::SyncCommand;
+use crate::link::{SyncCommand, SyncEvent};
 use timecard_core::clock::Clock;
 use timecard_core::domain::TrackingPolicy;
 
@@ -40,12 +40,8 @@ pub enum Command {
     SetPolicy(TrackingPolicy),
     /// The server's grid and lock grace (`GET /config`).
     SetServerConfig(timecard_core::protocol::ServerConfig),
-    /// From the sync thread: its status (K5).
-    SyncStatus(crate::sync::SyncStatus),
-    /// From the sync thread: the server's answers to an upload.
-    UploadResults(Vec<(timecard_core::domain::SegmentId, crate::sync::UploadAction)>),
-    /// Connect the sync thread, which is then woken when segments are cached.
-    AttachSync(Sender<SyncCommand>),
+    /// From the sync thread: what it has to report.
+    Sync(SyncEvent),
     /// Refresh the contract list now (the Refresh button).
     Refresh,
     /// Upload now, ignoring the retry backoff (*Upload now*); `tell_user`:
@@ -53,15 +49,11 @@ pub enum Command {
     UploadNow { tell_user: bool },
     /// Load one day of the Work Diary from the server (answered by `DiaryLoaded`).
     LoadDiary { date: chrono::NaiveDate, tz: String },
-    /// From the sync thread: the diary asked for, or why it could not be loaded.
-    DiaryLoaded(Result<timecard_core::protocol::DiaryResponse, String>),
-    /// From the sync thread: thumbnails for the diary's cells.
-    DiaryPictures(Vec<(timecard_core::domain::SegmentId, CellPicture)>),
     /// Read and decode a segment's full screenshot (passed to the sync
     /// thread, which hands it to `reply`).
     LoadScreenshot {
         id: timecard_core::domain::SegmentId,
-        reply: crate::sync::PictureReply,
+        reply: crate::link::PictureReply,
     },
     /// Delete a segment and its time (S4): from the cache if it is still
     /// there, otherwise on the server.
@@ -165,8 +157,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the worker thread around `tracker`.
+    /// Starts the worker thread around `tracker`, with no sync thread.
     pub fn spawn(tracker: Tracker, clock: Arc<dyn Clock>) -> Worker {
+        Worker::spawn_with_sync(tracker, clock, None)
+    }
+
+    /// Starts the worker thread around `tracker`; it passes work to the
+    /// sync thread through `sync` and wakes it when segments are cached.
+    pub fn spawn_with_sync(
+        tracker: Tracker,
+        clock: Arc<dyn Clock>,
+        sync: Option<Sender<SyncCommand>>,
+    ) -> Worker {
         let (commands, inbox) = mpsc::channel();
         let cell = Arc::new(SnapshotCell::new());
         cell.publish(tracker.snapshot(clock.now()));
@@ -177,7 +179,17 @@ impl Worker {
         let is_tracking = tracking.clone();
         let thread = std::thread::Builder::new()
             .name("timecard-worker".into())
-            .spawn(move || run(tracker, clock, inbox, thread_cell, horizon, is_tracking))
+            .spawn(move || {
+                run(
+                    tracker,
+                    clock,
+                    inbox,
+                    sync,
+                    thread_cell,
+                    horizon,
+                    is_tracking,
+                )
+            })
             .expect("spawn the worker thread");
         Worker {
             commands,
@@ -242,16 +254,18 @@ fn run(
     mut tracker: Tracker,
     clock: Arc<dyn Clock>,
     inbox: Receiver<Command>,
+    sync: Option<Sender<SyncCommand>>,
     cell: Arc<SnapshotCell>,
     upload_horizon: Arc<AtomicI64>,
     tracking: Arc<AtomicBool>,
 ) -> Tracker {
-    let mut sync: Option<Sender<SyncCommand>> = None;
     let tell_sync = |sync: &Option<Sender<SyncCommand>>, command: SyncCommand| {
         if let Some(tx) = sync {
             let _ = tx.send(command);
         }
     };
+    // Whatever was cached before this run is uploaded when the backoff allows.
+    tell_sync(&sync, SyncCommand::Wake);
     // When the tracker next has something to do by itself. Kept across
     // commands: recomputed from "now" after every command, a relative
     // wakeup (the 15-s activity sample) would move away each time another
@@ -285,22 +299,23 @@ fn run(
             Some(Command::SetContracts(list)) => tracker.set_contracts(list, now),
             Some(Command::SetPolicy(policy)) => tracker.set_policy(policy, now),
             Some(Command::SetServerConfig(config)) => tracker.set_server_config(config),
-            Some(Command::SyncStatus(status)) => tracker.set_sync_status(status),
-            Some(Command::UploadResults(actions)) => {
-                if tracker.apply_uploads(actions) {
-                    // C5: learn of the pause now, not at the next refresh.
-                    tell_sync(&sync, SyncCommand::Refresh);
+            Some(Command::Sync(event)) => match event {
+                SyncEvent::Status(status) => tracker.set_sync_status(status),
+                SyncEvent::UploadResults(actions) => {
+                    if tracker.apply_uploads(actions) {
+                        // C5: learn of the pause now, not at the next refresh.
+                        tell_sync(&sync, SyncCommand::Refresh);
+                    }
                 }
-            }
-            Some(Command::AttachSync(tx)) => {
-                let _ = tx.send(SyncCommand::Wake);
-                sync = Some(tx);
-            }
+                SyncEvent::Contracts(list) => tracker.set_contracts(list, now),
+                SyncEvent::ServerConfig(config) => tracker.set_server_config(config),
+                SyncEvent::DiaryLoaded(diary) => tracker.set_diary(diary),
+                SyncEvent::DiaryPictures(pictures) => tracker.add_diary_pictures(pictures),
+                SyncEvent::Notice(text) => tracker.set_notice(text),
+            },
             Some(Command::LoadDiary { date, tz }) => {
                 tell_sync(&sync, SyncCommand::LoadDiary { date, tz })
             }
-            Some(Command::DiaryLoaded(diary)) => tracker.set_diary(diary),
-            Some(Command::DiaryPictures(pictures)) => tracker.add_diary_pictures(pictures),
             Some(Command::LoadScreenshot { id, reply }) => {
                 tell_sync(&sync, SyncCommand::LoadScreenshot { id, reply })
             }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::sync::{SyncState, SyncStatus};
+pub use crate::link::{CLOCK_SKEW_WARN_SECS, CellPicture};
+use crate::link::{SyncState, SyncStatus};
 use timecard_core::domain::Contract;
 use timecard_core::fmt::format_hours;
 
@@ -170,30 +171,6 @@ pub struct Snapshot {
     pub diary_pictures: Arc<HashMap<timecard_core::domain::SegmentId, Arc<CellPicture>>>,
 }
 
-/// A Work Diary thumbnail, decoded and scaled to fit a cell (RGBA, off
-/// the UI thread), with the server's JPEG for a larger view.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CellPicture {
-    pub width: u32,
-    pub height: u32,
-    pub rgba: Vec<u8>,
-    pub jpeg: Arc<Vec<u8>>,
-}
-
-impl CellPicture {
-    /// Decodes `jpeg` and scales it to fit `max_width`×`max_height`.
-    pub fn from_jpeg(jpeg: Vec<u8>, max_width: u32, max_height: u32) -> Option<CellPicture> {
-        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).ok()?;
-        let small = image.thumbnail(max_width, max_height).to_rgba8();
-        Some(CellPicture {
-            width: small.width(),
-            height: small.height(),
-            rgba: small.into_raw(),
-            jpeg: Arc::new(jpeg),
-        })
-    }
-}
-
 /// An idle period while tracking (S5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IdleView {
@@ -218,9 +195,6 @@ pub enum LockRisk {
 /// The status with no server configured: the built-in server keeps the
 /// time on this computer only.
 pub const LOCAL_ONLY: &str = "Local only (no server configured)";
-
-/// Clock difference with the server above which a warning shows (Y4).
-pub const CLOCK_SKEW_WARN_SECS: i64 = 120;
 
 impl Snapshot {
     /// Seconds recorded in the segment in progress at `now`.

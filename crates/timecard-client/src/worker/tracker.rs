@@ -12,7 +12,8 @@ use chrono_tz::Tz;
 use crate::activity::ActivitySource;
 use crate::cache::{Cache, CacheError};
 use crate::capture::ScreenSource;
-use crate::sync::{SyncStatus, UploadAction};
+pub use crate::link::ContractList;
+use crate::link::{SyncStatus, UploadAction};
 use timecard_core::domain::{
     Activity, BillingWeek, Contract, LocalDay, Screenshot, Segment, SegmentGrid, SegmentId,
     Trackability, TrackingPolicy,
@@ -55,20 +56,6 @@ impl TrackerConfig {
             idle_threshold_secs: 600,
         }
     }
-}
-
-/// The contract list with what the server already has this week (C5).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ContractList {
-    pub contracts: Vec<Contract>,
-    /// The billing week the server totals belong to.
-    pub week: Option<BillingWeek>,
-    /// Seconds the server holds per contract id for that week (uploaded time).
-    pub server_week_secs: HashMap<String, i64>,
-    /// The UTC span of the local day the "today" totals belong to.
-    pub today: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    /// Seconds the server holds per contract id for that day.
-    pub server_today_secs: HashMap<String, i64>,
 }
 
 #[derive(Clone, Debug)]
