@@ -265,7 +265,7 @@ mod tests {
     fn halves_join_into_the_same_picture() {
         let screen = image::open(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/screens/desktop-1920x1080.jpg"
+            "/../../fixtures/screens/desktop-1920x1080.jpg"
         ))
         .unwrap()
         .to_rgba8();
