@@ -142,6 +142,28 @@ impl Window {
         segment
     }
 
+    /// Clicks a Work Diary cell until its segment window is open: the grid
+    /// can still move between the frame the cell is found in and the click
+    /// (a load scrolls the day to its work), and a click off target does
+    /// nothing.
+    fn open_segment(&mut self, label: &str) {
+        let deadline = Instant::now() + StdDuration::from_secs(20);
+        loop {
+            self.click(label);
+            for _ in 0..5 {
+                if self.harness.state().state.diary.selected.is_some() {
+                    self.harness.step();
+                    return;
+                }
+                self.harness.step();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the segment window of {label:?} did not open"
+            );
+        }
+    }
+
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
         self.harness.step();
@@ -450,7 +472,7 @@ fn diary_cells_show_the_screenshot() {
             .query_by_label("The segment's screenshot")
             .is_none()
     );
-    w.click("Segment 09:00–09:10, Backend development");
+    w.open_segment("Segment 09:00–09:10, Backend development");
     diary::until_shown(&mut w, "The segment's screenshot");
     w.harness
         .get_by_label("Day total 0:10:00 — Backend development 0:10:00");

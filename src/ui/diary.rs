@@ -320,7 +320,7 @@ pub fn diary_ui(
                             .or_else(|| here.iter().find(|c| c.kind == CellKind::InProgress))
                             .or_else(|| here.first())
                             .copied();
-                        if let Some(id) = cell_ui(ui, snapshot, found, cell_size, state) {
+                        if let Some(id) = cell_ui(ui, snapshot, found, from, cell_size, state) {
                             select(ui.ctx(), &cells, id, state, intents);
                         }
                     }
@@ -485,10 +485,11 @@ fn cell_ui(
     ui: &mut egui::Ui,
     snapshot: &Snapshot,
     cell: Option<&Cell>,
+    cell_start: DateTime<Utc>,
     size: egui::Vec2,
     state: &DiaryState,
 ) -> Option<SegmentId> {
-    let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     let Some(cell) = cell else {
         painter.rect_stroke(
@@ -499,6 +500,13 @@ fn cell_ui(
         );
         return None;
     };
+    // Keyed by the grid cell and its segment, not by its place among the
+    // widgets drawn before it: a line that appears above the grid (a load,
+    // a picture) must not give the cell another identity between a press
+    // and its release, nor to assistive technology. (A segment can span
+    // two cells.)
+    let id = egui::Id::new(("diary-cell", cell_start.timestamp(), cell.id));
+    let response = ui.interact(rect, id, Sense::click());
     let colour = contract_colour(snapshot, &cell.contract_id);
     let fill = match cell.kind {
         CellKind::Uploaded => colour.gamma_multiply(0.8),

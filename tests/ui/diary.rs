@@ -177,7 +177,7 @@ fn the_segment_window_shows_the_full_screenshot() {
         "the diary",
         |app| matches!(&app.latest().diary, Some(Ok(d)) if !d.segments.is_empty()),
     );
-    w.click("Segment 09:00–09:10, Backend development");
+    w.open_segment("Segment 09:00–09:10, Backend development");
     let shown = until_shown(&mut w, "The segment's screenshot");
     assert!(
         shown.width() > 600.0,
@@ -221,7 +221,7 @@ fn a_cached_segment_shows_its_full_screenshot_offline() {
     w.until("the cached segment", |app| {
         !app.latest().cache.pending.is_empty()
     });
-    w.click("Segment 09:00–09:10, Backend development, cached");
+    w.open_segment("Segment 09:00–09:10, Backend development, cached");
     let shown = until_shown(&mut w, "The segment's screenshot");
     assert!(shown.width() > 600.0, "{shown:?}");
 }
@@ -237,7 +237,7 @@ fn a_segment_without_a_screenshot_says_why() {
         "the diary",
         |app| matches!(&app.latest().diary, Some(Ok(d)) if !d.segments.is_empty()),
     );
-    w.click("Segment 09:00–09:10, Backend development");
+    w.open_segment("Segment 09:00–09:10, Backend development");
     w.harness.get_by_label_contains("No screenshot:");
 }
 
@@ -282,7 +282,7 @@ fn the_delete_confirmation_gives_the_exact_time() {
         "the diary",
         |app| matches!(&app.latest().diary, Some(Ok(d)) if !d.segments.is_empty()),
     );
-    w.click("Segment 09:00–09:01, Backend development");
+    w.open_segment("Segment 09:00–09:01, Backend development");
     w.click("Delete segment…");
     w.harness.step();
     w.harness.get_by_label(
