@@ -505,7 +505,7 @@ fn cell_ui(
     // a picture) must not give the cell another identity between a press
     // and its release, nor to assistive technology. (A segment can span
     // two cells.)
-    let id = egui::Id::new(("diary-cell", cell_start.timestamp(), cell.id));
+    let id = egui::Id::unique(("diary-cell", cell_start.timestamp(), cell.id));
     let response = ui.interact(rect, id, Sense::click());
     let colour = contract_colour(snapshot, &cell.contract_id);
     let fill = match cell.kind {
