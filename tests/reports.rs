@@ -5,20 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use common::cli::{login, text, timecard};
+use common::cli::{login, text, timecard, timecard_server};
 use common::server::{PASSWORD, TestServer};
-
-fn server_admin(data: &Path, args: &[&str]) -> Output {
-    Command::new(common::server_exe())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .expect("run timecard-server")
-}
 
 #[test]
 fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
@@ -73,7 +61,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     );
 
     // The operator sees it, with the user, the incident time in both zones and the logs.
-    let list = server_admin(server.dir.path(), &["report", "list", "--json"]);
+    let list = timecard_server(server.dir.path(), &["report", "list", "--json"], None);
     assert!(list.status.success(), "{}", text(&list));
     let reports: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let reports = reports.as_array().unwrap();
@@ -90,7 +78,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     let id = report["id"].as_str().unwrap();
 
     let zip_path = device.path().join("attached.zip");
-    let show = server_admin(
+    let show = timecard_server(
         server.dir.path(),
         &[
             "report",
@@ -99,6 +87,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
             "--save-logs",
             zip_path.to_str().unwrap(),
         ],
+        None,
     );
     assert!(show.status.success(), "{}", text(&show));
     let shown = text(&show);
@@ -124,7 +113,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("sent."), "{}", text(&out));
-    let list = server_admin(server.dir.path(), &["report", "list"]);
+    let list = timecard_server(server.dir.path(), &["report", "list"], None);
     let listed = text(&list);
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("Second one"), "{listed}");
@@ -142,7 +131,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out));
-    let list = server_admin(server.dir.path(), &["report", "list"]);
+    let list = timecard_server(server.dir.path(), &["report", "list"], None);
     assert!(list.status.success(), "{}", text(&list));
     assert!(!list.stdout.contains(&0x1b), "{}", text(&list));
     let hostile = text(&list)
@@ -150,7 +139,7 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
         .find(|l| l.contains("owned"))
         .map(|l| l[..8].to_owned())
         .expect("the hostile report is listed");
-    let show = server_admin(server.dir.path(), &["report", "show", &hostile]);
+    let show = timecard_server(server.dir.path(), &["report", "show", &hostile], None);
     assert!(!show.stdout.contains(&0x1b) && !show.stdout.contains(&0x07));
     let shown = text(&show);
     assert!(shown.contains("x\\u{1b}]0;owned"), "{shown}");

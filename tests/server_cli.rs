@@ -4,21 +4,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use common::cli::{run, text};
-
-fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    run(
-        Command::new(common::server_exe())
-            .arg("--data")
-            .arg(data)
-            .args(args),
-        stdin,
-    )
-}
+use common::cli::{text, timecard_server};
 
 struct Serving(Child);
 
@@ -33,7 +23,7 @@ impl Drop for Serving {
 fn admin_commands_and_serve() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &[
             "user",
@@ -46,14 +36,14 @@ fn admin_commands_and_serve() {
         Some("long enough password\n"),
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &["user", "add", "ann", "--password-stdin"],
         Some("long enough password\n"),
     );
     assert!(!out.status.success());
     assert!(text(&out).contains("already exists"), "{}", text(&out));
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &["user", "add", "bob", "--password-stdin"],
         Some("short\n"),
@@ -64,7 +54,7 @@ fn admin_commands_and_serve() {
         text(&out)
     );
 
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &[
             "contract",
@@ -87,7 +77,7 @@ fn admin_commands_and_serve() {
     assert!(out.status.success(), "{}", text(&out));
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(id.starts_with("c-"), "{id}");
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &["contract", "set", &id, "--weekly-limit", "20"],
         None,
@@ -97,23 +87,23 @@ fn admin_commands_and_serve() {
         "W3: {}",
         text(&out)
     );
-    let out = server_cmd(data, &["contract", "set", &id, "--status", "paused"], None);
+    let out = timecard_server(data, &["contract", "set", &id, "--status", "paused"], None);
     assert!(out.status.success(), "{}", text(&out));
-    let out = server_cmd(data, &["contract", "list", "--user", "ann", "--json"], None);
+    let out = timecard_server(data, &["contract", "list", "--user", "ann", "--json"], None);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["status"], "paused");
     assert_eq!(list[0]["weekly_limit_secs"], 30 * 3600);
     assert_eq!(list[0]["pending_limit"]["limit_secs"], 20 * 3600);
     assert_eq!(list[0]["week_logged_secs"], 0);
-    let out = server_cmd(data, &["contract", "list"], None);
+    let out = timecard_server(data, &["contract", "list"], None);
     assert!(
         text(&out).contains("0:00:00 of 30 h this week; limit becomes 20 h on Mon"),
         "hours this week and the announced limit: {}",
         text(&out)
     );
     // No rule tags in what people read.
-    let help = text(&server_cmd(data, &["contract", "set", "--help"], None));
+    let help = text(&timecard_server(data, &["contract", "set", "--help"], None));
     assert!(!help.contains("W3"), "{help}");
     assert!(
         help.contains("a lower one from the next billing week"),
@@ -162,7 +152,7 @@ fn admin_commands_and_serve() {
         .unwrap();
     assert_eq!(client.contracts("UTC").unwrap().contracts.len(), 1);
 
-    let out = server_cmd(data, &["maintenance", "on", "--retry-after", "7"], None);
+    let out = timecard_server(data, &["maintenance", "on", "--retry-after", "7"], None);
     assert!(out.status.success());
     assert!(
         !text(&out).contains("no server is running"),
@@ -176,21 +166,21 @@ fn admin_commands_and_serve() {
         "{err:?}"
     );
     assert!(err.to_string().contains("maintenance"));
-    server_cmd(data, &["maintenance", "off"], None);
+    timecard_server(data, &["maintenance", "off"], None);
     assert_eq!(client.health().unwrap().status, "ok");
 
     // Issue 11, item 10: users and sessions from the command line.
-    let users = text(&server_cmd(data, &["user", "list"], None));
+    let users = text(&timecard_server(data, &["user", "list"], None));
     assert!(
         users.contains("ann") && users.contains("1 session(s), 1 contract(s)"),
         "{users}"
     );
-    let sessions = server_cmd(data, &["session", "list", "--user", "ann", "--json"], None);
+    let sessions = timecard_server(data, &["session", "list", "--user", "ann", "--json"], None);
     let sessions: serde_json::Value = serde_json::from_slice(&sessions.stdout).unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
     assert!(sessions[0]["created_at"].is_string(), "{sessions}");
     // A second serve on the same folder is refused.
-    let second = server_cmd(data, &["serve", "--listen", "127.0.0.1:0"], None);
+    let second = timecard_server(data, &["serve", "--listen", "127.0.0.1:0"], None);
     assert!(!second.status.success());
     assert!(
         text(&second).contains("already serving"),
@@ -199,7 +189,7 @@ fn admin_commands_and_serve() {
     );
 
     // Disabled: the session ends and signing in is refused, with the reason.
-    let out = server_cmd(data, &["user", "disable", "ann"], None);
+    let out = timecard_server(data, &["user", "disable", "ann"], None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(matches!(
         client.contracts("UTC"),
@@ -211,11 +201,11 @@ fn admin_commands_and_serve() {
         .unwrap_err()
         .to_string();
     assert!(refused.contains("disabled"), "{refused}");
-    server_cmd(data, &["user", "enable", "ann"], None);
+    timecard_server(data, &["user", "enable", "ann"], None);
     client.sign_in("ann", "long enough password").unwrap();
 
     // A new password ends the sessions; the old one no longer works.
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &["user", "set-password", "ann", "--password-stdin"],
         Some("another long password\n"),
@@ -223,7 +213,7 @@ fn admin_commands_and_serve() {
     assert!(text(&out).contains("1 session(s) ended"), "{}", text(&out));
     assert!(client.sign_in("ann", "long enough password").is_err());
     client.sign_in("ann", "another long password").unwrap();
-    let out = server_cmd(data, &["user", "sign-out", "ann"], None);
+    let out = timecard_server(data, &["user", "sign-out", "ann"], None);
     assert!(
         text(&out).contains("1 session(s) of ann ended"),
         "{}",
@@ -233,7 +223,7 @@ fn admin_commands_and_serve() {
     drop(serving);
 
     // Nothing serves the folder now: maintenance says so.
-    let out = server_cmd(data, &["maintenance", "on"], None);
+    let out = timecard_server(data, &["maintenance", "on"], None);
     assert!(
         text(&out).contains("no server is running"),
         "{}",
@@ -241,7 +231,7 @@ fn admin_commands_and_serve() {
     );
     // A folder that maintenance makes is owner-only too.
     let fresh = dir.path().join("fresh");
-    let out = server_cmd(&fresh, &["maintenance", "on"], None);
+    let out = timecard_server(&fresh, &["maintenance", "on"], None);
     assert!(out.status.success(), "{}", text(&out));
     #[cfg(unix)]
     {

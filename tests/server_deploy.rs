@@ -13,22 +13,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::cli::{run, text};
+use common::cli::{text, timecard_server};
 
 const PASSWORD: &str = "long enough password";
 
-fn server_cmd(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    run(
-        Command::new(common::server_exe())
-            .arg("--data")
-            .arg(data)
-            .args(args),
-        stdin,
-    )
-}
-
 fn add_user(data: &Path, login: &str) {
-    let out = server_cmd(
+    let out = timecard_server(
         data,
         &["user", "add", login, "--password-stdin"],
         Some(&format!("{PASSWORD}\n")),
@@ -678,7 +668,7 @@ fn one_address_holds_at_most_64_connections() {
 }
 
 fn add_contract(data: &Path, title: &str) -> Output {
-    server_cmd(
+    timecard_server(
         data,
         &[
             "contract", "add", "--user", "ann", "--title", title, "--kind", "hourly",
@@ -725,7 +715,7 @@ fn backup_copies_the_database_while_the_server_serves() {
     std::fs::create_dir(&backups).unwrap();
     let copy = backups.join("timecard.sqlite");
     for _ in 0..3 {
-        let out = server_cmd(&data, &["backup", copy.to_str().unwrap()], None);
+        let out = timecard_server(&data, &["backup", copy.to_str().unwrap()], None);
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains("integrity check: ok"), "{}", text(&out));
     }
@@ -747,7 +737,7 @@ fn backup_copies_the_database_while_the_server_serves() {
     let restored = dir.path().join("restored");
     std::fs::create_dir(&restored).unwrap();
     std::fs::copy(&copy, restored.join("timecard-server.sqlite")).unwrap();
-    let out = server_cmd(&restored, &["contract", "list", "--json"], None);
+    let out = timecard_server(&restored, &["contract", "list", "--json"], None);
     assert!(out.status.success(), "{}", text(&out));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let titles: Vec<&str> = list
@@ -763,7 +753,7 @@ fn backup_copies_the_database_while_the_server_serves() {
     );
 
     // No database: said plainly.
-    let out = server_cmd(&dir.path().join("none"), &["backup", "x.sqlite"], None);
+    let out = timecard_server(&dir.path().join("none"), &["backup", "x.sqlite"], None);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("there is no database in"),

@@ -40,6 +40,17 @@ fn open_with_activity(
     seed: impl FnOnce(&DataDir),
     activity: Box<dyn timecard_client::activity::ActivitySource>,
 ) -> Window {
+    open_with_sources(settings, seed, Box::new(NoScreenshots), activity)
+}
+
+/// The window on a fresh data folder seeded by `seed`, with these screen
+/// and activity sources and a manual clock at Wed 25 Nov 15:00 UTC.
+fn open_with_sources(
+    settings: Settings,
+    seed: impl FnOnce(&DataDir),
+    screen: Box<dyn timecard_client::capture::ScreenSource>,
+    activity: Box<dyn timecard_client::activity::ActivitySource>,
+) -> Window {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::at(dir.path().join("data")).unwrap();
     seed(&data);
@@ -48,7 +59,7 @@ fn open_with_activity(
         &data,
         &settings,
         Arc::new(clock.clone()) as Arc<dyn Clock>,
-        Box::new(NoScreenshots),
+        screen,
         activity,
     )
     .unwrap();

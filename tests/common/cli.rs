@@ -38,6 +38,17 @@ pub fn timecard(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     )
 }
 
+/// `timecard-server --data DATA ARGS`, writing `stdin` (if any) to it.
+pub fn timecard_server(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run(
+        Command::new(super::server_exe())
+            .arg("--data")
+            .arg(data)
+            .args(args),
+        stdin,
+    )
+}
+
 /// What a command printed, standard output then standard error.
 pub fn text(o: &Output) -> String {
     format!(

@@ -44,33 +44,16 @@ impl timecard_client::capture::ScreenSource for FixtureScreen {
 }
 
 fn open_with_screen() -> Window {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::at(dir.path().join("data")).unwrap();
     let settings = Settings {
         time_zone: Some("UTC".into()),
         ..Settings::default()
     };
-    let clock = ManualClock::new(at("2026-11-25T15:00:00Z"));
-    let engine = Engine::start(
-        &data,
-        &settings,
-        Arc::new(clock.clone()) as Arc<dyn Clock>,
+    open_with_sources(
+        settings,
+        |_| {},
         Box::new(FixtureScreen),
         Box::new(NoActivity),
     )
-    .unwrap();
-    let harness = Harness::builder()
-        .with_size([900.0, 900.0])
-        .build_eframe(move |cc| TimecardApp::new(engine, data, settings, &cc.egui_ctx));
-    let mut window = Window {
-        harness,
-        clock,
-        _dir: dir,
-    };
-    window.until("the contract list", |app| {
-        !app.latest().contracts.is_empty()
-    });
-    window
 }
 
 fn diary_loaded(app: &TimecardApp) -> bool {
