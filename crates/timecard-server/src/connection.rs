@@ -225,6 +225,25 @@ impl<S> Watched<S> {
 
     /// Called when the stream would wait: an error once the phase's time is
     /// up, else `Pending` with the timer set to wake the connection then.
+    /// After a write: bytes that went out count as activity; a write that
+    /// must wait is bounded like any other wait.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match poll {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.moved(false);
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => self.wait(cx),
+            ready => ready,
+        }
+    }
+
     fn wait<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         let (deadline, what) = match *lock(&self.phase) {
             Phase::Waiting { since } => (since + self.limits.idle_timeout, "idle"),
@@ -270,16 +289,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved(false);
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => self.wait(cx),
-            ready => ready,
-        }
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -287,16 +298,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved(false);
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => self.wait(cx),
-            ready => ready,
-        }
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
