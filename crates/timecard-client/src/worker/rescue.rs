@@ -132,11 +132,7 @@ pub fn rescue_unsaved(
 
 /// Writes `segments` into `dir` as cache files (what `cache import` reads).
 fn write_all(dir: &Path, segments: &[Segment]) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
+    durable::create_private_dir_all(dir)?;
     for segment in segments {
         let bytes = codec::encode_file(segment).map_err(std::io::Error::other)?;
         durable::write_private_file(dir, &cache::file_name(segment), &bytes)?;
