@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
 TIMECARD_BIN="$PWD/target/release/timecard" TIMECARD_REQUIRE_DISPLAY=1 \
-    cargo test --release --test window_xvfb -- --nocapture
+    cargo test --release --test integration window_xvfb:: -- --nocapture
 ls target/ui-smoke/

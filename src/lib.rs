@@ -3,6 +3,10 @@
 //! worker, engine) and `timecard-core` (domain, protocol, formatting).
 //! The sync server is the `timecard-server` crate.
 
+// Command output goes through `timecard_core::{outln, errln}`: a closed
+// pipe must not panic a command.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod logging;
 pub mod notify;

@@ -3,6 +3,7 @@
 //! kept. Passwords, tokens and screenshot bytes are never logged.
 
 use std::path::Path;
+use timecard_core::errln;
 
 use log::LevelFilter;
 use log4rs::append::rolling_file::RollingFileAppender;
@@ -47,7 +48,7 @@ pub fn init(dir: &Path) {
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = result {
-        eprintln!("timecard: logging is off: {e}");
+        errln!("timecard: logging is off: {e}");
     }
 }
 

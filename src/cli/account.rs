@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use timecard_core::{errln, outln};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -38,7 +39,7 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
         settings.server_ca = None;
         settings.save(&data.settings_file())?;
         let _ = std::fs::remove_file(data.session_file());
-        println!(
+        outln!(
             "Using the built-in local server (signed in as {}).",
             connect::DEMO_LOGIN
         );
@@ -72,18 +73,18 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
     if let Some(skew) = client.clock_skew_secs()
         && skew.abs() > timecard_client::worker::snapshot::CLOCK_SKEW_WARN_SECS
     {
-        eprintln!(
+        errln!(
             "warning: this computer's clock differs from the server's by {skew} s; set the correct time"
         );
     }
-    println!("Signed in to {} as {login}.", address.as_str());
+    outln!("Signed in to {} as {login}.", address.as_str());
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn logout(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     if let Some(warning) = connect::sign_out(data, settings, Arc::new(SystemClock)) {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
-    println!("Signed out. Cached time stays in the cache and uploads after the next sign-in.");
+    outln!("Signed out. Cached time stays in the cache and uploads after the next sign-in.");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use timecard_core::{errln, outln};
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -56,7 +57,7 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
     if !matches!(command, CacheCommand::Verify) {
         // Verify lists these itself.
         for q in &opened.quarantined {
-            eprintln!(
+            errln!(
                 "warning: {} set aside to {}: {}",
                 q.found_as,
                 q.path.display(),
@@ -92,13 +93,13 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
                 }))
                 .collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
-                println!("The cache is empty: everything tracked has been uploaded.");
+                outln!("The cache is empty: everything tracked has been uploaded.");
             } else {
                 let zone = settings.zone();
                 for r in &rows {
-                    println!(
+                    outln!(
                         "{}  {}  {:>8}  {:<16} {}{}{}",
                         r.id,
                         local_time(r.start, zone),
@@ -124,19 +125,19 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
             let again = cache.verify()?;
             report.quarantined.extend(again.quarantined);
             report.verified = again.verified;
-            println!(
+            outln!(
                 "{} segment file(s) verified in {}",
                 report.verified,
                 cache.root().display()
             );
             if report.incomplete_removed > 0 {
-                println!(
+                outln!(
                     "{} unfinished write(s) from an interrupted run removed (they were never reported as cached)",
                     report.incomplete_removed
                 );
             }
             for q in &report.quarantined {
-                println!(
+                outln!(
                     "quarantined {} → {}: {}",
                     q.found_as,
                     q.path.display(),
@@ -145,7 +146,7 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
             }
             let kept = cache.quarantined()?;
             if !kept.is_empty() {
-                println!(
+                outln!(
                     "{} file(s) in quarantine ({}): they are kept, not deleted; send them with a problem report or delete them by hand",
                     kept.len(),
                     cache.quarantine_dir().display()
@@ -156,7 +157,7 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
                 .iter()
                 .filter(|q| !report.quarantined.iter().any(|new| new.path == q.path))
             {
-                println!(
+                outln!(
                     "  {} (found as {}): {}",
                     q.path.display(),
                     q.found_as,
@@ -172,22 +173,23 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
         CacheCommand::Export { dir } => {
             let n = cache.export(&dir)?;
             if n == 0 {
-                println!(
+                outln!(
                     "Nothing to export: no un-uploaded or refused time in the cache (no folder was made)"
                 );
             } else {
-                println!("{n} segment(s) written to {}", dir.display());
+                outln!("{n} segment(s) written to {}", dir.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         CacheCommand::Import { dir } => {
             let report = cache.import(&dir)?;
-            println!(
+            outln!(
                 "{} segment(s) imported, {} already in the cache",
-                report.imported, report.already_present
+                report.imported,
+                report.already_present
             );
             for (path, problem) in &report.invalid {
-                println!("skipped {}: {problem}", path.display());
+                outln!("skipped {}: {problem}", path.display());
             }
             Ok(if report.invalid.is_empty() {
                 ExitCode::SUCCESS

@@ -2,16 +2,6 @@
 //! people. This is the binary's edge: errors become `anyhow` here and are
 //! printed once, in plain words, by `main`.
 
-/// Progress for whoever watches a long-running command. Unlike `println!`
-/// it never panics: with standard output closed (piped into a program that
-/// left), the command goes on and its time is kept.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 mod account;
 mod cache_cmd;
 mod report;
@@ -31,6 +21,7 @@ use timecard_client::platform::DataDir;
 use timecard_client::platform::instance::{Holder, InstanceError, InstanceGuard};
 use timecard_client::platform::paths::DATA_DIR_ENV;
 use timecard_client::settings::Settings;
+use timecard_core::{errln, outln};
 
 /// Timecard: a lightweight time tracker for freelancers paid by the hour.
 #[derive(Debug, Parser)]
@@ -129,7 +120,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("timecard: {e:#}");
+            errln!("timecard: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -183,7 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Logs {
             command: LogsCommand::Path,
         }) => {
-            println!("{}", data.logs_dir().display());
+            outln!("{}", data.logs_dir().display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Logs {
@@ -191,7 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let n = crate::logging::export_zip(&data.logs_dir(), &file)
                 .with_context(|| format!("cannot write {}", file.display()))?;
-            println!("{n} log file(s) written to {}", file.display());
+            outln!("{n} log file(s) written to {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(args)) => report::run(&data, &settings, args),
@@ -207,10 +198,10 @@ fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
     // Encoded where the X server put the pixels: no copy of the screen.
     let (width, height, black, jpeg) = screen.jpeg_full(quality)?;
     if black {
-        eprintln!("warning: the screen came out entirely black (screen recording blocked?)");
+        errln!("warning: the screen came out entirely black (screen recording blocked?)");
     }
     std::fs::write(out, &jpeg).with_context(|| format!("cannot write {}", out.display()))?;
-    println!(
+    outln!(
         "{}×{} screenshot written to {} ({} KB)",
         width,
         height,
@@ -239,12 +230,12 @@ fn lock_role(command: Option<&Command>) -> Option<&'static str> {
 fn already_running(holder: &Holder) -> ExitCode {
     let ours = env!("CARGO_PKG_VERSION");
     if holder.role != "window" {
-        eprintln!("timecard: {}", InstanceError::Running(holder.clone()));
+        errln!("timecard: {}", InstanceError::Running(holder.clone()));
         return ExitCode::FAILURE;
     }
     match timecard_client::platform::instance::ask_to_show(holder) {
         Ok(answer) if answer.version == ours => {
-            println!(
+            outln!(
                 "Timecard is already running (pid {}); its window was brought forward.",
                 answer.pid
             );
@@ -252,7 +243,7 @@ fn already_running(holder: &Holder) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(answer) => {
-            eprintln!(
+            errln!(
                 "timecard: {}",
                 InstanceError::Running(Holder {
                     pid: answer.pid,
@@ -263,10 +254,12 @@ fn already_running(holder: &Holder) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "timecard: Timecard is already running (pid {}, version {}) but did not answer ({e}); \
                  if it hangs, quit it with `kill {}`",
-                holder.pid, holder.version, holder.pid
+                holder.pid,
+                holder.version,
+                holder.pid
             );
             ExitCode::FAILURE
         }

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use timecard_core::{errln, outln};
 
 use anyhow::{Context, bail};
 
@@ -55,7 +56,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
     if settings.server.is_none() {
         let path =
             outbox::save_to_file(&data.reports_dir(), &report).context("cannot save the report")?;
-        println!(
+        outln!(
             "No server is configured (local only), so problem report {} was not sent: it is \
              saved{} in {}\nSend that file to whoever supports you, or use your organisation's \
              server with `timecard login --server https://…`.",
@@ -79,10 +80,10 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
                 } else {
                     " (queued earlier)"
                 };
-                println!("Problem report {id} sent{which}.");
+                outln!("Problem report {id} sent{which}.");
             }
             for (id, why, kept) in &done.refused {
-                eprintln!(
+                errln!(
                     "The server refused problem report {id}: {why}. It is kept in {}.",
                     kept.display()
                 );
@@ -91,7 +92,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Err(why) => println!(
+        Err(why) => outln!(
             "Problem report {} is saved and will be sent when the server can be reached \
              (by the app or `timecard sync`): {why}",
             report.id

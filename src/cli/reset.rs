@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use timecard_core::{errln, outln};
 
 use anyhow::Context;
 
@@ -33,14 +34,14 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
             .map(|r| (r.entry.end - r.entry.start).num_seconds())
             .sum::<i64>();
     let builtin = settings.server.is_none();
-    println!("Clearing {} deletes:", data.root().display());
-    println!(
+    outln!("Clearing {} deletes:", data.root().display());
+    outln!(
         "  - un-uploaded time: {} in {segments} segment(s)",
         hms(secs)
     );
-    println!("  - your settings and saved sign-in, and the logs");
+    outln!("  - your settings and saved sign-in, and the logs");
     if builtin {
-        println!("  - the built-in server's Work Diary: all time recorded on this computer");
+        outln!("  - the built-in server's Work Diary: all time recorded on this computer");
     }
     if !args.yes && (segments > 0 || builtin) {
         let what = if segments > 0 {
@@ -51,7 +52,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
         } else {
             "the built-in server's Work Diary would be lost".to_owned()
         };
-        eprintln!(
+        errln!(
             "timecard: not cleared: {what}. Upload first with `timecard sync`, keep a copy with \
              --export DIR, and confirm with --yes."
         );
@@ -61,7 +62,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
         let written = cache
             .export(dir)
             .with_context(|| format!("cannot export to {}; nothing was deleted", dir.display()))?;
-        println!(
+        outln!(
             "{written} segment(s) exported to {}; `timecard cache import {}` queues them again.",
             dir.display(),
             dir.display()
@@ -71,6 +72,6 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
     log::info!("reset: wiping the data folder ({segments} un-uploaded segment(s))");
     timecard_client::platform::reset::wipe(data, args.export.as_deref())
         .with_context(|| format!("cannot clear {}", data.root().display()))?;
-    println!("Cleared. The next start of Timecard begins afresh.");
+    outln!("Cleared. The next start of Timecard begins afresh.");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use timecard_core::{errln, outln};
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -100,11 +101,11 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(note) = note {
-        println!("({note})");
+        outln!("({note})");
     }
     for r in rows {
         let limit = match r.weekly_limit_hours {
@@ -119,13 +120,13 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
             None => "trackable".to_owned(),
             Some(reason) => format!("not trackable: {reason}"),
         };
-        println!("{:<14} {} — {} [{}]", r.id, r.title, r.client, r.kind);
-        println!("               {state}; {limit}");
+        outln!("{:<14} {} — {} [{}]", r.id, r.title, r.client, r.kind);
+        outln!("               {state}; {limit}");
         if let Some(note) = r.pending_limit_note {
-            println!("               {note}");
+            outln!("               {note}");
         }
         if !r.counts_toward_hours {
-            println!("               fixed-price: logged, but not counted in your hourly totals");
+            outln!("               fixed-price: logged, but not counted in your hourly totals");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -141,7 +142,7 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         Box::new(NoActivity),
     )?;
     for warning in &engine.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let before = engine.wait_connected(Duration::from_secs(30));
     let pending_before = before.cache.pending_segments;
@@ -151,7 +152,7 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     engine.shutdown();
     let uploaded = snapshot.sync.uploaded_segments;
     if snapshot.sync.reports_waiting > 0 {
-        println!(
+        outln!(
             "{} problem report(s) still waiting to be sent.",
             snapshot.sync.reports_waiting
         );
@@ -161,13 +162,13 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         .refused
         .len()
         .saturating_sub(before.cache.refused.len());
-    println!(
+    outln!(
         "{uploaded} segment(s) sent, {} of them refused; {} were waiting.",
         refused_now,
         pending_before.max(uploaded as usize)
     );
     for refused in &snapshot.cache.refused {
-        println!(
+        outln!(
             "not uploaded: {} {} ({}) — {}",
             refused.contract_id,
             local_time(refused.start, zone),
@@ -178,13 +179,13 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     if snapshot.cache.pending_segments == 0 {
         let refused = &snapshot.cache.refused;
         if refused.is_empty() {
-            println!("The cache is empty: everything tracked is on the server.");
+            outln!("The cache is empty: everything tracked is on the server.");
         } else {
             let secs: i64 = refused
                 .iter()
                 .map(|r| (r.end - r.start).num_seconds())
                 .sum();
-            println!(
+            outln!(
                 "Nothing is waiting to upload; {} in {} segment(s) were refused by the server and stay in the cache (timecard cache list; timecard cache export DIR).",
                 hms(secs),
                 refused.len()
@@ -192,7 +193,7 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} in {} segment(s) still cached: {}",
         hms(snapshot.cache.pending_secs),
         snapshot.cache.pending_segments,
@@ -251,7 +252,7 @@ pub fn diary(
                 })
                 .collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     // Titles for people; the list from the server, else the saved one.
@@ -268,7 +269,7 @@ pub fn diary(
         })
         .unwrap_or_default();
     let title = |id: &str| titles.get(id).cloned().unwrap_or_else(|| id.to_owned());
-    println!(
+    outln!(
         "Work Diary for {} ({}, {} hours){}",
         day.date.format("%A %-d %B %Y"),
         zone.name(),
@@ -276,7 +277,7 @@ pub fn diary(
         if diary.locked { " — locked" } else { "" }
     );
     for s in &diary.segments {
-        println!(
+        outln!(
             "  {}–{}  {:<24} activity {:>2}/10  {}{}",
             s.start.with_timezone(&zone).format("%H:%M"),
             s.end.with_timezone(&zone).format("%H:%M"),
@@ -287,7 +288,7 @@ pub fn diary(
         );
     }
     for e in &cached {
-        println!(
+        outln!(
             "  {}–{}  {:<24} cached, not uploaded yet",
             e.start.with_timezone(&zone).format("%H:%M"),
             e.end.with_timezone(&zone).format("%H:%M"),
@@ -295,10 +296,10 @@ pub fn diary(
         );
     }
     if diary.segments.is_empty() && cached.is_empty() {
-        println!("  nothing logged");
+        outln!("  nothing logged");
     }
     for t in &diary.totals {
-        println!("  total {:<24} {}", title(&t.contract_id), hms(t.secs));
+        outln!("  total {:<24} {}", title(&t.contract_id), hms(t.secs));
     }
     Ok(ExitCode::SUCCESS)
 }

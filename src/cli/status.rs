@@ -1,6 +1,7 @@
 //! `timecard status`: the cache as the tracker sees it.
 
 use std::process::ExitCode;
+use timecard_core::outln;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -60,11 +61,11 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         local_only: settings.server.is_none(),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        outln!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Server:        {}", status.server);
-    println!(
+    outln!("Server:        {}", status.server);
+    outln!(
         "Sync:          {}{}",
         status.sync_state,
         status
@@ -74,13 +75,13 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
             .unwrap_or_default()
     );
     if status.local_only {
-        println!(
+        outln!(
             "Local only:    no server configured; your time is kept on this computer only \
              (`timecard login --server https://…` to use your organisation's server)"
         );
     }
-    println!("Data folder:   {}", status.data_dir);
-    println!(
+    outln!("Data folder:   {}", status.data_dir);
+    outln!(
         "Cache:         {} segment(s), {} of {} not uploaded{}",
         status.pending_segments,
         hms(status.cached_secs),
@@ -92,23 +93,23 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         }
     );
     if let Some(oldest) = status.oldest_pending {
-        println!("Oldest cached: {}", local_time(oldest, settings.zone()));
+        outln!("Oldest cached: {}", local_time(oldest, settings.zone()));
     }
     if status.refused_segments > 0 {
-        println!(
+        outln!(
             "Not uploaded:  {} segment(s) refused by the server — `timecard cache list` shows why",
             status.refused_segments
         );
     }
     if status.quarantined_files > 0 {
-        println!(
+        outln!(
             "Quarantine:    {} damaged file(s) in {} — `timecard cache verify` explains",
             status.quarantined_files,
             cache.quarantine_dir().display()
         );
     }
     if status.reports_waiting > 0 {
-        println!(
+        outln!(
             "Reports:       {} problem report(s) waiting to be sent",
             status.reports_waiting
         );

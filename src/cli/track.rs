@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration as StdDuration;
+use timecard_core::{errln, outln};
 
 use anyhow::bail;
 use chrono::{DateTime, Utc};
@@ -73,7 +74,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         crate::notify::attach(&mut engine, Arc::new(AtomicBool::new(true)));
     }
     for warning in &engine.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let zone = engine.zone;
     if let Some(memo) = args.memo {
@@ -121,7 +122,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     ctrlc::set_handler(move || {
         let _ = stopper.send(Command::Stop);
     })?;
-    say!(
+    outln!(
         "Tracking \"{}\" ({}) since {} — Ctrl-C to stop{}",
         tracking.contract_title,
         tracking.contract_id,
@@ -154,7 +155,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             .snapshots()
             .wait_newer(snapshot.generation, wait);
         if snapshot.cache.pending_segments > cached {
-            say!(
+            outln!(
                 "  {}  segment cached — {} today",
                 local_time(clock.now(), zone),
                 hms(snapshot.today_total_secs(clock.now()))
@@ -166,16 +167,16 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
             && line != sync_line
             && !line.starts_with("Connecting")
         {
-            say!("  sync: {line}");
+            outln!("  sync: {line}");
             sync_line = line;
         }
         if let Some(error) = &snapshot.last_error {
-            eprintln!("warning: {error}");
+            errln!("warning: {error}");
         }
         if snapshot.notice != notice {
             notice.clone_from(&snapshot.notice);
             if let Some(text) = &notice {
-                say!("  {text}");
+                outln!("  {text}");
             }
         }
         idle.watch(&engine, &snapshot, false);
@@ -192,7 +193,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     if snapshot.notice != notice
         && let Some(text) = &snapshot.notice
     {
-        say!("  {text}");
+        outln!("  {text}");
     }
     let local_only = engine.connection.is_builtin();
     let mut tracker = engine.shutdown();
@@ -204,7 +205,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         .chain([rescue::default_rescue_folder(clock.now())])
         .collect();
     let rescue = rescue::rescue_unsaved(&mut tracker, args.wait_for_space, &places, |why| {
-        say!(
+        outln!(
             "  {} of tracked time is only in memory ({why}); waiting up to {} for space…",
             hms(snapshot.cache.unsaved_secs),
             humantime::format_duration(args.wait_for_space)
@@ -228,22 +229,22 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
     };
     if !rescue.all_cached() {
         for line in rescue.describe() {
-            eprintln!("warning: {line}");
+            errln!("warning: {line}");
         }
-        say!("Tracked {} this session; {left}.", hms(tracked));
+        outln!("Tracked {} this session; {left}.", hms(tracked));
         return Ok(ExitCode::from(3));
     }
     match stopped {
         Some((when, reason)) => {
-            say!(
+            outln!(
                 "Tracking stopped by itself at {}: {reason}",
                 local_time(when, zone)
             );
-            say!("Tracked {}; {left}.", hms(tracked));
+            outln!("Tracked {}; {left}.", hms(tracked));
             Ok(ExitCode::FAILURE)
         }
         None => {
-            say!("Stopped. Tracked {} this session; {left}.", hms(tracked));
+            outln!("Stopped. Tracked {} this session; {left}.", hms(tracked));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -282,7 +283,7 @@ impl IdleHandler {
         let what = if keep { "kept" } else { "discarded" };
         if self.told_since != Some(idle.since) {
             self.told_since = Some(idle.since);
-            say!(
+            outln!(
                 "  {}  no keyboard or mouse input since {} (idle threshold {} min): idle time will be {what}",
                 local_time(engine.clock.now(), zone),
                 local_time(idle.since, zone),
@@ -299,7 +300,7 @@ impl IdleHandler {
         if !keep {
             self.discarded.push((idle.since, to));
         }
-        say!(
+        outln!(
             "  idle from {} to {} ({}): {what}{}",
             local_time(idle.since, zone),
             local_time(to, zone),

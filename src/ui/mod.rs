@@ -3,6 +3,7 @@
 //! for as [`Intent`]s while drawing, and carries them out after. It repaints
 //! when the worker publishes a change and once a second while a timer shows.
 
+use timecard_core::errln;
 mod cache;
 mod contracts;
 mod dialogs;
@@ -562,7 +563,7 @@ impl TimecardApp {
         if !self.first_frame_done {
             self.first_frame_done = true;
             if std::env::var_os("TIMECARD_REPORT_STARTUP").is_some() {
-                eprintln!(
+                errln!(
                     "timecard: first frame {} ms after launch",
                     timecard_core::process::since_process_start().as_millis()
                 );
@@ -712,7 +713,7 @@ pub fn run_app(
             if let Err(e) =
                 ctrlc::set_handler(move || ctx.send_viewport_cmd(egui::ViewportCommand::Close))
             {
-                eprintln!("timecard: cannot handle termination signals: {e}");
+                errln!("timecard: cannot handle termination signals: {e}");
             }
             let mut app = TimecardApp::new(engine, data, settings, &cc.egui_ctx);
             if let Some(guard) = instance {

@@ -5,6 +5,10 @@
 //! folder and single instance, and the screenshot and activity sources.
 //! It draws nothing and prints nothing.
 
+// Command output goes through `timecard_core::{outln, errln}`: a closed
+// pipe must not panic a command.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod activity;
 pub mod cache;
 pub mod capture;

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use timecard_core::{errln, outln};
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -226,7 +227,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("timecard-server: {e:#}");
+            errln!("timecard-server: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -238,7 +239,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         ServerCommand::Serve(args) => super::serve::run(&cli.data, args),
         ServerCommand::Backup { file } => {
             let done = super::backup::backup(&cli.data, &file)?;
-            println!(
+            outln!(
                 "{} copied to {} ({} KB); integrity check: ok",
                 done.source.display(),
                 file.display(),
@@ -253,12 +254,12 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             let store = open_store(&cli.data)?;
             let sessions = store.sessions(user.as_deref(), clock.now())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&sessions)?);
+                outln!("{}", serde_json::to_string_pretty(&sessions)?);
             } else if sessions.is_empty() {
-                println!("no open sessions");
+                outln!("no open sessions");
             } else {
                 for s in sessions {
-                    println!(
+                    outln!(
                         "{:<16} {}  since {}  until {}",
                         printable(&s.login, false),
                         s.id,
@@ -277,12 +278,12 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             super::make_private(&cli.data)?;
             super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
             if !super::serve::is_serving(&cli.data) {
-                eprintln!(
+                errln!(
                     "warning: no server is running on {}: the flag takes effect when one starts there",
                     cli.data.display()
                 );
             }
-            println!(
+            outln!(
                 "maintenance {}",
                 if matches!(state, OnOff::On) {
                     "on: the API answers 503"
@@ -320,19 +321,17 @@ fn user_command(
                 email.as_deref(),
                 &super::auth::hash_password(&password),
             )?;
-            println!("user {login} added");
+            outln!("user {login} added");
         }
         UserCommand::List { json } => {
             let users = open_store(data)?.users(now)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&users)?);
+                outln!("{}", serde_json::to_string_pretty(&users)?);
             } else if users.is_empty() {
-                println!(
-                    "no users; add one with `timecard-server user add LOGIN --password-stdin`"
-                );
+                outln!("no users; add one with `timecard-server user add LOGIN --password-stdin`");
             } else {
                 for u in users {
-                    println!(
+                    outln!(
                         "{:<16} {:<28} {:<9} {} session(s), {} contract(s)",
                         printable(&u.login, false),
                         printable(u.email.as_deref().unwrap_or("-"), false),
@@ -350,22 +349,22 @@ fn user_command(
         UserCommand::Disable { login } => {
             open_store(data)?.set_disabled(&login, Some(now))?;
             log::info!("user {login} disabled");
-            println!("{login} is disabled: signing in is refused and every session has ended");
+            outln!("{login} is disabled: signing in is refused and every session has ended");
         }
         UserCommand::Enable { login } => {
             open_store(data)?.set_disabled(&login, None)?;
-            println!("{login} can sign in again");
+            outln!("{login} can sign in again");
         }
         UserCommand::SetPassword { login, .. } => {
             let password = read_password()?;
             let store = open_store(data)?;
             store.set_password(&login, &super::auth::hash_password(&password))?;
             let ended = store.revoke_sessions(&login)?;
-            println!("new password set for {login}; {ended} session(s) ended");
+            outln!("new password set for {login}; {ended} session(s) ended");
         }
         UserCommand::SignOut { login } => {
             let ended = open_store(data)?.revoke_sessions(&login)?;
-            println!(
+            outln!(
                 "{ended} session(s) of {login} ended: each device signs in again, its cached time stays"
             );
         }
@@ -421,7 +420,7 @@ fn contract_command(
                 pending_limit: None,
             };
             store.add_contract(&user, &contract, now)?;
-            println!("{}", contract.id);
+            outln!("{}", contract.id);
         }
         ContractCommand::Set {
             id,
@@ -451,8 +450,8 @@ fn contract_command(
             }
             store.save_contract(&stored)?;
             match stored.contract.pending_limit_note(now) {
-                Some(note) => println!("{id} updated; {note}"),
-                None => println!("{id} updated"),
+                Some(note) => outln!("{id} updated; {note}"),
+                None => outln!("{id} updated"),
             }
         }
         ContractCommand::List { user, json } => {
@@ -481,7 +480,7 @@ fn contract_command(
                 });
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for r in rows {
                     let c = &r.contract;
@@ -496,7 +495,7 @@ fn contract_command(
                             format!("{} this week", timecard_core::fmt::hms(r.week_logged_secs))
                         }
                     };
-                    println!(
+                    outln!(
                         "{:<16} {:<10} {:<11} {:<7} {}  {} ({}); {week}{}",
                         c.id,
                         r.user,
@@ -523,13 +522,13 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
         ReportCommand::List { json } => {
             let reports = store.reports()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
+                outln!("{}", serde_json::to_string_pretty(&reports)?);
             } else if reports.is_empty() {
-                println!("no problem reports");
+                outln!("no problem reports");
             } else {
                 for r in reports {
                     let first_line = r.report.description.lines().next().unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}  {}  {:<10} {:<5} {}",
                         &r.report.id.to_string()[..8],
                         r.received_at.format("%Y-%m-%d %H:%M UTC"),
@@ -553,7 +552,7 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
                 .report(&id)?
                 .with_context(|| format!("no report with id {id:?}"))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print_report(&r, logs.as_deref());
             }
@@ -561,7 +560,7 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
                 let logs = logs.context("this report has no logs attached")?;
                 std::fs::write(&out, &logs)
                     .with_context(|| format!("cannot write {}", out.display()))?;
-                println!("logs written to {}", out.display());
+                outln!("logs written to {}", out.display());
             }
         }
     }
@@ -570,9 +569,9 @@ fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Res
 
 fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
     let p = &r.report;
-    println!("report    {}", p.id);
-    println!("from      {}", printable(&r.login, false));
-    println!(
+    outln!("report    {}", p.id);
+    outln!("from      {}", printable(&r.login, false));
+    outln!(
         "received  {}",
         r.received_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
@@ -589,23 +588,23 @@ fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
                 )
             })
             .unwrap_or_default();
-        println!(
+        outln!(
             "incident  {}{}",
             at.format("%Y-%m-%d %H:%M UTC"),
             printable(&local, false)
         );
     }
-    println!(
+    outln!(
         "contract  {}",
         printable(p.contract_id.as_deref().unwrap_or("(none)"), false)
     );
-    println!(
+    outln!(
         "app       timecard {} on {}",
         printable(&p.app_version, false),
         printable(&p.os, false)
     );
     match logs {
-        None => println!("logs      (not attached)"),
+        None => outln!("logs      (not attached)"),
         Some(zip) => {
             let names = zip::ZipArchive::new(std::io::Cursor::new(zip))
                 .map(|a| {
@@ -616,15 +615,15 @@ fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
                         .join(", ")
                 })
                 .unwrap_or_else(|e| format!("unreadable zip: {e}"));
-            println!(
+            outln!(
                 "logs      {} KB zip: {} (save with --save-logs FILE)",
                 zip.len().div_ceil(1024),
                 printable(&names, false)
             );
         }
     }
-    println!();
-    println!("{}", printable(&p.description, true));
+    outln!();
+    outln!("{}", printable(&p.description, true));
 }
 
 /// Users' text made safe for the admin's terminal: control characters

@@ -4,6 +4,7 @@
 use log::LevelFilter;
 use log4rs::config::{Appender, Config, Root};
 use log4rs::encode::pattern::PatternEncoder;
+use timecard_core::errln;
 
 /// Logs to standard error (the sync server's `serve`, where the operator's
 /// service manager keeps the output).
@@ -23,6 +24,6 @@ pub fn init_stderr() {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }) {
-        eprintln!("timecard-server: logging is off: {e}");
+        errln!("timecard-server: logging is off: {e}");
     }
 }

@@ -4,7 +4,6 @@
 //! its certificate files again on SIGHUP. The server itself is
 //! [`super::start`].
 
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::{ConnectionLimits, ServerOptions};
+use timecard_core::outln;
 use timecard_core::protocol::ServerConfig;
 use timecard_core::tls::{self, CertificateNames, CertificatePair};
 
@@ -116,29 +116,24 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Where it listens and what it presents, for whoever started it; a
     // closed standard output (a supervisor that read the first line and
     // left) must not stop the server.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "timecard-server listening on {}", server.url());
-    let _ = writeln!(out, "data folder: {}", data.display());
+    outln!("timecard-server listening on {}", server.url());
+    outln!("data folder: {}", data.display());
     for note in &notes {
-        let _ = writeln!(out, "{note}");
+        outln!("{note}");
     }
     for line in describe(&files.0, &pair) {
-        let _ = writeln!(out, "{line}");
+        outln!("{line}");
     }
-    let _ = out.flush();
-    drop(out);
 
     wait_for_signals(|| {
         match read_pair(&files.0, &files.1)
             .and_then(|pair| Ok((server.reload_certificate(&pair)?, pair)))
         {
             Ok(((), pair)) => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "certificate reloaded");
+                outln!("certificate reloaded");
                 for line in describe(&files.0, &pair) {
-                    let _ = writeln!(out, "{line}");
+                    outln!("{line}");
                 }
-                let _ = out.flush();
                 log::info!("certificate reloaded from {}", files.0.display());
             }
             Err(e) => log::error!("certificate not reloaded, the old one stays in use: {e:#}"),

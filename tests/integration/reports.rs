@@ -3,7 +3,7 @@
 //! server is back, with the logs attached; the operator reads it with
 //! `timecard-server report list|show`.
 
-mod common;
+use crate::common;
 
 use common::cli::{login, text, timecard, timecard_server};
 use common::server::{PASSWORD, TestServer};

@@ -2,7 +2,7 @@
 //! NO_PROXY exempts hosts; driven through the `timecard` binary against a
 //! real server.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,6 +1,8 @@
 //! The `timecard` binary as a user runs it, on a fresh data folder with
 //! nothing configured: the built-in local server.
 
+use crate::common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -275,4 +277,37 @@ fn track_with_closed_output_keeps_the_time() {
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
     let total = diary_total_secs(&diary);
     assert!((2..=3).contains(&total), "diary total {total} s: {diary}");
+}
+
+// Every command of the app prints through a writer that drops what a closed
+// pipe refuses: `timecard status | head -1` ends quietly, with no panic.
+#[test]
+fn no_command_panics_on_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["--help"],
+        &["--version"],
+        &["status"],
+        &["status", "--json"],
+        &["contracts"],
+        &["contracts", "--json"],
+        &["diary", "--tz", "UTC"],
+        &["diary", "--json"],
+        &["logs"],
+        &["cache", "list"],
+        &["cache", "verify"],
+        &["track", "--contract", "demo-hourly", "--for", "1s"],
+        &["sync"],
+    ];
+    for args in commands {
+        let out = common::cli::run_with_closed_stdout(
+            Command::new(env!("CARGO_BIN_EXE_timecard"))
+                .args(*args)
+                .env("TIMECARD_DATA_DIR", dir.path()),
+        );
+        common::cli::assert_ends_quietly_on_closed_stdout(&args.join(" "), &out);
+    }
+    // The tracked second was kept although nothing could be printed.
+    let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
+    assert!(diary_total_secs(&diary) >= 1, "{diary}");
 }

@@ -9,7 +9,7 @@
 //! A full disk is the other way to lose time: `timecard track` on a real
 //! small filesystem filled while it runs.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};

@@ -4,7 +4,7 @@
 //! restarted app on a wiped data folder. Skips loudly without Xvfb,
 //! xdotool and ImageMagick, unless `TIMECARD_REQUIRE_DISPLAY=1`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 //! several loopback addresses); and the memory budgets, measured on the
 //! real `timecard-server` process.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;

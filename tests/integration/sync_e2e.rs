@@ -1,7 +1,7 @@
 //! End to end over real TLS on loopback: the server in-process on port 0
 //! with a temp folder, devices with their worker and sync threads.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

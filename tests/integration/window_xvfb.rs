@@ -6,7 +6,7 @@
 //! (CI), where that is a failure. `TIMECARD_BIN` picks the binary (the
 //! release build in `ci/ui-smoke.sh`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

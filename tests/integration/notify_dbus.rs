@@ -8,7 +8,7 @@
 //! Without `dbus-run-session` the test skips loudly, unless
 //! `TIMECARD_REQUIRE_DISPLAY=1` (CI), where that is a failure.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -19,7 +19,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use common::cli::{login, timecard};
+use common::cli::{login, run};
 use common::server::TestServer;
 use common::xvfb::tools_present;
 use common::*;
@@ -120,15 +120,18 @@ fn wait_for(worker: &Worker, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot>
     snapshot
 }
 
+/// Set (to the bus address) only in the child process that runs
+/// `a_hung_notification_server_holds_nothing_up_in_this_process`: notify-rust
+/// finds the session bus through the environment, and a test must not change
+/// the environment of a process whose other tests run on other threads.
+const CHILD_BUS_ENV: &str = "TIMECARD_TEST_NOTIFY_CHILD_BUS";
+
 #[test]
 fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     if !tools_present(&["dbus-run-session", "dbus-daemon"]) {
         return;
     }
     let (mut bus, address) = session_bus();
-    // SAFETY: set before this test starts any thread that reads the
-    // environment; it is the only test in this binary.
-    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &address) };
 
     // 1. The real binary against the real server: a contract with a weekly
     //    limit of 3 seconds stops after 3 seconds, and says so on the desktop.
@@ -152,11 +155,13 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
         )
         .unwrap();
     let data = tempfile::tempdir().unwrap();
-    // The session bus address reaches the binary through the environment.
     login(data.path(), &server);
-    let track = timecard(
-        data.path(),
-        &["track", "--contract", "ann-tiny", "--for", "60s"],
+    // The session bus address reaches the binary through the environment.
+    let track = run(
+        Command::new(env!("CARGO_BIN_EXE_timecard"))
+            .args(["track", "--contract", "ann-tiny", "--for", "60s"])
+            .env("TIMECARD_DATA_DIR", data.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", &address),
         None,
     );
     let said = String::from_utf8_lossy(&track.stdout);
@@ -171,9 +176,43 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     );
     drop(answering);
 
-    // 2. A server that never answers: the worker keeps tracking and
-    //    answering; waiting for notifications gives up on time.
+    // 2. A server that never answers: the worker, in a child process of
+    //    this test binary whose environment names the bus, keeps tracking
+    //    and answering; waiting for notifications gives up on time.
     let (_hanging, received) = fake_server(&address, true);
+    let child = run(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "notify_dbus::a_hung_notification_server_holds_nothing_up_in_this_process",
+                "--nocapture",
+            ])
+            .env(CHILD_BUS_ENV, &address)
+            .env("DBUS_SESSION_BUS_ADDRESS", &address),
+        None,
+    );
+    assert!(child.status.success(), "{}", common::cli::text(&child));
+    assert!(
+        String::from_utf8_lossy(&child.stdout).contains("1 passed"),
+        "the child ran no test: {}",
+        common::cli::text(&child)
+    );
+    let (summary, _) = received
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("the hanging server got the call");
+    assert_eq!(summary, "Tracking stopped");
+
+    drop(bus.stdin.take());
+    let _ = bus.wait();
+}
+
+/// The second half of the test above, run by it in a child process whose
+/// environment names the private bus; on its own it has nothing to do.
+#[test]
+fn a_hung_notification_server_holds_nothing_up_in_this_process() {
+    if std::env::var_os(CHILD_BUS_ENV).is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at("2026-11-23T09:00:00Z"));
     let worker = Worker::spawn(tracker(dir.path()), Arc::new(clock.clone()));
@@ -194,11 +233,7 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     clock.advance(Duration::minutes(70));
     worker.send(WorkerCommand::Tick);
     wait_for(&worker, |s| s.stopped.is_some());
-    let (summary, _) = received
-        .recv_timeout(StdDuration::from_secs(10))
-        .expect("the hanging server got the call");
-    assert_eq!(summary, "Tracking stopped");
-    // The show() call is stuck; tracking is not.
+    // The show() call is stuck on the hanging server; tracking is not.
     worker.send(WorkerCommand::Start {
         contract_id: "c2".into(),
     });
@@ -217,7 +252,4 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     );
     worker.shutdown();
     notify::flush(StdDuration::from_millis(10));
-
-    drop(bus.stdin.take());
-    let _ = bus.wait();
 }

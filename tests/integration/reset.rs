@@ -3,7 +3,7 @@
 //! `--yes`; with `--export DIR --yes` it wipes the data folder, and the
 //! exported segments import and upload on a fresh data folder.
 
-mod common;
+use crate::common;
 
 use common::cli::{login, text, timecard};
 use common::server::TestServer;

@@ -3,7 +3,7 @@
 //! certificate reloaded on SIGHUP, connections that cannot be held open
 //! forever or by the hundred from one address, and an online backup.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -4,7 +4,7 @@
 //! sync thread's timers run on `Instant`; the manual clock only dates what
 //! is tracked.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};

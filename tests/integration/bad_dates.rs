@@ -5,7 +5,7 @@
 //! for such a day, and the client sets them aside with the reason instead
 //! of panicking with its whole queue stuck.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::cli::{login, text, timecard};

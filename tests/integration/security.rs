@@ -1,7 +1,7 @@
 //! Y1, Y5, Y6 against the real server over TLS: ownership, certificate
 //! pinning, distinct error messages, bad bodies, sign-in limits, sessions.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -270,7 +270,7 @@ fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
 
 // Y6: failed sign-ins are limited: after three, an address waits before
 // it may try again, even with the right password (issue 11, item 8; the
-// owner from another address is not held back: tests/hostile.rs).
+// owner from another address is not held back: tests/integration/hostile.rs).
 #[test]
 fn failed_sign_ins_are_limited() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));

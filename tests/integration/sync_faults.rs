@@ -2,7 +2,7 @@
 //! of uploads, many times; in the end every segment is on the server exactly
 //! once (K7, Y2).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! cutting (S1), weekly limits (W2, W3), cache capacity (K2), contract changes
 //! while tracking (C3, C5), and a cache that cannot be written.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -147,3 +147,29 @@ pub fn diary_total_secs(data: &Path) -> i64 {
         .map(|t| t["secs"].as_i64().unwrap())
         .sum()
 }
+
+/// Runs `command` with its standard output a pipe whose reading end is
+/// already closed (`timecard status | head -0`): every write to it fails.
+pub fn run_with_closed_stdout(command: &mut Command) -> Output {
+    let (reader, writer) = std::io::pipe().expect("make a pipe");
+    drop(reader);
+    command
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary")
+        .wait_with_output()
+        .unwrap()
+}
+
+/// Asserts a command run by `run_with_closed_stdout` ended by itself, without
+/// a panic.
+pub fn assert_ends_quietly_on_closed_stdout(what: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && out.status.code() != Some(101),
+        "`{what}` with standard output closed: {:?}\n{stderr}",
+        out.status
+    );
+}

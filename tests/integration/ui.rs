@@ -2,7 +2,7 @@
 //! worker, sync thread and built-in server (over TLS on loopback), with a
 //! manual clock.
 
-mod common;
+use crate::common;
 #[path = "ui/diary.rs"]
 mod diary;
 #[path = "ui/help.rs"]

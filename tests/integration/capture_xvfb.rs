@@ -4,7 +4,7 @@
 //! injected with xdotool marking exactly its sub-slot active. Without Xvfb
 //! and xdotool these skip loudly, unless `TIMECARD_REQUIRE_DISPLAY=1`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration as StdDuration, Instant};

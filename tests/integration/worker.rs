@@ -1,7 +1,7 @@
 //! The worker thread with a manual clock: commands in, snapshots out, the
 //! UI's waker called on change, and a week of tracking in milliseconds.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! The `timecard-server` binary: admin commands on a data folder, `serve`
 //! printing its address, maintenance mode seen by a running server.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 
@@ -238,5 +238,44 @@ fn admin_commands_and_serve() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
+}
+
+// The server's admin commands print through the same writer as the app's:
+// `timecard-server contract list | head -1` ends quietly, with no panic.
+#[test]
+fn no_admin_command_panics_on_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let out = timecard_server(
+        data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("pw-ann-1234\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(
+        data,
+        &[
+            "contract", "add", "--user", "ann", "--title", "Site", "--kind", "hourly",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let commands: &[&[&str]] = &[
+        &["--help"],
+        &["contract", "list"],
+        &["contract", "list", "--json"],
+        &["user", "list"],
+        &["session", "list"],
+        &["report", "list"],
+    ];
+    for args in commands {
+        let out = common::cli::run_with_closed_stdout(
+            Command::new(common::server_exe())
+                .arg("--data")
+                .arg(data)
+                .args(*args),
+        );
+        common::cli::assert_ends_quietly_on_closed_stdout(&args.join(" "), &out);
     }
 }

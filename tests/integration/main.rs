@@ -1,0 +1,28 @@
+//! Timecard's integration tests, one module per feature, in one binary: the
+//! real binaries, the real TLS server, a private X server, real files.
+//! Helpers shared by the modules are in `common`.
+
+mod common;
+
+mod bad_dates;
+mod capture_xvfb;
+mod cli;
+mod crash;
+mod data_folder;
+mod fixtures;
+mod hostile;
+mod instance_xvfb;
+mod notify_dbus;
+mod proxy;
+mod reports;
+mod reset;
+mod security;
+mod server_cli;
+mod server_deploy;
+mod sync_e2e;
+mod sync_faults;
+mod sync_live;
+mod tracking;
+mod ui;
+mod window_xvfb;
+mod worker;
