@@ -27,16 +27,6 @@ fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(o), stderr(o)))
 }
 
-/// The day's tracked seconds in `timecard diary --json`.
-fn diary_total_secs(diary: &serde_json::Value) -> i64 {
-    diary["totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["secs"].as_i64().unwrap())
-        .sum()
-}
-
 // The built-in server: a fresh data folder tracks, uploads and shows the
 // time in the diary and the contract totals, with nothing configured.
 #[test]
@@ -67,7 +57,7 @@ fn track_uploads_to_the_builtin_server() {
     assert_eq!(status["pending_segments"], 0);
 
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
-    let total = diary_total_secs(&diary);
+    let total = common::cli::diary_total(&diary);
     assert!(
         (2..=3).contains(&total),
         "diary total {total} s for a 2 s run: {diary}"
@@ -275,7 +265,7 @@ fn track_with_closed_output_keeps_the_time() {
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
-    let total = diary_total_secs(&diary);
+    let total = common::cli::diary_total(&diary);
     assert!((2..=3).contains(&total), "diary total {total} s: {diary}");
 }
 
@@ -309,5 +299,5 @@ fn no_command_panics_on_a_closed_pipe() {
     }
     // The tracked second was kept although nothing could be printed.
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
-    assert!(diary_total_secs(&diary) >= 1, "{diary}");
+    assert!(common::cli::diary_total(&diary) >= 1, "{diary}");
 }

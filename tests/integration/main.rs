@@ -12,6 +12,7 @@ mod data_folder;
 mod fixtures;
 mod hostile;
 mod instance_xvfb;
+mod migrations;
 mod notify_dbus;
 mod proxy;
 mod reports;

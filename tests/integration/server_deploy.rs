@@ -5,15 +5,16 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use common::cli::{text, timecard_server};
+use common::serving::Serving;
 
 const PASSWORD: &str = "long enough password";
 
@@ -32,117 +33,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// `timecard-server serve` running, its standard output and standard error
-/// read line by line.
-struct Serving {
-    child: Child,
-    lines: mpsc::Receiver<(Stream, String)>,
-    /// `https://ADDRESS:PORT` from the first line.
-    url: String,
-    /// Every line printed so far, on either stream.
-    printed: Vec<(Stream, String)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stream {
-    Out,
-    Err,
-}
-
-impl Serving {
-    fn start(data: &Path, args: &[&str]) -> Serving {
-        let mut child = Command::new(common::server_exe())
-            .arg("--data")
-            .arg(data)
-            .arg("serve")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start timecard-server");
-        let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        forward_lines(out, Stream::Out, tx.clone());
-        forward_lines(err, Stream::Err, tx);
-        let mut serving = Serving {
-            child,
-            lines,
-            url: String::new(),
-            printed: Vec::new(),
-        };
-        let first = serving.wait_line("the address it listens on", |l| {
-            l.starts_with("timecard-server listening on ")
-        });
-        serving.url = first["timecard-server listening on ".len()..].to_owned();
-        serving
-    }
-
-    /// Waits (up to 30 s) for a line on standard output that `wanted`
-    /// accepts.
-    fn wait_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        self.wait(Stream::Out, what, wanted)
-    }
-
-    /// Waits (up to 30 s) for a line of the log (standard error).
-    fn wait_log(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        self.wait(Stream::Err, what, wanted)
-    }
-
-    fn wait(&mut self, stream: Stream, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        if let Some((_, line)) = self
-            .printed
-            .iter()
-            .find(|(s, line)| *s == stream && wanted(line))
-        {
-            return line.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((s, line)) => {
-                    self.printed.push((s, line.clone()));
-                    if s == stream && wanted(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "timecard-server did not print {what}; it printed {:?}",
-                    self.printed
-                ),
-            }
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.url.rsplit(':').next().unwrap().parse().unwrap()
-    }
-}
-
-fn forward_lines(
-    pipe: impl Read + Send + 'static,
-    stream: Stream,
-    tx: mpsc::Sender<(Stream, String)>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send((stream, line)).is_err() {
-                break;
-            }
-        }
-    });
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // Issue 11, item 6: the data folder holds password and token hashes and

@@ -140,6 +140,11 @@ pub fn diary_total_secs(data: &Path) -> i64 {
     let out = timecard(data, &["diary", "--json"], None);
     let diary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("diary --json ({e}): {}", text(&out)));
+    diary_total(&diary)
+}
+
+/// The day's tracked seconds in the output of `timecard diary --json`.
+pub fn diary_total(diary: &serde_json::Value) -> i64 {
     diary["totals"]
         .as_array()
         .unwrap()

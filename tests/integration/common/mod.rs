@@ -65,6 +65,7 @@ pub fn tracker(dir: &Path) -> Tracker {
 pub mod cli;
 pub mod device;
 pub mod server;
+pub mod serving;
 pub mod small_disk;
 pub mod xvfb;
 
