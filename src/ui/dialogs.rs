@@ -2,19 +2,15 @@
 //! and restart* confirmation (D4).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use egui::RichText;
 
 use super::{Intent, UiState, theme};
-use timecard_client::connect;
-use timecard_client::platform::DataDir;
+use timecard_client::connect::SignInTo;
 use timecard_client::settings::Settings;
-use timecard_client::sync::{ApiClient, ServerAddress};
 use timecard_client::worker::{Command, Snapshot};
-use timecard_core::clock::Clock;
 use timecard_core::fmt::hms;
 use timecard_core::protocol::ProblemReport;
 
@@ -40,39 +36,22 @@ impl SignInForm {
             ..SignInForm::default()
         }
     }
-}
 
-/// Signs in as the form says (network: never call on the UI thread) and
-/// saves the settings and session.
-pub fn sign_in(
-    data: &DataDir,
-    settings: &mut Settings,
-    form: &SignInForm,
-    clock: Arc<dyn Clock>,
-) -> Result<(), String> {
-    if form.server.trim().is_empty() {
-        settings.server = None;
-        settings.server_ca = None;
-        let _ = std::fs::remove_file(data.session_file());
-        return settings
-            .save(&data.settings_file())
-            .map_err(|e| e.to_string());
+    /// What the form asks for: an empty server is the built-in one.
+    pub fn target(&self) -> SignInTo {
+        if self.server.trim().is_empty() {
+            return SignInTo::Builtin;
+        }
+        SignInTo::Server {
+            address: self.server.trim().to_owned(),
+            certificate: match self.certificate.trim() {
+                "" => None,
+                path => Some(path.into()),
+            },
+            login: self.login.clone(),
+            password: self.password.clone(),
+        }
     }
-    let address = ServerAddress::parse(&form.server).map_err(|e| e.to_string())?;
-    let pinned = match form.certificate.trim() {
-        "" => None,
-        path => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read the certificate file {path}: {e}"))?,
-        ),
-    };
-    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
-        .map_err(|e| e.sign_in_message())?;
-    let session = client
-        .sign_in(form.login.trim(), &form.password)
-        .map_err(|e| e.sign_in_message())?;
-    connect::keep_sign_in(data, settings, &address, pinned.as_deref(), session)
-        .map_err(|e| format!("{e:#}"))
 }
 
 /// The *Report a problem* form.
@@ -212,29 +191,44 @@ fn reset_dialog_ui(
             ui.label(RichText::new("Time already on your server is not affected.").small());
         }
         ui.add_space(8.0);
+        if let Some(error) = &state.reset_error {
+            ui.label(RichText::new(error).color(theme::BAD));
+            ui.add_space(4.0);
+        }
+        let idle = !state.clearing;
         ui.horizontal(|ui| {
-            if ui.button("Export un-uploaded time first").clicked() {
+            if ui
+                .add_enabled(idle, egui::Button::new("Export un-uploaded time first"))
+                .clicked()
+            {
                 intents.push(Intent::Worker(Command::ExportCache(PathBuf::from(
                     &state.export_dir,
                 ))));
             }
         });
         ui.horizontal(|ui| {
-            if ui.button("Cancel").clicked() {
+            if ui.add_enabled(idle, egui::Button::new("Cancel")).clicked() {
                 state.reset_dialog = false;
+                state.reset_error = None;
             }
             let wipe = egui::Button::new(
                 RichText::new("Clear cache and restart").color(egui::Color32::WHITE),
             )
             .fill(theme::BAD);
-            if ui.add(wipe).clicked() {
-                state.reset_dialog = false;
+            if ui.add_enabled(idle, wipe).clicked() {
                 intents.push(Intent::ClearAndRestart);
             }
         });
+        if state.clearing {
+            ui.horizontal(|ui| {
+                ui.add(egui::Spinner::new());
+                ui.label("Stopping tracking and clearing the data folder…");
+            });
+        }
     });
-    if modal.should_close() {
+    if modal.should_close() && !state.clearing {
         state.reset_dialog = false;
+        state.reset_error = None;
     }
 }
 

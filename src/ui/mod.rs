@@ -3,7 +3,6 @@
 //! for as [`Intent`]s while drawing, and carries them out after. It repaints
 //! when the worker publishes a change and once a second while a timer shows.
 
-use timecard_core::errln;
 mod cache;
 mod contracts;
 mod dialogs;
@@ -12,12 +11,13 @@ mod mini;
 mod notice;
 mod settings;
 mod status;
+mod tasks;
 pub mod theme;
 mod tracker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +27,9 @@ use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
 use timecard_client::worker::{Command, Snapshot, SnapshotCell};
 use timecard_core::clock::Clock;
+use timecard_core::errln;
+
+use tasks::{EngineRestart, Outcome};
 
 pub use dialogs::{ReportForm, SignInForm};
 pub use diary::DiaryState;
@@ -99,6 +102,10 @@ pub struct UiState {
     pub memo: String,
     pub mini: bool,
     pub reset_dialog: bool,
+    /// *Clear cache and restart* is under way (the dialog shows progress).
+    pub clearing: bool,
+    /// Why the last *Clear cache and restart* did not happen.
+    pub reset_error: Option<String>,
     pub report: Option<ReportForm>,
     pub signin: Option<SignInForm>,
     pub signin_busy: bool,
@@ -126,10 +133,6 @@ pub enum Restart {
     SignOut,
 }
 
-/// The outcome of a sign-in or restart on a background thread: the new
-/// engine and settings, or why not (with the old engine, still running).
-type EngineRestart = Result<(Engine, Settings), (String, Option<Engine>)>;
-
 /// The app.
 pub struct TimecardApp {
     engine: Option<Engine>,
@@ -140,7 +143,8 @@ pub struct TimecardApp {
     data: DataDir,
     settings: Settings,
     pub state: UiState,
-    background: Option<Receiver<EngineRestart>>,
+    /// Background work under way (sign-in, restarts, files, clearing).
+    tasks: tasks::Tasks,
     first_frame_done: bool,
     /// The single-instance lock (D1), let go just before a restart.
     instance: Option<timecard_client::platform::instance::InstanceGuard>,
@@ -178,6 +182,8 @@ impl TimecardApp {
                 memo: String::new(),
                 mini: false,
                 reset_dialog: false,
+                clearing: false,
+                reset_error: None,
                 report: None,
                 signin: None,
                 signin_busy: false,
@@ -192,7 +198,7 @@ impl TimecardApp {
                 restarting_for: None,
             },
             settings,
-            background: None,
+            tasks: tasks::Tasks::default(),
             first_frame_done: false,
             instance: None,
             notify: None,
@@ -240,6 +246,11 @@ impl TimecardApp {
         self.snapshots.wait_newer(self.snapshot.generation, timeout);
     }
 
+    /// The data folder this window works on.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+
     /// The running engine (absent while it restarts).
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
@@ -269,14 +280,12 @@ impl TimecardApp {
                     }
                     let path = self.data.settings_file();
                     let to_save = settings.clone();
-                    let commands = self.commands.clone();
                     // Settings are small, but no file is written on the UI thread.
-                    std::thread::spawn(move || {
-                        let notice = match to_save.save(&path) {
+                    self.tasks.spawn(ctx, "Saving settings", move || {
+                        Outcome::Notice(match to_save.save(&path) {
                             Ok(()) => "Settings saved.".to_owned(),
                             Err(e) => format!("Settings were not saved: {e}"),
-                        };
-                        let _ = commands.send(Command::Notice(notice));
+                        })
                     });
                     let server_changed = settings.server != self.settings.server
                         || settings.server_ca != self.settings.server_ca;
@@ -291,16 +300,15 @@ impl TimecardApp {
                     self.state.signin = Some(SignInForm::from_settings(&self.settings))
                 }
                 Intent::ExportLogs => {
-                    let (dir, commands) = (self.data.logs_dir(), self.commands.clone());
+                    let dir = self.data.logs_dir();
                     let out = std::path::PathBuf::from(&self.state.export_dir).with_file_name(
                         format!("timecard-logs-{}.zip", self.now().format("%Y%m%d-%H%M%S")),
                     );
-                    std::thread::spawn(move || {
-                        let notice = match crate::logging::export_zip(&dir, &out) {
+                    self.tasks.spawn(ctx, "Exporting the logs", move || {
+                        Outcome::Notice(match crate::logging::export_zip(&dir, &out) {
                             Ok(n) => format!("{n} log file(s) exported to {}", out.display()),
                             Err(e) => format!("The logs were not exported: {e}"),
-                        };
-                        let _ = commands.send(Command::Notice(notice));
+                        })
                     });
                 }
                 Intent::SendReport {
@@ -308,14 +316,16 @@ impl TimecardApp {
                     attach_logs,
                 } => {
                     let (dir, commands) = (self.data.logs_dir(), self.commands.clone());
-                    std::thread::spawn(move || {
+                    self.tasks.spawn(ctx, "Preparing the report", move || {
                         if attach_logs {
                             match crate::logging::zip_bytes(&dir) {
                                 Ok(zip) => report.attach_logs(&zip),
                                 Err(e) => log::warn!("report sent without logs: {e}"),
                             }
                         }
+                        // The worker says whether it was sent or queued.
                         let _ = commands.send(Command::SendReport(report));
+                        Outcome::Quiet
                     });
                 }
                 Intent::ShowLogFolder => {
@@ -323,8 +333,8 @@ impl TimecardApp {
                     let _ = std::fs::create_dir_all(&dir);
                     // The path is said either way: where no file manager
                     // answers, the user still knows where to look.
-                    let (commands, shown) = (self.commands.clone(), dir.clone());
-                    std::thread::spawn(move || {
+                    let shown = dir.clone();
+                    self.tasks.spawn(ctx, "Opening the log folder", move || {
                         let opened = std::process::Command::new("xdg-open")
                             .arg(&shown)
                             .stdin(std::process::Stdio::null())
@@ -332,15 +342,14 @@ impl TimecardApp {
                             .stderr(std::process::Stdio::null())
                             .status()
                             .is_ok_and(|s| s.success());
-                        let notice = if opened {
+                        Outcome::Notice(if opened {
                             format!("The logs are in {}", shown.display())
                         } else {
                             format!(
                                 "No file manager could be opened; the logs are in {}",
                                 shown.display()
                             )
-                        };
-                        let _ = commands.send(Command::Notice(notice));
+                        })
                     });
                 }
                 Intent::ShowAbout => {
@@ -353,25 +362,7 @@ impl TimecardApp {
                         },
                     });
                 }
-                Intent::ClearAndRestart => {
-                    if let Some(engine) = self.engine.take() {
-                        engine.shutdown();
-                    }
-                    log::info!("clear cache and restart: wiping the data folder");
-                    // The new process must be able to take the lock.
-                    drop(self.instance.take());
-                    let export = std::path::PathBuf::from(&self.state.export_dir);
-                    match timecard_client::platform::reset::wipe(&self.data, Some(&export)) {
-                        Ok(()) => {
-                            timecard_client::platform::reset::relaunch();
-                            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                        }
-                        Err(e) => {
-                            self.state.signin_error =
-                                Some(format!("Could not clear the data folder: {e}"))
-                        }
-                    }
-                }
+                Intent::ClearAndRestart => self.clear_and_restart(ctx),
             }
         }
     }
@@ -385,7 +376,13 @@ impl TimecardApp {
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignIn);
         self.restart_engine_after(ctx, move |settings| {
-            dialogs::sign_in(&data, settings, &form, clock)
+            let signed_in =
+                timecard_client::connect::sign_in(&data, settings, form.target(), clock)
+                    .map_err(|e| e.to_string())?;
+            if let Some(skew) = signed_in.clock_skew_secs {
+                log::warn!("this computer's clock differs from the server's by {skew} s");
+            }
+            Ok(())
         });
     }
 
@@ -417,17 +414,16 @@ impl TimecardApp {
     ) {
         self.state.signin_busy = true;
         self.state.signin_error = None;
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.background = Some(rx);
-        let (data, mut settings, clock, ctx) = (
-            self.data.clone(),
-            self.settings.clone(),
-            self.clock.clone(),
-            ctx.clone(),
-        );
+        let (data, mut settings, clock) =
+            (self.data.clone(), self.settings.clone(), self.clock.clone());
         let old = self.engine.take();
-        std::thread::spawn(move || {
-            let result = match prepare(&mut settings) {
+        let name = match self.state.restarting_for {
+            Some(Restart::SignIn) => "Signing in",
+            Some(Restart::SignOut) => "Signing out",
+            None => "Connecting to the new server",
+        };
+        self.tasks.spawn(ctx, name, move || {
+            Outcome::Engine(Box::new(match prepare(&mut settings) {
                 // The old engine goes on as it was.
                 Err(message) => Err((message, old)),
                 Ok(()) => {
@@ -444,17 +440,69 @@ impl TimecardApp {
                     .map(|engine| (engine, settings))
                     .map_err(|e| (format!("{e:#}"), None))
                 }
-            };
-            let _ = tx.send(result);
-            ctx.request_repaint();
+            }))
         });
     }
 
-    /// Picks up a finished sign-in or restart.
-    fn poll_background(&mut self, ctx: &egui::Context) {
-        let Some(rx) = &self.background else { return };
-        let Ok(result) = rx.try_recv() else { return };
-        self.background = None;
+    /// *Clear cache and restart* (D4), after the confirmation: stops the
+    /// engine (tracking stops, the partial segment is cached) and wipes the
+    /// data folder on a background thread while the dialog shows progress;
+    /// then a new copy of the app starts. If the folder cannot be cleared,
+    /// nothing was deleted: the engine starts again on it and the dialog
+    /// says why.
+    fn clear_and_restart(&mut self, ctx: &egui::Context) {
+        if self.state.clearing {
+            return;
+        }
+        self.state.clearing = true;
+        self.state.reset_error = None;
+        let engine = self.engine.take();
+        let data = self.data.clone();
+        let export = std::path::PathBuf::from(&self.state.export_dir);
+        self.tasks.spawn(ctx, "Clearing the data folder", move || {
+            if let Some(engine) = engine {
+                engine.shutdown();
+            }
+            log::info!("clear cache and restart: wiping the data folder");
+            Outcome::Cleared(
+                timecard_client::platform::reset::wipe(&data, Some(&export))
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    /// Hands each finished background task's outcome to where it belongs.
+    fn poll_tasks(&mut self, ctx: &egui::Context) {
+        for (name, outcome) in self.tasks.finished() {
+            match outcome {
+                Outcome::Quiet => {}
+                Outcome::Notice(text) => {
+                    log::info!("{name}: {text}");
+                    self.send(Command::Notice(text));
+                }
+                Outcome::Engine(result) => self.engine_restarted(*result, ctx),
+                Outcome::Cleared(Ok(())) => {
+                    // The new process must be able to take the lock.
+                    drop(self.instance.take());
+                    timecard_client::platform::reset::relaunch();
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                Outcome::Cleared(Err(e)) => {
+                    log::error!("the data folder was not cleared: {e}");
+                    self.state.clearing = false;
+                    self.state.reset_dialog = true;
+                    self.state.reset_error = Some(format!(
+                        "The data folder could not be cleared ({e}). Nothing was deleted; \
+                         Timecard goes on with it."
+                    ));
+                    self.restart_engine(ctx);
+                }
+            }
+        }
+    }
+
+    /// Takes up a new engine after a sign-in or restart, or says why not.
+    fn engine_restarted(&mut self, result: EngineRestart, ctx: &egui::Context) {
         self.state.signin_busy = false;
         match result {
             Ok((mut engine, settings)) => {
@@ -504,7 +552,7 @@ impl TimecardApp {
     /// Draws the whole window into `ui` and returns what the user asked for.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) -> Vec<Intent> {
         let ctx = ui.ctx().clone();
-        self.poll_background(&ctx);
+        self.poll_tasks(&ctx);
         self.snapshot = self.snapshots.latest();
         let now = self.now();
         let mut intents = Vec::new();
@@ -520,7 +568,10 @@ impl TimecardApp {
             );
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            status::status_bar_ui(ui, &self.snapshot, now, self.settings.zone());
+            ui.horizontal(|ui| {
+                tasks::running_ui(ui, &self.tasks);
+                status::status_bar_ui(ui, &self.snapshot, now, self.settings.zone());
+            });
         });
         egui::CentralPanel::default_margins().show(ui, |ui| {
             status::banners_ui(ui, &self.snapshot, now, self.settings.zone(), &mut intents);

@@ -930,3 +930,67 @@ fn diary_scrolls_to_the_days_work() {
         "the 20:00 cell is in view: {rect:?}"
     );
 }
+
+// Clear cache and restart on a data folder that cannot be cleared (a folder
+// in it is a mount point: it cannot be moved or removed): the dialog stays,
+// says why, nothing is deleted, and the app goes on with a new engine.
+#[test]
+fn a_data_folder_that_cannot_be_cleared_keeps_everything_and_says_why() {
+    let mut mounted = None;
+    let mut w = open_with(
+        Settings {
+            time_zone: Some("Europe/Berlin".into()),
+            ..Settings::default()
+        },
+        |data| {
+            let point = data.root().join("attachments");
+            std::fs::create_dir_all(&point).unwrap();
+            mounted = common::small_disk::SmallDisk::mount_on(&point, 1);
+            std::fs::write(point.join("kept.txt"), b"on its own disk").unwrap();
+            std::fs::write(data.settings_file(), r#"{"time_zone": "Europe/Berlin"}"#).unwrap();
+            save_demo_contracts(data);
+        },
+    );
+    if mounted.is_none() {
+        return;
+    }
+    let data = w.harness.state().data_dir().clone();
+    w.until("the first sync attempt", |app| {
+        app.latest().sync_code() != "connecting"
+    });
+    w.click("Settings");
+    w.click("Clear cache and restart…");
+    w.harness.get_by_label("Clear cache and restart").click();
+    w.until("the clear to fail", |app| app.state.reset_error.is_some());
+    let said = w.harness.state().state.reset_error.clone().unwrap();
+    assert!(
+        said.contains("attachments"),
+        "names what is in the way: {said}"
+    );
+    assert!(said.contains("Nothing was deleted"), "{said}");
+    // The dialog is still open, with the reason in it.
+    w.harness.get_by_label("Clear cache and restart?");
+    w.harness.get_by_label(&said);
+    // Nothing was lost: settings, contracts, the device id, the mount.
+    assert!(data.settings_file().exists());
+    assert!(data.contracts_file().exists());
+    assert!(data.root().join("device-id").exists());
+    assert_eq!(
+        std::fs::read(data.root().join("attachments/kept.txt")).unwrap(),
+        b"on its own disk"
+    );
+    // A new engine runs on the same folder: tracking starts.
+    w.until("the engine is back", |app| app.engine().is_some());
+    w.click("Cancel");
+    w.harness
+        .state()
+        .engine()
+        .unwrap()
+        .worker
+        .send(timecard_client::worker::Command::Start {
+            contract_id: "demo-hourly".into(),
+        });
+    w.until("tracking", |app| app.latest().tracking.is_some());
+    drop(w);
+    drop(mounted);
+}

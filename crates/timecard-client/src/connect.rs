@@ -1,13 +1,13 @@
 //! Which server to talk to and as whom: the configured server with the saved
 //! session (Y5), or — with nothing configured — the built-in local server,
 //! started in-process on 127.0.0.1 with a pinned self-signed certificate and
-//! a demo account (DESIGN §2).
+//! a demo account (docs/SPEC.md, *The built-in server*).
 
 use std::fs;
 use std::io;
 #[cfg(feature = "builtin-server")]
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -53,7 +53,7 @@ impl SavedSession {
 /// Keeps a successful sign-in to `address`: the pinned certificate (if one
 /// was given), the server in the settings and the session. What another
 /// server said before (its contract list and rules) is forgotten.
-pub fn keep_sign_in(
+fn keep_sign_in(
     data: &DataDir,
     settings: &mut Settings,
     address: &ServerAddress,
@@ -87,6 +87,103 @@ pub fn keep_sign_in(
     }
     .save(&data.session_file())
     .context("cannot save the session")
+}
+
+/// Where to sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignInTo {
+    /// The built-in local server, as [`DEMO_LOGIN`]; nothing to type.
+    Builtin,
+    /// A sync server, `https://host[:port]`, as `login` with `password`.
+    Server {
+        address: String,
+        /// A certificate file (PEM) to trust for it: its own CA or its
+        /// self-signed certificate.
+        certificate: Option<PathBuf>,
+        login: String,
+        password: String,
+    },
+}
+
+/// A sign-in that worked, for the front end to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    /// `https://host:port`, or `None` for the built-in server.
+    pub server: Option<String>,
+    pub login: String,
+    /// How far this computer's clock is from the server's, when that is
+    /// enough to get times wrong.
+    pub clock_skew_secs: Option<i64>,
+}
+
+/// Why a sign-in did not happen; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("{0}")]
+    Address(String),
+    #[error("cannot read the certificate file {path}: {error}")]
+    Certificate { path: String, error: io::Error },
+    #[error("{0}")]
+    Refused(String),
+    #[error("signed in, but {0:#}")]
+    Keep(anyhow::Error),
+}
+
+/// The one sign-in of both front ends (the window's form and `timecard
+/// login`). Talks to the server (never call it on the UI thread); on
+/// success the settings, the pinned certificate and the session are saved
+/// in `data`, and `settings` holds what was saved.
+pub fn sign_in(
+    data: &DataDir,
+    settings: &mut Settings,
+    to: SignInTo,
+    clock: Arc<dyn Clock>,
+) -> Result<SignedIn, SignInError> {
+    let SignInTo::Server {
+        address,
+        certificate,
+        login,
+        password,
+    } = to
+    else {
+        settings.server = None;
+        settings.server_ca = None;
+        settings
+            .save(&data.settings_file())
+            .map_err(|e| SignInError::Keep(e.into()))?;
+        let _ = fs::remove_file(data.session_file());
+        log::info!("using the built-in server");
+        return Ok(SignedIn {
+            server: None,
+            login: DEMO_LOGIN.to_owned(),
+            clock_skew_secs: None,
+        });
+    };
+    let address =
+        ServerAddress::parse(&address).map_err(|e| SignInError::Address(e.to_string()))?;
+    let pinned = match certificate {
+        Some(path) => Some(fs::read(&path).map_err(|error| SignInError::Certificate {
+            path: path.display().to_string(),
+            error,
+        })?),
+        None => None,
+    };
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
+        .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    let session = client
+        .sign_in(login.trim(), &password)
+        .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    let login = session.login.clone();
+    keep_sign_in(data, settings, &address, pinned.as_deref(), session)
+        .map_err(SignInError::Keep)?;
+    log::info!("signed in to {} as {login}", address.as_str());
+    Ok(SignedIn {
+        server: Some(address.as_str().to_owned()),
+        login,
+        clock_skew_secs: client
+            .clock_skew_secs()
+            .filter(|skew| skew.abs() > crate::worker::snapshot::CLOCK_SKEW_WARN_SECS),
+    })
 }
 
 /// Signs out of the configured server: tells it (best effort) and forgets

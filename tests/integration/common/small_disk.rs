@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 
 /// A mounted tmpfs, unmounted (lazily) on drop.
 pub struct SmallDisk {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     path: PathBuf,
 }
 
@@ -19,7 +19,15 @@ impl SmallDisk {
     /// Mounts a tmpfs of `megabytes`, or says why not and returns `None`.
     pub fn mount(megabytes: u32) -> Option<SmallDisk> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().to_owned();
+        let mut disk = SmallDisk::mount_on(dir.path(), megabytes)?;
+        disk._dir = Some(dir);
+        Some(disk)
+    }
+
+    /// Mounts a tmpfs of `megabytes` on the existing folder `path` (a mount
+    /// point inside a data folder, say), or says why not.
+    pub fn mount_on(path: &Path, megabytes: u32) -> Option<SmallDisk> {
+        let path = path.to_owned();
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o"])
             .arg(format!("size={megabytes}m,mode=0700"))
@@ -27,7 +35,7 @@ impl SmallDisk {
             .arg(&path)
             .output();
         match out {
-            Ok(o) if o.status.success() => Some(SmallDisk { _dir: dir, path }),
+            Ok(o) if o.status.success() => Some(SmallDisk { _dir: None, path }),
             other => {
                 let why = match other {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),

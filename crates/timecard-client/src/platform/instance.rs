@@ -87,7 +87,7 @@ impl InstanceGuard {
         role: &str,
         listen: bool,
     ) -> Result<InstanceGuard, InstanceError> {
-        let lock_path = data.root().join("instance.lock");
+        let lock_path = data.instance_lock_file();
         let io_err = |source| InstanceError::Io {
             path: lock_path.clone(),
             source,

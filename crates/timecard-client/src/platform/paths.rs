@@ -73,6 +73,11 @@ impl DataDir {
         self.root.join("cache")
     }
 
+    /// The single-instance lock (D1).
+    pub fn instance_lock_file(&self) -> PathBuf {
+        self.root.join("instance.lock")
+    }
+
     pub fn settings_file(&self) -> PathBuf {
         self.root.join("settings.json")
     }
