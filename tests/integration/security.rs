@@ -325,7 +325,7 @@ fn limit_changes_follow_w3() {
     use timecard_server::store::Store;
     let now = at("2026-11-25T12:00:00Z");
     let mut stored = store.contract("ann-hourly").unwrap().unwrap();
-    timecard_server::store::apply_limit_change(&mut stored.contract, Some(10 * 3600), now);
+    timecard_server::rules::change_limit(&mut stored.contract, Some(10 * 3600), now);
     store.save_contract(&stored).unwrap();
     let listed = server.client("ann").contracts("UTC").unwrap();
     let c = &listed
@@ -349,4 +349,9 @@ fn limit_changes_follow_w3() {
         .contract;
     assert_eq!(c.weekly_limit_secs, Some(10 * 3600));
     assert!(c.pending_limit.is_none());
+    // Listing the contracts showed the new limit without writing it: the
+    // stored contract still has it pending (the next change folds it in).
+    let stored = store.contract("ann-hourly").unwrap().unwrap().contract;
+    assert_eq!(stored.weekly_limit_secs, Some(40 * 3600));
+    assert!(stored.pending_limit.is_some());
 }

@@ -446,7 +446,7 @@ fn contract_command(
                         })?)?)
                     }
                 };
-                store::apply_limit_change(&mut stored.contract, secs, now);
+                crate::rules::change_limit(&mut stored.contract, secs, now);
             }
             store.save_contract(&stored)?;
             match stored.contract.pending_limit_note(now) {
@@ -476,7 +476,7 @@ fn contract_command(
                         week.end(),
                     )?,
                     pending_limit_note: stored.contract.pending_limit_note(now),
-                    contract: stored.contract,
+                    contract: crate::rules::as_of(stored.contract, now),
                 });
             }
             if json {

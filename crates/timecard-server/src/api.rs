@@ -22,7 +22,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::auth::{self, SignInLimiter};
-use super::store::{self, Picture, Store, StoreError, User};
+use super::rules;
+use super::store::{Picture, Store, StoreError, User};
 use timecard_core::clock::Clock;
 use timecard_core::codec;
 use timecard_core::domain::Segment;
@@ -528,15 +529,12 @@ async fn contracts(
     let day = LocalDay::containing(now, zone);
     let contracts = blocking(&state, move |s| {
         let mut out = Vec::new();
-        for mut stored in s.contracts(Some(user.id))? {
-            if store::settle_pending_limit(&mut stored.contract, now) {
-                s.save_contract(&stored)?;
-            }
+        for stored in s.contracts(Some(user.id))? {
             let id = stored.contract.id.clone();
             out.push(ContractInfo {
                 week_logged_secs: s.logged_secs(user.id, &id, week.start(), week.end())?,
                 today_logged_secs: s.logged_secs(user.id, &id, day.start(), day.end())?,
-                contract: stored.contract,
+                contract: rules::as_of(stored.contract, now),
             });
         }
         Ok(out)
@@ -647,9 +645,8 @@ async fn delete_segment(
         let segment = s
             .segment(user.id, id)?
             .ok_or_else(|| StoreError::NotFound(format!("segment {id} not found")))?;
-        let week = BillingWeek::containing(segment.start);
-        if week.is_locked(now, grace) {
-            return Ok(Err(week.locks_at(grace)));
+        if let Err(locked_at) = rules::may_delete(segment.start, now, grace) {
+            return Ok(Err(locked_at));
         }
         s.delete_segment(user.id, id)?;
         log::info!("server: {} deleted segment {id}", user.login);

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use timecard_core::domain::{BillingWeek, Contract, ContractStatus, Segment};
+use timecard_core::domain::{BillingWeek, Contract, ContractStatus, PendingLimit, Segment};
 use timecard_core::protocol::{RejectReason, ServerConfig};
 
 /// A contract as the server stores it.
@@ -161,6 +161,55 @@ pub fn judge(
     }
 }
 
+/// W3: how a new weekly limit is applied: a higher one (or removing the
+/// limit) at once, a lower one (or a limit where there was none) from the
+/// next billing week, announced until then as the pending limit.
+pub fn change_limit(contract: &mut Contract, new_limit_secs: Option<i64>, now: DateTime<Utc>) {
+    let current = contract.limit_at(now);
+    let is_increase = match (current, new_limit_secs) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(old), Some(new)) => new >= old,
+    };
+    if is_increase {
+        contract.weekly_limit_secs = new_limit_secs;
+        contract.pending_limit = None;
+    } else {
+        contract.weekly_limit_secs = current;
+        contract.pending_limit = Some(PendingLimit {
+            limit_secs: new_limit_secs,
+            effective_at: BillingWeek::containing(now).end(),
+        });
+    }
+}
+
+/// The contract as it stands at `now`: a pending limit whose moment has
+/// come is the limit, and no longer pending. What is stored stays as it was
+/// (reading the contract list writes nothing); the next change folds it in.
+pub fn as_of(mut contract: Contract, now: DateTime<Utc>) -> Contract {
+    if let Some(p) = &contract.pending_limit
+        && p.effective_at <= now
+    {
+        contract.weekly_limit_secs = p.limit_secs;
+        contract.pending_limit = None;
+    }
+    contract
+}
+
+/// S4: a segment can be deleted until its billing week's Work Diary locks
+/// (`grace_secs` after the week ends); after that, when it locked.
+pub fn may_delete(
+    segment_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    grace_secs: i64,
+) -> Result<(), DateTime<Utc>> {
+    let week = BillingWeek::containing(segment_start);
+    if week.is_locked(now, grace_secs) {
+        return Err(week.locks_at(grace_secs));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,19 +238,23 @@ mod tests {
         }
     }
 
+    fn hourly(weekly_limit_secs: Option<i64>) -> Contract {
+        Contract {
+            id: "c1".into(),
+            title: "t".into(),
+            client: "c".into(),
+            kind: ContractKind::Hourly,
+            status: ContractStatus::Active,
+            start_date: "2026-01-01".parse().unwrap(),
+            weekly_limit_secs,
+            pending_limit: None,
+        }
+    }
+
     fn facts() -> Facts {
         Facts {
             contract: Some(StoredContract {
-                contract: Contract {
-                    id: "c1".into(),
-                    title: "t".into(),
-                    client: "c".into(),
-                    kind: ContractKind::Hourly,
-                    status: ContractStatus::Active,
-                    start_date: "2026-01-01".parse().unwrap(),
-                    weekly_limit_secs: Some(3600),
-                    pending_limit: None,
-                },
+                contract: hourly(Some(3600)),
                 user_id: 1,
                 status_changed_at: None,
             }),
@@ -403,5 +456,55 @@ mod tests {
             )),
             RejectReason::Invalid
         );
+    }
+
+    #[test]
+    fn a_higher_limit_applies_at_once_a_lower_one_next_week() {
+        let now = at("2026-11-25T10:00:00Z");
+        let mut c = hourly(Some(10 * 3600));
+        change_limit(&mut c, Some(20 * 3600), now);
+        assert_eq!(c.limit_at(now), Some(20 * 3600));
+        assert!(c.pending_limit.is_none());
+        change_limit(&mut c, Some(5 * 3600), now);
+        assert_eq!(c.limit_at(now), Some(20 * 3600), "this week keeps 20 h");
+        let monday = at("2026-11-30T00:00:00Z");
+        assert_eq!(c.pending_limit.as_ref().unwrap().effective_at, monday);
+        assert_eq!(c.limit_at(monday), Some(5 * 3600));
+        // Lifting the limit is an increase; putting one on is a decrease.
+        change_limit(&mut c, None, now);
+        assert_eq!((c.limit_at(now), c.limit_at(monday)), (None, None));
+        change_limit(&mut c, Some(3600), now);
+        assert_eq!((c.limit_at(now), c.limit_at(monday)), (None, Some(3600)));
+    }
+
+    #[test]
+    fn a_pending_limit_is_in_force_from_its_monday_without_a_write() {
+        let now = at("2026-11-25T10:00:00Z");
+        let mut c = hourly(Some(10 * 3600));
+        change_limit(&mut c, Some(5 * 3600), now);
+        let before = as_of(c.clone(), at("2026-11-29T23:59:59Z"));
+        assert_eq!(before, c, "not yet");
+        let after = as_of(c.clone(), at("2026-11-30T00:00:00Z"));
+        assert_eq!(after.weekly_limit_secs, Some(5 * 3600));
+        assert!(after.pending_limit.is_none());
+        assert!(
+            c.pending_limit.is_some(),
+            "the stored contract is untouched"
+        );
+    }
+
+    #[test]
+    fn segments_can_be_deleted_until_their_week_locks() {
+        let start = at("2026-11-25T10:00:00Z");
+        let week_end = at("2026-11-30T00:00:00Z");
+        assert_eq!(
+            may_delete(start, week_end - Duration::seconds(1), 0),
+            Ok(())
+        );
+        assert_eq!(may_delete(start, week_end, 0), Err(week_end));
+        let grace = 3 * 24 * 3600;
+        assert_eq!(may_delete(start, week_end, grace), Ok(()));
+        let locks = week_end + Duration::seconds(grace);
+        assert_eq!(may_delete(start, locks, grace), Err(locks));
     }
 }

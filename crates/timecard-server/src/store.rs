@@ -934,43 +934,6 @@ fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
     Ok(())
 }
 
-/// W3: how a new weekly limit is applied: an increase (or removing the
-/// limit) at once, a decrease from the next billing week.
-pub fn apply_limit_change(
-    contract: &mut Contract,
-    new_limit_secs: Option<i64>,
-    now: DateTime<Utc>,
-) {
-    let current = contract.limit_at(now);
-    let is_increase = match (current, new_limit_secs) {
-        (_, None) => true,
-        (None, Some(_)) => false,
-        (Some(old), Some(new)) => new >= old,
-    };
-    if is_increase {
-        contract.weekly_limit_secs = new_limit_secs;
-        contract.pending_limit = None;
-    } else {
-        contract.weekly_limit_secs = current;
-        contract.pending_limit = Some(PendingLimit {
-            limit_secs: new_limit_secs,
-            effective_at: BillingWeek::containing(now).end(),
-        });
-    }
-}
-
-/// Folds a pending limit whose moment has come into the current one.
-pub fn settle_pending_limit(contract: &mut Contract, now: DateTime<Utc>) -> bool {
-    match &contract.pending_limit {
-        Some(p) if p.effective_at <= now => {
-            contract.weekly_limit_secs = p.limit_secs;
-            contract.pending_limit = None;
-            true
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -978,30 +941,6 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn limit_increase_now_decrease_next_week() {
-        let now = at("2026-11-25T10:00:00Z");
-        let mut c = Contract {
-            id: "c".into(),
-            title: "t".into(),
-            client: String::new(),
-            kind: ContractKind::Hourly,
-            status: ContractStatus::Active,
-            start_date: "2026-01-01".parse().unwrap(),
-            weekly_limit_secs: Some(10 * 3600),
-            pending_limit: None,
-        };
-        apply_limit_change(&mut c, Some(20 * 3600), now);
-        assert_eq!(c.limit_at(now), Some(20 * 3600));
-        apply_limit_change(&mut c, Some(5 * 3600), now);
-        assert_eq!(c.limit_at(now), Some(20 * 3600));
-        let monday = at("2026-11-30T00:00:00Z");
-        assert_eq!(c.limit_at(monday), Some(5 * 3600));
-        assert!(settle_pending_limit(&mut c, monday));
-        assert_eq!(c.weekly_limit_secs, Some(5 * 3600));
-        assert!(c.pending_limit.is_none());
     }
 
     // Issue 11, item 9: a database from before numbered migrations keeps
