@@ -253,19 +253,7 @@ fn a_release_0_1_database_migrates_intact() {
         )
     };
     let ca = data.join("tls/cert.pem");
-    let out = timecard(
-        &[
-            "login",
-            "--server",
-            &serving.url,
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some("ann-password-1\n"),
-    );
+    let out = common::cli::sign_in(&app, &serving.url, &ca, "ann", "ann-password-1\n", &[]);
     assert!(out.status.success(), "{}", text(&out));
     let out = timecard(&["contracts", "--json"], None);
     assert!(out.status.success(), "{}", text(&out));

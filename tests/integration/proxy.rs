@@ -6,7 +6,7 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use common::server::{PASSWORD, TestServer};
@@ -56,43 +56,26 @@ fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}"), seen)
 }
 
+/// `timecard login` as ann with no proxy in the environment but `env`.
 fn login(
     data: &std::path::Path,
     server: &TestServer,
     ca: &std::path::Path,
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
-        .args([
-            "login",
-            "--server",
-            &server.url(),
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ])
-        .env("TIMECARD_DATA_DIR", data)
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut all: Vec<(&str, Option<&str>)> = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, None))
+    .collect();
+    all.extend(env.iter().map(|&(name, value)| (name, Some(value))));
+    common::cli::sign_in(data, &server.url(), ca, "ann", PASSWORD, &all)
 }
 
 #[test]

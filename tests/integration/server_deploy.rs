@@ -94,20 +94,7 @@ fn hostname() -> String {
 
 /// `timecard login` from its own data folder, trusting `ca`.
 fn login(client_data: &Path, url: &str, ca: &Path) -> Output {
-    common::cli::timecard(
-        client_data,
-        &[
-            "login",
-            "--server",
-            url,
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
-    )
+    common::cli::sign_in(client_data, url, ca, "ann", PASSWORD, &[])
 }
 
 // Issue 11, item 1: a server listening on every address is reached by the

@@ -64,21 +64,33 @@ pub fn login(data: &Path, server: &TestServer) {
     std::fs::create_dir_all(data).unwrap();
     let ca = data.join("server.pem");
     std::fs::write(&ca, &server.server.cert_pem).unwrap();
-    let out = timecard(
-        data,
-        &[
-            "login",
-            "--server",
-            &server.url(),
-            "--ca",
-            ca.to_str().unwrap(),
-            "--user",
-            "ann",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
-    );
+    let out = sign_in(data, &server.url(), &ca, "ann", PASSWORD, &[]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `timecard login --server URL --ca CA --user USER --password-stdin` on
+/// `data`; `env` sets (`Some`) or removes (`None`) environment variables.
+pub fn sign_in(
+    data: &Path,
+    url: &str,
+    ca: &Path,
+    user: &str,
+    password: &str,
+    env: &[(&str, Option<&str>)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    command
+        .args(["login", "--server", url, "--ca"])
+        .arg(ca)
+        .args(["--user", user, "--password-stdin"])
+        .env("TIMECARD_DATA_DIR", data);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    run(&mut command, Some(password))
 }
 
 /// `timecard track ARGS` running in the background on `data`, started: its
