@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use timecard_core::{errln, outln};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use timecard_client::connect;
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
 use timecard_client::sync::outbox::{self, Outbox};
 use timecard_core::clock::{Clock, SystemClock};
-use timecard_core::protocol::ProblemReport;
+use timecard_core::protocol::{ProblemReport, ReportFormError};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -33,21 +33,18 @@ pub struct ReportArgs {
 }
 
 pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    if args.message.trim().is_empty() {
-        bail!("say what happened with --message");
-    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let now = clock.now();
-    let zone = settings.zone();
-    let incident = match &args.at {
-        None => now,
-        Some(text) => timecard_core::domain::parse_local_minute(text, zone)
-            .map_err(|e| anyhow::anyhow!("--at {e}"))?,
-    };
-    let mut report = ProblemReport::new(&args.message, now);
-    report.contract_id = args.contract;
-    report.incident_at = Some(incident);
-    report.time_zone = Some(zone.name().to_owned());
+    let mut report = ProblemReport::compose(
+        &args.message,
+        args.contract,
+        args.at.as_deref(),
+        settings.zone(),
+        clock.now(),
+    )
+    .map_err(|e| match e {
+        ReportFormError::NoDescription => anyhow::anyhow!("say what happened with --message"),
+        ReportFormError::BadTime(why) => anyhow::anyhow!("--at {why}"),
+    })?;
     if !args.no_logs {
         let zip = crate::logging::zip_bytes(&data.logs_dir())
             .context("cannot zip the logs (use --no-logs to send without them)")?;

@@ -12,7 +12,7 @@ use timecard_client::connect::SignInTo;
 use timecard_client::settings::Settings;
 use timecard_client::worker::{Command, Snapshot};
 use timecard_core::fmt::hms;
-use timecard_core::protocol::ProblemReport;
+use timecard_core::protocol::{ProblemReport, ReportFormError};
 
 /// The sign-in form.
 #[derive(Clone, Debug, Default)]
@@ -81,15 +81,17 @@ impl ReportForm {
     /// The form as sent (logs are attached later, off the UI thread), or
     /// what is wrong with it.
     pub fn to_report(&self, zone: Tz, now: DateTime<Utc>) -> Result<ProblemReport, String> {
-        if self.description.trim().is_empty() {
-            return Err("Please describe what happened.".into());
-        }
-        let incident = timecard_core::domain::parse_local_minute(&self.when, zone)?;
-        let mut report = ProblemReport::new(&self.description, now);
-        report.contract_id = self.contract_id.clone();
-        report.incident_at = Some(incident);
-        report.time_zone = Some(zone.name().to_owned());
-        Ok(report)
+        ProblemReport::compose(
+            &self.description,
+            self.contract_id.clone(),
+            Some(&self.when),
+            zone,
+            now,
+        )
+        .map_err(|e| match e {
+            ReportFormError::NoDescription => "Please describe what happened.".into(),
+            ReportFormError::BadTime(why) => why,
+        })
     }
 }
 

@@ -279,6 +279,15 @@ pub struct ProblemReport {
     pub logs_zip_base64: Option<String>,
 }
 
+/// What is wrong with a problem report as filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportFormError {
+    /// Nothing says what happened.
+    NoDescription,
+    /// The time it happened does not read (the message says how to write it).
+    BadTime(String),
+}
+
 impl ProblemReport {
     /// A report from this app, now, with no logs attached yet.
     pub fn new(description: &str, created_at: DateTime<Utc>) -> ProblemReport {
@@ -293,6 +302,32 @@ impl ProblemReport {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             logs_zip_base64: None,
         }
+    }
+
+    /// *Report a problem* as the user filled it in, in the window or with
+    /// `timecard report`: what happened, the contract it is about, and when
+    /// (`"YYYY-MM-DD HH:MM"` in `zone`; `None` is now).
+    pub fn compose(
+        description: &str,
+        contract_id: Option<String>,
+        when: Option<&str>,
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<ProblemReport, ReportFormError> {
+        if description.trim().is_empty() {
+            return Err(ReportFormError::NoDescription);
+        }
+        let incident_at = match when {
+            None => now,
+            Some(text) => {
+                crate::domain::parse_local_minute(text, zone).map_err(ReportFormError::BadTime)?
+            }
+        };
+        let mut report = ProblemReport::new(description, now);
+        report.contract_id = contract_id;
+        report.incident_at = Some(incident_at);
+        report.time_zone = Some(zone.name().to_owned());
+        Ok(report)
     }
 
     /// Attaches `zip` (the log folder, zipped).
