@@ -291,7 +291,7 @@ impl TimecardApp {
                         || settings.server_ca != self.settings.server_ca;
                     self.settings = settings;
                     if server_changed {
-                        self.restart_engine(ctx);
+                        self.restart_engine(ctx, "Connecting to the new server");
                     }
                 }
                 Intent::SignIn(form) => self.sign_in(form, ctx),
@@ -375,7 +375,7 @@ impl TimecardApp {
         let data = self.data.clone();
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignIn);
-        self.restart_engine_after(ctx, move |settings| {
+        self.restart_engine_after(ctx, "Signing in", move |settings| {
             let signed_in =
                 timecard_client::connect::sign_in(&data, settings, form.target(), clock)
                     .map_err(|e| e.to_string())?;
@@ -392,7 +392,7 @@ impl TimecardApp {
         let data = self.data.clone();
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignOut);
-        self.restart_engine_after(ctx, move |settings| {
+        self.restart_engine_after(ctx, "Signing out", move |settings| {
             if let Some(warning) = timecard_client::connect::sign_out(&data, settings, clock) {
                 log::warn!("{warning}");
             }
@@ -400,9 +400,9 @@ impl TimecardApp {
         });
     }
 
-    /// Restarts the engine with the current settings (a new server).
-    fn restart_engine(&mut self, ctx: &egui::Context) {
-        self.restart_engine_after(ctx, |_| Ok(()));
+    /// Restarts the engine with the current settings, as the task `name`.
+    fn restart_engine(&mut self, ctx: &egui::Context, name: &'static str) {
+        self.restart_engine_after(ctx, name, |_| Ok(()));
     }
 
     /// On a background thread: runs `prepare` on a copy of the settings,
@@ -410,6 +410,7 @@ impl TimecardApp {
     fn restart_engine_after(
         &mut self,
         ctx: &egui::Context,
+        name: &'static str,
         prepare: impl FnOnce(&mut Settings) -> Result<(), String> + Send + 'static,
     ) {
         self.state.signin_busy = true;
@@ -417,11 +418,6 @@ impl TimecardApp {
         let (data, mut settings, clock) =
             (self.data.clone(), self.settings.clone(), self.clock.clone());
         let old = self.engine.take();
-        let name = match self.state.restarting_for {
-            Some(Restart::SignIn) => "Signing in",
-            Some(Restart::SignOut) => "Signing out",
-            None => "Connecting to the new server",
-        };
         self.tasks.spawn(ctx, name, move || {
             Outcome::Engine(Box::new(match prepare(&mut settings) {
                 // The old engine goes on as it was.
@@ -495,7 +491,7 @@ impl TimecardApp {
                         "The data folder could not be cleared ({e}). Nothing was deleted; \
                          Timecard goes on with it."
                     ));
-                    self.restart_engine(ctx);
+                    self.restart_engine(ctx, "Starting again");
                 }
             }
         }
