@@ -922,6 +922,7 @@ fn facts() -> timecard_server::rules::Facts {
             contract: common::hourly("c1", None),
             user_id: 1,
             status_changed_at: None,
+            terms: Default::default(),
         }),
         ..Facts::default()
     }

@@ -170,6 +170,12 @@ fn a_release_0_1_database_migrates_intact() {
     let logins: Vec<_> = users.iter().map(|u| u.login.clone()).collect();
     assert_eq!(logins, old.logins);
     assert!(users.iter().all(|u| u.disabled_at.is_none()));
+    assert!(
+        users
+            .iter()
+            .all(|u| u.role == timecard_server::store::Role::Freelancer),
+        "0.1 had no roles: its users track time"
+    );
 
     let mut ids = BTreeMap::new();
     for login in &old.logins {
@@ -179,6 +185,7 @@ fn a_release_0_1_database_migrates_intact() {
     let contracts = store.contracts(None).unwrap();
     assert_eq!(contracts.len(), old.contracts.len());
     for stored in &contracts {
+        assert_eq!(stored.terms, Default::default(), "0.1 had no terms");
         let c = &stored.contract;
         let was = &old.contracts[&c.id];
         assert_eq!(store.login_of(stored.user_id).unwrap(), was.0, "{}", c.id);

@@ -279,3 +279,109 @@ fn no_admin_command_panics_on_a_closed_pipe() {
         common::cli::assert_ends_quietly_on_closed_stdout(&args.join(" "), &out);
     }
 }
+
+// Accounts have roles and contracts have terms: the client's account, an
+// hourly rate, whether manual time is allowed.
+#[test]
+fn roles_and_contract_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let add = |login: &str, role: Option<&str>| {
+        let mut args = vec!["user", "add", login, "--password-stdin"];
+        if let Some(role) = role {
+            args.extend(["--role", role]);
+        }
+        timecard_server(data, &args, Some("long enough password\n"))
+    };
+    assert!(add("fay", None).status.success());
+    let out = add("carl", Some("client"));
+    assert!(
+        text(&out).contains("user carl added (client)"),
+        "{}",
+        text(&out)
+    );
+    assert!(add("root", Some("admin")).status.success());
+    let out = add("eve", Some("owner"));
+    assert!(!out.status.success(), "an unknown role is refused");
+
+    let users: serde_json::Value =
+        serde_json::from_slice(&timecard_server(data, &["user", "list", "--json"], None).stdout)
+            .unwrap();
+    let role = |login: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["login"] == login)
+            .map(|u| u["role"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(
+        (role("fay"), role("carl"), role("root")),
+        ("freelancer".into(), "client".into(), "admin".into())
+    );
+
+    // The client of a contract must be a client account.
+    let contract = |extra: &[&str]| {
+        let mut args = vec![
+            "contract", "add", "--user", "fay", "--title", "Site", "--kind", "hourly",
+        ];
+        args.extend_from_slice(extra);
+        timecard_server(data, &args, None)
+    };
+    let out = contract(&["--client-user", "root"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("needs a client account"),
+        "{}",
+        text(&out)
+    );
+    let out = contract(&["--rate", "45.50"]);
+    assert!(text(&out).contains("--currency"), "{}", text(&out));
+    let out = contract(&[
+        "--id",
+        "site",
+        "--client-user",
+        "carl",
+        "--rate",
+        "45.50",
+        "--currency",
+        "eur",
+        "--manual-time",
+        "not-allowed",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list = |_: ()| -> serde_json::Value {
+        serde_json::from_slice(&timecard_server(data, &["contract", "list", "--json"], None).stdout)
+            .unwrap()
+    };
+    let listed = list(());
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["client_user"], "carl");
+    assert_eq!(listed[0]["rate"]["cents"], 4550);
+    assert_eq!(listed[0]["rate"]["currency"], "EUR");
+    assert_eq!(listed[0]["manual_time"], false);
+
+    // `contract set` changes only what it names.
+    let out = timecard_server(
+        data,
+        &[
+            "contract",
+            "set",
+            "site",
+            "--rate",
+            "50",
+            "--manual-time",
+            "allowed",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = list(());
+    assert_eq!(listed[0]["rate"]["cents"], 5000);
+    assert_eq!(listed[0]["rate"]["currency"], "EUR");
+    assert_eq!(listed[0]["manual_time"], true);
+    assert_eq!(listed[0]["client_user"], "carl");
+    let out = timecard_server(data, &["user", "set-role", "fay", "admin"], None);
+    assert!(out.status.success(), "{}", text(&out));
+}

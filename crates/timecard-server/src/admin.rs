@@ -106,6 +106,11 @@ pub enum UserCommand {
         login: String,
         #[arg(long)]
         email: Option<String>,
+        /// What the account is for: tracking time (freelancer), reviewing
+        /// the time of the contracts it pays for (client), or running the
+        /// server (admin).
+        #[arg(long, value_enum, default_value = "freelancer")]
+        role: store::Role,
         /// Read the password from standard input (the only way, so it never shows in `ps`).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -115,6 +120,12 @@ pub enum UserCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Give a user another role.
+    SetRole {
+        login: String,
+        #[arg(value_enum)]
+        role: store::Role,
     },
     /// Stop a user from signing in and end their sessions (their time stays).
     Disable { login: String },
@@ -190,6 +201,8 @@ pub enum ContractCommand {
         /// A fixed id instead of a generated one.
         #[arg(long)]
         id: Option<String>,
+        #[command(flatten)]
+        terms: TermsArgs,
     },
     /// Change a contract's status or weekly limit: a higher limit applies
     /// at once, a lower one from the next billing week (Monday 00:00 UTC).
@@ -203,6 +216,8 @@ pub enum ContractCommand {
         /// New weekly limit in hours; 0 or "none" removes it.
         #[arg(long, value_name = "HOURS")]
         weekly_limit: Option<String>,
+        #[command(flatten)]
+        terms: TermsArgs,
     },
     /// List contracts with this week's hours and any announced limit change.
     List {
@@ -212,6 +227,111 @@ pub enum ContractCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A contract's terms, on `contract add` and `contract set`.
+#[derive(Debug, clap::Args)]
+pub struct TermsArgs {
+    /// The client's account (a user with the client role), who reviews the
+    /// time; "none" removes it. `--client` stays the name shown.
+    #[arg(long, value_name = "LOGIN")]
+    client_user: Option<String>,
+    /// Hourly rate, e.g. 45 or 45.50; "none" removes it.
+    #[arg(long, value_name = "AMOUNT")]
+    rate: Option<String>,
+    /// The rate's currency, an ISO 4217 code such as USD or EUR.
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
+    /// Whether the freelancer may add time by hand.
+    #[arg(long, value_enum)]
+    manual_time: Option<ManualTimeArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ManualTimeArg {
+    Allowed,
+    NotAllowed,
+}
+
+impl TermsArgs {
+    /// Changes `terms` as the options say; what they do not mention stays.
+    fn apply(
+        self,
+        store: &dyn Store,
+        terms: &mut crate::rules::ContractTerms,
+    ) -> anyhow::Result<()> {
+        if let Some(login) = self.client_user {
+            terms.client_user_id = match login.trim() {
+                "none" | "" => None,
+                login => {
+                    let user = store
+                        .find_user(login)?
+                        .with_context(|| format!("no user called {login:?}"))?;
+                    if user.role != store::Role::Client {
+                        bail!(
+                            "{login} is a {} account; the client of a contract needs a client account \
+                             (`user set-role {login} client`)",
+                            user.role.as_str()
+                        );
+                    }
+                    Some(user.id)
+                }
+            };
+        }
+        let currency = match self.currency {
+            Some(code) => {
+                let code = code.trim().to_ascii_uppercase();
+                if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                    bail!("{code:?} is not a currency code; use three letters such as USD or EUR");
+                }
+                Some(code)
+            }
+            None => None,
+        };
+        match self.rate.as_deref().map(str::trim) {
+            Some("none") => terms.rate = None,
+            Some(amount) => {
+                let cents = parse_amount(amount)?;
+                let currency = currency
+                    .or_else(|| terms.rate.as_ref().map(|r| r.currency.clone()))
+                    .context("give the rate's currency with --currency, e.g. --currency USD")?;
+                terms.rate = Some(crate::rules::Rate { cents, currency });
+            }
+            None => {
+                if let Some(currency) = currency {
+                    match &mut terms.rate {
+                        Some(rate) => rate.currency = currency,
+                        None => bail!("--currency goes with a --rate"),
+                    }
+                }
+            }
+        }
+        if let Some(manual) = self.manual_time {
+            terms.manual_time = matches!(manual, ManualTimeArg::Allowed);
+        }
+        Ok(())
+    }
+}
+
+/// An amount of money as typed (`45`, `45.5`, `45.50`), in cents.
+fn parse_amount(text: &str) -> anyhow::Result<i64> {
+    let bad = || anyhow::anyhow!("{text:?} is not an amount; write it like 45 or 45.50");
+    let (whole, fraction) = match text.split_once('.') {
+        Some((_, "")) => return Err(bad()),
+        Some(parts) => parts,
+        None => (text, ""),
+    };
+    if whole.is_empty()
+        || whole.len() > 9
+        || fraction.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| bad())?;
+    Ok(whole * 100 + cents)
 }
 
 fn hours_to_secs(h: f64) -> anyhow::Result<i64> {
@@ -313,7 +433,9 @@ fn user_command(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        UserCommand::Add { login, email, .. } => {
+        UserCommand::Add {
+            login, email, role, ..
+        } => {
             let password = read_password()?;
             let store = open_store(data)?;
             store.add_user(
@@ -321,7 +443,14 @@ fn user_command(
                 email.as_deref(),
                 &super::auth::hash_password(&password),
             )?;
-            outln!("user {login} added");
+            if role != store::Role::Freelancer {
+                store.set_role(&login, role)?;
+            }
+            outln!("user {login} added ({})", role.as_str());
+        }
+        UserCommand::SetRole { login, role } => {
+            open_store(data)?.set_role(&login, role)?;
+            outln!("{login} is now a {} account", role.as_str());
         }
         UserCommand::List { json } => {
             let users = open_store(data)?.users(now)?;
@@ -332,8 +461,9 @@ fn user_command(
             } else {
                 for u in users {
                     outln!(
-                        "{:<16} {:<28} {:<9} {} session(s), {} contract(s)",
+                        "{:<16} {:<10} {:<28} {:<9} {} session(s), {} contract(s)",
                         printable(&u.login, false),
+                        u.role.as_str(),
                         printable(u.email.as_deref().unwrap_or("-"), false),
                         if u.disabled_at.is_some() {
                             "disabled"
@@ -381,6 +511,16 @@ struct ContractRow {
     week_logged_secs: i64,
     /// A lower limit announced for next week, in words (W3).
     pending_limit_note: Option<String>,
+    /// The client's account, if the contract has one.
+    client_user: Option<String>,
+    rate: Option<RateRow>,
+    manual_time: bool,
+}
+
+#[derive(Serialize)]
+struct RateRow {
+    cents: i64,
+    currency: String,
 }
 
 fn contract_command(
@@ -399,6 +539,7 @@ fn contract_command(
             start,
             status,
             id,
+            terms,
         } => {
             let kind = match kind {
                 KindArg::Hourly => ContractKind::Hourly,
@@ -419,13 +560,23 @@ fn contract_command(
                 weekly_limit_secs: weekly_limit.map(hours_to_secs).transpose()?,
                 pending_limit: None,
             };
+            let mut contract_terms = crate::rules::ContractTerms::default();
+            terms.apply(&store, &mut contract_terms)?;
             store.add_contract(&user, &contract, now)?;
+            if contract_terms != crate::rules::ContractTerms::default() {
+                let mut stored = store
+                    .contract(&contract.id)?
+                    .context("the contract just added is gone")?;
+                stored.terms = contract_terms;
+                store.save_contract(&stored)?;
+            }
             outln!("{}", contract.id);
         }
         ContractCommand::Set {
             id,
             status,
             weekly_limit,
+            terms,
         } => {
             let mut stored = store
                 .contract(&id)?
@@ -448,6 +599,7 @@ fn contract_command(
                 };
                 crate::rules::change_limit(&mut stored.contract, secs, now);
             }
+            terms.apply(&store, &mut stored.terms)?;
             store.save_contract(&stored)?;
             match stored.contract.pending_limit_note(now) {
                 Some(note) => outln!("{id} updated; {note}"),
@@ -476,6 +628,15 @@ fn contract_command(
                         week.end(),
                     )?,
                     pending_limit_note: stored.contract.pending_limit_note(now),
+                    client_user: match stored.terms.client_user_id {
+                        Some(id) => Some(store.login_of(id)?),
+                        None => None,
+                    },
+                    rate: stored.terms.rate.as_ref().map(|r| RateRow {
+                        cents: r.cents,
+                        currency: r.currency.clone(),
+                    }),
+                    manual_time: stored.terms.manual_time,
                     contract: crate::rules::as_of(stored.contract, now),
                 });
             }
@@ -671,5 +832,26 @@ mod tests {
         assert_eq!(shown, "hi\\u{1b}]0;owned\\u{7}\n\\u{1b}[2J\\u{202e}x");
         assert!(!printable(text, false).contains('\n'));
         assert!(!shown.chars().any(|c| c.is_control() && c != '\n'));
+    }
+
+    #[test]
+    fn amounts_read_to_the_cent() {
+        assert_eq!(parse_amount("45").unwrap(), 4500);
+        assert_eq!(parse_amount("45.5").unwrap(), 4550);
+        assert_eq!(parse_amount("45.05").unwrap(), 4505);
+        assert_eq!(parse_amount("0.99").unwrap(), 99);
+        for bad in [
+            "",
+            ".5",
+            "45.",
+            "4 5",
+            "-3",
+            "45.123",
+            "1e3",
+            "1234567890",
+            "NaN",
+        ] {
+            assert!(parse_amount(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -13,6 +13,44 @@ pub struct StoredContract {
     pub user_id: i64,
     /// When the status last changed: time before a pause or end still counts.
     pub status_changed_at: Option<DateTime<Utc>>,
+    pub terms: ContractTerms,
+}
+
+/// What a contract says beyond what the app tracks against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractTerms {
+    /// The client's account, who reviews the time; `None`: no one but the
+    /// freelancer and the admins sees it.
+    pub client_user_id: Option<i64>,
+    pub rate: Option<Rate>,
+    /// The freelancer may add time by hand (marked manual everywhere).
+    pub manual_time: bool,
+}
+
+impl Default for ContractTerms {
+    fn default() -> Self {
+        ContractTerms {
+            client_user_id: None,
+            rate: None,
+            manual_time: true,
+        }
+    }
+}
+
+/// An hourly rate in a currency's smallest unit (cents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub cents: i64,
+    /// An ISO 4217 code, e.g. `USD`.
+    pub currency: String,
+}
+
+/// Who may see a contract's time, Work Diary, screenshots and exports: its
+/// freelancer, its client account, and admins.
+pub fn may_view(viewer_id: i64, viewer_is_admin: bool, contract: &StoredContract) -> bool {
+    viewer_is_admin
+        || contract.user_id == viewer_id
+        || contract.terms.client_user_id == Some(viewer_id)
 }
 
 /// What the store knows about a segment's surroundings.
@@ -257,6 +295,7 @@ mod tests {
                 contract: hourly(Some(3600)),
                 user_id: 1,
                 status_changed_at: None,
+                terms: ContractTerms::default(),
             }),
             ..Facts::default()
         }
@@ -506,5 +545,18 @@ mod tests {
         assert_eq!(may_delete(start, week_end, grace), Ok(()));
         let locks = week_end + Duration::seconds(grace);
         assert_eq!(may_delete(start, locks, grace), Err(locks));
+    }
+
+    #[test]
+    fn a_contract_is_seen_by_its_freelancer_its_client_and_admins() {
+        let mut stored = facts().contract.unwrap();
+        stored.user_id = 1;
+        stored.terms.client_user_id = Some(2);
+        assert!(may_view(1, false, &stored), "the freelancer");
+        assert!(may_view(2, false, &stored), "the client");
+        assert!(!may_view(3, false, &stored), "another user");
+        assert!(may_view(3, true, &stored), "an admin");
+        stored.terms.client_user_id = None;
+        assert!(!may_view(2, false, &stored), "a client no longer on it");
     }
 }

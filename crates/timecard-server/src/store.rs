@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
-use super::rules::{self, Facts, StoredContract, Verdict};
+use super::rules::{self, ContractTerms, Facts, Rate, StoredContract, Verdict};
 use timecard_core::domain::{
     Activity, BillingWeek, Contract, ContractKind, ContractStatus, PendingLimit, Segment, SegmentId,
 };
@@ -33,6 +33,37 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// What an account is for: a freelancer tracks time on their contracts; a
+/// client reviews the time of the contracts they pay for; an admin runs the
+/// server and sees everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Freelancer,
+    Client,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Freelancer => "freelancer",
+            Role::Client => "client",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads a stored role; anything unknown is the least privileged.
+    fn from_stored(text: &str) -> Role {
+        match text {
+            "admin" => Role::Admin,
+            "client" => Role::Client,
+            _ => Role::Freelancer,
+        }
+    }
+}
+
 /// A user account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -42,6 +73,7 @@ pub struct User {
     pub password_hash: String,
     /// Disabled by an admin (`user disable`): cannot sign in.
     pub disabled: bool,
+    pub role: Role,
 }
 
 /// A user as `user list` shows it.
@@ -49,6 +81,7 @@ pub struct User {
 pub struct UserSummary {
     pub login: String,
     pub email: Option<String>,
+    pub role: Role,
     pub disabled_at: Option<DateTime<Utc>>,
     /// Sessions that have not expired.
     pub sessions: usize,
@@ -69,6 +102,7 @@ pub struct SessionSummary {
 pub trait Store: Send + Sync {
     fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64>;
     fn set_password(&self, login: &str, password_hash: &str) -> Result<()>;
+    fn set_role(&self, login: &str, role: Role) -> Result<()>;
     /// Finds a user by login or e-mail.
     fn find_user(&self, login_or_email: &str) -> Result<Option<User>>;
     fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()>;
@@ -225,6 +259,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     baseline_schema,
     segments_keyed_by_user,
     users_can_be_disabled,
+    roles_and_contract_terms,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -304,6 +339,19 @@ fn users_can_be_disabled(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// 4: accounts have a role (users of an older database are freelancers),
+/// and a contract has terms: the client's account, an hourly rate, and
+/// whether manual time is allowed (it is, unless an admin says otherwise).
+fn roles_and_contract_terms(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'freelancer';
+         ALTER TABLE contracts ADD COLUMN client_user_id INTEGER REFERENCES users(id);
+         ALTER TABLE contracts ADD COLUMN rate_cents INTEGER;
+         ALTER TABLE contracts ADD COLUMN currency TEXT;
+         ALTER TABLE contracts ADD COLUMN manual_time INTEGER NOT NULL DEFAULT 1;",
+    )
+}
+
 /// How far back range queries look for a segment that started before the
 /// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
@@ -345,10 +393,11 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         email: row.get(2)?,
         password_hash: row.get(3)?,
         disabled: row.get::<_, Option<i64>>(4)?.is_some(),
+        role: Role::from_stored(&row.get::<_, String>(5)?),
     })
 }
 
-const CONTRACT_COLUMNS: &str = "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at";
+const CONTRACT_COLUMNS: &str = "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at, client_user_id, rate_cents, currency, manual_time";
 
 fn contract_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredContract> {
     let kind: String = row.get(4)?;
@@ -383,6 +432,17 @@ fn contract_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredContract> {
         },
         user_id: row.get(1)?,
         status_changed_at: row.get::<_, Option<i64>>(6)?.map(from_ts),
+        terms: ContractTerms {
+            client_user_id: row.get(12)?,
+            rate: match (
+                row.get::<_, Option<i64>>(13)?,
+                row.get::<_, Option<String>>(14)?,
+            ) {
+                (Some(cents), Some(currency)) => Some(Rate { cents, currency }),
+                _ => None,
+            },
+            manual_time: row.get(15)?,
+        },
     })
 }
 
@@ -431,6 +491,17 @@ impl Store for SqliteStore {
         Ok(conn.last_insert_rowid())
     }
 
+    fn set_role(&self, login: &str, role: Role) -> Result<()> {
+        let changed = self.conn().execute(
+            "UPDATE users SET role = ?1 WHERE login = ?2",
+            params![role.as_str(), login],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no user called {login:?}")));
+        }
+        Ok(())
+    }
+
     fn set_password(&self, login: &str, password_hash: &str) -> Result<()> {
         let changed = self.conn().execute(
             "UPDATE users SET password_hash = ?1 WHERE login = ?2",
@@ -446,7 +517,7 @@ impl Store for SqliteStore {
         Ok(self
             .conn()
             .query_row(
-                "SELECT id, login, email, password_hash, disabled_at FROM users WHERE login = ?1 OR email = ?1",
+                "SELECT id, login, email, password_hash, disabled_at, role FROM users WHERE login = ?1 OR email = ?1",
                 params![login_or_email],
                 user_row,
             )
@@ -466,7 +537,7 @@ impl Store for SqliteStore {
         Ok(self
             .conn()
             .query_row(
-                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at FROM tokens t JOIN users u ON u.id = t.user_id
+                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role FROM tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.disabled_at IS NULL",
                 params![token_hash, ts(now)],
                 user_row,
@@ -493,7 +564,7 @@ impl Store for SqliteStore {
             )));
         }
         self.conn().execute(
-            &format!("INSERT INTO contracts ({CONTRACT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL, NULL)"),
+            &format!("INSERT INTO contracts ({CONTRACT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL, NULL, NULL, NULL, NULL, 1)"),
             params![
                 contract.id,
                 user.id,
@@ -514,7 +585,8 @@ impl Store for SqliteStore {
         let changed = self.conn().execute(
             "UPDATE contracts SET title = ?2, client = ?3, kind = ?4, status = ?5, status_changed_at = ?6,
                  start_date = ?7, weekly_limit_secs = ?8, pending_set = ?9, pending_limit_secs = ?10,
-                 pending_effective_at = ?11
+                 pending_effective_at = ?11, client_user_id = ?12, rate_cents = ?13, currency = ?14,
+                 manual_time = ?15
              WHERE id = ?1",
             params![
                 c.id,
@@ -528,6 +600,10 @@ impl Store for SqliteStore {
                 c.pending_limit.is_some(),
                 c.pending_limit.as_ref().and_then(|p| p.limit_secs),
                 c.pending_limit.as_ref().map(|p| ts(p.effective_at)),
+                stored.terms.client_user_id,
+                stored.terms.rate.as_ref().map(|r| r.cents),
+                stored.terms.rate.as_ref().map(|r| r.currency.as_str()),
+                stored.terms.manual_time,
             ],
         )?;
         if changed == 0 {
@@ -768,7 +844,8 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare(
             "SELECT u.login, u.email, u.disabled_at,
                     (SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.expires_at > ?1),
-                    (SELECT COUNT(*) FROM contracts c WHERE c.user_id = u.id)
+                    (SELECT COUNT(*) FROM contracts c WHERE c.user_id = u.id OR c.client_user_id = u.id),
+                    u.role
              FROM users u ORDER BY u.login",
         )?;
         let rows = stmt.query_map(params![ts(now)], |r| {
@@ -778,6 +855,7 @@ impl Store for SqliteStore {
                 disabled_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
                 sessions: r.get::<_, i64>(3)? as usize,
                 contracts: r.get::<_, i64>(4)? as usize,
+                role: Role::from_stored(&r.get::<_, String>(5)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
