@@ -70,7 +70,7 @@ fn sigkill_never_loses_a_cached_segment() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "sigkill_never_loses_a_cached_segment",
+                "crash::sigkill_never_loses_a_cached_segment",
                 "--nocapture",
                 "--test-threads=1",
             ])

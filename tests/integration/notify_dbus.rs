@@ -180,26 +180,31 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
     //    this test binary whose environment names the bus, keeps tracking
     //    and answering; waiting for notifications gives up on time.
     let (_hanging, received) = fake_server(&address, true);
-    let child = run(
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "notify_dbus::a_hung_notification_server_holds_nothing_up_in_this_process",
-                "--nocapture",
-            ])
-            .env(CHILD_BUS_ENV, &address)
-            .env("DBUS_SESSION_BUS_ADDRESS", &address),
-        None,
-    );
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "notify_dbus::a_hung_notification_server_holds_nothing_up_in_this_process",
+            "--nocapture",
+        ])
+        .env(CHILD_BUS_ENV, &address)
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the child half");
+    // The child ends only when told (its standard input closes), so that
+    // its call is seen here before it exits.
+    let call = received.recv_timeout(StdDuration::from_secs(20));
+    drop(child.stdin.take());
+    let child = child.wait_with_output().unwrap();
     assert!(child.status.success(), "{}", common::cli::text(&child));
     assert!(
         String::from_utf8_lossy(&child.stdout).contains("1 passed"),
         "the child ran no test: {}",
         common::cli::text(&child)
     );
-    let (summary, _) = received
-        .recv_timeout(StdDuration::from_secs(10))
-        .expect("the hanging server got the call");
+    let (summary, _) = call.expect("the hanging server got the call");
     assert_eq!(summary, "Tracking stopped");
 
     drop(bus.stdin.take());
@@ -252,4 +257,6 @@ fn a_hung_notification_server_holds_nothing_up_in_this_process() {
     );
     worker.shutdown();
     notify::flush(StdDuration::from_millis(10));
+    // Wait for the parent to have seen the call (it closes our input).
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
