@@ -25,5 +25,6 @@ mod sync_faults;
 mod sync_live;
 mod tracking;
 mod ui;
+mod web;
 mod window_xvfb;
 mod worker;

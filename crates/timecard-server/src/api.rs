@@ -131,14 +131,14 @@ async fn reads_gate(
     gated(&guards.reads, guards.queue_wait, request, next).await
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// An error answer: status plus `{"error", "message"}`.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     code: &'static str,
-    message: String,
+    pub(crate) message: String,
     retry_after: Option<u64>,
 }
 
@@ -211,7 +211,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// Runs a store operation on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &Shared,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -310,12 +310,14 @@ pub fn router(state: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
                 .layer(middleware::from_fn(heavy_gate)),
         )
+        .merge(crate::web::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(Extension(Arc::new(Guards::default())))
         .layer(middleware::from_fn_with_state(state.clone(), maintenance))
+        .layer(middleware::from_fn(crate::web::security_headers))
         .layer(middleware::from_fn(catch_panics))
         .with_state(state)
 }
@@ -407,9 +409,29 @@ async fn sign_in(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let request: SignIn = parse_json(body)?;
-    let login = request.login.trim().to_owned();
+    let (user, token, expires_at) =
+        open_session(&state, &guards, ip, &request.login, request.password).await?;
+    Ok(Json(SessionInfo {
+        token,
+        login: user.login,
+        expires_at,
+    }))
+}
+
+/// A sign-in, for the API and the web pages alike: the limits on failed
+/// attempts per account and per address, the password check (waiting its
+/// turn for the hasher), a disabled account refused. On success, a new
+/// session of [`SESSION_DAYS`]: the user, the token and when it expires.
+pub(crate) async fn open_session(
+    state: &Shared,
+    guards: &Guards,
+    ip: IpAddr,
+    login: &str,
+    password: String,
+) -> Result<(User, String, DateTime<Utc>), ApiError> {
+    let login = login.trim().to_owned();
     let lookup = login.clone();
-    let user = blocking(&state, move |s| s.find_user(&lookup)).await?;
+    let user = blocking(state, move |s| s.find_user(&lookup)).await?;
     // Login and e-mail of one account count together (item 8).
     let account = user.as_ref().map_or_else(
         || auth::AccountKey::unknown(&login),
@@ -428,7 +450,7 @@ async fn sign_in(
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = guards
         .hashing
-        .verify(request.password, phc)
+        .verify(password, phc)
         .await
         .map_err(|b| busy(b.retry_after))?;
     let user = match (user, ok) {
@@ -478,12 +500,8 @@ async fn sign_in(
     let hash = auth::token_hash(&token);
     let expires_at = state.clock.now() + Duration::days(SESSION_DAYS);
     let user_id = user.id;
-    blocking(&state, move |s| s.add_token(user_id, &hash, expires_at)).await?;
-    Ok(Json(SessionInfo {
-        token,
-        login: user.login,
-        expires_at,
-    }))
+    blocking(state, move |s| s.add_token(user_id, &hash, expires_at)).await?;
+    Ok((user, token, expires_at))
 }
 
 async fn sign_out(

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod rules;
 pub mod serve;
 pub mod store;
+pub mod web;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

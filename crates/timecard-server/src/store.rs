@@ -143,6 +143,8 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// When the user's last segment on a contract ended.
+    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>>;
     /// Deletes a segment, its time and its screenshot (S4).
     fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
     /// A segment's screenshot (JPEG), full size or its thumbnail.
@@ -740,6 +742,15 @@ impl Store for SqliteStore {
             diary_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>> {
+        let end: Option<i64> = self.conn().query_row(
+            "SELECT MAX(end) FROM segments WHERE user_id = ?1 AND contract_id = ?2",
+            params![user_id, contract_id],
+            |r| r.get(0),
+        )?;
+        Ok(end.map(from_ts))
     }
 
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {

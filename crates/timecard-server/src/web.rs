@@ -1,0 +1,691 @@
+//! The web dashboard, for the people who pay and the people who run the
+//! server: server-rendered pages on the API's TLS listener, outside
+//! `/api/v1`. Pages read through the same store and rules as the API; no
+//! rule is written again here.
+//!
+//! Sessions are the API's (a token in the `tokens` table), carried in a
+//! `__Host-` cookie that scripts cannot read and other sites do not send.
+//! Every form that changes something carries a CSRF token derived from the
+//! session (or, on the sign-in form, from a cookie set with the form), and
+//! is refused without it. Every page says what the browser may load:
+//! nothing from elsewhere and no inline script.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use super::api::{ApiError, ClientAddr, Guards, Shared, blocking, open_session};
+use super::auth;
+use super::rules::{self, StoredContract};
+use super::store::{Picture, Role, User};
+use timecard_core::domain::{BillingWeek, LocalDay, SegmentId};
+use timecard_core::fmt::hms;
+use timecard_core::protocol::DiarySegment;
+
+/// The session cookie: `__Host-` means Secure, Path=/ and no Domain.
+const SESSION_COOKIE: &str = "__Host-timecard";
+/// The sign-in form's CSRF cookie (there is no session yet to derive from).
+const LOGIN_CSRF_COOKIE: &str = "__Host-timecard-login";
+
+/// The dashboard's routes, merged into the API's router.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/contracts") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/contracts", get(contracts_page))
+        .route("/contracts/{id}/diary", get(diary_page))
+        .route(
+            "/contracts/{id}/segments/{segment}/screenshot",
+            get(screenshot),
+        )
+        .route(
+            "/contracts/{id}/segments/{segment}/thumbnail",
+            get(thumbnail),
+        )
+        .route("/static/dashboard.css", get(stylesheet))
+}
+
+/// Headers on every response: HTTPS only from now on; and on pages,
+/// nothing loaded from elsewhere, no inline script, no framing.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+                 form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    response
+}
+
+/// Someone signed in through the web, with their session token (for the
+/// CSRF token of their forms).
+struct Viewer {
+    user: User,
+    token: String,
+}
+
+impl Viewer {
+    fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+
+    fn may_view(&self, contract: &StoredContract) -> bool {
+        rules::may_view(self.user.id, self.is_admin(), contract)
+    }
+
+    fn csrf(&self) -> String {
+        csrf_for(&self.token)
+    }
+}
+
+/// The CSRF token of a session: derived from the session's secret, so it
+/// needs no storage and is worthless without the cookie.
+fn csrf_for(secret: &str) -> String {
+    auth::token_hash(&format!("csrf:{secret}"))[..32].to_owned()
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A page that needs a session sends the browser to the sign-in page.
+struct SignInFirst;
+
+impl IntoResponse for SignInFirst {
+    fn into_response(self) -> Response {
+        Redirect::to("/login").into_response()
+    }
+}
+
+impl FromRequestParts<Shared> for Viewer {
+    type Rejection = SignInFirst;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, SignInFirst> {
+        let token = cookie(&parts.headers, SESSION_COOKIE)
+            .filter(|t| t.len() <= 128)
+            .ok_or(SignInFirst)?
+            .to_owned();
+        let hash = auth::token_hash(&token);
+        let now = state.clock.now();
+        let user = blocking(state, move |s| s.token_user(&hash, now))
+            .await
+            .map_err(|_| SignInFirst)?
+            .ok_or(SignInFirst)?;
+        Ok(Viewer { user, token })
+    }
+}
+
+/// A page's answer when something is wrong: the status and a page that
+/// says what, in words.
+struct PageError(StatusCode, String);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e.status, e.message)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let title = self.0.canonical_reason().unwrap_or("Error");
+        let page = layout(
+            title,
+            None,
+            html! {
+                h1 { (title) }
+                p { (self.1) }
+                p { a href="/contracts" { "Back to the contracts" } }
+            },
+        );
+        (self.0, page).into_response()
+    }
+}
+
+fn not_found() -> PageError {
+    PageError(
+        StatusCode::NOT_FOUND,
+        "There is no such page, or it is not yours to see.".into(),
+    )
+}
+
+/// A whole page: the header with who is signed in, and `body`.
+fn layout(title: &str, viewer: Option<&Viewer>, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · Timecard" }
+                    link rel="stylesheet" href="/static/dashboard.css";
+                }
+                body {
+                    header {
+                        a.brand href="/contracts" { "Timecard" }
+                        @if let Some(viewer) = viewer {
+                            span.who { (viewer.user.login) " · " (viewer.user.role.as_str()) }
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(viewer.csrf());
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                    main { (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("web/dashboard.css"),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    login: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login_page() -> Response {
+    login_form(StatusCode::OK, None)
+}
+
+/// The sign-in form with a fresh CSRF cookie, and `error` above it.
+fn login_form(status: StatusCode, error: Option<&str>) -> Response {
+    let secret = auth::new_token();
+    let page = layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.signin method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf_for(&secret));
+                label for="login" { "Username or e-mail" }
+                input #login type="text" name="login" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    );
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={secret}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600"
+    );
+    (status, [(header::SET_COOKIE, cookie)], page).into_response()
+}
+
+async fn login(
+    State(state): State<Shared>,
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).map(csrf_for);
+    if !expected.is_some_and(|e| same(&e, &form.csrf)) {
+        return login_form(
+            StatusCode::FORBIDDEN,
+            Some("The form had expired; sign in again."),
+        );
+    }
+    match web_session(&state, &guards, ip, &form.login, form.password).await {
+        Ok((token, expires_at)) => {
+            let max_age = (expires_at - state.clock.now()).num_seconds().max(0);
+            let session = format!(
+                "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+            );
+            let used = format!("{LOGIN_CSRF_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
+            let mut response = Redirect::to("/contracts").into_response();
+            let headers = response.headers_mut();
+            for value in [session, used] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.append(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(e) => login_form(e.status, Some(&e.message)),
+    }
+}
+
+async fn web_session(
+    state: &Shared,
+    guards: &Guards,
+    ip: IpAddr,
+    login: &str,
+    password: String,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let (_, token, expires_at) = open_session(state, guards, ip, login, password).await?;
+    Ok((token, expires_at))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let hash = auth::token_hash(&viewer.token);
+    blocking(&state, move |s| s.remove_token(&hash)).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
+}
+
+fn check_csrf(viewer: &Viewer, sent: &str) -> Result<(), PageError> {
+    if same(&viewer.csrf(), sent) {
+        Ok(())
+    } else {
+        Err(PageError(
+            StatusCode::FORBIDDEN,
+            "The form had expired or came from another site; nothing was changed. Go back, \
+             reload the page and try again."
+                .into(),
+        ))
+    }
+}
+
+/// Compares two tokens in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// One row of the contracts page.
+struct ContractLine {
+    stored: StoredContract,
+    freelancer: String,
+    client_user: Option<String>,
+    week_secs: i64,
+    last_activity: Option<DateTime<Utc>>,
+}
+
+async fn contracts_page(
+    State(state): State<Shared>,
+    viewer: Viewer,
+) -> Result<Html<String>, PageError> {
+    let now = state.clock.now();
+    let week = BillingWeek::containing(now);
+    let (viewer_id, admin) = (viewer.user.id, viewer.is_admin());
+    let lines = blocking(&state, move |s| {
+        let mut lines = Vec::new();
+        for stored in s.contracts(None)? {
+            if !rules::may_view(viewer_id, admin, &stored) {
+                continue;
+            }
+            let id = stored.contract.id.clone();
+            lines.push(ContractLine {
+                freelancer: s.login_of(stored.user_id)?,
+                client_user: match stored.terms.client_user_id {
+                    Some(id) => Some(s.login_of(id)?),
+                    None => None,
+                },
+                week_secs: s.logged_secs(stored.user_id, &id, week.start(), week.end())?,
+                last_activity: s.last_activity(stored.user_id, &id)?,
+                stored: StoredContract {
+                    contract: rules::as_of(stored.contract, now),
+                    ..stored
+                },
+            });
+        }
+        Ok(lines)
+    })
+    .await?;
+    let body = html! {
+        h1 { "Contracts" }
+        p.muted { "This week: " (week.start().format("%a %-d %b")) " – "
+            ((week.end() - Duration::days(1)).format("%a %-d %b %Y")) " (UTC)" }
+        @if lines.is_empty() {
+            p { "No contracts to show." }
+        } @else {
+            table.contracts {
+                thead { tr {
+                    th scope="col" { "Contract" }
+                    th scope="col" { "Freelancer" }
+                    th scope="col" { "Client" }
+                    th scope="col" { "This week" }
+                    th scope="col" { "Amount" }
+                    th scope="col" { "Last activity" }
+                } }
+                tbody {
+                    @for line in &lines {
+                        (contract_row(line))
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout("Contracts", Some(&viewer), body))
+}
+
+fn contract_row(line: &ContractLine) -> Markup {
+    let c = &line.stored.contract;
+    let hours = line.week_secs as f64 / 3600.0;
+    html! {
+        tr {
+            td {
+                a href={ "/contracts/" (c.id) "/diary" } { (c.title) }
+                @if !c.client.is_empty() { br; span.muted { (c.client) } }
+                @if c.status != timecard_core::domain::ContractStatus::Active {
+                    br; span.badge { (c.status.as_str()) }
+                }
+            }
+            td { (line.freelancer) }
+            td { (line.client_user.as_deref().unwrap_or("—")) }
+            td {
+                (hms(line.week_secs))
+                @if let Some(limit) = c.weekly_limit_secs {
+                    " of " (timecard_core::fmt::format_hours(limit))
+                    br;
+                    meter min="0" max=(limit) high=(limit * 9 / 10) value=(line.week_secs.min(limit))
+                        aria-label={ "Hours this week against the weekly limit of " (timecard_core::fmt::format_hours(limit)) } {}
+                }
+            }
+            td {
+                @match &line.stored.terms.rate {
+                    Some(rate) => { (money(hours * rate.cents as f64 / 100.0, &rate.currency)) br;
+                        span.muted { "at " (money(rate.cents as f64 / 100.0, &rate.currency)) "/h" } }
+                    None => { "—" }
+                }
+            }
+            td {
+                @match line.last_activity {
+                    Some(at) => { (at.format("%-d %b %H:%M UTC")) }
+                    None => { "never" }
+                }
+            }
+        }
+    }
+}
+
+fn money(amount: f64, currency: &str) -> String {
+    format!("{amount:.2} {currency}")
+}
+
+#[derive(Deserialize)]
+struct DiaryQuery {
+    date: Option<NaiveDate>,
+    tz: Option<String>,
+}
+
+/// The contract `id` if the viewer may see it; otherwise the same "no such
+/// page" as for a contract that does not exist.
+async fn visible_contract(
+    state: &Shared,
+    viewer: &Viewer,
+    id: String,
+) -> Result<StoredContract, PageError> {
+    let stored = blocking(state, move |s| s.contract(&id))
+        .await?
+        .ok_or_else(not_found)?;
+    if viewer.may_view(&stored) {
+        Ok(stored)
+    } else {
+        Err(not_found())
+    }
+}
+
+async fn diary_page(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<DiaryQuery>,
+) -> Result<Html<String>, PageError> {
+    let stored = visible_contract(&state, &viewer, id).await?;
+    let zone: Tz = match query.tz.as_deref() {
+        None | Some("") => chrono_tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            PageError(
+                StatusCode::BAD_REQUEST,
+                format!("Unknown time zone {name:?}; use a name such as Europe/Berlin."),
+            )
+        })?,
+    };
+    let now = state.clock.now();
+    let date = query
+        .date
+        .unwrap_or_else(|| LocalDay::containing(now, zone).date);
+    if !timecard_core::domain::segment::is_plausible_day(date) {
+        return Err(PageError(
+            StatusCode::BAD_REQUEST,
+            format!("{date} is not a day this diary can show."),
+        ));
+    }
+    let day = LocalDay::new(date, zone);
+    let (from, to) = (day.start(), day.end());
+    let (user_id, contract_id) = (stored.user_id, stored.contract.id.clone());
+    let segments: Vec<DiarySegment> = blocking(&state, move |s| {
+        Ok(s.segments_between(user_id, from, to)?
+            .into_iter()
+            .filter(|seg| seg.contract_id == contract_id)
+            .collect())
+    })
+    .await?;
+    let total: i64 = segments
+        .iter()
+        .map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0))
+        .sum();
+    let c = &stored.contract;
+    let base = format!("/contracts/{}", c.id);
+    let day_link = |d: NaiveDate| format!("{base}/diary?date={d}&tz={}", zone.name());
+    let mut hours: Vec<i64> = segments
+        .iter()
+        .map(|s| local_hour(s.start.max(from), zone))
+        .collect();
+    hours.dedup();
+    let body = html! {
+        h1 { (c.title) }
+        p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
+        nav.days {
+            a href=(day_link(date.pred_opt().unwrap_or(date))) { "← Previous day" }
+            a href=(day_link(date.succ_opt().unwrap_or(date))) { "Next day →" }
+            form.inline method="get" action={ (base) "/diary" } {
+                input type="hidden" name="date" value=(date);
+                label for="tz" { "Time zone" }
+                input #tz type="text" name="tz" value=(zone.name());
+                button type="submit" { "Show" }
+            }
+        }
+        p.total { "Day total: " strong { (hms(total)) } }
+        @if segments.is_empty() {
+            p { "No time on this day." }
+        }
+        @for hour in &hours {
+            section.hour {
+                h2 { (format!("{hour:02}:00")) }
+                div.cells {
+                    @for minute in (0..60).step_by(10) {
+                        div.heading { (format!(":{minute:02}")) }
+                    }
+                    @for slot in 0..6 {
+                        @let found = segments.iter().find(|s| {
+                            let start = s.start.max(from);
+                            local_hour(start, zone) == *hour && local_minute(start, zone) / 10 == slot
+                        });
+                        (cell(&base, found, zone))
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        &format!("{} — Work Diary", c.title),
+        Some(&viewer),
+        body,
+    ))
+}
+
+fn local_hour(t: DateTime<Utc>, zone: Tz) -> i64 {
+    use chrono::Timelike;
+    i64::from(t.with_timezone(&zone).hour())
+}
+
+fn local_minute(t: DateTime<Utc>, zone: Tz) -> i64 {
+    use chrono::Timelike;
+    i64::from(t.with_timezone(&zone).minute())
+}
+
+/// One ten-minute cell: its thumbnail (loaded when scrolled into view),
+/// activity and memo, or an empty cell.
+fn cell(base: &str, segment: Option<&DiarySegment>, zone: Tz) -> Markup {
+    let Some(s) = segment else {
+        return html! { div.cell.empty {} };
+    };
+    let active = s.activity.0.count_ones() * 10;
+    let when = format!(
+        "{}–{}",
+        s.start.with_timezone(&zone).format("%H:%M"),
+        s.end.with_timezone(&zone).format("%H:%M")
+    );
+    html! {
+        div.cell {
+            @if s.has_screenshot {
+                a href={ (base) "/segments/" (s.id) "/screenshot" } {
+                    img src={ (base) "/segments/" (s.id) "/thumbnail" } loading="lazy"
+                        width="160" height="90" alt={ "Screenshot " (when) };
+                }
+            } @else {
+                div.noshot { (s.capture_note.as_deref().unwrap_or("no screenshot")) }
+            }
+            div.activity title={ "Activity " (active.min(100)) " %" } {
+                meter min="0" max="100" value=(active.min(100)) aria-label="Activity" {}
+            }
+            div.time { (when) }
+            @if !s.memo.is_empty() { div.memo { (s.memo) } }
+        }
+    }
+}
+
+async fn screenshot(
+    state: State<Shared>,
+    viewer: Viewer,
+    path: Path<(String, String)>,
+) -> Result<Response, PageError> {
+    picture(state, viewer, path, Picture::Full).await
+}
+
+async fn thumbnail(
+    state: State<Shared>,
+    viewer: Viewer,
+    path: Path<(String, String)>,
+) -> Result<Response, PageError> {
+    picture(state, viewer, path, Picture::Thumbnail).await
+}
+
+/// A segment's picture, to those who may see the contract it belongs to.
+async fn picture(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, segment)): Path<(String, String)>,
+    size: Picture,
+) -> Result<Response, PageError> {
+    let segment: SegmentId = segment.parse().map_err(|_| not_found())?;
+    let stored = visible_contract(&state, &viewer, id).await?;
+    let (user_id, contract_id) = (stored.user_id, stored.contract.id);
+    let jpeg = blocking(&state, move |s| {
+        Ok(match s.segment(user_id, segment)? {
+            Some(seg) if seg.contract_id == contract_id => s.screenshot(user_id, segment, size)?,
+            _ => None,
+        })
+    })
+    .await?
+    .ok_or_else(not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-timecard-login=x; __Host-timecard=tok"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie(&headers, LOGIN_CSRF_COOKIE), Some("x"));
+        assert_eq!(cookie(&headers, "b"), None);
+    }
+
+    #[test]
+    fn csrf_tokens_differ_per_session_and_compare_exactly() {
+        let (a, b) = (csrf_for("one"), csrf_for("two"));
+        assert_ne!(a, b);
+        assert!(same(&a, &csrf_for("one")));
+        assert!(!same(&a, &b));
+        assert!(!same(&a, &a[..31]));
+    }
+}

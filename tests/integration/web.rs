@@ -1,0 +1,314 @@
+//! The web dashboard over real TLS, as a browser speaks to it (forms,
+//! cookies, redirects): who sees which contract, diary and screenshot, and
+//! what a missing session or CSRF token gets.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use common::server::{PASSWORD, TestServer};
+use common::{at, tiny_jpeg};
+use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
+use timecard_server::rules::{ContractTerms, Rate};
+use timecard_server::store::{Role, Store};
+
+/// A cookie-keeping client that does not follow redirects.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+/// What came back: status, `Location`, the headers, the body.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    headers: HashMap<String, String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Browser {
+        let roots = ureq::tls::RootCerts::Specific(Arc::new(
+            ureq::tls::parse_pem(&server.server.cert_pem)
+                .filter_map(|i| match i {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect(),
+        ));
+        Browser {
+            agent: ureq::Agent::config_builder()
+                .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(StdDuration::from_secs(30)))
+                .build()
+                .into(),
+            base: server.url(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: ureq::http::Response<ureq::Body>) -> Page {
+        let mut headers = HashMap::new();
+        let mut set_cookies = Vec::new();
+        for (name, value) in response.headers() {
+            let value = value.to_str().unwrap_or("").to_owned();
+            if name == "set-cookie" {
+                set_cookies.push(value.clone());
+                let pair = value.split(';').next().unwrap();
+                let (k, v) = pair.split_once('=').unwrap();
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            headers.insert(name.as_str().to_owned(), value);
+        }
+        let status = response.status().as_u16();
+        let location = headers.get("location").cloned();
+        let body = match headers.get("content-type") {
+            Some(t) if t.starts_with("image/") => {
+                let bytes = response.into_body().read_to_vec().unwrap();
+                format!("{} bytes", bytes.len())
+            }
+            _ => response.into_body().read_to_string().unwrap(),
+        };
+        Page {
+            status,
+            location,
+            headers,
+            set_cookies,
+            body,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie_header())
+            .call()
+            .unwrap();
+        self.keep(response)
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie_header())
+            .send_form(fields.iter().copied())
+            .unwrap();
+        self.keep(response)
+    }
+
+    /// The CSRF token in the page's first form.
+    fn csrf(page: &Page) -> String {
+        let at = page.body.find("name=\"csrf\" value=\"").expect("a form") + 19;
+        page.body[at..at + 32].to_owned()
+    }
+
+    fn sign_in(&mut self, login: &str) -> Page {
+        let form = self.get("/login");
+        let csrf = Browser::csrf(&form);
+        self.post(
+            "/login",
+            &[("login", login), ("password", PASSWORD), ("csrf", &csrf)],
+        )
+    }
+}
+
+/// ann's contract `ann-hourly` has the client account `carl`, a rate, and
+/// one segment with a screenshot and a memo with markup in it. `dora` is
+/// another client, `root` an admin; bob is another freelancer.
+fn dashboard() -> (TestServer, SegmentId) {
+    let now = at("2026-11-25T15:00:00Z");
+    let server = TestServer::start(now);
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let hash = timecard_server::auth::hash_password(PASSWORD);
+    for (login, role) in [
+        ("carl", Role::Client),
+        ("dora", Role::Client),
+        ("root", Role::Admin),
+    ] {
+        store.add_user(login, None, &hash).unwrap();
+        store.set_role(login, role).unwrap();
+    }
+    let mut stored = store.contract("ann-hourly").unwrap().unwrap();
+    stored.terms = ContractTerms {
+        client_user_id: Some(store.find_user("carl").unwrap().unwrap().id),
+        rate: Some(Rate {
+            cents: 6000,
+            currency: "USD".into(),
+        }),
+        manual_time: true,
+    };
+    store.save_contract(&stored).unwrap();
+    let start = at("2026-11-25T14:00:00Z");
+    let segment = Segment {
+        id: SegmentId::random(),
+        contract_id: "ann-hourly".into(),
+        device_id: "laptop".into(),
+        start,
+        end: start + Duration::minutes(10),
+        memo: "<script>alert(1)</script> schema".into(),
+        activity: Activity(0b11_1111_1111),
+        screenshot: Some(Screenshot {
+            taken_at: start + Duration::minutes(3),
+            jpeg: tiny_jpeg(),
+            thumbnail: tiny_jpeg(),
+        }),
+        capture_note: None,
+    };
+    let body = timecard_core::codec::encode_body(&segment).unwrap();
+    server.client("ann").upload(vec![body]).unwrap();
+    (server, segment.id)
+}
+
+#[test]
+fn a_client_sees_their_contracts_diary_and_screenshots() {
+    let (server, id) = dashboard();
+    let mut carl = Browser::new(&server);
+    let signed_in = carl.sign_in("carl");
+    assert_eq!(signed_in.status, 303);
+    assert_eq!(signed_in.location.as_deref(), Some("/contracts"));
+    let session = signed_in
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-timecard="))
+        .expect("a session cookie")
+        .clone();
+    assert!(carl.cookies.contains_key("__Host-timecard"));
+
+    let page = carl.get("/contracts");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Contract ann-hourly"), "{}", page.body);
+    assert!(!page.body.contains("bob-hourly") && !page.body.contains("ann-open"));
+    assert!(page.body.contains("0:10:00 of 40 h"), "{}", page.body);
+    assert!(
+        page.body.contains("10.00 USD"),
+        "an hour's sixth at 60: {}",
+        page.body
+    );
+    let csp = &page.headers["content-security-policy"];
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+    assert!(page.headers.contains_key("strict-transport-security"));
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
+
+    let diary = carl.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=Europe/Berlin");
+    assert_eq!(diary.status, 200, "{}", diary.body);
+    assert!(
+        diary.body.contains("<h2>15:00</h2>"),
+        "Berlin's hour: {}",
+        diary.body
+    );
+    assert!(diary.body.contains(&format!("/segments/{id}/thumbnail")));
+    assert!(
+        diary
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; schema")
+    );
+    assert!(!diary.body.contains("<script>alert(1)"));
+    assert!(diary.body.contains("Day total: <strong>0:10:00</strong>"));
+
+    for which in ["thumbnail", "screenshot"] {
+        let picture = carl.get(&format!("/contracts/ann-hourly/segments/{id}/{which}"));
+        assert_eq!(picture.status, 200);
+        assert_eq!(picture.headers["content-type"], "image/jpeg");
+        assert_eq!(picture.headers["cache-control"], "private, no-store");
+        assert_eq!(picture.body, format!("{} bytes", tiny_jpeg().len()));
+    }
+    // The cookie is one scripts cannot read and other sites do not send.
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+}
+
+#[test]
+fn every_page_refuses_who_may_not_see_it() {
+    let (server, id) = dashboard();
+    let pages = [
+        "/contracts/ann-hourly/diary".to_owned(),
+        format!("/contracts/ann-hourly/segments/{id}/thumbnail"),
+        format!("/contracts/ann-hourly/segments/{id}/screenshot"),
+    ];
+    // No session: to the sign-in page.
+    let mut nobody = Browser::new(&server);
+    for page in pages.iter().chain([&"/contracts".to_owned()]) {
+        let got = nobody.get(page);
+        assert_eq!(got.status, 303, "{page}");
+        assert_eq!(got.location.as_deref(), Some("/login"), "{page}");
+    }
+    // Another client, another freelancer: as if it did not exist.
+    for login in ["dora", "bob"] {
+        let mut other = Browser::new(&server);
+        assert_eq!(other.sign_in(login).status, 303);
+        for page in &pages {
+            let got = other.get(page);
+            assert_eq!(got.status, 404, "{login} {page}");
+            assert!(!got.body.contains("schema"), "{login} {page}");
+        }
+        assert!(!other.get("/contracts").body.contains("ann-hourly"));
+    }
+    // The freelancer and an admin may.
+    for login in ["ann", "root"] {
+        let mut allowed = Browser::new(&server);
+        allowed.sign_in(login);
+        for page in &pages {
+            assert_eq!(allowed.get(page).status, 200, "{login} {page}");
+        }
+    }
+    // A wrong password says so and opens no session.
+    let mut guess = Browser::new(&server);
+    let form = guess.get("/login");
+    let csrf = Browser::csrf(&form);
+    let wrong = guess.post(
+        "/login",
+        &[("login", "carl"), ("password", "nope"), ("csrf", &csrf)],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("wrong username or password"));
+    assert!(!guess.cookies.contains_key("__Host-timecard"));
+    // A sign-in without the form's token opens no session.
+    let mut forged = Browser::new(&server);
+    let got = forged.post(
+        "/login",
+        &[
+            ("login", "carl"),
+            ("password", PASSWORD),
+            ("csrf", "0".repeat(32).as_str()),
+        ],
+    );
+    assert_eq!(got.status, 403);
+    assert!(!forged.cookies.contains_key("__Host-timecard"));
+    // Signing out without the session's token changes nothing.
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let got = carl.post("/logout", &[("csrf", "0".repeat(32).as_str())]);
+    assert_eq!(got.status, 403);
+    assert_eq!(carl.get("/contracts").status, 200, "still signed in");
+    let page = carl.get("/contracts");
+    let got = carl.post("/logout", &[("csrf", &Browser::csrf(&page))]);
+    assert_eq!(got.location.as_deref(), Some("/login"));
+    assert_eq!(carl.get("/contracts").status, 303, "signed out");
+    // An expired session is no session.
+    let mut later = Browser::new(&server);
+    later.sign_in("carl");
+    server.clock.advance(Duration::days(31));
+    assert_eq!(later.get(&pages[0]).status, 303);
+}
