@@ -233,6 +233,50 @@ fn a_client_sees_their_contracts_diary_and_screenshots() {
         assert_eq!(picture.headers["cache-control"], "private, no-store");
         assert_eq!(picture.body, format!("{} bytes", tiny_jpeg().len()));
     }
+    // The week's timesheet, its CSV and the API agree on the time.
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-26");
+    assert_eq!(sheet.status, 200, "{}", sheet.body);
+    assert!(
+        sheet.body.contains("week of Mon 23 Nov 2026"),
+        "{}",
+        sheet.body
+    );
+    assert!(
+        sheet.body.contains("<strong>0:10:00</strong>"),
+        "{}",
+        sheet.body
+    );
+    assert!(sheet.body.contains("<svg"), "the chart");
+    assert!(sheet.body.contains("10.00 USD"), "{}", sheet.body);
+    let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-23&tz=Asia/Kolkata");
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-disposition"].starts_with("attachment"));
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(rows.len(), 2, "a heading and one segment: {}", csv.body);
+    assert!(
+        rows[1].starts_with(&format!(
+            "{id},2026-11-25T14:00:00Z,2026-11-25T14:10:00Z,2026-11-25 19:30:00,"
+        )),
+        "{}",
+        rows[1]
+    );
+    let minutes: f64 = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(6).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let api = server.client("ann").contracts("UTC").unwrap();
+    let week_secs = api
+        .contracts
+        .iter()
+        .find(|c| c.contract.id == "ann-hourly")
+        .unwrap()
+        .week_logged_secs;
+    assert_eq!((minutes * 60.0).round() as i64, week_secs);
+    assert!(
+        rows[1].contains("<script>alert(1)</script> schema"),
+        "the memo as written"
+    );
+
     // The cookie is one scripts cannot read and other sites do not send.
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(session.contains(attribute), "{session}");
@@ -244,6 +288,8 @@ fn every_page_refuses_who_may_not_see_it() {
     let (server, id) = dashboard();
     let pages = [
         "/contracts/ann-hourly/diary".to_owned(),
+        "/contracts/ann-hourly/timesheet".to_owned(),
+        "/contracts/ann-hourly/timesheet.csv".to_owned(),
         format!("/contracts/ann-hourly/segments/{id}/thumbnail"),
         format!("/contracts/ann-hourly/segments/{id}/screenshot"),
     ];

@@ -46,6 +46,8 @@ pub fn routes() -> Router<Shared> {
         .route("/logout", post(logout))
         .route("/contracts", get(contracts_page))
         .route("/contracts/{id}/diary", get(diary_page))
+        .route("/contracts/{id}/timesheet", get(timesheet_page))
+        .route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
         .route(
             "/contracts/{id}/segments/{segment}/screenshot",
             get(screenshot),
@@ -429,6 +431,8 @@ fn contract_row(line: &ContractLine) -> Markup {
         tr {
             td {
                 a href={ "/contracts/" (c.id) "/diary" } { (c.title) }
+                " · "
+                a href={ "/contracts/" (c.id) "/timesheet" } { "timesheet" }
                 @if !c.client.is_empty() { br; span.muted { (c.client) } }
                 @if c.status != timecard_core::domain::ContractStatus::Active {
                     br; span.badge { (c.status.as_str()) }
@@ -620,6 +624,249 @@ fn cell(base: &str, segment: Option<&DiarySegment>, zone: Tz) -> Markup {
     }
 }
 
+#[derive(Deserialize)]
+struct WeekQuery {
+    week: Option<NaiveDate>,
+}
+
+/// The contract's segments that overlap `[from, to)`, oldest first.
+async fn contract_segments(
+    state: &Shared,
+    stored: &StoredContract,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DiarySegment>, PageError> {
+    let (user_id, contract_id) = (stored.user_id, stored.contract.id.clone());
+    Ok(blocking(state, move |s| {
+        Ok(s.segments_between(user_id, from, to)?
+            .into_iter()
+            .filter(|seg| seg.contract_id == contract_id)
+            .collect())
+    })
+    .await?)
+}
+
+/// Seconds of `segment` inside `[from, to)`.
+fn secs_within(segment: &DiarySegment, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (segment.end.min(to) - segment.start.max(from))
+        .num_seconds()
+        .max(0)
+}
+
+fn parse_week(week: Option<NaiveDate>, now: DateTime<Utc>) -> Result<BillingWeek, PageError> {
+    let Some(day) = week else {
+        return Ok(BillingWeek::containing(now));
+    };
+    if !timecard_core::domain::segment::is_plausible_day(day) {
+        return Err(PageError(
+            StatusCode::BAD_REQUEST,
+            format!("{day} is not a week this timesheet can show."),
+        ));
+    }
+    Ok(BillingWeek::containing(
+        day.and_time(chrono::NaiveTime::MIN).and_utc(),
+    ))
+}
+
+async fn timesheet_page(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<WeekQuery>,
+) -> Result<Html<String>, PageError> {
+    let stored = visible_contract(&state, &viewer, id).await?;
+    let week = parse_week(query.week, state.clock.now())?;
+    let segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
+    let days: Vec<(NaiveDate, i64)> = (0..7)
+        .map(|i| {
+            let from = week.start() + Duration::days(i);
+            let to = from + Duration::days(1);
+            let secs = segments.iter().map(|s| secs_within(s, from, to)).sum();
+            (from.date_naive(), secs)
+        })
+        .collect();
+    let total: i64 = days.iter().map(|(_, secs)| secs).sum();
+    let c = &stored.contract;
+    let base = format!("/contracts/{}", c.id);
+    let monday = week.start().date_naive();
+    let week_link = |d: NaiveDate| format!("{base}/timesheet?week={d}");
+    let body = html! {
+        h1 { (c.title) }
+        p.muted { "Timesheet · week of " (monday.format("%a %-d %b %Y"))
+            " (Monday 00:00 UTC to Monday)" }
+        nav.days {
+            a href=(week_link(monday - Duration::days(7))) { "← Previous week" }
+            a href=(week_link(monday + Duration::days(7))) { "Next week →" }
+            a href={ (base) "/timesheet.csv?week=" (monday) } { "Download CSV" }
+        }
+        (bar_chart(&days))
+        table.contracts {
+            thead { tr {
+                th scope="col" { "Day" }
+                th scope="col" { "Tracked" }
+                th scope="col" { "Manual" }
+                th scope="col" { "Total" }
+            } }
+            tbody {
+                @for (day, secs) in &days {
+                    tr {
+                        td { a href={ (base) "/diary?date=" (day) "&tz=UTC" } { (day.format("%a %-d %b")) } }
+                        td { (hms(*secs)) }
+                        td { (hms(0)) }
+                        td { (hms(*secs)) }
+                    }
+                }
+            }
+            tfoot { tr {
+                th scope="row" { "Week" }
+                td { (hms(total)) }
+                td { (hms(0)) }
+                td { strong { (hms(total)) } }
+            } }
+        }
+        @if let Some(rate) = &stored.terms.rate {
+            p.total { "Amount: " strong { (money(total as f64 / 3600.0 * rate.cents as f64 / 100.0, &rate.currency)) }
+                " at " (money(rate.cents as f64 / 100.0, &rate.currency)) "/h" }
+        }
+    };
+    Ok(layout(
+        &format!("{} — Timesheet", c.title),
+        Some(&viewer),
+        body,
+    ))
+}
+
+/// Hours per day as bars, drawn on the server (no script).
+fn bar_chart(days: &[(NaiveDate, i64)]) -> Markup {
+    const WIDTH: i64 = 560;
+    const HEIGHT: i64 = 160;
+    let most = days.iter().map(|(_, s)| *s).max().unwrap_or(0).max(3600);
+    let slot = WIDTH / days.len().max(1) as i64;
+    html! {
+        svg.chart width=(WIDTH) height=(HEIGHT + 24) viewBox={ "0 0 " (WIDTH) " " (HEIGHT + 24) }
+            role="img" aria-label="Hours per day" {
+            @for (i, (day, secs)) in days.iter().enumerate() {
+                @let h = secs * HEIGHT / most;
+                @let x = i as i64 * slot;
+                rect x=(x + 8) y=(HEIGHT - h) width=(slot - 16) height=(h) fill="#0b6e66" {
+                    title { (day.format("%a")) ": " (hms(*secs)) }
+                }
+                text x=(x + slot / 2) y=(HEIGHT + 18) text-anchor="middle" font-size="13" fill="#1b1f24" {
+                    (day.format("%a"))
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsvQuery {
+    week: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    tz: Option<String>,
+}
+
+/// One row per segment: start and end in UTC and in the chosen zone,
+/// minutes, kind, memo, activity. `?week=` (a billing week) or
+/// `?from=&to=` (UTC days, both included).
+async fn timesheet_csv(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<CsvQuery>,
+) -> Result<Response, PageError> {
+    let stored = visible_contract(&state, &viewer, id).await?;
+    let zone: Tz = match query.tz.as_deref() {
+        None | Some("") => chrono_tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            PageError(
+                StatusCode::BAD_REQUEST,
+                format!("Unknown time zone {name:?}."),
+            )
+        })?,
+    };
+    let (from, to) = match (query.from, query.to) {
+        (Some(from), Some(to)) => {
+            let days = (to - from).num_days();
+            if !(0..=366).contains(&days) || !timecard_core::domain::segment::is_plausible_day(from)
+            {
+                return Err(PageError(
+                    StatusCode::BAD_REQUEST,
+                    "Give from and to as YYYY-MM-DD, at most a year apart, from first.".into(),
+                ));
+            }
+            let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+            (start, start + Duration::days(days + 1))
+        }
+        _ => {
+            let week = parse_week(query.week, state.clock.now())?;
+            (week.start(), week.end())
+        }
+    };
+    let segments = contract_segments(&state, &stored, from, to).await?;
+    let mut csv = String::from(
+        "segment,start_utc,end_utc,start_local,end_local,time_zone,minutes,kind,memo,activity_percent\r\n",
+    );
+    for s in &segments {
+        let (start, end) = (s.start.max(from), s.end.min(to));
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let row = [
+            s.id.to_string(),
+            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            local(start),
+            local(end),
+            zone.name().to_owned(),
+            format!("{:.2}", secs_within(s, from, to) as f64 / 60.0),
+            "tracked".to_owned(),
+            s.memo.clone(),
+            (s.activity.0.count_ones() * 10).min(100).to_string(),
+        ];
+        let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
+    let name = format!(
+        "timesheet-{}-{}.csv",
+        stored
+            .contract
+            .id
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        from.format("%Y-%m-%d")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// A CSV cell: quoted when it must be, and a text that a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@`) kept as text.
+fn csv_cell(text: &str) -> String {
+    let text = match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
 async fn screenshot(
     state: State<Shared>,
     viewer: Viewer,
@@ -678,6 +925,16 @@ mod tests {
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&headers, LOGIN_CSRF_COOKIE), Some("x"));
         assert_eq!(cookie(&headers, "b"), None);
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\"\nthen"), "\"say \"\"hi\"\"\nthen\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-3"), "'-3");
+        assert_eq!(csv_cell("2026-11-25T14:00:00Z"), "2026-11-25T14:00:00Z");
     }
 
     #[test]
