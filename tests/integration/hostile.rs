@@ -74,14 +74,7 @@ struct Http {
 
 impl Http {
     fn new(url: &str, cert_pem: &[u8]) -> Http {
-        let roots = ureq::tls::RootCerts::Specific(Arc::new(
-            ureq::tls::parse_pem(cert_pem)
-                .filter_map(|i| match i {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect(),
-        ));
+        let roots = common::pinned_roots(cert_pem);
         Http {
             agent: ureq::Agent::config_builder()
                 .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())

@@ -198,14 +198,7 @@ fn failures_say_which_they_are() {
 fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));
     let token = server.client("ann").token().unwrap();
-    let roots = ureq::tls::RootCerts::Specific(Arc::new(
-        ureq::tls::parse_pem(&server.server.cert_pem)
-            .filter_map(|i| match i {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect(),
-    ));
+    let roots = common::pinned_roots(&server.server.cert_pem);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
         .http_status_as_error(false)

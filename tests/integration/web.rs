@@ -5,7 +5,6 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
@@ -33,14 +32,7 @@ struct Page {
 
 impl Browser {
     fn new(server: &TestServer) -> Browser {
-        let roots = ureq::tls::RootCerts::Specific(Arc::new(
-            ureq::tls::parse_pem(&server.server.cert_pem)
-                .filter_map(|i| match i {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect(),
-        ));
+        let roots = common::pinned_roots(&server.server.cert_pem);
         Browser {
             agent: ureq::Agent::config_builder()
                 .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())

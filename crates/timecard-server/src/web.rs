@@ -493,6 +493,19 @@ async fn visible_contract(
     }
 }
 
+/// The zone a page was asked for (`?tz=`), UTC when none.
+fn page_zone(name: Option<&str>) -> Result<Tz, PageError> {
+    match name {
+        None | Some("") => Ok(chrono_tz::UTC),
+        Some(name) => name.parse().map_err(|_| {
+            PageError(
+                StatusCode::BAD_REQUEST,
+                format!("Unknown time zone {name:?}; use a name such as Europe/Berlin."),
+            )
+        }),
+    }
+}
+
 async fn diary_page(
     State(state): State<Shared>,
     viewer: Viewer,
@@ -500,15 +513,7 @@ async fn diary_page(
     Query(query): Query<DiaryQuery>,
 ) -> Result<Html<String>, PageError> {
     let stored = visible_contract(&state, &viewer, id).await?;
-    let zone: Tz = match query.tz.as_deref() {
-        None | Some("") => chrono_tz::UTC,
-        Some(name) => name.parse().map_err(|_| {
-            PageError(
-                StatusCode::BAD_REQUEST,
-                format!("Unknown time zone {name:?}; use a name such as Europe/Berlin."),
-            )
-        })?,
-    };
+    let zone = page_zone(query.tz.as_deref())?;
     let now = state.clock.now();
     let date = query
         .date
@@ -777,15 +782,7 @@ async fn timesheet_csv(
     Query(query): Query<CsvQuery>,
 ) -> Result<Response, PageError> {
     let stored = visible_contract(&state, &viewer, id).await?;
-    let zone: Tz = match query.tz.as_deref() {
-        None | Some("") => chrono_tz::UTC,
-        Some(name) => name.parse().map_err(|_| {
-            PageError(
-                StatusCode::BAD_REQUEST,
-                format!("Unknown time zone {name:?}."),
-            )
-        })?,
-    };
+    let zone = page_zone(query.tz.as_deref())?;
     let (from, to) = match (query.from, query.to) {
         (Some(from), Some(to)) => {
             let days = (to - from).num_days();

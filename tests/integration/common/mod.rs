@@ -102,3 +102,16 @@ pub fn server_exe() -> std::path::PathBuf {
         })
         .clone()
 }
+
+/// Root certificates for ureq that trust only `cert_pem` (a test server's
+/// self-signed certificate).
+pub fn pinned_roots(cert_pem: &[u8]) -> ureq::tls::RootCerts {
+    ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+        ureq::tls::parse_pem(cert_pem)
+            .filter_map(|i| match i {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect(),
+    ))
+}
