@@ -350,3 +350,68 @@ fn every_page_refuses_who_may_not_see_it() {
     server.clock.advance(Duration::days(31));
     assert_eq!(later.get(&pages[0]).status, 303);
 }
+
+/// Where the browser tests save what they saw, for people to look at.
+fn web_screens() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screens")
+}
+
+// The dashboard in headless Chromium over real TLS: the client signs in,
+// sees the week's hours, the diary's screenshots (every image loaded), a
+// full screenshot, the timesheet; a memo with markup is text.
+#[test]
+fn the_dashboard_in_a_real_browser() {
+    let (server, id) = dashboard();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    browser.go(&format!("{url}/contracts"));
+    assert!(browser.url().ends_with("/login"), "{}", browser.url());
+    browser.type_into(&browser.find("#login"), "carl");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.click(&browser.find("form.signin button[type=submit]"));
+    browser.wait_until(
+        "the contracts page",
+        "return location.pathname === '/contracts';",
+    );
+    let text = browser.text();
+    assert!(text.contains("Contract ann-hourly"), "{text}");
+    assert!(text.contains("0:10:00 of 40 h"), "{text}");
+    assert!(!text.contains("bob-hourly"), "{text}");
+    browser.screenshot(&web_screens().join("contracts.png"));
+
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=Europe/Berlin"
+    ));
+    browser.wait_until(
+        "every screenshot in the diary",
+        "const images = Array.from(document.images); \
+         return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0);",
+    );
+    let text = browser.text();
+    assert!(
+        text.contains("<script>alert(1)</script> schema"),
+        "the memo as text: {text}"
+    );
+    assert_eq!(
+        browser.run("return document.querySelectorAll('script').length;"),
+        serde_json::json!(0),
+        "no script made it into the page"
+    );
+    browser.screenshot(&web_screens().join("diary.png"));
+
+    browser.click(&browser.find(&format!("a[href$='/segments/{id}/screenshot']")));
+    browser.wait_until(
+        "the full screenshot",
+        "return document.images.length === 1 && document.images[0].naturalWidth > 0;",
+    );
+    assert!(browser.url().ends_with("/screenshot"), "{}", browser.url());
+
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/timesheet?week=2026-11-25"
+    ));
+    let text = browser.text();
+    assert!(text.contains("Week\t0:10:00"), "{text}");
+    browser.screenshot(&web_screens().join("timesheet.png"));
+}

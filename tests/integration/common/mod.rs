@@ -67,6 +67,7 @@ pub mod device;
 pub mod server;
 pub mod serving;
 pub mod small_disk;
+pub mod webdriver;
 pub mod xvfb;
 
 /// The `timecard-server` binary. It belongs to the `timecard-server` crate,
