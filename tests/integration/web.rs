@@ -415,3 +415,183 @@ fn the_dashboard_in_a_real_browser() {
     assert!(text.contains("Week\t0:10:00"), "{text}");
     browser.screenshot(&web_screens().join("timesheet.png"));
 }
+
+// The weekly review: after the week ends the client disputes a segment,
+// the freelancer answers, the client rejects the time (it leaves the
+// totals and the CSV) and approves the week; every step is in the log, and
+// nobody else can take one. A week nobody approves is approved by itself.
+#[test]
+fn a_week_is_reviewed_disputed_answered_and_approved() {
+    let (server, id) = dashboard();
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let mut ann = Browser::new(&server);
+    ann.sign_in("ann");
+    let diary = "/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC";
+    let dispute = format!("/contracts/ann-hourly/segments/{id}/dispute");
+    let form = |browser: &mut Browser, extra: &[(&str, &str)]| {
+        let page = browser.get(diary);
+        let mut fields = vec![
+            ("csrf".to_owned(), Browser::csrf(&page)),
+            ("date".to_owned(), "2026-11-25".to_owned()),
+            ("tz".to_owned(), "UTC".to_owned()),
+        ];
+        fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        fields
+    };
+    let post = |browser: &mut Browser, path: &str, fields: Vec<(String, String)>| {
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        browser.post(path, &fields)
+    };
+
+    // During the week there is nothing to review yet.
+    assert!(!carl.get(diary).body.contains("Dispute</button>"));
+    let f = form(&mut carl, &[("note", "too early")]);
+    let got = post(&mut carl, &dispute, f);
+    assert_eq!(got.status, 409, "{}", got.body);
+    assert!(got.body.contains("the week has not ended yet"));
+
+    server.clock.set(at("2026-11-30T10:00:00Z"));
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    assert!(
+        sheet
+            .body
+            .contains("waiting for the client's approval until Sat 5 Dec 00:00 UTC"),
+        "{}",
+        sheet.body
+    );
+    assert!(sheet.body.contains("Approve this week"));
+    assert!(
+        !ann.get("/contracts/ann-hourly/timesheet?week=2026-11-25")
+            .body
+            .contains("Approve this week")
+    );
+
+    // The client disputes; without the form's token nothing happens.
+    let got = carl.post(
+        &dispute,
+        &[("csrf", "0".repeat(32).as_str()), ("note", "x")],
+    );
+    assert_eq!(got.status, 403);
+    let f = form(
+        &mut carl,
+        &[("note", "This was a <b>meeting</b>, not work")],
+    );
+    let got = post(&mut carl, &dispute, f);
+    assert_eq!(got.status, 303, "{}", got.body);
+    assert_eq!(got.location.as_deref(), Some(diary));
+    let page = carl.get(diary);
+    assert!(
+        page.body
+            .contains("This was a &lt;b&gt;meeting&lt;/b&gt;, not work"),
+        "{}",
+        page.body
+    );
+    // Another client cannot act on it; the freelancer cannot approve.
+    let mut dora = Browser::new(&server);
+    dora.sign_in("dora");
+    let page = dora.get("/contracts");
+    let got = dora.post(
+        &format!("/contracts/ann-hourly/segments/{id}/decide"),
+        &[
+            ("csrf", &Browser::csrf(&page)),
+            ("decision", "reject"),
+            ("date", "2026-11-25"),
+            ("tz", "UTC"),
+        ],
+    );
+    assert_eq!(got.status, 404);
+    let page = ann.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    let got = ann.post(
+        "/contracts/ann-hourly/weeks/2026-11-23/approve",
+        &[("csrf", &Browser::csrf(&page))],
+    );
+    assert_eq!(got.status, 409);
+
+    // The freelancer answers; the client cannot approve before deciding.
+    let f = form(&mut ann, &[("note", "It was pairing on the schema")]);
+    assert_eq!(
+        post(
+            &mut ann,
+            &format!("/contracts/ann-hourly/segments/{id}/answer"),
+            f
+        )
+        .status,
+        303
+    );
+    let page = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    assert!(!page.body.contains("Approve this week"), "{}", page.body);
+    let got = carl.post(
+        "/contracts/ann-hourly/weeks/2026-11-23/approve",
+        &[("csrf", &Browser::csrf(&page))],
+    );
+    assert_eq!(got.status, 409);
+    assert!(got.body.contains("decide the disputed segments first"));
+
+    // The client rejects the time: it leaves the totals and the CSV.
+    let f = form(&mut carl, &[("decision", "reject")]);
+    assert_eq!(
+        post(
+            &mut carl,
+            &format!("/contracts/ann-hourly/segments/{id}/decide"),
+            f
+        )
+        .status,
+        303
+    );
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    assert!(
+        sheet.body.contains("<strong>0:00:00</strong>"),
+        "{}",
+        sheet.body
+    );
+    assert!(sheet.body.contains("1 rejected segment(s) are left out"));
+    let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
+    assert_eq!(csv.body.lines().count(), 1, "{}", csv.body);
+
+    // Then approves the week; nothing more can be disputed.
+    let got = carl.post(
+        "/contracts/ann-hourly/weeks/2026-11-23/approve",
+        &[("csrf", &Browser::csrf(&sheet))],
+    );
+    assert_eq!(got.status, 303, "{}", got.body);
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    assert!(
+        sheet
+            .body
+            .contains("<strong>Approved</strong> by carl on Mon 30 Nov 10:00 UTC"),
+        "{}",
+        sheet.body
+    );
+    for step in [
+        "disputed a segment",
+        "answered a dispute",
+        "rejected disputed time",
+        "approved the week",
+    ] {
+        assert!(
+            sheet.body.contains(step),
+            "the log shows {step:?}: {}",
+            sheet.body
+        );
+    }
+    assert!(
+        sheet
+            .body
+            .contains("ann · answered a dispute: It was pairing on the schema")
+    );
+
+    // Another week nobody approves is approved when the window closes.
+    server.clock.set(at("2026-12-12T00:00:00Z"));
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-12-01");
+    assert!(
+        sheet
+            .body
+            .contains("<strong>Approved</strong> automatically on Sat 12 Dec 00:00 UTC"),
+        "{}",
+        sheet.body
+    );
+}

@@ -55,6 +55,8 @@ pub struct AppState {
     /// While this file exists, the API answers 503 (maintenance).
     pub maintenance_flag: PathBuf,
     pub limiter: Mutex<SignInLimiter>,
+    /// How long a client has to review a week after it ends.
+    pub review_secs: i64,
 }
 
 /// What keeps hostile clients from taking the server's memory or time

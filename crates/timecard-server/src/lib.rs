@@ -38,6 +38,9 @@ pub const DB_FILE: &str = "timecard-server.sqlite";
 /// While this file exists in the data folder the API answers 503.
 pub const MAINTENANCE_FILE: &str = "maintenance";
 
+/// Days a client has to review a billing week (`serve --review-days`).
+pub const DEFAULT_REVIEW_DAYS: i64 = 5;
+
 /// How to run a server.
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -49,6 +52,9 @@ pub struct ServerOptions {
     pub clock: Arc<dyn Clock>,
     /// Timeouts and the per-address cap on connections.
     pub limits: ConnectionLimits,
+    /// How long after a billing week ends its client may approve it or
+    /// dispute its time; then it is approved by itself.
+    pub review_secs: i64,
 }
 
 impl ServerOptions {
@@ -62,6 +68,7 @@ impl ServerOptions {
             certificate: None,
             clock: Arc::new(SystemClock),
             limits: ConnectionLimits::default(),
+            review_secs: DEFAULT_REVIEW_DAYS * 24 * 3600,
         }
     }
 }
@@ -186,6 +193,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         clock: options.clock.clone(),
         maintenance_flag: options.data_dir.join(MAINTENANCE_FILE),
         limiter: Mutex::new(Default::default()),
+        review_secs: options.review_secs,
     });
     let app = api::router(state).layer(axum::middleware::from_fn_with_state(
         options.limits.body_timeout,

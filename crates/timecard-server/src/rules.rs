@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use timecard_core::domain::{BillingWeek, Contract, ContractStatus, PendingLimit, Segment};
+use timecard_core::domain::{
+    BillingWeek, Contract, ContractStatus, PendingLimit, Segment, SegmentId,
+};
 use timecard_core::protocol::{RejectReason, ServerConfig};
 
 /// A contract as the server stores it.
@@ -246,6 +248,204 @@ pub fn may_delete(
         return Err(week.locks_at(grace_secs));
     }
     Ok(())
+}
+
+/// The client's review of a billing week: what was done, by whom, when.
+/// Stored as an append-only log; the state of a week and of each disputed
+/// segment is worked out from it ([`week_review`], [`disputes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewEvent {
+    pub week_start: DateTime<Utc>,
+    /// The segment it is about; `None` for the week as a whole.
+    pub segment_id: Option<SegmentId>,
+    pub action: ReviewAction,
+    /// The reason of a dispute, the freelancer's answer.
+    pub note: String,
+    pub by_user_id: i64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewAction {
+    /// The client approves the week.
+    Approve,
+    /// The client disputes a segment, with a reason.
+    Dispute,
+    /// The freelancer answers a dispute.
+    Answer,
+    /// The client keeps the disputed time after all.
+    Keep,
+    /// The client rejects the disputed time: it drops out of totals and
+    /// exports.
+    Reject,
+}
+
+impl ReviewAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewAction::Approve => "approve",
+            ReviewAction::Dispute => "dispute",
+            ReviewAction::Answer => "answer",
+            ReviewAction::Keep => "keep",
+            ReviewAction::Reject => "reject",
+        }
+    }
+
+    pub fn from_stored(text: &str) -> Option<ReviewAction> {
+        Some(match text {
+            "approve" => ReviewAction::Approve,
+            "dispute" => ReviewAction::Dispute,
+            "answer" => ReviewAction::Answer,
+            "keep" => ReviewAction::Keep,
+            "reject" => ReviewAction::Reject,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a billing week stands in the client's review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeekReview {
+    /// The week has not ended.
+    Open,
+    /// Ended: the client may approve it or dispute its segments until then.
+    InReview { until: DateTime<Utc> },
+    /// Approved by the client (or an admin).
+    Approved { by_user_id: i64, at: DateTime<Utc> },
+    /// Nobody approved it before the review window closed.
+    ApprovedAutomatically { at: DateTime<Utc> },
+}
+
+/// The state of `week` at `now`, given its review events and how long the
+/// client has after the week ends (`review_secs`).
+pub fn week_review(
+    week: BillingWeek,
+    now: DateTime<Utc>,
+    review_secs: i64,
+    events: &[ReviewEvent],
+) -> WeekReview {
+    let until = week.end() + Duration::seconds(review_secs);
+    if let Some(approved) = events
+        .iter()
+        .find(|e| e.week_start == week.start() && e.action == ReviewAction::Approve)
+    {
+        return WeekReview::Approved {
+            by_user_id: approved.by_user_id,
+            at: approved.at,
+        };
+    }
+    if now < week.end() {
+        WeekReview::Open
+    } else if now < until {
+        WeekReview::InReview { until }
+    } else {
+        WeekReview::ApprovedAutomatically { at: until }
+    }
+}
+
+/// A disputed segment and where its dispute stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dispute {
+    pub segment_id: SegmentId,
+    pub reason: String,
+    pub disputed_by: i64,
+    pub disputed_at: DateTime<Utc>,
+    pub answer: Option<String>,
+    /// `None` while the client has not decided: the time still counts.
+    pub decision: Option<ReviewAction>,
+}
+
+impl Dispute {
+    /// Whether the segment's time counts: until the client rejects it.
+    pub fn counts(&self) -> bool {
+        self.decision != Some(ReviewAction::Reject)
+    }
+}
+
+/// Every segment disputed in `events`, in the order they were disputed.
+pub fn disputes(events: &[ReviewEvent]) -> Vec<Dispute> {
+    let mut out: Vec<Dispute> = Vec::new();
+    for e in events {
+        let Some(id) = e.segment_id else { continue };
+        let open = out.iter_mut().find(|d| d.segment_id == id);
+        match (e.action, open) {
+            (ReviewAction::Dispute, None) => out.push(Dispute {
+                segment_id: id,
+                reason: e.note.clone(),
+                disputed_by: e.by_user_id,
+                disputed_at: e.at,
+                answer: None,
+                decision: None,
+            }),
+            (ReviewAction::Answer, Some(d)) => d.answer = Some(e.note.clone()),
+            (action @ (ReviewAction::Keep | ReviewAction::Reject), Some(d)) => {
+                d.decision = Some(action)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Who is asking to act on a contract's review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reviewer {
+    /// The contract's client account, or an admin.
+    Client,
+    /// The contract's freelancer.
+    Freelancer,
+    Other,
+}
+
+pub fn reviewer(viewer_id: i64, viewer_is_admin: bool, contract: &StoredContract) -> Reviewer {
+    if viewer_is_admin || contract.terms.client_user_id == Some(viewer_id) {
+        Reviewer::Client
+    } else if contract.user_id == viewer_id {
+        Reviewer::Freelancer
+    } else {
+        Reviewer::Other
+    }
+}
+
+/// Whether `who` may do `action` (on `segment`, for the segment actions) in
+/// a week that stands at `state`; the error says why not, in words.
+pub fn may_review(
+    who: Reviewer,
+    action: ReviewAction,
+    state: WeekReview,
+    dispute: Option<&Dispute>,
+) -> Result<(), &'static str> {
+    let in_review = matches!(state, WeekReview::InReview { .. });
+    match (action, who) {
+        (_, Reviewer::Other) => Err("only the contract's client and freelancer review its time"),
+        (ReviewAction::Answer, Reviewer::Freelancer) => match dispute {
+            Some(d) if d.decision.is_none() && in_review => Ok(()),
+            Some(_) => Err("this dispute is closed"),
+            None => Err("this segment is not disputed"),
+        },
+        (_, Reviewer::Freelancer) => Err("only the client reviews the time"),
+        (ReviewAction::Answer, Reviewer::Client) => Err("the freelancer answers a dispute"),
+        _ if !in_review => Err(match state {
+            WeekReview::Open => "the week has not ended yet",
+            _ => "the week is approved",
+        }),
+        (ReviewAction::Approve, Reviewer::Client) => {
+            if dispute.is_some_and(|d| d.decision.is_none()) {
+                Err("decide the disputed segments first")
+            } else {
+                Ok(())
+            }
+        }
+        (ReviewAction::Dispute, Reviewer::Client) => match dispute {
+            None => Ok(()),
+            Some(_) => Err("this segment is already disputed"),
+        },
+        (ReviewAction::Keep | ReviewAction::Reject, Reviewer::Client) => match dispute {
+            Some(d) if d.decision.is_none() => Ok(()),
+            Some(_) => Err("this dispute is already decided"),
+            None => Err("this segment is not disputed"),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -558,5 +758,121 @@ mod tests {
         assert!(may_view(3, true, &stored), "an admin");
         stored.terms.client_user_id = None;
         assert!(!may_view(2, false, &stored), "a client no longer on it");
+    }
+
+    fn event(action: ReviewAction, segment: Option<SegmentId>, by: i64, at_: &str) -> ReviewEvent {
+        ReviewEvent {
+            week_start: at("2026-11-23T00:00:00Z"),
+            segment_id: segment,
+            action,
+            note: format!("{} note", action.as_str()),
+            by_user_id: by,
+            at: at(at_),
+        }
+    }
+
+    #[test]
+    fn a_week_is_open_then_in_review_then_approved_by_hand_or_by_itself() {
+        let week = BillingWeek::containing(at("2026-11-25T10:00:00Z"));
+        let five_days = 5 * 24 * 3600;
+        let review =
+            |now: &str, events: &[ReviewEvent]| week_review(week, at(now), five_days, events);
+        assert_eq!(review("2026-11-29T23:59:59Z", &[]), WeekReview::Open);
+        let until = at("2026-12-05T00:00:00Z");
+        assert_eq!(
+            review("2026-11-30T00:00:00Z", &[]),
+            WeekReview::InReview { until }
+        );
+        assert_eq!(
+            review("2026-12-05T00:00:00Z", &[]),
+            WeekReview::ApprovedAutomatically { at: until }
+        );
+        let approved = [event(
+            ReviewAction::Approve,
+            None,
+            2,
+            "2026-12-01T09:00:00Z",
+        )];
+        assert_eq!(
+            review("2026-12-09T00:00:00Z", &approved),
+            WeekReview::Approved {
+                by_user_id: 2,
+                at: at("2026-12-01T09:00:00Z")
+            }
+        );
+    }
+
+    #[test]
+    fn a_dispute_is_answered_then_decided_and_rejected_time_stops_counting() {
+        let id = SegmentId::random();
+        let mut events = vec![event(
+            ReviewAction::Dispute,
+            Some(id),
+            2,
+            "2026-12-01T09:00:00Z",
+        )];
+        let d = &disputes(&events)[0];
+        assert_eq!(
+            (d.reason.as_str(), d.decision, d.counts()),
+            ("dispute note", None, true)
+        );
+        events.push(event(
+            ReviewAction::Answer,
+            Some(id),
+            1,
+            "2026-12-01T10:00:00Z",
+        ));
+        events.push(event(
+            ReviewAction::Reject,
+            Some(id),
+            2,
+            "2026-12-01T11:00:00Z",
+        ));
+        let d = &disputes(&events)[0];
+        assert_eq!(d.answer.as_deref(), Some("answer note"));
+        assert_eq!(d.decision, Some(ReviewAction::Reject));
+        assert!(!d.counts());
+        // A second dispute of the same segment changes nothing.
+        events.push(event(
+            ReviewAction::Dispute,
+            Some(id),
+            2,
+            "2026-12-01T12:00:00Z",
+        ));
+        assert_eq!(disputes(&events).len(), 1);
+    }
+
+    #[test]
+    fn who_may_do_what_in_a_review() {
+        let until = at("2026-12-05T00:00:00Z");
+        let in_review = WeekReview::InReview { until };
+        let open = Dispute {
+            segment_id: SegmentId::random(),
+            reason: "r".into(),
+            disputed_by: 2,
+            disputed_at: until,
+            answer: None,
+            decision: None,
+        };
+        use ReviewAction as A;
+        use Reviewer as R;
+        assert!(may_review(R::Client, A::Approve, in_review, None).is_ok());
+        assert!(may_review(R::Client, A::Approve, WeekReview::Open, None).is_err());
+        assert!(may_review(R::Client, A::Approve, in_review, Some(&open)).is_err());
+        assert!(may_review(R::Freelancer, A::Approve, in_review, None).is_err());
+        assert!(may_review(R::Other, A::Dispute, in_review, None).is_err());
+        assert!(may_review(R::Client, A::Dispute, in_review, None).is_ok());
+        assert!(may_review(R::Client, A::Dispute, in_review, Some(&open)).is_err());
+        assert!(may_review(R::Freelancer, A::Answer, in_review, Some(&open)).is_ok());
+        assert!(may_review(R::Freelancer, A::Answer, in_review, None).is_err());
+        assert!(may_review(R::Client, A::Reject, in_review, Some(&open)).is_ok());
+        let decided = Dispute {
+            decision: Some(A::Keep),
+            ..open.clone()
+        };
+        assert!(may_review(R::Client, A::Reject, in_review, Some(&decided)).is_err());
+        let approved = WeekReview::ApprovedAutomatically { at: until };
+        assert!(may_review(R::Client, A::Dispute, approved, None).is_err());
+        assert!(may_review(R::Freelancer, A::Answer, approved, Some(&open)).is_err());
     }
 }

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// How long after a billing week ends its Work Diary locks.
     #[arg(long, default_value_t = 0)]
     pub lock_grace_secs: i64,
+    /// Days a contract's client has, after a billing week ends, to approve
+    /// it or dispute its time; then it is approved by itself.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::DEFAULT_REVIEW_DAYS,
+          value_parser = clap::value_parser!(i64).range(0..=90))]
+    pub review_days: i64,
     /// How long a client may take to send a request's headers, from its
     /// first byte.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -79,6 +84,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         segment_secs: args.segment_secs,
         lock_grace_secs: args.lock_grace_secs,
     };
+    options.review_secs = args.review_days * 24 * 3600;
     options.limits = ConnectionLimits {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,

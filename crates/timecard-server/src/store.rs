@@ -143,6 +143,14 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// Adds a review event of a contract to its log.
+    fn add_review(&self, contract_id: &str, event: &rules::ReviewEvent) -> Result<()>;
+    /// A contract's review events, oldest first; of one week, or all.
+    fn reviews(
+        &self,
+        contract_id: &str,
+        week_start: Option<DateTime<Utc>>,
+    ) -> Result<Vec<rules::ReviewEvent>>;
     /// When the user's last segment on a contract ended.
     fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>>;
     /// Deletes a segment, its time and its screenshot (S4).
@@ -262,6 +270,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     segments_keyed_by_user,
     users_can_be_disabled,
     roles_and_contract_terms,
+    reviews,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -351,6 +360,25 @@ fn roles_and_contract_terms(conn: &Connection) -> rusqlite::Result<()> {
          ALTER TABLE contracts ADD COLUMN rate_cents INTEGER;
          ALTER TABLE contracts ADD COLUMN currency TEXT;
          ALTER TABLE contracts ADD COLUMN manual_time INTEGER NOT NULL DEFAULT 1;",
+    )
+}
+
+/// 5: the client's review of each billing week, as an append-only log of
+/// who did what when (approve a week; dispute, answer, keep or reject a
+/// segment).
+fn reviews(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            contract_id TEXT NOT NULL,
+            week_start INTEGER NOT NULL,
+            segment_id TEXT,
+            action TEXT NOT NULL,
+            note TEXT NOT NULL,
+            by_user_id INTEGER NOT NULL REFERENCES users(id),
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX reviews_by_contract ON reviews(contract_id, week_start);",
     )
 }
 
@@ -742,6 +770,59 @@ impl Store for SqliteStore {
             diary_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                contract_id,
+                ts(e.week_start),
+                e.segment_id.map(|id| id.to_string()),
+                e.action.as_str(),
+                e.note,
+                e.by_user_id,
+                ts(e.at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn reviews(
+        &self,
+        contract_id: &str,
+        week_start: Option<DateTime<Utc>>,
+    ) -> Result<Vec<rules::ReviewEvent>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id = ?1 AND (?2 IS NULL OR week_start = ?2) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![contract_id, week_start.map(ts)], |r| {
+            let segment: Option<String> = r.get(1)?;
+            let action: String = r.get(2)?;
+            Ok((
+                rules::ReviewEvent {
+                    week_start: from_ts(r.get(0)?),
+                    segment_id: segment.and_then(|s| s.parse().ok()),
+                    action: rules::ReviewAction::from_stored(&action)
+                        .unwrap_or(rules::ReviewAction::Answer),
+                    note: r.get(3)?,
+                    by_user_id: r.get(4)?,
+                    at: from_ts(r.get(5)?),
+                },
+                rules::ReviewAction::from_stored(&action).is_some(),
+            ))
+        })?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (event, known) = row?;
+            if known {
+                events.push(event);
+            }
+        }
+        Ok(events)
     }
 
     fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>> {

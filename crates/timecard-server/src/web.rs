@@ -27,7 +27,9 @@ use serde::Deserialize;
 
 use super::api::{ApiError, ClientAddr, Guards, Shared, blocking, open_session};
 use super::auth;
-use super::rules::{self, StoredContract};
+use super::rules::{
+    self, Dispute, ReviewAction, ReviewEvent, Reviewer, StoredContract, WeekReview,
+};
 use super::store::{Picture, Role, User};
 use timecard_core::domain::{BillingWeek, LocalDay, SegmentId};
 use timecard_core::fmt::hms;
@@ -48,6 +50,19 @@ pub fn routes() -> Router<Shared> {
         .route("/contracts/{id}/diary", get(diary_page))
         .route("/contracts/{id}/timesheet", get(timesheet_page))
         .route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
+        .route("/contracts/{id}/weeks/{monday}/approve", post(approve_week))
+        .route(
+            "/contracts/{id}/segments/{segment}/dispute",
+            post(dispute_segment),
+        )
+        .route(
+            "/contracts/{id}/segments/{segment}/answer",
+            post(answer_dispute),
+        )
+        .route(
+            "/contracts/{id}/segments/{segment}/decide",
+            post(decide_dispute),
+        )
         .route(
             "/contracts/{id}/segments/{segment}/screenshot",
             get(screenshot),
@@ -534,12 +549,15 @@ async fn diary_page(
             .collect())
     })
     .await?;
+    let review = Review::load(&state, &viewer, &stored).await?;
     let total: i64 = segments
         .iter()
+        .filter(|s| review.counts(s.id))
         .map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0))
         .sum();
     let c = &stored.contract;
     let base = format!("/contracts/{}", c.id);
+    let back = Back { date, zone };
     let day_link = |d: NaiveDate| format!("{base}/diary?date={d}&tz={}", zone.name());
     let mut hours: Vec<i64> = segments
         .iter()
@@ -575,7 +593,7 @@ async fn diary_page(
                             let start = s.start.max(from);
                             local_hour(start, zone) == *hour && local_minute(start, zone) / 10 == slot
                         });
-                        (cell(&base, found, zone))
+                        (cell(&base, found, zone, &review, &back))
                     }
                 }
             }
@@ -599,34 +617,338 @@ fn local_minute(t: DateTime<Utc>, zone: Tz) -> i64 {
 }
 
 /// One ten-minute cell: its thumbnail (loaded when scrolled into view),
-/// activity and memo, or an empty cell.
-fn cell(base: &str, segment: Option<&DiarySegment>, zone: Tz) -> Markup {
+/// activity and memo, any dispute of it, and the review forms the viewer
+/// may use on it; or an empty cell.
+fn cell(
+    base: &str,
+    segment: Option<&DiarySegment>,
+    zone: Tz,
+    review: &Review,
+    back: &Back,
+) -> Markup {
     let Some(s) = segment else {
         return html! { div.cell.empty {} };
     };
-    let active = s.activity.0.count_ones() * 10;
+    let active = (s.activity.0.count_ones() * 10).min(100);
     let when = format!(
         "{}–{}",
         s.start.with_timezone(&zone).format("%H:%M"),
         s.end.with_timezone(&zone).format("%H:%M")
     );
+    let dispute = review.dispute(s.id);
+    let week = review.week_of(s.start);
+    let action = |what: &str| format!("{base}/segments/{}/{what}", s.id);
+    let may = |action: ReviewAction| rules::may_review(review.who, action, week, dispute).is_ok();
     html! {
-        div.cell {
+        div.cell.disputed[dispute.is_some_and(|d| d.decision.is_none())]
+            .rejected[dispute.is_some_and(|d| !d.counts())] {
             @if s.has_screenshot {
-                a href={ (base) "/segments/" (s.id) "/screenshot" } {
-                    img src={ (base) "/segments/" (s.id) "/thumbnail" } loading="lazy"
+                a href=(action("screenshot")) {
+                    img src=(action("thumbnail")) loading="lazy"
                         width="160" height="90" alt={ "Screenshot " (when) };
                 }
             } @else {
                 div.noshot { (s.capture_note.as_deref().unwrap_or("no screenshot")) }
             }
-            div.activity title={ "Activity " (active.min(100)) " %" } {
-                meter min="0" max="100" value=(active.min(100)) aria-label="Activity" {}
-            }
+            meter min="0" max="100" value=(active) aria-label={ "Activity " (active) " %" } {}
             div.time { (when) }
             @if !s.memo.is_empty() { div.memo { (s.memo) } }
+            @if let Some(d) = dispute {
+                div.dispute {
+                    strong { @match d.decision {
+                        None => "Disputed",
+                        Some(ReviewAction::Reject) => "Rejected",
+                        Some(_) => "Kept after a dispute",
+                    } }
+                    ": " (d.reason)
+                    @if let Some(answer) = &d.answer { br; em { "Answer: " } (answer) }
+                }
+            }
+            @if may(ReviewAction::Dispute) {
+                form.review method="post" action=(action("dispute")) {
+                    (back.fields(&review.csrf))
+                    label for={ "reason-" (s.id) } { "Reason" }
+                    input id={ "reason-" (s.id) } type="text" name="note" required maxlength="500";
+                    button type="submit" { "Dispute" }
+                }
+            }
+            @if may(ReviewAction::Answer) {
+                form.review method="post" action=(action("answer")) {
+                    (back.fields(&review.csrf))
+                    label for={ "answer-" (s.id) } { "Your answer" }
+                    input id={ "answer-" (s.id) } type="text" name="note" required maxlength="500";
+                    button type="submit" { "Answer" }
+                }
+            }
+            @if may(ReviewAction::Reject) {
+                form.review method="post" action=(action("decide")) {
+                    (back.fields(&review.csrf))
+                    button type="submit" name="decision" value="keep" { "Keep the time" }
+                    button.bad type="submit" name="decision" value="reject" { "Reject the time" }
+                }
+            }
         }
     }
+}
+
+/// A contract's review as one viewer sees it: every event, the disputes,
+/// and what the viewer is to the contract.
+struct Review {
+    events: Vec<ReviewEvent>,
+    disputes: Vec<Dispute>,
+    who: Reviewer,
+    now: DateTime<Utc>,
+    review_secs: i64,
+    csrf: String,
+}
+
+impl Review {
+    async fn load(
+        state: &Shared,
+        viewer: &Viewer,
+        stored: &StoredContract,
+    ) -> Result<Review, PageError> {
+        let id = stored.contract.id.clone();
+        let events = blocking(state, move |s| s.reviews(&id, None)).await?;
+        Ok(Review {
+            disputes: rules::disputes(&events),
+            events,
+            who: rules::reviewer(viewer.user.id, viewer.is_admin(), stored),
+            now: state.clock.now(),
+            review_secs: state.review_secs,
+            csrf: viewer.csrf(),
+        })
+    }
+
+    fn dispute(&self, id: SegmentId) -> Option<&Dispute> {
+        self.disputes.iter().find(|d| d.segment_id == id)
+    }
+
+    /// Whether a segment's time counts (it does until the client rejects it).
+    fn counts(&self, id: SegmentId) -> bool {
+        self.dispute(id).is_none_or(Dispute::counts)
+    }
+
+    fn week(&self, week: BillingWeek) -> WeekReview {
+        rules::week_review(week, self.now, self.review_secs, &self.events)
+    }
+
+    fn week_of(&self, t: DateTime<Utc>) -> WeekReview {
+        self.week(BillingWeek::containing(t))
+    }
+}
+
+/// Where a review form sends the browser back to: the diary's day and zone.
+struct Back {
+    date: NaiveDate,
+    zone: Tz,
+}
+
+impl Back {
+    fn fields(&self, csrf: &str) -> Markup {
+        html! {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="date" value=(self.date);
+            input type="hidden" name="tz" value=(self.zone.name());
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    csrf: String,
+    #[serde(default)]
+    note: String,
+    date: Option<NaiveDate>,
+    tz: Option<String>,
+    decision: Option<String>,
+}
+
+/// Records `action` on a contract's week (or on one of its segments) if the
+/// review rules allow it now, and sends the browser back to `back`.
+async fn review(
+    state: &Shared,
+    viewer: &Viewer,
+    contract_id: String,
+    target: Result<BillingWeek, SegmentId>,
+    action: ReviewAction,
+    note: String,
+    back: String,
+) -> Result<Response, PageError> {
+    let stored = visible_contract(state, viewer, contract_id).await?;
+    let review = Review::load(state, viewer, &stored).await?;
+    let (week, segment) = match target {
+        Ok(week) => (week, None),
+        Err(id) => {
+            let (user_id, contract_id) = (stored.user_id, stored.contract.id.clone());
+            let segment = blocking(state, move |s| s.segment(user_id, id))
+                .await?
+                .filter(|seg| seg.contract_id == contract_id)
+                .ok_or_else(not_found)?;
+            (BillingWeek::containing(segment.start), Some(id))
+        }
+    };
+    let dispute = match segment {
+        Some(id) => review.dispute(id),
+        // A week is approved only once its disputes are decided.
+        None => review.disputes.iter().find(|d| {
+            d.decision.is_none()
+                && review
+                    .events
+                    .iter()
+                    .any(|e| e.segment_id == Some(d.segment_id) && e.week_start == week.start())
+        }),
+    };
+    rules::may_review(review.who, action, review.week(week), dispute)
+        .map_err(|why| PageError(StatusCode::CONFLICT, format!("Not done: {why}.")))?;
+    let note = note.trim().to_owned();
+    if matches!(action, ReviewAction::Dispute | ReviewAction::Answer)
+        && (note.is_empty() || note.chars().count() > 500)
+    {
+        return Err(PageError(
+            StatusCode::BAD_REQUEST,
+            "Say why, in at most 500 characters.".into(),
+        ));
+    }
+    let event = ReviewEvent {
+        week_start: week.start(),
+        segment_id: segment,
+        action,
+        note,
+        by_user_id: viewer.user.id,
+        at: state.clock.now(),
+    };
+    let id = stored.contract.id.clone();
+    log::info!(
+        "web: {} did {} on {id} ({})",
+        viewer.user.login,
+        action.as_str(),
+        segment.map_or_else(|| week.start().date_naive().to_string(), |s| s.to_string())
+    );
+    blocking(state, move |s| s.add_review(&id, &event)).await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// The diary page a segment form came from (its own contract only).
+fn diary_back(contract_id: &str, form: &ReviewForm) -> Result<String, PageError> {
+    let zone = page_zone(form.tz.as_deref())?;
+    let date = form.date.map(|d| d.to_string()).unwrap_or_default();
+    Ok(format!(
+        "/contracts/{}/diary?date={date}&tz={}",
+        urlencode(contract_id),
+        zone.name()
+    ))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn segment_id(text: &str) -> Result<SegmentId, PageError> {
+    text.parse().map_err(|_| not_found())
+}
+
+async fn approve_week(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, monday)): Path<(String, NaiveDate)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let week = parse_week(Some(monday), state.clock.now())?;
+    let back = format!(
+        "/contracts/{}/timesheet?week={}",
+        urlencode(&id),
+        week.start().date_naive()
+    );
+    review(
+        &state,
+        &viewer,
+        id,
+        Ok(week),
+        ReviewAction::Approve,
+        String::new(),
+        back,
+    )
+    .await
+}
+
+async fn dispute_segment(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, segment)): Path<(String, String)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let back = diary_back(&id, &form)?;
+    let segment = segment_id(&segment)?;
+    review(
+        &state,
+        &viewer,
+        id,
+        Err(segment),
+        ReviewAction::Dispute,
+        form.note,
+        back,
+    )
+    .await
+}
+
+async fn answer_dispute(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, segment)): Path<(String, String)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let back = diary_back(&id, &form)?;
+    let segment = segment_id(&segment)?;
+    review(
+        &state,
+        &viewer,
+        id,
+        Err(segment),
+        ReviewAction::Answer,
+        form.note,
+        back,
+    )
+    .await
+}
+
+async fn decide_dispute(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, segment)): Path<(String, String)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let back = diary_back(&id, &form)?;
+    let segment = segment_id(&segment)?;
+    let action = match form.decision.as_deref() {
+        Some("keep") => ReviewAction::Keep,
+        Some("reject") => ReviewAction::Reject,
+        _ => {
+            return Err(PageError(
+                StatusCode::BAD_REQUEST,
+                "Choose to keep or to reject the time.".into(),
+            ));
+        }
+    };
+    review(
+        &state,
+        &viewer,
+        id,
+        Err(segment),
+        action,
+        String::new(),
+        back,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -681,7 +1003,10 @@ async fn timesheet_page(
 ) -> Result<Html<String>, PageError> {
     let stored = visible_contract(&state, &viewer, id).await?;
     let week = parse_week(query.week, state.clock.now())?;
-    let segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
+    let review = Review::load(&state, &viewer, &stored).await?;
+    let mut segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
+    let rejected = segments.iter().filter(|s| !review.counts(s.id)).count();
+    segments.retain(|s| review.counts(s.id));
     let days: Vec<(NaiveDate, i64)> = (0..7)
         .map(|i| {
             let from = week.start() + Duration::days(i);
@@ -695,10 +1020,60 @@ async fn timesheet_page(
     let base = format!("/contracts/{}", c.id);
     let monday = week.start().date_naive();
     let week_link = |d: NaiveDate| format!("{base}/timesheet?week={d}");
+    let state_now = review.week(week);
+    let names = blocking(&state, {
+        let ids: Vec<i64> = review.events.iter().map(|e| e.by_user_id).collect();
+        move |s| {
+            let mut names = std::collections::HashMap::new();
+            for id in ids {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(id) {
+                    e.insert(s.login_of(id)?);
+                }
+            }
+            Ok(names)
+        }
+    })
+    .await?;
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| "?".into());
+    let log: Vec<&ReviewEvent> = review
+        .events
+        .iter()
+        .filter(|e| e.week_start == week.start())
+        .collect();
+    let open_disputes = review
+        .disputes
+        .iter()
+        .filter(|d| d.decision.is_none() && log.iter().any(|e| e.segment_id == Some(d.segment_id)))
+        .count();
     let body = html! {
         h1 { (c.title) }
         p.muted { "Timesheet · week of " (monday.format("%a %-d %b %Y"))
             " (Monday 00:00 UTC to Monday)" }
+        p.review {
+            @match state_now {
+                WeekReview::Open => { "Review: the week is not over yet." }
+                WeekReview::InReview { until } => {
+                    "Review: waiting for the client's approval until "
+                    (until.format("%a %-d %b %H:%M UTC"))
+                    "; then the week is approved by itself."
+                }
+                WeekReview::Approved { by_user_id, at } => {
+                    strong { "Approved" } " by " (name(by_user_id)) " on " (at.format("%a %-d %b %H:%M UTC")) "."
+                }
+                WeekReview::ApprovedAutomatically { at } => {
+                    strong { "Approved" } " automatically on " (at.format("%a %-d %b %H:%M UTC"))
+                    " (the review window closed)."
+                }
+            }
+            @if open_disputes > 0 { " " (open_disputes) " disputed segment(s) await the client's decision." }
+            @if rejected > 0 { " " (rejected) " rejected segment(s) are left out." }
+        }
+        @if rules::may_review(review.who, ReviewAction::Approve, state_now, None).is_ok() && open_disputes == 0 {
+            form.inline method="post" action={ (base) "/weeks/" (monday) "/approve" } {
+                input type="hidden" name="csrf" value=(review.csrf);
+                button type="submit" { "Approve this week" }
+            }
+        }
         nav.days {
             a href=(week_link(monday - Duration::days(7))) { "← Previous week" }
             a href=(week_link(monday + Duration::days(7))) { "Next week →" }
@@ -728,6 +1103,24 @@ async fn timesheet_page(
                 td { (hms(0)) }
                 td { strong { (hms(total)) } }
             } }
+        }
+        @if !log.is_empty() {
+            h2 { "Review log" }
+            ul.log {
+                @for e in &log {
+                    li {
+                        (e.at.format("%a %-d %b %H:%M UTC")) " · " (name(e.by_user_id)) " · "
+                        (match e.action {
+                            ReviewAction::Approve => "approved the week",
+                            ReviewAction::Dispute => "disputed a segment",
+                            ReviewAction::Answer => "answered a dispute",
+                            ReviewAction::Keep => "kept disputed time",
+                            ReviewAction::Reject => "rejected disputed time",
+                        })
+                        @if !e.note.is_empty() { ": " (e.note) }
+                    }
+                }
+            }
         }
         @if let Some(rate) = &stored.terms.rate {
             p.total { "Amount: " strong { (money(total as f64 / 3600.0 * rate.cents as f64 / 100.0, &rate.currency)) }
@@ -801,11 +1194,23 @@ async fn timesheet_csv(
             (week.start(), week.end())
         }
     };
-    let segments = contract_segments(&state, &stored, from, to).await?;
+    let review = Review::load(&state, &viewer, &stored).await?;
+    let mut segments = contract_segments(&state, &stored, from, to).await?;
+    segments.retain(|s| review.counts(s.id));
     let mut csv = String::from(
-        "segment,start_utc,end_utc,start_local,end_local,time_zone,minutes,kind,memo,activity_percent\r\n",
+        "segment,start_utc,end_utc,start_local,end_local,time_zone,minutes,kind,memo,activity_percent,review\r\n",
     );
     for s in &segments {
+        let review_state = match review.dispute(s.id) {
+            Some(d) if d.decision.is_none() => "disputed",
+            Some(_) => "kept after dispute",
+            None => match review.week_of(s.start) {
+                WeekReview::Open => "open",
+                WeekReview::InReview { .. } => "in review",
+                WeekReview::Approved { .. } => "approved",
+                WeekReview::ApprovedAutomatically { .. } => "approved automatically",
+            },
+        };
         let (start, end) = (s.start.max(from), s.end.min(to));
         let local = |t: DateTime<Utc>| {
             t.with_timezone(&zone)
@@ -823,6 +1228,7 @@ async fn timesheet_csv(
             "tracked".to_owned(),
             s.memo.clone(),
             (s.activity.0.count_ones() * 10).min(100).to_string(),
+            review_state.to_owned(),
         ];
         let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
         csv.push_str(&cells.join(","));
