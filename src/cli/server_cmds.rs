@@ -38,6 +38,8 @@ struct ContractRow {
     weekly_limit_hours: Option<f64>,
     pending_limit_note: Option<String>,
     counts_toward_hours: bool,
+    /// Segments the client disputed in the weekly review.
+    disputes: Vec<timecard_core::protocol::DisputeInfo>,
 }
 
 pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
@@ -97,6 +99,7 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
                 weekly_limit_hours: c.limit_at(now).map(|s| s as f64 / 3600.0),
                 pending_limit_note: c.pending_limit_note(now),
                 counts_toward_hours: c.kind.counts_toward_hours(),
+                disputes: info.disputes.clone(),
             }
         })
         .collect();
@@ -127,6 +130,23 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
         }
         if !r.counts_toward_hours {
             outln!("               fixed-price: logged, but not counted in your hourly totals");
+        }
+        for d in &r.disputes {
+            outln!(
+                "               {} {}–{}: {} ({})",
+                match d.state.as_str() {
+                    "open" => "disputed",
+                    "rejected" => "rejected",
+                    _ => "kept after a dispute",
+                },
+                d.start.with_timezone(&zone).format("%a %-d %b %H:%M"),
+                d.end.with_timezone(&zone).format("%H:%M"),
+                printable(&d.reason),
+                d.answer.as_deref().map_or_else(
+                    || "no answer yet".to_owned(),
+                    |a| format!("you answered: {}", printable(a))
+                )
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -332,4 +352,12 @@ pub fn probe(data: &DataDir, settings: &Settings) -> (&'static str, Option<Strin
         }
         Err(e) => ("caching", Some(e.to_string()), server),
     }
+}
+
+/// Text from the server, without control characters (a terminal must not
+/// take a reason for escape codes).
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -13,6 +13,7 @@ pub fn contracts_ui(
     ui: &mut egui::Ui,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
     intents: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
@@ -38,11 +39,17 @@ pub fn contracts_ui(
         ui.label("No contracts yet: they appear once the server answers.");
     }
     for c in &snapshot.contracts {
-        contract_card_ui(ui, snapshot, c, now);
+        contract_card_ui(ui, snapshot, c, now, zone);
     }
 }
 
-fn contract_card_ui(ui: &mut egui::Ui, snapshot: &Snapshot, c: &ContractView, now: DateTime<Utc>) {
+fn contract_card_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    c: &ContractView,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) {
     egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
         ui.set_width(ui.available_width());
         let title = RichText::new(format!("{} — {}", c.contract.title, c.contract.client)).strong();
@@ -96,5 +103,34 @@ fn contract_card_ui(ui: &mut egui::Ui, snapshot: &Snapshot, c: &ContractView, no
         if let Some(note) = &c.pending_limit_note {
             ui.label(RichText::new(note).small().color(theme::WARN));
         }
+        for d in &c.disputes {
+            ui.label(dispute_text(d, zone).color(match d.state.as_str() {
+                "open" => theme::WARN,
+                "rejected" => theme::BAD,
+                _ => theme::MUTED,
+            }));
+        }
     });
+}
+
+/// A dispute from the client's weekly review, in the user's zone.
+fn dispute_text(d: &timecard_core::protocol::DisputeInfo, zone: chrono_tz::Tz) -> RichText {
+    let what = match d.state.as_str() {
+        "open" => "Disputed by the client",
+        "rejected" => "Rejected by the client",
+        _ => "Kept by the client after a dispute",
+    };
+    let mut text = format!(
+        "{what}: {} {}–{}: {}",
+        d.start.with_timezone(&zone).format("%a %-d %b"),
+        d.start.with_timezone(&zone).format("%H:%M"),
+        d.end.with_timezone(&zone).format("%H:%M"),
+        d.reason
+    );
+    if let Some(answer) = &d.answer {
+        text.push_str(&format!(" (you answered: {answer})"));
+    } else if d.state == "open" {
+        text.push_str(" (answer it on the web dashboard)");
+    }
+    RichText::new(text).small()
 }

@@ -586,7 +586,9 @@ impl TimecardApp {
                     zone,
                     &mut intents,
                 ),
-                View::Contracts => contracts::contracts_ui(ui, &self.snapshot, now, &mut intents),
+                View::Contracts => {
+                    contracts::contracts_ui(ui, &self.snapshot, now, zone, &mut intents)
+                }
                 View::Cache => {
                     cache::cache_ui(ui, &self.snapshot, &mut self.state, now, zone, &mut intents)
                 }

@@ -192,6 +192,7 @@ fn save_demo_contracts(data: &DataDir) {
         contracts: timecard_client::connect::demo_contracts(now)
             .into_iter()
             .map(|contract| timecard_core::protocol::ContractInfo {
+                disputes: Vec::new(),
                 contract,
                 week_logged_secs: 0,
                 today_logged_secs: 0,
@@ -993,4 +994,46 @@ fn a_data_folder_that_cannot_be_cleared_keeps_everything_and_says_why() {
     w.until("tracking", |app| app.latest().tracking.is_some());
     drop(w);
     drop(mounted);
+}
+
+// A segment the client disputed in the weekly review shows on the
+// Contracts screen, with the reason and where the dispute stands.
+#[test]
+fn a_disputed_segment_shows_on_the_contracts_screen() {
+    use timecard_server::rules::{ReviewAction, ReviewEvent};
+    use timecard_server::store::Store;
+    let mut w = open();
+    let segment = w.upload_from_another_device(at("2026-11-24T10:00:00Z"), None);
+    let store =
+        timecard_server::open_store(&w.harness.state().data_dir().local_server_dir()).unwrap();
+    let client = store.find_user("demo").unwrap().unwrap();
+    store
+        .add_review(
+            "demo-hourly",
+            &ReviewEvent {
+                week_start: at("2026-11-23T00:00:00Z"),
+                segment_id: Some(segment.id),
+                action: ReviewAction::Dispute,
+                note: "Not this project".into(),
+                by_user_id: client.id,
+                at: at("2026-11-25T09:00:00Z"),
+            },
+        )
+        .unwrap();
+    w.harness
+        .state()
+        .engine()
+        .unwrap()
+        .worker
+        .send(timecard_client::worker::Command::Refresh);
+    w.until("the dispute", |app| {
+        app.latest()
+            .contracts
+            .iter()
+            .any(|c| !c.disputes.is_empty())
+    });
+    w.click("Contracts");
+    w.harness.get_by_label(
+        "Disputed by the client: Tue 24 Nov 10:00–10:10: Not this project (answer it on the web dashboard)",
+    );
 }

@@ -522,6 +522,29 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
         .status,
         303
     );
+    // The freelancer sees the dispute in the app too.
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    let out = common::cli::timecard(app.path(), &["contracts", "--json"], None);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::cli::text(&out)));
+    let contract = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "ann-hourly")
+        .unwrap();
+    let seen = &contract["disputes"][0];
+    assert_eq!(seen["segment_id"], id.to_string());
+    assert_eq!(seen["reason"], "This was a <b>meeting</b>, not work");
+    assert_eq!(seen["answer"], "It was pairing on the schema");
+    assert_eq!(seen["state"], "open");
+    let out = common::cli::timecard(app.path(), &["contracts"], None);
+    assert!(
+        common::cli::text(&out).contains("disputed Wed 25 Nov"),
+        "{}",
+        common::cli::text(&out)
+    );
     let page = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
     assert!(!page.body.contains("Approve this week"), "{}", page.body);
     let got = carl.post(

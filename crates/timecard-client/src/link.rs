@@ -149,6 +149,8 @@ pub struct ContractList {
     pub today: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Seconds the server holds per contract id for that day.
     pub server_today_secs: HashMap<String, i64>,
+    /// What the clients disputed, per contract id.
+    pub disputes: HashMap<String, Vec<timecard_core::protocol::DisputeInfo>>,
 }
 
 /// A Work Diary thumbnail, decoded and scaled to fit a cell (RGBA, off

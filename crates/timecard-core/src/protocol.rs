@@ -67,6 +67,26 @@ pub struct ContractInfo {
     /// Seconds the server holds for today in the zone asked for (`tz`).
     #[serde(default)]
     pub today_logged_secs: i64,
+    /// Segments the client disputed in the last weeks, with where each
+    /// dispute stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<DisputeInfo>,
+}
+
+/// A segment the contract's client disputed in the weekly review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeInfo {
+    pub segment_id: SegmentId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The client's reason.
+    pub reason: String,
+    /// The freelancer's answer, if any.
+    #[serde(default)]
+    pub answer: Option<String>,
+    /// `open` until the client decides, then `kept` or `rejected` (rejected
+    /// time is not billed).
+    pub state: String,
 }
 
 /// `GET /contracts[?tz=Area/City]`.

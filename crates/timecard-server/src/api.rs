@@ -554,6 +554,7 @@ async fn contracts(
             out.push(ContractInfo {
                 week_logged_secs: s.logged_secs(user.id, &id, week.start(), week.end())?,
                 today_logged_secs: s.logged_secs(user.id, &id, day.start(), day.end())?,
+                disputes: recent_disputes(s, user.id, &id, week)?,
                 contract: rules::as_of(stored.contract, now),
             });
         }
@@ -565,6 +566,44 @@ async fn contracts(
         week_start: week.start(),
         contracts,
     }))
+}
+
+/// How many billing weeks back the app is told about disputes.
+const DISPUTE_WEEKS: i64 = 8;
+
+/// The disputes of a contract's segments in the last [`DISPUTE_WEEKS`].
+fn recent_disputes(
+    s: &dyn Store,
+    user_id: i64,
+    contract_id: &str,
+    week: BillingWeek,
+) -> Result<Vec<protocol::DisputeInfo>, StoreError> {
+    let since = week.start() - Duration::weeks(DISPUTE_WEEKS);
+    let events: Vec<_> = s
+        .reviews(contract_id, None)?
+        .into_iter()
+        .filter(|e| e.week_start >= since)
+        .collect();
+    let mut out = Vec::new();
+    for d in rules::disputes(&events) {
+        let Some(segment) = s.segment(user_id, d.segment_id)? else {
+            continue;
+        };
+        out.push(protocol::DisputeInfo {
+            segment_id: d.segment_id,
+            start: segment.start,
+            end: segment.end,
+            reason: d.reason,
+            answer: d.answer,
+            state: match d.decision {
+                None => "open",
+                Some(rules::ReviewAction::Reject) => "rejected",
+                Some(_) => "kept",
+            }
+            .to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 async fn upload(

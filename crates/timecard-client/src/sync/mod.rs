@@ -123,6 +123,12 @@ pub fn contract_list(response: &ContractsResponse, zone: chrono_tz::Tz) -> Contr
             .iter()
             .map(|c| (c.contract.id.clone(), c.today_logged_secs))
             .collect(),
+        disputes: response
+            .contracts
+            .iter()
+            .filter(|c| !c.disputes.is_empty())
+            .map(|c| (c.contract.id.clone(), c.disputes.clone()))
+            .collect(),
     }
 }
 

@@ -75,6 +75,8 @@ pub struct ContractView {
     pub pending_limit_note: Option<String>,
     /// C6: time here is not counted in total hours nor covered by hourly protection.
     pub counts_toward_hours: bool,
+    /// Segments the client disputed in the weekly review (R7).
+    pub disputes: Vec<timecard_core::protocol::DisputeInfo>,
 }
 
 /// The session in progress.

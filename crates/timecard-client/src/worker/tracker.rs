@@ -898,6 +898,7 @@ impl Tracker {
                     limit_secs: c.limit_at(now),
                     pending_limit_note: c.pending_limit_note(now),
                     counts_toward_hours: c.kind.counts_toward_hours(),
+                    disputes: self.list.disputes.get(&c.id).cloned().unwrap_or_default(),
                 }
             })
             .collect();
