@@ -58,6 +58,9 @@ pub enum Command {
     Track(track::TrackArgs),
     /// Upload everything cached; exits non-zero while anything is left.
     Sync,
+    /// Add time worked away from the tracker, by hand; it is marked manual
+    /// everywhere and counts toward the weekly limit like tracked time.
+    Manual(server_cmds::ManualArgs),
     /// Show one day of the Work Diary.
     Diary {
         /// The day, YYYY-MM-DD (default: today in the zone).
@@ -163,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Login(args)) => account::login(&data, &settings, args),
         Some(Command::Logout) => account::logout(&data, &settings),
         Some(Command::Contracts { json }) => server_cmds::contracts(&data, &settings, json),
+        Some(Command::Manual(args)) => server_cmds::manual(&data, &settings, args),
         Some(Command::Track(args)) => track::run(&data, &settings, args),
         Some(Command::Sync) => server_cmds::sync(&data, &settings),
         Some(Command::Diary { date, tz, json }) => {
@@ -272,6 +276,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Login(_) => "login",
         Command::Logout => "logout",
         Command::Contracts { .. } => "contracts",
+        Command::Manual(_) => "manual",
         Command::Track(_) => "track",
         Command::Sync => "sync",
         Command::Diary { .. } => "diary",

@@ -152,6 +152,63 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ManualArgs {
+    /// The contract's id (`timecard contracts` lists them).
+    #[arg(long, value_name = "ID")]
+    contract: String,
+    /// When the work started, "YYYY-MM-DD HH:MM" in your time zone.
+    #[arg(long, value_name = "WHEN")]
+    from: String,
+    /// When it ended: "HH:MM" (the same day, or the next if earlier than
+    /// --from) or "YYYY-MM-DD HH:MM".
+    #[arg(long, value_name = "WHEN")]
+    to: String,
+    /// What you worked on.
+    #[arg(long, default_value = "")]
+    memo: String,
+}
+
+pub fn manual(data: &DataDir, settings: &Settings, args: ManualArgs) -> anyhow::Result<ExitCode> {
+    let zone = settings.zone();
+    let start = timecard_core::domain::parse_local_minute(&args.from, zone)
+        .map_err(|e| anyhow::anyhow!("--from {e}"))?;
+    let end = if args.to.trim().len() <= 5 {
+        let day = start.with_timezone(&zone).date_naive();
+        let end =
+            timecard_core::domain::parse_local_minute(&format!("{day} {}", args.to.trim()), zone)
+                .map_err(|e| anyhow::anyhow!("--to {e}"))?;
+        if end < start {
+            end + chrono::Duration::days(1)
+        } else {
+            end
+        }
+    } else {
+        timecard_core::domain::parse_local_minute(&args.to, zone)
+            .map_err(|e| anyhow::anyhow!("--to {e}"))?
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let connection = connect::connect(data, settings, clock)?;
+    let request = timecard_core::protocol::ManualTime {
+        contract_id: args.contract.clone(),
+        start,
+        end,
+        memo: args.memo,
+    };
+    let added = connection
+        .client
+        .add_manual(&request)
+        .with_context(|| format!("the time was not added to {}", args.contract))?;
+    outln!(
+        "Added {} of manual time to {} ({} – {}).",
+        hms(added.secs),
+        args.contract,
+        start.with_timezone(&zone).format("%a %-d %b %H:%M"),
+        end.with_timezone(&zone).format("%H:%M")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = Engine::start(

@@ -618,3 +618,134 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
         sheet.body
     );
 }
+
+// Manual time (R8): added from the command line and on the web, cut on the
+// grid, marked manual in the diary, the timesheet and the CSV, judged like
+// tracked time (overlap, future) and refused where the contract says no.
+#[test]
+fn manual_time_from_the_command_line_and_the_web() {
+    let (server, _) = dashboard();
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    let manual = |args: &[&str]| {
+        let mut all = vec!["manual", "--contract", "ann-hourly"];
+        all.extend_from_slice(args);
+        common::cli::timecard(app.path(), &all, None)
+    };
+    // The server's clock says 2026-11-25 15:00 UTC; the app's zone is UTC.
+    let out = manual(&[
+        "--from",
+        "2026-11-25 09:05",
+        "--to",
+        "09:35",
+        "--memo",
+        "client call",
+    ]);
+    assert!(out.status.success(), "{}", common::cli::text(&out));
+    assert!(common::cli::text(&out).contains("Added 0:30:00 of manual time"));
+    let out = manual(&["--from", "2026-11-25 09:20", "--to", "09:40"]);
+    assert!(!out.status.success());
+    assert!(
+        common::cli::text(&out).contains("already logged"),
+        "{}",
+        common::cli::text(&out)
+    );
+    let out = manual(&["--from", "2026-11-25 16:00", "--to", "17:00"]);
+    assert!(
+        common::cli::text(&out).contains("future"),
+        "{}",
+        common::cli::text(&out)
+    );
+    let out = common::cli::timecard(
+        app.path(),
+        &[
+            "manual",
+            "--contract",
+            "ann-open",
+            "--from",
+            "2026-11-25 08:00",
+            "--to",
+            "08:30",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::cli::text(&out));
+
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let mut open = store.contract("ann-open").unwrap().unwrap();
+    open.terms.manual_time = false;
+    store.save_contract(&open).unwrap();
+    let out = common::cli::timecard(
+        app.path(),
+        &[
+            "manual",
+            "--contract",
+            "ann-open",
+            "--from",
+            "2026-11-25 07:00",
+            "--to",
+            "07:30",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        common::cli::text(&out).contains("does not allow manual time"),
+        "{}",
+        common::cli::text(&out)
+    );
+
+    // On the web: the freelancer adds 10:00–10:20; the client sees it all.
+    let mut ann = Browser::new(&server);
+    ann.sign_in("ann");
+    let diary = ann.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    assert!(diary.body.contains("Add time by hand"));
+    let added = ann.post(
+        "/contracts/ann-hourly/manual",
+        &[
+            ("csrf", &Browser::csrf(&diary)),
+            ("date", "2026-11-25"),
+            ("tz", "UTC"),
+            ("from", "10:00"),
+            ("to", "10:20"),
+            ("memo", "review notes"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{}", added.body);
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let diary = carl.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    assert!(
+        !diary.body.contains("Add time by hand"),
+        "only the freelancer adds time"
+    );
+    assert_eq!(
+        diary.body.matches("added by hand").count(),
+        6,
+        "{}",
+        diary.body
+    );
+    assert!(
+        diary.body.contains("Day total: <strong>1:00:00</strong>"),
+        "{}",
+        diary.body
+    );
+    let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
+    assert!(
+        sheet.body.contains("<td>0:10:00</td><td>0:50:00</td>"),
+        "{}",
+        sheet.body
+    );
+    let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
+    assert_eq!(csv.body.matches(",manual,").count(), 6, "{}", csv.body);
+    let forged = carl.post(
+        "/contracts/ann-hourly/manual",
+        &[
+            ("csrf", &Browser::csrf(&diary)),
+            ("date", "2026-11-25"),
+            ("from", "11:00"),
+            ("to", "11:10"),
+        ],
+    );
+    assert_eq!(forged.status, 403, "the client adds no time");
+}

@@ -203,6 +203,8 @@ pub enum RejectReason {
     /// The segment itself is malformed (end before start, wrong length, dated
     /// outside 2000–2100 or in the server's future …).
     Invalid,
+    /// Time added by hand on a contract that does not allow it (R8).
+    ManualTimeNotAllowed,
 }
 
 impl RejectReason {
@@ -213,6 +215,7 @@ impl RejectReason {
             RejectReason::ContractNotTrackable => "contract_not_trackable",
             RejectReason::OverLimit => "over_limit",
             RejectReason::Invalid => "invalid",
+            RejectReason::ManualTimeNotAllowed => "manual_time_not_allowed",
         }
     }
 }
@@ -251,12 +254,31 @@ pub struct DiarySegment {
     pub activity: Activity,
     pub has_screenshot: bool,
     pub capture_note: Option<String>,
+    /// Added by hand (no screenshot, no activity), not tracked (R8).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 /// Seconds per contract on the day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractTotal {
     pub contract_id: String,
+    pub secs: i64,
+}
+
+/// `POST /manual`: time worked away from the tracker, added by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualTime {
+    pub contract_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub memo: String,
+}
+
+/// What `POST /manual` added: the time, cut on the server's grid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualTimeAdded {
+    pub segments: Vec<SegmentId>,
     pub secs: i64,
 }
 

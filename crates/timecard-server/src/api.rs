@@ -294,6 +294,7 @@ pub fn router(state: Shared) -> Router {
                 .layer(middleware::from_fn(heavy_gate)),
         )
         .route("/api/v1/segments/{id}", delete(delete_segment))
+        .route("/api/v1/manual", post(manual))
         .route(
             "/api/v1/segments/{id}/screenshot",
             get(screenshot).layer(middleware::from_fn(reads_gate)),
@@ -566,6 +567,60 @@ async fn contracts(
         week_start: week.start(),
         contracts,
     }))
+}
+
+/// Time worked away from the tracker, added by hand (R8).
+async fn manual(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<protocol::ManualTimeAdded>, ApiError> {
+    let request: protocol::ManualTime = parse_json(body)?;
+    let added = add_manual_time(&state, &user, request).await?;
+    Ok(Json(added))
+}
+
+/// Adds manual time for `user`, for the API and the web pages alike.
+pub(crate) async fn add_manual_time(
+    state: &Shared,
+    user: &User,
+    request: protocol::ManualTime,
+) -> Result<protocol::ManualTimeAdded, ApiError> {
+    if request.memo.chars().count() > caps::MEMO_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("the memo is longer than {} characters", caps::MEMO_CHARS),
+        ));
+    }
+    let now = state.clock.now();
+    let config = state.config;
+    let segments = rules::manual_segments(
+        &request.contract_id,
+        request.start,
+        request.end,
+        request.memo.trim(),
+        now,
+        config,
+    )
+    .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m))?;
+    let added = protocol::ManualTimeAdded {
+        segments: segments.iter().map(|s| s.id).collect(),
+        secs: (request.end - request.start).num_seconds(),
+    };
+    let user_id = user.id;
+    blocking(state, move |s| {
+        s.add_manual(user_id, &segments, now, config)
+    })
+    .await?
+    .map_err(|(reason, message)| ApiError::new(StatusCode::CONFLICT, reason.code(), message))?;
+    log::info!(
+        "server: {} added {} s of manual time on {}",
+        user.login,
+        added.secs,
+        request.contract_id
+    );
+    Ok(added)
 }
 
 /// How many billing weeks back the app is told about disputes.

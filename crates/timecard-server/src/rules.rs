@@ -250,6 +250,72 @@ pub fn may_delete(
     Ok(())
 }
 
+/// The device id of time added by hand (R8).
+pub const MANUAL_DEVICE: &str = "manual";
+
+/// The longest stretch of time added by hand at once.
+pub const MAX_MANUAL_SECS: i64 = 24 * 3600;
+
+/// R8: time added by hand is judged like tracked time (limits, locks,
+/// overlaps, the contract's dates), and refused on a contract whose terms do
+/// not allow it.
+pub fn judge_manual(
+    segment: &Segment,
+    facts: &Facts,
+    now: DateTime<Utc>,
+    config: ServerConfig,
+) -> Verdict {
+    if let Some(stored) = &facts.contract
+        && !stored.terms.manual_time
+    {
+        return Verdict::Reject(
+            RejectReason::ManualTimeNotAllowed,
+            "this contract does not allow manual time".into(),
+        );
+    }
+    judge(segment, facts, now, config)
+}
+
+/// Cuts `[start, end)` of manual time into segments on the grid (each
+/// within one grid cell), with `memo`; or says what is wrong with it.
+pub fn manual_segments(
+    contract_id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    memo: &str,
+    now: DateTime<Utc>,
+    config: ServerConfig,
+) -> Result<Vec<Segment>, String> {
+    if end <= start {
+        return Err("the end must come after the start".into());
+    }
+    if (end - start).num_seconds() > MAX_MANUAL_SECS {
+        return Err("add at most 24 hours at once".into());
+    }
+    if end > now {
+        return Err("manual time cannot end in the future".into());
+    }
+    let grid = timecard_core::domain::SegmentGrid::new(config.segment_secs).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = grid.cell_end(from).min(end);
+        out.push(Segment {
+            id: SegmentId::random(),
+            contract_id: contract_id.to_owned(),
+            device_id: MANUAL_DEVICE.to_owned(),
+            start: from,
+            end: to,
+            memo: memo.to_owned(),
+            activity: Default::default(),
+            screenshot: None,
+            capture_note: None,
+        });
+        from = to;
+    }
+    Ok(out)
+}
+
 /// The client's review of a billing week: what was done, by whom, when.
 /// Stored as an append-only log; the state of a week and of each disputed
 /// segment is worked out from it ([`week_review`], [`disputes`]).
@@ -874,5 +940,59 @@ mod tests {
         let approved = WeekReview::ApprovedAutomatically { at: until };
         assert!(may_review(R::Client, A::Dispute, approved, None).is_err());
         assert!(may_review(R::Freelancer, A::Answer, approved, Some(&open)).is_err());
+    }
+
+    #[test]
+    fn manual_time_is_cut_on_the_grid_and_refused_where_not_allowed() {
+        let now = at("2026-11-25T18:00:00Z");
+        let pieces = manual_segments(
+            "c1",
+            at("2026-11-25T09:05:00Z"),
+            at("2026-11-25T09:35:00Z"),
+            "call",
+            now,
+            CONFIG,
+        )
+        .unwrap();
+        let spans: Vec<_> = pieces
+            .iter()
+            .map(|s| {
+                (
+                    s.start.format("%H:%M").to_string(),
+                    s.end.format("%H:%M").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("09:05", "09:10"),
+                ("09:10", "09:20"),
+                ("09:20", "09:30"),
+                ("09:30", "09:35")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        assert!(
+            pieces
+                .iter()
+                .all(|s| s.device_id == MANUAL_DEVICE && s.memo == "call")
+        );
+        let later = at("2026-11-25T19:00:00Z");
+        assert!(
+            manual_segments("c1", now, later, "", now, CONFIG).is_err(),
+            "future"
+        );
+        assert!(
+            manual_segments("c1", later, now, "", later, CONFIG).is_err(),
+            "backwards"
+        );
+        let mut f = facts();
+        assert_eq!(judge_manual(&pieces[0], &f, now, CONFIG), Verdict::Accept);
+        f.contract.as_mut().unwrap().terms.manual_time = false;
+        assert_eq!(
+            reason(judge_manual(&pieces[0], &f, now, CONFIG)),
+            RejectReason::ManualTimeNotAllowed
+        );
     }
 }

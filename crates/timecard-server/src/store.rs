@@ -19,7 +19,9 @@ use super::rules::{self, ContractTerms, Facts, Rate, StoredContract, Verdict};
 use timecard_core::domain::{
     Activity, BillingWeek, Contract, ContractKind, ContractStatus, PendingLimit, Segment, SegmentId,
 };
-use timecard_core::protocol::{DiarySegment, Outcome, ProblemReport, SegmentResult, ServerConfig};
+use timecard_core::protocol::{
+    DiarySegment, Outcome, ProblemReport, RejectReason, SegmentResult, ServerConfig,
+};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -143,6 +145,17 @@ pub trait Store: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// Adds time worked away from the tracker (R8): `segments` (cut on the
+    /// grid, device [`rules::MANUAL_DEVICE`]) are judged like tracked ones
+    /// and, only if every one is accepted, stored together as manual time;
+    /// otherwise nothing is stored and the first refusal is returned.
+    fn add_manual(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<std::result::Result<(), (RejectReason, String)>>;
     /// Adds a review event of a contract to its log.
     fn add_review(&self, contract_id: &str, event: &rules::ReviewEvent) -> Result<()>;
     /// A contract's review events, oldest first; of one week, or all.
@@ -271,6 +284,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     users_can_be_disabled,
     roles_and_contract_terms,
     reviews,
+    manual_time,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -382,6 +396,11 @@ fn reviews(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// 6: segments added by hand are marked so (R8).
+fn manual_time(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("ALTER TABLE segments ADD COLUMN manual INTEGER NOT NULL DEFAULT 0;")
+}
+
 /// How far back range queries look for a segment that started before the
 /// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
@@ -488,13 +507,14 @@ fn diary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DiarySegment> {
         activity: Activity(row.get(6)?),
         has_screenshot: row.get(7)?,
         capture_note: row.get(8)?,
+        manual: row.get(9)?,
     })
 }
 
 /// Memos and notes are read no longer than their caps: a database from
 /// before the caps may hold a 10 MB memo, which 200 parallel Work Diary
 /// requests would otherwise copy 200 times (issue 11, item 4).
-const DIARY_COLUMNS: &str = "id, contract_id, device_id, start, end, substr(memo, 1, 2000), activity, has_screenshot, substr(capture_note, 1, 500)";
+const DIARY_COLUMNS: &str = "id, contract_id, device_id, start, end, substr(memo, 1, 2000), activity, has_screenshot, substr(capture_note, 1, 500), manual";
 // The numbers above are these caps.
 const _: () = assert!(
     timecard_core::domain::segment::caps::MEMO_CHARS == 2000
@@ -770,6 +790,41 @@ impl Store for SqliteStore {
             diary_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_manual(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<std::result::Result<(), (RejectReason, String)>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let lookback = rules::max_segment_secs(config);
+        for segment in segments {
+            let week = BillingWeek::containing(segment.start);
+            let week_logged = logged_secs_in(
+                &tx,
+                user_id,
+                &segment.contract_id,
+                ts(week.start()),
+                ts(week.end()),
+            )?;
+            let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
+            match rules::judge_manual(segment, &facts, now, config) {
+                Verdict::Accept => insert_segment(&tx, user_id, segment)?,
+                Verdict::Reject(reason, message) => return Ok(Err((reason, message))),
+                Verdict::Duplicate | Verdict::AcceptUntil(..) => {
+                    return Ok(Err((
+                        RejectReason::ContractNotTrackable,
+                        "the contract was paused or ended within this time".into(),
+                    )));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(Ok(()))
     }
 
     fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
@@ -1082,8 +1137,8 @@ fn facts_for(
 
 fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot, manual)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 = 'manual')",
     )?
     .execute(params![
         s.id.to_string(),

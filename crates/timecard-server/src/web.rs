@@ -25,7 +25,7 @@ use chrono_tz::Tz;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::api::{ApiError, ClientAddr, Guards, Shared, blocking, open_session};
+use super::api::{ApiError, ClientAddr, Guards, Shared, add_manual_time, blocking, open_session};
 use super::auth;
 use super::rules::{
     self, Dispute, ReviewAction, ReviewEvent, Reviewer, StoredContract, WeekReview,
@@ -51,6 +51,7 @@ pub fn routes() -> Router<Shared> {
         .route("/contracts/{id}/timesheet", get(timesheet_page))
         .route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
         .route("/contracts/{id}/weeks/{monday}/approve", post(approve_week))
+        .route("/contracts/{id}/manual", post(add_manual))
         .route(
             "/contracts/{id}/segments/{segment}/dispute",
             post(dispute_segment),
@@ -581,6 +582,21 @@ async fn diary_page(
         @if segments.is_empty() {
             p { "No time on this day." }
         }
+        @if stored.user_id == viewer.user.id && stored.terms.manual_time {
+            details.manual {
+                summary { "Add time by hand" }
+                form.manual method="post" action={ (base) "/manual" } {
+                    (back.fields(&review.csrf))
+                    label for="from" { "From (" (zone.name()) ")" }
+                    input #from type="time" name="from" required;
+                    label for="to" { "To" }
+                    input #to type="time" name="to" required;
+                    label for="memo" { "What you worked on" }
+                    input #memo type="text" name="memo" maxlength="2000";
+                    button type="submit" { "Add" }
+                }
+            }
+        }
         @for hour in &hours {
             section.hour {
                 h2 { (format!("{hour:02}:00")) }
@@ -642,7 +658,9 @@ fn cell(
     html! {
         div.cell.disputed[dispute.is_some_and(|d| d.decision.is_none())]
             .rejected[dispute.is_some_and(|d| !d.counts())] {
-            @if s.has_screenshot {
+            @if s.manual {
+                div.noshot { span.badge { "manual" } " added by hand" }
+            } @else if s.has_screenshot {
                 a href=(action("screenshot")) {
                     img src=(action("thumbnail")) loading="lazy"
                         width="160" height="90" alt={ "Screenshot " (when) };
@@ -849,6 +867,64 @@ fn urlencode(text: &str) -> String {
         .collect()
 }
 
+#[derive(Deserialize)]
+struct ManualForm {
+    csrf: String,
+    date: NaiveDate,
+    tz: Option<String>,
+    from: String,
+    to: String,
+    #[serde(default)]
+    memo: String,
+}
+
+/// Time added by hand from the diary page, in the page's zone (R8).
+async fn add_manual(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<ManualForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    let stored = visible_contract(&state, &viewer, id).await?;
+    if stored.user_id != viewer.user.id {
+        return Err(PageError(
+            StatusCode::FORBIDDEN,
+            "Only the contract's freelancer adds time to it.".into(),
+        ));
+    }
+    let zone = page_zone(form.tz.as_deref())?;
+    let at = |time: &str| {
+        timecard_core::domain::parse_local_minute(&format!("{} {}", form.date, time.trim()), zone)
+            .map_err(|why| PageError(StatusCode::UNPROCESSABLE_ENTITY, why))
+    };
+    let (start, mut end) = (at(&form.from)?, at(&form.to)?);
+    if end == start {
+        return Err(PageError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The start and the end are the same time.".into(),
+        ));
+    }
+    if end < start {
+        // "22:00 to 01:00": the end is on the next day.
+        end += Duration::days(1);
+    }
+    let request = timecard_core::protocol::ManualTime {
+        contract_id: stored.contract.id.clone(),
+        start,
+        end,
+        memo: form.memo,
+    };
+    add_manual_time(&state, &viewer.user, request).await?;
+    Ok(Redirect::to(&format!(
+        "/contracts/{}/diary?date={}&tz={}",
+        urlencode(&stored.contract.id),
+        form.date,
+        zone.name()
+    ))
+    .into_response())
+}
+
 fn segment_id(text: &str) -> Result<SegmentId, PageError> {
     text.parse().map_err(|_| not_found())
 }
@@ -1007,15 +1083,25 @@ async fn timesheet_page(
     let mut segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
     let rejected = segments.iter().filter(|s| !review.counts(s.id)).count();
     segments.retain(|s| review.counts(s.id));
-    let days: Vec<(NaiveDate, i64)> = (0..7)
+    // Per day: (date, tracked, manual).
+    let split: Vec<(NaiveDate, i64, i64)> = (0..7)
         .map(|i| {
             let from = week.start() + Duration::days(i);
             let to = from + Duration::days(1);
-            let secs = segments.iter().map(|s| secs_within(s, from, to)).sum();
-            (from.date_naive(), secs)
+            let of = |manual: bool| {
+                segments
+                    .iter()
+                    .filter(|s| s.manual == manual)
+                    .map(|s| secs_within(s, from, to))
+                    .sum::<i64>()
+            };
+            (from.date_naive(), of(false), of(true))
         })
         .collect();
+    let days: Vec<(NaiveDate, i64)> = split.iter().map(|(d, t, m)| (*d, t + m)).collect();
     let total: i64 = days.iter().map(|(_, secs)| secs).sum();
+    let tracked_total: i64 = split.iter().map(|(_, t, _)| t).sum();
+    let manual_total: i64 = split.iter().map(|(_, _, m)| m).sum();
     let c = &stored.contract;
     let base = format!("/contracts/{}", c.id);
     let monday = week.start().date_naive();
@@ -1088,19 +1174,19 @@ async fn timesheet_page(
                 th scope="col" { "Total" }
             } }
             tbody {
-                @for (day, secs) in &days {
+                @for (day, tracked, manual) in &split {
                     tr {
                         td { a href={ (base) "/diary?date=" (day) "&tz=UTC" } { (day.format("%a %-d %b")) } }
-                        td { (hms(*secs)) }
-                        td { (hms(0)) }
-                        td { (hms(*secs)) }
+                        td { (hms(*tracked)) }
+                        td { (hms(*manual)) }
+                        td { (hms(tracked + manual)) }
                     }
                 }
             }
             tfoot { tr {
                 th scope="row" { "Week" }
-                td { (hms(total)) }
-                td { (hms(0)) }
+                td { (hms(tracked_total)) }
+                td { (hms(manual_total)) }
                 td { strong { (hms(total)) } }
             } }
         }
@@ -1225,7 +1311,7 @@ async fn timesheet_csv(
             local(end),
             zone.name().to_owned(),
             format!("{:.2}", secs_within(s, from, to) as f64 / 60.0),
-            "tracked".to_owned(),
+            if s.manual { "manual" } else { "tracked" }.to_owned(),
             s.memo.clone(),
             (s.activity.0.count_ones() * 10).min(100).to_string(),
             review_state.to_owned(),

@@ -293,6 +293,22 @@ impl ApiClient {
     }
 
     /// Deletes an uploaded segment and its time (S4).
+    /// Adds time worked away from the tracker (R8); the server cuts it on
+    /// its grid and judges it like tracked time.
+    pub fn add_manual(
+        &self,
+        request: &timecard_core::protocol::ManualTime,
+    ) -> Result<timecard_core::protocol::ManualTimeAdded, SyncError> {
+        let auth = self.bearer()?;
+        let r = self.check(
+            self.agent
+                .post(self.url("/manual"))
+                .header("Authorization", &auth)
+                .send_json(request),
+        )?;
+        self.json(r)
+    }
+
     pub fn delete_segment(&self, id: SegmentId) -> Result<(), SyncError> {
         let auth = self.bearer()?;
         self.check(
