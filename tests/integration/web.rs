@@ -32,7 +32,12 @@ struct Page {
 
 impl Browser {
     fn new(server: &TestServer) -> Browser {
-        let roots = common::pinned_roots(&server.server.cert_pem);
+        Browser::at(&server.url(), &server.server.cert_pem)
+    }
+
+    /// A browser for the server at `url` whose certificate is `cert_pem`.
+    fn at(url: &str, cert_pem: &[u8]) -> Browser {
+        let roots = common::pinned_roots(cert_pem);
         Browser {
             agent: ureq::Agent::config_builder()
                 .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
@@ -41,7 +46,7 @@ impl Browser {
                 .timeout_global(Some(StdDuration::from_secs(30)))
                 .build()
                 .into(),
-            base: server.url(),
+            base: url.to_owned(),
             cookies: HashMap::new(),
         }
     }
@@ -116,11 +121,15 @@ impl Browser {
     }
 
     fn sign_in(&mut self, login: &str) -> Page {
+        self.sign_in_with(login, PASSWORD)
+    }
+
+    fn sign_in_with(&mut self, login: &str, password: &str) -> Page {
         let form = self.get("/login");
         let csrf = Browser::csrf(&form);
         self.post(
             "/login",
-            &[("login", login), ("password", PASSWORD), ("csrf", &csrf)],
+            &[("login", login), ("password", password), ("csrf", &csrf)],
         )
     }
 }
@@ -748,4 +757,161 @@ fn manual_time_from_the_command_line_and_the_web() {
         ],
     );
     assert_eq!(forged.status, 403, "the client adds no time");
+}
+
+// The admin pages: only admins reach them; users, contracts, maintenance
+// mode and problem reports work as the admin commands do.
+#[test]
+fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
+    let (server, _) = dashboard();
+    // Nobody else gets anything, not even the pages' existence.
+    for login in ["carl", "ann"] {
+        let mut other = Browser::new(&server);
+        other.sign_in(login);
+        let page = other.get("/contracts");
+        for path in ["/admin/users", "/admin/contracts", "/admin/reports"] {
+            assert_eq!(other.get(path).status, 404, "{login} {path}");
+        }
+        let got = other.post(
+            "/admin/users",
+            &[
+                ("csrf", &Browser::csrf(&page)),
+                ("login", "mallory"),
+                ("role", "admin"),
+            ],
+        );
+        assert_eq!(got.status, 404, "{login} adds no user");
+    }
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    assert!(store.find_user("mallory").unwrap().is_none());
+
+    let mut root = Browser::new(&server);
+    root.sign_in("root");
+    let users = root.get("/admin/users");
+    assert_eq!(users.status, 200);
+    assert!(users.body.contains("carl") && users.body.contains("dora"));
+    let csrf = Browser::csrf(&users);
+
+    // A new user with a password shown once, who can then sign in.
+    let added = root.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("login", "erin"),
+            ("email", ""),
+            ("role", "client"),
+        ],
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    let from = added.body.find("<code class=\"password\">").unwrap() + 23;
+    let password = added.body[from..from + 16].to_owned();
+    let mut erin = Browser::new(&server);
+    assert_eq!(erin.sign_in_with("erin", &password).status, 303);
+    assert_eq!(store.find_user("erin").unwrap().unwrap().role, Role::Client);
+    // Disabled: her session ends and she cannot sign in.
+    let got = root.post("/admin/users/erin", &[("csrf", &csrf), ("do", "disable")]);
+    assert_eq!(got.status, 303);
+    assert_eq!(erin.get("/contracts").status, 303);
+    assert_eq!(
+        Browser::new(&server).sign_in_with("erin", &password).status,
+        403
+    );
+
+    // A contract's terms.
+    let got = root.post(
+        "/admin/contracts/ann-open",
+        &[
+            ("csrf", &csrf),
+            ("status", "paused"),
+            ("weekly_limit", "12"),
+            ("client_user", "dora"),
+            ("rate", "70.5"),
+            ("currency", "eur"),
+        ],
+    );
+    assert_eq!(got.status, 303, "{}", got.body);
+    let stored = store.contract("ann-open").unwrap().unwrap();
+    assert_eq!(stored.contract.status.as_str(), "paused");
+    assert_eq!(
+        stored.terms.rate,
+        Some(Rate {
+            cents: 7050,
+            currency: "EUR".into()
+        })
+    );
+    assert!(!stored.terms.manual_time, "the box was not ticked");
+    assert_eq!(
+        stored.terms.client_user_id,
+        Some(store.find_user("dora").unwrap().unwrap().id)
+    );
+    let got = root.post(
+        "/admin/contracts/ann-open",
+        &[
+            ("csrf", &csrf),
+            ("status", "active"),
+            ("client_user", "ann"),
+        ],
+    );
+    assert_eq!(got.status, 409, "a freelancer is no client account");
+
+    // Maintenance holds the app's API, not the pages.
+    let got = root.post("/admin/maintenance", &[("csrf", &csrf), ("on", "true")]);
+    assert_eq!(got.status, 303);
+    assert_eq!(root.get("/api/v1/health").status, 503);
+    assert_eq!(root.get("/admin/users").status, 200);
+    root.post("/admin/maintenance", &[("csrf", &csrf), ("on", "false")]);
+    assert_eq!(root.get("/api/v1/health").status, 200);
+
+    // Problem reports, with their logs.
+    let mut report =
+        timecard_core::protocol::ProblemReport::new("It froze", at("2026-11-25T14:00:00Z"));
+    report.attach_logs(b"PK fake zip");
+    server.client("ann").report(&report).unwrap();
+    let reports = root.get("/admin/reports");
+    assert!(reports.body.contains("It froze"), "{}", reports.body);
+    let logs = root.get(&format!("/admin/reports/{}/logs.zip", report.id));
+    assert_eq!(logs.status, 200);
+    assert_eq!(logs.headers["content-type"], "application/zip");
+}
+
+// `serve --demo` on an empty folder: three accounts with their passwords
+// printed once, and a contract with time and screenshots to look at.
+#[test]
+fn serve_demo_gives_a_full_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let mut serving =
+        common::serving::Serving::start(&data, &["--listen", "127.0.0.1:0", "--demo"]);
+    let line = serving.wait_line("the client's password", |l| {
+        l.trim_start().starts_with("client ")
+    });
+    let password = line.split_whitespace().nth(1).unwrap().to_owned();
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let mut client = Browser::at(&serving.url, &cert);
+    assert_eq!(client.sign_in_with("client", &password).status, 303);
+    let page = client.get("/contracts");
+    assert!(page.body.contains("Web shop rebuild"), "{}", page.body);
+    let last_monday = (chrono::Utc::now() - Duration::days(7))
+        .date_naive()
+        .week(chrono::Weekday::Mon)
+        .first_day();
+    let sheet = client.get(&format!("/contracts/demo-web/timesheet?week={last_monday}"));
+    assert!(
+        sheet.body.contains("<strong>25:00:00</strong>"),
+        "five days of five hours: {}",
+        sheet.body
+    );
+    let diary = client.get(&format!(
+        "/contracts/demo-web/diary?date={last_monday}&tz=UTC"
+    ));
+    let thumbnail = diary.body.find("/thumbnail").expect("a screenshot");
+    let start = diary.body[..thumbnail].rfind("src=\"").unwrap() + 5;
+    let picture = client.get(&diary.body[start..thumbnail + 10]);
+    assert_eq!(picture.headers["content-type"], "image/jpeg");
+    drop(serving);
+    // A second start with --demo adds nothing.
+    let mut again = common::serving::Serving::start(&data, &["--listen", "127.0.0.1:0", "--demo"]);
+    again.wait_line("that nothing was added", |l| {
+        l.contains("already has users")
+    });
 }

@@ -314,7 +314,7 @@ impl TermsArgs {
 }
 
 /// An amount of money as typed (`45`, `45.5`, `45.50`), in cents.
-fn parse_amount(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_amount(text: &str) -> anyhow::Result<i64> {
     let bad = || anyhow::anyhow!("{text:?} is not an amount; write it like 45 or 45.50");
     let (whole, fraction) = match text.split_once('.') {
         Some((_, "")) => return Err(bad()),

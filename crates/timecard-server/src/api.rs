@@ -341,7 +341,12 @@ async fn catch_panics(request: Request, next: Next) -> Response {
 }
 
 /// Answers 503 with Retry-After while the maintenance flag file exists.
+/// Maintenance mode holds the app's API; the web pages stay, so an admin
+/// can turn it off there.
 async fn maintenance(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
     if let Ok(text) = std::fs::read_to_string(&state.maintenance_flag) {
         let retry_after = text.trim().parse().unwrap_or(120);
         let mut error = ApiError::new(

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod backup;
 pub mod connection;
+pub mod demo;
 pub mod logging;
 pub mod rules;
 pub mod serve;

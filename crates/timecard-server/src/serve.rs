@@ -62,6 +62,12 @@ pub struct ServeArgs {
     /// more are refused.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_connections_per_address: usize,
+    /// On a folder with no users: add an admin, a client and a freelancer
+    /// (their passwords are printed once) and a contract with last week's
+    /// and today's time, screenshots included, to look around the web
+    /// dashboard.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Serves until SIGINT or SIGTERM.
@@ -92,6 +98,14 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         per_address: args.max_connections_per_address,
     };
     let mut notes = Vec::new();
+    if args.demo {
+        let store = super::open_store(data)?;
+        notes.extend(crate::demo::seed(
+            &store,
+            options.config,
+            chrono::Utc::now(),
+        )?);
+    }
     let files = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ => {

@@ -35,6 +35,8 @@ use timecard_core::domain::{BillingWeek, LocalDay, SegmentId};
 use timecard_core::fmt::hms;
 use timecard_core::protocol::DiarySegment;
 
+mod admin;
+
 /// The session cookie: `__Host-` means Secure, Path=/ and no Domain.
 const SESSION_COOKIE: &str = "__Host-timecard";
 /// The sign-in form's CSRF cookie (there is no session yet to derive from).
@@ -73,6 +75,7 @@ pub fn routes() -> Router<Shared> {
             get(thumbnail),
         )
         .route("/static/dashboard.css", get(stylesheet))
+        .merge(admin::routes())
 }
 
 /// Headers on every response: HTTPS only from now on; and on pages,
@@ -226,6 +229,7 @@ fn layout(title: &str, viewer: Option<&Viewer>, body: Markup) -> Html<String> {
                     header {
                         a.brand href="/contracts" { "Timecard" }
                         @if let Some(viewer) = viewer {
+                            @if viewer.is_admin() { a.admin href="/admin" { "Admin" } }
                             span.who { (viewer.user.login) " · " (viewer.user.role.as_str()) }
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(viewer.csrf());
