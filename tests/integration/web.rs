@@ -291,6 +291,7 @@ fn every_page_refuses_who_may_not_see_it() {
         "/contracts/ann-hourly/diary".to_owned(),
         "/contracts/ann-hourly/timesheet".to_owned(),
         "/contracts/ann-hourly/timesheet.csv".to_owned(),
+        "/contracts/ann-hourly/statement".to_owned(),
         format!("/contracts/ann-hourly/segments/{id}/thumbnail"),
         format!("/contracts/ann-hourly/segments/{id}/screenshot"),
     ];
@@ -423,6 +424,102 @@ fn the_dashboard_in_a_real_browser() {
     let text = browser.text();
     assert!(text.contains("Week\t0:10:00"), "{text}");
     browser.screenshot(&web_screens().join("timesheet.png"));
+    // The week ends: the client disputes the segment in the diary.
+    server.clock.set(at("2026-11-30T10:00:00Z"));
+    let diary = format!("{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    browser.go(&diary);
+    browser.type_into(
+        &browser.find("form[action$='/dispute'] input[name=note]"),
+        "Looks like a meeting",
+    );
+    browser.click(&browser.find("form[action$='/dispute'] button"));
+    browser.wait_until(
+        "the dispute",
+        "return document.body.innerText.includes('Disputed: Looks like a meeting');",
+    );
+    browser.screenshot(&web_screens().join("dispute.png"));
+    browser.click(&browser.find("header form button"));
+    browser.wait_until("signed out", "return location.pathname === '/login';");
+
+    // The freelancer answers it on the web and sees it in the app.
+    let sign_in = |login: &str| {
+        browser.type_into(&browser.find("#login"), login);
+        browser.type_into(&browser.find("#password"), PASSWORD);
+        browser.click(&browser.find("form.signin button[type=submit]"));
+        browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    };
+    sign_in("ann");
+    browser.go(&diary);
+    browser.type_into(
+        &browser.find("form[action$='/answer'] input[name=note]"),
+        "It was pair programming",
+    );
+    browser.click(&browser.find("form[action$='/answer'] button"));
+    browser.wait_until(
+        "the answer",
+        "return document.body.innerText.includes('Answer: It was pair programming');",
+    );
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    let out = common::cli::timecard(app.path(), &["contracts", "--json"], None);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let disputes = &listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "ann-hourly")
+        .unwrap()["disputes"];
+    assert_eq!(disputes[0]["reason"], "Looks like a meeting");
+    assert_eq!(disputes[0]["answer"], "It was pair programming");
+    browser.click(&browser.find("header form button"));
+    browser.wait_until("signed out", "return location.pathname === '/login';");
+
+    // The client keeps the time and approves the week.
+    sign_in("carl");
+    browser.go(&diary);
+    browser.click(&browser.find("form[action$='/decide'] button[value=keep]"));
+    browser.wait_until(
+        "the decision",
+        "return document.body.innerText.includes('Kept after a dispute');",
+    );
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/timesheet?week=2026-11-25"
+    ));
+    browser.click(&browser.find("form[action$='/approve'] button"));
+    browser.wait_until(
+        "the approval",
+        "return document.body.innerText.includes('Approved by carl');",
+    );
+    browser.screenshot(&web_screens().join("approved.png"));
+
+    // The CSV (fetched by the page) and the timesheet agree; the week's
+    // time is the ten minutes the API took.
+    let csv = browser.run(
+        "return fetch('/contracts/ann-hourly/timesheet.csv?week=2026-11-25').then(r => r.text());",
+    );
+    let minutes: f64 = csv
+        .as_str()
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|row| row.split(',').nth(6).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!((minutes * 60.0).round() as i64, 600, "{csv}");
+    assert!(
+        browser.text().contains("Week\t0:10:00\t0:00:00\t0:10:00"),
+        "{}",
+        browser.text()
+    );
+
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/statement?week=2026-11-25"
+    ));
+    let text = browser.text();
+    assert!(
+        text.contains("Weekly statement") && text.contains("10.00 USD"),
+        "{text}"
+    );
+    browser.screenshot(&web_screens().join("statement.png"));
 }
 
 // The weekly review: after the week ends the client disputes a segment,

@@ -52,6 +52,7 @@ pub fn routes() -> Router<Shared> {
         .route("/contracts/{id}/diary", get(diary_page))
         .route("/contracts/{id}/timesheet", get(timesheet_page))
         .route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
+        .route("/contracts/{id}/statement", get(statement_page))
         .route("/contracts/{id}/weeks/{monday}/approve", post(approve_week))
         .route("/contracts/{id}/manual", post(add_manual))
         .route(
@@ -103,7 +104,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; \
                  form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             ),
         );
@@ -1168,6 +1169,7 @@ async fn timesheet_page(
             a href=(week_link(monday - Duration::days(7))) { "← Previous week" }
             a href=(week_link(monday + Duration::days(7))) { "Next week →" }
             a href={ (base) "/timesheet.csv?week=" (monday) } { "Download CSV" }
+            a href={ (base) "/statement?week=" (monday) } { "Printable statement" }
         }
         (bar_chart(&days))
         table.contracts {
@@ -1245,6 +1247,109 @@ fn bar_chart(days: &[(NaiveDate, i64)]) -> Markup {
             }
         }
     }
+}
+
+/// The weekly statement, to print or save as PDF from the browser: the
+/// contract, its parties, the days, hours, rate and amount, and where the
+/// review stands. Rejected time is left out.
+async fn statement_page(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<WeekQuery>,
+) -> Result<Html<String>, PageError> {
+    let stored = visible_contract(&state, &viewer, id).await?;
+    let week = parse_week(query.week, state.clock.now())?;
+    let review = Review::load(&state, &viewer, &stored).await?;
+    let mut segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
+    segments.retain(|s| review.counts(s.id));
+    let (freelancer_id, client_id) = (stored.user_id, stored.terms.client_user_id);
+    let (freelancer, client_account) = blocking(&state, move |s| {
+        Ok((
+            s.login_of(freelancer_id)?,
+            match client_id {
+                Some(id) => Some(s.login_of(id)?),
+                None => None,
+            },
+        ))
+    })
+    .await?;
+    let c = &stored.contract;
+    let days: Vec<(NaiveDate, i64, i64)> = (0..7)
+        .map(|i| {
+            let from = week.start() + Duration::days(i);
+            let to = from + Duration::days(1);
+            let of = |manual: bool| {
+                segments
+                    .iter()
+                    .filter(|s| s.manual == manual)
+                    .map(|s| secs_within(s, from, to))
+                    .sum::<i64>()
+            };
+            (from.date_naive(), of(false), of(true))
+        })
+        .collect();
+    let total: i64 = days.iter().map(|(_, t, m)| t + m).sum();
+    let hours = total as f64 / 3600.0;
+    let state_line = match review.week(week) {
+        WeekReview::Open => "Not yet reviewed: the week is not over.".to_owned(),
+        WeekReview::InReview { until } => {
+            format!("In review until {}.", until.format("%-d %b %Y %H:%M UTC"))
+        }
+        WeekReview::Approved { at, .. } => {
+            format!("Approved on {}.", at.format("%-d %b %Y %H:%M UTC"))
+        }
+        WeekReview::ApprovedAutomatically { at } => format!(
+            "Approved automatically on {} (the review window closed).",
+            at.format("%-d %b %Y %H:%M UTC")
+        ),
+    };
+    let body = html! {
+        article.statement {
+            h1 { "Weekly statement" }
+            dl {
+                dt { "Contract" } dd { (c.title) " (" (c.id) ")" }
+                dt { "Client" } dd { (if c.client.is_empty() { "—" } else { &c.client })
+                    @if let Some(account) = &client_account { " · account " (account) } }
+                dt { "Freelancer" } dd { (freelancer) }
+                dt { "Week" } dd { (week.start().format("%a %-d %b %Y")) " – "
+                    ((week.end() - Duration::days(1)).format("%a %-d %b %Y")) " (UTC)" }
+                dt { "Review" } dd { (state_line) }
+            }
+            table.contracts {
+                thead { tr {
+                    th scope="col" { "Day" }
+                    th scope="col" { "Tracked" }
+                    th scope="col" { "Manual" }
+                    th scope="col" { "Hours" }
+                } }
+                tbody {
+                    @for (day, tracked, manual) in &days {
+                        tr {
+                            td { (day.format("%a %-d %b")) }
+                            td { (hms(*tracked)) }
+                            td { (hms(*manual)) }
+                            td { (format!("{:.2}", (tracked + manual) as f64 / 3600.0)) }
+                        }
+                    }
+                }
+                tfoot {
+                    tr { th scope="row" { "Total" } td {} td {} td { strong { (format!("{hours:.2}")) } } }
+                    @if let Some(rate) = &stored.terms.rate {
+                        tr { th scope="row" { "Rate" } td {} td {} td { (money(rate.cents as f64 / 100.0, &rate.currency)) "/h" } }
+                        tr { th scope="row" { "Amount" } td {} td {}
+                            td { strong { (money(hours * rate.cents as f64 / 100.0, &rate.currency)) } } }
+                    }
+                }
+            }
+            p.muted.noprint { "Print this page, or save it as PDF, from the browser's menu." }
+        }
+    };
+    Ok(layout(
+        &format!("{} — Statement", c.title),
+        Some(&viewer),
+        body,
+    ))
 }
 
 #[derive(Deserialize)]
