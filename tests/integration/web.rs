@@ -391,6 +391,13 @@ fn the_dashboard_in_a_real_browser() {
     assert!(!text.contains("bob-hourly"), "{text}");
     browser.screenshot(&web_screens().join("contracts.png"));
 
+    // Without a zone in the address, the diary takes the browser's.
+    browser.go(&format!("{url}/contracts/ann-hourly/diary?date=2026-11-25"));
+    browser.wait_until(
+        "the browser's zone in the address",
+        "return new URL(location.href).searchParams.get('tz') === \
+         Intl.DateTimeFormat().resolvedOptions().timeZone;",
+    );
     browser.go(&format!(
         "{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=Europe/Berlin"
     ));
@@ -405,7 +412,9 @@ fn the_dashboard_in_a_real_browser() {
         "the memo as text: {text}"
     );
     assert_eq!(
-        browser.run("return document.querySelectorAll('script').length;"),
+        browser.run(
+            "return document.querySelectorAll('script:not([src=\"/static/zone.js\"])').length;"
+        ),
         serde_json::json!(0),
         "no script made it into the page"
     );

@@ -76,6 +76,7 @@ pub fn routes() -> Router<Shared> {
             get(thumbnail),
         )
         .route("/static/dashboard.css", get(stylesheet))
+        .route("/static/zone.js", get(zone_script))
         .merge(admin::routes())
 }
 
@@ -225,6 +226,7 @@ fn layout(title: &str, viewer: Option<&Viewer>, body: Markup) -> Html<String> {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · Timecard" }
                     link rel="stylesheet" href="/static/dashboard.css";
+                    script src="/static/zone.js" defer {}
                 }
                 body {
                     header {
@@ -253,6 +255,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("web/dashboard.css"),
+    )
+}
+
+async fn zone_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("web/zone.js"),
     )
 }
 
