@@ -89,6 +89,10 @@ struct Cell {
     capture_note: Option<String>,
     has_screenshot: bool,
     kind: CellKind,
+    /// Added by hand on the server (R8).
+    manual: bool,
+    /// The client's dispute, in words (R9).
+    dispute: Option<String>,
 }
 
 pub fn diary_ui(
@@ -367,6 +371,8 @@ fn day_cells(
                     capture_note: s.capture_note.clone(),
                     has_screenshot: s.has_screenshot,
                     kind: CellKind::Uploaded,
+                    manual: s.manual,
+                    dispute: s.dispute.clone(),
                 })
                 .collect()
         })
@@ -388,6 +394,8 @@ fn day_cells(
                 capture_note: e.capture_note.clone(),
                 has_screenshot: e.has_screenshot,
                 kind: CellKind::Cached,
+                manual: false,
+                dispute: None,
             }),
     );
     if let Some(t) = &snapshot.tracking {
@@ -403,6 +411,8 @@ fn day_cells(
                 capture_note: None,
                 has_screenshot: false,
                 kind: CellKind::InProgress,
+                manual: false,
+                dispute: None,
             });
         }
     }
@@ -546,8 +556,18 @@ fn cell_ui(
             egui::StrokeKind::Inside,
         );
         note("in progress");
+    } else if cell.manual {
+        note("manual");
     } else if !cell.has_screenshot {
         note("no screenshot");
+    }
+    if cell.dispute.is_some() {
+        painter.rect_stroke(
+            rect,
+            4.0,
+            Stroke::new(2.5, theme::WARN),
+            egui::StrokeKind::Inside,
+        );
     }
     if let Some(activity) = cell.activity {
         let width = rect.width() * activity.level() as f32 / 10.0;
@@ -566,14 +586,20 @@ fn cell_ui(
         );
     }
     let text = format!(
-        "Segment {}–{}, {}{}{}",
+        "Segment {}–{}, {}{}{}{}",
         cell.start.with_timezone(&state.zone).format("%H:%M"),
         cell.end.with_timezone(&state.zone).format("%H:%M"),
         contract_title(snapshot, &cell.contract_id),
-        if cell.capture_note.is_some() {
+        if cell.manual {
+            ", added by hand"
+        } else if cell.capture_note.is_some() {
             ", no screenshot"
         } else {
             ""
+        },
+        match &cell.dispute {
+            Some(d) => format!(", {}", d.to_lowercase()),
+            None => String::new(),
         },
         match cell.kind {
             CellKind::Uploaded => "",
@@ -644,7 +670,15 @@ fn segment_window_ui(
             if !cell.memo.is_empty() {
                 ui.label(format!("Memo: {}", cell.memo));
             }
-            if let Some(note) = &cell.capture_note {
+            if let Some(dispute) = &cell.dispute {
+                ui.add(egui::Label::new(RichText::new(dispute).color(theme::WARN)).wrap());
+            }
+            if cell.manual {
+                ui.label(
+                    RichText::new("Added by hand: no screenshot, no activity.")
+                        .color(theme::MUTED),
+                );
+            } else if let Some(note) = &cell.capture_note {
                 ui.add(
                     egui::Label::new(
                         RichText::new(format!("No screenshot: {note}")).color(theme::WARN),

@@ -34,8 +34,10 @@ type Received = (String, String);
 
 struct FakeNotifications {
     received: Sender<Received>,
-    /// Take the call and never answer.
-    hang: bool,
+    /// Take the call and never answer (switched on for the second half:
+    /// one server for both, so no call can reach a previous one still
+    /// holding the bus name).
+    hang: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
@@ -53,7 +55,7 @@ impl FakeNotifications {
         _expire_timeout: i32,
     ) -> u32 {
         let _ = self.received.send((summary, body));
-        if self.hang {
+        if self.hang.load(std::sync::atomic::Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
         1
@@ -75,7 +77,10 @@ impl FakeNotifications {
     fn close_notification(&self, _id: u32) {}
 }
 
-fn fake_server(address: &str, hang: bool) -> (zbus::blocking::Connection, Receiver<Received>) {
+fn fake_server(
+    address: &str,
+    hang: Arc<std::sync::atomic::AtomicBool>,
+) -> (zbus::blocking::Connection, Receiver<Received>) {
     let (tx, rx) = mpsc::channel();
     let connection = zbus::blocking::connection::Builder::address(address)
         .unwrap()
@@ -135,7 +140,8 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
 
     // 1. The real binary against the real server: a contract with a weekly
     //    limit of 3 seconds stops after 3 seconds, and says so on the desktop.
-    let (answering, received) = fake_server(&address, false);
+    let hang = Arc::new(AtomicBool::new(false));
+    let (_server, received) = fake_server(&address, hang.clone());
     let server = TestServer::start(chrono::Utc::now());
     let store = timecard_server::open_store(server.dir.path()).unwrap();
     store
@@ -174,12 +180,13 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
         body.starts_with("Tiny retainer: The weekly limit"),
         "{body}"
     );
-    drop(answering);
 
     // 2. A server that never answers: the worker, in a child process of
     //    this test binary whose environment names the bus, keeps tracking
     //    and answering; waiting for notifications gives up on time.
-    let (_hanging, received) = fake_server(&address, true);
+    hang.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Whatever the first half sent after its stop is not this half's call.
+    while received.try_recv().is_ok() {}
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -1036,4 +1036,18 @@ fn a_disputed_segment_shows_on_the_contracts_screen() {
     w.harness.get_by_label(
         "Disputed by the client: Tue 24 Nov 10:00–10:10: Not this project (answer it on the web dashboard)",
     );
+    // The Work Diary marks the segment, and its window says why.
+    w.click("Work Diary");
+    w.click("Previous day");
+    w.until("the day's diary", |app| {
+        app.latest()
+            .diary
+            .as_ref()
+            .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
+    });
+    let label =
+        "Segment 10:00–10:10, Backend development, disputed by the client: not this project";
+    w.open_segment(label);
+    w.harness
+        .get_by_label("Disputed by the client: Not this project");
 }

@@ -570,6 +570,12 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     assert!(got.body.contains("the week has not ended yet"));
 
     server.clock.set(at("2026-11-30T10:00:00Z"));
+    assert!(
+        carl.get("/contracts")
+            .body
+            .contains("week of 23 Nov waits for review"),
+        "the contracts page says a week waits"
+    );
     let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
     assert!(
         sheet
@@ -716,6 +722,7 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
             sheet.body
         );
     }
+    assert!(!carl.get("/contracts").body.contains("waits for review"));
     assert!(
         sheet
             .body

@@ -257,6 +257,9 @@ pub struct DiarySegment {
     /// Added by hand (no screenshot, no activity), not tracked (R8).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manual: bool,
+    /// The client's dispute of this segment, in words (R9), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<String>,
 }
 
 /// Seconds per contract on the day.

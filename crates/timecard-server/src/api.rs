@@ -848,7 +848,24 @@ async fn diary(
     }
     let day = LocalDay::new(date, zone);
     let (from, to) = (day.start(), day.end());
-    let segments = blocking(&state, move |s| s.segments_between(user.id, from, to)).await?;
+    let segments = blocking(&state, move |s| {
+        let mut segments = s.segments_between(user.id, from, to)?;
+        // The client's disputes of these segments (R9), in words.
+        let mut contracts: Vec<String> = segments.iter().map(|s| s.contract_id.clone()).collect();
+        contracts.sort();
+        contracts.dedup();
+        for contract_id in contracts {
+            let disputes = rules::disputes(&s.reviews(&contract_id, None)?);
+            for segment in segments.iter_mut().filter(|g| g.contract_id == contract_id) {
+                segment.dispute = disputes
+                    .iter()
+                    .find(|d| d.segment_id == segment.id)
+                    .map(rules::Dispute::in_words);
+            }
+        }
+        Ok(segments)
+    })
+    .await?;
     let mut totals: Vec<ContractTotal> = Vec::new();
     for s in &segments {
         let secs = (s.end.min(to) - s.start.max(from)).num_seconds();

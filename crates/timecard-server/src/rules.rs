@@ -422,6 +422,17 @@ pub struct Dispute {
 }
 
 impl Dispute {
+    /// Where the dispute stands, for the freelancer: "Disputed by the
+    /// client: <reason>", then the decision.
+    pub fn in_words(&self) -> String {
+        let what = match self.decision {
+            None => "Disputed by the client",
+            Some(ReviewAction::Reject) => "Rejected by the client",
+            Some(_) => "Kept by the client after a dispute",
+        };
+        format!("{what}: {}", self.reason)
+    }
+
     /// Whether the segment's time counts: until the client rejects it.
     pub fn counts(&self) -> bool {
         self.decision != Some(ReviewAction::Reject)

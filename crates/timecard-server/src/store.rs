@@ -508,6 +508,7 @@ fn diary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DiarySegment> {
         has_screenshot: row.get(7)?,
         capture_note: row.get(8)?,
         manual: row.get(9)?,
+        dispute: None,
     })
 }
 

@@ -397,6 +397,8 @@ struct ContractLine {
     client_user: Option<String>,
     week_secs: i64,
     last_activity: Option<DateTime<Utc>>,
+    /// Billing weeks that ended, have time, and wait for the client's review.
+    waiting: Vec<BillingWeek>,
 }
 
 async fn contracts_page(
@@ -406,6 +408,7 @@ async fn contracts_page(
     let now = state.clock.now();
     let week = BillingWeek::containing(now);
     let (viewer_id, admin) = (viewer.user.id, viewer.is_admin());
+    let review_secs = state.review_secs;
     let lines = blocking(&state, move |s| {
         let mut lines = Vec::new();
         for stored in s.contracts(None)? {
@@ -421,6 +424,23 @@ async fn contracts_page(
                 },
                 week_secs: s.logged_secs(stored.user_id, &id, week.start(), week.end())?,
                 last_activity: s.last_activity(stored.user_id, &id)?,
+                waiting: {
+                    let events = s.reviews(&id, None)?;
+                    let mut waiting = Vec::new();
+                    let mut w = BillingWeek::containing(week.start() - Duration::days(1));
+                    while w.end() + Duration::seconds(review_secs) > now {
+                        let in_review = matches!(
+                            rules::week_review(w, now, review_secs, &events),
+                            WeekReview::InReview { .. }
+                        );
+                        if in_review && s.logged_secs(stored.user_id, &id, w.start(), w.end())? > 0
+                        {
+                            waiting.push(w);
+                        }
+                        w = BillingWeek::containing(w.start() - Duration::days(1));
+                    }
+                    waiting
+                },
                 stored: StoredContract {
                     contract: rules::as_of(stored.contract, now),
                     ..stored
@@ -493,6 +513,12 @@ fn contract_row(line: &ContractLine) -> Markup {
                 @match line.last_activity {
                     Some(at) => { (at.format("%-d %b %H:%M UTC")) }
                     None => { "never" }
+                }
+                @for w in &line.waiting {
+                    br;
+                    a.badge href={ "/contracts/" (c.id) "/timesheet?week=" (w.start().date_naive()) } {
+                        "week of " (w.start().format("%-d %b")) " waits for review"
+                    }
                 }
             }
         }
