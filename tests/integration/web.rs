@@ -1028,3 +1028,75 @@ fn serve_demo_gives_a_full_dashboard() {
         l.contains("already has users")
     });
 }
+
+// The rest of the pages in Chromium: the freelancer adds time by hand in
+// the diary; the admin adds a user (password shown once), changes a
+// contract's terms and reads the problem reports.
+#[test]
+fn manual_time_and_the_admin_pages_in_a_real_browser() {
+    let (server, _) = dashboard();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    let sign_in = |login: &str| {
+        browser.go(&format!("{url}/login"));
+        browser.type_into(&browser.find("#login"), login);
+        browser.type_into(&browser.find("#password"), PASSWORD);
+        browser.click(&browser.find("form.signin button[type=submit]"));
+        browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    };
+    sign_in("ann");
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC"
+    ));
+    browser.click(&browser.find("details.manual summary"));
+    // A time field's keys depend on the browser's locale; its value does not.
+    browser.run(
+        "document.querySelector('#from').value = '09:00'; \
+         document.querySelector('#to').value = '09:20';",
+    );
+    browser.type_into(&browser.find("#memo"), "Phone call with the client");
+    browser.click(&browser.find("form.manual button"));
+    browser.wait_until(
+        "the manual time",
+        "return document.body.innerText.includes('Day total: 0:30:00');",
+    );
+    assert_eq!(browser.text().matches("added by hand").count(), 2);
+    browser.screenshot(&web_screens().join("manual.png"));
+    browser.click(&browser.find("header form button"));
+    browser.wait_until("signed out", "return location.pathname === '/login';");
+
+    sign_in("root");
+    browser.go(&format!("{url}/admin/users"));
+    browser.type_into(&browser.find("#login"), "gina");
+    browser.click(&browser.find("form.signin button"));
+    browser.wait_until(
+        "the new password",
+        "return document.querySelector('code.password') !== null;",
+    );
+    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    assert!(store.find_user("gina").unwrap().is_some());
+    browser.go(&format!("{url}/admin/contracts"));
+    browser.screenshot(&web_screens().join("admin-contracts.png"));
+    let rate = browser.find("form[action$='/ann-open'] input[name=rate]");
+    browser.type_into(&rate, "80");
+    browser.type_into(
+        &browser.find("form[action$='/ann-open'] input[name=currency]"),
+        "EUR",
+    );
+    browser.click(&browser.find("form[action$='/ann-open'] button"));
+    browser.wait_until(
+        "the saved terms",
+        "return document.querySelector(\"form[action$='/ann-open'] input[name=rate]\").value === '80.00';",
+    );
+    assert_eq!(
+        store.contract("ann-open").unwrap().unwrap().terms.rate,
+        Some(Rate {
+            cents: 8000,
+            currency: "EUR".into()
+        })
+    );
+    browser.go(&format!("{url}/admin/reports"));
+    assert!(browser.text().contains("Problem reports"));
+}
