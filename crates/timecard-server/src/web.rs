@@ -998,76 +998,56 @@ async fn approve_week(
 }
 
 async fn dispute_segment(
-    State(state): State<Shared>,
+    state: State<Shared>,
     viewer: Viewer,
-    Path((id, segment)): Path<(String, String)>,
-    Form(form): Form<ReviewForm>,
+    path: Path<(String, String)>,
+    form: Form<ReviewForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&viewer, &form.csrf)?;
-    let back = diary_back(&id, &form)?;
-    let segment = segment_id(&segment)?;
-    review(
-        &state,
-        &viewer,
-        id,
-        Err(segment),
-        ReviewAction::Dispute,
-        form.note,
-        back,
-    )
-    .await
+    segment_step(state, viewer, path, form, |_| Ok(ReviewAction::Dispute)).await
 }
 
 async fn answer_dispute(
-    State(state): State<Shared>,
+    state: State<Shared>,
     viewer: Viewer,
-    Path((id, segment)): Path<(String, String)>,
-    Form(form): Form<ReviewForm>,
+    path: Path<(String, String)>,
+    form: Form<ReviewForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&viewer, &form.csrf)?;
-    let back = diary_back(&id, &form)?;
-    let segment = segment_id(&segment)?;
-    review(
-        &state,
-        &viewer,
-        id,
-        Err(segment),
-        ReviewAction::Answer,
-        form.note,
-        back,
-    )
-    .await
+    segment_step(state, viewer, path, form, |_| Ok(ReviewAction::Answer)).await
 }
 
 async fn decide_dispute(
+    state: State<Shared>,
+    viewer: Viewer,
+    path: Path<(String, String)>,
+    form: Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    segment_step(state, viewer, path, form, |form| {
+        match form.decision.as_deref() {
+            Some("keep") => Ok(ReviewAction::Keep),
+            Some("reject") => Ok(ReviewAction::Reject),
+            _ => Err(PageError(
+                StatusCode::BAD_REQUEST,
+                "Choose to keep or to reject the time.".into(),
+            )),
+        }
+    })
+    .await
+}
+
+/// A review step on one segment, from a diary form: checks the form's
+/// token, records the step if the rules allow it, and goes back to the day.
+async fn segment_step(
     State(state): State<Shared>,
     viewer: Viewer,
     Path((id, segment)): Path<(String, String)>,
     Form(form): Form<ReviewForm>,
+    action: impl FnOnce(&ReviewForm) -> Result<ReviewAction, PageError>,
 ) -> Result<Response, PageError> {
     check_csrf(&viewer, &form.csrf)?;
     let back = diary_back(&id, &form)?;
     let segment = segment_id(&segment)?;
-    let action = match form.decision.as_deref() {
-        Some("keep") => ReviewAction::Keep,
-        Some("reject") => ReviewAction::Reject,
-        _ => {
-            return Err(PageError(
-                StatusCode::BAD_REQUEST,
-                "Choose to keep or to reject the time.".into(),
-            ));
-        }
-    };
-    review(
-        &state,
-        &viewer,
-        id,
-        Err(segment),
-        action,
-        String::new(),
-        back,
-    )
-    .await
+    let action = action(&form)?;
+    review(&state, &viewer, id, Err(segment), action, form.note, back).await
 }
 
 #[derive(Deserialize)]
