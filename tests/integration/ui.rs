@@ -904,7 +904,7 @@ fn diary_marks_segments_without_a_screenshot() {
             .as_ref()
             .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
     });
-    w.click(cell);
+    w.open_segment(cell);
     w.harness
         .get_by_label("No screenshot: capture unavailable: the screenshot is black");
 }
