@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use timecard_core::fmt::printable;
 use timecard_core::{errln, outln};
 
 use anyhow::Context;
@@ -141,10 +142,10 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
                 },
                 d.start.with_timezone(&zone).format("%a %-d %b %H:%M"),
                 d.end.with_timezone(&zone).format("%H:%M"),
-                printable(&d.reason),
+                printable(&d.reason, false),
                 d.answer.as_deref().map_or_else(
                     || "no answer yet".to_owned(),
-                    |a| format!("you answered: {}", printable(a))
+                    |a| format!("you answered: {}", printable(a, false))
                 )
             );
         }
@@ -409,12 +410,4 @@ pub fn probe(data: &DataDir, settings: &Settings) -> (&'static str, Option<Strin
         }
         Err(e) => ("caching", Some(e.to_string()), server),
     }
-}
-
-/// Text from the server, without control characters (a terminal must not
-/// take a reason for escape codes).
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }

@@ -28,6 +28,29 @@ pub fn format_hours(secs: i64) -> String {
     }
 }
 
+/// Other people's text made safe for a terminal: control characters
+/// (escape sequences that retitle the window, clear the screen, …) are
+/// shown as `\u{1b}` instead of acted on; newlines stay where `newlines`.
+pub fn printable(text: &str, newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if newlines => out.push('\n'),
+            '\t' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that reorder text on screen (a "Trojan Source" trick).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

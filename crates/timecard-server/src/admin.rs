@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use timecard_core::fmt::printable;
 use timecard_core::{errln, outln};
 
 use anyhow::{Context, bail};
@@ -785,29 +786,6 @@ fn print_report(r: &store::StoredReport, logs: Option<&[u8]>) {
     }
     outln!();
     outln!("{}", printable(&p.description, true));
-}
-
-/// Users' text made safe for the admin's terminal: control characters
-/// (escape sequences that retitle the window, clear the screen, …) are
-/// shown as `\u{1b}` instead of acted on; newlines stay where `newlines`.
-fn printable(text: &str, newlines: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' if newlines => out.push('\n'),
-            '\t' => out.push(' '),
-            c if c.is_control() || is_bidi_control(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Characters that reorder text on screen (a "Trojan Source" trick).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 fn truncate(text: &str, max: usize) -> String {

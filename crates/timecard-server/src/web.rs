@@ -1072,6 +1072,24 @@ async fn contract_segments(
     .await?)
 }
 
+/// Each UTC day of `week`: its date, tracked and manual seconds.
+fn days_of(week: BillingWeek, segments: &[DiarySegment]) -> Vec<(NaiveDate, i64, i64)> {
+    (0..7)
+        .map(|i| {
+            let from = week.start() + Duration::days(i);
+            let to = from + Duration::days(1);
+            let of = |manual: bool| {
+                segments
+                    .iter()
+                    .filter(|s| s.manual == manual)
+                    .map(|s| secs_within(s, from, to))
+                    .sum::<i64>()
+            };
+            (from.date_naive(), of(false), of(true))
+        })
+        .collect()
+}
+
 /// Seconds of `segment` inside `[from, to)`.
 fn secs_within(segment: &DiarySegment, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (segment.end.min(to) - segment.start.max(from))
@@ -1106,21 +1124,7 @@ async fn timesheet_page(
     let mut segments = contract_segments(&state, &stored, week.start(), week.end()).await?;
     let rejected = segments.iter().filter(|s| !review.counts(s.id)).count();
     segments.retain(|s| review.counts(s.id));
-    // Per day: (date, tracked, manual).
-    let split: Vec<(NaiveDate, i64, i64)> = (0..7)
-        .map(|i| {
-            let from = week.start() + Duration::days(i);
-            let to = from + Duration::days(1);
-            let of = |manual: bool| {
-                segments
-                    .iter()
-                    .filter(|s| s.manual == manual)
-                    .map(|s| secs_within(s, from, to))
-                    .sum::<i64>()
-            };
-            (from.date_naive(), of(false), of(true))
-        })
-        .collect();
+    let split = days_of(week, &segments);
     let days: Vec<(NaiveDate, i64)> = split.iter().map(|(d, t, m)| (*d, t + m)).collect();
     let total: i64 = days.iter().map(|(_, secs)| secs).sum();
     let tracked_total: i64 = split.iter().map(|(_, t, _)| t).sum();
@@ -1293,20 +1297,7 @@ async fn statement_page(
     })
     .await?;
     let c = &stored.contract;
-    let days: Vec<(NaiveDate, i64, i64)> = (0..7)
-        .map(|i| {
-            let from = week.start() + Duration::days(i);
-            let to = from + Duration::days(1);
-            let of = |manual: bool| {
-                segments
-                    .iter()
-                    .filter(|s| s.manual == manual)
-                    .map(|s| secs_within(s, from, to))
-                    .sum::<i64>()
-            };
-            (from.date_naive(), of(false), of(true))
-        })
-        .collect();
+    let days = days_of(week, &segments);
     let total: i64 = days.iter().map(|(_, t, m)| t + m).sum();
     let hours = total as f64 / 3600.0;
     let state_line = match review.week(week) {
