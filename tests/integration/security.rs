@@ -314,8 +314,7 @@ fn sessions_expire_and_sign_out() {
 #[test]
 fn limit_changes_follow_w3() {
     let server = TestServer::start(at("2026-11-25T12:00:00Z"));
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
-    use timecard_server::store::Store;
+    let store = server.store();
     let now = at("2026-11-25T12:00:00Z");
     let mut stored = store.contract("ann-hourly").unwrap().unwrap();
     timecard_server::rules::change_limit(&mut stored.contract, Some(10 * 3600), now);

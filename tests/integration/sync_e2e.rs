@@ -163,7 +163,7 @@ fn maintenance_caches_then_uploads() {
     let server = TestServer::start(now);
     let device = Device::new(&server, "ann", "laptop", &[]);
     device.wait_contracts();
-    timecard_server::set_maintenance(server.dir.path(), Some(1)).unwrap();
+    server.store().set_maintenance(Some(1)).unwrap();
     device.start("ann-open");
     server.clock.advance(Duration::minutes(10));
     device.worker.send(Command::Tick);
@@ -186,7 +186,7 @@ fn maintenance_caches_then_uploads() {
         other => panic!("{other:?}"),
     }
     assert_eq!(snapshot.cache.pending_segments, 1);
-    timecard_server::set_maintenance(server.dir.path(), None).unwrap();
+    server.store().set_maintenance(None).unwrap();
     device.wait_drained(1);
     assert_eq!(week_logged(&server, "ann", "ann-open"), 600);
 }

@@ -12,7 +12,7 @@ use common::server::{PASSWORD, TestServer};
 use common::{at, tiny_jpeg};
 use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
 use timecard_server::rules::{ContractTerms, Rate};
-use timecard_server::store::{Role, Store};
+use timecard_server::store::Role;
 
 /// A cookie-keeping client that does not follow redirects.
 struct Browser {
@@ -140,7 +140,7 @@ impl Browser {
 fn dashboard() -> (TestServer, SegmentId) {
     let now = at("2026-11-25T15:00:00Z");
     let server = TestServer::start(now);
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let store = server.store();
     let hash = timecard_server::auth::hash_password(PASSWORD);
     for (login, role) in [
         ("carl", Role::Client),
@@ -793,7 +793,7 @@ fn manual_time_from_the_command_line_and_the_web() {
     );
     assert!(out.status.success(), "{}", common::cli::text(&out));
 
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let store = server.store();
     let mut open = store.contract("ann-open").unwrap().unwrap();
     open.terms.manual_time = false;
     store.save_contract(&open).unwrap();
@@ -895,7 +895,7 @@ fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
         );
         assert_eq!(got.status, 404, "{login} adds no user");
     }
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let store = server.store();
     assert!(store.find_user("mallory").unwrap().is_none());
 
     let mut root = Browser::new(&server);
@@ -1075,7 +1075,7 @@ fn manual_time_and_the_admin_pages_in_a_real_browser() {
         "the new password",
         "return document.querySelector('code.password') !== null;",
     );
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let store = server.store();
     assert!(store.find_user("gina").unwrap().is_some());
     browser.go(&format!("{url}/admin/contracts"));
     browser.screenshot(&web_screens().join("admin-contracts.png"));

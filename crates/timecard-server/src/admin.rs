@@ -12,7 +12,6 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::open_store;
 use super::store::{self, Store};
 use timecard_core::clock::{Clock, SystemClock};
 use timecard_core::domain::{Contract, ContractKind, ContractStatus};
@@ -30,8 +29,47 @@ pub struct ServerCli {
         value_name = "DIR"
     )]
     pub data: PathBuf,
+    /// The database: postgres://USER@HOST[:PORT]/DB for several replicas on
+    /// one PostgreSQL; by default the SQLite file in the data folder.
+    #[arg(long, global = true, env = "TIMECARD_DATABASE_URL", value_name = "URL",
+          value_parser = parse_database)]
+    pub database: Option<store::Database>,
+    /// Where screenshots, thumbnails and report zips go: a folder, or
+    /// s3://BUCKET/PREFIX (endpoint, region and keys from the AWS_*
+    /// variables); by default inside the database.
+    #[arg(long, global = true, env = "TIMECARD_BLOBS", value_name = "DIR|s3://BUCKET/PREFIX",
+          value_parser = parse_blobs)]
+    pub blobs: Option<store::blobs::BlobLocation>,
     #[command(subcommand)]
     pub command: ServerCommand,
+}
+
+fn parse_database(text: &str) -> Result<store::Database, String> {
+    store::Database::parse(text)
+}
+
+fn parse_blobs(text: &str) -> Result<store::blobs::BlobLocation, String> {
+    store::blobs::BlobLocation::parse(text)
+}
+
+/// The data folder and where the data lives, as the global options say.
+pub struct Site {
+    pub data: PathBuf,
+    pub storage: super::Storage,
+}
+
+impl Site {
+    pub fn open(&self) -> anyhow::Result<Box<dyn Store>> {
+        self.storage.open(&self.data).with_context(|| {
+            format!(
+                "cannot open the database ({})",
+                self.storage.database.as_ref().map_or_else(
+                    || self.data.join(super::DB_FILE).display().to_string(),
+                    |d| d.describe()
+                )
+            )
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,12 +102,39 @@ pub enum ServerCommand {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Screenshots and zips kept outside the database (`--blobs`).
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCommand,
+    },
+    /// Copy everything from one database to another (and pictures to
+    /// --blobs), then check counts and checksums; safe to run again.
+    Migrate {
+        /// sqlite:PATH or postgres://…
+        #[arg(long, value_parser = parse_database)]
+        from: store::Database,
+        /// postgres://… (or sqlite:PATH)
+        #[arg(long, value_parser = parse_database)]
+        to: store::Database,
+    },
     /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
     Maintenance {
         state: OnOff,
         /// Seconds clients are asked to wait.
         #[arg(long, default_value_t = 120)]
         retry_after: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Delete the objects no row points to (left by uploads that died
+    /// between writing a picture and committing its row).
+    Gc {
+        /// Keep orphans younger than this: they may belong to an upload
+        /// about to commit.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
     },
 }
 
@@ -356,9 +421,44 @@ pub fn main() -> ExitCode {
 
 fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
+    let site = Site {
+        data: cli.data.clone(),
+        storage: super::Storage {
+            database: cli.database.clone(),
+            blobs: cli.blobs.clone(),
+        },
+    };
     match cli.command {
-        ServerCommand::Serve(args) => super::serve::run(&cli.data, args),
+        ServerCommand::Blobs {
+            command: BlobsCommand::Gc { older_than },
+        } => {
+            let store = site.open()?;
+            let Some(blobs) = store.blobs() else {
+                bail!("`blobs gc` needs --blobs: where the pictures and zips are");
+            };
+            let referenced = store.blob_keys()?;
+            let done = blobs.collect_garbage(&referenced, clock.now(), older_than)?;
+            outln!(
+                "{}: {} orphan(s) deleted, {} object(s) in use, {} orphan(s) younger than {} kept",
+                blobs.location(),
+                done.deleted,
+                done.kept,
+                done.young,
+                humantime::format_duration(older_than)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Migrate { from, to } => {
+            super::migrate::run(&from, &to, cli.blobs.as_ref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Serve(args) => super::serve::run(&site, args),
         ServerCommand::Backup { file } => {
+            if let Some(store::Database::Postgres(_)) = &site.storage.database {
+                bail!(
+                    "`backup` copies the SQLite file; back PostgreSQL up with pg_dump (and the blob store with its own tools)"
+                );
+            }
             let done = super::backup::backup(&cli.data, &file)?;
             outln!(
                 "{} copied to {} ({} KB); integrity check: ok",
@@ -368,11 +468,11 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        ServerCommand::User { command } => user_command(&cli.data, command, clock.now()),
+        ServerCommand::User { command } => user_command(&site, command, clock.now()),
         ServerCommand::Session {
             command: SessionCommand::List { user, json },
         } => {
-            let store = open_store(&cli.data)?;
+            let store = site.open()?;
             let sessions = store.sessions(user.as_deref(), clock.now())?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&sessions)?);
@@ -393,12 +493,12 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ServerCommand::Contract { command } => contract_command(&cli.data, command, clock.now()),
-        ServerCommand::Report { command } => report_command(&cli.data, command),
+        ServerCommand::Contract { command } => contract_command(&site, command, clock.now()),
+        ServerCommand::Report { command } => report_command(&site, command),
         ServerCommand::Maintenance { state, retry_after } => {
-            super::make_private(&cli.data)?;
-            super::set_maintenance(&cli.data, matches!(state, OnOff::On).then_some(retry_after))?;
-            if !super::serve::is_serving(&cli.data) {
+            site.open()?
+                .set_maintenance(matches!(state, OnOff::On).then_some(retry_after))?;
+            if site.storage.database.is_none() && !super::serve::is_serving(&cli.data) {
                 errln!(
                     "warning: no server is running on {}: the flag takes effect when one starts there",
                     cli.data.display()
@@ -429,7 +529,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn user_command(
-    data: &std::path::Path,
+    site: &Site,
     command: UserCommand,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<ExitCode> {
@@ -438,7 +538,7 @@ fn user_command(
             login, email, role, ..
         } => {
             let password = read_password()?;
-            let store = open_store(data)?;
+            let store = site.open()?;
             store.add_user(
                 &login,
                 email.as_deref(),
@@ -450,11 +550,11 @@ fn user_command(
             outln!("user {login} added ({})", role.as_str());
         }
         UserCommand::SetRole { login, role } => {
-            open_store(data)?.set_role(&login, role)?;
+            site.open()?.set_role(&login, role)?;
             outln!("{login} is now a {} account", role.as_str());
         }
         UserCommand::List { json } => {
-            let users = open_store(data)?.users(now)?;
+            let users = site.open()?.users(now)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&users)?);
             } else if users.is_empty() {
@@ -478,23 +578,23 @@ fn user_command(
             }
         }
         UserCommand::Disable { login } => {
-            open_store(data)?.set_disabled(&login, Some(now))?;
+            site.open()?.set_disabled(&login, Some(now))?;
             log::info!("user {login} disabled");
             outln!("{login} is disabled: signing in is refused and every session has ended");
         }
         UserCommand::Enable { login } => {
-            open_store(data)?.set_disabled(&login, None)?;
+            site.open()?.set_disabled(&login, None)?;
             outln!("{login} can sign in again");
         }
         UserCommand::SetPassword { login, .. } => {
             let password = read_password()?;
-            let store = open_store(data)?;
+            let store = site.open()?;
             store.set_password(&login, &super::auth::hash_password(&password))?;
             let ended = store.revoke_sessions(&login)?;
             outln!("new password set for {login}; {ended} session(s) ended");
         }
         UserCommand::SignOut { login } => {
-            let ended = open_store(data)?.revoke_sessions(&login)?;
+            let ended = site.open()?.revoke_sessions(&login)?;
             outln!(
                 "{ended} session(s) of {login} ended: each device signs in again, its cached time stays"
             );
@@ -525,11 +625,11 @@ struct RateRow {
 }
 
 fn contract_command(
-    data: &std::path::Path,
+    site: &Site,
     command: ContractCommand,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(data)?;
+    let store = site.open()?;
     match command {
         ContractCommand::Add {
             user,
@@ -562,7 +662,7 @@ fn contract_command(
                 pending_limit: None,
             };
             let mut contract_terms = crate::rules::ContractTerms::default();
-            terms.apply(&store, &mut contract_terms)?;
+            terms.apply(store.as_ref(), &mut contract_terms)?;
             store.add_contract(&user, &contract, now)?;
             if contract_terms != crate::rules::ContractTerms::default() {
                 let mut stored = store
@@ -600,7 +700,7 @@ fn contract_command(
                 };
                 crate::rules::change_limit(&mut stored.contract, secs, now);
             }
-            terms.apply(&store, &mut stored.terms)?;
+            terms.apply(store.as_ref(), &mut stored.terms)?;
             store.save_contract(&stored)?;
             match stored.contract.pending_limit_note(now) {
                 Some(note) => outln!("{id} updated; {note}"),
@@ -678,8 +778,8 @@ fn contract_command(
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_command(data: &std::path::Path, command: ReportCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(data)?;
+fn report_command(site: &Site, command: ReportCommand) -> anyhow::Result<ExitCode> {
+    let store = site.open()?;
     match command {
         ReportCommand::List { json } => {
             let reports = store.reports()?;

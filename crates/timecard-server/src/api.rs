@@ -2,9 +2,7 @@
 //! maintenance mode. Storage goes through [`Store`] on blocking threads.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -52,9 +50,6 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: ServerConfig,
     pub clock: Arc<dyn Clock>,
-    /// While this file exists, the API answers 503 (maintenance).
-    pub maintenance_flag: PathBuf,
-    pub limiter: Mutex<SignInLimiter>,
     /// How long a client has to review a week after it ends.
     pub review_secs: i64,
 }
@@ -200,8 +195,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Db(e) => {
-                log::error!("database error: {e}");
+            StoreError::Db(e) | StoreError::Blob(e) => {
+                log::error!("storage error: {e}");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -340,15 +335,20 @@ async fn catch_panics(request: Request, next: Next) -> Response {
     }
 }
 
-/// Answers 503 with Retry-After while the maintenance flag file exists.
-/// Maintenance mode holds the app's API; the web pages stay, so an admin
-/// can turn it off there.
+/// Whether maintenance mode is on (`Some(retry_after)`), as the store
+/// says now (every replica reads the same). A store that cannot be read is
+/// not maintenance: the request fails on its own terms.
+pub(crate) async fn maintenance_mode(state: &Shared) -> Option<u64> {
+    blocking(state, |s| s.maintenance()).await.ok()?
+}
+
+/// Answers 503 with Retry-After while maintenance mode is on. It holds
+/// the app's API; the web pages stay, so an admin can turn it off there.
 async fn maintenance(State(state): State<Shared>, request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
-    if let Ok(text) = std::fs::read_to_string(&state.maintenance_flag) {
-        let retry_after = text.trim().parse().unwrap_or(120);
+    if let Some(retry_after) = maintenance_mode(&state).await {
         let mut error = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "maintenance",
@@ -445,12 +445,12 @@ pub(crate) async fn open_session(
         || auth::AccountKey::unknown(&login),
         |u| auth::AccountKey::User(u.id),
     );
-    if let Some(delay) = state
-        .limiter
-        .lock()
-        .expect("limiter")
-        .delay(&account, ip, Instant::now())
-    {
+    let key = account.clone();
+    let delay = blocking(state, move |s| {
+        SignInLimiter(s).delay(&key, ip, chrono::Utc::now())
+    })
+    .await?;
+    if let Some(delay) = delay {
         return Err(too_many_attempts(delay));
     }
     // Verify even for unknown users (`None`: against a hash of nothing), so
@@ -466,12 +466,10 @@ pub(crate) async fn open_session(
         _ => {
             // The name as typed, cut short for the log (it can be 60 kB).
             let login: String = login.chars().take(64).collect();
-            let started =
-                state
-                    .limiter
-                    .lock()
-                    .expect("limiter")
-                    .failed(&account, ip, Instant::now());
+            let started = blocking(state, move |s| {
+                SignInLimiter(s).failed(&account, ip, chrono::Utc::now())
+            })
+            .await?;
             match started {
                 Some(delay) => log::warn!(
                     "server: failed sign-in for {login:?} from {ip}; {} held back for {} s",
@@ -491,7 +489,7 @@ pub(crate) async fn open_session(
             ));
         }
     };
-    state.limiter.lock().expect("limiter").succeeded(&account);
+    blocking(state, move |s| SignInLimiter(s).succeeded(&account)).await?;
     if user.disabled {
         log::warn!(
             "server: sign-in refused for {} from {ip}: the account is disabled",

@@ -2,16 +2,18 @@
 //! the failed-sign-in limit (Y6) and the bound on concurrent password
 //! hashing.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+
+use super::store::{Failures, Store, StoreError};
 
 /// Hashes a password with Argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> String {
@@ -117,10 +119,10 @@ pub const FIRST_DELAY: Duration = Duration::from_secs(1);
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten this long after the last one.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Accounts and addresses followed at most, each; beyond it the oldest
+/// Accounts and addresses followed at most, together; beyond it the oldest
 /// are forgotten first (random logins from many addresses must not grow
-/// the server's memory without end).
-pub const MAX_TRACKED: usize = 50_000;
+/// the database without end).
+pub const MAX_TRACKED: i64 = 100_000;
 
 /// How long after the last of `failures` failed sign-ins the next attempt
 /// waits: nothing for the first [`FREE_FAILURES`], then 1 s, 2 s, 4 s …
@@ -168,17 +170,10 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    last: Instant,
-}
-
-impl Failures {
-    /// How long an attempt at `now` still has to wait.
-    fn wait(&self, now: Instant) -> Duration {
-        delay_after(self.count).saturating_sub(now.saturating_duration_since(self.last))
-    }
+/// How long an attempt at `now` still has to wait after `f`.
+fn wait(f: &Failures, now: DateTime<Utc>) -> Duration {
+    let since = (now - f.last).to_std().unwrap_or_default();
+    delay_after(f.count).saturating_sub(since)
 }
 
 /// Why a sign-in must wait, and how long.
@@ -199,87 +194,89 @@ pub struct Delay {
 ///   failing wait, but not one that has not failed: its owner, signing in
 ///   from an address with no failures, is not locked out by someone
 ///   guessing elsewhere.
-#[derive(Default)]
-pub struct SignInLimiter {
-    accounts: HashMap<AccountKey, Failures>,
-    addresses: HashMap<IpAddr, Failures>,
-    /// When old entries were last dropped.
-    swept: Option<Instant>,
-}
+///
+/// The counts live in the store, so every replica of a server sees the
+/// same ones.
+pub struct SignInLimiter<'a>(pub &'a dyn Store);
 
-impl SignInLimiter {
+impl SignInLimiter<'_> {
     /// `Some` while an attempt on `account` from `ip` has to wait.
-    pub fn delay(&mut self, account: &AccountKey, ip: IpAddr, now: Instant) -> Option<Delay> {
-        self.forget_old(now);
-        let address = self.addresses.get(&address_key(ip));
-        let address_wait = address.map_or(Duration::ZERO, |f| f.wait(now));
-        let account_wait = match (address, self.accounts.get(account)) {
-            (Some(_), Some(f)) => f.wait(now),
+    pub fn delay(
+        &self,
+        account: &AccountKey,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delay>, StoreError> {
+        let (address_key, account_key) = (address_key(ip).to_key(), account.to_key());
+        let found = self
+            .0
+            .sign_in_failures(&[&address_key, &account_key], forget_before(now))?;
+        let address_wait = found[0].map_or(Duration::ZERO, |f| wait(&f, now));
+        let account_wait = match (found[0], found[1]) {
+            (Some(_), Some(f)) => wait(&f, now),
             _ => Duration::ZERO,
         };
-        let wait = address_wait.max(account_wait);
-        (!wait.is_zero()).then_some(Delay {
-            wait,
-            account: account_wait >= address_wait,
-        })
+        Ok(held_back(address_wait, account_wait))
     }
 
     /// Counts a failure; returns the delay it starts, if any (to log).
-    pub fn failed(&mut self, account: &AccountKey, ip: IpAddr, now: Instant) -> Option<Delay> {
-        self.forget_old(now);
-        let address_wait = count_failure(&mut self.addresses, address_key(ip), now);
-        let account_wait = count_failure(&mut self.accounts, account.clone(), now);
-        let wait = address_wait.max(account_wait);
-        (!wait.is_zero()).then_some(Delay {
-            wait,
-            account: account_wait >= address_wait,
-        })
+    pub fn failed(
+        &self,
+        account: &AccountKey,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delay>, StoreError> {
+        let (address_key, account_key) = (address_key(ip).to_key(), account.to_key());
+        let counts = self.0.add_sign_in_failure(
+            &[&address_key, &account_key],
+            now,
+            forget_before(now),
+            MAX_TRACKED,
+        )?;
+        Ok(held_back(
+            delay_after(counts[0].count),
+            delay_after(counts[1].count),
+        ))
     }
 
     /// The right password: the account's failures are forgotten (the
     /// address's are not: signing in to one's own account must not reset
     /// the count of guesses at others).
-    pub fn succeeded(&mut self, account: &AccountKey) {
-        self.accounts.remove(account);
-    }
-
-    /// Drops what is older than [`WINDOW`], at most once a second.
-    fn forget_old(&mut self, now: Instant) {
-        if self
-            .swept
-            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.swept = Some(now);
-        let fresh = |f: &mut Failures| now.saturating_duration_since(f.last) < WINDOW;
-        self.accounts.retain(|_, f| fresh(f));
-        self.addresses.retain(|_, f| fresh(f));
+    pub fn succeeded(&self, account: &AccountKey) -> Result<(), StoreError> {
+        self.0.clear_sign_in_failures(&account.to_key())
     }
 }
 
-/// Adds a failure for `key` and returns the wait it starts.
-fn count_failure<K: Hash + Eq + Clone>(
-    map: &mut HashMap<K, Failures>,
-    key: K,
-    now: Instant,
-) -> Duration {
-    if map.len() >= MAX_TRACKED
-        && !map.contains_key(&key)
-        && let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, f)| f.last)
-            .map(|(k, _)| k.clone())
-    {
-        map.remove(&oldest);
+fn held_back(address_wait: Duration, account_wait: Duration) -> Option<Delay> {
+    let wait = address_wait.max(account_wait);
+    (!wait.is_zero()).then_some(Delay {
+        wait,
+        account: account_wait >= address_wait,
+    })
+}
+
+/// Failures before this are forgotten.
+fn forget_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(WINDOW).unwrap_or_default()
+}
+
+trait FailureKey {
+    fn to_key(&self) -> String;
+}
+
+impl FailureKey for IpAddr {
+    fn to_key(&self) -> String {
+        format!("address:{self}")
     }
-    let entry = map.entry(key).or_insert(Failures {
-        count: 0,
-        last: now,
-    });
-    entry.count = entry.count.saturating_add(1);
-    entry.last = now;
-    delay_after(entry.count)
+}
+
+impl FailureKey for AccountKey {
+    fn to_key(&self) -> String {
+        match self {
+            AccountKey::User(id) => format!("user:{id}"),
+            AccountKey::Unknown(name) => format!("name:{name}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -301,14 +298,14 @@ mod tests {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn delay_doubles_after_the_free_failures_up_to_a_cap() {
-        assert_eq!(delay_after(0), Duration::ZERO);
-        assert_eq!(delay_after(FREE_FAILURES - 1), Duration::ZERO);
-        assert_eq!(delay_after(FREE_FAILURES), FIRST_DELAY);
-        assert_eq!(delay_after(FREE_FAILURES + 3), FIRST_DELAY * 8);
-        assert_eq!(delay_after(FREE_FAILURES + 30), MAX_DELAY);
-        assert_eq!(delay_after(u32::MAX), MAX_DELAY);
+    fn store() -> (tempfile::TempDir, crate::store::SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    fn t0() -> DateTime<Utc> {
+        "2026-11-25T10:00:00Z".parse().unwrap()
     }
 
     // Issue 11, item 8: failures count per account — login and e-mail
@@ -316,70 +313,101 @@ mod tests {
     // in from an address that has not been failing is not held back.
     #[test]
     fn a_guessed_account_holds_back_the_guesser_not_its_owner() {
-        let mut limiter = SignInLimiter::default();
+        let (_dir, store) = store();
+        let limiter = SignInLimiter(&store);
         let ann = AccountKey::User(1);
         let (attacker, owner) = (ip("203.0.113.9"), ip("198.51.100.7"));
-        let mut now = Instant::now();
+        let mut now = t0();
         let mut last = None;
         for _ in 0..FREE_FAILURES + 4 {
             // The guesser waits out each delay, then fails again.
-            if let Some(delay) = limiter.delay(&ann, attacker, now) {
+            if let Some(delay) = limiter.delay(&ann, attacker, now).unwrap() {
                 now += delay.wait;
             }
-            assert!(limiter.delay(&ann, attacker, now).is_none());
-            last = limiter.failed(&ann, attacker, now);
+            assert!(limiter.delay(&ann, attacker, now).unwrap().is_none());
+            last = limiter.failed(&ann, attacker, now).unwrap();
         }
         let started = last.expect("a delay started");
         assert_eq!(started.wait, FIRST_DELAY * 16);
-        assert_eq!(limiter.delay(&ann, attacker, now), Some(started));
+        assert_eq!(limiter.delay(&ann, attacker, now).unwrap(), Some(started));
         // The owner, from elsewhere, is not delayed.
-        assert_eq!(limiter.delay(&ann, owner, now), None);
+        assert_eq!(limiter.delay(&ann, owner, now).unwrap(), None);
         // Another address that has failed (on another account) is held
         // back on this account too: guesses spread over addresses gain
         // one try each, not five.
         let other = ip("192.0.2.1");
-        limiter.failed(&AccountKey::User(2), other, now);
-        assert!(limiter.delay(&ann, other, now).unwrap().account);
+        limiter.failed(&AccountKey::User(2), other, now).unwrap();
+        assert!(limiter.delay(&ann, other, now).unwrap().unwrap().account);
         // The delay runs out: not a 15-minute lock.
-        assert!(limiter.delay(&ann, attacker, now + started.wait).is_none());
+        assert!(
+            limiter
+                .delay(&ann, attacker, now + started.wait)
+                .unwrap()
+                .is_none()
+        );
         // Everything is forgotten after the window.
         let later = now + WINDOW + Duration::from_secs(1);
-        assert!(limiter.delay(&ann, attacker, later).is_none());
-        assert!(limiter.accounts.is_empty() && limiter.addresses.is_empty());
+        assert!(limiter.delay(&ann, attacker, later).unwrap().is_none());
+        limiter
+            .failed(&AccountKey::User(3), ip("192.0.2.2"), later)
+            .unwrap();
+        assert_eq!(
+            store
+                .sign_in_failures(&["user:1", "address:203.0.113.9"], now - WINDOW)
+                .unwrap(),
+            vec![None, None],
+            "old counts are deleted"
+        );
     }
 
     // Random logins from one address: the address waits, whatever the name.
     #[test]
     fn an_address_trying_random_logins_waits() {
-        let mut limiter = SignInLimiter::default();
-        let t0 = Instant::now();
+        let (_dir, store) = store();
+        let limiter = SignInLimiter(&store);
         let from = ip("2001:db8::1");
         for i in 0..FREE_FAILURES {
             let who = AccountKey::unknown(&format!("random-{i}"));
-            assert!(limiter.delay(&who, from, t0).is_none());
-            limiter.failed(&who, from, t0);
+            assert!(limiter.delay(&who, from, t0()).unwrap().is_none());
+            limiter.failed(&who, from, t0()).unwrap();
         }
         let fresh = AccountKey::unknown("never-tried");
-        let delay = limiter.delay(&fresh, from, t0).unwrap();
+        let delay = limiter.delay(&fresh, from, t0()).unwrap().unwrap();
         assert!(!delay.account);
         // The same /64 is the same address; another network is not.
-        assert!(limiter.delay(&fresh, ip("2001:db8::ffff"), t0).is_some());
-        assert!(limiter.delay(&fresh, ip("2001:db8:1::1"), t0).is_none());
+        assert!(
+            limiter
+                .delay(&fresh, ip("2001:db8::ffff"), t0())
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .delay(&fresh, ip("2001:db8:1::1"), t0())
+                .unwrap()
+                .is_none()
+        );
         // Success on an account clears that account, not the address.
-        limiter.succeeded(&fresh);
-        assert!(limiter.delay(&fresh, from, t0).is_some());
+        limiter.succeeded(&fresh).unwrap();
+        assert!(limiter.delay(&fresh, from, t0()).unwrap().is_some());
     }
 
     #[test]
-    fn the_limiter_follows_a_bounded_number_of_keys() {
-        let mut limiter = SignInLimiter::default();
-        let t0 = Instant::now();
-        for i in 0..MAX_TRACKED as u32 + 10 {
-            let addr = IpAddr::V4(std::net::Ipv4Addr::from(i));
-            limiter.failed(&AccountKey::unknown(&i.to_string()), addr, t0);
+    fn the_store_keeps_a_bounded_number_of_keys() {
+        let (_dir, store) = store();
+        let now = t0();
+        for i in 0..30 {
+            let key = format!("address:{i}");
+            store
+                .add_sign_in_failure(&[&key], now + chrono::Duration::seconds(i), now, 20)
+                .unwrap();
         }
-        assert_eq!(limiter.accounts.len(), MAX_TRACKED);
-        assert_eq!(limiter.addresses.len(), MAX_TRACKED);
+        let kept = (0..30).map(|i| format!("address:{i}")).collect::<Vec<_>>();
+        let refs: Vec<&str> = kept.iter().map(String::as_str).collect();
+        let found = store.sign_in_failures(&refs, now).unwrap();
+        // The newest 20 stay.
+        assert!(found[..10].iter().all(Option::is_none), "{found:?}");
+        assert!(found[10..].iter().all(Option::is_some), "{found:?}");
     }
 
     // Issue 11, item 3: at most N hashes at once; the rest wait their turn

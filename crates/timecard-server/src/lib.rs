@@ -13,6 +13,7 @@ pub mod backup;
 pub mod connection;
 pub mod demo;
 pub mod logging;
+pub mod migrate;
 pub mod rules;
 pub mod serve;
 pub mod store;
@@ -32,12 +33,11 @@ use timecard_core::tls::{self, CertificatePair};
 
 use self::api::AppState;
 pub use self::connection::ConnectionLimits;
-use self::store::SqliteStore;
+use self::store::blobs::BlobLocation;
+use self::store::{Blobs, Database, SqliteStore, Store};
 
 /// File name of the database inside the server's data folder.
 pub const DB_FILE: &str = "timecard-server.sqlite";
-/// While this file exists in the data folder the API answers 503.
-pub const MAINTENANCE_FILE: &str = "maintenance";
 
 /// Days a client has to review a billing week (`serve --review-days`).
 pub const DEFAULT_REVIEW_DAYS: i64 = 5;
@@ -56,6 +56,35 @@ pub struct ServerOptions {
     /// How long after a billing week ends its client may approve it or
     /// dispute its time; then it is approved by itself.
     pub review_secs: i64,
+    /// The database and blob store; by default SQLite in the data folder.
+    pub storage: Storage,
+}
+
+/// Where a server keeps its data (`--database`, `--blobs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Storage {
+    /// `None`: the SQLite file in the data folder.
+    pub database: Option<Database>,
+    /// `None`: pictures and zips inside the database.
+    pub blobs: Option<BlobLocation>,
+}
+
+impl Storage {
+    /// Opens the store for a server whose data folder is `data_dir`.
+    pub fn open(&self, data_dir: &Path) -> io::Result<Box<dyn Store>> {
+        let blobs = match &self.blobs {
+            Some(location) => Some(Blobs::open(location).map_err(io::Error::other)?),
+            None => None,
+        };
+        let database = match &self.database {
+            Some(database) => database.clone(),
+            None => {
+                make_private(data_dir)?;
+                Database::Sqlite(data_dir.join(DB_FILE))
+            }
+        };
+        store::open(&database, blobs).map_err(|e| io::Error::other(e.to_string()))
+    }
 }
 
 impl ServerOptions {
@@ -70,6 +99,7 @@ impl ServerOptions {
             clock: Arc::new(SystemClock),
             limits: ConnectionLimits::default(),
             review_secs: DEFAULT_REVIEW_DAYS * 24 * 3600,
+            storage: Storage::default(),
         }
     }
 }
@@ -127,19 +157,6 @@ pub fn make_private(data_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Turns maintenance mode on (`Some(retry_after_secs)`) or off for a
-/// server data folder; a running server notices at its next request.
-pub fn set_maintenance(data_dir: &Path, retry_after_secs: Option<u64>) -> io::Result<()> {
-    let flag = data_dir.join(MAINTENANCE_FILE);
-    match retry_after_secs {
-        Some(secs) => std::fs::write(flag, secs.to_string()),
-        None => match std::fs::remove_file(flag) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        },
-    }
-}
-
 /// A server running on its own thread.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -182,18 +199,16 @@ impl Drop for RunningServer {
 /// returns once it accepts connections.
 pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<RunningServer> {
     tls::install_crypto_provider();
-    let store = open_store(&options.data_dir)?;
+    let store = options.storage.open(&options.data_dir)?;
     let pair = match options.certificate.clone() {
         Some(pair) => pair,
         None => tls::ensure_self_signed(&options.data_dir)?,
     };
     let rustls = RustlsConfig::from_config(tls::server_config(&pair)?);
     let state = Arc::new(AppState {
-        store: Arc::new(store),
+        store: Arc::from(store),
         config: options.config,
         clock: options.clock.clone(),
-        maintenance_flag: options.data_dir.join(MAINTENANCE_FILE),
-        limiter: Mutex::new(Default::default()),
         review_secs: options.review_secs,
     });
     let app = api::router(state).layer(axum::middleware::from_fn_with_state(

@@ -71,7 +71,8 @@ pub struct ServeArgs {
 }
 
 /// Serves until SIGINT or SIGTERM.
-pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(site: &super::admin::Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let data = site.data.as_path();
     if args.segment_secs < 10 {
         bail!("--segment-secs must be at least 10");
     }
@@ -86,6 +87,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _serving = ServingLock::take(data)?;
 
     let mut options = ServerOptions::new(data);
+    options.storage = site.storage.clone();
     options.config = ServerConfig {
         segment_secs: args.segment_secs,
         lock_grace_secs: args.lock_grace_secs,
@@ -99,9 +101,9 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut notes = Vec::new();
     if args.demo {
-        let store = super::open_store(data)?;
+        let store = site.open()?;
         notes.extend(crate::demo::seed(
-            &store,
+            store.as_ref(),
             options.config,
             chrono::Utc::now(),
         )?);
@@ -138,6 +140,12 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // left) must not stop the server.
     outln!("timecard-server listening on {}", server.url());
     outln!("data folder: {}", data.display());
+    if let Some(database) = &site.storage.database {
+        outln!("database: {}", database.describe());
+    }
+    if let Some(blobs) = &site.storage.blobs {
+        outln!("blobs: {blobs}");
+    }
     for note in &notes {
         outln!("{note}");
     }

@@ -44,7 +44,8 @@ pub fn timecard_server(data: &Path, args: &[&str], stdin: Option<&str>) -> Outpu
         Command::new(super::server_exe())
             .arg("--data")
             .arg(data)
-            .args(args),
+            .args(args)
+            .envs(super::store::server_env(data)),
         stdin,
     )
 }

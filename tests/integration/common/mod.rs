@@ -64,9 +64,12 @@ pub fn tracker(dir: &Path) -> Tracker {
 
 pub mod cli;
 pub mod device;
+pub mod postgres;
+pub mod s3;
 pub mod server;
 pub mod serving;
 pub mod small_disk;
+pub mod store;
 pub mod webdriver;
 pub mod xvfb;
 
@@ -115,4 +118,28 @@ pub fn pinned_roots(cert_pem: &[u8]) -> ureq::tls::RootCerts {
             })
             .collect(),
     ))
+}
+
+/// A 10-minute segment starting at `start`, with a real (tiny) screenshot.
+pub fn segment_at(
+    contract: &str,
+    device: &str,
+    start: DateTime<Utc>,
+) -> timecard_core::domain::Segment {
+    use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
+    Segment {
+        id: SegmentId::random(),
+        contract_id: contract.into(),
+        device_id: device.into(),
+        start,
+        end: start + chrono::Duration::minutes(10),
+        memo: "work".into(),
+        activity: Activity(1),
+        screenshot: Some(Screenshot {
+            taken_at: start,
+            jpeg: tiny_jpeg(),
+            thumbnail: tiny_jpeg(),
+        }),
+        capture_note: None,
+    }
 }

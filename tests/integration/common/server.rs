@@ -38,7 +38,7 @@ pub fn contract(id: &str, kind: ContractKind, limit_hours: Option<i64>) -> Contr
 
 /// Users `ann` (contracts `ann-hourly` 40 h, `ann-open`) and `bob` (`bob-hourly`).
 pub fn seed(dir: &Path, now: DateTime<Utc>) {
-    let store = server::open_store(dir).unwrap();
+    let store = super::store::open(dir);
     let hash = auth::hash_password(PASSWORD);
     store
         .add_user("ann", Some("ann@example.com"), &hash)
@@ -78,8 +78,28 @@ impl TestServer {
         )
     }
 
+    /// A server on a data folder made by the caller (whose storage the
+    /// caller may have chosen with `store::use_storage`).
+    pub fn start_in(dir: tempfile::TempDir, now: DateTime<Utc>) -> TestServer {
+        Self::start_with_dir(
+            dir,
+            now,
+            ServerConfig {
+                segment_secs: 600,
+                lock_grace_secs: 0,
+            },
+        )
+    }
+
     pub fn start_with(now: DateTime<Utc>, config: ServerConfig) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_with_dir(tempfile::tempdir().unwrap(), now, config)
+    }
+
+    fn start_with_dir(
+        dir: tempfile::TempDir,
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> TestServer {
         seed(dir.path(), now);
         let clock = ManualClock::new(now);
         let server = launch(
@@ -117,6 +137,11 @@ impl TestServer {
         client
     }
 
+    /// The server's store (SQLite, or PostgreSQL when the tests run on it).
+    pub fn store(&self) -> Box<dyn Store> {
+        super::store::open(self.dir.path())
+    }
+
     pub fn anonymous_client(&self) -> ApiClient {
         ApiClient::new(
             ServerAddress::parse(&self.url()).unwrap(),
@@ -134,6 +159,7 @@ fn launch(
     listener: TcpListener,
 ) -> RunningServer {
     let mut options = ServerOptions::new(dir);
+    options.storage = super::store::storage_for(dir);
     options.clock = Arc::new(clock.clone());
     options.config = config;
     server::start(options, listener).expect("start the server")

@@ -30,6 +30,7 @@ impl Serving {
             .arg(data)
             .arg("serve")
             .args(args)
+            .envs(super::store::server_env(data))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

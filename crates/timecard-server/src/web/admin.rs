@@ -73,7 +73,7 @@ async fn users_page(
     let viewer = admin(viewer)?;
     let now = state.clock.now();
     let users = blocking(&state, move |s| s.users(now)).await?;
-    let maintenance = state.maintenance_flag.exists();
+    let maintenance = crate::api::maintenance_mode(&state).await.is_some();
     let csrf = viewer.csrf();
     let body = html! {
         h1 { "Users" }
@@ -482,19 +482,15 @@ async fn maintenance(
 ) -> Result<Response, PageError> {
     let viewer = admin(viewer)?;
     check_csrf(&viewer, &form.csrf)?;
-    let flag = state.maintenance_flag.clone();
-    let done = if form.on {
-        std::fs::write(&flag, "120")
-    } else {
-        match std::fs::remove_file(&flag) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        }
-    };
-    done.map_err(|e| {
+    let on = form.on;
+    crate::api::blocking(&state, move |s| {
+        s.set_maintenance(on.then_some(crate::store::DEFAULT_RETRY_AFTER))
+    })
+    .await
+    .map_err(|e| {
         PageError(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Maintenance mode was not changed: {e}"),
+            format!("Maintenance mode was not changed: {}", e.message),
         )
     })?;
     log::info!(

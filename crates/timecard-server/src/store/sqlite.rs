@@ -1,223 +1,29 @@
-//! Server storage behind the [`Store`] trait, with SQLite as the one
-//! implementation (PostgreSQL is the scale-out path). The store owns
-//! transactions and durability; the rules it applies inside a batch come
-//! from [`super::rules`].
-//!
-//! When is a write done? A method returns `Ok` only after SQLite's COMMIT,
-//! with `synchronous=FULL`: the server acknowledges a segment (and the
-//! client deletes its copy) only once it is on disk here.
+//! [`Store`] on one SQLite file: the zero-setup default, for one server
+//! process (a per-process mutex serializes its writes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use thiserror::Error;
 
-use super::rules::{self, ContractTerms, Facts, Rate, StoredContract, Verdict};
-use timecard_core::domain::{
-    Activity, BillingWeek, Contract, ContractKind, ContractStatus, PendingLimit, Segment, SegmentId,
+use super::blobs::{self, Blobs, ShotKeys};
+use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::{
+    Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
+    UserSummary, batch,
 };
+use crate::rules::{self, Facts, StoredContract};
+use timecard_core::domain::{Contract, ContractStatus, Segment, SegmentId};
 use timecard_core::protocol::{
-    DiarySegment, Outcome, ProblemReport, RejectReason, SegmentResult, ServerConfig,
+    DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
 };
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    NotFound(String),
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// What an account is for: a freelancer tracks time on their contracts; a
-/// client reviews the time of the contracts they pay for; an admin runs the
-/// server and sees everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    #[default]
-    Freelancer,
-    Client,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Freelancer => "freelancer",
-            Role::Client => "client",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Reads a stored role; anything unknown is the least privileged.
-    fn from_stored(text: &str) -> Role {
-        match text {
-            "admin" => Role::Admin,
-            "client" => Role::Client,
-            _ => Role::Freelancer,
-        }
-    }
-}
-
-/// A user account.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub id: i64,
-    pub login: String,
-    pub email: Option<String>,
-    pub password_hash: String,
-    /// Disabled by an admin (`user disable`): cannot sign in.
-    pub disabled: bool,
-    pub role: Role,
-}
-
-/// A user as `user list` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct UserSummary {
-    pub login: String,
-    pub email: Option<String>,
-    pub role: Role,
-    pub disabled_at: Option<DateTime<Utc>>,
-    /// Sessions that have not expired.
-    pub sessions: usize,
-    pub contracts: usize,
-}
-
-/// A session as `session list` shows it: never the token, only the start
-/// of its hash, enough to tell sessions apart.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SessionSummary {
-    pub login: String,
-    pub id: String,
-    pub created_at: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Everything the server keeps.
-pub trait Store: Send + Sync {
-    fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64>;
-    fn set_password(&self, login: &str, password_hash: &str) -> Result<()>;
-    fn set_role(&self, login: &str, role: Role) -> Result<()>;
-    /// Finds a user by login or e-mail.
-    fn find_user(&self, login_or_email: &str) -> Result<Option<User>>;
-    fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()>;
-    /// The user of an unexpired token.
-    fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
-    fn remove_token(&self, token_hash: &str) -> Result<()>;
-
-    /// Adds a contract for the user `login`.
-    fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()>;
-    /// Saves a changed contract (status changes record their moment).
-    fn save_contract(&self, stored: &StoredContract) -> Result<()>;
-    fn contract(&self, id: &str) -> Result<Option<StoredContract>>;
-    /// All contracts, or one user's.
-    fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>>;
-    fn login_of(&self, user_id: i64) -> Result<String>;
-
-    /// Seconds the user logged on a contract within `[from, to)` (clipped).
-    fn logged_secs(
-        &self,
-        user_id: i64,
-        contract_id: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<i64>;
-    /// Judges and stores a batch in one transaction; one result per segment.
-    fn ingest(
-        &self,
-        user_id: i64,
-        segments: &[Segment],
-        now: DateTime<Utc>,
-        config: ServerConfig,
-    ) -> Result<Vec<SegmentResult>>;
-    /// The user's segments that overlap `[from, to)`, oldest first.
-    fn segments_between(
-        &self,
-        user_id: i64,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<DiarySegment>>;
-    fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
-    /// Adds time worked away from the tracker (R8): `segments` (cut on the
-    /// grid, device [`rules::MANUAL_DEVICE`]) are judged like tracked ones
-    /// and, only if every one is accepted, stored together as manual time;
-    /// otherwise nothing is stored and the first refusal is returned.
-    fn add_manual(
-        &self,
-        user_id: i64,
-        segments: &[Segment],
-        now: DateTime<Utc>,
-        config: ServerConfig,
-    ) -> Result<std::result::Result<(), (RejectReason, String)>>;
-    /// Adds a review event of a contract to its log.
-    fn add_review(&self, contract_id: &str, event: &rules::ReviewEvent) -> Result<()>;
-    /// A contract's review events, oldest first; of one week, or all.
-    fn reviews(
-        &self,
-        contract_id: &str,
-        week_start: Option<DateTime<Utc>>,
-    ) -> Result<Vec<rules::ReviewEvent>>;
-    /// When the user's last segment on a contract ended.
-    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Deletes a segment, its time and its screenshot (S4).
-    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
-    /// A segment's screenshot (JPEG), full size or its thumbnail.
-    fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>>;
-    /// Keeps a problem report (D3) and its logs zip. A report whose id is
-    /// already stored is not stored again.
-    fn add_report(
-        &self,
-        user_id: i64,
-        report: &ProblemReport,
-        logs_zip: Option<&[u8]>,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
-    /// Every report, newest first, without attachments.
-    fn reports(&self) -> Result<Vec<StoredReport>>;
-    /// One report (by id, or a unique prefix of it) with its logs zip.
-    fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>>;
-
-    /// Every user, by login.
-    fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>>;
-    /// Disables (`Some(when)`) or enables (`None`) a user; disabling ends
-    /// every session of theirs.
-    fn set_disabled(&self, login: &str, disabled_at: Option<DateTime<Utc>>) -> Result<()>;
-    /// Ends every session of a user; returns how many there were.
-    fn revoke_sessions(&self, login: &str) -> Result<usize>;
-    /// Sessions that have not expired, of one user or all.
-    fn sessions(&self, login: Option<&str>, now: DateTime<Utc>) -> Result<Vec<SessionSummary>>;
-}
-
-/// Which picture of a screenshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Picture {
-    Full,
-    /// The small one the app made (320 px wide), for the Work Diary.
-    Thumbnail,
-}
-
-/// A problem report as the server keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct StoredReport {
-    /// The sender's login.
-    pub login: String,
-    pub received_at: DateTime<Utc>,
-    /// Size of the attached logs zip, if any.
-    pub logs_zip_bytes: Option<u64>,
-    #[serde(flatten)]
-    pub report: ProblemReport,
-}
 
 /// [`Store`] on one SQLite file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    blobs: Option<Blobs>,
 }
 
 /// The schema of migration 1 ([`baseline_schema`]); later ones change it.
@@ -285,6 +91,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     roles_and_contract_terms,
     reviews,
     manual_time,
+    shared_state_and_blobs,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -401,6 +208,24 @@ fn manual_time(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("ALTER TABLE segments ADD COLUMN manual INTEGER NOT NULL DEFAULT 0;")
 }
 
+/// 7: what replicas share lives in the database (maintenance mode, failed
+/// sign-ins), and pictures and zips may live in a blob store, the row
+/// keeping the key.
+fn shared_state_and_blobs(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE sign_in_failures (
+             key TEXT PRIMARY KEY,
+             count INTEGER NOT NULL,
+             last_ms INTEGER NOT NULL
+         );
+         CREATE INDEX sign_in_failures_by_last ON sign_in_failures(last_ms);
+         ALTER TABLE screenshots ADD COLUMN blob_key TEXT;
+         ALTER TABLE reports ADD COLUMN logs_blob_key TEXT;
+         ALTER TABLE reports ADD COLUMN logs_blob_bytes INTEGER;",
+    )
+}
+
 /// How far back range queries look for a segment that started before the
 /// range: no stored segment is longer (see [`rules::max_segment_secs`]).
 const MAX_SEGMENT_SECS: i64 = 24 * 3600;
@@ -409,14 +234,15 @@ fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn from_ts(s: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(s, 0).unwrap_or_default()
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema
     /// up to date ([`MIGRATIONS`]).
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_with(path, None)
+    }
+
+    /// Opens the file, with pictures and zips in `blobs` when given.
+    pub fn open_with(path: &Path, blobs: Option<Blobs>) -> Result<SqliteStore> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -425,6 +251,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            blobs,
         })
     }
 
@@ -436,80 +263,15 @@ impl SqliteStore {
 }
 
 fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(0)?,
-        login: row.get(1)?,
-        email: row.get(2)?,
-        password_hash: row.get(3)?,
-        disabled: row.get::<_, Option<i64>>(4)?.is_some(),
-        role: Role::from_stored(&row.get::<_, String>(5)?),
-    })
+    rows::user(row)
 }
 
-const CONTRACT_COLUMNS: &str = "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at, client_user_id, rate_cents, currency, manual_time";
-
 fn contract_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredContract> {
-    let kind: String = row.get(4)?;
-    let status: String = row.get(5)?;
-    let start_date: String = row.get(7)?;
-    let pending_set: bool = row.get(9)?;
-    let pending_effective: Option<i64> = row.get(11)?;
-    Ok(StoredContract {
-        contract: Contract {
-            id: row.get(0)?,
-            title: row.get(2)?,
-            client: row.get(3)?,
-            kind: if kind == "fixed_price" {
-                ContractKind::FixedPrice
-            } else {
-                ContractKind::Hourly
-            },
-            status: match status.as_str() {
-                "paused" => ContractStatus::Paused,
-                "ended" => ContractStatus::Ended,
-                _ => ContractStatus::Active,
-            },
-            start_date: NaiveDate::parse_from_str(&start_date, "%Y-%m-%d").unwrap_or_default(),
-            weekly_limit_secs: row.get(8)?,
-            pending_limit: match (pending_set, pending_effective) {
-                (true, Some(at)) => Some(PendingLimit {
-                    limit_secs: row.get(10)?,
-                    effective_at: from_ts(at),
-                }),
-                _ => None,
-            },
-        },
-        user_id: row.get(1)?,
-        status_changed_at: row.get::<_, Option<i64>>(6)?.map(from_ts),
-        terms: ContractTerms {
-            client_user_id: row.get(12)?,
-            rate: match (
-                row.get::<_, Option<i64>>(13)?,
-                row.get::<_, Option<String>>(14)?,
-            ) {
-                (Some(cents), Some(currency)) => Some(Rate { cents, currency }),
-                _ => None,
-            },
-            manual_time: row.get(15)?,
-        },
-    })
+    rows::contract(row)
 }
 
 fn diary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DiarySegment> {
-    let id: String = row.get(0)?;
-    Ok(DiarySegment {
-        id: id.parse().unwrap_or(SegmentId(uuid::Uuid::nil())),
-        contract_id: row.get(1)?,
-        device_id: row.get(2)?,
-        start: from_ts(row.get(3)?),
-        end: from_ts(row.get(4)?),
-        memo: row.get(5)?,
-        activity: Activity(row.get(6)?),
-        has_screenshot: row.get(7)?,
-        capture_note: row.get(8)?,
-        manual: row.get(9)?,
-        dispute: None,
-    })
+    rows::diary(row)
 }
 
 /// Memos and notes are read no longer than their caps: a database from
@@ -712,66 +474,16 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         config: ServerConfig,
     ) -> Result<Vec<SegmentResult>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let mut results = Vec::with_capacity(segments.len());
-        // Week totals per (contract, week start), read once per batch and
-        // kept up to date as segments are accepted.
-        let mut week_totals: HashMap<(String, i64), i64> = HashMap::new();
-        let lookback = rules::max_segment_secs(config);
-        for segment in segments {
-            let week_key = (
-                segment.contract_id.clone(),
-                ts(BillingWeek::containing(segment.start).start()),
-            );
-            let week_logged = match week_totals.get(&week_key) {
-                Some(secs) => *secs,
-                None => {
-                    let week = BillingWeek::containing(segment.start);
-                    let secs = logged_secs_in(
-                        &tx,
-                        user_id,
-                        &segment.contract_id,
-                        ts(week.start()),
-                        ts(week.end()),
-                    )?;
-                    week_totals.insert(week_key.clone(), secs);
-                    secs
-                }
-            };
-            let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
-            let verdict = rules::judge(segment, &facts, now, config);
-            let mut accepted_until = None;
-            let (outcome, reason, message) = match verdict {
-                Verdict::Accept => {
-                    insert_segment(&tx, user_id, segment)?;
-                    *week_totals.entry(week_key).or_default() += segment.duration_secs();
-                    (Outcome::Accepted, None, None)
-                }
-                Verdict::AcceptUntil(end, message) => {
-                    let grid = timecard_core::domain::SegmentGrid::new(config.segment_secs)
-                        .unwrap_or_default();
-                    let part = segment.cut_at(end, grid);
-                    insert_segment(&tx, user_id, &part)?;
-                    *week_totals.entry(week_key).or_default() += part.duration_secs();
-                    accepted_until = Some(end);
-                    (Outcome::Accepted, None, Some(message))
-                }
-                Verdict::Duplicate => (Outcome::Duplicate, None, None),
-                Verdict::Reject(reason, message) => {
-                    (Outcome::Rejected, Some(reason), Some(message))
-                }
-            };
-            results.push(SegmentResult {
-                id: segment.id,
-                outcome,
-                reason,
-                message,
-                accepted_until,
-            });
-        }
-        // Only after this commit are the accepted segments acknowledged.
-        tx.commit()?;
+        let shots = self.write_shots(user_id, segments)?;
+        let results = {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let results = batch::ingest(&mut Batch(&tx), user_id, segments, &shots, now, config)?;
+            // Only after this commit are the accepted segments acknowledged.
+            tx.commit()?;
+            results
+        };
+        super::forget_unused_shots(self.blobs.as_ref(), &results, shots);
         Ok(results)
     }
 
@@ -802,30 +514,11 @@ impl Store for SqliteStore {
     ) -> Result<std::result::Result<(), (RejectReason, String)>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let lookback = rules::max_segment_secs(config);
-        for segment in segments {
-            let week = BillingWeek::containing(segment.start);
-            let week_logged = logged_secs_in(
-                &tx,
-                user_id,
-                &segment.contract_id,
-                ts(week.start()),
-                ts(week.end()),
-            )?;
-            let facts = facts_for(&tx, user_id, segment, week_logged, lookback)?;
-            match rules::judge_manual(segment, &facts, now, config) {
-                Verdict::Accept => insert_segment(&tx, user_id, segment)?,
-                Verdict::Reject(reason, message) => return Ok(Err((reason, message))),
-                Verdict::Duplicate | Verdict::AcceptUntil(..) => {
-                    return Ok(Err((
-                        RejectReason::ContractNotTrackable,
-                        "the contract was paused or ended within this time".into(),
-                    )));
-                }
-            }
+        let verdict = batch::add_manual(&mut Batch(&tx), user_id, segments, now, config)?;
+        if verdict.is_ok() {
+            tx.commit()?;
         }
-        tx.commit()?;
-        Ok(Ok(()))
+        Ok(verdict)
     }
 
     fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
@@ -902,20 +595,32 @@ impl Store for SqliteStore {
     }
 
     fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let gone = tx.execute(
-            "DELETE FROM segments WHERE id = ?1 AND user_id = ?2",
-            params![id.to_string(), user_id],
-        )?;
-        if gone == 0 {
-            return Err(StoreError::NotFound(format!("no segment {id}")));
-        }
-        tx.execute(
-            "DELETE FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
-            params![user_id, id.to_string()],
-        )?;
-        tx.commit()?;
+        let blob_key: Option<String> = {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let blob_key: Option<String> = tx
+                .query_row(
+                    "SELECT blob_key FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
+                    params![user_id, id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let gone = tx.execute(
+                "DELETE FROM segments WHERE id = ?1 AND user_id = ?2",
+                params![id.to_string(), user_id],
+            )?;
+            if gone == 0 {
+                return Err(StoreError::NotFound(format!("no segment {id}")));
+            }
+            tx.execute(
+                "DELETE FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
+                params![user_id, id.to_string()],
+            )?;
+            tx.commit()?;
+            blob_key
+        };
+        super::delete_shot_objects(self.blobs.as_ref(), blob_key);
         Ok(())
     }
 
@@ -924,12 +629,16 @@ impl Store for SqliteStore {
             Picture::Full => "jpeg",
             Picture::Thumbnail => "thumbnail",
         };
-        let sql =
-            format!("SELECT {column} FROM screenshots WHERE segment_id = ?1 AND user_id = ?2");
-        Ok(self
+        let sql = format!(
+            "SELECT {column}, blob_key FROM screenshots WHERE segment_id = ?1 AND user_id = ?2"
+        );
+        let row: Option<(Vec<u8>, Option<String>)> = self
             .conn()
-            .query_row(&sql, params![id.to_string(), user_id], |r| r.get(0))
-            .optional()?)
+            .query_row(&sql, params![id.to_string(), user_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        super::picture_from_row(self.blobs.as_ref(), row, size)
     }
 
     fn add_report(
@@ -943,24 +652,31 @@ impl Store for SqliteStore {
             logs_zip_base64: None,
             ..report.clone()
         };
-        self.conn().execute(
-            "INSERT OR IGNORE INTO reports (id, user_id, created_at, body, logs_zip)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+        let id = report.id.to_string();
+        let blob = super::write_report_zip(self.blobs.as_ref(), &id, logs_zip)?;
+        let stored = self.conn().execute(
+            "INSERT OR IGNORE INTO reports (id, user_id, created_at, body, logs_zip, logs_blob_key, logs_blob_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
-                report.id.to_string(),
+                id,
                 user_id,
                 ts(now),
                 serde_json::to_string(&body).unwrap_or_default(),
-                logs_zip
+                if blob.is_some() { None } else { logs_zip },
+                blob.as_deref(),
+                blob.as_ref().and(logs_zip.map(|z| z.len() as i64)),
             ],
         )?;
+        if stored == 0 {
+            super::delete_blob(self.blobs.as_ref(), blob);
+        }
         Ok(())
     }
 
     fn reports(&self) -> Result<Vec<StoredReport>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT u.login, r.created_at, r.body, length(r.logs_zip)
+            "SELECT u.login, r.created_at, r.body, COALESCE(length(r.logs_zip), r.logs_blob_bytes)
              FROM reports r LEFT JOIN users u ON u.id = r.user_id
              ORDER BY r.created_at DESC, r.id",
         )?;
@@ -971,20 +687,19 @@ impl Store for SqliteStore {
     fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT u.login, r.created_at, r.body, length(r.logs_zip), r.logs_zip
+            "SELECT u.login, r.created_at, r.body, COALESCE(length(r.logs_zip), r.logs_blob_bytes), r.logs_zip, r.logs_blob_key
              FROM reports r LEFT JOIN users u ON u.id = r.user_id
              WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1)
              LIMIT 2",
         )?;
-        let mut found: Vec<(StoredReport, Option<Vec<u8>>)> = stmt
-            .query_map([id], |row| Ok((stored_report(row)?, row.get(4)?)))?
+        let found: Vec<(StoredReport, Option<Vec<u8>>, Option<String>)> = stmt
+            .query_map([id], |row| {
+                Ok((stored_report(row)?, row.get(4)?, row.get(5)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
-        if found.len() > 1 {
-            return Err(StoreError::Conflict(format!(
-                "more than one report starts with {id:?}; give more of the id"
-            )));
-        }
-        Ok(found.pop())
+        drop(stmt);
+        drop(conn);
+        super::one_report(self.blobs.as_ref(), id, found)
     }
 
     fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>> {
@@ -1062,6 +777,121 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
+
+    fn maintenance(&self) -> Result<Option<u64>> {
+        let value: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM settings WHERE name = 'maintenance'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(value.map(|v| v.parse().unwrap_or(super::DEFAULT_RETRY_AFTER)))
+    }
+
+    fn set_maintenance(&self, retry_after_secs: Option<u64>) -> Result<()> {
+        let conn = self.conn();
+        match retry_after_secs {
+            Some(secs) => conn.execute(
+                "INSERT INTO settings (name, value) VALUES ('maintenance', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![secs.to_string()],
+            )?,
+            None => conn.execute("DELETE FROM settings WHERE name = 'maintenance'", [])?,
+        };
+        Ok(())
+    }
+
+    fn sign_in_failures(
+        &self,
+        keys: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Option<Failures>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT count, last_ms FROM sign_in_failures WHERE key = ?1 AND last_ms >= ?2",
+        )?;
+        keys.iter()
+            .map(|key| {
+                Ok(stmt
+                    .query_row(params![key, since.timestamp_millis()], failures_row)
+                    .optional()?)
+            })
+            .collect()
+    }
+
+    fn add_sign_in_failure(
+        &self,
+        keys: &[&str],
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+        keep: i64,
+    ) -> Result<Vec<Failures>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            counts.push(tx.query_row(
+                "INSERT INTO sign_in_failures (key, count, last_ms) VALUES (?1, 1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET
+                     count = CASE WHEN last_ms >= ?3 THEN count + 1 ELSE 1 END,
+                     last_ms = ?2
+                 RETURNING count, last_ms",
+                params![key, now.timestamp_millis(), since.timestamp_millis()],
+                failures_row,
+            )?);
+        }
+        tx.execute(
+            "DELETE FROM sign_in_failures WHERE last_ms < ?1",
+            params![since.timestamp_millis()],
+        )?;
+        tx.execute(
+            "DELETE FROM sign_in_failures WHERE key IN (
+                 SELECT key FROM sign_in_failures ORDER BY last_ms DESC LIMIT -1 OFFSET ?1)",
+            params![keep],
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn clear_sign_in_failures(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM sign_in_failures WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
+    fn blobs(&self) -> Option<&Blobs> {
+        self.blobs.as_ref()
+    }
+
+    fn blob_keys(&self) -> Result<HashSet<String>> {
+        let conn = self.conn();
+        let mut keys = HashSet::new();
+        let mut shots =
+            conn.prepare("SELECT blob_key FROM screenshots WHERE blob_key IS NOT NULL")?;
+        for base in shots.query_map([], |r| r.get::<_, String>(0))? {
+            keys.extend(blobs::shot_objects(&base?));
+        }
+        let mut zips =
+            conn.prepare("SELECT logs_blob_key FROM reports WHERE logs_blob_key IS NOT NULL")?;
+        for key in zips.query_map([], |r| r.get::<_, String>(0))? {
+            keys.insert(key?);
+        }
+        Ok(keys)
+    }
+
+    fn describe(&self) -> String {
+        let conn = self.conn();
+        format!("SQLite {}", conn.path().unwrap_or("(in memory)"))
+    }
+}
+
+fn failures_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Failures> {
+    Ok(Failures {
+        count: row.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
+        last: DateTime::from_timestamp_millis(row.get(1)?).unwrap_or_default(),
+    })
 }
 
 /// A row of `login, created_at, body, length(logs_zip)` as a report.
@@ -1136,7 +966,12 @@ fn facts_for(
     })
 }
 
-fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
+fn insert_segment(
+    conn: &Connection,
+    user_id: i64,
+    s: &Segment,
+    shot: Option<&ShotKeys>,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO segments (id, user_id, contract_id, device_id, start, end, memo, activity, capture_note, has_screenshot, manual)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 = 'manual')",
@@ -1153,17 +988,92 @@ fn insert_segment(conn: &Connection, user_id: i64, s: &Segment) -> Result<()> {
         s.capture_note,
         s.screenshot.is_some(),
     ])?;
-    if let Some(shot) = &s.screenshot {
-        conn.prepare_cached("INSERT INTO screenshots (user_id, segment_id, taken_at, jpeg, thumbnail) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![user_id, s.id.to_string(), ts(shot.taken_at), shot.jpeg, shot.thumbnail])?;
+    if let Some(picture) = &s.screenshot {
+        let (jpeg, thumbnail, blob_key) = match shot {
+            Some(keys) => (&[][..], &[][..], Some(keys.base.as_str())),
+            None => (&picture.jpeg[..], &picture.thumbnail[..], None),
+        };
+        conn.prepare_cached(
+            "INSERT INTO screenshots (user_id, segment_id, taken_at, jpeg, thumbnail, blob_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            user_id,
+            s.id.to_string(),
+            ts(picture.taken_at),
+            jpeg,
+            thumbnail,
+            blob_key
+        ])?;
     }
     Ok(())
+}
+
+/// A batch's transaction.
+struct Batch<'a>(&'a rusqlite::Transaction<'a>);
+
+impl batch::BatchTx for Batch<'_> {
+    fn logged_secs(
+        &mut self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        logged_secs_in(self.0, user_id, contract_id, ts(from), ts(to))
+    }
+
+    fn facts(
+        &mut self,
+        user_id: i64,
+        segment: &Segment,
+        week_logged_secs: i64,
+        lookback: i64,
+    ) -> Result<Facts> {
+        facts_for(self.0, user_id, segment, week_logged_secs, lookback)
+    }
+
+    fn insert(&mut self, user_id: i64, segment: &Segment, shot: Option<&ShotKeys>) -> Result<()> {
+        insert_segment(self.0, user_id, segment, shot)
+    }
+}
+
+impl SqliteStore {
+    /// With a blob store, the screenshots of the segments not stored yet,
+    /// written before the batch's transaction.
+    fn write_shots(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+    ) -> Result<HashMap<SegmentId, ShotKeys>> {
+        let Some(blobs) = &self.blobs else {
+            return Ok(HashMap::new());
+        };
+        let fresh: Vec<&Segment> = {
+            let conn = self.conn();
+            let mut stored = conn.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM segments WHERE user_id = ?1 AND id = ?2)",
+            )?;
+            let mut fresh = Vec::new();
+            for segment in segments.iter().filter(|s| s.screenshot.is_some()) {
+                let exists: bool =
+                    stored.query_row(params![user_id, segment.id.to_string()], |r| r.get(0))?;
+                if !exists {
+                    fresh.push(segment);
+                }
+            }
+            fresh
+        };
+        Ok(blobs.put_screenshots(user_id, fresh)?.into_iter().collect())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Duration;
+    use timecard_core::domain::Activity;
+    use timecard_core::protocol::Outcome;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

@@ -1,0 +1,464 @@
+//! Server storage behind the [`Store`] trait: SQLite ([`SqliteStore`], one
+//! file, the zero-setup default) or PostgreSQL ([`PgStore`], for several
+//! replicas on one database). Screenshots, thumbnails and report zips live
+//! in the database or, with `--blobs`, in a folder or an S3-compatible
+//! bucket ([`Blobs`]). The store owns transactions and durability; the
+//! rules it applies inside a batch come from [`super::rules`], through
+//! [`batch`], which both stores share.
+//!
+//! When is a write done? A method returns `Ok` only after the database's
+//! COMMIT (SQLite with `synchronous=FULL`; PostgreSQL's default
+//! `synchronous_commit`), and a blob is written before the row that points
+//! to it commits: the server acknowledges a segment (and the client
+//! deletes its copy) only once it and its picture are durable.
+
+mod batch;
+pub mod blobs;
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use super::rules::{self, StoredContract};
+use timecard_core::domain::{Contract, Segment, SegmentId};
+use timecard_core::protocol::{
+    DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
+};
+
+pub use self::blobs::Blobs;
+pub use self::postgres::PgStore;
+pub use self::sqlite::SqliteStore;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("blob store: {0}")]
+    Blob(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Db(format!("no database connection: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database a server keeps its data in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// One SQLite file (by default `timecard-server.sqlite` in the data
+    /// folder).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, `postgres://USER@HOST[:PORT]/DB`.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `postgres://…` (or `postgresql://…`) or `sqlite:PATH`.
+    pub fn parse(text: &str) -> std::result::Result<Database, String> {
+        let text = text.trim();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            text.parse::<::postgres::Config>()
+                .map_err(|e| format!("{}: {e}", Database::redacted(text)))?;
+            Ok(Database::Postgres(text.to_owned()))
+        } else if let Some(path) = text.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("sqlite: needs a file, as in sqlite:/srv/timecard.sqlite".into());
+            }
+            Ok(Database::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(format!(
+                "{:?} is not a database address: give postgres://USER@HOST[:PORT]/DB or sqlite:PATH",
+                Database::redacted(text)
+            ))
+        }
+    }
+
+    /// The address as it may be printed: without a password.
+    pub fn redacted(text: &str) -> String {
+        match (text.find("://"), text.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let credentials = &text[scheme + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &text[..scheme + 3], &text[at..]),
+                    None => text.to_owned(),
+                }
+            }
+            _ => text.to_owned(),
+        }
+    }
+
+    /// What to call it in messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(path) => format!("SQLite {}", path.display()),
+            Database::Postgres(url) => format!("PostgreSQL {}", Database::redacted(url)),
+        }
+    }
+}
+
+/// Opens a store: the database (bringing its schema up to date) and,
+/// when given, the blob store for pictures and zips.
+pub fn open(database: &Database, blobs: Option<Blobs>) -> Result<Box<dyn Store>> {
+    Ok(match database {
+        Database::Sqlite(path) => Box::new(SqliteStore::open_with(path, blobs)?),
+        Database::Postgres(url) => Box::new(PgStore::open(url, blobs)?),
+    })
+}
+
+/// A sign-in failure count: how many, and when the last one was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failures {
+    pub count: u32,
+    pub last: DateTime<Utc>,
+}
+
+/// What an account is for: a freelancer tracks time on their contracts; a
+/// client reviews the time of the contracts they pay for; an admin runs the
+/// server and sees everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Freelancer,
+    Client,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Freelancer => "freelancer",
+            Role::Client => "client",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads a stored role; anything unknown is the least privileged.
+    fn from_stored(text: &str) -> Role {
+        match text {
+            "admin" => Role::Admin,
+            "client" => Role::Client,
+            _ => Role::Freelancer,
+        }
+    }
+}
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    /// Disabled by an admin (`user disable`): cannot sign in.
+    pub disabled: bool,
+    pub role: Role,
+}
+
+/// A user as `user list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UserSummary {
+    pub login: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Sessions that have not expired.
+    pub sessions: usize,
+    pub contracts: usize,
+}
+
+/// A session as `session list` shows it: never the token, only the start
+/// of its hash, enough to tell sessions apart.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionSummary {
+    pub login: String,
+    pub id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Everything the server keeps.
+pub trait Store: Send + Sync {
+    fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64>;
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<()>;
+    fn set_role(&self, login: &str, role: Role) -> Result<()>;
+    /// Finds a user by login or e-mail.
+    fn find_user(&self, login_or_email: &str) -> Result<Option<User>>;
+    fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()>;
+    /// The user of an unexpired token.
+    fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+    fn remove_token(&self, token_hash: &str) -> Result<()>;
+
+    /// Adds a contract for the user `login`.
+    fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()>;
+    /// Saves a changed contract (status changes record their moment).
+    fn save_contract(&self, stored: &StoredContract) -> Result<()>;
+    fn contract(&self, id: &str) -> Result<Option<StoredContract>>;
+    /// All contracts, or one user's.
+    fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>>;
+    fn login_of(&self, user_id: i64) -> Result<String>;
+
+    /// Seconds the user logged on a contract within `[from, to)` (clipped).
+    fn logged_secs(
+        &self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// Judges and stores a batch in one transaction; one result per segment.
+    fn ingest(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<Vec<SegmentResult>>;
+    /// The user's segments that overlap `[from, to)`, oldest first.
+    fn segments_between(
+        &self,
+        user_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>>;
+    fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// Adds time worked away from the tracker (R8): `segments` (cut on the
+    /// grid, device [`rules::MANUAL_DEVICE`]) are judged like tracked ones
+    /// and, only if every one is accepted, stored together as manual time;
+    /// otherwise nothing is stored and the first refusal is returned.
+    fn add_manual(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<std::result::Result<(), (RejectReason, String)>>;
+    /// Adds a review event of a contract to its log.
+    fn add_review(&self, contract_id: &str, event: &rules::ReviewEvent) -> Result<()>;
+    /// A contract's review events, oldest first; of one week, or all.
+    fn reviews(
+        &self,
+        contract_id: &str,
+        week_start: Option<DateTime<Utc>>,
+    ) -> Result<Vec<rules::ReviewEvent>>;
+    /// When the user's last segment on a contract ended.
+    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Deletes a segment, its time and its screenshot (S4).
+    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
+    /// A segment's screenshot (JPEG), full size or its thumbnail.
+    fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>>;
+    /// Keeps a problem report (D3) and its logs zip. A report whose id is
+    /// already stored is not stored again.
+    fn add_report(
+        &self,
+        user_id: i64,
+        report: &ProblemReport,
+        logs_zip: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Every report, newest first, without attachments.
+    fn reports(&self) -> Result<Vec<StoredReport>>;
+    /// One report (by id, or a unique prefix of it) with its logs zip.
+    fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>>;
+
+    /// Every user, by login.
+    fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>>;
+    /// Disables (`Some(when)`) or enables (`None`) a user; disabling ends
+    /// every session of theirs.
+    fn set_disabled(&self, login: &str, disabled_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Ends every session of a user; returns how many there were.
+    fn revoke_sessions(&self, login: &str) -> Result<usize>;
+    /// Sessions that have not expired, of one user or all.
+    fn sessions(&self, login: Option<&str>, now: DateTime<Utc>) -> Result<Vec<SessionSummary>>;
+
+    // What every replica shares: no state that matters lives in a process.
+
+    /// Maintenance mode: `Some(retry_after_secs)` while it is on.
+    fn maintenance(&self) -> Result<Option<u64>>;
+    fn set_maintenance(&self, retry_after_secs: Option<u64>) -> Result<()>;
+    /// Failed sign-ins under each key since `since` (older ones are
+    /// forgotten), in the order of `keys`.
+    fn sign_in_failures(
+        &self,
+        keys: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Option<Failures>>>;
+    /// Counts a failure at `now` under each key (a count whose last
+    /// failure is before `since` starts again); returns the new counts.
+    /// At most `keep` keys are kept: the oldest go first.
+    fn add_sign_in_failure(
+        &self,
+        keys: &[&str],
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+        keep: i64,
+    ) -> Result<Vec<Failures>>;
+    fn clear_sign_in_failures(&self, key: &str) -> Result<()>;
+
+    /// The blob store, when pictures and zips are kept outside the database.
+    fn blobs(&self) -> Option<&Blobs>;
+    /// Every blob key a row points to (for `blobs gc`).
+    fn blob_keys(&self) -> Result<HashSet<String>>;
+    /// Which database this is, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Which picture of a screenshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Picture {
+    Full,
+    /// The small one the app made (320 px wide), for the Work Diary.
+    Thumbnail,
+}
+
+/// A problem report as the server keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredReport {
+    /// The sender's login.
+    pub login: String,
+    pub received_at: DateTime<Utc>,
+    /// Size of the attached logs zip, if any.
+    pub logs_zip_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub report: ProblemReport,
+}
+
+/// Seconds clients are asked to wait when maintenance mode gives none.
+pub const DEFAULT_RETRY_AFTER: u64 = 120;
+
+/// After a batch: deletes the objects written for segments that were not
+/// stored (duplicates, refusals). What fails here is left to `blobs gc`.
+fn forget_unused_shots(
+    blobs: Option<&Blobs>,
+    results: &[SegmentResult],
+    mut shots: std::collections::HashMap<SegmentId, blobs::ShotKeys>,
+) {
+    let (Some(blobs), false) = (blobs, shots.is_empty()) else {
+        return;
+    };
+    for result in results {
+        if result.outcome == timecard_core::protocol::Outcome::Accepted {
+            shots.remove(&result.id);
+        }
+    }
+    let unused: Vec<String> = shots
+        .values()
+        .flat_map(|keys| [keys.full(), keys.thumbnail()])
+        .collect();
+    if let Err(e) = blobs.delete_all(unused) {
+        log::warn!("server: objects of refused segments stay until `blobs gc`: {e}");
+    }
+}
+
+/// After a segment's row is gone: its objects. What fails here is left to
+/// `blobs gc`.
+fn delete_shot_objects(blobs: Option<&Blobs>, base: Option<String>) {
+    if let (Some(blobs), Some(base)) = (blobs, base) {
+        if let Err(e) = blobs.delete_all(blobs::shot_objects(&base).to_vec()) {
+            log::warn!("server: a deleted segment's pictures stay until `blobs gc`: {e}");
+        }
+    }
+}
+
+fn delete_blob(blobs: Option<&Blobs>, key: Option<String>) {
+    if let (Some(blobs), Some(key)) = (blobs, key) {
+        if let Err(e) = blobs.delete_all(vec![key]) {
+            log::warn!("server: an unused object stays until `blobs gc`: {e}");
+        }
+    }
+}
+
+/// A screenshot from its row: the bytes in the row, or its objects.
+fn picture_from_row(
+    blobs: Option<&Blobs>,
+    row: Option<(Vec<u8>, Option<String>)>,
+    size: Picture,
+) -> Result<Option<Vec<u8>>> {
+    match row {
+        None => Ok(None),
+        Some((bytes, None)) => Ok(Some(bytes)),
+        Some((_, Some(base))) => {
+            let blobs = blobs.ok_or_else(no_blob_store)?;
+            let keys = blobs::ShotKeys { base };
+            let key = match size {
+                Picture::Full => keys.full(),
+                Picture::Thumbnail => keys.thumbnail(),
+            };
+            match blobs.get(&key)? {
+                Some(bytes) => Ok(Some(bytes)),
+                None => Err(StoreError::Blob(format!(
+                    "{key} is missing from {}",
+                    blobs.location()
+                ))),
+            }
+        }
+    }
+}
+
+fn no_blob_store() -> StoreError {
+    StoreError::Blob(
+        "this database keeps pictures and zips in a blob store: start the server with --blobs"
+            .into(),
+    )
+}
+
+/// With a blob store, a report's zip is written before its row.
+fn write_report_zip(
+    blobs: Option<&Blobs>,
+    report_id: &str,
+    logs_zip: Option<&[u8]>,
+) -> Result<Option<String>> {
+    match (blobs, logs_zip) {
+        (Some(blobs), Some(zip)) => {
+            let key = blobs::report_key(report_id);
+            blobs.put_all(vec![(key.clone(), zip.to_vec())])?;
+            Ok(Some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The one report a lookup found (its zip from the row or the blob store).
+fn one_report(
+    blobs: Option<&Blobs>,
+    id: &str,
+    mut found: Vec<(StoredReport, Option<Vec<u8>>, Option<String>)>,
+) -> Result<Option<(StoredReport, Option<Vec<u8>>)>> {
+    if found.len() > 1 {
+        return Err(StoreError::Conflict(format!(
+            "more than one report starts with {id:?}; give more of the id"
+        )));
+    }
+    let Some((report, zip, blob_key)) = found.pop() else {
+        return Ok(None);
+    };
+    let zip = match blob_key {
+        None => zip,
+        Some(key) => blobs.ok_or_else(no_blob_store)?.get(&key)?,
+    };
+    Ok(Some((report, zip)))
+}

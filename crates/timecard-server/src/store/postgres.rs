@@ -1,0 +1,1112 @@
+//! [`Store`] on PostgreSQL, for any number of server processes on one
+//! database: a connection pool, versioned migrations, and batches judged
+//! one user at a time across every replica (a transaction-scoped advisory
+//! lock on the user's id), so two replicas never both accept overlapping
+//! segments or go over a weekly limit.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postgres::NoTls;
+use postgres::types::ToSql;
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::blobs::{self, Blobs, ShotKeys};
+use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::{
+    Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
+    UserSummary, batch,
+};
+use crate::rules::{self, Facts, StoredContract};
+use timecard_core::domain::{Contract, ContractStatus, Segment, SegmentId};
+use timecard_core::protocol::{
+    DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
+};
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// Connections one server process holds at most.
+const POOL_SIZE: u32 = 16;
+/// How long a request waits for a connection (the database may be down).
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
+/// Batches whose segments span more than this are judged one segment at a
+/// time against the database instead of against the user's segments of
+/// the span read at once.
+const PREFETCH_SPAN_SECS: i64 = 8 * 24 * 3600;
+/// Taken (as a session advisory lock) while migrations run, so that
+/// replicas starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x7469_6d65_6361_7264; // "timecard"
+
+/// The schema's history, oldest first; `timecard_schema.version` says how
+/// many have run. The first is the SQLite schema as of its migration 7.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE,
+    email TEXT UNIQUE,
+    password_hash TEXT NOT NULL,
+    disabled_at BIGINT,
+    role TEXT NOT NULL DEFAULT 'freelancer'
+);
+CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT
+);
+CREATE TABLE contracts (
+    id TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL,
+    client TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_changed_at BIGINT,
+    start_date TEXT NOT NULL,
+    weekly_limit_secs BIGINT,
+    pending_set BOOLEAN NOT NULL DEFAULT FALSE,
+    pending_limit_secs BIGINT,
+    pending_effective_at BIGINT,
+    client_user_id BIGINT REFERENCES users(id),
+    rate_cents BIGINT,
+    currency TEXT,
+    manual_time BOOLEAN NOT NULL DEFAULT TRUE
+);
+CREATE TABLE segments (
+    id TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    contract_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    start BIGINT NOT NULL,
+    \"end\" BIGINT NOT NULL,
+    memo TEXT NOT NULL,
+    activity BIGINT NOT NULL,
+    capture_note TEXT,
+    has_screenshot BOOLEAN NOT NULL,
+    manual BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (user_id, id)
+);
+CREATE INDEX segments_by_user_start ON segments(user_id, start);
+CREATE TABLE screenshots (
+    user_id BIGINT NOT NULL,
+    segment_id TEXT NOT NULL,
+    taken_at BIGINT NOT NULL,
+    jpeg BYTEA NOT NULL,
+    thumbnail BYTEA NOT NULL,
+    blob_key TEXT,
+    PRIMARY KEY (user_id, segment_id)
+);
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    logs_zip BYTEA,
+    logs_blob_key TEXT,
+    logs_blob_bytes BIGINT
+);
+CREATE TABLE reviews (
+    id BIGSERIAL PRIMARY KEY,
+    contract_id TEXT NOT NULL,
+    week_start BIGINT NOT NULL,
+    segment_id TEXT,
+    action TEXT NOT NULL,
+    note TEXT NOT NULL,
+    by_user_id BIGINT NOT NULL REFERENCES users(id),
+    at BIGINT NOT NULL
+);
+CREATE INDEX reviews_by_contract ON reviews(contract_id, week_start);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sign_in_failures (
+    key TEXT PRIMARY KEY,
+    count BIGINT NOT NULL,
+    last_ms BIGINT NOT NULL
+);
+CREATE INDEX sign_in_failures_by_last ON sign_in_failures(last_ms);
+"];
+
+/// Memos and notes read no longer than their caps (as on SQLite).
+const DIARY_COLUMNS: &str = "id, contract_id, device_id, start, \"end\", substr(memo, 1, 2000), activity, has_screenshot, substr(capture_note, 1, 500), manual";
+
+/// How far back range queries look for a segment that started before the
+/// range: no stored segment is longer.
+const MAX_SEGMENT_SECS: i64 = 24 * 3600;
+
+/// [`Store`] on a PostgreSQL database.
+pub struct PgStore {
+    pool: Pool,
+    blobs: Option<Blobs>,
+    describe: String,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+impl PgStore {
+    /// Connects (`postgres://USER@HOST[:PORT]/DB`) and brings the schema up
+    /// to date.
+    pub fn open(url: &str, blobs: Option<Blobs>) -> Result<PgStore> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Db(format!("{}: {e}", super::Database::redacted(url))))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_WAIT)
+            .build(manager)
+            .map_err(|e| {
+                StoreError::Db(format!(
+                    "cannot connect to {}: {e}",
+                    super::Database::redacted(url)
+                ))
+            })?;
+        let store = PgStore {
+            pool,
+            blobs,
+            describe: format!("PostgreSQL {}", super::Database::redacted(url)),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs the migrations the database has not had, once across replicas.
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let done = (|| -> Result<()> {
+            conn.batch_execute(
+                "CREATE TABLE IF NOT EXISTS timecard_schema (version BIGINT NOT NULL);
+                 INSERT INTO timecard_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM timecard_schema);",
+            )?;
+            let version: i64 = conn
+                .query_one("SELECT version FROM timecard_schema", &[])?
+                .get(0);
+            if version as usize > MIGRATIONS.len() {
+                return Err(StoreError::Db(format!(
+                    "the database's schema (version {version}) is newer than this server's ({}): upgrade the server",
+                    MIGRATIONS.len()
+                )));
+            }
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                let mut tx = conn.transaction()?;
+                tx.batch_execute(step)?;
+                tx.execute(
+                    "UPDATE timecard_schema SET version = $1",
+                    &[&((i + 1) as i64)],
+                )?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+        done
+    }
+
+    /// Runs `f` in a transaction that holds the user's batch lock: every
+    /// replica judges one batch of a user at a time.
+    fn user_transaction<T>(
+        &self,
+        user_id: i64,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&user_id])?;
+        let (value, commit) = f(&mut tx)?;
+        if commit {
+            tx.commit()?;
+        }
+        Ok(value)
+    }
+
+    /// With a blob store, the screenshots of the segments not stored yet,
+    /// written before the batch's transaction.
+    fn write_shots(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+    ) -> Result<HashMap<SegmentId, ShotKeys>> {
+        let Some(blobs) = &self.blobs else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<String> = segments
+            .iter()
+            .filter(|s| s.screenshot.is_some())
+            .map(|s| s.id.to_string())
+            .collect();
+        let stored: HashSet<String> = self
+            .conn()?
+            .query(
+                "SELECT id FROM segments WHERE user_id = $1 AND id = ANY($2)",
+                &[&user_id, &ids],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let fresh = segments
+            .iter()
+            .filter(|s| s.screenshot.is_some() && !stored.contains(&s.id.to_string()));
+        Ok(blobs.put_screenshots(user_id, fresh)?.into_iter().collect())
+    }
+
+    fn one_row<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        f: impl FnOnce(&postgres::Row) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<Option<T>> {
+        match self.conn()?.query_opt(sql, params)? {
+            Some(row) => Ok(Some(f(&row)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A segment to insert at the end of the batch (or before a sum needs it).
+struct Pending {
+    segment: Segment,
+    shot: Option<ShotKeys>,
+}
+
+/// A batch's transaction: the user's contracts, the ids of the batch
+/// already stored, and the user's segments around the batch, read at once;
+/// accepted segments are inserted together.
+struct PgBatch<'t, 'c> {
+    tx: &'t mut postgres::Transaction<'c>,
+    user_id: i64,
+    contracts: HashMap<String, StoredContract>,
+    stored: HashSet<SegmentId>,
+    /// `(start, end, device)` of the user's segments that may overlap the
+    /// batch's; `None` when the batch spans too long to read them at once.
+    nearby: Option<Vec<(i64, i64, String)>>,
+    pending: Vec<Pending>,
+}
+
+impl<'t, 'c> PgBatch<'t, 'c> {
+    fn load(
+        tx: &'t mut postgres::Transaction<'c>,
+        user_id: i64,
+        segments: &[Segment],
+        lookback: i64,
+    ) -> Result<PgBatch<'t, 'c>> {
+        let contracts = tx
+            .query(
+                &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE user_id = $1"),
+                &[&user_id],
+            )?
+            .iter()
+            .map(|r| rows::contract(r).map(|c| (c.contract.id.clone(), c)))
+            .collect::<std::result::Result<_, _>>()?;
+        let ids: Vec<String> = segments.iter().map(|s| s.id.to_string()).collect();
+        let stored = tx
+            .query(
+                "SELECT id FROM segments WHERE user_id = $1 AND id = ANY($2)",
+                &[&user_id, &ids],
+            )?
+            .iter()
+            .filter_map(|r| r.get::<_, String>(0).parse().ok())
+            .collect();
+        let from = segments.iter().map(|s| ts(s.start)).min().unwrap_or(0);
+        let to = segments.iter().map(|s| ts(s.end)).max().unwrap_or(0);
+        let nearby = if to.saturating_sub(from) <= PREFETCH_SPAN_SECS {
+            Some(
+                tx.query(
+                    "SELECT start, \"end\", device_id FROM segments
+                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2",
+                    &[&user_id, &from, &to, &lookback],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect(),
+            )
+        } else {
+            None
+        };
+        Ok(PgBatch {
+            tx,
+            user_id,
+            contracts,
+            stored,
+            nearby,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Inserts the pending segments (and their screenshots) in two
+    /// statements.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut ids = Vec::new();
+        let mut contracts = Vec::new();
+        let mut devices = Vec::new();
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        let mut memos = Vec::new();
+        let mut activities = Vec::new();
+        let mut notes: Vec<Option<String>> = Vec::new();
+        let mut has_shot = Vec::new();
+        let mut manual = Vec::new();
+        let mut shot_ids = Vec::new();
+        let mut taken = Vec::new();
+        let mut jpegs: Vec<Vec<u8>> = Vec::new();
+        let mut thumbs: Vec<Vec<u8>> = Vec::new();
+        let mut keys: Vec<Option<String>> = Vec::new();
+        for Pending { segment: s, shot } in pending {
+            ids.push(s.id.to_string());
+            contracts.push(s.contract_id);
+            manual.push(s.device_id == rules::MANUAL_DEVICE);
+            devices.push(s.device_id);
+            starts.push(ts(s.start));
+            ends.push(ts(s.end));
+            memos.push(s.memo);
+            activities.push(i64::from(s.activity.0));
+            notes.push(s.capture_note);
+            has_shot.push(s.screenshot.is_some());
+            if let Some(picture) = s.screenshot {
+                shot_ids.push(s.id.to_string());
+                taken.push(ts(picture.taken_at));
+                match shot {
+                    Some(k) => {
+                        jpegs.push(Vec::new());
+                        thumbs.push(Vec::new());
+                        keys.push(Some(k.base));
+                    }
+                    None => {
+                        jpegs.push(picture.jpeg);
+                        thumbs.push(picture.thumbnail);
+                        keys.push(None);
+                    }
+                }
+            }
+        }
+        self.tx.execute(
+            "INSERT INTO segments (id, user_id, contract_id, device_id, start, \"end\", memo, activity, capture_note, has_screenshot, manual)
+             SELECT id, $1, contract_id, device_id, start, e, memo, activity, note, has_shot, manual
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[], $10::bool[], $11::bool[])
+                 AS t(id, contract_id, device_id, start, e, memo, activity, note, has_shot, manual)",
+            &[
+                &self.user_id, &ids, &contracts, &devices, &starts, &ends, &memos, &activities,
+                &notes, &has_shot, &manual,
+            ],
+        )?;
+        if !shot_ids.is_empty() {
+            self.tx.execute(
+                "INSERT INTO screenshots (user_id, segment_id, taken_at, jpeg, thumbnail, blob_key)
+                 SELECT $1, id, taken, jpeg, thumb, key
+                 FROM UNNEST($2::text[], $3::int8[], $4::bytea[], $5::bytea[], $6::text[])
+                     AS t(id, taken, jpeg, thumb, key)",
+                &[&self.user_id, &shot_ids, &taken, &jpegs, &thumbs, &keys],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl batch::BatchTx for PgBatch<'_, '_> {
+    fn logged_secs(
+        &mut self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        // The sum must see what this batch accepted so far.
+        self.flush()?;
+        logged_secs_in(&mut *self.tx, user_id, contract_id, ts(from), ts(to))
+    }
+
+    fn facts(
+        &mut self,
+        user_id: i64,
+        segment: &Segment,
+        week_logged_secs: i64,
+        lookback: i64,
+    ) -> Result<Facts> {
+        // K7: ids are unique per user.
+        if self.stored.contains(&segment.id) {
+            return Ok(Facts {
+                already_stored: true,
+                ..Facts::default()
+            });
+        }
+        let (start, end) = (ts(segment.start), ts(segment.end));
+        let overlap_device = match &self.nearby {
+            Some(nearby) => nearby
+                .iter()
+                .find(|(s, e, _)| *s < end && *s > start - lookback && *e > start)
+                .map(|(_, _, device)| device.clone()),
+            None => self
+                .tx
+                .query_opt(
+                    "SELECT device_id FROM segments
+                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2 LIMIT 1",
+                    &[&user_id, &start, &end, &lookback],
+                )?
+                .map(|r| r.get(0)),
+        };
+        // Pending inserts overlap too (the prefetched list has them).
+        let overlap_device = overlap_device.or_else(|| {
+            self.pending
+                .iter()
+                .map(|p| &p.segment)
+                .find(|s| ts(s.start) < end && ts(s.end) > start)
+                .map(|s| s.device_id.clone())
+        });
+        Ok(Facts {
+            contract: self.contracts.get(&segment.contract_id).cloned(),
+            already_stored: false,
+            overlap_device,
+            week_logged_secs,
+        })
+    }
+
+    fn insert(&mut self, _user_id: i64, segment: &Segment, shot: Option<&ShotKeys>) -> Result<()> {
+        self.stored.insert(segment.id);
+        if let Some(nearby) = &mut self.nearby {
+            nearby.push((
+                ts(segment.start),
+                ts(segment.end),
+                segment.device_id.clone(),
+            ));
+        }
+        self.pending.push(Pending {
+            segment: segment.clone(),
+            shot: shot.cloned(),
+        });
+        Ok(())
+    }
+}
+
+fn logged_secs_in(
+    client: &mut impl postgres::GenericClient,
+    user_id: i64,
+    contract_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<i64> {
+    Ok(client
+        .query_one(
+            "SELECT COALESCE(SUM(LEAST(\"end\", $4) - GREATEST(start, $3)), 0)::BIGINT FROM segments
+             WHERE user_id = $1 AND contract_id = $2 AND start < $4 AND start > $3 - $5 AND \"end\" > $3",
+            &[&user_id, &contract_id, &from, &to, &MAX_SEGMENT_SECS],
+        )?
+        .get(0))
+}
+
+fn failures_row(row: &postgres::Row) -> Failures {
+    Failures {
+        count: row.get::<_, i64>(0).clamp(0, u32::MAX as i64) as u32,
+        last: DateTime::from_timestamp_millis(row.get(1)).unwrap_or_default(),
+    }
+}
+
+/// `login, created_at, body, zip bytes` as a report.
+fn stored_report(row: &postgres::Row) -> Result<StoredReport> {
+    let body: String = row.get(2);
+    let report = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Db(format!("a stored report does not read: {e}")))?;
+    Ok(StoredReport {
+        login: row
+            .get::<_, Option<String>>(0)
+            .unwrap_or_else(|| "(deleted user)".into()),
+        received_at: from_ts(row.get(1)),
+        logs_zip_bytes: row.get::<_, Option<i64>>(3).map(|n| n as u64),
+        report,
+    })
+}
+
+fn not_found_user(login: &str) -> StoreError {
+    StoreError::NotFound(format!("no user called {login:?}"))
+}
+
+impl Store for PgStore {
+    fn add_user(&self, login: &str, email: Option<&str>, password_hash: &str) -> Result<i64> {
+        let mut conn = self.conn()?;
+        let exists: bool = conn
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE login = $1 OR email = $1 OR ($2::text IS NOT NULL AND (login = $2 OR email = $2)))",
+                &[&login, &email],
+            )?
+            .get(0);
+        if exists {
+            return Err(StoreError::Conflict(format!(
+                "a user called {login:?} (or with that e-mail) already exists"
+            )));
+        }
+        Ok(conn
+            .query_one(
+                "INSERT INTO users (login, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
+                &[&login, &email, &password_hash],
+            )?
+            .get(0))
+    }
+
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<()> {
+        let changed = self.conn()?.execute(
+            "UPDATE users SET password_hash = $1 WHERE login = $2",
+            &[&password_hash, &login],
+        )?;
+        if changed == 0 {
+            return Err(not_found_user(login));
+        }
+        Ok(())
+    }
+
+    fn set_role(&self, login: &str, role: Role) -> Result<()> {
+        let changed = self.conn()?.execute(
+            "UPDATE users SET role = $1 WHERE login = $2",
+            &[&role.as_str(), &login],
+        )?;
+        if changed == 0 {
+            return Err(not_found_user(login));
+        }
+        Ok(())
+    }
+
+    fn find_user(&self, login_or_email: &str) -> Result<Option<User>> {
+        self.one_row(
+            "SELECT id, login, email, password_hash, disabled_at, role FROM users WHERE login = $1 OR email = $1 LIMIT 1",
+            &[&login_or_email],
+            rows::user,
+        )
+    }
+
+    fn add_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO tokens (hash, user_id, expires_at, created_at)
+             VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT)",
+            &[&token_hash, &user_id, &ts(expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
+        self.one_row(
+            "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL",
+            &[&token_hash, &ts(now)],
+            rows::user,
+        )
+    }
+
+    fn remove_token(&self, token_hash: &str) -> Result<()> {
+        self.conn()?
+            .execute("DELETE FROM tokens WHERE hash = $1", &[&token_hash])?;
+        Ok(())
+    }
+
+    fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()> {
+        let user = self.find_user(login)?.ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "no user called {login:?}; add one with `timecard-server user add`"
+            ))
+        })?;
+        let added = self.conn()?.execute(
+            &format!("INSERT INTO contracts ({CONTRACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, NULL, NULL, NULL, NULL, NULL, TRUE) ON CONFLICT (id) DO NOTHING"),
+            &[
+                &contract.id,
+                &user.id,
+                &contract.title,
+                &contract.client,
+                &contract.kind.as_str(),
+                &contract.status.as_str(),
+                &(contract.status != ContractStatus::Active).then_some(ts(now)),
+                &contract.start_date.format("%Y-%m-%d").to_string(),
+                &contract.weekly_limit_secs,
+            ],
+        )?;
+        if added == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a contract with id {:?} already exists",
+                contract.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn save_contract(&self, stored: &StoredContract) -> Result<()> {
+        let c = &stored.contract;
+        let changed = self.conn()?.execute(
+            "UPDATE contracts SET title = $2, client = $3, kind = $4, status = $5, status_changed_at = $6,
+                 start_date = $7, weekly_limit_secs = $8, pending_set = $9, pending_limit_secs = $10,
+                 pending_effective_at = $11, client_user_id = $12, rate_cents = $13, currency = $14,
+                 manual_time = $15
+             WHERE id = $1",
+            &[
+                &c.id,
+                &c.title,
+                &c.client,
+                &c.kind.as_str(),
+                &c.status.as_str(),
+                &stored.status_changed_at.map(ts),
+                &c.start_date.format("%Y-%m-%d").to_string(),
+                &c.weekly_limit_secs,
+                &c.pending_limit.is_some(),
+                &c.pending_limit.as_ref().and_then(|p| p.limit_secs),
+                &c.pending_limit.as_ref().map(|p| ts(p.effective_at)),
+                &stored.terms.client_user_id,
+                &stored.terms.rate.as_ref().map(|r| r.cents),
+                &stored.terms.rate.as_ref().map(|r| r.currency.as_str()),
+                &stored.terms.manual_time,
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no contract with id {:?}",
+                c.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn contract(&self, id: &str) -> Result<Option<StoredContract>> {
+        self.one_row(
+            &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1"),
+            &[&id],
+            rows::contract,
+        )
+    }
+
+    fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>> {
+        self.conn()?
+            .query(
+                &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE $1::BIGINT IS NULL OR user_id = $1 ORDER BY user_id, title, id"),
+                &[&user_id],
+            )?
+            .iter()
+            .map(|r| Ok(rows::contract(r)?))
+            .collect()
+    }
+
+    fn login_of(&self, user_id: i64) -> Result<String> {
+        self.one_row("SELECT login FROM users WHERE id = $1", &[&user_id], |r| {
+            r.try_get(0)
+        })?
+        .ok_or_else(|| StoreError::NotFound(format!("no user with id {user_id}")))
+    }
+
+    fn logged_secs(
+        &self,
+        user_id: i64,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        logged_secs_in(&mut *self.conn()?, user_id, contract_id, ts(from), ts(to))
+    }
+
+    fn ingest(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<Vec<SegmentResult>> {
+        let shots = self.write_shots(user_id, segments)?;
+        let lookback = rules::max_segment_secs(config);
+        let results = self.user_transaction(user_id, |tx| {
+            let mut batch = PgBatch::load(tx, user_id, segments, lookback)?;
+            let results = batch::ingest(&mut batch, user_id, segments, &shots, now, config)?;
+            batch.flush()?;
+            // Only after the commit are the accepted segments acknowledged.
+            Ok((results, true))
+        })?;
+        super::forget_unused_shots(self.blobs.as_ref(), &results, shots);
+        Ok(results)
+    }
+
+    fn segments_between(
+        &self,
+        user_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {DIARY_COLUMNS} FROM segments
+                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2 ORDER BY start"
+                ),
+                &[&user_id, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
+            )?
+            .iter()
+            .map(|r| Ok(rows::diary(r)?))
+            .collect()
+    }
+
+    fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {
+        self.one_row(
+            &format!("SELECT {DIARY_COLUMNS} FROM segments WHERE id = $1 AND user_id = $2"),
+            &[&id.to_string(), &user_id],
+            rows::diary,
+        )
+    }
+
+    fn add_manual(
+        &self,
+        user_id: i64,
+        segments: &[Segment],
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<std::result::Result<(), (RejectReason, String)>> {
+        let lookback = rules::max_segment_secs(config);
+        self.user_transaction(user_id, |tx| {
+            let mut batch = PgBatch::load(tx, user_id, segments, lookback)?;
+            let verdict = batch::add_manual(&mut batch, user_id, segments, now, config)?;
+            if verdict.is_ok() {
+                batch.flush()?;
+            }
+            let commit = verdict.is_ok();
+            Ok((verdict, commit))
+        })
+    }
+
+    fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &contract_id,
+                &ts(e.week_start),
+                &e.segment_id.map(|id| id.to_string()),
+                &e.action.as_str(),
+                &e.note,
+                &e.by_user_id,
+                &ts(e.at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn reviews(
+        &self,
+        contract_id: &str,
+        week_start: Option<DateTime<Utc>>,
+    ) -> Result<Vec<rules::ReviewEvent>> {
+        let found = self.conn()?.query(
+            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id = $1 AND ($2::BIGINT IS NULL OR week_start = $2) ORDER BY id",
+            &[&contract_id, &week_start.map(ts)],
+        )?;
+        Ok(found
+            .iter()
+            .filter_map(|r| {
+                let action = rules::ReviewAction::from_stored(r.get::<_, &str>(2))?;
+                Some(rules::ReviewEvent {
+                    week_start: from_ts(r.get(0)),
+                    segment_id: r.get::<_, Option<String>>(1).and_then(|s| s.parse().ok()),
+                    action,
+                    note: r.get(3),
+                    by_user_id: r.get(4),
+                    at: from_ts(r.get(5)),
+                })
+            })
+            .collect())
+    }
+
+    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>> {
+        let end: Option<i64> = self
+            .conn()?
+            .query_one(
+                "SELECT MAX(\"end\") FROM segments WHERE user_id = $1 AND contract_id = $2",
+                &[&user_id, &contract_id],
+            )?
+            .get(0);
+        Ok(end.map(from_ts))
+    }
+
+    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()> {
+        let id_text = id.to_string();
+        let blob_key = self.user_transaction(user_id, |tx| {
+            let gone = tx.execute(
+                "DELETE FROM segments WHERE id = $1 AND user_id = $2",
+                &[&id_text, &user_id],
+            )?;
+            if gone == 0 {
+                return Err(StoreError::NotFound(format!("no segment {id}")));
+            }
+            let key: Option<String> = tx
+                .query_opt(
+                    "DELETE FROM screenshots WHERE user_id = $1 AND segment_id = $2 RETURNING blob_key",
+                    &[&user_id, &id_text],
+                )?
+                .and_then(|r| r.get(0));
+            Ok((key, true))
+        })?;
+        super::delete_shot_objects(self.blobs.as_ref(), blob_key);
+        Ok(())
+    }
+
+    fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>> {
+        let column = match size {
+            Picture::Full => "jpeg",
+            Picture::Thumbnail => "thumbnail",
+        };
+        let row = self.one_row(
+            &format!(
+                "SELECT {column}, blob_key FROM screenshots WHERE segment_id = $1 AND user_id = $2"
+            ),
+            &[&id.to_string(), &user_id],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )?;
+        super::picture_from_row(self.blobs.as_ref(), row, size)
+    }
+
+    fn add_report(
+        &self,
+        user_id: i64,
+        report: &ProblemReport,
+        logs_zip: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let body = ProblemReport {
+            logs_zip_base64: None,
+            ..report.clone()
+        };
+        let id = report.id.to_string();
+        let blob = super::write_report_zip(self.blobs.as_ref(), &id, logs_zip)?;
+        let stored = self.conn()?.execute(
+            "INSERT INTO reports (id, user_id, created_at, body, logs_zip, logs_blob_key, logs_blob_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            &[
+                &id,
+                &user_id,
+                &ts(now),
+                &serde_json::to_string(&body).unwrap_or_default(),
+                &if blob.is_some() { None } else { logs_zip },
+                &blob.as_deref(),
+                &blob.as_ref().and(logs_zip.map(|z| z.len() as i64)),
+            ],
+        )?;
+        if stored == 0 {
+            super::delete_blob(self.blobs.as_ref(), blob);
+        }
+        Ok(())
+    }
+
+    fn reports(&self) -> Result<Vec<StoredReport>> {
+        self.conn()?
+            .query(
+                "SELECT u.login, r.created_at, r.body, COALESCE(length(r.logs_zip)::BIGINT, r.logs_blob_bytes)
+                 FROM reports r LEFT JOIN users u ON u.id = r.user_id
+                 ORDER BY r.created_at DESC, r.id",
+                &[],
+            )?
+            .iter()
+            .map(stored_report)
+            .collect()
+    }
+
+    fn report(&self, id: &str) -> Result<Option<(StoredReport, Option<Vec<u8>>)>> {
+        let found = self
+            .conn()?
+            .query(
+                "SELECT u.login, r.created_at, r.body, COALESCE(length(r.logs_zip)::BIGINT, r.logs_blob_bytes), r.logs_zip, r.logs_blob_key
+                 FROM reports r LEFT JOIN users u ON u.id = r.user_id
+                 WHERE r.id = $1 OR (length($1) >= 4 AND substr(r.id, 1, length($1)) = $1)
+                 LIMIT 2",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| Ok((stored_report(r)?, r.get(4), r.get(5))))
+            .collect::<Result<Vec<_>>>()?;
+        super::one_report(self.blobs.as_ref(), id, found)
+    }
+
+    fn users(&self, now: DateTime<Utc>) -> Result<Vec<UserSummary>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT u.login, u.email, u.disabled_at,
+                        (SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.expires_at > $1),
+                        (SELECT COUNT(*) FROM contracts c WHERE c.user_id = u.id OR c.client_user_id = u.id),
+                        u.role
+                 FROM users u ORDER BY u.login",
+                &[&ts(now)],
+            )?
+            .iter()
+            .map(|r| UserSummary {
+                login: r.get(0),
+                email: r.get(1),
+                disabled_at: r.get::<_, Option<i64>>(2).map(from_ts),
+                sessions: r.get::<_, i64>(3) as usize,
+                contracts: r.get::<_, i64>(4) as usize,
+                role: Role::from_stored(r.get(5)),
+            })
+            .collect())
+    }
+
+    fn set_disabled(&self, login: &str, disabled_at: Option<DateTime<Utc>>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET disabled_at = $1 WHERE login = $2",
+            &[&disabled_at.map(ts), &login],
+        )?;
+        if changed == 0 {
+            return Err(not_found_user(login));
+        }
+        if disabled_at.is_some() {
+            tx.execute(
+                "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE login = $1)",
+                &[&login],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn revoke_sessions(&self, login: &str) -> Result<usize> {
+        let mut conn = self.conn()?;
+        let user_id: i64 = conn
+            .query_opt("SELECT id FROM users WHERE login = $1", &[&login])?
+            .ok_or_else(|| not_found_user(login))?
+            .get(0);
+        Ok(conn.execute("DELETE FROM tokens WHERE user_id = $1", &[&user_id])? as usize)
+    }
+
+    fn sessions(&self, login: Option<&str>, now: DateTime<Utc>) -> Result<Vec<SessionSummary>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT u.login, t.hash, t.created_at, t.expires_at
+                 FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.expires_at > $1 AND ($2::text IS NULL OR u.login = $2)
+                 ORDER BY u.login, t.created_at",
+                &[&ts(now), &login],
+            )?
+            .iter()
+            .map(|r| SessionSummary {
+                login: r.get(0),
+                id: r.get::<_, String>(1).chars().take(12).collect(),
+                created_at: r.get::<_, Option<i64>>(2).map(from_ts),
+                expires_at: from_ts(r.get(3)),
+            })
+            .collect())
+    }
+
+    fn maintenance(&self) -> Result<Option<u64>> {
+        Ok(self
+            .one_row(
+                "SELECT value FROM settings WHERE name = 'maintenance'",
+                &[],
+                |r| r.try_get::<_, String>(0),
+            )?
+            .map(|v| v.parse().unwrap_or(super::DEFAULT_RETRY_AFTER)))
+    }
+
+    fn set_maintenance(&self, retry_after_secs: Option<u64>) -> Result<()> {
+        let mut conn = self.conn()?;
+        match retry_after_secs {
+            Some(secs) => conn.execute(
+                "INSERT INTO settings (name, value) VALUES ('maintenance', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&secs.to_string()],
+            )?,
+            None => conn.execute("DELETE FROM settings WHERE name = 'maintenance'", &[])?,
+        };
+        Ok(())
+    }
+
+    fn sign_in_failures(
+        &self,
+        keys: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Option<Failures>>> {
+        let found: HashMap<String, Failures> = self
+            .conn()?
+            .query(
+                "SELECT key, count, last_ms FROM sign_in_failures WHERE key = ANY($1) AND last_ms >= $2",
+                &[&keys, &since.timestamp_millis()],
+            )?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Failures {
+                        count: r.get::<_, i64>(1).clamp(0, u32::MAX as i64) as u32,
+                        last: DateTime::from_timestamp_millis(r.get(2)).unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
+        Ok(keys.iter().map(|k| found.get(*k).copied()).collect())
+    }
+
+    fn add_sign_in_failure(
+        &self,
+        keys: &[&str],
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+        keep: i64,
+    ) -> Result<Vec<Failures>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row = tx.query_one(
+                "INSERT INTO sign_in_failures (key, count, last_ms) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO UPDATE SET
+                     count = CASE WHEN sign_in_failures.last_ms >= $3 THEN sign_in_failures.count + 1 ELSE 1 END,
+                     last_ms = $2
+                 RETURNING count, last_ms",
+                &[key, &now.timestamp_millis(), &since.timestamp_millis()],
+            )?;
+            counts.push(failures_row(&row));
+        }
+        tx.execute(
+            "DELETE FROM sign_in_failures WHERE last_ms < $1",
+            &[&since.timestamp_millis()],
+        )?;
+        tx.execute(
+            "DELETE FROM sign_in_failures WHERE key IN (
+                 SELECT key FROM sign_in_failures ORDER BY last_ms DESC OFFSET $1)",
+            &[&keep],
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn clear_sign_in_failures(&self, key: &str) -> Result<()> {
+        self.conn()?
+            .execute("DELETE FROM sign_in_failures WHERE key = $1", &[&key])?;
+        Ok(())
+    }
+
+    fn blobs(&self) -> Option<&Blobs> {
+        self.blobs.as_ref()
+    }
+
+    fn blob_keys(&self) -> Result<HashSet<String>> {
+        let mut conn = self.conn()?;
+        let mut keys = HashSet::new();
+        for row in conn.query(
+            "SELECT blob_key FROM screenshots WHERE blob_key IS NOT NULL",
+            &[],
+        )? {
+            keys.extend(blobs::shot_objects(row.get(0)));
+        }
+        for row in conn.query(
+            "SELECT logs_blob_key FROM reports WHERE logs_blob_key IS NOT NULL",
+            &[],
+        )? {
+            keys.insert(row.get(0));
+        }
+        Ok(keys)
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
