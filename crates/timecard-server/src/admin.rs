@@ -437,7 +437,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
                 bail!("`blobs gc` needs --blobs: where the pictures and zips are");
             };
             let referenced = store.blob_keys()?;
-            let done = blobs.collect_garbage(&referenced, clock.now(), older_than)?;
+            let done = blobs.collect_garbage(&referenced, chrono::Utc::now(), older_than)?;
             outln!(
                 "{}: {} orphan(s) deleted, {} object(s) in use, {} orphan(s) younger than {} kept",
                 blobs.location(),

@@ -176,9 +176,9 @@ impl S3Server {
                 continue;
             };
             return Err(format!(
-                "{} --port {port} {failed}\n--- its log:\n{}",
+                "{} --port {port} {failed}\n--- its output:\n{}",
                 self.exe.display(),
-                self.log()
+                self.log_since(logged_before)
             ));
         }
     }

@@ -108,7 +108,18 @@ pub struct Blobs {
     /// `Some` for a folder: written files are synced to disk.
     folder: Option<PathBuf>,
     location: BlobLocation,
-    runtime: tokio::runtime::Runtime,
+    /// `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Blobs {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which is not allowed on a server's
+        // async workers (where its last reference to the store may go).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Blobs {
@@ -151,8 +162,15 @@ impl Blobs {
             store,
             folder,
             location: location.clone(),
-            runtime,
+            runtime: Some(runtime),
         })
+    }
+
+    fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .block_on(work)
     }
 
     pub fn location(&self) -> &BlobLocation {
@@ -163,7 +181,7 @@ impl Blobs {
     /// are durable.
     pub fn put_all(&self, objects: Vec<(String, Vec<u8>)>) -> Result<()> {
         let store = &self.store;
-        self.runtime.block_on(async {
+        self.block_on(async {
             futures_util::stream::iter(objects)
                 .map(|(key, bytes)| async move {
                     store
@@ -217,7 +235,7 @@ impl Blobs {
 
     /// An object's bytes; `None` when it is not there.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             match self.store.get(&ObjectPath::from(key)).await {
                 Ok(found) => found
                     .bytes()
@@ -233,7 +251,7 @@ impl Blobs {
     /// Deletes objects; one that is already gone is not an error.
     pub fn delete_all(&self, keys: Vec<String>) -> Result<()> {
         let store = &self.store;
-        self.runtime.block_on(async {
+        self.block_on(async {
             futures_util::stream::iter(keys)
                 .map(|key| async move {
                     match store.delete(&ObjectPath::from(key.as_str())).await {
@@ -250,7 +268,7 @@ impl Blobs {
 
     /// Every object: its key and when it was written.
     pub fn list(&self) -> Result<Vec<(String, DateTime<Utc>)>> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             self.store
                 .list(None)
                 .map_ok(|meta| (meta.location.to_string(), meta.last_modified))

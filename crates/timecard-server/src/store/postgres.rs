@@ -136,7 +136,8 @@ const MAX_SEGMENT_SECS: i64 = 24 * 3600;
 
 /// [`Store`] on a PostgreSQL database.
 pub struct PgStore {
-    pool: Pool,
+    /// `Some` until dropped.
+    pool: Option<Pool>,
     blobs: Option<Blobs>,
     describe: String,
 }
@@ -165,7 +166,7 @@ impl PgStore {
                 ))
             })?;
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             blobs,
             describe: format!("PostgreSQL {}", super::Database::redacted(url)),
         };
@@ -174,7 +175,8 @@ impl PgStore {
     }
 
     fn conn(&self) -> Result<Conn> {
-        Ok(self.pool.get()?)
+        let pool = self.pool.as_ref().expect("the pool lives as long as the store");
+        Ok(pool.get()?)
     }
 
     /// Runs the migrations the database has not had, once across replicas.
@@ -270,6 +272,22 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// The connections close on a thread of their own: each blocks on its
+    /// own runtime, which is not allowed where a server's last reference
+    /// to the store goes away (on one of its async workers).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let closing = std::thread::Builder::new()
+                .name("timecard-pg-close".into())
+                .spawn(move || drop(pool));
+            if let Ok(thread) = closing {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
 /// A segment to insert at the end of the batch (or before a sum needs it).
 struct Pending {
     segment: Segment,
@@ -320,7 +338,7 @@ impl<'t, 'c> PgBatch<'t, 'c> {
             Some(
                 tx.query(
                     "SELECT start, \"end\", device_id FROM segments
-                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2",
+                     WHERE user_id = $1 AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2",
                     &[&user_id, &from, &to, &lookback],
                 )?
                 .iter()
@@ -392,7 +410,7 @@ impl<'t, 'c> PgBatch<'t, 'c> {
         }
         self.tx.execute(
             "INSERT INTO segments (id, user_id, contract_id, device_id, start, \"end\", memo, activity, capture_note, has_screenshot, manual)
-             SELECT id, $1, contract_id, device_id, start, e, memo, activity, note, has_shot, manual
+             SELECT id, $1::int8, contract_id, device_id, start, e, memo, activity, note, has_shot, manual
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[], $10::bool[], $11::bool[])
                  AS t(id, contract_id, device_id, start, e, memo, activity, note, has_shot, manual)",
             &[
@@ -403,7 +421,7 @@ impl<'t, 'c> PgBatch<'t, 'c> {
         if !shot_ids.is_empty() {
             self.tx.execute(
                 "INSERT INTO screenshots (user_id, segment_id, taken_at, jpeg, thumbnail, blob_key)
-                 SELECT $1, id, taken, jpeg, thumb, key
+                 SELECT $1::int8, id, taken, jpeg, thumb, key
                  FROM UNNEST($2::text[], $3::int8[], $4::bytea[], $5::bytea[], $6::text[])
                      AS t(id, taken, jpeg, thumb, key)",
                 &[&self.user_id, &shot_ids, &taken, &jpegs, &thumbs, &keys],
@@ -450,7 +468,7 @@ impl batch::BatchTx for PgBatch<'_, '_> {
                 .tx
                 .query_opt(
                     "SELECT device_id FROM segments
-                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2 LIMIT 1",
+                     WHERE user_id = $1 AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2 LIMIT 1",
                     &[&user_id, &start, &end, &lookback],
                 )?
                 .map(|r| r.get(0)),
@@ -498,7 +516,7 @@ fn logged_secs_in(
     Ok(client
         .query_one(
             "SELECT COALESCE(SUM(LEAST(\"end\", $4) - GREATEST(start, $3)), 0)::BIGINT FROM segments
-             WHERE user_id = $1 AND contract_id = $2 AND start < $4 AND start > $3 - $5 AND \"end\" > $3",
+             WHERE user_id = $1 AND contract_id = $2 AND start < $4 AND start > $3::int8 - $5::int8 AND \"end\" > $3",
             &[&user_id, &contract_id, &from, &to, &MAX_SEGMENT_SECS],
         )?
         .get(0))
@@ -736,7 +754,7 @@ impl Store for PgStore {
             .query(
                 &format!(
                     "SELECT {DIARY_COLUMNS} FROM segments
-                     WHERE user_id = $1 AND start < $3 AND start > $2 - $4 AND \"end\" > $2 ORDER BY start"
+                     WHERE user_id = $1 AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2 ORDER BY start"
                 ),
                 &[&user_id, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
             )?
