@@ -630,6 +630,7 @@ impl ServerProcess {
             .arg("--data")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .envs(common::store::server_env(dir))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -38,7 +38,11 @@ fn two_replicas_on(url: &str, args: &[&str]) -> (tempfile::TempDir, Serving, Ser
     common::store::use_storage(&a, storage.clone());
     common::store::use_storage(&b, storage);
     seed(&a, Utc::now());
-    let args: Vec<&str> = ["--listen", "127.0.0.1:0"].iter().chain(args).copied().collect();
+    let args: Vec<&str> = ["--listen", "127.0.0.1:0"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
     let first = Serving::start(&a, &args);
     let second = Serving::start(&b, &args);
     (dir, first, second)

@@ -115,6 +115,7 @@ fn admin_commands_and_serve() {
         .arg("--data")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(common::store::server_env(data))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -222,15 +223,22 @@ fn admin_commands_and_serve() {
     assert!(client.contracts("UTC").is_err());
     drop(serving);
 
-    // Nothing serves the folder now: maintenance says so.
+    // Nothing serves the folder now: maintenance says so (with the
+    // SQLite file in the folder; replicas on PostgreSQL serve elsewhere).
     let out = timecard_server(data, &["maintenance", "on"], None);
-    assert!(
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
         text(&out).contains("no server is running"),
+        common::store::storage_for(data).database.is_none(),
         "{}",
         text(&out)
     );
-    // A folder that maintenance makes is owner-only too.
+    // A folder that maintenance makes is owner-only too (the SQLite
+    // file's folder).
     let fresh = dir.path().join("fresh");
+    if common::store::storage_for(&fresh).database.is_some() {
+        return;
+    }
     let out = timecard_server(&fresh, &["maintenance", "on"], None);
     assert!(out.status.success(), "{}", text(&out));
     #[cfg(unix)]
@@ -274,7 +282,8 @@ fn no_admin_command_panics_on_a_closed_pipe() {
             Command::new(common::server_exe())
                 .arg("--data")
                 .arg(data)
-                .args(*args),
+                .args(*args)
+                .envs(common::store::server_env(data)),
         );
         common::cli::assert_ends_quietly_on_closed_stdout(&args.join(" "), &out);
     }

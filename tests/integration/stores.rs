@@ -341,4 +341,3 @@ fn a_database_restart_mid_upload_only_delays_the_upload() {
         .unwrap();
     assert_eq!(logged, 4 * 600, "every tracked segment, once");
 }
-

@@ -379,7 +379,8 @@ fn a_pause_keeps_the_time_before_it() {
         Process::new(common::server_exe())
             .arg("--data")
             .arg(server.dir.path())
-            .args(["contract", "set", "ann-open", "--status", "paused"]),
+            .args(["contract", "set", "ann-open", "--status", "paused"])
+            .envs(common::store::server_env(server.dir.path())),
         None,
     );
     assert!(set.status.success(), "{}", text(&set));

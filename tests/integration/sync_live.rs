@@ -16,7 +16,6 @@ use common::*;
 use timecard_client::sync::{CHECK_EVERY, REFRESH_EVERY, SyncOptions, SyncState};
 use timecard_client::worker::{Command, Snapshot};
 use timecard_core::domain::ContractStatus;
-use timecard_server::store::Store;
 
 /// Waits on the snapshots (no sleeping) until `ready` holds; returns how
 /// long it took, or fails after `limit`.
@@ -120,7 +119,7 @@ fn a_paused_contract_arrives_without_refresh() {
         s.contract("ann-hourly").is_some_and(|c| c.trackable)
     });
 
-    let store = timecard_server::open_store(server.dir.path()).unwrap();
+    let store = server.store();
     let mut stored = store.contract("ann-hourly").unwrap().unwrap();
     stored.contract.status = ContractStatus::Paused;
     stored.status_changed_at = Some(now);

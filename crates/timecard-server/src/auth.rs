@@ -149,7 +149,13 @@ impl AccountKey {
     /// A name no account has, as typed: only its first 128 characters are
     /// kept (a 60 kB login must not be kept 50,000 times).
     pub fn unknown(name: &str) -> AccountKey {
-        let short: String = name.trim().chars().take(128).collect();
+        // NUL as U+FFFD: every database can keep the key.
+        let short: String = name
+            .trim()
+            .chars()
+            .take(128)
+            .map(|c| if c == '\0' { '\u{fffd}' } else { c })
+            .collect();
         AccountKey::Unknown(short.to_lowercase())
     }
 }

@@ -380,18 +380,18 @@ fn forget_unused_shots(
 /// After a segment's row is gone: its objects. What fails here is left to
 /// `blobs gc`.
 fn delete_shot_objects(blobs: Option<&Blobs>, base: Option<String>) {
-    if let (Some(blobs), Some(base)) = (blobs, base) {
-        if let Err(e) = blobs.delete_all(blobs::shot_objects(&base).to_vec()) {
-            log::warn!("server: a deleted segment's pictures stay until `blobs gc`: {e}");
-        }
+    if let (Some(blobs), Some(base)) = (blobs, base)
+        && let Err(e) = blobs.delete_all(blobs::shot_objects(&base).to_vec())
+    {
+        log::warn!("server: a deleted segment's pictures stay until `blobs gc`: {e}");
     }
 }
 
 fn delete_blob(blobs: Option<&Blobs>, key: Option<String>) {
-    if let (Some(blobs), Some(key)) = (blobs, key) {
-        if let Err(e) = blobs.delete_all(vec![key]) {
-            log::warn!("server: an unused object stays until `blobs gc`: {e}");
-        }
+    if let (Some(blobs), Some(key)) = (blobs, key)
+        && let Err(e) = blobs.delete_all(vec![key])
+    {
+        log::warn!("server: an unused object stays until `blobs gc`: {e}");
     }
 }
 

@@ -175,7 +175,10 @@ impl PgStore {
     }
 
     fn conn(&self) -> Result<Conn> {
-        let pool = self.pool.as_ref().expect("the pool lives as long as the store");
+        let pool = self
+            .pool
+            .as_ref()
+            .expect("the pool lives as long as the store");
         Ok(pool.get()?)
     }
 
@@ -184,10 +187,15 @@ impl PgStore {
         let mut conn = self.conn()?;
         conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
         let done = (|| -> Result<()> {
-            conn.batch_execute(
-                "CREATE TABLE IF NOT EXISTS timecard_schema (version BIGINT NOT NULL);
-                 INSERT INTO timecard_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM timecard_schema);",
-            )?;
+            let fresh: bool = conn
+                .query_one("SELECT to_regclass('timecard_schema') IS NULL", &[])?
+                .get(0);
+            if fresh {
+                conn.batch_execute(
+                    "CREATE TABLE timecard_schema (version BIGINT NOT NULL);
+                     INSERT INTO timecard_schema VALUES (0);",
+                )?;
+            }
             let version: i64 = conn
                 .query_one("SELECT version FROM timecard_schema", &[])?
                 .get(0);
@@ -593,6 +601,10 @@ impl Store for PgStore {
     }
 
     fn find_user(&self, login_or_email: &str) -> Result<Option<User>> {
+        if login_or_email.contains('\0') {
+            // PostgreSQL text cannot hold NUL, so no login has one.
+            return Ok(None);
+        }
         self.one_row(
             "SELECT id, login, email, password_hash, disabled_at, role FROM users WHERE login = $1 OR email = $1 LIMIT 1",
             &[&login_or_email],
