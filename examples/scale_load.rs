@@ -74,7 +74,9 @@ fn main() -> ExitCode {
                     s.spawn(move || replica.client(&format!("device-{i}")))
                 })
                 .collect();
-            jobs.into_iter().map(|j| j.join().expect("sign in")).collect()
+            jobs.into_iter()
+                .map(|j| j.join().expect("sign in"))
+                .collect()
         });
         clients.extend(signed_in);
     }
@@ -161,7 +163,10 @@ fn main() -> ExitCode {
             .collect();
         go.wait();
         let started = Instant::now();
-        let results: Vec<_> = jobs.into_iter().map(|j| j.join().expect("a device")).collect();
+        let results: Vec<_> = jobs
+            .into_iter()
+            .map(|j| j.join().expect("a device"))
+            .collect();
         (started.elapsed(), results)
     });
     let mut latencies: Vec<StdDuration> = results.iter().flat_map(|r| r.0.clone()).collect();
@@ -200,7 +205,9 @@ fn main() -> ExitCode {
                 .ok()
                 .flatten()
                 .map_or(0, |u| u.id);
-            store.segments_between(user, from, to).map_or(0, |s| s.len())
+            store
+                .segments_between(user, from, to)
+                .map_or(0, |s| s.len())
         })
         .sum();
     println!(
