@@ -214,20 +214,13 @@ fn a_replica_killed_mid_batch_loses_and_doubles_nothing() {
     // held elsewhere: the replica is then, for sure, in the middle of the
     // batch (its screenshots decoded, its transaction open) when it is
     // killed.
-    let mut holder = cluster.session(&url);
-    {
-        use std::io::Write;
-        let stdin = holder.stdin.as_mut().unwrap();
-        stdin.write_all(b"SELECT pg_advisory_lock(1);\n").unwrap();
-        stdin.flush().unwrap();
-    }
-    wait_for_locks(cluster, &url, "granted", 1);
+    let mut holder = cluster.hold_user_lock(&url, 1);
     let to_first = client(&first, &a, "ann");
     let uploading = {
         let body = bodies(&segments);
         std::thread::spawn(move || to_first.upload(body))
     };
-    wait_for_locks(cluster, &url, "NOT granted", 1);
+    cluster.wait_for_advisory_locks(&url, "NOT granted", 1);
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let died = uploading.join().unwrap();
@@ -258,23 +251,5 @@ fn a_replica_killed_mid_batch_loses_and_doubles_nothing() {
             "segment {} has its screenshot",
             s.id
         );
-    }
-}
-
-/// Waits (up to 30 s) until `n` advisory locks in the state `state`
-/// (`granted` or `NOT granted`) are seen.
-fn wait_for_locks(cluster: &PgCluster, url: &str, state: &str, n: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let sql = format!("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND {state}");
-    loop {
-        let seen: usize = cluster.psql(url, &sql).trim().parse().unwrap();
-        if seen == n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{seen} advisory lock(s) {state}, not {n}"
-        );
-        std::thread::yield_now();
     }
 }

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, DurationRound, Utc};
 use timecard_client::sync::SyncState;
 
 use crate::common::cli::{text, timecard_server};
@@ -295,9 +295,10 @@ fn blobs_in_a_folder_and_gc_removes_only_orphans() {
     );
 }
 
-// PostgreSQL restarts while a device tracks and uploads: the client
-// caches while it is down and drains afterwards; the server's total is
-// exactly what was tracked.
+// PostgreSQL stops while an upload is inside it (waiting on the user's
+// batch lock, so the moment is certain) and starts again: the client
+// caches meanwhile and drains afterwards; the server's total is exactly
+// what was tracked.
 #[test]
 fn a_database_restart_mid_upload_only_delays_the_upload() {
     let Some(cluster) = common::postgres::PgCluster::start() else {
@@ -305,12 +306,11 @@ fn a_database_restart_mid_upload_only_delays_the_upload() {
     };
     let now = at("2026-11-25T09:00:00Z");
     let dir = tempfile::tempdir().unwrap();
+    let url = cluster.new_database();
     common::store::use_storage(
         dir.path(),
         timecard_server::Storage {
-            database: Some(timecard_server::store::Database::Postgres(
-                cluster.new_database(),
-            )),
+            database: Some(timecard_server::store::Database::Postgres(url.clone())),
             blobs: None,
         },
     );
@@ -321,15 +321,28 @@ fn a_database_restart_mid_upload_only_delays_the_upload() {
     server.clock.advance(Duration::minutes(10));
     device.worker.send(WorkerCommand::Tick);
     device.wait_drained(1);
+    // The next upload reaches the database and waits there.
+    let mut holder = cluster.hold_user_lock(&url, 1);
+    server.clock.advance(Duration::minutes(10));
+    device.worker.send(WorkerCommand::Tick);
+    cluster.wait_for_advisory_locks(&url, "NOT granted", 1);
     cluster.stop();
-    for _ in 0..3 {
-        server.clock.advance(Duration::minutes(10));
-        device.worker.send(WorkerCommand::Tick);
-    }
+    // The stop ended the session holding the lock.
+    holder.wait().unwrap();
     let snapshot = device.wait_for("caching", |s| {
         matches!(s.sync.state, SyncState::Caching { .. }) && s.cache.pending_segments >= 1
     });
-    assert!(snapshot.cache.pending_segments >= 1);
+    match &snapshot.sync.state {
+        SyncState::Caching { last_error, .. } => {
+            assert!(last_error.contains("database"), "{last_error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Tracking goes on while the database is down.
+    for _ in 0..2 {
+        server.clock.advance(Duration::minutes(10));
+        device.worker.send(WorkerCommand::Tick);
+    }
     cluster.start_again();
     device
         .worker
@@ -341,4 +354,92 @@ fn a_database_restart_mid_upload_only_delays_the_upload() {
         .logged_secs(1, "ann-open", week.start(), week.end())
         .unwrap();
     assert_eq!(logged, 4 * 600, "every tracked segment, once");
+}
+
+// The S3-compatible store goes down (SIGKILL) between two uploads: the
+// upload it would have held is refused as a whole (the app keeps it and
+// retries), nothing of it is stored without its pictures, and once the
+// store is back the same batch is stored with them.
+#[test]
+fn blobs_down_refuses_the_batch_and_keeps_nothing_half_stored() {
+    let Some(cluster) = common::postgres::shared() else {
+        return;
+    };
+    let Some(mut s3) = common::s3::S3Server::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = cluster.new_database();
+    // Seeded here (no pictures yet); served with the S3 store.
+    common::store::use_storage(
+        &data,
+        timecard_server::Storage {
+            database: Some(timecard_server::store::Database::Postgres(url.clone())),
+            blobs: None,
+        },
+    );
+    common::server::seed(&data, Utc::now());
+    let mut env = s3.env();
+    env.push(("TIMECARD_DATABASE_URL".into(), url));
+    env.push(("TIMECARD_BLOBS".into(), s3.url("down")));
+    let serving =
+        crate::common::serving::Serving::start_with_env(&data, &["--listen", "127.0.0.1:0"], env);
+    let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let client = timecard_client::sync::ApiClient::new(
+        timecard_client::sync::ServerAddress::parse(&serving.url).unwrap(),
+        Some(&pem),
+        std::sync::Arc::new(timecard_core::clock::SystemClock),
+    )
+    .unwrap();
+    client.sign_in("ann", common::server::PASSWORD).unwrap();
+    let start = (Utc::now() - Duration::hours(3))
+        .duration_trunc(Duration::minutes(10))
+        .unwrap();
+    let batch = |from: i64| -> Vec<timecard_core::domain::Segment> {
+        (from..from + 3)
+            .map(|i| common::segment_at("ann-open", "laptop", start + Duration::minutes(10 * i)))
+            .collect()
+    };
+    let bodies = |segments: &[timecard_core::domain::Segment]| -> Vec<Vec<u8>> {
+        segments
+            .iter()
+            .map(|s| timecard_core::codec::encode_body(s).unwrap())
+            .collect()
+    };
+    let first = batch(0);
+    let answer = client.upload(bodies(&first)).unwrap();
+    assert!(
+        answer
+            .results
+            .iter()
+            .all(|r| r.outcome == timecard_core::protocol::Outcome::Accepted)
+    );
+    s3.kill();
+    let second = batch(3);
+    let refused = client.upload(bodies(&second));
+    assert!(
+        refused.is_err(),
+        "the batch is refused while the store is down: {refused:?}"
+    );
+    let store = common::store::open(&data);
+    let stored = store
+        .segments_between(1, start, start + Duration::hours(1))
+        .unwrap();
+    assert_eq!(stored.len(), 3, "only the first batch: {stored:?}");
+    s3.start_again();
+    let answer = client.upload(bodies(&second)).unwrap();
+    assert!(
+        answer
+            .results
+            .iter()
+            .all(|r| r.outcome == timecard_core::protocol::Outcome::Accepted),
+        "{answer:?}"
+    );
+    // Read through the server, from the bucket.
+    for s in first.iter().chain(&second) {
+        let picture = client.screenshot(s.id).unwrap();
+        assert_eq!(picture, s.screenshot.as_ref().unwrap().jpeg);
+    }
+    drop(serving);
 }

@@ -224,6 +224,42 @@ impl PgCluster {
             .expect("start psql")
     }
 
+    /// Waits (up to 30 s) until `n` advisory locks on `database` (a URL)
+    /// are in the state `state` (`granted` or `NOT granted`).
+    pub fn wait_for_advisory_locks(&self, database: &str, state: &str, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let sql = format!("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND {state}");
+        loop {
+            let seen: usize = self
+                .psql(database, &sql)
+                .trim()
+                .parse()
+                .unwrap_or(usize::MAX);
+            if seen == n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{seen} advisory lock(s) {state}, not {n}"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// Takes the user's batch lock (the advisory lock on `user_id`) in a
+    /// `psql` session of its own and returns once it holds it: uploads of
+    /// that user then wait on it. Dropping the session (or stopping the
+    /// server) lets go.
+    pub fn hold_user_lock(&self, database: &str, user_id: i64) -> Child {
+        use std::io::Write;
+        let mut holder = self.session(database);
+        let stdin = holder.stdin.as_mut().expect("psql's input");
+        writeln!(stdin, "SELECT pg_advisory_lock({user_id});").expect("write to psql");
+        stdin.flush().expect("write to psql");
+        self.wait_for_advisory_locks(database, "granted", 1);
+        holder
+    }
+
     /// Stops the server (fast shutdown: clients are disconnected, the data
     /// is checkpointed) and starts it again on the same port and data.
     pub fn restart(&self) {

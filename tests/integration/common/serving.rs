@@ -25,12 +25,17 @@ pub enum Stream {
 
 impl Serving {
     pub fn start(data: &Path, args: &[&str]) -> Serving {
+        Serving::start_with_env(data, args, super::store::server_env(data))
+    }
+
+    /// As [`Serving::start`], with `env` as the storage's environment.
+    pub fn start_with_env(data: &Path, args: &[&str], env: Vec<(String, String)>) -> Serving {
         let mut child = Command::new(super::server_exe())
             .arg("--data")
             .arg(data)
             .arg("serve")
             .args(args)
-            .envs(super::store::server_env(data))
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
