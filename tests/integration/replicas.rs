@@ -13,6 +13,7 @@ use timecard_core::codec;
 use timecard_core::domain::{Activity, Screenshot, Segment, SegmentId};
 use timecard_core::protocol::Outcome;
 use timecard_server::Storage;
+use timecard_server::store::blobs::BlobLocation;
 use timecard_server::store::{Database, Picture};
 
 use crate::common::postgres::PgCluster;
@@ -29,11 +30,20 @@ fn cluster() -> Option<&'static PgCluster> {
 /// Two data folders (each replica has its own certificate) on one new
 /// database, seeded with `ann` and `bob` and their contracts.
 fn two_replicas_on(url: &str, args: &[&str]) -> (tempfile::TempDir, Serving, Serving) {
+    two_replicas_with(url, None, args)
+}
+
+/// As [`two_replicas_on`], with pictures in `blobs`.
+fn two_replicas_with(
+    url: &str,
+    blobs: Option<BlobLocation>,
+    args: &[&str],
+) -> (tempfile::TempDir, Serving, Serving) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let storage = Storage {
         database: Some(Database::Postgres(url.to_owned())),
-        blobs: None,
+        blobs,
     };
     common::store::use_storage(&a, storage.clone());
     common::store::use_storage(&b, storage);
@@ -187,12 +197,16 @@ fn concurrent_uploads_near_a_weekly_limit_never_exceed_it() {
 
 // One replica is killed (SIGKILL) in the middle of a batch; the client
 // retries the batch through the other: every segment is stored exactly
-// once, each with its screenshot.
+// once, each with its screenshot (in the S3-compatible store).
 #[test]
 fn a_replica_killed_mid_batch_loses_and_doubles_nothing() {
     let Some(cluster) = cluster() else { return };
     let url = cluster.new_database();
-    let (dir, mut first, second) = two_replicas_on(&url, &[]);
+    let blobs = common::s3::S3Server::start().map(|_| {
+        let prefix = uuid::Uuid::new_v4().simple().to_string();
+        BlobLocation::parse(&common::store::shared_s3().url(&prefix)).unwrap()
+    });
+    let (dir, mut first, second) = two_replicas_with(&url, blobs, &[]);
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let start = Utc::now().duration_trunc(Duration::minutes(10)).unwrap() - Duration::hours(20);
     // A day's worth of segments with real screenshots, in one batch.

@@ -32,7 +32,7 @@ pub struct ServerCli {
     /// The database: postgres://USER@HOST[:PORT]/DB for several replicas on
     /// one PostgreSQL; by default the SQLite file in the data folder.
     #[arg(long, global = true, env = "TIMECARD_DATABASE_URL", value_name = "URL",
-          value_parser = parse_database)]
+          value_parser = parse_database, hide_env_values = true)]
     pub database: Option<store::Database>,
     /// Where screenshots, thumbnails and report zips go: a folder, or
     /// s3://BUCKET/PREFIX (endpoint, region and keys from the AWS_*
