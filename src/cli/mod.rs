@@ -81,6 +81,10 @@ pub enum Command {
         /// JPEG quality, 1–100 (default: the setting).
         #[arg(long)]
         quality: Option<u8>,
+        /// Where the picture comes from: what the session offers (auto),
+        /// wlr-screencopy (Sway, Hyprland, river) or X11.
+        #[arg(long, default_value = "auto", value_parser = parse_source)]
+        source: timecard_client::capture::SourceChoice,
     },
     /// Where the logs are, or export them as a zip.
     Logs {
@@ -134,9 +138,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(Command::Capture {
         out,
         quality: Some(q),
+        source,
     }) = &cli.command
     {
-        return capture(out, *q);
+        return capture(out, *q, *source);
     }
     timecard_core::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
@@ -172,9 +177,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Diary { date, tz, json }) => {
             server_cmds::diary(&data, &settings, date, tz, json)
         }
-        Some(Command::Capture { out, quality }) => {
-            capture(&out, quality.unwrap_or(settings.screenshot_quality))
-        }
+        Some(Command::Capture {
+            out,
+            quality,
+            source,
+        }) => capture(&out, quality.unwrap_or(settings.screenshot_quality), source),
         Some(Command::Logs {
             command: LogsCommand::Path,
         }) => {
@@ -196,11 +203,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn parse_source(text: &str) -> Result<timecard_client::capture::SourceChoice, String> {
+    text.parse()
+}
+
 /// `timecard capture`: one full-resolution screenshot to a file.
-fn capture(out: &std::path::Path, quality: u8) -> anyhow::Result<ExitCode> {
-    let mut screen = timecard_client::capture::x11::X11Screen::new(None, quality, u32::MAX);
-    // Encoded where the X server put the pixels: no copy of the screen.
-    let (width, height, black, jpeg) = screen.jpeg_full(quality)?;
+fn capture(
+    out: &std::path::Path,
+    quality: u8,
+    source: timecard_client::capture::SourceChoice,
+) -> anyhow::Result<ExitCode> {
+    use timecard_client::capture::{self, SourceChoice};
+    let use_screencopy = match source {
+        SourceChoice::Screencopy => true,
+        SourceChoice::X11 => false,
+        SourceChoice::Auto => {
+            capture::choose(SourceChoice::Auto, quality, u32::MAX).name == "wlr-screencopy"
+        }
+    };
+    let (width, height, black, jpeg) = if use_screencopy {
+        let frame = capture::screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?;
+        (
+            frame.width,
+            frame.height,
+            frame.is_black(),
+            frame.jpeg(quality)?,
+        )
+    } else {
+        // Encoded where the X server put the pixels: no copy of the screen.
+        capture::x11::X11Screen::new(None, quality, u32::MAX).jpeg_full(quality)?
+    };
     if black {
         errln!("warning: the screen came out entirely black (screen recording blocked?)");
     }

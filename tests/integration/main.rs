@@ -27,6 +27,7 @@ mod sync_faults;
 mod sync_live;
 mod tracking;
 mod ui;
+mod wayland_sway;
 mod web;
 mod window_xvfb;
 mod worker;

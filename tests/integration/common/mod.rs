@@ -70,6 +70,7 @@ pub mod server;
 pub mod serving;
 pub mod small_disk;
 pub mod store;
+pub mod sway;
 pub mod webdriver;
 pub mod xvfb;
 

@@ -1,12 +1,13 @@
 //! Screenshots (P1, P2). The tracker asks a [`ScreenSource`] for one picture
-//! per segment; platform back-ends implement it: X11 ([`x11::X11Screen`])
-//! now; a Wayland source would ask the desktop portal (`ashpd`'s Screenshot
-//! request) and hand back the same [`Captured`], as would macOS and Windows
-//! sources. This module owns the trait, the frame processing (black-frame
+//! per segment; platform back-ends implement it: wlr-screencopy on wlroots
+//! Wayland compositors ([`screencopy::WlrScreencopy`]) and X11
+//! ([`x11::X11Screen`]), chosen at run time by [`choose`]. This module owns the trait, the frame processing (black-frame
 //! check, downscaling, JPEG, thumbnail) and the null source; it does not
 //! decide when to capture — the tracker does.
 
 pub mod frame;
+pub mod screencopy;
+mod shm;
 pub mod x11;
 
 use thiserror::Error;
@@ -49,12 +50,108 @@ impl ScreenSource for NoScreenshots {
     }
 }
 
-/// The screenshot source for this system: X11 (where there is no X11
-/// display, each capture says so and tracking goes on without pictures).
+/// Which screenshot source to use (`timecard capture --source`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// What the session offers: wlr-screencopy in a Wayland session whose
+    /// compositor has it, else X11.
+    #[default]
+    Auto,
+    Screencopy,
+    X11,
+}
+
+impl std::str::FromStr for SourceChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(SourceChoice::Auto),
+            "screencopy" => Ok(SourceChoice::Screencopy),
+            "x11" => Ok(SourceChoice::X11),
+            other => Err(format!("{other:?}: give auto, screencopy or x11")),
+        }
+    }
+}
+
+/// The source chosen, and why, in words for Settings and the log.
+pub struct Chosen {
+    pub source: Box<dyn ScreenSource>,
+    pub name: &'static str,
+    pub why: String,
+}
+
+/// Takes no screenshots, saying why on each try (recorded on the segment
+/// as "capture unavailable").
+struct Unavailable(String);
+
+impl ScreenSource for Unavailable {
+    fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
+        Err(CaptureError::NoDisplay(self.0.clone()))
+    }
+}
+
+fn session_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Chooses the screenshot source for this session.
+pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
+    let x11 = |why: String| Chosen {
+        source: Box::new(x11::X11Screen::new(None, quality, max_side)),
+        name: "X11",
+        why,
+    };
+    let screencopy = |why: String| Chosen {
+        source: Box::new(screencopy::WlrScreencopy::new(quality, max_side)),
+        name: "wlr-screencopy",
+        why,
+    };
+    match choice {
+        SourceChoice::X11 => x11("asked for".into()),
+        SourceChoice::Screencopy => screencopy("asked for".into()),
+        SourceChoice::Auto => match (session_var("WAYLAND_DISPLAY"), session_var("DISPLAY")) {
+            (Some(wayland), display) => {
+                if screencopy::WlrScreencopy::available() {
+                    screencopy(format!(
+                        "the Wayland compositor ({wayland}) offers wlr-screencopy"
+                    ))
+                } else if display.is_some() {
+                    x11(format!(
+                        "the Wayland compositor ({wayland}) has no wlr-screencopy: X11 through XWayland, which sees only X11 windows"
+                    ))
+                } else {
+                    let why = format!(
+                        "the Wayland compositor ({wayland}) has no wlr-screencopy and there is no X11 display"
+                    );
+                    Chosen {
+                        source: Box::new(Unavailable(why.clone())),
+                        name: "none",
+                        why,
+                    }
+                }
+            }
+            (None, Some(display)) => x11(format!("an X11 session ({display})")),
+            (None, None) => {
+                let why =
+                    "neither WAYLAND_DISPLAY nor DISPLAY is set: no session to capture".to_owned();
+                Chosen {
+                    source: Box::new(Unavailable(why.clone())),
+                    name: "none",
+                    why,
+                }
+            }
+        },
+    }
+}
+
+/// The screenshot source for this session ([`choose`], automatically).
 pub fn default_source(settings: &crate::settings::Settings) -> Box<dyn ScreenSource> {
-    Box::new(x11::X11Screen::new(
-        None,
+    let chosen = choose(
+        SourceChoice::Auto,
         settings.screenshot_quality,
         settings.screenshot_max_side,
-    ))
+    );
+    log::info!("screenshots: {}, because {}", chosen.name, chosen.why);
+    chosen.source
 }

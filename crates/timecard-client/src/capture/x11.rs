@@ -13,6 +13,7 @@ use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
 use x11rb::rust_connection::RustConnection;
 
 use super::frame::{Frame, FrameRef};
+use super::shm::SharedMemory;
 use super::{CaptureError, Captured, ScreenSource};
 
 /// An X11 screen, connected on first use and again after a failure.
@@ -203,7 +204,7 @@ impl X11Screen {
                 return None;
             }
         }
-        let needs_new = !matches!(&self.shm, Some(Some(b)) if b.len == len);
+        let needs_new = !matches!(&self.shm, Some(Some(b)) if b.memory.len() == len);
         if needs_new {
             if let Some(Some(old)) = &self.shm {
                 let _ = conn.shm_detach(old.seg);
@@ -236,76 +237,25 @@ impl X11Screen {
     }
 }
 
-/// A memfd-backed buffer shared with the X server.
+/// Shared memory attached to the X server as an MIT-SHM segment.
 struct ShmBuffer {
     seg: u32,
-    ptr: *mut u8,
-    len: usize,
+    memory: SharedMemory,
 }
-
-// SAFETY: the mapping is owned by this value alone and only read through it.
-unsafe impl Send for ShmBuffer {}
 
 impl ShmBuffer {
     fn new(conn: &RustConnection, len: usize) -> Option<ShmBuffer> {
-        use std::os::fd::{FromRawFd, OwnedFd};
         use x11rb::protocol::shm::ConnectionExt as _;
-        // SAFETY: plain libc calls; every result is checked, and the fd is
-        // owned by an OwnedFd from here on.
-        let fd = unsafe { libc::memfd_create(c"timecard-screen".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return None;
-        }
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        use std::os::fd::AsRawFd;
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
-            return None;
-        }
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        // The X server keeps its own reference to the memfd; ours closes
-        // with `fd`, and the mapping keeps the memory for us.
-        let attached = conn.generate_id().ok().filter(|&seg| {
-            conn.shm_attach_fd(seg, fd, false)
-                .ok()
-                .is_some_and(|c| c.check().is_ok())
-        });
-        match attached {
-            Some(seg) => Some(ShmBuffer {
-                seg,
-                ptr: ptr.cast(),
-                len,
-            }),
-            None => {
-                // SAFETY: unmapping what was mapped just above.
-                unsafe { libc::munmap(ptr, len) };
-                None
-            }
-        }
+        let memory = SharedMemory::new(len).ok()?;
+        // The X server keeps its own reference to the memfd (a duplicate of
+        // ours); the mapping keeps the memory for us.
+        let fd = memory.fd().try_clone_to_owned().ok()?;
+        let seg = conn.generate_id().ok()?;
+        conn.shm_attach_fd(seg, fd, false).ok()?.check().ok()?;
+        Some(ShmBuffer { seg, memory })
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` bytes for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl Drop for ShmBuffer {
-    fn drop(&mut self) {
-        // SAFETY: unmapping the mapping this value owns.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
+        self.memory.bytes()
     }
 }

@@ -1,0 +1,71 @@
+//! Memory shared with a display server: a memfd mapped here, whose file
+//! descriptor the server (X11 MIT-SHM, Wayland `wl_shm`) writes pixels
+//! into. No copy of the screen is made on the way.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// A memfd of `len` bytes, mapped read-write.
+pub struct SharedMemory {
+    fd: OwnedFd,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone and only read through it.
+unsafe impl Send for SharedMemory {}
+
+impl SharedMemory {
+    pub fn new(len: usize) -> std::io::Result<SharedMemory> {
+        // SAFETY: plain libc calls; every result is checked, and the fd is
+        // owned by an OwnedFd from here on.
+        let fd = unsafe { libc::memfd_create(c"timecard-screen".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len.max(1),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(SharedMemory {
+            fd,
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The file descriptor to hand to the display server.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` bytes for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping this value owns.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len.max(1));
+        }
+    }
+}
