@@ -170,3 +170,72 @@ fn no_session_is_a_clear_error() {
     );
     assert!(!text(&done).contains("panicked"), "{}", text(&done));
 }
+
+// The window runs as a native Wayland client (xdg-shell, not XWayland)
+// with no X11 display; a picture of it is taken with grim and kept in
+// target/wayland-screens/ to be looked at.
+#[test]
+fn the_window_runs_natively_on_sway() {
+    let Some(sway) = Sway::start(
+        "output HEADLESS-1 mode 1280x800 bg #336699 solid_color\n",
+        &[],
+    ) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mut window = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .env_remove("DISPLAY")
+        .envs(sway.env())
+        .env("TIMECARD_DATA_DIR", data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the window");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tree = loop {
+        let tree = sway.msg(&["-t", "get_tree"]);
+        if tree.contains("\"name\": \"Timecard\"") {
+            break tree;
+        }
+        if let Ok(Some(status)) = window.try_wait() {
+            panic!("the window exited ({status})");
+        }
+        assert!(Instant::now() < deadline, "no Timecard window in {tree}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        tree.contains("\"shell\": \"xdg_shell\""),
+        "not native: {tree}"
+    );
+    assert!(!tree.contains("\"shell\": \"xwayland\""), "{tree}");
+    // The first frames take a moment under software rendering: wait until
+    // the window's dark background covers the middle of the screen.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wayland-screens");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("window.png");
+    loop {
+        let grim = Command::new("grim")
+            .arg(&shot)
+            .envs(sway.env())
+            .output()
+            .expect("run grim");
+        assert!(
+            grim.status.success(),
+            "{}",
+            String::from_utf8_lossy(&grim.stderr)
+        );
+        let picture = image::open(&shot).unwrap().to_rgb8();
+        let middle = picture.get_pixel(640, 600).0;
+        // Not the #336699 background: the window's own dark grey.
+        if middle.iter().all(|c| *c < 60) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window never drew: {middle:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = window.kill();
+    let _ = window.wait();
+}
