@@ -239,3 +239,94 @@ fn the_window_runs_natively_on_sway() {
     let _ = window.kill();
     let _ = window.wait();
 }
+
+// Activity from the compositor's idle notifications: nothing is known
+// before any input; a key typed into the seat (wtype, a virtual keyboard)
+// is the last input, to the second; with no more input it stays so.
+#[test]
+fn idle_notifications_give_the_last_input_to_the_second() {
+    use timecard_client::activity::ActivitySource;
+    use timecard_client::activity::wayland::WaylandIdle;
+    if !crate::common::xvfb::tools_present(&["wtype"]) {
+        return;
+    }
+    let Some(sway) = Sway::start("output HEADLESS-1 mode 800x600\n", &[]) else {
+        return;
+    };
+    let mut idle = WaylandIdle::new(Some(sway.runtime.path().join(&sway.display)));
+    assert_eq!(idle.last_input(chrono::Utc::now()), None, "no input yet");
+    // Real time passes with no input: still nothing known, and the
+    // compositor has said the seat is idle.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(idle.last_input(chrono::Utc::now()), None, "no input yet");
+    let before = chrono::Utc::now();
+    let typed = Command::new("wtype")
+        .arg("x")
+        .envs(sway.env())
+        .output()
+        .expect("run wtype");
+    assert!(
+        typed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&typed.stderr)
+    );
+    let after = chrono::Utc::now();
+    let second = chrono::Duration::seconds(1);
+    // Seen at once, and then, once the compositor says input stopped, the
+    // moment of the key, to the second.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let settled = loop {
+        let a = idle.last_input(chrono::Utc::now());
+        if let Some(t) = a {
+            assert!(t >= before - second, "{t} before the key at {before}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let b = idle.last_input(chrono::Utc::now());
+        if a.is_some() && a == b {
+            break b.unwrap();
+        }
+        assert!(Instant::now() < deadline, "never settled: {a:?} {b:?}");
+    };
+    assert!(
+        settled >= before - second && settled <= after + second,
+        "last input {settled}, the key between {before} and {after}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        idle.last_input(chrono::Utc::now()),
+        Some(settled),
+        "no input since"
+    );
+}
+
+// In process: the same capture as `timecard capture`, pixel for pixel.
+#[test]
+fn screencopy_in_process_matches_the_screen() {
+    use timecard_client::capture::ScreenSource;
+    use timecard_client::capture::screencopy::WlrScreencopy;
+    let Some(sway) = Sway::start(
+        "output HEADLESS-1 mode 640x480 bg #ff8000 solid_color\n",
+        &[],
+    ) else {
+        return;
+    };
+    let mut source =
+        WlrScreencopy::on_socket(Some(sway.runtime.path().join(&sway.display)), 80, 1920);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let frame = loop {
+        let frame = source.grab().expect("a frame");
+        let at = (240 * 640 + 320) * 4;
+        // #ff8000 as B G R X.
+        if frame.bgrx[at..at + 3] == [0x00, 0x80, 0xff] {
+            break frame;
+        }
+        assert!(Instant::now() < deadline, "never orange");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((frame.width, frame.height), (640, 480));
+    assert!(!frame.is_black());
+    let captured = source.capture().unwrap().unwrap();
+    assert_eq!((captured.width, captured.height), (640, 480));
+    let thumb = image::load_from_memory(&captured.thumbnail).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 240));
+}

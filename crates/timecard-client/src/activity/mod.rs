@@ -3,6 +3,7 @@
 //! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER
 //! first) implement the trait.
 
+pub mod wayland;
 pub mod x11;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,43 @@ impl ActivitySource for NoActivity {
     }
 }
 
-/// The activity source for this system: the X11 idle counter.
+/// The activity source for this session, and why: the Wayland
+/// compositor's idle notifications in a Wayland session that offers them,
+/// else the X11 idle counter.
+pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    match (var("WAYLAND_DISPLAY"), var("DISPLAY")) {
+        (Some(wayland), _) if wayland::WaylandIdle::available() => (
+            Box::new(wayland::WaylandIdle::new(None)),
+            "Wayland idle notifications",
+            format!("the Wayland compositor ({wayland}) sends idle notifications"),
+        ),
+        (Some(wayland), display) => (
+            Box::new(x11::X11Activity::new(None)),
+            "X11",
+            format!(
+                "the Wayland compositor ({wayland}) sends no idle notifications{}",
+                if display.is_some() {
+                    ": the X11 idle counter through XWayland (X11 windows' input only)"
+                } else {
+                    ", and there is no X11 display: activity is not known"
+                }
+            ),
+        ),
+        (None, display) => (
+            Box::new(x11::X11Activity::new(None)),
+            "X11",
+            match display {
+                Some(d) => format!("an X11 session ({d})"),
+                None => "neither WAYLAND_DISPLAY nor DISPLAY is set: activity is not known".into(),
+            },
+        ),
+    }
+}
+
+/// The activity source for this session ([`choose`]).
 pub fn default_source() -> Box<dyn ActivitySource> {
-    Box::new(x11::X11Activity::new(None))
+    let (source, name, why) = choose();
+    log::info!("activity: {name}, because {why}");
+    source
 }

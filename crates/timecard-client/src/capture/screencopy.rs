@@ -19,6 +19,8 @@ use super::{CaptureError, Captured, ScreenSource};
 
 /// Screenshots through wlr-screencopy on the session's Wayland display.
 pub struct WlrScreencopy {
+    /// `None`: the session's display (`WAYLAND_DISPLAY`).
+    socket: Option<std::path::PathBuf>,
     session: Option<Session>,
     pub quality: u8,
     pub max_side: u32,
@@ -57,7 +59,13 @@ struct FrameState {
 
 impl WlrScreencopy {
     pub fn new(quality: u8, max_side: u32) -> Self {
+        WlrScreencopy::on_socket(None, quality, max_side)
+    }
+
+    /// On the compositor whose socket is at `socket`.
+    pub fn on_socket(socket: Option<std::path::PathBuf>, quality: u8, max_side: u32) -> Self {
         WlrScreencopy {
+            socket,
             session: None,
             quality,
             max_side,
@@ -67,7 +75,7 @@ impl WlrScreencopy {
     /// Whether the session's compositor offers wlr-screencopy (a quick
     /// look, for choosing a source).
     pub fn available() -> bool {
-        Session::connect().is_ok()
+        Session::connect(None).is_ok()
     }
 
     /// The names of the outputs, in layout order (for messages).
@@ -83,7 +91,7 @@ impl WlrScreencopy {
 
     fn session(&mut self) -> Result<&mut Session, CaptureError> {
         if self.session.is_none() {
-            self.session = Some(Session::connect()?);
+            self.session = Some(Session::connect(self.socket.clone())?);
         }
         Ok(self.session.as_mut().expect("connected"))
     }
@@ -111,9 +119,15 @@ fn failed(what: impl std::fmt::Display) -> CaptureError {
 }
 
 impl Session {
-    fn connect() -> Result<Session, CaptureError> {
-        let conn = Connection::connect_to_env()
-            .map_err(|e| CaptureError::NoDisplay(format!("no Wayland display to capture ({e})")))?;
+    fn connect(socket: Option<std::path::PathBuf>) -> Result<Session, CaptureError> {
+        let no_display =
+            |e: String| CaptureError::NoDisplay(format!("no Wayland display to capture ({e})"));
+        let conn = match socket {
+            Some(path) => std::os::unix::net::UnixStream::connect(&path)
+                .map_err(|e| no_display(format!("{}: {e}", path.display())))
+                .and_then(|s| Connection::from_socket(s).map_err(|e| no_display(e.to_string())))?,
+            None => Connection::connect_to_env().map_err(|e| no_display(e.to_string()))?,
+        };
         let (globals, mut queue) =
             wayland_client::globals::registry_queue_init::<State>(&conn).map_err(failed)?;
         let qh = queue.handle();
