@@ -388,6 +388,10 @@ pub struct About {
     pub version: &'static str,
     pub data_dir: String,
     pub server: String,
+    /// Where screenshots come from, and why.
+    pub screenshots: String,
+    /// Where activity comes from, and why.
+    pub activity: String,
 }
 
 /// *About Timecard*: version, where the data is, the server, the keyboard
@@ -399,16 +403,28 @@ fn about_dialog_ui(ctx: &egui::Context, about: &About) -> bool {
         ui.heading("About Timecard");
         ui.label(format!("Timecard {}", about.version));
         ui.add_space(6.0);
-        egui::Grid::new("about-facts")
-            .num_columns(2)
-            .spacing([12.0, 4.0])
+        // Long facts (paths, the reasons for the sources) scroll in a small
+        // window instead of pushing Close out of it.
+        egui::ScrollArea::vertical()
+            .max_height(180.0)
             .show(ui, |ui| {
-                ui.label("Data folder");
-                ui.add(egui::Label::new(&about.data_dir).wrap());
-                ui.end_row();
-                ui.label("Server");
-                ui.add(egui::Label::new(&about.server).wrap());
-                ui.end_row();
+                egui::Grid::new("about-facts")
+                    .num_columns(2)
+                    .spacing([12.0, 4.0])
+                    .show(ui, |ui| {
+                        ui.label("Data folder");
+                        ui.add(egui::Label::new(&about.data_dir).wrap());
+                        ui.end_row();
+                        ui.label("Server");
+                        ui.add(egui::Label::new(&about.server).wrap());
+                        ui.end_row();
+                        ui.label("Screenshots");
+                        ui.add(egui::Label::new(&about.screenshots).wrap());
+                        ui.end_row();
+                        ui.label("Activity");
+                        ui.add(egui::Label::new(&about.activity).wrap());
+                        ui.end_row();
+                    });
             });
         ui.add_space(6.0);
         ui.label(RichText::new("Keyboard shortcuts").strong());

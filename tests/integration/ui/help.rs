@@ -17,6 +17,13 @@ fn about_names_version_data_folder_server_and_shortcuts() {
     w.harness
         .get_by_label("none: the built-in local server (this computer only)");
     w.harness.get_by_label("Ctrl+Enter  Start or stop tracking");
+    // Where screenshots and activity come from in this session, and why.
+    w.harness.get_by_label("Screenshots");
+    w.harness.get_by_label("Activity");
+    assert_eq!(
+        w.harness.query_all_by_label_contains(", because ").count(),
+        2
+    );
     w.click("Close");
     assert!(w.harness.query_by_label("About Timecard").is_none());
 }

@@ -66,9 +66,21 @@ impl WaylandIdle {
         }
     }
 
-    /// Whether the session's compositor offers idle notifications.
+    /// Whether the session's compositor offers idle notifications (a look
+    /// at its globals; nothing is kept).
     pub fn available() -> bool {
-        Session::connect(None).is_ok()
+        let Ok(conn) = Connection::connect_to_env() else {
+            return false;
+        };
+        let Ok((globals, _queue)) = wayland_client::globals::registry_queue_init::<Listener>(&conn)
+        else {
+            return false;
+        };
+        globals.contents().with_list(|list| {
+            list.iter().any(|g| {
+                g.interface == "ext_idle_notifier_v1" || g.interface == "org_kde_kwin_idle"
+            })
+        })
     }
 }
 
