@@ -700,7 +700,7 @@ fn menu_ui(
         ui.separator();
         if ui
             .button("Mini view")
-            .on_hover_text("A small always-on-top window (Ctrl+M)")
+            .on_hover_text(mini_view_hint())
             .clicked()
         {
             state.mini = true;
@@ -730,6 +730,17 @@ fn menu_ui(
             }
         });
     });
+}
+
+/// What the mini view is. A Wayland compositor decides by itself whether
+/// a window stays above others (many do not let a program ask): say so.
+fn mini_view_hint() -> &'static str {
+    if std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty()) {
+        "A small window (Ctrl+M). On Wayland the compositor decides whether it stays on top: \
+         pin it with your desktop's window menu or rules if it does not."
+    } else {
+        "A small always-on-top window (Ctrl+M)"
+    }
 }
 
 fn screen_source(settings: &Settings) -> Box<dyn timecard_client::capture::ScreenSource> {

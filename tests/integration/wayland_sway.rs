@@ -330,3 +330,85 @@ fn screencopy_in_process_matches_the_screen() {
     let thumb = image::load_from_memory(&captured.thumbnail).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (320, 240));
 }
+
+// Tracking in a Wayland session with no X11: `timecard track` against a
+// real server takes real screenshots through screencopy, and the Work
+// Diary lists them.
+#[test]
+fn tracking_on_sway_uploads_real_screenshots() {
+    use crate::common::cli::{sign_in, timecard_server};
+    use crate::common::serving::Serving;
+    let Some(sway) = Sway::start(
+        "output HEADLESS-1 mode 1920x1080 bg $DIR/screen.jpg center\n",
+        &[("screen.jpg", Path::new(FIXTURE))],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server_data = dir.path().join("server");
+    let out = timecard_server(
+        &server_data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(
+        &server_data,
+        &[
+            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
+            "hourly",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let serving = Serving::start(
+        &server_data,
+        &["--listen", "127.0.0.1:0", "--segment-secs", "10"],
+    );
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let signed = sign_in(
+        &app,
+        &serving.url,
+        &server_data.join("tls/cert.pem"),
+        "ann",
+        "a long password",
+        &[],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    let wayland: Vec<(String, String)> = sway.env();
+    let mut track = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    track
+        .args(["track", "--contract", "work", "--for", "25s"])
+        .env("TIMECARD_DATA_DIR", &app)
+        .env_remove("DISPLAY")
+        .envs(wayland);
+    let tracked = run(&mut track, None);
+    assert!(tracked.status.success(), "{}", text(&tracked));
+    assert!(
+        text(&tracked).contains("everything is uploaded"),
+        "{}",
+        text(&tracked)
+    );
+    let mut diary = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    diary
+        .args(["diary", "--json"])
+        .env("TIMECARD_DATA_DIR", &app)
+        .env_remove("DISPLAY");
+    let listed = run(&mut diary, None);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let diary: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let segments = diary["segments"].as_array().expect("segments");
+    let with_pictures = segments
+        .iter()
+        .filter(|s| s["has_screenshot"] == serde_json::Value::Bool(true))
+        .count();
+    // 25 s on a 10-second grid: at least two full segments, each with its
+    // picture (no "capture unavailable").
+    assert!(with_pictures >= 2, "{diary:#}");
+    assert!(
+        segments.iter().all(|s| s["capture_note"].is_null()),
+        "{diary:#}"
+    );
+}
