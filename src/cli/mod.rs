@@ -82,7 +82,8 @@ pub enum Command {
         #[arg(long)]
         quality: Option<u8>,
         /// Where the picture comes from: what the session offers (auto),
-        /// wlr-screencopy (Sway, Hyprland, river) or X11.
+        /// the desktop portal (GNOME, KDE), wlr-screencopy (Sway, Hyprland,
+        /// river) or X11.
         #[arg(long, default_value = "auto", value_parser = parse_source)]
         source: timecard_client::capture::SourceChoice,
     },
@@ -214,24 +215,30 @@ fn capture(
     source: timecard_client::capture::SourceChoice,
 ) -> anyhow::Result<ExitCode> {
     use timecard_client::capture::{self, SourceChoice};
-    let use_screencopy = match source {
-        SourceChoice::Screencopy => true,
-        SourceChoice::X11 => false,
-        SourceChoice::Auto => {
-            capture::choose(SourceChoice::Auto, quality, u32::MAX).name == "wlr-screencopy"
-        }
+    let source = match source {
+        SourceChoice::Auto => match capture::choose(SourceChoice::Auto, quality, u32::MAX).name {
+            "wlr-screencopy" => SourceChoice::Screencopy,
+            "the desktop portal" => SourceChoice::Portal,
+            _ => SourceChoice::X11,
+        },
+        chosen => chosen,
     };
-    let (width, height, black, jpeg) = if use_screencopy {
-        let frame = capture::screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?;
-        (
+    let frame = match source {
+        SourceChoice::Screencopy => {
+            Some(capture::screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?)
+        }
+        SourceChoice::Portal => Some(capture::portal::Portal::new(quality, u32::MAX).grab()?),
+        SourceChoice::X11 | SourceChoice::Auto => None,
+    };
+    let (width, height, black, jpeg) = match frame {
+        Some(frame) => (
             frame.width,
             frame.height,
             frame.is_black(),
             frame.jpeg(quality)?,
-        )
-    } else {
+        ),
         // Encoded where the X server put the pixels: no copy of the screen.
-        capture::x11::X11Screen::new(None, quality, u32::MAX).jpeg_full(quality)?
+        None => capture::x11::X11Screen::new(None, quality, u32::MAX).jpeg_full(quality)?,
     };
     if black {
         errln!("warning: the screen came out entirely black (screen recording blocked?)");

@@ -14,6 +14,7 @@ mod hostile;
 mod instance_xvfb;
 mod migrations;
 mod notify_dbus;
+mod portal_dbus;
 mod proxy;
 mod replicas;
 mod reports;

@@ -11,8 +11,7 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -20,6 +19,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use common::cli::{login, run};
+use common::dbus::session_bus;
 use common::server::TestServer;
 use common::xvfb::tools_present;
 use common::*;
@@ -94,27 +94,6 @@ fn fake_server(
         .build()
         .expect("serve the fake notification server");
     (connection, rx)
-}
-
-/// A private session bus that lives as long as the returned child.
-fn session_bus() -> (Child, String) {
-    let mut child = Command::new("dbus-run-session")
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec cat",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dbus-run-session");
-    let mut address = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut address)
-        .unwrap();
-    (child, address.trim().to_owned())
 }
 
 fn wait_for(worker: &Worker, ready: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {

@@ -63,6 +63,7 @@ pub fn tracker(dir: &Path) -> Tracker {
 }
 
 pub mod cli;
+pub mod dbus;
 pub mod device;
 pub mod postgres;
 pub mod s3;

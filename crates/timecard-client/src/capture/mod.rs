@@ -6,6 +6,7 @@
 //! decide when to capture — the tracker does.
 
 pub mod frame;
+pub mod portal;
 pub mod screencopy;
 mod shm;
 pub mod x11;
@@ -57,6 +58,7 @@ pub enum SourceChoice {
     /// compositor has it, else X11.
     #[default]
     Auto,
+    Portal,
     Screencopy,
     X11,
 }
@@ -67,9 +69,10 @@ impl std::str::FromStr for SourceChoice {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "auto" => Ok(SourceChoice::Auto),
+            "portal" => Ok(SourceChoice::Portal),
             "screencopy" => Ok(SourceChoice::Screencopy),
             "x11" => Ok(SourceChoice::X11),
-            other => Err(format!("{other:?}: give auto, screencopy or x11")),
+            other => Err(format!("{other:?}: give auto, portal, screencopy or x11")),
         }
     }
 }
@@ -107,7 +110,13 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
         name: "wlr-screencopy",
         why,
     };
+    let portal = |why: String| Chosen {
+        source: Box::new(portal::Portal::new(quality, max_side)),
+        name: "the desktop portal",
+        why,
+    };
     match choice {
+        SourceChoice::Portal => portal("asked for".into()),
         SourceChoice::X11 => x11("asked for".into()),
         SourceChoice::Screencopy => screencopy("asked for".into()),
         SourceChoice::Auto => match (session_var("WAYLAND_DISPLAY"), session_var("DISPLAY")) {
@@ -122,7 +131,7 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
                     ))
                 } else {
                     let why = format!(
-                        "the Wayland compositor ({wayland}) has no wlr-screencopy and there is no X11 display"
+                        "the Wayland compositor ({wayland}) has no wlr-screencopy, there is no desktop portal and no X11 display"
                     );
                     Chosen {
                         source: Box::new(Unavailable(why.clone())),
