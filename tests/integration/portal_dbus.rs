@@ -165,3 +165,100 @@ fn the_portal_picture_is_kept_and_a_refusal_is_said() {
     drop(bus.stdin.take());
     let _ = bus.wait();
 }
+
+/// A fake idle counter: the time since `last_input`, in the unit of the
+/// interface it serves.
+struct FakeIdle {
+    last_input: Arc<Mutex<std::time::Instant>>,
+}
+
+#[zbus::interface(name = "org.gnome.Mutter.IdleMonitor")]
+impl FakeIdle {
+    fn get_idletime(&self) -> u64 {
+        self.last_input.lock().unwrap().elapsed().as_millis() as u64
+    }
+}
+
+struct FakeScreenSaver {
+    last_input: Arc<Mutex<std::time::Instant>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.ScreenSaver")]
+impl FakeScreenSaver {
+    fn get_session_idle_time(&self) -> u32 {
+        self.last_input.lock().unwrap().elapsed().as_secs() as u32
+    }
+}
+
+// Activity from the session bus's idle counter (GNOME's IdleMonitor, the
+// ScreenSaver service): the last input to the second, unchanged while
+// there is none, new when the counter resets.
+#[test]
+fn idle_counters_on_the_session_bus_give_the_last_input() {
+    use timecard_client::activity::ActivitySource;
+    use timecard_client::activity::dbus_idle::{DbusIdle, IdleService};
+    if !tools_present(&["dbus-run-session", "dbus-daemon"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bus, address) = session_bus_without_services(dir.path());
+    let last_input = Arc::new(Mutex::new(
+        std::time::Instant::now() - std::time::Duration::from_secs(30),
+    ));
+    let _services = zbus::blocking::connection::Builder::address(address.as_str())
+        .unwrap()
+        .name("org.gnome.Mutter.IdleMonitor")
+        .unwrap()
+        .name("org.freedesktop.ScreenSaver")
+        .unwrap()
+        .serve_at(
+            "/org/gnome/Mutter/IdleMonitor/Core",
+            FakeIdle {
+                last_input: last_input.clone(),
+            },
+        )
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/ScreenSaver",
+            FakeScreenSaver {
+                last_input: last_input.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .expect("serve the fake idle counters");
+    for service in [IdleService::Mutter, IdleService::ScreenSaver] {
+        *last_input.lock().unwrap() =
+            std::time::Instant::now() - std::time::Duration::from_secs(30);
+        let connection = zbus::blocking::connection::Builder::address(address.as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut idle = DbusIdle::with_connection(service, connection);
+        let now = chrono::Utc::now();
+        let first = idle.last_input(now).expect("an answer");
+        let thirty = now - chrono::Duration::seconds(30);
+        assert!(
+            (first - thirty).num_seconds().abs() <= 1,
+            "{service:?}: {first} for an input at {thirty}"
+        );
+        // No input: the same instant, however the counter is read.
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        assert_eq!(
+            idle.last_input(chrono::Utc::now()),
+            Some(first),
+            "{service:?}"
+        );
+        // Input: the counter starts again, and so does the instant.
+        *last_input.lock().unwrap() = std::time::Instant::now();
+        let typed = chrono::Utc::now();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let after = idle.last_input(chrono::Utc::now()).unwrap();
+        assert!(
+            (after - typed).num_seconds().abs() <= 1 && after > first,
+            "{service:?}: {after} for an input at {typed}"
+        );
+    }
+    drop(bus.stdin.take());
+    let _ = bus.wait();
+}

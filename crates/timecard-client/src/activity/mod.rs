@@ -3,6 +3,8 @@
 //! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER
 //! first) implement the trait.
 
+mod counter;
+pub mod dbus_idle;
 pub mod wayland;
 pub mod x11;
 
@@ -37,6 +39,14 @@ pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
             Box::new(wayland::WaylandIdle::new(None)),
             "Wayland idle notifications",
             format!("the Wayland compositor ({wayland}) sends idle notifications"),
+        ),
+        (Some(wayland), _) if let Some(service) = dbus_idle::DbusIdle::find() => (
+            Box::new(dbus_idle::DbusIdle::new(service)),
+            service.name(),
+            format!(
+                "the Wayland compositor ({wayland}) sends no idle notifications; the session bus has {}",
+                service.name()
+            ),
         ),
         (Some(wayland), display) => (
             Box::new(x11::X11Activity::new(None)),

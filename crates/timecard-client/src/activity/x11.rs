@@ -1,41 +1,22 @@
 //! Activity from the X server's idle counter (MIT-SCREEN-SAVER
 //! `ms_since_user_input`): how long since the last key or mouse input,
-//! never which key. One cheap round trip per sample.
-//!
-//! Input is a fact of the counter, not of arithmetic: the counter only goes
-//! up with the wall clock until an input resets it. So the instant of the
-//! last input is computed once, when the counter shows an input (it went
-//! down, or it lags the wall clock by more than [`JITTER_MS`]), and then
-//! reported unchanged. Recomputing `now - counter` on every sample made the
-//! instant jitter by a millisecond, which looked like input and ended every
-//! idle period the moment it began.
+//! never which key. One cheap round trip per sample; the counter is folded
+//! into the last input's instant by [`super::counter::IdleCounter`].
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use x11rb::connection::Connection;
 use x11rb::protocol::screensaver::ConnectionExt as _;
 use x11rb::protocol::xproto::Window;
 use x11rb::rust_connection::RustConnection;
 
 use super::ActivitySource;
-
-/// How far the counter may lag the wall clock without input: the round
-/// trip and the scheduler, never an input.
-const JITTER_MS: i64 = 1_000;
-
-/// One reading of the counter and the wall clock it was read at.
-#[derive(Clone, Copy, Debug)]
-struct Reading {
-    at: DateTime<Utc>,
-    idle_ms: u32,
-}
+use super::counter::{IdleCounter, Reading};
 
 /// Seconds since the last input on an X11 display, connecting on first use.
 pub struct X11Activity {
     display: Option<String>,
     connection: Option<(RustConnection, Window)>,
-    last: Option<Reading>,
-    /// The last input, to the second, as the counter last showed it.
-    input: Option<DateTime<Utc>>,
+    counter: IdleCounter,
 }
 
 impl X11Activity {
@@ -43,8 +24,7 @@ impl X11Activity {
         X11Activity {
             display,
             connection: None,
-            last: None,
-            input: None,
+            counter: IdleCounter::default(),
         }
     }
 
@@ -74,32 +54,9 @@ impl X11Activity {
         }
     }
 
-    /// Folds one reading into the last input instant; see the module
-    /// documentation.
     fn read(&mut self, reading: Reading) -> DateTime<Utc> {
-        let instant =
-            (reading.at - chrono::Duration::milliseconds(reading.idle_ms.into())).trunc_subsecs(0);
-        let input_seen = match (self.last, self.input) {
-            (Some(last), Some(_)) => input_between(last, reading),
-            _ => true,
-        };
-        self.last = Some(reading);
-        if input_seen {
-            self.input = Some(instant);
-        }
-        self.input.unwrap_or(instant)
+        self.counter.read(reading)
     }
-}
-
-/// Whether the counter shows an input between two readings: it went down,
-/// or it grew by less than the wall clock did.
-fn input_between(before: Reading, after: Reading) -> bool {
-    if after.idle_ms < before.idle_ms {
-        return true;
-    }
-    let wall_ms = (after.at - before.at).num_milliseconds();
-    let counter_ms = i64::from(after.idle_ms - before.idle_ms);
-    counter_ms + JITTER_MS < wall_ms
 }
 
 impl ActivitySource for X11Activity {
@@ -109,7 +66,7 @@ impl ActivitySource for X11Activity {
         let idle_ms = self.idle_ms()?;
         Some(self.read(Reading {
             at: Utc::now(),
-            idle_ms,
+            idle_ms: idle_ms.into(),
         }))
     }
 }
@@ -117,6 +74,7 @@ impl ActivitySource for X11Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::SubsecRound;
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
