@@ -278,10 +278,19 @@ fn already_running(holder: &Holder) -> ExitCode {
     }
     match timecard_client::platform::instance::ask_to_show(holder) {
         Ok(answer) if answer.version == ours => {
-            outln!(
-                "Timecard is already running (pid {}); its window was brought forward.",
-                answer.pid
-            );
+            if std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty()) {
+                // Wayland lets the compositor decide whether a window may
+                // take the focus (xdg-activation): it may only be marked.
+                outln!(
+                    "Timecard is already running (pid {}); its window was asked to come forward (your compositor decides whether it does, or marks it as wanting attention).",
+                    answer.pid
+                );
+            } else {
+                outln!(
+                    "Timecard is already running (pid {}); its window was brought forward.",
+                    answer.pid
+                );
+            }
             log::info!("second launch: asked pid {} to show its window", answer.pid);
             ExitCode::SUCCESS
         }

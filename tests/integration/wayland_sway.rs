@@ -236,6 +236,24 @@ fn the_window_runs_natively_on_sway() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A second launch asks this one to come forward (xdg-activation: the
+    // compositor decides), says so, and leaves it running.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    second
+        .env_remove("DISPLAY")
+        .envs(sway.env())
+        .env("TIMECARD_DATA_DIR", data.path());
+    let second = run(&mut second, None);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("asked to come forward"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        window.try_wait().unwrap().is_none(),
+        "the first window is still there"
+    );
     let _ = window.kill();
     let _ = window.wait();
 }
