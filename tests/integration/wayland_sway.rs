@@ -271,12 +271,18 @@ fn idle_notifications_give_the_last_input_to_the_second() {
     let Some(sway) = Sway::start("output HEADLESS-1 mode 800x600\n", &[]) else {
         return;
     };
+    let asked = chrono::Utc::now();
     let mut idle = WaylandIdle::new(Some(sway.runtime.path().join(&sway.display)));
-    assert_eq!(idle.last_input(chrono::Utc::now()), None, "no input yet");
-    // Real time passes with no input: still nothing known, and the
-    // compositor has said the seat is idle.
+    assert_eq!(
+        idle.last_input(chrono::Utc::now()),
+        None,
+        "nothing known yet"
+    );
+    // Real time passes with no input: the compositor says the seat is
+    // idle, so the last input was before the source was asked.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(idle.last_input(chrono::Utc::now()), None, "no input yet");
+    let none_since = idle.last_input(chrono::Utc::now()).expect("idle is known");
+    assert!(none_since < asked, "{none_since} is not before {asked}");
     let before = chrono::Utc::now();
     let typed = Command::new("wtype")
         .arg("x")
@@ -295,12 +301,9 @@ fn idle_notifications_give_the_last_input_to_the_second() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let settled = loop {
         let a = idle.last_input(chrono::Utc::now());
-        if let Some(t) = a {
-            assert!(t >= before - second, "{t} before the key at {before}");
-        }
         std::thread::sleep(Duration::from_millis(300));
         let b = idle.last_input(chrono::Utc::now());
-        if a.is_some() && a == b {
+        if a.is_some() && a == b && a != Some(none_since) {
             break b.unwrap();
         }
         assert!(Instant::now() < deadline, "never settled: {a:?} {b:?}");
@@ -536,4 +539,78 @@ fn the_real_portal_captures_the_screen() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+// The idle prompt with the compositor's notifications and the wall clock:
+// with no input it starts at the start of tracking after the threshold,
+// and a key typed into the seat ends it at that second.
+#[test]
+fn the_idle_prompt_on_sway_starts_and_ends_to_the_second() {
+    use timecard_client::activity::wayland::WaylandIdle;
+    use timecard_client::worker::{Tracker, TrackerConfig};
+    if !crate::common::xvfb::tools_present(&["wtype"]) {
+        return;
+    }
+    let Some(sway) = Sway::start("output HEADLESS-1 mode 800x600\n", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, _) = timecard_client::cache::Cache::open(dir.path(), 24 * 3600).unwrap();
+    let mut config = TrackerConfig::new("dev");
+    config.idle_threshold_secs = 3;
+    let mut tracker = Tracker::new(
+        config,
+        cache,
+        Box::new(timecard_client::capture::NoScreenshots),
+        Box::new(WaylandIdle::new(Some(
+            sway.runtime.path().join(&sway.display),
+        ))),
+    );
+    let started = chrono::Utc::now();
+    tracker.set_contracts(
+        crate::common::list(vec![crate::common::hourly("c1", None)]),
+        started,
+    );
+    tracker.start("c1", started).unwrap();
+    let second = chrono::Duration::seconds(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let idle = loop {
+        let now = chrono::Utc::now();
+        tracker.tick(now);
+        if let Some(idle) = tracker.snapshot(now).idle {
+            assert!(
+                now - started >= chrono::Duration::seconds(3),
+                "idle after {} s",
+                (now - started).num_seconds()
+            );
+            break idle;
+        }
+        assert!(Instant::now() < deadline, "never idle");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        (idle.since - started).abs() <= second,
+        "idle since {}, tracking started {started}",
+        idle.since
+    );
+    let typed = chrono::Utc::now();
+    let wtype = Command::new("wtype")
+        .arg("x")
+        .envs(sway.env())
+        .output()
+        .expect("run wtype");
+    assert!(wtype.status.success());
+    let returned = loop {
+        let now = chrono::Utc::now();
+        tracker.tick(now);
+        if let Some(returned) = tracker.snapshot(now).idle.and_then(|i| i.returned) {
+            break returned;
+        }
+        assert!(Instant::now() < deadline, "the return was not seen");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        (returned - typed).abs() <= second,
+        "back at {returned}, the key at {typed}"
+    );
 }

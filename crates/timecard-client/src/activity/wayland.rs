@@ -197,10 +197,16 @@ impl State {
     fn idled(&mut self) {
         // Input stopped a timeout ago. The first `idled` comes a timeout
         // after the notification was made when there was no input at all
-        // since: then nothing is known.
+        // since: then the last input was before that (its moment unknown),
+        // which is said as a moment safely before the notification, so that
+        // idle time counts from the start of tracking and no sub-slot after
+        // it is marked active.
         let stopped = Utc::now() - Duration::milliseconds(i64::from(TIMEOUT_MS));
         if self.active || stopped - self.created > Duration::milliseconds(100) {
             self.last_input = Some(stopped);
+        } else if self.last_input.is_none() {
+            self.last_input =
+                Some(self.created - Duration::milliseconds(2 * i64::from(TIMEOUT_MS)));
         }
         self.active = false;
     }
