@@ -357,8 +357,6 @@ fn screencopy_in_process_matches_the_screen() {
 // Diary lists them.
 #[test]
 fn tracking_on_sway_uploads_real_screenshots() {
-    use crate::common::cli::{sign_in, timecard_server};
-    use crate::common::serving::Serving;
     let Some(sway) = Sway::start(
         "output HEADLESS-1 mode 1920x1080 bg $DIR/screen.jpg center\n",
         &[("screen.jpg", Path::new(FIXTURE))],
@@ -366,38 +364,7 @@ fn tracking_on_sway_uploads_real_screenshots() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server_data = dir.path().join("server");
-    let out = timecard_server(
-        &server_data,
-        &["user", "add", "ann", "--password-stdin"],
-        Some("a long password\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let out = timecard_server(
-        &server_data,
-        &[
-            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
-            "hourly",
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let serving = Serving::start(
-        &server_data,
-        &["--listen", "127.0.0.1:0", "--segment-secs", "10"],
-    );
-    let app = dir.path().join("app");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
-    let signed = sign_in(
-        &app,
-        &serving.url,
-        &server_data.join("tls/cert.pem"),
-        "ann",
-        "a long password",
-        &[],
-    );
-    assert!(signed.status.success(), "{}", text(&signed));
+    let (_serving, app) = signed_in_app(dir.path());
     let wayland: Vec<(String, String)> = sway.env();
     let mut track = Command::new(env!("CARGO_BIN_EXE_timecard"));
     track
@@ -613,4 +580,84 @@ fn the_idle_prompt_on_sway_starts_and_ends_to_the_second() {
         (returned - typed).abs() <= second,
         "back at {returned}, the key at {typed}"
     );
+}
+
+/// A server on a 10-second grid with `ann` and her contract `work`, and an
+/// app data folder signed in to it.
+fn signed_in_app(dir: &Path) -> (crate::common::serving::Serving, std::path::PathBuf) {
+    use crate::common::cli::{sign_in, timecard_server};
+    use crate::common::serving::Serving;
+    let server_data = dir.join("server");
+    let out = timecard_server(
+        &server_data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(
+        &server_data,
+        &[
+            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
+            "hourly",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let serving = Serving::start(
+        &server_data,
+        &["--listen", "127.0.0.1:0", "--segment-secs", "10"],
+    );
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let signed = sign_in(
+        &app,
+        &serving.url,
+        &server_data.join("tls/cert.pem"),
+        "ann",
+        "a long password",
+        &[],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    (serving, app)
+}
+
+// Neither Wayland nor X11: tracking goes on, every segment is kept and
+// uploaded with the reason it has no picture.
+#[test]
+fn tracking_with_no_session_keeps_the_time_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serving, app) = signed_in_app(dir.path());
+    let mut track = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    track
+        .args(["track", "--contract", "work", "--for", "25s"])
+        .env("TIMECARD_DATA_DIR", &app)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    let tracked = run(&mut track, None);
+    assert!(tracked.status.success(), "{}", text(&tracked));
+    assert!(
+        text(&tracked).contains("everything is uploaded"),
+        "{}",
+        text(&tracked)
+    );
+    let mut diary = Command::new(env!("CARGO_BIN_EXE_timecard"));
+    diary
+        .args(["diary", "--json"])
+        .env("TIMECARD_DATA_DIR", &app)
+        .env_remove("DISPLAY");
+    let listed = run(&mut diary, None);
+    let diary: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let segments = diary["segments"].as_array().expect("segments");
+    let total: i64 = crate::common::cli::diary_total(&diary);
+    assert!(total >= 24, "the time is kept: {diary:#}");
+    let noted = segments
+        .iter()
+        .filter(|s| {
+            s["capture_note"]
+                .as_str()
+                .is_some_and(|n| n.contains("neither WAYLAND_DISPLAY nor DISPLAY"))
+        })
+        .count();
+    assert!(noted >= 2, "{diary:#}");
 }
