@@ -360,18 +360,8 @@ impl TimecardApp {
                             Some(url) => url.clone(),
                             None => "none: the built-in local server (this computer only)".into(),
                         },
-                        screenshots: {
-                            let chosen = timecard_client::capture::choose(
-                                timecard_client::capture::SourceChoice::Auto,
-                                self.settings.screenshot_quality,
-                                self.settings.screenshot_max_side,
-                            );
-                            format!("{}, because {}", chosen.name, chosen.why)
-                        },
-                        activity: {
-                            let (_, name, why) = timecard_client::activity::choose();
-                            format!("{name}, because {why}")
-                        },
+                        screenshots: settings::session_sources().0.clone(),
+                        activity: settings::session_sources().1.clone(),
                     });
                 }
                 Intent::ClearAndRestart => self.clear_and_restart(ctx),

@@ -17,6 +17,25 @@ pub fn system_zone_text() -> String {
     format!("System ({name})")
 }
 
+/// Where screenshots and activity come from in this session, and why, in
+/// words ("wlr-screencopy, because …"). Looked up once: the session does
+/// not change under a running app.
+pub fn session_sources() -> &'static (String, String) {
+    static SOURCES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(|| {
+        let shots = timecard_client::capture::choose(
+            timecard_client::capture::SourceChoice::Auto,
+            70,
+            1920,
+        );
+        let (_, activity, why) = timecard_client::activity::choose();
+        (
+            format!("{}, because {}", shots.name, shots.why),
+            format!("{activity}, because {why}"),
+        )
+    })
+}
+
 pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
     let edited = &mut state.edited;
     ui.heading("General");
@@ -160,4 +179,13 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
                 state.reset_dialog = true;
             }
         });
+    // At the end: what this session offers, and why (nothing to set).
+    ui.add_space(12.0);
+    let (shots, activity) = session_sources();
+    for line in [
+        format!("Screenshots come from {shots}."),
+        format!("Activity comes from {activity}."),
+    ] {
+        ui.add(egui::Label::new(RichText::new(line).small().color(theme::MUTED)).wrap());
+    }
 }

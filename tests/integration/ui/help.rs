@@ -54,3 +54,20 @@ fn upload_now_says_what_it_does() {
             == Some("Nothing to upload: every tracked second is on the server.")
     });
 }
+
+// Issue 15: Settings say where screenshots and activity come from in this
+// session, and why, as About does.
+#[test]
+fn settings_say_where_screenshots_and_activity_come_from() {
+    let mut w = open();
+    w.click("Settings");
+    w.harness.step();
+    for said in ["Screenshots come from ", "Activity comes from "] {
+        let found = w.harness.query_all_by_label_contains(said).count();
+        assert_eq!(found, 1, "{said}");
+    }
+    assert_eq!(
+        w.harness.query_all_by_label_contains(", because ").count(),
+        2
+    );
+}
