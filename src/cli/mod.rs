@@ -214,32 +214,12 @@ fn capture(
     quality: u8,
     source: timecard_client::capture::SourceChoice,
 ) -> anyhow::Result<ExitCode> {
-    use timecard_client::capture::{self, SourceChoice};
-    let source = match source {
-        SourceChoice::Auto => match capture::choose(SourceChoice::Auto, quality, u32::MAX).name {
-            "wlr-screencopy" => SourceChoice::Screencopy,
-            "the desktop portal" => SourceChoice::Portal,
-            _ => SourceChoice::X11,
-        },
-        chosen => chosen,
-    };
-    let frame = match source {
-        SourceChoice::Screencopy => {
-            Some(capture::screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?)
-        }
-        SourceChoice::Portal => Some(capture::portal::Portal::new(quality, u32::MAX).grab()?),
-        SourceChoice::X11 | SourceChoice::Auto => None,
-    };
-    let (width, height, black, jpeg) = match frame {
-        Some(frame) => (
-            frame.width,
-            frame.height,
-            frame.is_black(),
-            frame.jpeg(quality)?,
-        ),
-        // Encoded where the X server put the pixels: no copy of the screen.
-        None => capture::x11::X11Screen::new(None, quality, u32::MAX).jpeg_full(quality)?,
-    };
+    let timecard_client::capture::FullPicture {
+        width,
+        height,
+        black,
+        jpeg,
+    } = timecard_client::capture::full_picture(source, quality)?;
     if black {
         errln!("warning: the screen came out entirely black (screen recording blocked?)");
     }

@@ -208,6 +208,21 @@ fn dedup_names(names: Vec<String>) -> Vec<String> {
 }
 
 /// This machine's host name, when it is one a certificate can hold.
+#[cfg(not(unix))]
+pub fn hostname() -> Option<String> {
+    let name = std::env::var("COMPUTERNAME").ok()?.to_lowercase();
+    check_name(&name).ok().filter(|n| n != "localhost")
+}
+
+/// This machine's addresses: not looked up here (names come from the
+/// host name and `--hostname`).
+#[cfg(not(unix))]
+pub fn machine_addresses() -> Vec<IpAddr> {
+    Vec::new()
+}
+
+/// This machine's host name, when it is one a certificate can hold.
+#[cfg(unix)]
 pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at
@@ -223,6 +238,7 @@ pub fn hostname() -> Option<String> {
 
 /// This machine's addresses other than loopback and link-local ones (those
 /// are no use in a certificate: they need an interface to mean anything).
+#[cfg(unix)]
 pub fn machine_addresses() -> Vec<IpAddr> {
     let mut found = Vec::new();
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();

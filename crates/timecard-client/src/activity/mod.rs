@@ -3,9 +3,13 @@
 //! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER
 //! first) implement the trait.
 
+#[cfg(target_os = "linux")]
 mod counter;
+#[cfg(target_os = "linux")]
 pub mod dbus_idle;
+#[cfg(target_os = "linux")]
 pub mod wayland;
+#[cfg(target_os = "linux")]
 pub mod x11;
 
 use chrono::{DateTime, Utc};
@@ -29,9 +33,20 @@ impl ActivitySource for NoActivity {
     }
 }
 
+/// The activity source for this system, and why: none yet here.
+#[cfg(not(target_os = "linux"))]
+pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
+    (
+        Box::new(NoActivity),
+        "none",
+        "activity is not read on this system yet".into(),
+    )
+}
+
 /// The activity source for this session, and why: the Wayland
 /// compositor's idle notifications in a Wayland session that offers them,
 /// else the X11 idle counter.
+#[cfg(target_os = "linux")]
 pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
     let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     match (var("WAYLAND_DISPLAY"), var("DISPLAY")) {

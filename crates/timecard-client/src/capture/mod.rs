@@ -6,9 +6,13 @@
 //! decide when to capture — the tracker does.
 
 pub mod frame;
+#[cfg(target_os = "linux")]
 pub mod portal;
+#[cfg(target_os = "linux")]
 pub mod screencopy;
+#[cfg(target_os = "linux")]
 mod shm;
+#[cfg(target_os = "linux")]
 pub mod x11;
 
 use thiserror::Error;
@@ -94,11 +98,76 @@ impl ScreenSource for Unavailable {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn session_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A full-resolution picture of the screen (`timecard capture`).
+pub struct FullPicture {
+    pub width: u32,
+    pub height: u32,
+    /// P2: the picture came out black (recording blocked?).
+    pub black: bool,
+    pub jpeg: Vec<u8>,
+}
+
+/// One full-resolution picture from the source `choice` names (or the
+/// one [`choose`] picks), encoded at `quality`.
+#[cfg(target_os = "linux")]
+pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, CaptureError> {
+    let choice = match choice {
+        SourceChoice::Auto => match choose(SourceChoice::Auto, quality, u32::MAX).name {
+            "wlr-screencopy" => SourceChoice::Screencopy,
+            "the desktop portal" => SourceChoice::Portal,
+            _ => SourceChoice::X11,
+        },
+        chosen => chosen,
+    };
+    let frame = match choice {
+        SourceChoice::Screencopy => screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?,
+        SourceChoice::Portal => portal::Portal::new(quality, u32::MAX).grab()?,
+        SourceChoice::X11 | SourceChoice::Auto => {
+            // Encoded where the X server put the pixels: no copy of the screen.
+            let (width, height, black, jpeg) =
+                x11::X11Screen::new(None, quality, u32::MAX).jpeg_full(quality)?;
+            return Ok(FullPicture {
+                width,
+                height,
+                black,
+                jpeg,
+            });
+        }
+    };
+    Ok(FullPicture {
+        width: frame.width,
+        height: frame.height,
+        black: frame.is_black(),
+        jpeg: frame.jpeg(quality)?,
+    })
+}
+
+/// Where this system has no screenshot source yet.
+#[cfg(not(target_os = "linux"))]
+pub fn full_picture(_choice: SourceChoice, _quality: u8) -> Result<FullPicture, CaptureError> {
+    Err(CaptureError::NoDisplay(NOT_HERE.into()))
+}
+
+#[cfg(not(target_os = "linux"))]
+const NOT_HERE: &str = "screenshots are not taken on this system yet";
+
 /// Chooses the screenshot source for this session.
+#[cfg(not(target_os = "linux"))]
+pub fn choose(_choice: SourceChoice, _quality: u8, _max_side: u32) -> Chosen {
+    Chosen {
+        source: Box::new(Unavailable(NOT_HERE.into())),
+        name: "none",
+        why: NOT_HERE.into(),
+    }
+}
+
+/// Chooses the screenshot source for this session.
+#[cfg(target_os = "linux")]
 pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
     let x11 = |why: String| Chosen {
         source: Box::new(x11::X11Screen::new(None, quality, max_side)),
