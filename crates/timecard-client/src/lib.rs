@@ -18,4 +18,6 @@ pub mod link;
 pub mod platform;
 pub mod settings;
 pub mod sync;
+#[cfg(target_os = "linux")]
+mod wayland_support;
 pub mod worker;

@@ -5,7 +5,6 @@
 //! and when it starts again (`resumed`). No input is ever seen, only that
 //! there was some.
 
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -105,12 +104,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl Session {
     fn connect(socket: Option<PathBuf>) -> Result<Session, String> {
-        let conn = match socket {
-            Some(path) => UnixStream::connect(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|s| Connection::from_socket(s).map_err(|e| e.to_string()))?,
-            None => Connection::connect_to_env().map_err(|e| e.to_string())?,
-        };
+        let conn = crate::wayland_support::connect(socket)?;
         let (globals, mut queue) = wayland_client::globals::registry_queue_init::<Listener>(&conn)
             .map_err(|e| e.to_string())?;
         let qh = queue.handle();
@@ -212,50 +206,9 @@ impl State {
     }
 }
 
-impl Dispatch<org_kde_kwin_idle::OrgKdeKwinIdle, ()> for Listener {
-    fn event(
-        _: &mut Self,
-        _: &org_kde_kwin_idle::OrgKdeKwinIdle,
-        _: org_kde_kwin_idle::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_registry::WlRegistry, wayland_client::globals::GlobalListContents> for Listener {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &wayland_client::globals::GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<ext_idle_notifier_v1::ExtIdleNotifierV1, ()> for Listener {
-    fn event(
-        _: &mut Self,
-        _: &ext_idle_notifier_v1::ExtIdleNotifierV1,
-        _: ext_idle_notifier_v1::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<wl_seat::WlSeat, ()> for Listener {
-    fn event(
-        _: &mut Self,
-        _: &wl_seat::WlSeat,
-        _: wl_seat::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+crate::wayland_support::ignore_events!(Listener:
+    wl_registry::WlRegistry => wayland_client::globals::GlobalListContents,
+    org_kde_kwin_idle::OrgKdeKwinIdle => (),
+    ext_idle_notifier_v1::ExtIdleNotifierV1 => (),
+    wl_seat::WlSeat => (),
+);

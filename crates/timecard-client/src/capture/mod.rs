@@ -83,6 +83,8 @@ impl std::str::FromStr for SourceChoice {
 
 /// The source chosen, and why, in words for Settings and the log.
 pub struct Chosen {
+    /// Which it is; `None` when there is none.
+    pub kind: Option<SourceChoice>,
     pub source: Box<dyn ScreenSource>,
     pub name: &'static str,
     pub why: String,
@@ -117,11 +119,9 @@ pub struct FullPicture {
 #[cfg(target_os = "linux")]
 pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, CaptureError> {
     let choice = match choice {
-        SourceChoice::Auto => match choose(SourceChoice::Auto, quality, u32::MAX).name {
-            "wlr-screencopy" => SourceChoice::Screencopy,
-            "the desktop portal" => SourceChoice::Portal,
-            _ => SourceChoice::X11,
-        },
+        SourceChoice::Auto => choose(SourceChoice::Auto, quality, u32::MAX)
+            .kind
+            .unwrap_or(SourceChoice::X11),
         chosen => chosen,
     };
     let frame = match choice {
@@ -161,6 +161,7 @@ const NOT_HERE: &str = "screenshots are not taken on this system yet";
 pub fn choose(_choice: SourceChoice, _quality: u8, _max_side: u32) -> Chosen {
     Chosen {
         source: Box::new(Unavailable(NOT_HERE.into())),
+        kind: None,
         name: "none",
         why: NOT_HERE.into(),
     }
@@ -171,16 +172,19 @@ pub fn choose(_choice: SourceChoice, _quality: u8, _max_side: u32) -> Chosen {
 pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
     let x11 = |why: String| Chosen {
         source: Box::new(x11::X11Screen::new(None, quality, max_side)),
+        kind: Some(SourceChoice::X11),
         name: "X11",
         why,
     };
     let screencopy = |why: String| Chosen {
         source: Box::new(screencopy::WlrScreencopy::new(quality, max_side)),
+        kind: Some(SourceChoice::Screencopy),
         name: "wlr-screencopy",
         why,
     };
     let portal = |why: String| Chosen {
         source: Box::new(portal::Portal::new(quality, max_side)),
+        kind: Some(SourceChoice::Portal),
         name: "the desktop portal",
         why,
     };
@@ -204,6 +208,7 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
                     );
                     Chosen {
                         source: Box::new(Unavailable(why.clone())),
+                        kind: None,
                         name: "none",
                         why,
                     }
@@ -215,6 +220,7 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
                     "neither WAYLAND_DISPLAY nor DISPLAY is set: no session to capture".to_owned();
                 Chosen {
                     source: Box::new(Unavailable(why.clone())),
+                    kind: None,
                     name: "none",
                     why,
                 }

@@ -120,14 +120,8 @@ fn failed(what: impl std::fmt::Display) -> CaptureError {
 
 impl Session {
     fn connect(socket: Option<std::path::PathBuf>) -> Result<Session, CaptureError> {
-        let no_display =
-            |e: String| CaptureError::NoDisplay(format!("no Wayland display to capture ({e})"));
-        let conn = match socket {
-            Some(path) => std::os::unix::net::UnixStream::connect(&path)
-                .map_err(|e| no_display(format!("{}: {e}", path.display())))
-                .and_then(|s| Connection::from_socket(s).map_err(|e| no_display(e.to_string())))?,
-            None => Connection::connect_to_env().map_err(|e| no_display(e.to_string()))?,
-        };
+        let conn = crate::wayland_support::connect(socket)
+            .map_err(|e| CaptureError::NoDisplay(format!("no Wayland display to capture ({e})")))?;
         let (globals, mut queue) =
             wayland_client::globals::registry_queue_init::<State>(&conn).map_err(failed)?;
         let qh = queue.handle();
@@ -308,18 +302,6 @@ impl Session {
     }
 }
 
-impl Dispatch<wl_registry::WlRegistry, wayland_client::globals::GlobalListContents> for State {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &wayland_client::globals::GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
 impl Dispatch<wl_output::WlOutput, usize> for State {
     fn event(
         state: &mut Self,
@@ -392,27 +374,11 @@ impl Dispatch<zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1, usize> for State 
     }
 }
 
-/// Objects whose events are not needed.
-macro_rules! ignore_events {
-    ($($proxy:ty),*) => {$(
-        impl Dispatch<$proxy, ()> for State {
-            fn event(
-                _: &mut Self,
-                _: &$proxy,
-                _: <$proxy as Proxy>::Event,
-                _: &(),
-                _: &Connection,
-                _: &QueueHandle<Self>,
-            ) {
-            }
-        }
-    )*};
-}
-
-ignore_events!(
-    wl_shm::WlShm,
-    wl_shm_pool::WlShmPool,
-    wl_buffer::WlBuffer,
-    zxdg_output_manager_v1::ZxdgOutputManagerV1,
-    zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1
+crate::wayland_support::ignore_events!(State:
+    wl_registry::WlRegistry => wayland_client::globals::GlobalListContents,
+    wl_shm::WlShm => (),
+    wl_shm_pool::WlShmPool => (),
+    wl_buffer::WlBuffer => (),
+    zxdg_output_manager_v1::ZxdgOutputManagerV1 => (),
+    zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1 => (),
 );

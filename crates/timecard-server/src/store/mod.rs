@@ -429,20 +429,47 @@ fn no_blob_store() -> StoreError {
     )
 }
 
-/// With a blob store, a report's zip is written before its row.
-fn write_report_zip(
+/// A problem report as its row: the body without the zip, and the zip in
+/// the row or (with a blob store, written before the row) its key.
+struct ReportRow<'a> {
+    id: String,
+    body: String,
+    zip_in_row: Option<&'a [u8]>,
+    blob_key: Option<String>,
+    blob_bytes: Option<i64>,
+}
+
+fn report_row<'a>(
     blobs: Option<&Blobs>,
-    report_id: &str,
-    logs_zip: Option<&[u8]>,
-) -> Result<Option<String>> {
-    match (blobs, logs_zip) {
+    report: &ProblemReport,
+    logs_zip: Option<&'a [u8]>,
+) -> Result<ReportRow<'a>> {
+    let id = report.id.to_string();
+    let body = ProblemReport {
+        logs_zip_base64: None,
+        ..report.clone()
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    Ok(match (blobs, logs_zip) {
         (Some(blobs), Some(zip)) => {
-            let key = blobs::report_key(report_id);
+            let key = blobs::report_key(&id);
             blobs.put_all(vec![(key.clone(), zip.to_vec())])?;
-            Ok(Some(key))
+            ReportRow {
+                id,
+                body,
+                zip_in_row: None,
+                blob_key: Some(key),
+                blob_bytes: Some(zip.len() as i64),
+            }
         }
-        _ => Ok(None),
-    }
+        _ => ReportRow {
+            id,
+            body,
+            zip_in_row: logs_zip,
+            blob_key: None,
+            blob_bytes: None,
+        },
+    })
 }
 
 /// The one report a lookup found (its zip from the row or the blob store).

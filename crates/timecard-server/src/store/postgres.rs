@@ -530,10 +530,11 @@ fn logged_secs_in(
         .get(0))
 }
 
-fn failures_row(row: &postgres::Row) -> Failures {
+/// `count, last_ms` at columns `at` and `at + 1`.
+fn failures_row(row: &postgres::Row, at: usize) -> Failures {
     Failures {
-        count: row.get::<_, i64>(0).clamp(0, u32::MAX as i64) as u32,
-        last: DateTime::from_timestamp_millis(row.get(1)).unwrap_or_default(),
+        count: row.get::<_, i64>(at).clamp(0, u32::MAX as i64) as u32,
+        last: DateTime::from_timestamp_millis(row.get(at + 1)).unwrap_or_default(),
     }
 }
 
@@ -900,27 +901,22 @@ impl Store for PgStore {
         logs_zip: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let body = ProblemReport {
-            logs_zip_base64: None,
-            ..report.clone()
-        };
-        let id = report.id.to_string();
-        let blob = super::write_report_zip(self.blobs.as_ref(), &id, logs_zip)?;
+        let row = super::report_row(self.blobs.as_ref(), report, logs_zip)?;
         let stored = self.conn()?.execute(
             "INSERT INTO reports (id, user_id, created_at, body, logs_zip, logs_blob_key, logs_blob_bytes)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
             &[
-                &id,
+                &row.id,
                 &user_id,
                 &ts(now),
-                &serde_json::to_string(&body).unwrap_or_default(),
-                &if blob.is_some() { None } else { logs_zip },
-                &blob.as_deref(),
-                &blob.as_ref().and(logs_zip.map(|z| z.len() as i64)),
+                &row.body,
+                &row.zip_in_row,
+                &row.blob_key,
+                &row.blob_bytes,
             ],
         )?;
         if stored == 0 {
-            super::delete_blob(self.blobs.as_ref(), blob);
+            super::delete_blob(self.blobs.as_ref(), row.blob_key);
         }
         Ok(())
     }
@@ -1061,15 +1057,7 @@ impl Store for PgStore {
                 &[&keys, &since.timestamp_millis()],
             )?
             .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    Failures {
-                        count: r.get::<_, i64>(1).clamp(0, u32::MAX as i64) as u32,
-                        last: DateTime::from_timestamp_millis(r.get(2)).unwrap_or_default(),
-                    },
-                )
-            })
+            .map(|r| (r.get(0), failures_row(r, 1)))
             .collect();
         Ok(keys.iter().map(|k| found.get(*k).copied()).collect())
     }
@@ -1093,7 +1081,7 @@ impl Store for PgStore {
                  RETURNING count, last_ms",
                 &[key, &now.timestamp_millis(), &since.timestamp_millis()],
             )?;
-            counts.push(failures_row(&row));
+            counts.push(failures_row(&row, 0));
         }
         tx.execute(
             "DELETE FROM sign_in_failures WHERE last_ms < $1",

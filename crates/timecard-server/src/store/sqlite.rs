@@ -648,27 +648,22 @@ impl Store for SqliteStore {
         logs_zip: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let body = ProblemReport {
-            logs_zip_base64: None,
-            ..report.clone()
-        };
-        let id = report.id.to_string();
-        let blob = super::write_report_zip(self.blobs.as_ref(), &id, logs_zip)?;
+        let row = super::report_row(self.blobs.as_ref(), report, logs_zip)?;
         let stored = self.conn().execute(
             "INSERT OR IGNORE INTO reports (id, user_id, created_at, body, logs_zip, logs_blob_key, logs_blob_bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
-                id,
+                row.id,
                 user_id,
                 ts(now),
-                serde_json::to_string(&body).unwrap_or_default(),
-                if blob.is_some() { None } else { logs_zip },
-                blob.as_deref(),
-                blob.as_ref().and(logs_zip.map(|z| z.len() as i64)),
+                row.body,
+                row.zip_in_row,
+                row.blob_key,
+                row.blob_bytes,
             ],
         )?;
         if stored == 0 {
-            super::delete_blob(self.blobs.as_ref(), blob);
+            super::delete_blob(self.blobs.as_ref(), row.blob_key);
         }
         Ok(())
     }
