@@ -1,6 +1,9 @@
 //! Timecard's integration tests, one module per feature, in one binary: the
 //! real binaries, the real TLS server, a private X server, real files.
-//! Helpers shared by the modules are in `common`.
+//! Helpers shared by the modules are in `common`. It drives Linux programs
+//! (Xvfb, Sway, PostgreSQL) and runs on Linux; the Windows binaries are
+//! tested from here under Wine (`windows_wine`).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -240,6 +240,7 @@ pub fn hostname() -> Option<String> {
 /// are no use in a certificate: they need an interface to mean anything).
 #[cfg(unix)]
 pub fn machine_addresses() -> Vec<IpAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
     let mut found = Vec::new();
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `list` with a linked list we only read and

@@ -4,7 +4,6 @@
 //! with `PRAGMA integrity_check` before it takes the file's name.
 
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -71,12 +70,12 @@ fn copy_and_check(source: &Path, partial: &Path) -> anyhow::Result<()> {
     .with_context(|| format!("cannot open {}", source.display()))?;
     from.busy_timeout(Duration::from_secs(10))?;
     // Created owner-only: the copy holds what the data folder holds.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
+    timecard_core::fs::private::create_owner_only(
+        std::fs::OpenOptions::new().write(true).create_new(true),
+    )
+    .open(partial)
+    .with_context(|| format!("cannot create {}", partial.display()))?;
+    timecard_core::fs::private::restrict(partial)?;
     let mut to = Connection::open(partial)?;
     {
         let backup = Backup::new(&from, &mut to)?;

@@ -112,31 +112,24 @@ pub fn open_store(data_dir: &Path) -> io::Result<SqliteStore> {
 }
 
 /// Makes the data folder readable by its owner only: it holds password and
-/// token hashes, screenshots and problem reports. Creates it 0700, tightens
+/// token hashes, screenshots and problem reports. Creates it 0700 (on
+/// Windows: an access list naming the current user only), tightens
 /// an existing one (saying so in the log), and makes the database 0600
 /// before SQLite opens it: SQLite gives its `-wal` and `-shm` files the
 /// database's mode, so they follow. Files left by an older version are
 /// tightened too.
 pub fn make_private(data_dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use timecard_core::fs::private::{self, Before};
 
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)?;
-    let mode = std::fs::metadata(data_dir)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    private::create_dir_all(data_dir)?;
+    if let Before::Open(mode) = private::restrict(data_dir)? {
         log::warn!(
             "the data folder {} was open to other users (mode {mode:o}); it is now owner-only (700)",
             data_dir.display()
         );
     }
     let db = data_dir.join(DB_FILE);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
+    private::create_owner_only(std::fs::OpenOptions::new().append(true).create(true))
         .open(&db)?;
     for name in [
         DB_FILE.to_owned(),
@@ -144,11 +137,7 @@ pub fn make_private(data_dir: &Path) -> io::Result<()> {
         format!("{DB_FILE}-shm"),
         format!("{DB_FILE}-journal"),
     ] {
-        let path = data_dir.join(name);
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
+        match private::restrict(&data_dir.join(name)) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),

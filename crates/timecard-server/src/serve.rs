@@ -153,7 +153,7 @@ pub fn run(site: &super::admin::Site, args: ServeArgs) -> anyhow::Result<ExitCod
         outln!("{line}");
     }
 
-    wait_for_signals(|| {
+    wait_for_signals(&files.0, || {
         match read_pair(&files.0, &files.1)
             .and_then(|pair| Ok((server.reload_certificate(&pair)?, pair)))
         {
@@ -202,7 +202,8 @@ fn describe(path: &Path, pair: &CertificatePair) -> Vec<String> {
 }
 
 /// Runs `reload` on every SIGHUP until SIGINT or SIGTERM arrives.
-fn wait_for_signals(mut reload: impl FnMut()) -> anyhow::Result<()> {
+#[cfg(unix)]
+fn wait_for_signals(_certificate: &Path, mut reload: impl FnMut()) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -216,6 +217,39 @@ fn wait_for_signals(mut reload: impl FnMut()) -> anyhow::Result<()> {
                 _ = hangup.recv() => reload(),
                 _ = terminate.recv() => return Ok(()),
                 _ = interrupt.recv() => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Windows has no SIGHUP: `reload` runs when the certificate file's
+/// modification time changes (looked at every 10 s), until Ctrl+C, the
+/// console closing or the system shutting down.
+#[cfg(windows)]
+fn wait_for_signals(certificate: &Path, mut reload: impl FnMut()) -> anyhow::Result<()> {
+    use tokio::signal::windows::{ctrl_c, ctrl_close, ctrl_shutdown};
+    let modified = || std::fs::metadata(certificate).and_then(|m| m.modified()).ok();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut interrupt = ctrl_c()?;
+        let mut close = ctrl_close()?;
+        let mut shutdown = ctrl_shutdown()?;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        let mut seen = modified();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = modified();
+                    if now != seen {
+                        seen = now;
+                        reload();
+                    }
+                }
+                _ = interrupt.recv() => return Ok(()),
+                _ = close.recv() => return Ok(()),
+                _ = shutdown.recv() => return Ok(()),
             }
         }
     })

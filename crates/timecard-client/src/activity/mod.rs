@@ -1,7 +1,8 @@
 //! Activity and idle time (P3, S5). The tracker asks an [`ActivitySource`]
 //! how long ago the last keyboard or mouse input was; which keys were
-//! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER
-//! first) implement the trait.
+//! pressed is never observed. Platform back-ends (X11's MIT-SCREEN-SAVER,
+//! Wayland's idle notifications, Windows' `GetLastInputInfo`) implement
+//! the trait.
 
 #[cfg(target_os = "linux")]
 mod counter;
@@ -9,6 +10,8 @@ mod counter;
 pub mod dbus_idle;
 #[cfg(target_os = "linux")]
 pub mod wayland;
+#[cfg(windows)]
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -33,8 +36,18 @@ impl ActivitySource for NoActivity {
     }
 }
 
+/// The activity source on Windows: the session's last input.
+#[cfg(windows)]
+pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
+    (
+        Box::new(windows::LastInputInfo::new()),
+        "GetLastInputInfo",
+        "Windows: the session's last keyboard or mouse input".into(),
+    )
+}
+
 /// The activity source for this system, and why: none yet here.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn choose() -> (Box<dyn ActivitySource>, &'static str, String) {
     (
         Box::new(NoActivity),

@@ -1,11 +1,14 @@
 //! Screenshots (P1, P2). The tracker asks a [`ScreenSource`] for one picture
 //! per segment; platform back-ends implement it: wlr-screencopy on wlroots
 //! Wayland compositors ([`screencopy::WlrScreencopy`]) and X11
-//! ([`x11::X11Screen`]), chosen at run time by [`choose`]. This module owns the trait, the frame processing (black-frame
+//! ([`x11::X11Screen`]) on Linux, GDI on Windows (`gdi::GdiScreen`),
+//! chosen at run time by [`choose`]. This module owns the trait, the frame processing (black-frame
 //! check, downscaling, JPEG, thumbnail) and the null source; it does not
 //! decide when to capture — the tracker does.
 
 pub mod frame;
+#[cfg(windows)]
+pub mod gdi;
 #[cfg(target_os = "linux")]
 pub mod portal;
 #[cfg(target_os = "linux")]
@@ -65,6 +68,8 @@ pub enum SourceChoice {
     Portal,
     Screencopy,
     X11,
+    /// Windows: the virtual screen through GDI.
+    Gdi,
 }
 
 impl std::str::FromStr for SourceChoice {
@@ -76,7 +81,10 @@ impl std::str::FromStr for SourceChoice {
             "portal" => Ok(SourceChoice::Portal),
             "screencopy" => Ok(SourceChoice::Screencopy),
             "x11" => Ok(SourceChoice::X11),
-            other => Err(format!("{other:?}: give auto, portal, screencopy or x11")),
+            "gdi" => Ok(SourceChoice::Gdi),
+            other => Err(format!(
+                "{other:?}: give auto, or portal, screencopy or x11 (Linux), or gdi (Windows)"
+            )),
         }
     }
 }
@@ -127,6 +135,11 @@ pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, Ca
     let frame = match choice {
         SourceChoice::Screencopy => screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?,
         SourceChoice::Portal => portal::Portal::new(quality, u32::MAX).grab()?,
+        SourceChoice::Gdi => {
+            return Err(CaptureError::NoDisplay(
+                "GDI is the Windows screenshot source".into(),
+            ));
+        }
         SourceChoice::X11 | SourceChoice::Auto => {
             // Encoded where the X server put the pixels: no copy of the screen.
             let (width, height, black, jpeg) =
@@ -147,17 +160,66 @@ pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, Ca
     })
 }
 
+/// One full-resolution picture of the virtual screen, encoded at `quality`.
+#[cfg(windows)]
+pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, CaptureError> {
+    if let Some(why) = not_on_windows(choice) {
+        return Err(CaptureError::NoDisplay(why));
+    }
+    let frame = gdi::GdiScreen::new(quality, u32::MAX).grab()?;
+    Ok(FullPicture {
+        width: frame.width,
+        height: frame.height,
+        black: frame.is_black(),
+        jpeg: frame.jpeg(quality)?,
+    })
+}
+
+/// Why `choice` cannot be used on Windows, if it cannot.
+#[cfg(windows)]
+fn not_on_windows(choice: SourceChoice) -> Option<String> {
+    match choice {
+        SourceChoice::Auto | SourceChoice::Gdi => None,
+        SourceChoice::Portal | SourceChoice::Screencopy | SourceChoice::X11 => {
+            Some("that screenshot source is for Linux desktops; Windows uses GDI".into())
+        }
+    }
+}
+
+/// Chooses the screenshot source: GDI, the only one on Windows.
+#[cfg(windows)]
+pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
+    if let Some(why) = not_on_windows(choice) {
+        return Chosen {
+            source: Box::new(Unavailable(why.clone())),
+            kind: None,
+            name: "none",
+            why,
+        };
+    }
+    let screen = gdi::VirtualScreen::now();
+    Chosen {
+        source: Box::new(gdi::GdiScreen::new(quality, max_side)),
+        kind: Some(SourceChoice::Gdi),
+        name: "GDI",
+        why: format!(
+            "Windows: the virtual screen, {}×{} at ({}, {}), all monitors",
+            screen.width, screen.height, screen.x, screen.y
+        ),
+    }
+}
+
 /// Where this system has no screenshot source yet.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn full_picture(_choice: SourceChoice, _quality: u8) -> Result<FullPicture, CaptureError> {
     Err(CaptureError::NoDisplay(NOT_HERE.into()))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 const NOT_HERE: &str = "screenshots are not taken on this system yet";
 
 /// Chooses the screenshot source for this session.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn choose(_choice: SourceChoice, _quality: u8, _max_side: u32) -> Chosen {
     Chosen {
         source: Box::new(Unavailable(NOT_HERE.into())),
@@ -192,6 +254,15 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
         SourceChoice::Portal => portal("asked for".into()),
         SourceChoice::X11 => x11("asked for".into()),
         SourceChoice::Screencopy => screencopy("asked for".into()),
+        SourceChoice::Gdi => {
+            let why = "GDI is the Windows screenshot source".to_owned();
+            Chosen {
+                source: Box::new(Unavailable(why.clone())),
+                kind: None,
+                name: "none",
+                why,
+            }
+        }
         SourceChoice::Auto => match (session_var("WAYLAND_DISPLAY"), session_var("DISPLAY")) {
             (Some(wayland), display) => {
                 if screencopy::WlrScreencopy::available() {

@@ -4,7 +4,8 @@
 //! lock taken, asks the running app to bring its window forward, and exits
 //! saying so — naming the running version when it differs. The kernel drops
 //! the lock when a process dies, so a crash (even `kill -9`) never leaves a
-//! lock that blocks the next start; the stale socket file is replaced.
+//! lock that blocks the next start; the stale socket file is replaced. On
+//! Windows the same lock file is used, with a named pipe for the socket.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
@@ -155,6 +156,7 @@ impl InstanceGuard {
 
 impl Drop for InstanceGuard {
     fn drop(&mut self) {
+        #[cfg(unix)]
         if let Some(socket) = &self.socket {
             let _ = std::fs::remove_file(socket);
         }
@@ -164,6 +166,7 @@ impl Drop for InstanceGuard {
 
 /// The socket path: in the data folder when it fits in a socket address,
 /// else in the runtime folder.
+#[cfg(unix)]
 fn socket_path(data: &DataDir) -> PathBuf {
     let inside = data.root().join("instance.sock");
     if inside.as_os_str().len() < 100 {
@@ -172,68 +175,44 @@ fn socket_path(data: &DataDir) -> PathBuf {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
-    let digest = crc32fast::hash(data.root().as_os_str().as_encoded_bytes());
-    base.join(format!("timecard-{digest:08x}.sock"))
+    base.join(format!("timecard-{:08x}.sock", root_digest(data)))
 }
 
-#[cfg(unix)]
-fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> {
-    use std::os::unix::net::UnixListener;
-    let path = socket_path(data);
-    // Left by a process that died: nobody listens on it any more.
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::thread::Builder::new()
-        .name("timecard-instance".into())
-        .spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                if BufReader::new(&stream).read_line(&mut line).is_err() {
-                    continue;
-                }
-                let caller = line.trim().strip_prefix("show ").unwrap_or("?").to_owned();
-                log::info!("show-window request from a second launch (version {caller})");
-                let _ = writeln!(
-                    stream,
-                    "ok {} {}",
-                    std::process::id(),
-                    env!("CARGO_PKG_VERSION")
-                );
-                if let Some(show) = on_show.lock().expect("show handler").as_ref() {
-                    show();
-                }
-            }
-        })?;
-    Ok(path)
+/// Names the data folder in a socket or pipe name.
+fn root_digest(data: &DataDir) -> u32 {
+    crc32fast::hash(data.root().as_os_str().as_encoded_bytes())
 }
 
-#[cfg(not(unix))]
-fn listen_for_show(_data: &DataDir, _on_show: ShowHandler) -> io::Result<PathBuf> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "show-window requests need a Unix socket",
-    ))
-}
-
-/// Asks the running window to come forward; returns its answer.
-#[cfg(unix)]
-pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
-    use std::os::unix::net::UnixStream;
-    let path = holder.socket.as_deref().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, "it does not listen for requests")
-    })?;
-    let mut stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    writeln!(stream, "show {}", env!("CARGO_PKG_VERSION"))?;
+/// Answers one show-window request on `stream`: reads `show VERSION`,
+/// answers `ok PID VERSION` and brings the window forward.
+fn answer_show(stream: impl Read + Write, on_show: &ShowHandler) {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let caller = line.trim().strip_prefix("show ").unwrap_or("?").to_owned();
+    log::info!("show-window request from a second launch (version {caller})");
+    let stream = reader.get_mut();
+    let _ = writeln!(
+        stream,
+        "ok {} {}",
+        std::process::id(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = stream.flush();
+    if let Some(show) = on_show.lock().expect("show handler").as_ref() {
+        show();
+    }
+}
+
+/// Asks for the window on `stream` and reads the answer.
+fn request_show(stream: impl Read + Write) -> io::Result<Answer> {
+    let mut reader = BufReader::new(stream);
+    writeln!(reader.get_mut(), "show {}", env!("CARGO_PKG_VERSION"))?;
+    reader.get_mut().flush()?;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
     let mut words = line.split_whitespace();
     match (
         words.next(),
@@ -251,12 +230,179 @@ pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
     }
 }
 
-#[cfg(not(unix))]
-pub fn ask_to_show(_holder: &Holder) -> io::Result<Answer> {
+fn not_listening() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "it does not listen for requests")
+}
+
+#[cfg(unix)]
+fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> {
+    use std::os::unix::net::UnixListener;
+    let path = socket_path(data);
+    // Left by a process that died: nobody listens on it any more.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::thread::Builder::new()
+        .name("timecard-instance".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                answer_show(&stream, &on_show);
+            }
+        })?;
+    Ok(path)
+}
+
+/// Asks the running window to come forward; returns its answer.
+#[cfg(unix)]
+pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
+    use std::os::unix::net::UnixStream;
+    let path = holder.socket.as_deref().ok_or_else(not_listening)?;
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    request_show(&stream)
+}
+
+/// On Windows the window listens on a named pipe, `\\.\pipe\timecard-…`,
+/// named after the data folder, that only this machine can reach. Each
+/// request is answered on a thread of its own, so a caller that never
+/// writes holds up no one.
+#[cfg(windows)]
+fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> {
+    let name = PathBuf::from(format!(r"\\.\pipe\timecard-{:08x}", root_digest(data)));
+    // The first instance is made here, so that a name already taken is an
+    // error now rather than on the listener's thread.
+    let mut pipe = pipe::Instance::create(&name, true)?;
+    let thread_name = name.clone();
+    std::thread::Builder::new()
+        .name("timecard-instance".into())
+        .spawn(move || {
+            loop {
+                if let Err(e) = pipe.connect() {
+                    log::warn!("show-window requests: {e}");
+                    return;
+                }
+                let connected = pipe.into_file();
+                let on_show = on_show.clone();
+                let _ = std::thread::Builder::new()
+                    .name("timecard-show".into())
+                    .spawn(move || answer_show(&connected, &on_show));
+                pipe = match pipe::Instance::create(&thread_name, false) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        log::warn!("show-window requests stop: {e}");
+                        return;
+                    }
+                };
+            }
+        })?;
+    Ok(name)
+}
+
+/// Asks the running window to come forward; returns its answer.
+#[cfg(windows)]
+pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
+    let path = holder.socket.as_deref().ok_or_else(not_listening)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(pipe) => return request_show(&pipe),
+            // ERROR_PIPE_BUSY: every instance is taken for a moment.
+            Err(e) if e.raw_os_error() == Some(231) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(windows)]
+mod pipe {
+    //! One instance of a named pipe's server end.
+
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::{FromRawHandle, OwnedHandle};
+    use std::path::Path;
+
+    use windows::Win32::Foundation::{ERROR_PIPE_CONNECTED, HANDLE, INVALID_HANDLE_VALUE};
+    use windows::Win32::Storage::FileSystem::{
+        FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAGS_AND_ATTRIBUTES, PIPE_ACCESS_DUPLEX,
+    };
+    use windows::Win32::System::Pipes::{
+        ConnectNamedPipe, CreateNamedPipeW, PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS,
+        PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
+    };
+    use windows::core::PCWSTR;
+
+    pub struct Instance(OwnedHandle);
+
+    impl Instance {
+        /// A new instance of the pipe `name`; `first` fails if another
+        /// process already serves that name.
+        pub fn create(name: &Path, first: bool) -> io::Result<Instance> {
+            let wide: Vec<u16> = name.as_os_str().encode_wide().chain([0]).collect();
+            let mut mode = PIPE_ACCESS_DUPLEX;
+            if first {
+                mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
+            }
+            // SAFETY: the name is NUL-terminated; the handle returned is
+            // owned from here on.
+            let handle = unsafe {
+                CreateNamedPipeW(
+                    PCWSTR(wide.as_ptr()),
+                    FILE_FLAGS_AND_ATTRIBUTES(mode.0),
+                    PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                    PIPE_UNLIMITED_INSTANCES,
+                    512,
+                    512,
+                    0,
+                    None,
+                )
+            };
+            if handle == INVALID_HANDLE_VALUE {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: a valid handle nobody else owns.
+            Ok(Instance(unsafe { OwnedHandle::from_raw_handle(handle.0) }))
+        }
+
+        /// Waits for a caller.
+        pub fn connect(&mut self) -> io::Result<()> {
+            use std::os::windows::io::AsRawHandle;
+            // SAFETY: the handle is a pipe instance this owns.
+            match unsafe { ConnectNamedPipe(HANDLE(self.0.as_raw_handle()), None) } {
+                Ok(()) => Ok(()),
+                // The caller came between create and connect.
+                Err(e) if e.code() == ERROR_PIPE_CONNECTED.to_hresult() => Ok(()),
+                Err(e) => Err(io::Error::other(e.message())),
+            }
+        }
+
+        /// The connected pipe, to read and write like a file.
+        pub fn into_file(self) -> File {
+            File::from(self.0)
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn listen_for_show(_data: &DataDir, _on_show: ShowHandler) -> io::Result<PathBuf> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
-        "show-window requests need a Unix socket",
+        "show-window requests are not made on this system",
     ))
+}
+
+#[cfg(not(any(unix, windows)))]
+pub fn ask_to_show(_holder: &Holder) -> io::Result<Answer> {
+    Err(not_listening())
 }
 
 #[cfg(test)]

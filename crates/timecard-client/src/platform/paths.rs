@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use timecard_core::fs::durable;
+use timecard_core::fs::private;
 use timecard_core::fs::read::read_regular;
 
 /// The id in a `device-id` file: letters, digits, `-`, `_` and `.` only
@@ -53,14 +54,12 @@ impl DataDir {
         DataDir::at(root)
     }
 
-    /// Uses `root` as the data folder, creating it if needed.
+    /// Uses `root` as the data folder, creating it if needed, owner-only
+    /// (0700 on Unix; on Windows an access list naming the current user,
+    /// which what is made inside inherits).
     pub fn at(root: PathBuf) -> io::Result<DataDir> {
-        fs::create_dir_all(&root)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
-        }
+        private::create_dir_all(&root)?;
+        private::restrict(&root)?;
         Ok(DataDir { root })
     }
 

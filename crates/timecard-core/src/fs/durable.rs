@@ -3,9 +3,11 @@
 //! point leaves either no file or the whole file under the final name; the
 //! temporary files a crash leaves behind are recognised by their name.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+
+use super::private;
 
 /// Prefix and suffix of temporary files; nothing with this shape is ever a segment.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -42,18 +44,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8], private: bool) -> io::Result<()> 
     let result = (|| {
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
         if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            private::create_owner_only(&mut options);
         }
-        #[cfg(not(unix))]
-        let _ = private;
         let mut file = options.open(&temp)?;
+        if private && cfg!(windows) {
+            private::restrict(&temp)?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&temp, dir.join(name))?;
+        rename(&temp, &dir.join(name))?;
         sync_dir(dir)
     })();
     if result.is_err() {
@@ -65,14 +66,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8], private: bool) -> io::Result<()> 
 /// Creates `dir` and any missing parents readable by their owner only
 /// (0700 whatever the umask allows); folders that exist are left as they are.
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
+    private::create_dir_all(dir)
 }
 
 /// Removes `dir/name` and makes the removal durable.
@@ -93,14 +87,51 @@ pub fn move_file(
     to_dir: &Path,
     to_name: impl AsRef<Path>,
 ) -> io::Result<()> {
-    fs::rename(from_dir.join(name), to_dir.join(to_name))?;
+    rename(&from_dir.join(name), &to_dir.join(to_name))?;
     sync_dir(to_dir)?;
     sync_dir(from_dir)
 }
 
 /// Makes the folder's entries (creations, renames, removals) durable.
+///
+/// On Windows a folder cannot be opened as a file to flush it; there the
+/// rename itself is written through ([`rename`]) and NTFS journals the
+/// folder's entries, so this does nothing.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    #[cfg(windows)]
+    {
+        let _ = dir;
+        Ok(())
+    }
+    #[cfg(not(windows))]
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Renames `from` over `to`. On Windows the call returns only once the
+/// move is on the disk (`MOVEFILE_WRITE_THROUGH`); elsewhere the caller
+/// syncs the folder.
+fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::OsStrExt;
+        use windows::Win32::Storage::FileSystem::{
+            MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH, MoveFileExW,
+        };
+        use windows::core::PCWSTR;
+        let wide = |p: &Path| -> Vec<u16> { p.as_os_str().encode_wide().chain([0]).collect() };
+        let (from, to) = (wide(from), wide(to));
+        // SAFETY: both names are NUL-terminated and live across the call.
+        unsafe {
+            MoveFileExW(
+                PCWSTR(from.as_ptr()),
+                PCWSTR(to.as_ptr()),
+                MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+            )
+        }
+        .map_err(|e| io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+    }
+    #[cfg(not(windows))]
+    fs::rename(from, to)
 }
 
 #[cfg(test)]

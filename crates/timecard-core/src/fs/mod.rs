@@ -2,4 +2,5 @@
 //! careful reads from folders other hands can reach.
 
 pub mod durable;
+pub mod private;
 pub mod read;

@@ -1,0 +1,187 @@
+//! Owner-only files and folders, on every system: the session token, the
+//! private key, a server's database and data folder.
+//!
+//! On Unix that is the permission bits (0700 folders, 0600 files). On
+//! Windows it is an access-control list naming the current user only,
+//! protected from inheriting the parent's entries, and inherited by what is
+//! created inside a folder made private.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+
+/// Creates `dir` and any missing parents; the last one (and any parent
+/// created on the way, on Unix) is owner-only. Folders that exist are left
+/// as they are.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    #[cfg(windows)]
+    let existed = dir.is_dir();
+    builder.create(dir)?;
+    #[cfg(windows)]
+    if !existed {
+        windows::owner_only(dir, true)?;
+    }
+    Ok(())
+}
+
+/// Makes `options` create files readable by their owner only (Unix). On
+/// Windows call [`restrict`] on the new file before writing a secret into
+/// it (a file created in a private folder is private already).
+pub fn create_owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// What [`restrict`] found before it made the entry owner-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Before {
+    /// Already owner-only (or this system cannot tell: Windows).
+    Private,
+    /// Open to others, with these Unix permission bits.
+    Open(u32),
+}
+
+/// Makes the file or folder at `path` owner-only, and says whether it was
+/// open to others before. A folder's new access list is inherited by what
+/// is created inside it.
+pub fn restrict(path: &Path) -> io::Result<Before> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return Ok(Before::Private);
+        }
+        let owner_only = if meta.is_dir() { 0o700 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(owner_only))?;
+        Ok(Before::Open(mode))
+    }
+    #[cfg(windows)]
+    {
+        windows::owner_only(path, std::fs::metadata(path)?.is_dir())?;
+        Ok(Before::Private)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = path;
+        Ok(Before::Private)
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    //! The current user's SID in a protected DACL of one entry.
+
+    use std::io;
+    use std::os::windows::ffi::OsStrExt;
+    use std::path::Path;
+
+    use windows::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows::Win32::Security::Authorization::{SE_FILE_OBJECT, SetNamedSecurityInfoW};
+    use windows::Win32::Security::{
+        ACE_FLAGS, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE,
+        DACL_SECURITY_INFORMATION, GetLengthSid, GetTokenInformation, InitializeAcl,
+        OBJECT_INHERIT_ACE, PROTECTED_DACL_SECURITY_INFORMATION, TOKEN_QUERY, TOKEN_USER,
+        TokenUser,
+    };
+    use windows::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
+    use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    use windows::core::PCWSTR;
+
+    pub(super) fn owner_only(path: &Path, folder: bool) -> io::Result<()> {
+        // SAFETY: every buffer handed to the calls below is sized by the
+        // call that asks for its size, and outlives the calls using it.
+        unsafe {
+            let mut token = HANDLE::default();
+            OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token).map_err(io_error)?;
+            let mut needed = 0u32;
+            let _ = GetTokenInformation(token, TokenUser, None, 0, &mut needed);
+            // u64 words keep TOKEN_USER aligned.
+            let mut user = vec![0u64; (needed as usize).div_ceil(8)];
+            let read = GetTokenInformation(
+                token,
+                TokenUser,
+                Some(user.as_mut_ptr().cast()),
+                needed,
+                &mut needed,
+            );
+            let _ = CloseHandle(token);
+            read.map_err(io_error)?;
+            let sid = (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid;
+
+            // An ACL header, one ACCESS_ALLOWED_ACE (header + mask) and the SID.
+            let size = 8 + 8 + GetLengthSid(sid) as usize;
+            let mut acl = vec![0u64; size.div_ceil(8)];
+            let acl_ptr = acl.as_mut_ptr().cast::<ACL>();
+            InitializeAcl(acl_ptr, (acl.len() * 8) as u32, ACL_REVISION).map_err(io_error)?;
+            let inherit = if folder {
+                OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE
+            } else {
+                ACE_FLAGS(0)
+            };
+            AddAccessAllowedAceEx(acl_ptr, ACL_REVISION, inherit, FILE_ALL_ACCESS.0, sid)
+                .map_err(io_error)?;
+
+            let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+            let status = SetNamedSecurityInfoW(
+                PCWSTR(wide.as_ptr()),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                None,
+                None,
+                Some(acl_ptr),
+                None,
+            );
+            if status.is_err() {
+                return Err(io::Error::from_raw_os_error(status.0 as i32));
+            }
+        }
+        Ok(())
+    }
+
+    fn io_error(e: windows::core::Error) -> io::Error {
+        io::Error::other(e.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn restrict_says_what_was_open_and_closes_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(restrict(&file).unwrap(), Before::Open(0o644));
+        assert_eq!(restrict(&file).unwrap(), Before::Private);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_private_folder_takes_files_and_can_be_restricted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("a").join("b");
+        create_dir_all(&inner).unwrap();
+        std::fs::write(inner.join("secret"), b"token").unwrap();
+        restrict(&inner.join("secret")).unwrap();
+        restrict(&inner).unwrap();
+        assert_eq!(std::fs::read(inner.join("secret")).unwrap(), b"token");
+    }
+}
