@@ -34,4 +34,5 @@ mod ui;
 mod wayland_sway;
 mod web;
 mod window_xvfb;
+mod windows_wine;
 mod worker;

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::cli::{run, text};
+use crate::common::picture::{decode, difference};
 use crate::common::sway::Sway;
 
 const FIXTURE: &str = concat!(
@@ -24,29 +25,6 @@ fn capture(sway: &Sway, out: &Path, source: &[&str]) -> std::process::Output {
         .env_remove("DISPLAY")
         .envs(sway.env());
     run(&mut command, None)
-}
-
-fn decode(path: &Path) -> image::RgbImage {
-    image::open(path).expect("a JPEG").to_rgb8()
-}
-
-/// Mean absolute difference per channel between `a` at `(ax, ay)` and `b`
-/// at `(bx, by)`, over a `w`×`h` grid of 400 samples.
-fn difference(a: &image::RgbImage, at: (u32, u32), b: &image::RgbImage, size: (u32, u32)) -> f64 {
-    let mut sum = 0u64;
-    let mut n = 0u64;
-    for i in 0..20 {
-        for j in 0..20 {
-            let (x, y) = (size.0 * i / 20 + 7, size.1 * j / 20 + 5);
-            let p = a.get_pixel(at.0 + x, at.1 + y).0;
-            let q = b.get_pixel(x, y).0;
-            for c in 0..3 {
-                sum += (i64::from(p[c]) - i64::from(q[c])).unsigned_abs();
-                n += 1;
-            }
-        }
-    }
-    sum as f64 / n as f64
 }
 
 #[test]

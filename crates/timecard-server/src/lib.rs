@@ -129,8 +129,7 @@ pub fn make_private(data_dir: &Path) -> io::Result<()> {
         );
     }
     let db = data_dir.join(DB_FILE);
-    private::create_owner_only(std::fs::OpenOptions::new().append(true).create(true))
-        .open(&db)?;
+    private::create_owner_only(std::fs::OpenOptions::new().append(true).create(true)).open(&db)?;
     for name in [
         DB_FILE.to_owned(),
         format!("{DB_FILE}-wal"),

@@ -228,7 +228,11 @@ fn wait_for_signals(_certificate: &Path, mut reload: impl FnMut()) -> anyhow::Re
 #[cfg(windows)]
 fn wait_for_signals(certificate: &Path, mut reload: impl FnMut()) -> anyhow::Result<()> {
     use tokio::signal::windows::{ctrl_c, ctrl_close, ctrl_shutdown};
-    let modified = || std::fs::metadata(certificate).and_then(|m| m.modified()).ok();
+    let modified = || {
+        std::fs::metadata(certificate)
+            .and_then(|m| m.modified())
+            .ok()
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -65,6 +65,7 @@ pub fn tracker(dir: &Path) -> Tracker {
 pub mod cli;
 pub mod dbus;
 pub mod device;
+pub mod picture;
 pub mod postgres;
 pub mod s3;
 pub mod server;
@@ -73,6 +74,7 @@ pub mod small_disk;
 pub mod store;
 pub mod sway;
 pub mod webdriver;
+pub mod wine;
 pub mod xvfb;
 
 /// The `timecard-server` binary. It belongs to the `timecard-server` crate,

@@ -4,16 +4,15 @@
 //! section, whose pixels are B G R X like X11's.
 
 use windows::Win32::Graphics::Gdi::{
-    BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BitBlt, CAPTUREBLT, CreateCompatibleDC,
-    CreateDIBSection, DIB_RGB_COLORS, DeleteDC, DeleteObject, GdiFlush, GetDC, HBITMAP, HDC,
-    HGDIOBJ, ReleaseDC, SRCCOPY, SelectObject,
+    BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BitBlt, CAPTUREBLT, CreateCompatibleDC, CreateDIBSection,
+    DIB_RGB_COLORS, DeleteDC, DeleteObject, GdiFlush, GetDC, HBITMAP, HDC, HGDIOBJ, ReleaseDC,
+    SRCCOPY, SelectObject,
 };
 use windows::Win32::UI::HiDpi::{
     DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2, SetProcessDpiAwarenessContext,
 };
 use windows::Win32::UI::WindowsAndMessaging::{
-    GetSystemMetrics, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN, SM_XVIRTUALSCREEN,
-    SM_YVIRTUALSCREEN,
+    GetSystemMetrics, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN, SM_XVIRTUALSCREEN, SM_YVIRTUALSCREEN,
 };
 
 use super::frame::Frame;
@@ -55,7 +54,8 @@ impl GdiScreen {
         // process that did not declare DPI awareness a scaled-down screen.
         // The window's toolkit asks for the same; whichever asks first wins.
         // SAFETY: a process-wide setting with no pointers.
-        let _ = unsafe { SetProcessDpiAwarenessContext(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) };
+        let _ =
+            unsafe { SetProcessDpiAwarenessContext(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) };
         GdiScreen { quality, max_side }
     }
 
@@ -107,7 +107,12 @@ impl GdiScreen {
             );
             let _ = GdiFlush();
             SelectObject(dcs.memory, previous);
-            copied.map_err(|e| failed("the copy of the screen was refused (a locked or secure desktop?)", e))?;
+            copied.map_err(|e| {
+                failed(
+                    "the copy of the screen was refused (a locked or secure desktop?)",
+                    e,
+                )
+            })?;
             let len = width as usize * height as usize * 4;
             std::slice::from_raw_parts(bits.cast::<u8>(), len).to_vec()
         };

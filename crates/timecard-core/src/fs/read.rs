@@ -38,9 +38,14 @@ fn open_regular(path: &Path) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
+    // Elsewhere (Windows) a folder cannot even be opened as a file: the
+    // entry's own type is checked first, then the opened file's.
     #[cfg(not(unix))]
-    if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(not_regular("a symbolic link"));
+    {
+        let kind = fs::symlink_metadata(path)?.file_type();
+        if !kind.is_file() {
+            return Err(not_regular(describe(kind)));
+        }
     }
     let file = options.open(path).map_err(|e| {
         #[cfg(unix)]

@@ -1,0 +1,327 @@
+//! The Windows build under Wine on a private Xvfb (issue 16): real
+//! `timecard.exe` and `timecard-server.exe` binaries, cross-built here,
+//! talking to Linux programs. Wine's desktop is the X screen, so GDI reads
+//! what Xvfb shows, and `xdotool` input on a Wine window is input to
+//! Windows' `GetLastInputInfo`.
+//!
+//! What only a real Windows shows (DPI scaling, several monitors with
+//! negative origins, the secure desktop, Defender, NTFS access lists) is
+//! listed in the README's Windows section.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::common::cli::{run, text, timecard_server};
+use crate::common::picture::{decode, difference};
+use crate::common::serving::Serving;
+use crate::common::wine::Wine;
+use crate::common::xvfb::{Killed, Xvfb, tools_present, wait_until, xdotool};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/screens/desktop-1920x1080.jpg"
+);
+
+fn wine() -> Option<&'static Wine> {
+    if !tools_present(&["Xvfb", "xdotool", "import", "display"]) {
+        return None;
+    }
+    Wine::get()
+}
+
+/// Shows the fixture on the root window (ImageMagick's `display`), and
+/// waits until the X server shows it.
+fn show_fixture(display: &str) {
+    let _ = Command::new("display")
+        .args(["-window", "root", FIXTURE])
+        .env("DISPLAY", display)
+        .output();
+    let fixture = decode(Path::new(FIXTURE));
+    let want = fixture.get_pixel(100, 100).0;
+    wait_until(
+        "the fixture on the root window",
+        Duration::from_secs(10),
+        || crate::common::xvfb::pixel(display, 100, 100) == Some((want[0], want[1], want[2])),
+    );
+}
+
+// The unit tests of every crate, as Windows programs.
+#[test]
+fn unit_tests_pass_under_wine() {
+    let Some(wine) = wine() else { return };
+    let _session = wine.session();
+    let x = Xvfb::start("1280x800x24");
+    let out = wine.cargo_with(
+        &["test", "--release", "--workspace", "--lib", "--bins"],
+        &[("DISPLAY", x.display.as_str())],
+    );
+    let printed = text(&out);
+    let passed: usize = printed
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    // Every crate's tests ran (the Windows-only ones among them).
+    assert!(passed >= 100, "only {passed} tests ran:\n{printed}");
+    for name in [
+        "activity::windows::tests::this_session_answers",
+        "platform::instance::tests::second_acquire_names_the_holder_and_a_dropped_guard_frees_the_lock",
+        "fs::private::tests::a_private_folder_takes_files_and_can_be_restricted_again",
+    ] {
+        assert!(
+            printed.contains(&format!("test {name} ... ok")),
+            "{name}:\n{printed}"
+        );
+    }
+}
+
+// `timecard.exe capture` reads the X screen through GDI, pixel-true.
+#[test]
+fn capture_under_wine_is_pixel_true() {
+    let Some(wine) = wine() else { return };
+    let _session = wine.session();
+    let x = Xvfb::start("1920x1080x24");
+    // Wine's desktop first, then the picture on it.
+    let started = run(
+        wine.command("timecard.exe", &x.display).arg("--version"),
+        None,
+    );
+    assert!(started.status.success(), "{}", text(&started));
+    show_fixture(&x.display);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("screen.jpg");
+    let taken = run(
+        wine.command("timecard.exe", &x.display)
+            .args(["capture", "--quality", "100", "--out"])
+            .arg(&out),
+        None,
+    );
+    assert!(taken.status.success(), "{}", text(&taken));
+    assert!(text(&taken).contains("1920×1080"), "{}", text(&taken));
+    let picture = decode(&out);
+    assert_eq!(picture.dimensions(), (1920, 1080));
+    let error = difference(&picture, (0, 0), &decode(Path::new(FIXTURE)), (1900, 1060));
+    assert!(error < 8.0, "mean difference {error}");
+    // The Linux source names are refused with the reason.
+    let refused = run(
+        wine.command("timecard.exe", &x.display)
+            .args(["capture", "--source", "x11", "--out"])
+            .arg(&out),
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("Windows uses GDI"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// A Linux server with `ann` and her hourly contract `work`, on a 10-s grid.
+fn linux_server(dir: &Path) -> Serving {
+    let data = dir.join("server");
+    let out = timecard_server(
+        &data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(
+        &data,
+        &[
+            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
+            "hourly",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    Serving::start(&data, &["--listen", "127.0.0.1:0", "--segment-secs", "10"])
+}
+
+// `timecard.exe login` and `track --for 30s` against a Linux server over
+// TLS: the segments land with their screenshots, and input typed into a
+// Windows program marks exactly its sub-slot active.
+#[test]
+fn tracking_under_wine_uploads_segments_with_screenshots_and_activity() {
+    let Some(wine) = wine() else { return };
+    let _session = wine.session();
+    let x = Xvfb::start("1920x1080x24");
+    let dir = tempfile::tempdir().unwrap();
+    let serving = linux_server(dir.path());
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let timecard = |args: &[&str], stdin: Option<&str>| {
+        run(
+            wine.command("timecard.exe", &x.display)
+                .args(args)
+                .env("TIMECARD_DATA_DIR", &app),
+            stdin,
+        )
+    };
+    let ca = dir.path().join("server/tls/cert.pem");
+    let signed = timecard(
+        &[
+            "login",
+            "--server",
+            &serving.url,
+            "--ca",
+            ca.to_str().unwrap(),
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some("a long password"),
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+
+    // A Windows program to type into: Wine's Notepad.
+    let _notepad = Killed(
+        Command::new("wine")
+            .arg("notepad")
+            .envs(wine.env())
+            .env("DISPLAY", &x.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let notepad = wait_for_window(&x.display, "Notepad");
+
+    let mut track = wine.command("timecard.exe", &x.display);
+    track
+        .args(["track", "--contract", "work", "--for", "30s"])
+        .env("TIMECARD_DATA_DIR", &app)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let tracking = track.spawn().unwrap();
+    // Input well inside the run, on the wall clock.
+    while started.elapsed() < Duration::from_secs(14) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    xdotool(&x.display, &["mousemove", "--window", &notepad, "40", "60"]);
+    xdotool(&x.display, &["mousemove", "--window", &notepad, "90", "80"]);
+    let typed = Utc::now();
+    let tracked = tracking.wait_with_output().unwrap();
+    assert!(tracked.status.success(), "{}", text(&tracked));
+    assert!(
+        text(&tracked).contains("everything is uploaded"),
+        "{}",
+        text(&tracked)
+    );
+
+    // What the Linux server has.
+    let listed = timecard(&["diary", "--json"], None);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let diary: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let segments = diary["segments"].as_array().expect("segments");
+    let with_pictures = segments
+        .iter()
+        .filter(|s| s["has_screenshot"] == serde_json::Value::Bool(true))
+        .count();
+    assert!(with_pictures >= 2, "{diary:#}");
+    assert!(
+        segments.iter().all(|s| s["capture_note"].is_null()),
+        "{diary:#}"
+    );
+    // The input's sub-slot (one second on a 10-s grid) is active, within
+    // a second either way; nothing before it is.
+    let mut active: Vec<DateTime<Utc>> = Vec::new();
+    for s in segments {
+        let start: DateTime<Utc> = s["start"].as_str().unwrap().parse().unwrap();
+        let mask = s["activity"].as_u64().unwrap();
+        active.extend(
+            (0..10)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| start + chrono::Duration::seconds(i)),
+        );
+    }
+    let second = chrono::Duration::seconds(1);
+    assert!(
+        active.iter().all(|t| *t >= typed - second * 2),
+        "activity before any input (input at {typed}): {active:?}\n{diary:#}"
+    );
+    assert!(
+        active.iter().any(|t| *t <= typed + second),
+        "the input at {typed} is not in the activity: {active:?}\n{diary:#}"
+    );
+}
+
+/// Waits for a window whose name contains `name`; its X id.
+fn wait_for_window(display: &str, name: &str) -> String {
+    let mut id = String::new();
+    wait_until(name, Duration::from_secs(60), || {
+        let out = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", name])
+            .env("DISPLAY", display)
+            .output()
+            .unwrap();
+        id = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        !id.is_empty()
+    });
+    id
+}
+
+// The window opens (WGL through Mesa under Wine), with the built-in local
+// server; a second launch brings it forward through the named pipe. The
+// picture is kept in target/tmp/wine-screens/ to be looked at.
+#[test]
+fn the_window_opens_under_wine_and_a_second_launch_asks_it_forward() {
+    let Some(wine) = wine() else { return };
+    let _session = wine.session();
+    let x = Xvfb::start("1280x800x24");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _window = Killed(
+        wine.command("timecard.exe", &x.display)
+            .env("TIMECARD_DATA_DIR", &data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let window = wait_for_window(&x.display, "Timecard");
+    // Drawn: the status line names the built-in server.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wine-screens");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("window.png");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        crate::common::xvfb::screenshot(&x.display, &shot);
+        let picture = image::open(&shot).unwrap().to_rgb8();
+        // The window's light background fills most of its area.
+        let light = picture
+            .pixels()
+            .filter(|p| p.0.iter().all(|c| *c > 230))
+            .count();
+        if light > 100_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window never drew ({light} light pixels)"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let second = run(
+        wine.command("timecard.exe", &x.display)
+            .env("TIMECARD_DATA_DIR", &data),
+        None,
+    );
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("its window was brought forward"),
+        "{}",
+        text(&second)
+    );
+    let _ = window;
+}
