@@ -47,8 +47,8 @@ fn open_regular(path: &Path) -> io::Result<File> {
             return Err(not_regular(describe(kind)));
         }
     }
+    #[cfg(unix)]
     let file = options.open(path).map_err(|e| {
-        #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP)
             && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
         {
@@ -56,6 +56,8 @@ fn open_regular(path: &Path) -> io::Result<File> {
         }
         e
     })?;
+    #[cfg(not(unix))]
+    let file = options.open(path)?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() {
         return Err(not_regular(describe(kind)));
