@@ -83,7 +83,7 @@ pub enum Command {
         quality: Option<u8>,
         /// Where the picture comes from: what the session offers (auto),
         /// the desktop portal (GNOME, KDE), wlr-screencopy (Sway, Hyprland,
-        /// river) or X11.
+        /// river) or X11 on Linux; GDI on Windows.
         #[arg(long, default_value = "auto", value_parser = parse_source)]
         source: timecard_client::capture::SourceChoice,
     },
@@ -166,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&data.settings_file())?;
     match cli.command {
         None => {
+            timecard_client::platform::console::leave_own_console();
             crate::ui::run_app(data, settings, instance)?;
             Ok(ExitCode::SUCCESS)
         }
