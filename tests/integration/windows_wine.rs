@@ -26,26 +26,81 @@ const FIXTURE: &str = concat!(
 );
 
 fn wine() -> Option<&'static Wine> {
-    if !tools_present(&["Xvfb", "xdotool", "import", "display"]) {
+    if !tools_present(&["Xvfb", "xdotool", "import"]) {
         return None;
     }
     Wine::get()
 }
 
-/// Shows the fixture on the root window (ImageMagick's `display`), and
-/// waits until the X server shows it.
-fn show_fixture(display: &str) {
-    let _ = Command::new("display")
-        .args(["-window", "root", FIXTURE])
-        .env("DISPLAY", display)
-        .output();
+/// Shows the fixture full-screen in an X window of its own (Wine's desktop
+/// may paint the root window over), whose background is a pixmap holding
+/// the picture, so the server redraws it whatever covers it; and waits
+/// until the X server shows it. The window lasts as long as the returned
+/// connection.
+fn show_fixture(display: &str) -> x11rb::rust_connection::RustConnection {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, WindowClass,
+    };
     let fixture = decode(Path::new(FIXTURE));
+    let (width, height) = fixture.dimensions();
+    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let depth = conn.setup().roots[screen].root_depth;
+    let pixmap = conn.generate_id().unwrap();
+    conn.create_pixmap(depth, pixmap, root, width as u16, height as u16)
+        .unwrap();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, pixmap, &CreateGCAux::new()).unwrap();
+    // Strips small enough for a request without BIG-REQUESTS.
+    let rows = 30;
+    for top in (0..height).step_by(rows as usize) {
+        let strip = rows.min(height - top);
+        let mut bgrx = Vec::with_capacity((width * strip * 4) as usize);
+        for y in top..top + strip {
+            for x in 0..width {
+                let [r, g, b] = fixture.get_pixel(x, y).0;
+                bgrx.extend_from_slice(&[b, g, r, 0]);
+            }
+        }
+        conn.put_image(
+            ImageFormat::Z_PIXMAP,
+            pixmap,
+            gc,
+            width as u16,
+            strip as u16,
+            0,
+            top as i16,
+            0,
+            depth,
+            &bgrx,
+        )
+        .unwrap();
+    }
+    let window = conn.generate_id().unwrap();
+    conn.create_window(
+        depth,
+        window,
+        root,
+        0,
+        0,
+        width as u16,
+        height as u16,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new()
+            .background_pixmap(pixmap)
+            .override_redirect(1),
+    )
+    .unwrap();
+    conn.map_window(window).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
     let want = fixture.get_pixel(100, 100).0;
-    wait_until(
-        "the fixture on the root window",
-        Duration::from_secs(10),
-        || crate::common::xvfb::pixel(display, 100, 100) == Some((want[0], want[1], want[2])),
-    );
+    wait_until("the fixture on screen", Duration::from_secs(10), || {
+        crate::common::xvfb::pixel(display, 100, 100) == Some((want[0], want[1], want[2]))
+    });
+    conn
 }
 
 // The unit tests of every crate, as Windows programs.
@@ -90,7 +145,7 @@ fn capture_under_wine_is_pixel_true() {
         None,
     );
     assert!(started.status.success(), "{}", text(&started));
-    show_fixture(&x.display);
+    let _fixture = show_fixture(&x.display);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("screen.jpg");
     let taken = run(
