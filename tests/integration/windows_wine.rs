@@ -378,5 +378,12 @@ fn the_window_opens_under_wine_and_a_second_launch_asks_it_forward() {
         "{}",
         text(&second)
     );
+    // The data folder the Windows program made lets nobody else in: Wine
+    // keeps its access list (the current user only) as permission bits.
+    let others = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o007
+    };
+    assert_eq!(others, 0, "the data folder is open to other users");
     let _ = window;
 }

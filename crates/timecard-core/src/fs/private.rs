@@ -89,14 +89,15 @@ mod windows {
     use std::path::Path;
 
     use windows::Win32::Foundation::{CloseHandle, HANDLE};
-    use windows::Win32::Security::Authorization::{SE_FILE_OBJECT, SetNamedSecurityInfoW};
     use windows::Win32::Security::{
         ACE_FLAGS, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE,
         DACL_SECURITY_INFORMATION, GetLengthSid, GetTokenInformation, InitializeAcl,
-        OBJECT_INHERIT_ACE, PROTECTED_DACL_SECURITY_INFORMATION, TOKEN_QUERY, TOKEN_USER,
-        TokenUser,
+        InitializeSecurityDescriptor, OBJECT_INHERIT_ACE, PSECURITY_DESCRIPTOR, SE_DACL_PROTECTED,
+        SECURITY_DESCRIPTOR, SetFileSecurityW, SetSecurityDescriptorControl,
+        SetSecurityDescriptorDacl, TOKEN_QUERY, TOKEN_USER, TokenUser,
     };
     use windows::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
+    use windows::Win32::System::SystemServices::SECURITY_DESCRIPTOR_REVISION;
     use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
     use windows::core::PCWSTR;
 
@@ -134,18 +135,20 @@ mod windows {
             AddAccessAllowedAceEx(acl_ptr, ACL_REVISION, inherit, FILE_ALL_ACCESS.0, sid)
                 .map_err(io_error)?;
 
+            // SetFileSecurityW with a protected descriptor, not
+            // SetNamedSecurityInfoW: the latter merges the parent's
+            // inheritable entries in under Wine, protected or not. What is
+            // inside a folder made private is made after it, and inherits.
+            let mut sd = SECURITY_DESCRIPTOR::default();
+            let sd_ptr = PSECURITY_DESCRIPTOR(std::ptr::addr_of_mut!(sd).cast());
+            InitializeSecurityDescriptor(sd_ptr, SECURITY_DESCRIPTOR_REVISION).map_err(io_error)?;
+            SetSecurityDescriptorDacl(sd_ptr, true, Some(acl_ptr), false).map_err(io_error)?;
+            SetSecurityDescriptorControl(sd_ptr, SE_DACL_PROTECTED, SE_DACL_PROTECTED)
+                .map_err(io_error)?;
             let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
-            let status = SetNamedSecurityInfoW(
-                PCWSTR(wide.as_ptr()),
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                None,
-                None,
-                Some(acl_ptr),
-                None,
-            );
-            if status.is_err() {
-                return Err(io::Error::from_raw_os_error(status.0 as i32));
+            if !SetFileSecurityW(PCWSTR(wide.as_ptr()), DACL_SECURITY_INFORMATION, sd_ptr).as_bool()
+            {
+                return Err(io::Error::last_os_error());
             }
         }
         Ok(())
@@ -174,11 +177,10 @@ mod windows {
     pub(super) fn describe(path: &Path) -> io::Result<(bool, Vec<String>, String)> {
         use windows::Win32::Foundation::{HLOCAL, LocalFree};
         use windows::Win32::Security::Authorization::{
-            ConvertSidToStringSidW, GetNamedSecurityInfoW,
+            ConvertSidToStringSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT,
         };
         use windows::Win32::Security::{
-            ACCESS_ALLOWED_ACE, GetAce, GetSecurityDescriptorControl, PSECURITY_DESCRIPTOR, PSID,
-            SE_DACL_PROTECTED,
+            ACCESS_ALLOWED_ACE, GetAce, GetSecurityDescriptorControl, PSID,
         };
         use windows::core::PWSTR;
 
@@ -261,33 +263,47 @@ mod tests {
         assert_eq!(mode, 0o600);
     }
 
+    /// Everyone, Users, Authenticated Users.
+    #[cfg(windows)]
+    const BROAD: [&str; 3] = ["S-1-1-0", "S-1-5-32-545", "S-1-5-11"];
+
     #[cfg(windows)]
     #[test]
     fn the_access_list_names_the_current_user_only_and_is_inherited() {
+        // Wine keeps an access list as Unix permission bits and reads back
+        // one made from them (with SYSTEM in it, and no inheritance): there
+        // the check is that nobody else is let in.
+        let wine = windows::under_wine();
         let dir = tempfile::tempdir().unwrap();
+        let check = |path: &Path| {
+            let (protected, sids, me) = windows::describe(path).unwrap();
+            assert!(sids.contains(&me), "{sids:?} lacks {me}");
+            assert!(
+                !sids.iter().any(|s| BROAD.contains(&s.as_str())),
+                "{sids:?}"
+            );
+            if !wine {
+                assert!(
+                    protected,
+                    "{} still inherits its parent's entries",
+                    path.display()
+                );
+                assert_eq!(sids, vec![me]);
+            }
+        };
         let inner = dir.path().join("private");
         create_dir_all(&inner).unwrap();
-        if windows::under_wine() {
-            // Wine accepts the list but keeps only Unix permission bits,
-            // and reads back a list made from them: checked on Windows only.
-            std::fs::write(inner.join("token"), b"x").unwrap();
-            restrict(&inner.join("token")).unwrap();
-            return;
-        }
-        let (protected, sids, me) = windows::describe(&inner).unwrap();
-        assert_eq!(sids, vec![me.clone()]);
-        assert!(protected, "the folder still inherits its parent's entries");
+        check(&inner);
         // A file made inside takes the folder's entry.
         std::fs::write(inner.join("token"), b"x").unwrap();
-        let (_, sids, _) = windows::describe(&inner.join("token")).unwrap();
-        assert_eq!(sids, vec![me.clone()]);
+        if !wine {
+            check(&inner.join("token"));
+        }
         // A file elsewhere, restricted on its own.
         let loose = dir.path().join("key.pem");
         std::fs::write(&loose, b"x").unwrap();
         restrict(&loose).unwrap();
-        let (protected, sids, _) = windows::describe(&loose).unwrap();
-        assert!(protected);
-        assert_eq!(sids, vec![me]);
+        check(&loose);
     }
 
     #[test]
