@@ -387,3 +387,97 @@ fn the_window_opens_under_wine_and_a_second_launch_asks_it_forward() {
     assert_eq!(others, 0, "the data folder is open to other users");
     let _ = window;
 }
+
+// `timecard-server.exe` under Wine serves the Linux app over TLS: a user
+// and a contract made with its admin commands, its key owner-only, and
+// time tracked by the Linux `timecard` stored once.
+#[test]
+fn the_windows_server_serves_the_linux_app() {
+    use std::io::{BufRead, BufReader};
+    let Some(wine) = wine() else { return };
+    let _session = wine.session();
+    let x = Xvfb::start("1280x800x24");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let admin = |args: &[&str], stdin: Option<&str>| {
+        let out = run(
+            wine.command("timecard-server.exe", &x.display)
+                .arg("--data")
+                .arg(&data)
+                .args(args),
+            stdin,
+        );
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    };
+    admin(
+        &["user", "add", "ann", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    admin(
+        &[
+            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
+            "hourly",
+        ],
+        None,
+    );
+    let mut serving = Killed(
+        wine.command("timecard-server.exe", &x.display)
+            .arg("--data")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--segment-secs", "10"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(serving.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("timecard-server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let others = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o007
+    };
+    assert_eq!(others(&data), 0, "the data folder is open to other users");
+    assert_eq!(
+        others(&data.join("tls/key.pem")),
+        0,
+        "the key is open to other users"
+    );
+
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let signed = crate::common::cli::sign_in(
+        &app,
+        &url,
+        &data.join("tls/cert.pem"),
+        "ann",
+        "a long password",
+        &[],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    let tracked =
+        crate::common::cli::timecard(&app, &["track", "--contract", "work", "--for", "12s"], None);
+    assert!(
+        text(&tracked).contains("everything is uploaded"),
+        "{}",
+        text(&tracked)
+    );
+    let listed = crate::common::cli::timecard(&app, &["diary", "--json"], None);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let diary: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let stored: i64 = diary["totals"]
+        .as_array()
+        .expect("totals")
+        .iter()
+        .map(|t| t["secs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(stored, 12, "{diary:#}");
+}
