@@ -98,6 +98,19 @@ pub struct Chosen {
     pub why: String,
 }
 
+impl Chosen {
+    /// No source: every capture fails with `why` (recorded on the segment
+    /// as "capture unavailable").
+    fn none(why: String) -> Chosen {
+        Chosen {
+            source: Box::new(Unavailable(why.clone())),
+            kind: None,
+            name: "none",
+            why,
+        }
+    }
+}
+
 /// Takes no screenshots, saying why on each try (recorded on the segment
 /// as "capture unavailable").
 struct Unavailable(String);
@@ -122,6 +135,19 @@ pub struct FullPicture {
     pub jpeg: Vec<u8>,
 }
 
+impl FullPicture {
+    /// `frame` at full size, encoded at `quality`.
+    #[cfg(any(target_os = "linux", windows))]
+    fn of(frame: &frame::Frame, quality: u8) -> Result<FullPicture, CaptureError> {
+        Ok(FullPicture {
+            width: frame.width,
+            height: frame.height,
+            black: frame.is_black(),
+            jpeg: frame.jpeg(quality)?,
+        })
+    }
+}
+
 /// One full-resolution picture from the source `choice` names (or the
 /// one [`choose`] picks), encoded at `quality`.
 #[cfg(target_os = "linux")]
@@ -136,9 +162,7 @@ pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, Ca
         SourceChoice::Screencopy => screencopy::WlrScreencopy::new(quality, u32::MAX).grab()?,
         SourceChoice::Portal => portal::Portal::new(quality, u32::MAX).grab()?,
         SourceChoice::Gdi => {
-            return Err(CaptureError::NoDisplay(
-                "GDI is the Windows screenshot source".into(),
-            ));
+            return Err(CaptureError::NoDisplay(GDI_ELSEWHERE.into()));
         }
         SourceChoice::X11 | SourceChoice::Auto => {
             // Encoded where the X server put the pixels: no copy of the screen.
@@ -152,12 +176,7 @@ pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, Ca
             });
         }
     };
-    Ok(FullPicture {
-        width: frame.width,
-        height: frame.height,
-        black: frame.is_black(),
-        jpeg: frame.jpeg(quality)?,
-    })
+    FullPicture::of(&frame, quality)
 }
 
 /// One full-resolution picture of the virtual screen, encoded at `quality`.
@@ -167,12 +186,7 @@ pub fn full_picture(choice: SourceChoice, quality: u8) -> Result<FullPicture, Ca
         return Err(CaptureError::NoDisplay(why));
     }
     let frame = gdi::GdiScreen::new(quality, u32::MAX).grab()?;
-    Ok(FullPicture {
-        width: frame.width,
-        height: frame.height,
-        black: frame.is_black(),
-        jpeg: frame.jpeg(quality)?,
-    })
+    FullPicture::of(&frame, quality)
 }
 
 /// Why `choice` cannot be used on Windows, if it cannot.
@@ -190,12 +204,7 @@ fn not_on_windows(choice: SourceChoice) -> Option<String> {
 #[cfg(windows)]
 pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
     if let Some(why) = not_on_windows(choice) {
-        return Chosen {
-            source: Box::new(Unavailable(why.clone())),
-            kind: None,
-            name: "none",
-            why,
-        };
+        return Chosen::none(why);
     }
     let screen = gdi::VirtualScreen::now();
     Chosen {
@@ -221,13 +230,11 @@ const NOT_HERE: &str = "screenshots are not taken on this system yet";
 /// Chooses the screenshot source for this session.
 #[cfg(not(any(target_os = "linux", windows)))]
 pub fn choose(_choice: SourceChoice, _quality: u8, _max_side: u32) -> Chosen {
-    Chosen {
-        source: Box::new(Unavailable(NOT_HERE.into())),
-        kind: None,
-        name: "none",
-        why: NOT_HERE.into(),
-    }
+    Chosen::none(NOT_HERE.into())
 }
+
+#[cfg(target_os = "linux")]
+const GDI_ELSEWHERE: &str = "GDI is the Windows screenshot source";
 
 /// Chooses the screenshot source for this session.
 #[cfg(target_os = "linux")]
@@ -254,15 +261,7 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
         SourceChoice::Portal => portal("asked for".into()),
         SourceChoice::X11 => x11("asked for".into()),
         SourceChoice::Screencopy => screencopy("asked for".into()),
-        SourceChoice::Gdi => {
-            let why = "GDI is the Windows screenshot source".to_owned();
-            Chosen {
-                source: Box::new(Unavailable(why.clone())),
-                kind: None,
-                name: "none",
-                why,
-            }
-        }
+        SourceChoice::Gdi => Chosen::none(GDI_ELSEWHERE.into()),
         SourceChoice::Auto => match (session_var("WAYLAND_DISPLAY"), session_var("DISPLAY")) {
             (Some(wayland), display) => {
                 if screencopy::WlrScreencopy::available() {
@@ -277,25 +276,13 @@ pub fn choose(choice: SourceChoice, quality: u8, max_side: u32) -> Chosen {
                     let why = format!(
                         "the Wayland compositor ({wayland}) has no wlr-screencopy, there is no desktop portal and no X11 display"
                     );
-                    Chosen {
-                        source: Box::new(Unavailable(why.clone())),
-                        kind: None,
-                        name: "none",
-                        why,
-                    }
+                    Chosen::none(why)
                 }
             }
             (None, Some(display)) => x11(format!("an X11 session ({display})")),
-            (None, None) => {
-                let why =
-                    "neither WAYLAND_DISPLAY nor DISPLAY is set: no session to capture".to_owned();
-                Chosen {
-                    source: Box::new(Unavailable(why.clone())),
-                    kind: None,
-                    name: "none",
-                    why,
-                }
-            }
+            (None, None) => Chosen::none(
+                "neither WAYLAND_DISPLAY nor DISPLAY is set: no session to capture".into(),
+            ),
         },
     }
 }

@@ -92,8 +92,8 @@ mod windows {
     use windows::Win32::Security::{
         ACE_FLAGS, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE,
         DACL_SECURITY_INFORMATION, GetLengthSid, GetTokenInformation, InitializeAcl,
-        InitializeSecurityDescriptor, OBJECT_INHERIT_ACE, PSECURITY_DESCRIPTOR, SE_DACL_PROTECTED,
-        SECURITY_DESCRIPTOR, SetFileSecurityW, SetSecurityDescriptorControl,
+        InitializeSecurityDescriptor, OBJECT_INHERIT_ACE, PSECURITY_DESCRIPTOR, PSID,
+        SE_DACL_PROTECTED, SECURITY_DESCRIPTOR, SetFileSecurityW, SetSecurityDescriptorControl,
         SetSecurityDescriptorDacl, TOKEN_QUERY, TOKEN_USER, TokenUser,
     };
     use windows::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
@@ -101,27 +101,46 @@ mod windows {
     use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
     use windows::core::PCWSTR;
 
-    pub(super) fn owner_only(path: &Path, folder: bool) -> io::Result<()> {
-        // SAFETY: every buffer handed to the calls below is sized by the
-        // call that asks for its size, and outlives the calls using it.
-        unsafe {
-            let mut token = HANDLE::default();
-            OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token).map_err(io_error)?;
-            let mut needed = 0u32;
-            let _ = GetTokenInformation(token, TokenUser, None, 0, &mut needed);
-            // u64 words keep TOKEN_USER aligned.
-            let mut user = vec![0u64; (needed as usize).div_ceil(8)];
-            let read = GetTokenInformation(
-                token,
-                TokenUser,
-                Some(user.as_mut_ptr().cast()),
-                needed,
-                &mut needed,
-            );
-            let _ = CloseHandle(token);
-            read.map_err(io_error)?;
-            let sid = (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid;
+    /// The current user, as this process's token names it: a `TOKEN_USER`
+    /// in a buffer of u64 words (which keep it aligned).
+    struct CurrentUser(Vec<u64>);
 
+    impl CurrentUser {
+        fn get() -> io::Result<CurrentUser> {
+            // SAFETY: the buffer is sized by the call that asks for its
+            // size; the token is closed once read.
+            unsafe {
+                let mut token = HANDLE::default();
+                OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token).map_err(io_error)?;
+                let mut needed = 0u32;
+                let _ = GetTokenInformation(token, TokenUser, None, 0, &mut needed);
+                let mut user = vec![0u64; (needed as usize).div_ceil(8)];
+                let read = GetTokenInformation(
+                    token,
+                    TokenUser,
+                    Some(user.as_mut_ptr().cast()),
+                    needed,
+                    &mut needed,
+                );
+                let _ = CloseHandle(token);
+                read.map_err(io_error)?;
+                Ok(CurrentUser(user))
+            }
+        }
+
+        /// Its SID, valid while `self` lives.
+        fn sid(&self) -> PSID {
+            // SAFETY: the buffer holds the TOKEN_USER the token gave.
+            unsafe { (*self.0.as_ptr().cast::<TOKEN_USER>()).User.Sid }
+        }
+    }
+
+    pub(super) fn owner_only(path: &Path, folder: bool) -> io::Result<()> {
+        let user = CurrentUser::get()?;
+        let sid = user.sid();
+        // SAFETY: every buffer handed to the calls below is sized for what
+        // they write, and outlives the calls using it.
+        unsafe {
             // An ACL header, one ACCESS_ALLOWED_ACE (header + mask) and the SID.
             let size = 8 + 8 + GetLengthSid(sid) as usize;
             let mut acl = vec![0u64; size.div_ceil(8)];
@@ -179,9 +198,7 @@ mod windows {
         use windows::Win32::Security::Authorization::{
             ConvertSidToStringSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT,
         };
-        use windows::Win32::Security::{
-            ACCESS_ALLOWED_ACE, GetAce, GetSecurityDescriptorControl, PSID,
-        };
+        use windows::Win32::Security::{ACCESS_ALLOWED_ACE, GetAce, GetSecurityDescriptorControl};
         use windows::core::PWSTR;
 
         // SAFETY: the descriptor GetNamedSecurityInfoW allocates is read
@@ -224,22 +241,7 @@ mod windows {
                 ))?);
             }
             let _ = LocalFree(Some(HLOCAL(sd.0)));
-
-            let mut token = HANDLE::default();
-            OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token).map_err(io_error)?;
-            let mut needed = 0u32;
-            let _ = GetTokenInformation(token, TokenUser, None, 0, &mut needed);
-            let mut user = vec![0u64; (needed as usize).div_ceil(8)];
-            let read = GetTokenInformation(
-                token,
-                TokenUser,
-                Some(user.as_mut_ptr().cast()),
-                needed,
-                &mut needed,
-            );
-            let _ = CloseHandle(token);
-            read.map_err(io_error)?;
-            let me = sid_text((*user.as_ptr().cast::<TOKEN_USER>()).User.Sid)?;
+            let me = sid_text(CurrentUser::get()?.sid())?;
             Ok((protected, sids, me))
         }
     }
