@@ -563,32 +563,11 @@ fn the_idle_prompt_on_sway_starts_and_ends_to_the_second() {
 /// A server on a 10-second grid with `ann` and her contract `work`, and an
 /// app data folder signed in to it.
 fn signed_in_app(dir: &Path) -> (crate::common::serving::Serving, std::path::PathBuf) {
-    use crate::common::cli::{sign_in, timecard_server};
-    use crate::common::serving::Serving;
+    use crate::common::serving::{ann_with_work, quiet_app};
     let server_data = dir.join("server");
-    let out = timecard_server(
-        &server_data,
-        &["user", "add", "ann", "--password-stdin"],
-        Some("a long password\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let out = timecard_server(
-        &server_data,
-        &[
-            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
-            "hourly",
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let serving = Serving::start(
-        &server_data,
-        &["--listen", "127.0.0.1:0", "--segment-secs", "10"],
-    );
-    let app = dir.join("app");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
-    let signed = sign_in(
+    let serving = ann_with_work(&server_data);
+    let app = quiet_app(dir);
+    let signed = crate::common::cli::sign_in(
         &app,
         &serving.url,
         &server_data.join("tls/cert.pem"),

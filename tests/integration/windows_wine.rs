@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::common::cli::{run, text, timecard_server};
+use crate::common::cli::{run, text};
 use crate::common::picture::{decode, difference};
-use crate::common::serving::Serving;
+use crate::common::serving::{ann_with_work, quiet_app};
 use crate::common::wine::Wine;
 use crate::common::xvfb::{Killed, Xvfb, tools_present, wait_until, xdotool};
 
@@ -175,27 +175,6 @@ fn capture_under_wine_is_pixel_true() {
     );
 }
 
-/// A Linux server with `ann` and her hourly contract `work`, on a 10-s grid.
-fn linux_server(dir: &Path) -> Serving {
-    let data = dir.join("server");
-    let out = timecard_server(
-        &data,
-        &["user", "add", "ann", "--password-stdin"],
-        Some("a long password\n"),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let out = timecard_server(
-        &data,
-        &[
-            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
-            "hourly",
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    Serving::start(&data, &["--listen", "127.0.0.1:0", "--segment-secs", "10"])
-}
-
 // `timecard.exe login` and `track --for 30s` against a Linux server over
 // TLS: the segments land with their screenshots, and input typed into a
 // Windows program marks exactly its sub-slot active.
@@ -205,10 +184,8 @@ fn tracking_under_wine_uploads_segments_with_screenshots_and_activity() {
     let _session = wine.session();
     let x = Xvfb::start("1920x1080x24");
     let dir = tempfile::tempdir().unwrap();
-    let serving = linux_server(dir.path());
-    let app = dir.path().join("app");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let serving = ann_with_work(&dir.path().join("server"));
+    let app = quiet_app(dir.path());
     let timecard = |args: &[&str], stdin: Option<&str>| {
         run(
             wine.command("timecard.exe", &x.display)
@@ -451,9 +428,7 @@ fn the_windows_server_serves_the_linux_app() {
         "the key is open to other users"
     );
 
-    let app = dir.path().join("app");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    let app = quiet_app(dir.path());
     let signed = crate::common::cli::sign_in(
         &app,
         &url,

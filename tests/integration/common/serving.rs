@@ -122,3 +122,33 @@ impl Drop for Serving {
         let _ = self.child.wait();
     }
 }
+
+/// `timecard-server serve` on `data` (made here) on a 10-second grid, with
+/// `ann` (password "a long password") and her hourly contract `work`.
+pub fn ann_with_work(data: &Path) -> Serving {
+    use super::cli::{text, timecard_server};
+    let out = timecard_server(
+        data,
+        &["user", "add", "ann", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(
+        data,
+        &[
+            "contract", "add", "--id", "work", "--user", "ann", "--title", "Work", "--kind",
+            "hourly",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    Serving::start(data, &["--listen", "127.0.0.1:0", "--segment-secs", "10"])
+}
+
+/// An app data folder at `dir/app` with notifications off.
+pub fn quiet_app(dir: &Path) -> std::path::PathBuf {
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("settings.json"), r#"{"notifications": false}"#).unwrap();
+    app
+}
