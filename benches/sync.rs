@@ -181,7 +181,7 @@ fn upload_full_cache(c: &mut Criterion) {
                     .segments_between(user, day, day + Duration::days(1))
                     .unwrap()
                 {
-                    store.delete_segment(user, s.id).unwrap();
+                    store.delete_segment(user, s.id, day, 0).unwrap().unwrap();
                 }
             }
             total

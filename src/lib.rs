@@ -1,12 +1,15 @@
 //! Timecard, the app: the window (`ui`), the command line (`cli`), desktop
 //! notifications and log set-up, on top of `timecard-client` (cache, sync,
 //! worker, engine) and `timecard-core` (domain, protocol, formatting).
-//! The sync server is the `timecard-server` crate.
+//! The sync server is the `timecard-server` crate; with the
+//! `builtin-server` feature (on by default) the app runs it in-process when
+//! no server is configured (`builtin`).
 
 // Command output goes through `timecard_core::{outln, errln}`: a closed
 // pipe must not panic a command.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod builtin;
 pub mod cli;
 pub mod logging;
 pub mod notify;

@@ -66,7 +66,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
     let outbox = Outbox::new(data.reports_dir());
     outbox.put(&report).context("cannot queue the report")?;
 
-    let delivered = connect::connect(data, settings, clock)
+    let delivered = connect::connect(data, settings, clock, crate::builtin::local_server())
         .map_err(|e| format!("{e:#}"))
         .and_then(|c| outbox::deliver(&c.client, &outbox).map_err(|e| e.to_string()));
     match delivered {

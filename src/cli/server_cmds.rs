@@ -19,33 +19,31 @@ use timecard_client::engine::Engine;
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
 use timecard_client::sync::{self, SyncError};
+use timecard_client::worker::ContractView;
 use timecard_core::clock::{Clock, SystemClock};
-use timecard_core::domain::{LocalDay, Trackability};
+use timecard_core::domain::LocalDay;
+use timecard_core::domain::ReviewMark;
+use timecard_core::domain::billing::{self, Totals};
 use timecard_core::fmt::format_hours;
 use timecard_core::fmt::{hms, local_time};
 
+/// A contract in `timecard contracts --json`: as the window shows it, and
+/// its weekly limit in hours.
 #[derive(Serialize)]
 struct ContractRow {
-    id: String,
-    title: String,
-    client: String,
-    kind: &'static str,
-    status: &'static str,
-    trackable: bool,
-    reason: Option<String>,
-    reason_code: Option<&'static str>,
-    /// Uploaded + cached seconds this billing week.
-    week_logged_secs: i64,
+    #[serde(flatten)]
+    view: ContractView,
     weekly_limit_hours: Option<f64>,
-    pending_limit_note: Option<String>,
-    counts_toward_hours: bool,
-    /// Segments the client disputed in the weekly review.
-    disputes: Vec<timecard_core::protocol::DisputeInfo>,
 }
 
 pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let connection = connect::connect(data, settings, clock.clone())?;
+    let connection = connect::connect(
+        data,
+        settings,
+        clock.clone(),
+        crate::builtin::local_server(),
+    )?;
     let zone = settings.zone();
     let (response, note) = match connection.client.contracts(zone.name()) {
         Ok(r) => {
@@ -81,26 +79,17 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
                 } else {
                     0
                 };
-            let week_logged_secs = server_week + cache.pending_secs_in(&c.id, week);
-            let trackability = c.trackability_this_week(now, settings.policy(), week_logged_secs);
-            let reason = match trackability {
-                Trackability::Trackable => None,
-                Trackability::NotTrackable(r) => Some(r),
-            };
+            let view = ContractView::new(
+                c,
+                now,
+                settings.policy(),
+                &zone,
+                server_week + cache.pending_secs_in(&c.id, week),
+                info.disputes.clone(),
+            );
             ContractRow {
-                id: c.id.clone(),
-                title: c.title.clone(),
-                client: c.client.clone(),
-                kind: c.kind.as_str(),
-                status: c.status.as_str(),
-                trackable: trackability.is_trackable(),
-                reason: reason.map(|r| r.describe(&zone)),
-                reason_code: reason.map(|r| r.code()),
-                week_logged_secs,
-                weekly_limit_hours: c.limit_at(now).map(|s| s as f64 / 3600.0),
-                pending_limit_note: c.pending_limit_note(now),
-                counts_toward_hours: c.kind.counts_toward_hours(),
-                disputes: info.disputes.clone(),
+                weekly_limit_hours: view.limit_secs.map(|s| s as f64 / 3600.0),
+                view,
             }
         })
         .collect();
@@ -111,12 +100,13 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
     if let Some(note) = note {
         outln!("({note})");
     }
-    for r in rows {
-        let limit = match r.weekly_limit_hours {
-            Some(h) => format!(
+    for ContractRow { view: r, .. } in rows {
+        let c = &r.contract;
+        let limit = match r.limit_secs {
+            Some(secs) => format!(
                 "{} of {} this week",
                 hms(r.week_logged_secs),
-                format_hours((h * 3600.0) as i64)
+                format_hours(secs)
             ),
             None => format!("{} this week", hms(r.week_logged_secs)),
         };
@@ -124,7 +114,13 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
             None => "trackable".to_owned(),
             Some(reason) => format!("not trackable: {reason}"),
         };
-        outln!("{:<14} {} — {} [{}]", r.id, r.title, r.client, r.kind);
+        outln!(
+            "{:<14} {} — {} [{}]",
+            c.id,
+            c.title,
+            c.client,
+            c.kind.as_str()
+        );
         outln!("               {state}; {limit}");
         if let Some(note) = r.pending_limit_note {
             outln!("               {note}");
@@ -189,7 +185,7 @@ pub fn manual(data: &DataDir, settings: &Settings, args: ManualArgs) -> anyhow::
             .map_err(|e| anyhow::anyhow!("--to {e}"))?
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let connection = connect::connect(data, settings, clock)?;
+    let connection = connect::connect(data, settings, clock, crate::builtin::local_server())?;
     let request = timecard_core::protocol::ManualTime {
         contract_id: args.contract.clone(),
         start,
@@ -218,6 +214,7 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         clock.clone(),
         Box::new(NoScreenshots),
         Box::new(NoActivity),
+        crate::builtin::local_server(),
     )?;
     for warning in &engine.warnings {
         errln!("warning: {warning}");
@@ -296,14 +293,36 @@ pub fn diary(
         None => settings.zone(),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let connection = connect::connect(data, settings, clock.clone())?;
+    let connection = connect::connect(
+        data,
+        settings,
+        clock.clone(),
+        crate::builtin::local_server(),
+    )?;
     let day = LocalDay::new(
         date.unwrap_or_else(|| LocalDay::containing(clock.now(), zone).date),
         zone,
     );
     let diary = connection.client.diary(Some(day.date), zone.name())?;
     let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())?;
-    let cached: Vec<_> = cache.pending().filter(|e| day.contains(e.start)).collect();
+    let cached: Vec<_> = cache
+        .pending()
+        .filter(|e| e.start < day.end() && e.end > day.start())
+        .collect();
+    // B1: the server's segments, added up as every face does; the cache's
+    // time on a line of its own, never mixed in.
+    let (from, to) = (day.start(), day.end());
+    let billed = Totals::per_contract(&diary.segments, from, to);
+    let total = Totals::of(&diary.segments, from, to);
+    let mut unsent: Vec<(String, i64)> = Vec::new();
+    for e in &cached {
+        let secs = billing::secs_within(e.start, e.end, from, to);
+        match unsent.iter_mut().find(|(id, _)| *id == e.contract_id) {
+            Some((_, total)) => *total += secs,
+            None => unsent.push((e.contract_id.clone(), secs)),
+        }
+    }
+    let unsent_secs: i64 = unsent.iter().map(|(_, secs)| secs).sum();
     if json {
         #[derive(Serialize)]
         struct Cached<'a> {
@@ -316,10 +335,15 @@ pub fn diary(
         struct Out<'a> {
             #[serde(flatten)]
             diary: &'a timecard_core::protocol::DiaryResponse,
+            /// B1 as computed here from the server's segments.
+            billable_secs: i64,
             cached: Vec<Cached<'a>>,
+            /// Seconds of the day in the cache, not on the server yet.
+            not_uploaded_secs: i64,
         }
         let out = Out {
             diary: &diary,
+            billable_secs: total.billable_secs,
             cached: cached
                 .iter()
                 .map(|e| Cached {
@@ -329,6 +353,7 @@ pub fn diary(
                     end: e.end,
                 })
                 .collect(),
+            not_uploaded_secs: unsent_secs,
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -355,14 +380,23 @@ pub fn diary(
         if diary.locked { " — locked" } else { "" }
     );
     for s in &diary.segments {
+        let mark = match s.review {
+            ReviewMark::None => String::new(),
+            mark => format!(" [{}]", mark.as_str()),
+        };
         outln!(
-            "  {}–{}  {:<24} activity {:>2}/10  {}{}",
+            "  {}–{}  {:<24} {}{}{}{}",
             s.start.with_timezone(&zone).format("%H:%M"),
             s.end.with_timezone(&zone).format("%H:%M"),
             title(&s.contract_id),
-            s.activity.level(),
+            if s.manual {
+                "manual        ".to_owned()
+            } else {
+                format!("activity {:>2}/10 ", s.activity.level())
+            },
             if s.has_screenshot { "📷 " } else { "" },
-            s.memo
+            printable(&s.memo, false),
+            mark
         );
     }
     for e in &cached {
@@ -376,8 +410,41 @@ pub fn diary(
     if diary.segments.is_empty() && cached.is_empty() {
         outln!("  nothing logged");
     }
-    for t in &diary.totals {
-        outln!("  total {:<24} {}", title(&t.contract_id), hms(t.secs));
+    for (contract_id, t) in &billed {
+        let mut notes = Vec::new();
+        if t.manual_secs > 0 {
+            notes.push(format!("{} manual", hms(t.manual_secs)));
+        }
+        if t.disputed_secs > 0 {
+            notes.push(format!("{} disputed", hms(t.disputed_secs)));
+        }
+        if t.rejected_secs > 0 {
+            notes.push(format!("{} rejected, not billed", hms(t.rejected_secs)));
+        }
+        outln!(
+            "  total {:<24} {}{}",
+            title(contract_id),
+            hms(t.billable_secs),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            }
+        );
+    }
+    if billed.len() > 1 {
+        outln!(
+            "  total {:<24} {}",
+            "(all contracts)",
+            hms(total.billable_secs)
+        );
+    }
+    for (contract_id, secs) in &unsent {
+        outln!(
+            "  not uploaded yet {:<13} {}",
+            title(contract_id),
+            hms(*secs)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -385,7 +452,7 @@ pub fn diary(
 /// What `status` says about the connection, without uploading anything.
 pub fn probe(data: &DataDir, settings: &Settings) -> (&'static str, Option<String>, String) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let connection = match connect::connect(data, settings, clock) {
+    let connection = match connect::connect(data, settings, clock, crate::builtin::local_server()) {
         Ok(c) => c,
         Err(e) => {
             return (

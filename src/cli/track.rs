@@ -69,6 +69,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         clock.clone(),
         timecard_client::capture::default_source(settings),
         timecard_client::activity::default_source(),
+        crate::builtin::local_server(),
     )?;
     if settings.notifications {
         crate::notify::attach(&mut engine, Arc::new(AtomicBool::new(true)));

@@ -1,9 +1,12 @@
-//! The Work Diary (T1, S4): one day in a chosen time zone, hours down the
-//! side (23 or 25 across a daylight-saving change), 10-minute cells with an
-//! activity bar, totals per contract, deleting a segment with confirmation.
-//! The segment in progress shows as such, and counts in the day's total like
-//! it does on the Tracker; a segment's full screenshot is fetched (and
-//! decoded, by the sync thread) when its window opens.
+//! The Work Diary (T1, S4, B1, B2): one day in a chosen time zone, hours
+//! down the side (23 or 25 across a daylight-saving change), cells on the
+//! server's grid with every segment of each drawn side by side, the day's
+//! total as the server bills it and, on a line of its own, the time not
+//! uploaded yet (cached, and the segment being recorded), and deleting a
+//! segment with confirmation. The day comes from the sync thread, which
+//! answers this screen's request (and sends the day again when it
+//! changes); a segment's full screenshot is fetched (and decoded, by the
+//! sync thread) when its window opens.
 
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
@@ -13,10 +16,12 @@ use chrono_tz::Tz;
 use egui::{Color32, RichText, Sense, Stroke};
 
 use super::{Intent, theme};
-use timecard_client::sync::PictureReply;
+use timecard_client::sync::{DiaryReply, DiaryUpdate, PictureReply};
 use timecard_client::worker::{CellPicture, Command, Snapshot};
-use timecard_core::domain::{Activity, LocalDay, SegmentId};
+use timecard_core::domain::billing::{self, Billable, Totals};
+use timecard_core::domain::{Activity, LocalDay, ReviewMark, SegmentId};
 use timecard_core::fmt::hms;
+use timecard_core::protocol::DiaryResponse;
 
 /// The Work Diary's own state.
 pub struct DiaryState {
@@ -27,6 +32,15 @@ pub struct DiaryState {
     pub zone_error: Option<String>,
     pub selected: Option<SegmentId>,
     pub confirm_delete: Option<SegmentId>,
+    /// The day as the server last sent it (its date and zone, and the day
+    /// or why it could not be loaded).
+    pub loaded: Option<(NaiveDate, String, Result<DiaryResponse, String>)>,
+    /// The loaded day's thumbnails, decoded by the sync thread.
+    pub pictures: HashMap<SegmentId, CellPicture>,
+    /// How many times a day arrived (a reload of the same day too).
+    pub loads: u64,
+    /// What the sync thread sends for the day asked for last.
+    inbox: Option<Receiver<DiaryUpdate>>,
     /// Thumbnails uploaded as textures, by segment.
     textures: HashMap<SegmentId, egui::TextureHandle>,
     /// The selected segment's full screenshot, as it loads.
@@ -44,9 +58,57 @@ impl DiaryState {
             zone_error: None,
             selected: None,
             confirm_delete: None,
+            loaded: None,
+            pictures: HashMap::new(),
+            loads: 0,
+            inbox: None,
             textures: HashMap::new(),
             full: None,
             scrolled_for: None,
+        }
+    }
+
+    /// A fresh inbox for the day now on screen; the sync thread answers
+    /// the returned reply, which wakes the window.
+    pub fn ask(&mut self, ctx: &egui::Context) -> DiaryReply {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.inbox = Some(rx);
+        let ctx = ctx.clone();
+        DiaryReply::new(move |update| {
+            let _ = tx.send(update);
+            ctx.request_repaint();
+        })
+    }
+
+    /// Takes in what the sync thread sent. Pictures stay from one good
+    /// load of a day to the next of the same day; otherwise they go.
+    pub fn receive(&mut self) {
+        let Some(inbox) = &self.inbox else {
+            return;
+        };
+        while let Ok(update) = inbox.try_recv() {
+            match update {
+                DiaryUpdate::Day { date, tz, result } => {
+                    let same_day = matches!(&self.loaded,
+                        Some((d, z, Ok(_))) if *d == date && *z == tz);
+                    if !(same_day && result.is_ok()) {
+                        self.pictures.clear();
+                    }
+                    self.loaded = Some((date, tz, result));
+                    self.loads += 1;
+                }
+                DiaryUpdate::Pictures(pictures) => self.pictures.extend(pictures),
+            }
+        }
+    }
+
+    /// The loaded day, if it is the one on screen.
+    pub fn day(&self) -> Option<&Result<DiaryResponse, String>> {
+        match &self.loaded {
+            Some((date, tz, result)) if *date == self.date && tz == self.zone.name() => {
+                Some(result)
+            }
+            _ => None,
         }
     }
 }
@@ -58,13 +120,17 @@ enum FullPicture {
     Failed(String),
 }
 
-/// A 10-minute cell at its widest: room for a 96×54 thumbnail and the
-/// activity bar. Narrower windows get narrower cells, down to `CELL_MIN_W`.
+/// A cell at its widest: room for a 96×54 thumbnail and the activity bar.
+/// Narrower windows get narrower cells, down to `CELL_MIN_W`.
 const CELL_W: f32 = 102.0;
 const CELL_MIN_W: f32 = 56.0;
 const CELL_H: f32 = 65.0;
 /// The space between cells and between the hour and the first cell.
 const GAP: f32 = 4.0;
+/// Segments drawn side by side in one cell; beyond, the last place says
+/// how many more there are (and opens the first of them: the segment
+/// window steps through the rest).
+const SIDE_BY_SIDE: usize = 4;
 
 /// Where a cell's segment stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +159,25 @@ struct Cell {
     manual: bool,
     /// The client's dispute, in words (R9).
     dispute: Option<String>,
+    review: ReviewMark,
+}
+
+impl Billable for Cell {
+    fn contract_id(&self) -> &str {
+        &self.contract_id
+    }
+    fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+    fn end(&self) -> DateTime<Utc> {
+        self.end
+    }
+    fn is_manual(&self) -> bool {
+        self.manual
+    }
+    fn review(&self) -> ReviewMark {
+        self.review
+    }
 }
 
 pub fn diary_ui(
@@ -172,10 +257,18 @@ pub fn diary_ui(
         ui.label(RichText::new(error).color(theme::BAD));
     }
 
+    state.receive();
     let day = LocalDay::new(state.date, state.zone);
     let hours = day.len_secs() / 3600;
-    let diary = match &snapshot.diary {
-        Some(Ok(d)) if d.date == state.date && d.tz == state.zone.name() => Some(d),
+    // Held here while the frame draws (the state is borrowed mutably),
+    // and put back at the end.
+    let held = state.loaded.take();
+    let this_day = held
+        .as_ref()
+        .filter(|(date, tz, _)| *date == state.date && tz == state.zone.name())
+        .map(|(_, _, result)| result);
+    let diary = match this_day {
+        Some(Ok(d)) => Some(d),
         Some(Err(e)) => {
             ui.add(
                 egui::Label::new(
@@ -185,7 +278,7 @@ pub fn diary_ui(
             );
             None
         }
-        _ => {
+        None => {
             ui.label(RichText::new("Loading…").color(theme::MUTED));
             None
         }
@@ -202,9 +295,10 @@ pub fn diary_ui(
 
     let cells = day_cells(snapshot, diary, day, now);
     // Thumbnails become textures once; those of another day are dropped.
-    let pictures = &snapshot.diary_pictures;
-    state.textures.retain(|id, _| pictures.contains_key(id));
-    for (id, picture) in pictures.iter() {
+    state
+        .textures
+        .retain(|id, _| state.pictures.contains_key(id));
+    for (id, picture) in &state.pictures {
         if !state.textures.contains_key(id) {
             let image = egui::ColorImage::from_rgba_unmultiplied(
                 [picture.width as usize, picture.height as usize],
@@ -218,7 +312,7 @@ pub fn diary_ui(
     }
 
     // A failed load already says so: "nothing logged" would be a guess.
-    let failed = matches!(&snapshot.diary, Some(Err(_)));
+    let failed = matches!(this_day, Some(Err(_)));
     totals_ui(ui, snapshot, &cells, day, failed);
 
     // Scroll to the first logged hour (today with nothing logged: the
@@ -238,24 +332,31 @@ pub fn diary_ui(
         None
     };
 
+    // B2: cells on the server's grid (ten minutes unless it says
+    // otherwise), every segment in the cell where it starts.
+    let grid = diary.map_or(timecard_core::domain::grid::DEFAULT_SEGMENT_SECS, |d| {
+        d.segment_secs
+    });
+    let cell_secs = billing::cell_secs(grid);
+    let rows = billing::lay_out_day(day, &cells, cell_secs);
+    let per_row = (3600 / cell_secs) as usize;
+
     // The hour labels' column fits the widest of them; the cells share
     // what is left, up to their full size.
-    let labels: Vec<(DateTime<Utc>, String)> = day
-        .hour_starts()
-        .into_iter()
+    let labels: Vec<String> = rows
+        .iter()
         .map(|row| {
-            let local = row.with_timezone(&state.zone);
-            let label = if hours == 24 {
+            let local = row.start.with_timezone(&state.zone);
+            if hours == 24 {
                 local.format("%H:%M").to_string()
             } else {
                 local.format("%H:%M %Z").to_string()
-            };
-            (row, label)
+            }
         })
         .collect();
     let hour_w = labels
         .iter()
-        .map(|(_, label)| {
+        .map(|label| {
             egui::WidgetText::from(RichText::new(label).monospace())
                 .into_galley(
                     ui,
@@ -267,19 +368,21 @@ pub fn diary_ui(
                 .x
         })
         .fold(0.0, f32::max);
-    let cell_w = ((ui.available_width() - hour_w - 7.0 * GAP) / 6.0).clamp(CELL_MIN_W, CELL_W);
-    let cell_size = egui::vec2(cell_w, CELL_H * cell_w / CELL_W);
+    let columns = per_row as f32;
+    let cell_w = ((ui.available_width() - hour_w - (columns + 1.0) * GAP) / columns)
+        .clamp(CELL_MIN_W, CELL_W * 6.0 / columns);
+    let cell_size = egui::vec2(cell_w, CELL_H * cell_w.min(CELL_W) / CELL_W);
 
     // The minutes above the columns stay in view, like the controls.
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         ui.spacing_mut().item_spacing.x = GAP;
         ui.add_space(hour_w);
-        for k in 0..6 {
+        for k in 0..per_row {
             ui.add_sized(
                 [cell_size.x, ui.spacing().interact_size.y],
                 egui::Label::new(
-                    RichText::new(format!(":{:02}", 10 * k))
+                    RichText::new(format!(":{:02}", k as i64 * cell_secs / 60))
                         .monospace()
                         .color(theme::MUTED),
                 ),
@@ -293,14 +396,15 @@ pub fn diary_ui(
         .auto_shrink([false, false])
         .show(ui, |ui| {
             ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
-            for (row, label) in &labels {
-                let row = *row;
+            for (row, label) in rows.iter().zip(&labels) {
                 ui.horizontal(|ui| {
                     let hour = ui.add_sized(
                         [hour_w, cell_size.y],
                         egui::Label::new(RichText::new(label).monospace()),
                     );
-                    if scroll_to.is_some_and(|t| t >= row && t < row + Duration::hours(1)) {
+                    if scroll_to
+                        .is_some_and(|t| t >= row.start && t < row.start + Duration::hours(1))
+                    {
                         // At once, not animated: the day opens there.
                         ui.scroll_to_rect_animation(
                             hour.rect,
@@ -308,23 +412,10 @@ pub fn diary_ui(
                             egui::style::ScrollAnimation::none(),
                         );
                     }
-                    for k in 0..6 {
-                        let from = row + Duration::minutes(10 * k);
-                        let to = from + Duration::minutes(10);
-                        // Several segments can share a cell (a stop and a
-                        // start, a shorter grid): the one with a picture
-                        // shows, else the one in progress, else the first.
-                        let here: Vec<&Cell> = cells
-                            .iter()
-                            .filter(|c| c.start < to && c.end > from)
-                            .collect();
-                        let found = here
-                            .iter()
-                            .find(|c| state.textures.contains_key(&c.id))
-                            .or_else(|| here.iter().find(|c| c.kind == CellKind::InProgress))
-                            .or_else(|| here.first())
-                            .copied();
-                        if let Some(id) = cell_ui(ui, snapshot, found, from, cell_size, state) {
+                    for (k, items) in row.cells.iter().enumerate() {
+                        let here: Vec<&Cell> = items.iter().map(|&i| &cells[i]).collect();
+                        let from = row.cell_span(k, cell_secs).0;
+                        if let Some(id) = cell_ui(ui, snapshot, &here, from, cell_size, state) {
                             select(ui.ctx(), &cells, id, state, intents);
                         }
                     }
@@ -337,7 +428,20 @@ pub fn diary_ui(
         .and_then(|id| cells.iter().find(|c| c.id == id))
     {
         let locked = diary.is_some_and(|d| d.locked) && cell.kind == CellKind::Uploaded;
-        segment_window_ui(ui.ctx(), snapshot, cell, locked, state);
+        // Every segment of the day is one step away from the next.
+        let mut order: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.kind != CellKind::InProgress)
+            .collect();
+        order.sort_by_key(|c| (c.start, c.id.0));
+        let at = order.iter().position(|c| c.id == cell.id);
+        let neighbours = (
+            at.and_then(|i| i.checked_sub(1)).map(|i| order[i].id),
+            at.and_then(|i| order.get(i + 1)).map(|c| c.id),
+        );
+        if let Some(id) = segment_window_ui(ui.ctx(), snapshot, cell, locked, neighbours, state) {
+            select(ui.ctx(), &cells, id, state, intents);
+        }
     }
     if let Some(id) = state.confirm_delete {
         let secs = cells
@@ -346,6 +450,7 @@ pub fn diary_ui(
             .map_or(0, |c| (c.end - c.start).num_seconds());
         confirm_delete_ui(ui.ctx(), id, secs, state, intents);
     }
+    state.loaded = held;
 }
 
 /// The day's segments: those on the server, those still cached (once each:
@@ -353,7 +458,7 @@ pub fn diary_ui(
 /// recorded.
 fn day_cells(
     snapshot: &Snapshot,
-    diary: Option<&timecard_core::protocol::DiaryResponse>,
+    diary: Option<&DiaryResponse>,
     day: LocalDay,
     now: DateTime<Utc>,
 ) -> Vec<Cell> {
@@ -366,13 +471,14 @@ fn day_cells(
                     contract_id: s.contract_id.clone(),
                     start: s.start,
                     end: s.end,
-                    activity: Some(s.activity),
+                    activity: (!s.manual).then_some(s.activity),
                     memo: s.memo.clone(),
                     capture_note: s.capture_note.clone(),
                     has_screenshot: s.has_screenshot,
                     kind: CellKind::Uploaded,
                     manual: s.manual,
                     dispute: s.dispute.clone(),
+                    review: s.review,
                 })
                 .collect()
         })
@@ -383,7 +489,7 @@ fn day_cells(
             .cache
             .pending
             .iter()
-            .filter(|e| day.contains(e.start) && !uploaded.contains(&e.id))
+            .filter(|e| e.start < day.end() && e.end > day.start() && !uploaded.contains(&e.id))
             .map(|e| Cell {
                 id: e.id,
                 contract_id: e.contract_id.clone(),
@@ -396,6 +502,7 @@ fn day_cells(
                 kind: CellKind::Cached,
                 manual: false,
                 dispute: None,
+                review: ReviewMark::None,
             }),
     );
     if let Some(t) = &snapshot.tracking {
@@ -413,6 +520,7 @@ fn day_cells(
                 kind: CellKind::InProgress,
                 manual: false,
                 dispute: None,
+                review: ReviewMark::None,
             });
         }
     }
@@ -462,54 +570,139 @@ fn contract_title(snapshot: &Snapshot, contract_id: &str) -> String {
         .unwrap_or_else(|| contract_id.to_owned())
 }
 
-/// The day's total and each contract's, in one line.
+/// B1: the day's billable time as the server counts it, each contract's,
+/// and what of it was rejected or is disputed; then, on a line of its own,
+/// the time not uploaded yet (cached, and the segment being recorded).
 fn totals_ui(ui: &mut egui::Ui, snapshot: &Snapshot, cells: &[Cell], day: LocalDay, failed: bool) {
-    let mut totals: Vec<(&str, i64)> = Vec::new();
-    for c in cells {
-        let secs = (c.end.min(day.end()) - c.start.max(day.start())).num_seconds();
-        match totals.iter_mut().find(|(id, _)| *id == c.contract_id) {
-            Some((_, total)) => *total += secs,
-            None => totals.push((&c.contract_id, secs)),
-        }
-    }
-    if totals.is_empty() {
+    let (from, to) = (day.start(), day.end());
+    let uploaded: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| c.kind == CellKind::Uploaded)
+        .collect();
+    let unsent: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| c.kind != CellKind::Uploaded)
+        .collect();
+    if uploaded.is_empty() && unsent.is_empty() {
         if !failed {
             ui.label(RichText::new("Nothing logged on this day.").color(theme::MUTED));
         }
         return;
     }
-    let all: i64 = totals.iter().map(|(_, secs)| secs).sum();
-    let each: Vec<String> = totals
-        .iter()
-        .map(|(contract_id, secs)| {
-            format!("{} {}", contract_title(snapshot, contract_id), hms(*secs))
-        })
-        .collect();
-    ui.label(format!("Day total {} — {}", hms(all), each.join(" · ")));
+    let each = |totals: &[(String, Totals)], secs: fn(&Totals) -> i64| -> String {
+        totals
+            .iter()
+            .map(|(id, t)| format!("{} {}", contract_title(snapshot, id), hms(secs(t))))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    if !failed {
+        let per_contract = Totals::per_contract(uploaded.iter().copied(), from, to);
+        let total = Totals::of(uploaded.iter().copied(), from, to);
+        let mut line = format!("Day total {}", hms(total.billable_secs));
+        if !per_contract.is_empty() {
+            line.push_str(&format!(" — {}", each(&per_contract, |t| t.billable_secs)));
+        }
+        let mut notes = Vec::new();
+        if total.rejected_secs > 0 {
+            notes.push(format!("{} rejected, not billed", hms(total.rejected_secs)));
+        }
+        if total.disputed_secs > 0 {
+            notes.push(format!("{} disputed", hms(total.disputed_secs)));
+        }
+        if !notes.is_empty() {
+            line.push_str(&format!(" ({})", notes.join("; ")));
+        }
+        ui.label(line);
+    }
+    if !unsent.is_empty() {
+        let per_contract = Totals::per_contract(unsent.iter().copied(), from, to);
+        let total = Totals::of(unsent.iter().copied(), from, to);
+        ui.label(
+            RichText::new(format!(
+                "{} not uploaded yet — {}",
+                hms(total.worked_secs()),
+                each(&per_contract, Totals::worked_secs)
+            ))
+            .color(theme::WARN),
+        );
+    }
 }
 
-/// One 10-minute cell: empty, or a segment in its contract's colour with its
-/// thumbnail (or "no screenshot", or "in progress") above the activity bar.
-/// Returns the segment when it was clicked.
+/// One cell of the grid: empty, or its segments side by side, each in its
+/// contract's colour with its thumbnail (or "no screenshot", or "in
+/// progress") above the activity bar; a cell with more segments than fit
+/// says how many more. Returns the segment clicked, if any.
 fn cell_ui(
     ui: &mut egui::Ui,
     snapshot: &Snapshot,
-    cell: Option<&Cell>,
+    items: &[&Cell],
     cell_start: DateTime<Utc>,
     size: egui::Vec2,
     state: &DiaryState,
 ) -> Option<SegmentId> {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    let painter = ui.painter_at(rect);
-    let Some(cell) = cell else {
-        painter.rect_stroke(
+    if items.is_empty() {
+        ui.painter_at(rect).rect_stroke(
             rect,
             4.0,
             Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
             egui::StrokeKind::Inside,
         );
         return None;
+    }
+    let more = items.len() > SIDE_BY_SIDE;
+    let shown = if more { SIDE_BY_SIDE - 1 } else { items.len() };
+    let places = shown + usize::from(more);
+    let width = (rect.width() - (places - 1) as f32) / places as f32;
+    let place = |k: usize| {
+        egui::Rect::from_min_size(
+            rect.min + egui::vec2(k as f32 * (width + 1.0), 0.0),
+            egui::vec2(width, rect.height()),
+        )
     };
+    let mut clicked = None;
+    for (k, cell) in items.iter().take(shown).enumerate() {
+        if let Some(id) = segment_ui(ui, snapshot, cell, cell_start, place(k), state) {
+            clicked = Some(id);
+        }
+    }
+    if more {
+        let rest = &items[shown..];
+        let rect = place(shown);
+        let id = egui::Id::unique(("diary-more", cell_start.timestamp()));
+        let response = ui.interact(rect, id, Sense::click());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 4.0, ui.visuals().widgets.inactive.bg_fill);
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            format!("+{}", rest.len()),
+            egui::FontId::proportional(13.0),
+            ui.visuals().text_color(),
+        );
+        let text = format!(
+            "{} more segments from {}",
+            rest.len(),
+            rest[0].start.with_timezone(&state.zone).format("%H:%M")
+        );
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
+        if response.on_hover_text(&text).clicked() {
+            clicked = Some(rest[0].id);
+        }
+    }
+    clicked
+}
+
+/// One segment in its place within a cell. Returns it when it was clicked.
+fn segment_ui(
+    ui: &mut egui::Ui,
+    snapshot: &Snapshot,
+    cell: &Cell,
+    cell_start: DateTime<Utc>,
+    rect: egui::Rect,
+    state: &DiaryState,
+) -> Option<SegmentId> {
     // Keyed by the grid cell and its segment, not by its place among the
     // widgets drawn before it: a line that appears above the grid (a load,
     // a picture) must not give the cell another identity between a press
@@ -517,6 +710,7 @@ fn cell_ui(
     // two cells.)
     let id = egui::Id::unique(("diary-cell", cell_start.timestamp(), cell.id));
     let response = ui.interact(rect, id, Sense::click());
+    let painter = ui.painter_at(rect);
     let colour = contract_colour(snapshot, &cell.contract_id);
     let fill = match cell.kind {
         CellKind::Uploaded => colour.gamma_multiply(0.8),
@@ -613,15 +807,18 @@ fn cell_ui(
 }
 
 /// The selected segment: its times, activity, memo, its full screenshot as
-/// large as the window allows (the thumbnail until it has loaded), and
-/// *Delete* (unless its week is `locked`).
+/// large as the window allows (the thumbnail until it has loaded), the
+/// day's previous and next segments, and *Delete* (unless its week is
+/// `locked`). Returns the segment to show next, when one was asked for.
 fn segment_window_ui(
     ctx: &egui::Context,
     snapshot: &Snapshot,
     cell: &Cell,
     locked: bool,
+    (previous, next): (Option<SegmentId>, Option<SegmentId>),
     state: &mut DiaryState,
-) {
+) -> Option<SegmentId> {
+    let mut go = None;
     if let Some((id, FullPicture::Loading(rx))) = &state.full
         && let Ok(result) = rx.try_recv()
     {
@@ -723,12 +920,26 @@ fn segment_window_ui(
                     }
                 }
             }
-            delete = ui
-                .add_enabled(!locked, egui::Button::new("Delete segment…"))
-                .on_disabled_hover_text(
-                    "This week is locked: its segments can no longer be deleted.",
-                )
-                .clicked();
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(previous.is_some(), egui::Button::new("Previous segment"))
+                    .clicked()
+                {
+                    go = previous;
+                }
+                if ui
+                    .add_enabled(next.is_some(), egui::Button::new("Next segment"))
+                    .clicked()
+                {
+                    go = next;
+                }
+                delete = ui
+                    .add_enabled(!locked, egui::Button::new("Delete segment…"))
+                    .on_disabled_hover_text(
+                        "This week is locked: its segments can no longer be deleted.",
+                    )
+                    .clicked();
+            });
         });
     if delete {
         state.confirm_delete = Some(cell.id);
@@ -736,6 +947,7 @@ fn segment_window_ui(
     if !open {
         state.selected = None;
     }
+    go
 }
 
 /// S4: deleting a segment (and its time) only after saying what goes.

@@ -269,10 +269,14 @@ impl TimecardApp {
         for intent in intents {
             match intent {
                 Intent::Worker(command) => self.send(command),
-                Intent::LoadDiary => self.send(Command::LoadDiary {
-                    date: self.state.diary.date,
-                    tz: self.state.diary.zone.name().to_owned(),
-                }),
+                Intent::LoadDiary => {
+                    let reply = self.state.diary.ask(ctx);
+                    self.send(Command::LoadDiary {
+                        date: self.state.diary.date,
+                        tz: self.state.diary.zone.name().to_owned(),
+                        reply,
+                    })
+                }
                 Intent::SaveSettings(settings) => {
                     self.send(Command::SetPolicy(settings.policy()));
                     if let Some(enabled) = &self.notify {
@@ -434,6 +438,7 @@ impl TimecardApp {
                         clock,
                         screen_source(&settings),
                         activity_source(),
+                        crate::builtin::local_server(),
                     )
                     .map(|engine| (engine, settings))
                     .map_err(|e| (format!("{e:#}"), None))
@@ -552,6 +557,7 @@ impl TimecardApp {
         let ctx = ui.ctx().clone();
         self.poll_tasks(&ctx);
         self.snapshot = self.snapshots.latest();
+        self.state.diary.receive();
         let now = self.now();
         let mut intents = Vec::new();
         shortcuts(&ctx, &self.snapshot, &mut self.state, &mut intents);
@@ -755,6 +761,7 @@ pub fn run_app(
         clock,
         screen_source(&settings),
         activity_source(),
+        crate::builtin::local_server(),
     )?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -25,6 +25,7 @@ mod reset;
 mod security;
 mod server_cli;
 mod server_deploy;
+mod store_contract;
 mod stores;
 mod sync_e2e;
 mod sync_faults;

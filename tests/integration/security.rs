@@ -238,12 +238,12 @@ fn junk_and_oversized_bodies_are_refused_and_the_server_keeps_serving() {
         post("/reports", "application/json", b"[]"),
         (400, "malformed".into())
     );
-    let huge = vec![b' '; timecard_server::api::JSON_BODY_LIMIT + 1];
+    let huge = vec![b' '; timecard_server::http::JSON_BODY_LIMIT + 1];
     assert_eq!(
         post("/session", "application/json", &huge),
         (413, "too_large".into())
     );
-    let huge = vec![0u8; timecard_server::api::SEGMENTS_BODY_LIMIT + 1];
+    let huge = vec![0u8; timecard_server::http::api::SEGMENTS_BODY_LIMIT + 1];
     assert_eq!(
         post("/segments", "application/msgpack", &huge),
         (413, "too_large".into())

@@ -351,7 +351,7 @@ fn a_database_restart_mid_upload_only_delays_the_upload() {
     let week = timecard_core::domain::BillingWeek::containing(now);
     let logged = server
         .store()
-        .logged_secs(1, "ann-open", week.start(), week.end())
+        .logged_secs("ann-open", week.start(), week.end())
         .unwrap();
     assert_eq!(logged, 4 * 600, "every tracked segment, once");
 }

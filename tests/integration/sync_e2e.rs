@@ -281,6 +281,7 @@ fn started_offline_it_cuts_on_the_servers_last_grid() {
             clock.clone(),
             Box::new(NoScreenshots),
             Box::new(timecard_client::activity::NoActivity),
+            timecard::builtin::local_server(),
         )
         .unwrap()
     };

@@ -74,11 +74,18 @@ fn outage_shows_by_itself_and_the_upload_resumes_by_itself() {
     for _ in 0..12 {
         device.worker.send(Command::UploadNow { tell_user: false });
     }
+    let (tx, diary) = std::sync::mpsc::channel();
     device.worker.send(Command::LoadDiary {
         date: now.date_naive(),
         tz: "UTC".into(),
+        reply: timecard_client::sync::DiaryReply::new(move |update| {
+            let _ = tx.send(update);
+        }),
     });
-    device.wait_for("the tries to fail", |s| matches!(s.diary, Some(Err(_))));
+    match diary.recv_timeout(StdDuration::from_secs(60)) {
+        Ok(timecard_client::sync::DiaryUpdate::Day { result: Err(_), .. }) => {}
+        other => panic!("the tries to fail: {other:?}"),
+    }
     assert_eq!(device.worker.snapshot().cache.pending_segments, 2);
 
     server.restart();

@@ -61,6 +61,7 @@ fn open_with_sources(
         Arc::new(clock.clone()) as Arc<dyn Clock>,
         screen,
         activity,
+        timecard::builtin::local_server(),
     )
     .unwrap();
     let harness = Harness::builder()
@@ -189,7 +190,7 @@ fn save_demo_contracts(data: &DataDir) {
     let response = timecard_core::protocol::ContractsResponse {
         server_time: now,
         week_start: at("2026-11-23T00:00:00Z"),
-        contracts: timecard_client::connect::demo_contracts(now)
+        contracts: timecard_server::demo::local_contracts(now)
             .into_iter()
             .map(|contract| timecard_core::protocol::ContractInfo {
                 disputes: Vec::new(),
@@ -430,7 +431,7 @@ fn diary_in_kolkata_shows_the_local_hour() {
     w.click("Work Diary");
     w.until(
         "the diary in UTC",
-        |app| matches!(&app.latest().diary, Some(Ok(d)) if d.tz == "UTC"),
+        |app| matches!(app.state.diary.day(), Some(Ok(d)) if d.tz == "UTC"),
     );
     w.harness
         .get_by_label("Segment 14:30–14:40, Backend development");
@@ -438,7 +439,7 @@ fn diary_in_kolkata_shows_the_local_hour() {
     w.click("Show");
     w.until(
         "the diary in Kolkata",
-        |app| matches!(&app.latest().diary, Some(Ok(d)) if d.tz == "Asia/Kolkata"),
+        |app| matches!(app.state.diary.day(), Some(Ok(d)) if d.tz == "Asia/Kolkata"),
     );
     // 14:30 UTC is 20:00 in Kolkata (UTC+5:30).
     w.harness
@@ -471,9 +472,9 @@ fn diary_cells_show_the_screenshot() {
 
     w.click("Work Diary");
     w.until("the thumbnail", |app| {
-        app.latest().diary_pictures.contains_key(&segment.id)
+        app.state.diary.pictures.contains_key(&segment.id)
     });
-    let picture = w.harness.state().latest().diary_pictures[&segment.id].clone();
+    let picture = w.harness.state().state.diary.pictures[&segment.id].clone();
     assert_eq!(
         (picture.width, picture.height),
         (96, 54),
@@ -491,9 +492,10 @@ fn diary_cells_show_the_screenshot() {
 }
 
 // Two segments in one 10-minute cell (a stop and a start): the cell shows
-// the one with a picture.
+// both, side by side (B2; only the one with a picture used to show), and
+// each opens its own window.
 #[test]
-fn a_shared_cell_shows_the_segment_with_a_picture() {
+fn a_shared_cell_shows_every_segment() {
     let mut w = open();
     let jpeg = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -518,15 +520,26 @@ fn a_shared_cell_shows_the_segment_with_a_picture() {
     );
     w.click("Work Diary");
     w.until("the thumbnail", |app| {
-        app.latest().diary_pictures.contains_key(&pictured.id)
+        app.state.diary.pictures.contains_key(&pictured.id)
     });
-    w.harness
-        .get_by_label("Segment 09:05–09:10, Backend development");
+    let first = w
+        .harness
+        .get_by_label("Segment 09:00–09:03, Backend development")
+        .rect();
+    let second = w
+        .harness
+        .get_by_label("Segment 09:05–09:10, Backend development")
+        .rect();
     assert!(
-        w.harness
-            .query_by_label("Segment 09:00–09:03, Backend development")
-            .is_none()
+        first.max.x <= second.min.x,
+        "side by side: {first:?} {second:?}"
     );
+    assert!((first.center().y - second.center().y).abs() < 1.0);
+    w.harness
+        .get_by_label("Day total 0:08:00 — Backend development 0:08:00");
+    w.open_segment("Segment 09:00–09:03, Backend development");
+    w.click("Next segment");
+    w.harness.get_by_label_contains("09:05:00–09:10:00");
 }
 
 // D3 in local mode (item 9): with no server configured the report is not
@@ -770,7 +783,7 @@ fn diary_shows_cached_thumbnails_offline() {
         .get_by_label("the list from your last session, not updated yet");
     w.click("Work Diary");
     w.until("the cached thumbnail", |app| {
-        app.latest().diary_pictures.contains_key(&segment.id)
+        app.state.diary.pictures.contains_key(&segment.id)
     });
     w.harness
         .get_by_label("Segment 09:00–09:10, Backend development, cached");
@@ -778,18 +791,16 @@ fn diary_shows_cached_thumbnails_offline() {
     // (still offline), and the picture comes back every time.
     w.click("Next day");
     w.until("the next day, without it", |app| {
-        !app.latest().diary_pictures.contains_key(&segment.id)
+        !app.state.diary.pictures.contains_key(&segment.id)
     });
     w.click("Previous day");
     w.until("the cached thumbnail after another day", |app| {
-        app.latest().diary_pictures.contains_key(&segment.id)
+        app.state.diary.pictures.contains_key(&segment.id)
     });
-    let before = w.harness.state().latest().diary_pictures.clone();
+    let before = w.harness.state().state.diary.loads;
     w.click("Today");
     w.until("the same day reloaded, with the picture", |app| {
-        let latest = app.latest();
-        !Arc::ptr_eq(&latest.diary_pictures, &before)
-            && latest.diary_pictures.contains_key(&segment.id)
+        app.state.diary.loads > before && app.state.diary.pictures.contains_key(&segment.id)
     });
 }
 
@@ -899,9 +910,9 @@ fn diary_marks_segments_without_a_screenshot() {
     w.click("Work Diary");
     let cell = "Segment 09:00–09:10, Backend development, no screenshot";
     w.until("the segment", |app| {
-        app.latest()
+        app.state
             .diary
-            .as_ref()
+            .day()
             .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
     });
     w.open_segment(cell);
@@ -919,9 +930,9 @@ fn diary_scrolls_to_the_days_work() {
     w.click("Previous day");
     let label = "Segment 20:00–20:10, Backend development";
     w.until("the evening segment", |app| {
-        app.latest()
+        app.state
             .diary
-            .as_ref()
+            .day()
             .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
     });
     w.harness.step();
@@ -1000,25 +1011,33 @@ fn a_data_folder_that_cannot_be_cleared_keeps_everything_and_says_why() {
 // Contracts screen, with the reason and where the dispute stands.
 #[test]
 fn a_disputed_segment_shows_on_the_contracts_screen() {
-    use timecard_server::rules::{ReviewAction, ReviewEvent};
-    use timecard_server::store::Store;
+    use timecard_server::rules::{ReviewAction, ReviewRequest, ReviewTarget};
+    use timecard_server::store::{Role, Store};
     let mut w = open();
     let segment = w.upload_from_another_device(at("2026-11-24T10:00:00Z"), None);
     let store =
         timecard_server::open_store(&w.harness.state().data_dir().local_server_dir()).unwrap();
-    let client = store.find_user("demo").unwrap().unwrap();
+    // The contract's client disputes it once the week is over, through the
+    // same rules as the web page.
+    let client = store.add_user("acme", None, "x").unwrap();
+    store.set_role("acme", Role::Client).unwrap();
+    let mut contract = store.contract("demo-hourly").unwrap().unwrap();
+    contract.terms.client_user_id = Some(client);
+    store.save_contract(&contract).unwrap();
     store
-        .add_review(
-            "demo-hourly",
-            &ReviewEvent {
-                week_start: at("2026-11-23T00:00:00Z"),
-                segment_id: Some(segment.id),
+        .review(
+            &ReviewRequest {
+                contract_id: "demo-hourly".into(),
+                by_user_id: client,
+                by_admin: false,
+                target: ReviewTarget::Segment(segment.id),
                 action: ReviewAction::Dispute,
                 note: "Not this project".into(),
-                by_user_id: client.id,
-                at: at("2026-11-25T09:00:00Z"),
             },
+            at("2026-11-30T09:00:00Z"),
+            5 * 86_400,
         )
+        .unwrap()
         .unwrap();
     w.harness
         .state()
@@ -1040,9 +1059,9 @@ fn a_disputed_segment_shows_on_the_contracts_screen() {
     w.click("Work Diary");
     w.click("Previous day");
     w.until("the day's diary", |app| {
-        app.latest()
+        app.state
             .diary
-            .as_ref()
+            .day()
             .is_some_and(|d| d.as_ref().is_ok_and(|d| !d.segments.is_empty()))
     });
     let label =

@@ -243,7 +243,9 @@ fn a_client_sees_their_contracts_diary_and_screenshots() {
         sheet.body
     );
     assert!(
-        sheet.body.contains("<strong>0:10:00</strong>"),
+        sheet
+            .body
+            .contains(r#"<strong class="billable">0:10:00</strong>"#),
         "{}",
         sheet.body
     );
@@ -515,7 +517,9 @@ fn the_dashboard_in_a_real_browser() {
         .sum();
     assert_eq!((minutes * 60.0).round() as i64, 600, "{csv}");
     assert!(
-        browser.text().contains("Week\t0:10:00\t0:00:00\t0:10:00"),
+        browser
+            .text()
+            .contains("Week\t0:10:00\t0:00:00\t0:00:00\t0:10:00"),
         "{}",
         browser.text()
     );
@@ -688,13 +692,19 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     );
     let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
     assert!(
-        sheet.body.contains("<strong>0:00:00</strong>"),
+        sheet
+            .body
+            .contains(r#"<strong class="billable">0:00:00</strong>"#),
         "{}",
         sheet.body
     );
-    assert!(sheet.body.contains("1 rejected segment(s) are left out"));
+    assert!(sheet.body.contains("1 rejected segment(s) are not billed"));
+    // The CSV still lists the rejected segment, with no billable minutes.
     let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
-    assert_eq!(csv.body.lines().count(), 1, "{}", csv.body);
+    let rows: Vec<&str> = csv.body.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", csv.body);
+    assert!(rows[0].contains(",10.00,0.00,tracked,"), "{}", csv.body);
+    assert!(rows[0].ends_with(",rejected"), "{}", csv.body);
 
     // Then approves the week; nothing more can be disputed.
     let got = carl.post(
@@ -965,7 +975,7 @@ fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
             ("client_user", "ann"),
         ],
     );
-    assert_eq!(got.status, 409, "a freelancer is no client account");
+    assert_eq!(got.status, 422, "a freelancer is no client account");
 
     // Maintenance holds the app's API, not the pages.
     let got = root.post("/admin/maintenance", &[("csrf", &csrf), ("on", "true")]);
@@ -1010,7 +1020,9 @@ fn serve_demo_gives_a_full_dashboard() {
         .first_day();
     let sheet = client.get(&format!("/contracts/demo-web/timesheet?week={last_monday}"));
     assert!(
-        sheet.body.contains("<strong>25:00:00</strong>"),
+        sheet
+            .body
+            .contains(r#"<strong class="billable">25:00:00</strong>"#),
         "five days of five hours: {}",
         sheet.body
     );

@@ -1,28 +1,23 @@
 //! Which server to talk to and as whom: the configured server with the saved
 //! session (Y5), or — with nothing configured — the built-in local server,
-//! started in-process on 127.0.0.1 with a pinned self-signed certificate and
-//! a demo account (docs/SPEC.md, *The built-in server*).
+//! which the app provides through [`LocalServer`]: started in-process on
+//! 127.0.0.1 with a pinned self-signed certificate and a demo account
+//! (docs/SPEC.md, *The built-in server*). This crate knows only the seam;
+//! the server itself is not a dependency of the client.
 
 use std::fs;
 use std::io;
-#[cfg(feature = "builtin-server")]
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::{ApiClient, ServerAddress};
 use timecard_core::clock::Clock;
-use timecard_core::domain::{Contract, ContractKind, ContractStatus};
-#[cfg(feature = "builtin-server")]
-pub use timecard_server::RunningServer;
-#[cfg(feature = "builtin-server")]
-use timecard_server::{ServerOptions, store::Store};
 
 /// The login of the built-in server's account.
 pub const DEMO_LOGIN: &str = "demo";
@@ -191,8 +186,8 @@ pub fn sign_in(
 /// Returns a warning when the server could not be told.
 pub fn sign_out(data: &DataDir, settings: &Settings, clock: Arc<dyn Clock>) -> Option<String> {
     let mut warning = None;
-    if settings.server.is_some()
-        && let Ok(connection) = connect(data, settings, clock)
+    if let Some(url) = &settings.server
+        && let Ok(connection) = connect_to(data, settings, url, clock)
         && connection.login.is_some()
         && let Err(e) = connection.client.sign_out()
     {
@@ -207,11 +202,49 @@ pub fn sign_out(data: &DataDir, settings: &Settings, clock: Arc<dyn Clock>) -> O
 
 pub use timecard_core::fs::durable::write_private;
 
+/// The built-in local server, as the app provides it: started for a
+/// folder when no server is configured.
+pub trait LocalServer: Send + Sync {
+    /// Starts a server that keeps its data in `dir` (creating it and its
+    /// demo account on first use), listening on 127.0.0.1.
+    fn start(&self, dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<StartedLocal>;
+}
+
+/// A local server that runs until stopped (or dropped).
+pub trait RunningLocal: Send + Sync {
+    /// Stops accepting, ends open connections and waits for it to finish.
+    fn stop(&self);
+}
+
+/// What a started local server tells the client: where it is, the
+/// certificate to pin, the account to sign in as, and the handle that
+/// keeps it running.
+pub struct StartedLocal {
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    pub cert_pem: Vec<u8>,
+    pub login: String,
+    pub password: String,
+    pub running: Box<dyn RunningLocal>,
+}
+
+/// No built-in server: a build of the app without one, or a front end
+/// that never starts one.
+pub struct NoLocalServer;
+
+impl LocalServer for NoLocalServer {
+    fn start(&self, _dir: &Path, _clock: Arc<dyn Clock>) -> anyhow::Result<StartedLocal> {
+        anyhow::bail!(
+            "this build of Timecard has no built-in server; sign in to your organisation's server (timecard login --server https://HOST)"
+        )
+    }
+}
+
 /// A client ready to use, and the built-in server if that is what it talks to.
 pub struct Connection {
     pub client: Arc<ApiClient>,
     /// Kept alive as long as the connection: the built-in server.
-    pub builtin: Option<RunningServer>,
+    pub builtin: Option<Box<dyn RunningLocal>>,
     /// Who is signed in, if anyone.
     pub login: Option<String>,
 }
@@ -222,161 +255,65 @@ impl Connection {
     }
 }
 
-/// Connects as the settings say. Never waits on a remote server: the saved
-/// token is used as it is, and the first call tells whether it still works.
+/// Connects as the settings say; with no server configured, to the
+/// built-in one that `local` starts. Never waits on a remote server: the
+/// saved token is used as it is, and the first call tells whether it still
+/// works.
 pub fn connect(
     data: &DataDir,
     settings: &Settings,
     clock: Arc<dyn Clock>,
+    local: &dyn LocalServer,
 ) -> anyhow::Result<Connection> {
     match &settings.server {
-        None => start_builtin(data, clock),
-        Some(url) => {
-            let address = ServerAddress::parse(url)?;
-            let pinned = match &settings.server_ca {
-                Some(path) => Some(fs::read(path).with_context(|| {
-                    format!("cannot read the server certificate {}", path.display())
-                })?),
-                None => None,
-            };
-            let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)?;
-            let session =
-                SavedSession::load(&data.session_file()).filter(|s| s.server == address.as_str());
-            client.set_token(session.as_ref().map(|s| s.token.clone()));
-            Ok(Connection {
-                client: Arc::new(client),
-                builtin: None,
-                login: session.map(|s| s.login),
-            })
-        }
+        None => start_builtin(data, clock, local),
+        Some(url) => connect_to(data, settings, url, clock),
     }
 }
 
-/// Built without the `builtin-server` feature, there is never a built-in
-/// server.
-#[cfg(not(feature = "builtin-server"))]
-pub enum RunningServer {}
-
-/// Built without the `builtin-server` feature: no server to start.
-#[cfg(not(feature = "builtin-server"))]
-pub fn start_builtin(_data: &DataDir, _clock: Arc<dyn Clock>) -> anyhow::Result<Connection> {
-    anyhow::bail!(
-        "this build of Timecard has no built-in server; sign in to your organisation's server (timecard login --server https://HOST)"
-    )
-}
-
-/// Starts the built-in server on 127.0.0.1 (a free port), seeding the demo
-/// account and contracts on first use, and signs in to it.
-#[cfg(feature = "builtin-server")]
-pub fn start_builtin(data: &DataDir, clock: Arc<dyn Clock>) -> anyhow::Result<Connection> {
-    let dir = data.local_server_dir();
-    let password = seed_demo(&dir, clock.now()).context("cannot prepare the built-in server")?;
-    let listener =
-        TcpListener::bind("127.0.0.1:0").context("cannot open a port for the built-in server")?;
-    let mut options = ServerOptions::new(&dir);
-    options.clock = clock.clone();
-    let running =
-        timecard_server::start(options, listener).context("cannot start the built-in server")?;
-    let address = ServerAddress::parse(&running.url())?;
-    let client = ApiClient::new(address, Some(&running.cert_pem), clock)?;
-    client
-        .sign_in(DEMO_LOGIN, &password)
-        .context("cannot sign in to the built-in server")?;
+/// The configured server `url` with the saved session.
+fn connect_to(
+    data: &DataDir,
+    settings: &Settings,
+    url: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Connection> {
+    let address = ServerAddress::parse(url)?;
+    let pinned =
+        match &settings.server_ca {
+            Some(path) => Some(fs::read(path).with_context(|| {
+                format!("cannot read the server certificate {}", path.display())
+            })?),
+            None => None,
+        };
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)?;
+    let session = SavedSession::load(&data.session_file()).filter(|s| s.server == address.as_str());
+    client.set_token(session.as_ref().map(|s| s.token.clone()));
     Ok(Connection {
         client: Arc::new(client),
-        builtin: Some(running),
-        login: Some(DEMO_LOGIN.to_owned()),
+        builtin: None,
+        login: session.map(|s| s.login),
     })
 }
 
-/// Creates the demo account and contracts once; returns the demo password.
-#[cfg(feature = "builtin-server")]
-fn seed_demo(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<String> {
-    let store = timecard_server::open_store(dir)?;
-    let password_file = dir.join("demo-password");
-    if let (Some(_), Ok(password)) = (
-        store.find_user(DEMO_LOGIN)?,
-        fs::read_to_string(&password_file),
-    ) {
-        return Ok(password.trim().to_owned());
-    }
-    let password = uuid::Uuid::new_v4().simple().to_string();
-    let hash = timecard_server::auth::hash_password(&password);
-    if store.find_user(DEMO_LOGIN)?.is_none() {
-        store.add_user(DEMO_LOGIN, Some("demo@localhost"), &hash)?;
-        for contract in demo_contracts(now) {
-            store.add_contract(DEMO_LOGIN, &contract, now)?;
-        }
-    } else {
-        // The password file was lost: give the account a new password.
-        store.set_password(DEMO_LOGIN, &hash)?;
-    }
-    write_private(&password_file, password.as_bytes())?;
-    Ok(password)
-}
-
-/// The demo contracts: one hourly with a limit, one without, one
-/// fixed-price, one paused, one starting in the future.
-pub fn demo_contracts(now: DateTime<Utc>) -> Vec<Contract> {
-    let today = now.date_naive();
-    let contract =
-        |id: &str, title: &str, client: &str, kind, status, start, limit_h: Option<i64>| Contract {
-            id: id.into(),
-            title: title.into(),
-            client: client.into(),
-            kind,
-            status,
-            start_date: start,
-            weekly_limit_secs: limit_h.map(|h| h * 3600),
-            pending_limit: None,
-        };
-    use ContractKind::*;
-    use ContractStatus::*;
-    vec![
-        contract(
-            "demo-hourly",
-            "Backend development",
-            "Northwind Traders",
-            Hourly,
-            Active,
-            today - Duration::days(60),
-            Some(40),
-        ),
-        contract(
-            "demo-open",
-            "Support rota",
-            "Contoso",
-            Hourly,
-            Active,
-            today - Duration::days(30),
-            None,
-        ),
-        contract(
-            "demo-fixed",
-            "Logo redesign",
-            "Blue Yonder",
-            FixedPrice,
-            Active,
-            today - Duration::days(14),
-            None,
-        ),
-        contract(
-            "demo-paused",
-            "Data migration",
-            "Fabrikam",
-            Hourly,
-            Paused,
-            today - Duration::days(90),
-            Some(20),
-        ),
-        contract(
-            "demo-future",
-            "Mobile app audit",
-            "Tailspin Toys",
-            Hourly,
-            Active,
-            today + Duration::days(3),
-            Some(10),
-        ),
-    ]
+/// Starts the built-in server on 127.0.0.1 (a free port) in the data
+/// folder's `local-server/` and signs in to it.
+pub fn start_builtin(
+    data: &DataDir,
+    clock: Arc<dyn Clock>,
+    local: &dyn LocalServer,
+) -> anyhow::Result<Connection> {
+    let started = local
+        .start(&data.local_server_dir(), clock.clone())
+        .context("cannot start the built-in server")?;
+    let address = ServerAddress::parse(&started.url)?;
+    let client = ApiClient::new(address, Some(&started.cert_pem), clock)?;
+    client
+        .sign_in(&started.login, &started.password)
+        .context("cannot sign in to the built-in server")?;
+    Ok(Connection {
+        client: Arc::new(client),
+        builtin: Some(started.running),
+        login: Some(started.login),
+    })
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::activity::ActivitySource;
 use crate::cache::Cache;
 use crate::capture::ScreenSource;
-use crate::connect::{self, Connection};
+use crate::connect::{self, Connection, LocalServer};
 use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::{self, SyncOptions, SyncState, Syncer};
@@ -33,7 +33,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the connection, the worker and the sync thread. Contracts from
+    /// Starts the connection (with no server configured, to the built-in
+    /// one `local` starts), the worker and the sync thread. Contracts from
     /// the last run are loaded at once, so tracking can start offline (S3).
     pub fn start(
         data: &DataDir,
@@ -41,8 +42,9 @@ impl Engine {
         clock: Arc<dyn Clock>,
         screen: Box<dyn ScreenSource>,
         activity: Box<dyn ActivitySource>,
+        local: &dyn LocalServer,
     ) -> anyhow::Result<Engine> {
-        let connection = connect::connect(data, settings, clock.clone())?;
+        let connection = connect::connect(data, settings, clock.clone(), local)?;
         let (cache, opened) = Cache::open(&data.cache_dir(), settings.capacity_secs())
             .context("cannot open the time cache")?;
         let warnings = opened

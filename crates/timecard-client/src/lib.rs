@@ -1,9 +1,11 @@
 //! Timecard's client layer, shared by the window and the command line: the
 //! time cache, settings, sync (client, planner, outbox, thread), the worker
 //! and the engine that puts them together, the connection (a configured
-//! server, or the built-in one with the `builtin-server` feature), the data
+//! server, or the built-in one the app provides), the data
 //! folder and single instance, and the screenshot and activity sources.
-//! It draws nothing and prints nothing.
+//! It draws nothing and prints nothing, and depends on `timecard-core`
+//! only among Timecard's crates: the built-in server is the app's to
+//! provide (`connect::LocalServer`).
 
 // Command output goes through `timecard_core::{outln, errln}`: a closed
 // pipe must not panic a command.

@@ -26,10 +26,6 @@ pub enum SyncEvent {
     Contracts(ContractList),
     /// The server's grid and lock grace (`GET /config`).
     ServerConfig(ServerConfig),
-    /// The diary asked for, or why it could not be loaded.
-    DiaryLoaded(Result<DiaryResponse, String>),
-    /// Thumbnails for the diary's cells.
-    DiaryPictures(Vec<(SegmentId, CellPicture)>),
     /// A message for the user.
     Notice(String),
 }
@@ -87,10 +83,13 @@ pub enum SyncCommand {
     UploadNow,
     /// Refresh the contract list now (the Refresh button).
     Refresh,
-    /// Load a day of the Work Diary.
+    /// Load a day of the Work Diary and send it, its thumbnails, and the
+    /// day again whenever it changes (an upload or a deletion of its
+    /// segments), to `reply`, until another day is asked for.
     LoadDiary {
         date: chrono::NaiveDate,
         tz: String,
+        reply: DiaryReply,
     },
     /// Delete an uploaded segment on the server (S4).
     DeleteSegment(SegmentId),
@@ -122,6 +121,41 @@ impl PictureReply {
 impl std::fmt::Debug for PictureReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PictureReply")
+    }
+}
+
+/// What the sync thread sends the Work Diary that asked for a day.
+#[derive(Debug)]
+pub enum DiaryUpdate {
+    /// The day as the server has it, or why it could not be loaded.
+    Day {
+        date: chrono::NaiveDate,
+        tz: String,
+        result: Result<DiaryResponse, String>,
+    },
+    /// Thumbnails of the day's segments (uploaded or cached), decoded.
+    Pictures(Vec<(SegmentId, CellPicture)>),
+}
+
+/// Where a diary's updates go: the window's inbox, which also wakes the
+/// window. The sync thread keeps the last one and sends the day again
+/// when it changes.
+#[derive(Clone)]
+pub struct DiaryReply(Arc<dyn Fn(DiaryUpdate) + Send + Sync>);
+
+impl DiaryReply {
+    pub fn new(reply: impl Fn(DiaryUpdate) + Send + Sync + 'static) -> Self {
+        DiaryReply(Arc::new(reply))
+    }
+
+    pub(crate) fn send(&self, update: DiaryUpdate) {
+        (self.0)(update)
+    }
+}
+
+impl std::fmt::Debug for DiaryReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DiaryReply")
     }
 }
 

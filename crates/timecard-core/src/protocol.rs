@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Activity, Contract, SegmentId};
+use crate::domain::{Activity, Billable, Contract, ReviewMark, SegmentId, Totals};
 
 /// Path prefix of every API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -260,13 +260,49 @@ pub struct DiarySegment {
     /// The client's dispute of this segment, in words (R9), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispute: Option<String>,
+    /// Where the segment stands in the client's review (B1): rejected time
+    /// is not billed.
+    #[serde(default, skip_serializing_if = "ReviewMark::is_none")]
+    pub review: ReviewMark,
 }
 
-/// Seconds per contract on the day.
+impl Billable for DiarySegment {
+    fn contract_id(&self) -> &str {
+        &self.contract_id
+    }
+    fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+    fn end(&self) -> DateTime<Utc> {
+        self.end
+    }
+    fn is_manual(&self) -> bool {
+        self.manual
+    }
+    fn review(&self) -> ReviewMark {
+        self.review
+    }
+}
+
+/// One contract's time on the day (B1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractTotal {
     pub contract_id: String,
+    /// The billable seconds (what older apps read).
     pub secs: i64,
+    /// Tracked, manual, disputed, rejected and billable seconds.
+    #[serde(flatten, default)]
+    pub totals: Totals,
+}
+
+impl ContractTotal {
+    pub fn new(contract_id: String, totals: Totals) -> Self {
+        ContractTotal {
+            contract_id,
+            secs: totals.billable_secs,
+            totals,
+        }
+    }
 }
 
 /// `POST /manual`: time worked away from the tracker, added by hand.
@@ -295,9 +331,20 @@ pub struct DiaryResponse {
     /// 24, or 23 / 25 across a daylight-saving change.
     pub hours: i64,
     pub segments: Vec<DiarySegment>,
+    /// Each contract's time on the day, clipped to it (B1).
     pub totals: Vec<ContractTotal>,
-    /// W4: whether the billing week of this day is locked.
+    /// The day's time over all contracts (B1).
+    #[serde(default)]
+    pub total: Totals,
+    /// W4: whether the billing week of this day is locked (or approved).
     pub locked: bool,
+    /// S1: the server's grid, which the diary's cells follow (B2).
+    #[serde(default = "default_segment_secs")]
+    pub segment_secs: i64,
+}
+
+fn default_segment_secs() -> i64 {
+    crate::domain::grid::DEFAULT_SEGMENT_SECS
 }
 
 /// `POST /reports`: a problem report (D3).

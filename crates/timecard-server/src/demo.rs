@@ -1,9 +1,17 @@
-//! `serve --demo`: a dashboard to look around a minute after building. On
-//! a folder with no users it adds an admin, a client and a freelancer with
-//! random passwords (printed once), a contract between the last two, and
-//! last week's and today's time with screenshots, through the same store
-//! and rules as real uploads.
+//! Demo data, in one place for both its uses:
+//!
+//! - `serve --demo` ([`seed`]): a dashboard to look around a minute after
+//!   building. On a folder with no users it adds an admin, a client and a
+//!   freelancer with random passwords (printed once), a contract between
+//!   the last two, and last week's and today's time with screenshots,
+//!   through the same store and rules as real uploads.
+//! - The app's built-in local server ([`seed_local`]): the account
+//!   [`LOCAL_LOGIN`] with the demo contracts ([`local_contracts`]), and
+//!   its password kept owner-only beside the database.
 
+use std::path::Path;
+
+use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 use crate::auth;
@@ -44,9 +52,7 @@ pub fn seed(
         ("client", Role::Client),
         ("freelancer", Role::Freelancer),
     ] {
-        let password = auth::new_token()[..16].to_owned();
-        store.add_user(login, None, &auth::hash_password(&password))?;
-        store.set_role(login, role)?;
+        let password = add_account(store, login, None, role)?;
         lines.push(format!("  {login:<10} {password}   ({})", role.as_str()));
     }
     let this_week = BillingWeek::containing(now);
@@ -122,4 +128,116 @@ pub fn seed(
         "  contract demo-web: {n} segments of last week and today; sign in at /login"
     ));
     Ok(lines)
+}
+
+/// Adds the account `login` with a random password, which it returns.
+fn add_account(
+    store: &dyn Store,
+    login: &str,
+    email: Option<&str>,
+    role: Role,
+) -> anyhow::Result<String> {
+    let password = auth::new_token()[..16].to_owned();
+    store.add_user(login, email, &auth::hash_password(&password))?;
+    if role != Role::Freelancer {
+        store.set_role(login, role)?;
+    }
+    Ok(password)
+}
+
+/// The login of the built-in local server's account.
+pub const LOCAL_LOGIN: &str = "demo";
+/// Where the built-in server keeps its account's password, in its folder.
+const LOCAL_PASSWORD_FILE: &str = "demo-password";
+
+/// The built-in local server's account, made once in the store of the
+/// server folder `dir` with the demo contracts; returns its password
+/// (kept owner-only in `dir`). A lost password file gives the account a
+/// new password.
+pub fn seed_local(store: &dyn Store, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let password_file = dir.join(LOCAL_PASSWORD_FILE);
+    let exists = store.find_user(LOCAL_LOGIN)?.is_some();
+    if exists && let Ok(password) = std::fs::read_to_string(&password_file) {
+        return Ok(password.trim().to_owned());
+    }
+    let password = if exists {
+        let password = auth::new_token()[..16].to_owned();
+        store.set_password(LOCAL_LOGIN, &auth::hash_password(&password))?;
+        password
+    } else {
+        let password = add_account(store, LOCAL_LOGIN, Some("demo@localhost"), Role::Freelancer)?;
+        for contract in local_contracts(now) {
+            store.add_contract(LOCAL_LOGIN, &contract, now)?;
+        }
+        password
+    };
+    timecard_core::fs::durable::write_private(&password_file, password.as_bytes())
+        .with_context(|| format!("cannot save {}", password_file.display()))?;
+    Ok(password)
+}
+
+/// The built-in server's demo contracts: one hourly with a limit, one
+/// without, one fixed-price, one paused, one starting in the future.
+pub fn local_contracts(now: DateTime<Utc>) -> Vec<Contract> {
+    let today = now.date_naive();
+    let contract =
+        |id: &str, title: &str, client: &str, kind, status, start, limit_h: Option<i64>| Contract {
+            id: id.into(),
+            title: title.into(),
+            client: client.into(),
+            kind,
+            status,
+            start_date: start,
+            weekly_limit_secs: limit_h.map(|h| h * 3600),
+            pending_limit: None,
+        };
+    use ContractKind::*;
+    use ContractStatus::*;
+    vec![
+        contract(
+            "demo-hourly",
+            "Backend development",
+            "Northwind Traders",
+            Hourly,
+            Active,
+            today - Duration::days(60),
+            Some(40),
+        ),
+        contract(
+            "demo-open",
+            "Support rota",
+            "Contoso",
+            Hourly,
+            Active,
+            today - Duration::days(30),
+            None,
+        ),
+        contract(
+            "demo-fixed",
+            "Logo redesign",
+            "Blue Yonder",
+            FixedPrice,
+            Active,
+            today - Duration::days(14),
+            None,
+        ),
+        contract(
+            "demo-paused",
+            "Data migration",
+            "Fabrikam",
+            Hourly,
+            Paused,
+            today - Duration::days(90),
+            Some(20),
+        ),
+        contract(
+            "demo-future",
+            "Mobile app audit",
+            "Tailspin Toys",
+            Hourly,
+            Active,
+            today + Duration::days(3),
+            Some(10),
+        ),
+    ]
 }

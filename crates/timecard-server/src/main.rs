@@ -6,5 +6,5 @@ fn main() -> ExitCode {
     // The allocator settings keep a storm of sign-ins or uploads from
     // leaving the server's memory high afterwards.
     timecard_core::process::mark_process_start();
-    timecard_server::admin::main()
+    timecard_server::cli::main()
 }

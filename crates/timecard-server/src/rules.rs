@@ -1,10 +1,12 @@
-//! What the server accepts (K7, K8, W2, W4, C2): a pure verdict on one
-//! segment given the facts the store looked up. No I/O here.
+//! What the server accepts and allows, as pure functions of the facts the
+//! store looked up and the time passed in: a verdict on one segment (K7,
+//! K8, W2, W4, C2, C5), when a week stops taking changes (W4, R7), who may
+//! see a contract (R3) and which review step is allowed (R7). No I/O here.
 
 use chrono::{DateTime, Duration, Utc};
 
 use timecard_core::domain::{
-    BillingWeek, Contract, ContractStatus, PendingLimit, Segment, SegmentId,
+    BillingWeek, Contract, ContractStatus, PendingLimit, ReviewMark, Segment, SegmentId,
 };
 use timecard_core::protocol::{RejectReason, ServerConfig};
 
@@ -68,6 +70,9 @@ pub struct Facts {
     pub overlap_device: Option<String>,
     /// Seconds already stored on this contract in the segment's billing week.
     pub week_logged_secs: i64,
+    /// When the client approved the segment's billing week on this
+    /// contract, if they did (R7): the week takes no more changes.
+    pub week_approved_at: Option<DateTime<Utc>>,
 }
 
 /// The server's answer for one segment.
@@ -120,16 +125,8 @@ pub fn judge(
         );
     }
     let week = BillingWeek::containing(segment.start);
-    if week.is_locked(now, config.lock_grace_secs) {
-        return Verdict::Reject(
-            WeekLocked,
-            format!(
-                "the Work Diary of the week of {} locked on {}",
-                week.start().format("%-d %b %Y"),
-                week.locks_at(config.lock_grace_secs)
-                    .format("%-d %b %Y %H:%M UTC")
-            ),
-        );
+    if let Some(closed) = week_closed(week, now, config.lock_grace_secs, facts.week_approved_at) {
+        return Verdict::Reject(WeekLocked, closed.message());
     }
     let Some(stored) = &facts.contract else {
         return Verdict::Reject(
@@ -236,16 +233,83 @@ pub fn as_of(mut contract: Contract, now: DateTime<Utc>) -> Contract {
     contract
 }
 
-/// S4: a segment can be deleted until its billing week's Work Diary locks
-/// (`grace_secs` after the week ends); after that, when it locked.
+/// Why a billing week takes no more changes: no upload, no manual time, no
+/// deletion (W4, R7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// The week's Work Diary locked at this moment (its end plus the grace).
+    Locked(BillingWeek, DateTime<Utc>),
+    /// The client approved the week at this moment, before the lock: the
+    /// grace ends at approval.
+    Approved(BillingWeek, DateTime<Utc>),
+}
+
+impl Closed {
+    /// In words, for the answer that refuses a change.
+    pub fn message(self) -> String {
+        match self {
+            Closed::Locked(week, at) => format!(
+                "the Work Diary of the week of {} locked on {}",
+                week.start().format("%-d %b %Y"),
+                at.format("%-d %b %Y %H:%M UTC")
+            ),
+            Closed::Approved(week, at) => format!(
+                "the week of {} was approved by the client on {}; it takes no more changes",
+                week.start().format("%-d %b %Y"),
+                at.format("%-d %b %Y %H:%M UTC")
+            ),
+        }
+    }
+}
+
+/// W4, R7: whether `week` has closed at `now`: its lock (`grace_secs` after
+/// it ends), or its approval if that came first. The review window is at
+/// least as long as the grace ([`check_windows`]), so a week approved by
+/// itself (the window closed) has locked already.
+pub fn week_closed(
+    week: BillingWeek,
+    now: DateTime<Utc>,
+    grace_secs: i64,
+    approved_at: Option<DateTime<Utc>>,
+) -> Option<Closed> {
+    if let Some(at) = approved_at
+        && at <= now
+        && at < week.locks_at(grace_secs)
+    {
+        return Some(Closed::Approved(week, at));
+    }
+    week.is_locked(now, grace_secs)
+        .then(|| Closed::Locked(week, week.locks_at(grace_secs)))
+}
+
+/// S4: a segment can be deleted until its billing week closes
+/// ([`week_closed`]); after that, why not.
 pub fn may_delete(
     segment_start: DateTime<Utc>,
     now: DateTime<Utc>,
     grace_secs: i64,
-) -> Result<(), DateTime<Utc>> {
-    let week = BillingWeek::containing(segment_start);
-    if week.is_locked(now, grace_secs) {
-        return Err(week.locks_at(grace_secs));
+    approved_at: Option<DateTime<Utc>>,
+) -> Result<(), Closed> {
+    match week_closed(
+        BillingWeek::containing(segment_start),
+        now,
+        grace_secs,
+        approved_at,
+    ) {
+        Some(closed) => Err(closed),
+        None => Ok(()),
+    }
+}
+
+/// W4 and R7 together: the lock's grace may not outlast the review window,
+/// or a week approved by itself would still take changes.
+pub fn check_windows(lock_grace_secs: i64, review_secs: i64) -> Result<(), String> {
+    if lock_grace_secs > review_secs {
+        return Err(format!(
+            "the lock's grace ({lock_grace_secs} s) is longer than the review window ({review_secs} s): \
+             a week would be approved by itself while it still takes changes; give --lock-grace-secs \
+             at most --review-days × 86400"
+        ));
     }
     Ok(())
 }
@@ -417,6 +481,8 @@ pub struct Dispute {
     pub disputed_by: i64,
     pub disputed_at: DateTime<Utc>,
     pub answer: Option<String>,
+    /// How many times the freelancer answered (the last answer stands).
+    pub answers: usize,
     /// `None` while the client has not decided: the time still counts.
     pub decision: Option<ReviewAction>,
 }
@@ -437,6 +503,15 @@ impl Dispute {
     pub fn counts(&self) -> bool {
         self.decision != Some(ReviewAction::Reject)
     }
+
+    /// Where the disputed time stands (B1).
+    pub fn mark(&self) -> ReviewMark {
+        match self.decision {
+            None => ReviewMark::Disputed,
+            Some(ReviewAction::Reject) => ReviewMark::Rejected,
+            Some(_) => ReviewMark::Kept,
+        }
+    }
 }
 
 /// Every segment disputed in `events`, in the order they were disputed.
@@ -452,9 +527,13 @@ pub fn disputes(events: &[ReviewEvent]) -> Vec<Dispute> {
                 disputed_by: e.by_user_id,
                 disputed_at: e.at,
                 answer: None,
+                answers: 0,
                 decision: None,
             }),
-            (ReviewAction::Answer, Some(d)) => d.answer = Some(e.note.clone()),
+            (ReviewAction::Answer, Some(d)) => {
+                d.answer = Some(e.note.clone());
+                d.answers += 1;
+            }
             (action @ (ReviewAction::Keep | ReviewAction::Reject), Some(d)) => {
                 d.decision = Some(action)
             }
@@ -474,15 +553,24 @@ pub enum Reviewer {
     Other,
 }
 
+/// What `viewer_id` is to a contract's review. Nobody reviews their own
+/// time: the contract's freelancer is the freelancer even when an admin.
 pub fn reviewer(viewer_id: i64, viewer_is_admin: bool, contract: &StoredContract) -> Reviewer {
-    if viewer_is_admin || contract.terms.client_user_id == Some(viewer_id) {
-        Reviewer::Client
-    } else if contract.user_id == viewer_id {
+    if contract.user_id == viewer_id {
         Reviewer::Freelancer
+    } else if viewer_is_admin || contract.terms.client_user_id == Some(viewer_id) {
+        Reviewer::Client
     } else {
         Reviewer::Other
     }
 }
+
+/// The longest reason or answer in a review, in characters.
+pub const MAX_REVIEW_NOTE_CHARS: usize = 500;
+
+/// How many times the freelancer may answer one dispute: the first answer
+/// and two corrections; the last one stands.
+pub const MAX_ANSWERS: usize = 3;
 
 /// Whether `who` may do `action` (on `segment`, for the segment actions) in
 /// a week that stands at `state`; the error says why not, in words.
@@ -496,6 +584,9 @@ pub fn may_review(
     match (action, who) {
         (_, Reviewer::Other) => Err("only the contract's client and freelancer review its time"),
         (ReviewAction::Answer, Reviewer::Freelancer) => match dispute {
+            Some(d) if d.decision.is_none() && in_review && d.answers >= MAX_ANSWERS => {
+                Err("this dispute has been answered as often as it can be; the last answer stands")
+            }
             Some(d) if d.decision.is_none() && in_review => Ok(()),
             Some(_) => Err("this dispute is closed"),
             None => Err("this segment is not disputed"),
@@ -523,6 +614,188 @@ pub fn may_review(
             None => Err("this segment is not disputed"),
         },
     }
+}
+
+/// What a review step is about: a whole week (approval) or one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewTarget {
+    Week(BillingWeek),
+    Segment(SegmentId),
+}
+
+/// A review step someone asks for (R7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRequest {
+    pub contract_id: String,
+    pub by_user_id: i64,
+    pub by_admin: bool,
+    pub target: ReviewTarget,
+    pub action: ReviewAction,
+    /// The reason of a dispute or the freelancer's answer; ignored otherwise.
+    pub note: String,
+}
+
+/// Why a review step is not taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewRefusal {
+    /// The segment is not the contract's (or does not exist).
+    NoSuchSegment,
+    /// The note is empty or too long.
+    Invalid(String),
+    /// The rules do not allow it now (who, when, in which state).
+    NotAllowed(&'static str),
+}
+
+impl std::fmt::Display for ReviewRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReviewRefusal::NoSuchSegment => f.write_str("no such segment on this contract"),
+            ReviewRefusal::Invalid(why) => f.write_str(why),
+            ReviewRefusal::NotAllowed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// R7: decides a review step on `contract`, given every review event of
+/// the contract so far (oldest first) and, for a segment step, when the
+/// segment starts (`None`: it is not the contract's). The store calls this
+/// inside the transaction that then appends the event, holding the lock
+/// that uploads and other steps of the contract take: no two steps
+/// interleave between this check and that write (B3).
+pub fn review_step(
+    contract: &StoredContract,
+    request: &ReviewRequest,
+    segment_start: Option<DateTime<Utc>>,
+    events: &[ReviewEvent],
+    now: DateTime<Utc>,
+    review_secs: i64,
+) -> Result<ReviewEvent, ReviewRefusal> {
+    let (week, segment) = match request.target {
+        ReviewTarget::Week(week) => (week, None),
+        ReviewTarget::Segment(id) => {
+            let start = segment_start.ok_or(ReviewRefusal::NoSuchSegment)?;
+            (BillingWeek::containing(start), Some(id))
+        }
+    };
+    let note = match request.action {
+        ReviewAction::Dispute | ReviewAction::Answer => {
+            let note = request.note.trim();
+            if note.is_empty() {
+                return Err(ReviewRefusal::Invalid("say why, in a few words".into()));
+            }
+            if note.chars().count() > MAX_REVIEW_NOTE_CHARS {
+                return Err(ReviewRefusal::Invalid(format!(
+                    "say it in at most {MAX_REVIEW_NOTE_CHARS} characters"
+                )));
+            }
+            note.to_owned()
+        }
+        _ => String::new(),
+    };
+    let disputes = disputes(events);
+    let dispute = match segment {
+        Some(id) => disputes.iter().find(|d| d.segment_id == id),
+        // A week is approved only once the disputes of its segments are
+        // decided.
+        None => disputes.iter().find(|d| {
+            d.decision.is_none()
+                && events
+                    .iter()
+                    .any(|e| e.segment_id == Some(d.segment_id) && e.week_start == week.start())
+        }),
+    };
+    let who = reviewer(request.by_user_id, request.by_admin, contract);
+    let state = week_review(week, now, review_secs, events);
+    may_review(who, request.action, state, dispute).map_err(ReviewRefusal::NotAllowed)?;
+    Ok(ReviewEvent {
+        week_start: week.start(),
+        segment_id: segment,
+        action: request.action,
+        note,
+        by_user_id: request.by_user_id,
+        at: now,
+    })
+}
+
+/// R2: what is wrong with a contract's terms, if anything: a client
+/// account that is the contract's own freelancer would approve their own
+/// time.
+pub fn terms_problem(stored: &StoredContract) -> Option<String> {
+    if stored.terms.client_user_id == Some(stored.user_id) {
+        return Some(
+            "the client account cannot be the contract's own freelancer: nobody approves their own time"
+                .into(),
+        );
+    }
+    if let Some(rate) = &stored.terms.rate {
+        if rate.cents < 0 {
+            return Some("a rate cannot be negative".into());
+        }
+        if rate.currency.len() != 3 || !rate.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Some(format!(
+                "{:?} is not a currency code; use three letters such as USD or EUR",
+                rate.currency
+            ));
+        }
+    }
+    None
+}
+
+/// An amount of money as typed (`45`, `45.5`, `45.50`), in cents.
+pub fn parse_amount(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not an amount; write it like 45 or 45.50");
+    let (whole, fraction) = match text.split_once('.') {
+        Some((_, "")) => return Err(bad()),
+        Some(parts) => parts,
+        None => (text, ""),
+    };
+    if whole.is_empty()
+        || whole.len() > 9
+        || fraction.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| bad())?;
+    Ok(whole * 100 + cents)
+}
+
+/// A weekly limit typed in hours: `None` for "0", "none" or nothing (no
+/// limit), else between 0 and 168 hours.
+pub fn parse_weekly_limit(text: &str) -> Result<Option<i64>, String> {
+    match text.trim() {
+        "" | "0" | "none" => Ok(None),
+        h => {
+            let hours: f64 = h
+                .parse()
+                .map_err(|_| format!("{h:?} is not a number of hours"))?;
+            hours_to_secs(hours).map(Some)
+        }
+    }
+}
+
+/// A weekly limit in hours as seconds: more than 0, at most 168.
+pub fn hours_to_secs(hours: f64) -> Result<i64, String> {
+    if !(hours.is_finite() && hours > 0.0 && hours <= 168.0) {
+        return Err(format!(
+            "a weekly limit must be more than 0 and at most 168 hours, not {hours}"
+        ));
+    }
+    Ok((hours * 3600.0).round() as i64)
+}
+
+/// A currency code as typed, upper-cased: three letters.
+pub fn parse_currency(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase();
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "{code:?} is not a currency code; use three letters such as USD or EUR"
+        ));
+    }
+    Ok(code)
 }
 
 #[cfg(test)]
@@ -814,14 +1087,70 @@ mod tests {
         let start = at("2026-11-25T10:00:00Z");
         let week_end = at("2026-11-30T00:00:00Z");
         assert_eq!(
-            may_delete(start, week_end - Duration::seconds(1), 0),
+            may_delete(start, week_end - Duration::seconds(1), 0, None),
             Ok(())
         );
-        assert_eq!(may_delete(start, week_end, 0), Err(week_end));
+        let week = BillingWeek::containing(start);
+        assert_eq!(
+            may_delete(start, week_end, 0, None),
+            Err(Closed::Locked(week, week_end))
+        );
         let grace = 3 * 24 * 3600;
-        assert_eq!(may_delete(start, week_end, grace), Ok(()));
+        assert_eq!(may_delete(start, week_end, grace, None), Ok(()));
         let locks = week_end + Duration::seconds(grace);
-        assert_eq!(may_delete(start, locks, grace), Err(locks));
+        assert_eq!(
+            may_delete(start, locks, grace, None),
+            Err(Closed::Locked(week, locks))
+        );
+        // R7: the grace ends at approval.
+        let approved = week_end + Duration::hours(2);
+        assert_eq!(
+            may_delete(
+                start,
+                approved - Duration::seconds(1),
+                grace,
+                Some(approved)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            may_delete(start, approved, grace, Some(approved)),
+            Err(Closed::Approved(week, approved))
+        );
+    }
+
+    // W4 + R7: an approved week refuses uploads and manual time whatever
+    // the grace says; an unapproved one takes them until its lock.
+    #[test]
+    fn an_approved_week_takes_no_more_time() {
+        let grace = ServerConfig {
+            lock_grace_secs: 3 * 24 * 3600,
+            ..CONFIG
+        };
+        let s = seg("2026-11-27T09:00:00Z", 600);
+        let now = at("2026-11-30T10:00:00Z");
+        assert_eq!(judge(&s, &facts(), now, grace), Verdict::Accept);
+        let approved = Facts {
+            week_approved_at: Some(at("2026-11-30T09:00:00Z")),
+            ..facts()
+        };
+        match judge(&s, &approved, now, grace) {
+            Verdict::Reject(RejectReason::WeekLocked, message) => {
+                assert!(message.contains("approved by the client"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            reason(judge_manual(&s, &approved, now, grace)),
+            RejectReason::WeekLocked
+        );
+    }
+
+    #[test]
+    fn the_grace_may_not_outlast_the_review_window() {
+        assert!(check_windows(0, 0).is_ok());
+        assert!(check_windows(3600, 5 * 86_400).is_ok());
+        assert!(check_windows(86_401, 86_400).is_err());
     }
 
     #[test]
@@ -919,6 +1248,127 @@ mod tests {
         assert_eq!(disputes(&events).len(), 1);
     }
 
+    // Nobody approves their own time: an admin who is the contract's
+    // freelancer reviews as the freelancer; terms that make the freelancer
+    // the client account are refused.
+    #[test]
+    fn nobody_reviews_their_own_time() {
+        let mut stored = facts().contract.unwrap();
+        stored.user_id = 1;
+        stored.terms.client_user_id = Some(2);
+        assert_eq!(reviewer(1, true, &stored), Reviewer::Freelancer);
+        assert_eq!(reviewer(2, false, &stored), Reviewer::Client);
+        assert_eq!(reviewer(3, true, &stored), Reviewer::Client);
+        assert_eq!(reviewer(3, false, &stored), Reviewer::Other);
+        assert!(terms_problem(&stored).is_none());
+        stored.terms.client_user_id = Some(1);
+        assert!(terms_problem(&stored).unwrap().contains("own freelancer"));
+    }
+
+    // B3: the pure step the store takes under its lock: approvals once,
+    // never with an open dispute, no dispute once approved, answers capped,
+    // notes capped.
+    #[test]
+    fn review_steps_follow_the_log() {
+        let mut stored = facts().contract.unwrap();
+        stored.user_id = 1;
+        stored.terms.client_user_id = Some(2);
+        let week = BillingWeek::containing(at("2026-11-25T10:00:00Z"));
+        let now = at("2026-12-01T09:00:00Z");
+        let five_days = 5 * 86_400;
+        let segment = SegmentId::random();
+        let start = Some(at("2026-11-25T10:00:00Z"));
+        let ask = |by: i64, target, action, note: &str| ReviewRequest {
+            contract_id: "c1".into(),
+            by_user_id: by,
+            by_admin: false,
+            target,
+            action,
+            note: note.into(),
+        };
+        let mut log: Vec<ReviewEvent> = Vec::new();
+        let step = |log: &mut Vec<ReviewEvent>, request: ReviewRequest| {
+            let result = review_step(&stored, &request, start, log, now, five_days);
+            if let Ok(event) = &result {
+                log.push(event.clone());
+            }
+            result
+        };
+        use ReviewAction as A;
+        use ReviewTarget as T;
+        let long = "x".repeat(MAX_REVIEW_NOTE_CHARS + 1);
+        assert!(matches!(
+            step(&mut log, ask(2, T::Segment(segment), A::Dispute, &long)),
+            Err(ReviewRefusal::Invalid(_))
+        ));
+        assert!(matches!(
+            step(&mut log, ask(2, T::Segment(segment), A::Dispute, "  ")),
+            Err(ReviewRefusal::Invalid(_))
+        ));
+        step(
+            &mut log,
+            ask(2, T::Segment(segment), A::Dispute, "not our project"),
+        )
+        .unwrap();
+        assert_eq!(
+            step(&mut log, ask(2, T::Week(week), A::Approve, "")),
+            Err(ReviewRefusal::NotAllowed(
+                "decide the disputed segments first"
+            ))
+        );
+        for _ in 0..MAX_ANSWERS {
+            step(&mut log, ask(1, T::Segment(segment), A::Answer, "it was")).unwrap();
+        }
+        assert!(matches!(
+            step(&mut log, ask(1, T::Segment(segment), A::Answer, "again")),
+            Err(ReviewRefusal::NotAllowed(_))
+        ));
+        step(&mut log, ask(2, T::Segment(segment), A::Reject, "")).unwrap();
+        step(&mut log, ask(2, T::Week(week), A::Approve, "")).unwrap();
+        assert_eq!(
+            step(&mut log, ask(2, T::Week(week), A::Approve, "")),
+            Err(ReviewRefusal::NotAllowed("the week is approved"))
+        );
+        assert!(
+            step(
+                &mut log,
+                ask(2, T::Segment(SegmentId::random()), A::Dispute, "late")
+            )
+            .is_err()
+        );
+        assert_eq!(log.len(), 6);
+        let d = &disputes(&log)[0];
+        assert_eq!((d.answers, d.mark()), (MAX_ANSWERS, ReviewMark::Rejected));
+        // A segment that is not the contract's.
+        assert_eq!(
+            review_step(
+                &stored,
+                &ask(2, T::Segment(segment), A::Dispute, "x"),
+                None,
+                &[],
+                now,
+                five_days
+            ),
+            Err(ReviewRefusal::NoSuchSegment)
+        );
+    }
+
+    #[test]
+    fn amounts_limits_and_currencies_read_as_typed() {
+        assert_eq!(parse_amount("45"), Ok(4500));
+        assert_eq!(parse_amount("45.5"), Ok(4550));
+        assert_eq!(parse_amount(" 45.50 "), Ok(4550));
+        for bad in ["45,50", "45.", "-3", "1.234", "", "1e3", "9999999999"] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_weekly_limit("none"), Ok(None));
+        assert_eq!(parse_weekly_limit("40"), Ok(Some(40 * 3600)));
+        assert!(parse_weekly_limit("169").is_err());
+        assert!(parse_weekly_limit("NaN").is_err());
+        assert_eq!(parse_currency(" usd "), Ok("USD".into()));
+        assert!(parse_currency("US").is_err());
+    }
+
     #[test]
     fn who_may_do_what_in_a_review() {
         let until = at("2026-12-05T00:00:00Z");
@@ -929,6 +1379,7 @@ mod tests {
             disputed_by: 2,
             disputed_at: until,
             answer: None,
+            answers: 0,
             decision: None,
         };
         use ReviewAction as A;

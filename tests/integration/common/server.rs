@@ -162,5 +162,7 @@ fn launch(
     options.storage = super::store::storage_for(dir);
     options.clock = Arc::new(clock.clone());
     options.config = config;
+    // The review window is at least the lock's grace (W4, R7).
+    options.review_secs = options.review_secs.max(config.lock_grace_secs);
     server::start(options, listener).expect("start the server")
 }

@@ -169,6 +169,12 @@ pub fn from_status(host: &str, status: u16, body: &[u8], retry_after: Option<u64
             host: host.to_owned(),
             retry_after_secs: retry_after.unwrap_or(5),
         },
+        // The server's database cannot be reached: its own words, retried.
+        (503, "unavailable") => SyncError::Api {
+            status,
+            code,
+            message: format!("{host}: {message} — time is being cached"),
+        },
         (503, _) => SyncError::Maintenance {
             host: host.to_owned(),
             retry_after_secs: retry_after.unwrap_or(60),
@@ -305,6 +311,19 @@ mod tests {
         assert_eq!(busy.code(), "busy", "a busy server is not in maintenance");
         assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
         assert!(busy.is_transient());
+        let down = from_status(
+            "h",
+            503,
+            br#"{"error":"unavailable","message":"the server's database cannot be reached just now"}"#,
+            Some(5),
+        );
+        assert!(down.is_transient());
+        assert!(down.to_string().contains("database"), "{down}");
+        assert_ne!(
+            down.code(),
+            "maintenance",
+            "a database outage is not maintenance"
+        );
         let m = from_status("h", 503, b"{}", Some(30));
         assert_eq!(m.retry_after(), Some(Duration::from_secs(30)));
         assert!(m.is_transient());

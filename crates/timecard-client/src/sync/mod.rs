@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use crate::link::{
-    CLOCK_SKEW_WARN_SECS, PictureReply, SyncCommand, SyncEvent, SyncState, SyncStatus, UploadAction,
+    CLOCK_SKEW_WARN_SECS, DiaryReply, DiaryUpdate, PictureReply, SyncCommand, SyncEvent, SyncState,
+    SyncStatus, UploadAction,
 };
 pub use client::{ApiClient, ServerAddress};
 pub use error::SyncError;
@@ -204,8 +205,9 @@ struct SyncLoop {
     /// Ids the worker was told about; skipped until their files are gone.
     acknowledged: HashSet<SegmentId>,
     rng: fastrand::Rng,
-    /// The diary day on screen, reloaded after a deletion.
-    last_diary: Option<(chrono::NaiveDate, String)>,
+    /// The diary day on screen and where its updates go: reloaded after
+    /// an upload or a deletion of its segments.
+    last_diary: Option<(chrono::NaiveDate, String, DiaryReply)>,
     /// The day whose thumbnails were fetched, and which ones.
     pictures_day: Option<(chrono::NaiveDate, String)>,
     pictures_fetched: HashSet<SegmentId>,
@@ -258,7 +260,7 @@ impl SyncLoop {
     }
 
     fn load_diary(&mut self) {
-        let Some((date, tz)) = self.last_diary.clone() else {
+        let Some((date, tz, reply)) = self.last_diary.clone() else {
             return;
         };
         let result = self
@@ -274,21 +276,25 @@ impl SyncLoop {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        // The worker keeps the pictures it holds only from one good load of
+        // The window keeps the pictures it holds only from one good load of
         // a day to the next of the same day; otherwise it drops them, and
         // they are sent again (after an offline load too).
         if result.is_err() || self.pictures_day.as_ref() != Some(&(date, tz.clone())) {
             self.pictures_fetched.clear();
         }
         self.pictures_day = result.is_ok().then(|| (date, tz.clone()));
-        self.emit(SyncEvent::DiaryLoaded(result));
-        self.load_cached_pictures(date, &tz);
-        self.load_pictures(wanted);
+        reply.send(DiaryUpdate::Day {
+            date,
+            tz: tz.clone(),
+            result,
+        });
+        self.load_cached_pictures(date, &tz, &reply);
+        self.load_pictures(wanted, &reply);
     }
 
     /// Thumbnails of the day's segments still in the cache, read from their
     /// files: offline, the diary still shows what was captured.
-    fn load_cached_pictures(&mut self, date: chrono::NaiveDate, tz: &str) {
+    fn load_cached_pictures(&mut self, date: chrono::NaiveDate, tz: &str, reply: &DiaryReply) {
         let Ok(zone) = tz.parse::<chrono_tz::Tz>() else {
             return;
         };
@@ -324,7 +330,7 @@ impl SyncLoop {
             }
         }
         if !pictures.is_empty() {
-            self.emit(SyncEvent::DiaryPictures(pictures));
+            reply.send(DiaryUpdate::Pictures(pictures));
         }
     }
 
@@ -361,7 +367,7 @@ impl SyncLoop {
 
     /// Fetches the diary's thumbnails, an hour's worth at a time, decoded
     /// here so the UI only uploads them.
-    fn load_pictures(&mut self, wanted: Vec<SegmentId>) {
+    fn load_pictures(&mut self, wanted: Vec<SegmentId>, reply: &DiaryReply) {
         let missing: Vec<SegmentId> = wanted
             .into_iter()
             .filter(|id| !self.pictures_fetched.contains(id))
@@ -387,7 +393,7 @@ impl SyncLoop {
                     }
                 }
             }
-            self.emit(SyncEvent::DiaryPictures(pictures));
+            reply.send(DiaryUpdate::Pictures(pictures));
         }
     }
 
@@ -540,8 +546,8 @@ impl SyncLoop {
                 Ok(SyncCommand::Wake) => {
                     // A segment just cached on the diary's day shows its
                     // thumbnail before it is uploaded.
-                    if let Some((date, tz)) = self.last_diary.clone() {
-                        self.load_cached_pictures(date, &tz);
+                    if let Some((date, tz, reply)) = self.last_diary.clone() {
+                        self.load_cached_pictures(date, &tz, &reply);
                     }
                     if !matches!(wait, Wait::Backoff { .. }) {
                         return true;
@@ -552,8 +558,8 @@ impl SyncLoop {
                     self.refresh_due = Instant::now();
                     return true;
                 }
-                Ok(SyncCommand::LoadDiary { date, tz }) => {
-                    self.last_diary = Some((date, tz));
+                Ok(SyncCommand::LoadDiary { date, tz, reply }) => {
+                    self.last_diary = Some((date, tz, reply));
                     self.load_diary();
                 }
                 Ok(SyncCommand::DeleteSegment(id)) => {
@@ -733,7 +739,7 @@ impl SyncLoop {
         }
         let total = pending.len();
         let mut done = 0;
-        let diary_day = self.last_diary.as_ref().and_then(|(date, tz)| {
+        let diary_day = self.last_diary.as_ref().and_then(|(date, tz, _)| {
             Some(timecard_core::domain::LocalDay::new(
                 *date,
                 tz.parse().ok()?,

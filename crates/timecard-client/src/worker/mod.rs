@@ -47,8 +47,14 @@ pub enum Command {
     /// Upload now, ignoring the retry backoff (*Upload now*); `tell_user`:
     /// say what is about to happen (the button), or not (a script's flush).
     UploadNow { tell_user: bool },
-    /// Load one day of the Work Diary from the server (answered by `DiaryLoaded`).
-    LoadDiary { date: chrono::NaiveDate, tz: String },
+    /// Load one day of the Work Diary from the server; the sync thread
+    /// answers `reply` with the day, its thumbnails, and the day again
+    /// when it changes.
+    LoadDiary {
+        date: chrono::NaiveDate,
+        tz: String,
+        reply: crate::link::DiaryReply,
+    },
     /// Read and decode a segment's full screenshot (passed to the sync
     /// thread, which hands it to `reply`).
     LoadScreenshot {
@@ -309,12 +315,10 @@ fn run(
                 }
                 SyncEvent::Contracts(list) => tracker.set_contracts(list, now),
                 SyncEvent::ServerConfig(config) => tracker.set_server_config(config),
-                SyncEvent::DiaryLoaded(diary) => tracker.set_diary(diary),
-                SyncEvent::DiaryPictures(pictures) => tracker.add_diary_pictures(pictures),
                 SyncEvent::Notice(text) => tracker.set_notice(text),
             },
-            Some(Command::LoadDiary { date, tz }) => {
-                tell_sync(&sync, SyncCommand::LoadDiary { date, tz })
+            Some(Command::LoadDiary { date, tz, reply }) => {
+                tell_sync(&sync, SyncCommand::LoadDiary { date, tz, reply })
             }
             Some(Command::LoadScreenshot { id, reply }) => {
                 tell_sync(&sync, SyncCommand::LoadScreenshot { id, reply })

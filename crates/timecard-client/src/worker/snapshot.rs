@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use crate::link::{CLOCK_SKEW_WARN_SECS, CellPicture};
 use crate::link::{SyncState, SyncStatus};
-use timecard_core::domain::Contract;
+use timecard_core::domain::{Contract, Trackability, TrackingPolicy};
 use timecard_core::fmt::format_hours;
 
 /// Why tracking stopped by itself (or was refused at start).
@@ -77,6 +76,36 @@ pub struct ContractView {
     pub counts_toward_hours: bool,
     /// Segments the client disputed in the weekly review (R7).
     pub disputes: Vec<timecard_core::protocol::DisputeInfo>,
+}
+
+impl ContractView {
+    /// `contract` as every face shows it at `now` (C2, C4, C6, W2, W3),
+    /// with `week_logged_secs` logged this billing week (uploaded and
+    /// cached) and the client's `disputes`; reasons in `zone`.
+    pub fn new(
+        contract: &Contract,
+        now: DateTime<Utc>,
+        policy: TrackingPolicy,
+        zone: &chrono_tz::Tz,
+        week_logged_secs: i64,
+        disputes: Vec<timecard_core::protocol::DisputeInfo>,
+    ) -> ContractView {
+        let reason = match contract.trackability_this_week(now, policy, week_logged_secs) {
+            Trackability::Trackable => None,
+            Trackability::NotTrackable(r) => Some(r),
+        };
+        ContractView {
+            contract: contract.clone(),
+            trackable: reason.is_none(),
+            reason_code: reason.map(|r| r.code().to_owned()),
+            reason: reason.map(|r| r.describe(zone)),
+            week_logged_secs,
+            limit_secs: contract.limit_at(now),
+            pending_limit_note: contract.pending_limit_note(now),
+            counts_toward_hours: contract.kind.counts_toward_hours(),
+            disputes,
+        }
+    }
 }
 
 /// The session in progress.
@@ -149,8 +178,6 @@ pub struct Snapshot {
     pub last_error: Option<String>,
     /// What the sync thread last reported (K5).
     pub sync: SyncStatus,
-    /// The Work Diary day last loaded, or why it could not be.
-    pub diary: Option<Result<timecard_core::protocol::DiaryResponse, String>>,
     /// The last message for the user (export done, report sent, …).
     pub notice: Option<String>,
     /// Goes up by one each time a notice is told, the same text again too.
@@ -168,9 +195,6 @@ pub struct Snapshot {
     pub week_start: DateTime<Utc>,
     /// P2: screenshots have come out black (the user was told once).
     pub black_screenshots: bool,
-    /// Thumbnails of the Work Diary day's segments, as they arrive.
-    #[serde(skip)]
-    pub diary_pictures: Arc<HashMap<timecard_core::domain::SegmentId, Arc<CellPicture>>>,
 }
 
 /// An idle period while tracking (S5).

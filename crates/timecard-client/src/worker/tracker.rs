@@ -18,11 +18,10 @@ use timecard_core::domain::{
     Activity, BillingWeek, Contract, LocalDay, Screenshot, Segment, SegmentGrid, SegmentId,
     Trackability, TrackingPolicy,
 };
-use timecard_core::protocol::{DiaryResponse, ServerConfig};
+use timecard_core::protocol::ServerConfig;
 
 use super::snapshot::{
-    CacheView, CachedView, CellPicture, ContractView, IdleView, RefusedView, Snapshot, StopReason,
-    TrackingView,
+    CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason, TrackingView,
 };
 
 /// How often input is sampled while tracking, at most (P3).
@@ -87,8 +86,6 @@ pub struct Tracker {
     /// W4: the server's lock grace, for lock-deadline warnings (K6).
     lock_grace_secs: i64,
     sync: SyncStatus,
-    diary: Option<Result<DiaryResponse, String>>,
-    diary_pictures: Arc<HashMap<SegmentId, Arc<CellPicture>>>,
     notice: Option<String>,
     /// Counts notices, so the same text told twice shows twice.
     notice_serial: u64,
@@ -125,8 +122,6 @@ impl Tracker {
             rng,
             lock_grace_secs: 0,
             sync: SyncStatus::default(),
-            diary: None,
-            diary_pictures: Arc::default(),
             notice: None,
             notice_serial: 0,
             idle: None,
@@ -254,24 +249,6 @@ impl Tracker {
             return Some(idle.since);
         }
         self.session.as_ref().and(self.input_seen)
-    }
-
-    /// The Work Diary day last loaded (or why it failed).
-    pub fn set_diary(&mut self, diary: Result<DiaryResponse, String>) {
-        let same_day = |a: &DiaryResponse, b: &DiaryResponse| a.date == b.date && a.tz == b.tz;
-        let keep = matches!((&self.diary, &diary), (Some(Ok(old)), Ok(new)) if same_day(old, new));
-        if !keep {
-            self.diary_pictures = Arc::default();
-        }
-        self.diary = Some(diary);
-    }
-
-    /// Thumbnails for the Work Diary day on screen, as the sync thread
-    /// fetches them.
-    pub fn add_diary_pictures(&mut self, pictures: Vec<(SegmentId, CellPicture)>) {
-        let mut all = (*self.diary_pictures).clone();
-        all.extend(pictures.into_iter().map(|(id, p)| (id, Arc::new(p))));
-        self.diary_pictures = Arc::new(all);
     }
 
     /// A message for the user, shown until the next one.
@@ -883,23 +860,14 @@ impl Tracker {
             .contracts
             .iter()
             .map(|c| {
-                let week_logged_secs = self.week_logged_secs(&c.id, week);
-                let (trackable, reason) =
-                    match c.trackability_this_week(now, self.config.policy, week_logged_secs) {
-                        Trackability::Trackable => (true, None),
-                        Trackability::NotTrackable(r) => (false, Some(r)),
-                    };
-                ContractView {
-                    contract: c.clone(),
-                    trackable,
-                    reason_code: reason.map(|r| r.code().to_owned()),
-                    reason: reason.map(|r| r.describe(&self.config.time_zone)),
-                    week_logged_secs,
-                    limit_secs: c.limit_at(now),
-                    pending_limit_note: c.pending_limit_note(now),
-                    counts_toward_hours: c.kind.counts_toward_hours(),
-                    disputes: self.list.disputes.get(&c.id).cloned().unwrap_or_default(),
-                }
+                ContractView::new(
+                    c,
+                    now,
+                    self.config.policy,
+                    &self.config.time_zone,
+                    self.week_logged_secs(&c.id, week),
+                    self.list.disputes.get(&c.id).cloned().unwrap_or_default(),
+                )
             })
             .collect();
         let tracking = self.session.as_ref().map(|s| TrackingView {
@@ -982,7 +950,6 @@ impl Tracker {
             today_secs,
             last_error: self.last_error.clone(),
             sync: self.sync.clone(),
-            diary: self.diary.clone(),
             notice: self.notice.clone(),
             notice_serial: self.notice_serial,
             idle: self.idle.clone(),
@@ -990,7 +957,6 @@ impl Tracker {
             lock_deadline,
             week_start: week.start(),
             black_screenshots: self.black_told,
-            diary_pictures: self.diary_pictures.clone(),
         }
     }
 }

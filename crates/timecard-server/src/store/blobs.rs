@@ -129,15 +129,16 @@ impl Blobs {
             .thread_name("timecard-blobs")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Blob(format!("cannot start its runtime: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("cannot start its runtime: {e}")))?;
         let _entered = runtime.enter();
         let (store, folder): (Arc<dyn ObjectStore>, _) = match location {
             BlobLocation::Folder(path) => {
                 std::fs::create_dir_all(path).map_err(|e| {
-                    StoreError::Blob(format!("cannot make {}: {e}", path.display()))
+                    StoreError::Unavailable(format!("cannot make {}: {e}", path.display()))
                 })?;
-                let local = LocalFileSystem::new_with_prefix(path)
-                    .map_err(|e| StoreError::Blob(format!("cannot use {}: {e}", path.display())))?;
+                let local = LocalFileSystem::new_with_prefix(path).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot use {}: {e}", path.display()))
+                })?;
                 (Arc::new(local), Some(path.clone()))
             }
             BlobLocation::S3 { bucket, prefix } => {
@@ -148,7 +149,7 @@ impl Blobs {
                     // one host name: the bucket goes in the path.
                     .with_virtual_hosted_style_request(false)
                     .build()
-                    .map_err(|e| StoreError::Blob(format!("s3://{bucket}: {e}")))?;
+                    .map_err(|e| StoreError::Unavailable(format!("s3://{bucket}: {e}")))?;
                 let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
                     Arc::new(s3)
                 } else {
@@ -187,7 +188,7 @@ impl Blobs {
                     store
                         .put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes))
                         .await
-                        .map_err(|e| StoreError::Blob(format!("writing {key}: {e}")))?;
+                        .map_err(|e| StoreError::Unavailable(format!("writing {key}: {e}")))?;
                     Ok::<_, StoreError>(key)
                 })
                 .buffer_unordered(PUTS_AT_ONCE)
@@ -209,7 +210,7 @@ impl Blobs {
                 Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
                 None => Ok(()),
             });
-        synced.map_err(|e| StoreError::Blob(format!("syncing {}: {e}", path.display())))
+        synced.map_err(|e| StoreError::Unavailable(format!("syncing {}: {e}", path.display())))
     }
 
     /// Writes the screenshots of `segments` that have one, each under new
@@ -241,9 +242,9 @@ impl Blobs {
                     .bytes()
                     .await
                     .map(|b| Some(b.to_vec()))
-                    .map_err(|e| StoreError::Blob(format!("reading {key}: {e}"))),
+                    .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}"))),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(StoreError::Blob(format!("reading {key}: {e}"))),
+                Err(e) => Err(StoreError::Unavailable(format!("reading {key}: {e}"))),
             }
         })
     }
@@ -256,7 +257,7 @@ impl Blobs {
                 .map(|key| async move {
                     match store.delete(&ObjectPath::from(key.as_str())).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                        Err(e) => Err(StoreError::Blob(format!("deleting {key}: {e}"))),
+                        Err(e) => Err(StoreError::Unavailable(format!("deleting {key}: {e}"))),
                     }
                 })
                 .buffer_unordered(PUTS_AT_ONCE)
@@ -274,7 +275,7 @@ impl Blobs {
                 .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
                 .try_collect()
                 .await
-                .map_err(|e| StoreError::Blob(format!("listing: {e}")))
+                .map_err(|e| StoreError::Unavailable(format!("listing: {e}")))
         })
     }
 

@@ -3,8 +3,11 @@
 //! replicas on one database). Screenshots, thumbnails and report zips live
 //! in the database or, with `--blobs`, in a folder or an S3-compatible
 //! bucket ([`Blobs`]). The store owns transactions and durability; the
-//! rules it applies inside a batch come from [`super::rules`], through
-//! [`batch`], which both stores share.
+//! rules it applies inside a transaction come from [`super::rules`],
+//! through [`batch`] (uploads, manual time) and [`review`] (review steps,
+//! deletions), which both stores share. Both answer alike, errors included
+//! ([`StoreError`]); `tests/integration/store_contract.rs` runs the same
+//! test bodies against each.
 //!
 //! When is a write done? A method returns `Ok` only after the database's
 //! COMMIT (SQLite with `synchronous=FULL`; PostgreSQL's default
@@ -15,16 +18,18 @@
 mod batch;
 pub mod blobs;
 mod postgres;
+mod review;
 mod rows;
 mod sqlite;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use super::rules::{self, StoredContract};
+use super::rules::{Closed, ReviewEvent, ReviewRefusal, ReviewRequest, StoredContract};
 use timecard_core::domain::{Contract, Segment, SegmentId};
 use timecard_core::protocol::{
     DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
@@ -34,40 +39,89 @@ pub use self::blobs::Blobs;
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 
-#[derive(Debug, Error)]
+/// What went wrong in the store, the same on every back-end.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(String),
-    #[error("blob store: {0}")]
-    Blob(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// What was asked for is not there: a user, a contract, a segment.
     #[error("{0}")]
     NotFound(String),
+    /// It clashes with what is stored: a login or an id already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// What was given breaks a rule of the data (a reference to nothing, a
+    /// value out of range).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database or the blob store cannot be reached, is busy or is
+    /// full: nothing was changed, and trying again later may work.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the database said: damage or a bug.
+    #[error("storage error: {0}")]
+    Internal(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
+        use rusqlite::ErrorCode;
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("not found".into()),
+            rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+                ErrorCode::ConstraintViolation => StoreError::Conflict(e.to_string()),
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::ReadOnly
+                | ErrorCode::OutOfMemory => StoreError::Unavailable(e.to_string()),
+                _ => StoreError::Internal(e.to_string()),
+            },
+            _ => StoreError::Internal(e.to_string()),
+        }
     }
 }
 
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> Self {
-        StoreError::Db(match e.as_db_error() {
-            Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
-        })
+        let Some(db) = e.as_db_error() else {
+            // No answer from the server: the connection or I/O failed.
+            return StoreError::Unavailable(e.to_string());
+        };
+        let text = format!("{} ({})", db.message(), db.code().code());
+        match &db.code().code()[..2] {
+            // Integrity: unique (23505) is a clash, the rest bad data.
+            "23" if db.code().code() == "23505" => StoreError::Conflict(text),
+            "23" | "22" => StoreError::Invalid(text),
+            // Connection, resources, shutdown, serialization: try again.
+            "08" | "53" | "57" | "40" | "55" => StoreError::Unavailable(text),
+            _ => StoreError::Internal(text),
+        }
     }
 }
 
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> Self {
-        StoreError::Db(format!("no database connection: {e}"))
+        StoreError::Unavailable(format!("no database connection: {e}"))
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Runs a store call on a blocking thread (the async workers never wait on
+/// the database).
+pub async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .unwrap_or_else(|e| {
+            log::error!("server: a storage task failed: {e}");
+            Err(StoreError::Internal("a storage task failed".into()))
+        })
+}
 
 /// Which database a server keeps its data in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,6 +214,10 @@ impl Role {
         }
     }
 
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
+    }
+
     /// Reads a stored role; anything unknown is the least privileged.
     fn from_stored(text: &str) -> Role {
         match text {
@@ -215,24 +273,55 @@ pub trait Store: Send + Sync {
     /// The user of an unexpired token.
     fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
     fn remove_token(&self, token_hash: &str) -> Result<()>;
+    /// The logins of the users among `ids` that exist, in one query.
+    fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>>;
+    /// One user's login; `NotFound` when there is no such user.
+    fn login_of(&self, user_id: i64) -> Result<String> {
+        self.logins(&[user_id])?
+            .remove(&user_id)
+            .ok_or_else(|| StoreError::NotFound(format!("no user with id {user_id}")))
+    }
 
     /// Adds a contract for the user `login`.
     fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()>;
     /// Saves a changed contract (status changes record their moment).
+    /// `Invalid` when its terms break R2 ([`crate::rules::terms_problem`]).
     fn save_contract(&self, stored: &StoredContract) -> Result<()>;
     fn contract(&self, id: &str) -> Result<Option<StoredContract>>;
     /// All contracts, or one user's.
     fn contracts(&self, user_id: Option<i64>) -> Result<Vec<StoredContract>>;
-    fn login_of(&self, user_id: i64) -> Result<String>;
 
-    /// Seconds the user logged on a contract within `[from, to)` (clipped).
+    /// Seconds stored on each of `contract_ids` within `[from, to)`
+    /// (clipped), in one query; a contract with none is left out.
+    fn logged_by_contract(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>>;
+    /// Seconds stored on one contract within `[from, to)` (clipped).
     fn logged_secs(
         &self,
-        user_id: i64,
         contract_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<i64>;
+    ) -> Result<i64> {
+        Ok(self
+            .logged_by_contract(&[contract_id.to_owned()], from, to)?
+            .remove(contract_id)
+            .unwrap_or(0))
+    }
+    /// Seconds stored on each of `contract_ids` per billing week, for the
+    /// segments starting within `[from, to)` (a segment never crosses a
+    /// week): `(contract, week start, seconds)`, in one query.
+    fn logged_by_week(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>, i64)>>;
+    /// When the last segment of each of `contract_ids` ended, in one query.
+    fn last_activity(&self, contract_ids: &[String]) -> Result<HashMap<String, DateTime<Utc>>>;
     /// Judges and stores a batch in one transaction; one result per segment.
     fn ingest(
         &self,
@@ -248,9 +337,18 @@ pub trait Store: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
+    /// One contract's segments that overlap `[from, to)`, oldest first.
+    fn contract_segments(
+        &self,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
+    /// The user's segments among `ids`, oldest first, in one query.
+    fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>>;
     /// Adds time worked away from the tracker (R8): `segments` (cut on the
-    /// grid, device [`rules::MANUAL_DEVICE`]) are judged like tracked ones
+    /// grid, device [`crate::rules::MANUAL_DEVICE`]) are judged like tracked ones
     /// and, only if every one is accepted, stored together as manual time;
     /// otherwise nothing is stored and the first refusal is returned.
     fn add_manual(
@@ -260,18 +358,41 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         config: ServerConfig,
     ) -> Result<std::result::Result<(), (RejectReason, String)>>;
-    /// Adds a review event of a contract to its log.
-    fn add_review(&self, contract_id: &str, event: &rules::ReviewEvent) -> Result<()>;
-    /// A contract's review events, oldest first; of one week, or all.
-    fn reviews(
+    /// Takes a review step (R7) if [`crate::rules::review_step`] allows it: the
+    /// check and the write happen in one transaction, under the lock the
+    /// freelancer's uploads take (B3). `NotFound` when the contract does
+    /// not exist.
+    fn review(
         &self,
-        contract_id: &str,
-        week_start: Option<DateTime<Utc>>,
-    ) -> Result<Vec<rules::ReviewEvent>>;
-    /// When the user's last segment on a contract ended.
-    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Deletes a segment, its time and its screenshot (S4).
-    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()>;
+        request: &ReviewRequest,
+        now: DateTime<Utc>,
+        review_secs: i64,
+    ) -> Result<std::result::Result<ReviewEvent, ReviewRefusal>>;
+    /// The review events of each of `contract_ids` since `since` (all with
+    /// `None`), oldest first, in one query.
+    fn reviews_of(
+        &self,
+        contract_ids: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, ReviewEvent)>>;
+    /// One contract's review events, oldest first.
+    fn reviews(&self, contract_id: &str) -> Result<Vec<ReviewEvent>> {
+        Ok(self
+            .reviews_of(&[contract_id.to_owned()], None)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+    /// Deletes a segment, its time and its screenshot (S4), unless its
+    /// week has closed ([`crate::rules::may_delete`]; checked in the deleting
+    /// transaction). `NotFound` when the user has no such segment.
+    fn delete_segment(
+        &self,
+        user_id: i64,
+        id: SegmentId,
+        now: DateTime<Utc>,
+        grace_secs: i64,
+    ) -> Result<std::result::Result<(), Closed>>;
     /// A segment's screenshot (JPEG), full size or its thumbnail.
     fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>>;
     /// Keeps a problem report (D3) and its logs zip. A report whose id is
@@ -413,7 +534,7 @@ fn picture_from_row(
             };
             match blobs.get(&key)? {
                 Some(bytes) => Ok(Some(bytes)),
-                None => Err(StoreError::Blob(format!(
+                None => Err(StoreError::Internal(format!(
                     "{key} is missing from {}",
                     blobs.location()
                 ))),
@@ -423,7 +544,7 @@ fn picture_from_row(
 }
 
 fn no_blob_store() -> StoreError {
-    StoreError::Blob(
+    StoreError::Unavailable(
         "this database keeps pictures and zips in a blob store: start the server with --blobs"
             .into(),
     )

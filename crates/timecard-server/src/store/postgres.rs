@@ -16,10 +16,12 @@ use super::blobs::{self, Blobs, ShotKeys};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
-    UserSummary, batch,
+    UserSummary, batch, review,
 };
-use crate::rules::{self, Facts, StoredContract};
-use timecard_core::domain::{Contract, ContractStatus, Segment, SegmentId};
+use crate::rules::{
+    self, Closed, Facts, ReviewEvent, ReviewRefusal, ReviewRequest, StoredContract,
+};
+use timecard_core::domain::{BillingWeek, Contract, ContractStatus, Segment, SegmentId};
 use timecard_core::protocol::{
     DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
 };
@@ -41,7 +43,8 @@ const MIGRATION_LOCK: i64 = 0x7469_6d65_6361_7264; // "timecard"
 
 /// The schema's history, oldest first; `timecard_schema.version` says how
 /// many have run. The first is the SQLite schema as of its migration 7.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE users (
     id BIGSERIAL PRIMARY KEY,
     login TEXT NOT NULL UNIQUE,
@@ -125,7 +128,10 @@ CREATE TABLE sign_in_failures (
     last_ms BIGINT NOT NULL
 );
 CREATE INDEX sign_in_failures_by_last ON sign_in_failures(last_ms);
-"];
+",
+    // 2: pages read one contract's segments (B1) and sum them per contract.
+    "CREATE INDEX segments_by_contract_start ON segments(contract_id, start);",
+];
 
 /// Memos and notes read no longer than their caps (as on SQLite).
 const DIARY_COLUMNS: &str = "id, contract_id, device_id, start, \"end\", substr(memo, 1, 2000), activity, has_screenshot, substr(capture_note, 1, 500), manual";
@@ -152,7 +158,7 @@ impl PgStore {
     pub fn open(url: &str, blobs: Option<Blobs>) -> Result<PgStore> {
         let config: postgres::Config = url
             .parse()
-            .map_err(|e| StoreError::Db(format!("{}: {e}", super::Database::redacted(url))))?;
+            .map_err(|e| StoreError::Invalid(format!("{}: {e}", super::Database::redacted(url))))?;
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
@@ -160,7 +166,7 @@ impl PgStore {
             .connection_timeout(CONNECT_WAIT)
             .build(manager)
             .map_err(|e| {
-                StoreError::Db(format!(
+                StoreError::Unavailable(format!(
                     "cannot connect to {}: {e}",
                     super::Database::redacted(url)
                 ))
@@ -200,7 +206,7 @@ impl PgStore {
                 .query_one("SELECT version FROM timecard_schema", &[])?
                 .get(0);
             if version as usize > MIGRATIONS.len() {
-                return Err(StoreError::Db(format!(
+                return Err(StoreError::Internal(format!(
                     "the database's schema (version {version}) is newer than this server's ({}): upgrade the server",
                     MIGRATIONS.len()
                 )));
@@ -313,6 +319,8 @@ struct PgBatch<'t, 'c> {
     /// `(start, end, device)` of the user's segments that may overlap the
     /// batch's; `None` when the batch spans too long to read them at once.
     nearby: Option<Vec<(i64, i64, String)>>,
+    /// When each (contract, week start) of the batch's weeks was approved.
+    approvals: HashMap<(String, i64), DateTime<Utc>>,
     pending: Vec<Pending>,
 }
 
@@ -323,7 +331,7 @@ impl<'t, 'c> PgBatch<'t, 'c> {
         segments: &[Segment],
         lookback: i64,
     ) -> Result<PgBatch<'t, 'c>> {
-        let contracts = tx
+        let contracts: HashMap<String, StoredContract> = tx
             .query(
                 &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE user_id = $1"),
                 &[&user_id],
@@ -356,12 +364,25 @@ impl<'t, 'c> PgBatch<'t, 'c> {
         } else {
             None
         };
+        let contract_ids: Vec<&String> = contracts.keys().collect();
+        let first_week = BillingWeek::containing(from_ts(from)).start().timestamp();
+        let approvals = tx
+            .query(
+                "SELECT contract_id, week_start, MIN(at) FROM reviews
+                 WHERE contract_id = ANY($1) AND action = 'approve' AND week_start >= $2 AND week_start <= $3
+                 GROUP BY contract_id, week_start",
+                &[&contract_ids, &first_week, &to],
+            )?
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), from_ts(r.get(2))))
+            .collect();
         Ok(PgBatch {
             tx,
             user_id,
             contracts,
             stored,
             nearby,
+            approvals,
             pending: Vec::new(),
         })
     }
@@ -489,11 +510,16 @@ impl batch::BatchTx for PgBatch<'_, '_> {
                 .find(|s| ts(s.start) < end && ts(s.end) > start)
                 .map(|s| s.device_id.clone())
         });
+        let week = BillingWeek::containing(segment.start).start().timestamp();
         Ok(Facts {
             contract: self.contracts.get(&segment.contract_id).cloned(),
             already_stored: false,
             overlap_device,
             week_logged_secs,
+            week_approved_at: self
+                .approvals
+                .get(&(segment.contract_id.clone(), week))
+                .copied(),
         })
     }
 
@@ -530,6 +556,80 @@ fn logged_secs_in(
         .get(0))
 }
 
+/// A review step's or a deletion's transaction (holding the user's lock).
+struct PgTx<'t, 'c>(&'t mut postgres::Transaction<'c>);
+
+impl review::ReviewTx for PgTx<'_, '_> {
+    fn contract(&mut self, id: &str) -> Result<Option<StoredContract>> {
+        match self.0.query_opt(
+            &format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1"),
+            &[&id],
+        )? {
+            Some(row) => Ok(Some(rows::contract(&row)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn reviews(&mut self, contract_id: &str) -> Result<Vec<ReviewEvent>> {
+        let found = self.0.query(
+            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id = $1 ORDER BY id",
+            &[&contract_id],
+        )?;
+        let mut events = Vec::new();
+        for r in &found {
+            events.extend(rows::review(r, 0)?);
+        }
+        Ok(events)
+    }
+
+    fn segment_start(
+        &mut self,
+        user_id: i64,
+        id: SegmentId,
+    ) -> Result<Option<(DateTime<Utc>, String)>> {
+        Ok(self
+            .0
+            .query_opt(
+                "SELECT start, contract_id FROM segments WHERE user_id = $1 AND id = $2",
+                &[&user_id, &id.to_string()],
+            )?
+            .map(|r| (from_ts(r.get(0)), r.get(1))))
+    }
+
+    fn approved_at(
+        &mut self,
+        contract_id: &str,
+        week_start: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = self
+            .0
+            .query_one(
+                "SELECT MIN(at) FROM reviews WHERE contract_id = $1 AND week_start = $2 AND action = 'approve'",
+                &[&contract_id, &ts(week_start)],
+            )?
+            .get(0);
+        Ok(at.map(from_ts))
+    }
+
+    fn insert_review(&mut self, contract_id: &str, e: &ReviewEvent) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &contract_id,
+                &ts(e.week_start),
+                &e.segment_id.map(|id| id.to_string()),
+                &e.action.as_str(),
+                &e.note,
+                &e.by_user_id,
+                &ts(e.at),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
 /// `count, last_ms` at columns `at` and `at + 1`.
 fn failures_row(row: &postgres::Row, at: usize) -> Failures {
     Failures {
@@ -542,7 +642,7 @@ fn failures_row(row: &postgres::Row, at: usize) -> Failures {
 fn stored_report(row: &postgres::Row) -> Result<StoredReport> {
     let body: String = row.get(2);
     let report = serde_json::from_str(&body)
-        .map_err(|e| StoreError::Db(format!("a stored report does not read: {e}")))?;
+        .map_err(|e| StoreError::Internal(format!("a stored report does not read: {e}")))?;
     Ok(StoredReport {
         login: row
             .get::<_, Option<String>>(0)
@@ -667,6 +767,9 @@ impl Store for PgStore {
     }
 
     fn save_contract(&self, stored: &StoredContract) -> Result<()> {
+        if let Some(problem) = rules::terms_problem(stored) {
+            return Err(StoreError::Invalid(problem));
+        }
         let c = &stored.contract;
         let changed = self.conn()?.execute(
             "UPDATE contracts SET title = $2, client = $3, kind = $4, status = $5, status_changed_at = $6,
@@ -720,21 +823,66 @@ impl Store for PgStore {
             .collect()
     }
 
-    fn login_of(&self, user_id: i64) -> Result<String> {
-        self.one_row("SELECT login FROM users WHERE id = $1", &[&user_id], |r| {
-            r.try_get(0)
-        })?
-        .ok_or_else(|| StoreError::NotFound(format!("no user with id {user_id}")))
+    fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        Ok(self
+            .conn()?
+            .query("SELECT id, login FROM users WHERE id = ANY($1)", &[&ids])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
-    fn logged_secs(
+    fn logged_by_contract(
         &self,
-        user_id: i64,
-        contract_id: &str,
+        contract_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<i64> {
-        logged_secs_in(&mut *self.conn()?, user_id, contract_id, ts(from), ts(to))
+    ) -> Result<HashMap<String, i64>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT contract_id, SUM(LEAST(\"end\", $3) - GREATEST(start, $2))::BIGINT FROM segments
+                 WHERE contract_id = ANY($1) AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2
+                 GROUP BY contract_id",
+                &[&contract_ids, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn logged_by_week(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>, i64)>> {
+        // Billing weeks start on Mondays; 1970-01-05 00:00 UTC (345 600 s)
+        // was one.
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT contract_id, start - ((start - 345600) % 604800) AS week, SUM(\"end\" - start)::BIGINT
+                 FROM segments
+                 WHERE contract_id = ANY($1) AND start >= $2 AND start < $3
+                 GROUP BY contract_id, week ORDER BY contract_id, week",
+                &[&contract_ids, &ts(from), &ts(to)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), from_ts(r.get(1)), r.get(2)))
+            .collect())
+    }
+
+    fn last_activity(&self, contract_ids: &[String]) -> Result<HashMap<String, DateTime<Utc>>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT contract_id, MAX(\"end\") FROM segments WHERE contract_id = ANY($1) GROUP BY contract_id",
+                &[&contract_ids],
+            )?
+            .iter()
+            .map(|r| (r.get(0), from_ts(r.get(1))))
+            .collect())
     }
 
     fn ingest(
@@ -776,12 +924,45 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn contract_segments(
+        &self,
+        contract_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {DIARY_COLUMNS} FROM segments
+                     WHERE contract_id = $1 AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2 ORDER BY start"
+                ),
+                &[&contract_id, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
+            )?
+            .iter()
+            .map(|r| Ok(rows::diary(r)?))
+            .collect()
+    }
+
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {
         self.one_row(
             &format!("SELECT {DIARY_COLUMNS} FROM segments WHERE id = $1 AND user_id = $2"),
             &[&id.to_string(), &user_id],
             rows::diary,
         )
+    }
+
+    fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {DIARY_COLUMNS} FROM segments WHERE user_id = $1 AND id = ANY($2) ORDER BY start"
+                ),
+                &[&user_id, &ids],
+            )?
+            .iter()
+            .map(|r| Ok(rows::diary(r)?))
+            .collect()
     }
 
     fn add_manual(
@@ -803,80 +984,71 @@ impl Store for PgStore {
         })
     }
 
-    fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
-        self.conn()?.execute(
-            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &contract_id,
-                &ts(e.week_start),
-                &e.segment_id.map(|id| id.to_string()),
-                &e.action.as_str(),
-                &e.note,
-                &e.by_user_id,
-                &ts(e.at),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn reviews(
+    fn review(
         &self,
-        contract_id: &str,
-        week_start: Option<DateTime<Utc>>,
-    ) -> Result<Vec<rules::ReviewEvent>> {
+        request: &ReviewRequest,
+        now: DateTime<Utc>,
+        review_secs: i64,
+    ) -> Result<std::result::Result<ReviewEvent, ReviewRefusal>> {
+        // The freelancer's lock, which their uploads take too: a step and
+        // an upload into the same week never interleave, on any replica.
+        let freelancer = self
+            .contract(&request.contract_id)?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("no contract with id {:?}", request.contract_id))
+            })?
+            .user_id;
+        self.user_transaction(freelancer, |tx| {
+            let taken = review::step(&mut PgTx(tx), request, now, review_secs)?;
+            let commit = taken.is_ok();
+            Ok((taken, commit))
+        })
+    }
+
+    fn reviews_of(
+        &self,
+        contract_ids: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, ReviewEvent)>> {
         let found = self.conn()?.query(
-            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
-             WHERE contract_id = $1 AND ($2::BIGINT IS NULL OR week_start = $2) ORDER BY id",
-            &[&contract_id, &week_start.map(ts)],
+            "SELECT contract_id, week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id = ANY($1) AND ($2::BIGINT IS NULL OR week_start >= $2) ORDER BY id",
+            &[&contract_ids, &since.map(ts)],
         )?;
-        Ok(found
-            .iter()
-            .filter_map(|r| {
-                let action = rules::ReviewAction::from_stored(r.get::<_, &str>(2))?;
-                Some(rules::ReviewEvent {
-                    week_start: from_ts(r.get(0)),
-                    segment_id: r.get::<_, Option<String>>(1).and_then(|s| s.parse().ok()),
-                    action,
-                    note: r.get(3),
-                    by_user_id: r.get(4),
-                    at: from_ts(r.get(5)),
-                })
-            })
-            .collect())
+        let mut events = Vec::new();
+        for r in &found {
+            if let Some(event) = rows::review(r, 1)? {
+                events.push((r.get(0), event));
+            }
+        }
+        Ok(events)
     }
 
-    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>> {
-        let end: Option<i64> = self
-            .conn()?
-            .query_one(
-                "SELECT MAX(\"end\") FROM segments WHERE user_id = $1 AND contract_id = $2",
-                &[&user_id, &contract_id],
-            )?
-            .get(0);
-        Ok(end.map(from_ts))
-    }
-
-    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()> {
+    fn delete_segment(
+        &self,
+        user_id: i64,
+        id: SegmentId,
+        now: DateTime<Utc>,
+        grace_secs: i64,
+    ) -> Result<std::result::Result<(), Closed>> {
         let id_text = id.to_string();
-        let blob_key = self.user_transaction(user_id, |tx| {
-            let gone = tx.execute(
+        let deleted = self.user_transaction(user_id, |tx| {
+            if let Err(closed) = review::may_delete(&mut PgTx(tx), user_id, id, now, grace_secs)? {
+                return Ok((Err(closed), false));
+            }
+            tx.execute(
                 "DELETE FROM segments WHERE id = $1 AND user_id = $2",
                 &[&id_text, &user_id],
             )?;
-            if gone == 0 {
-                return Err(StoreError::NotFound(format!("no segment {id}")));
-            }
             let key: Option<String> = tx
                 .query_opt(
                     "DELETE FROM screenshots WHERE user_id = $1 AND segment_id = $2 RETURNING blob_key",
                     &[&user_id, &id_text],
                 )?
                 .and_then(|r| r.get(0));
-            Ok((key, true))
+            Ok((Ok(key), true))
         })?;
-        super::delete_shot_objects(self.blobs.as_ref(), blob_key);
-        Ok(())
+        Ok(deleted.map(|blob_key| super::delete_shot_objects(self.blobs.as_ref(), blob_key)))
     }
 
     fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Role, User};
-use crate::rules::{ContractTerms, Rate, StoredContract};
+use crate::rules::{ContractTerms, Rate, ReviewAction, ReviewEvent, StoredContract};
 use timecard_core::domain::{
     Activity, Contract, ContractKind, ContractStatus, PendingLimit, SegmentId,
 };
@@ -123,5 +123,23 @@ pub(super) fn diary<R: Columns>(row: &R) -> Result<DiarySegment, R::Error> {
         capture_note: row.text(8)?,
         manual: row.flag(9)?,
         dispute: None,
+        review: Default::default(),
     })
+}
+
+/// `week_start, segment_id, action, note, by_user_id, at` from column
+/// `at`: a review event, or `None` for an action this server does not know
+/// (a newer server's), which is left out.
+pub(super) fn review<R: Columns>(row: &R, at: usize) -> Result<Option<ReviewEvent>, R::Error> {
+    let Some(action) = ReviewAction::from_stored(&row.text(at + 2)?.unwrap_or_default()) else {
+        return Ok(None);
+    };
+    Ok(Some(ReviewEvent {
+        week_start: from_ts(row.int(at)?.unwrap_or_default()),
+        segment_id: row.text(at + 1)?.and_then(|s| s.parse().ok()),
+        action,
+        note: row.text(at + 3)?.unwrap_or_default(),
+        by_user_id: row.int(at + 4)?.unwrap_or_default(),
+        at: from_ts(row.int(at + 5)?.unwrap_or_default()),
+    }))
 }

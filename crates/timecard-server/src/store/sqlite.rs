@@ -12,10 +12,12 @@ use super::blobs::{self, Blobs, ShotKeys};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
-    UserSummary, batch,
+    UserSummary, batch, review,
 };
-use crate::rules::{self, Facts, StoredContract};
-use timecard_core::domain::{Contract, ContractStatus, Segment, SegmentId};
+use crate::rules::{
+    self, Closed, Facts, ReviewEvent, ReviewRefusal, ReviewRequest, StoredContract,
+};
+use timecard_core::domain::{BillingWeek, Contract, ContractStatus, Segment, SegmentId};
 use timecard_core::protocol::{
     DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
 };
@@ -92,6 +94,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     reviews,
     manual_time,
     shared_state_and_blobs,
+    segments_by_contract,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -224,6 +227,18 @@ fn shared_state_and_blobs(conn: &Connection) -> rusqlite::Result<()> {
          ALTER TABLE reports ADD COLUMN logs_blob_key TEXT;
          ALTER TABLE reports ADD COLUMN logs_blob_bytes INTEGER;",
     )
+}
+
+/// 8: pages read one contract's segments (B1) and sum them per contract:
+/// an index on the contract and the start.
+fn segments_by_contract(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("CREATE INDEX segments_by_contract_start ON segments(contract_id, start);")
+}
+
+/// A list of ids as the JSON array `json_each` reads: one parameter for
+/// any number of ids, in one query.
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
 /// How far back range queries look for a segment that started before the
@@ -394,6 +409,9 @@ impl Store for SqliteStore {
     }
 
     fn save_contract(&self, stored: &StoredContract) -> Result<()> {
+        if let Some(problem) = rules::terms_problem(stored) {
+            return Err(StoreError::Invalid(problem));
+        }
         let c = &stored.contract;
         let changed = self.conn().execute(
             "UPDATE contracts SET title = ?2, client = ?3, kind = ?4, status = ?5, status_changed_at = ?6,
@@ -448,23 +466,66 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn login_of(&self, user_id: i64) -> Result<String> {
-        Ok(self.conn().query_row(
-            "SELECT login FROM users WHERE id = ?1",
-            params![user_id],
-            |r| r.get(0),
-        )?)
+    fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, login FROM users WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map(params![json_list(ids)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn logged_secs(
+    fn logged_by_contract(
         &self,
-        user_id: i64,
-        contract_id: &str,
+        contract_ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<i64> {
+    ) -> Result<HashMap<String, i64>> {
         let conn = self.conn();
-        logged_secs_in(&conn, user_id, contract_id, ts(from), ts(to))
+        let mut stmt = conn.prepare_cached(
+            "SELECT contract_id, SUM(MIN(end, ?3) - MAX(start, ?2)) FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1))
+               AND start < ?3 AND start > ?2 - ?4 AND end > ?2
+             GROUP BY contract_id",
+        )?;
+        let rows = stmt.query_map(
+            params![json_list(contract_ids), ts(from), ts(to), MAX_SEGMENT_SECS],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn logged_by_week(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>, i64)>> {
+        let conn = self.conn();
+        // Billing weeks start on Mondays; 1970-01-05 00:00 UTC (345 600 s)
+        // was one.
+        let mut stmt = conn.prepare_cached(
+            "SELECT contract_id, start - ((start - 345600) % 604800) AS week, SUM(end - start)
+             FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1)) AND start >= ?2 AND start < ?3
+             GROUP BY contract_id, week ORDER BY contract_id, week",
+        )?;
+        let rows = stmt.query_map(params![json_list(contract_ids), ts(from), ts(to)], |r| {
+            Ok((r.get(0)?, from_ts(r.get(1)?), r.get(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn last_activity(&self, contract_ids: &[String]) -> Result<HashMap<String, DateTime<Utc>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT contract_id, MAX(end) FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1)) GROUP BY contract_id",
+        )?;
+        let rows = stmt.query_map(params![json_list(contract_ids)], |r| {
+            Ok((r.get(0)?, from_ts(r.get(1)?)))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn ingest(
@@ -521,66 +582,72 @@ impl Store for SqliteStore {
         Ok(verdict)
     }
 
-    fn add_review(&self, contract_id: &str, e: &rules::ReviewEvent) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                contract_id,
-                ts(e.week_start),
-                e.segment_id.map(|id| id.to_string()),
-                e.action.as_str(),
-                e.note,
-                e.by_user_id,
-                ts(e.at),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn reviews(
+    fn contract_segments(
         &self,
         contract_id: &str,
-        week_start: Option<DateTime<Utc>>,
-    ) -> Result<Vec<rules::ReviewEvent>> {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DIARY_COLUMNS} FROM segments
+             WHERE contract_id = ?1 AND start < ?3 AND start > ?2 - ?4 AND end > ?2 ORDER BY start"
+        ))?;
+        let rows = stmt.query_map(
+            params![contract_id, ts(from), ts(to), MAX_SEGMENT_SECS],
+            diary_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DIARY_COLUMNS} FROM segments
+             WHERE user_id = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY start"
+        ))?;
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = stmt.query_map(params![user_id, json_list(&ids)], diary_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn review(
+        &self,
+        request: &ReviewRequest,
+        now: DateTime<Utc>,
+        review_secs: i64,
+    ) -> Result<std::result::Result<ReviewEvent, ReviewRefusal>> {
+        let mut conn = self.conn();
+        // Immediate: the write lock is taken before the check, so another
+        // process on the file (an admin command) cannot interleave either.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let taken = review::step(&mut Tx(&tx), request, now, review_secs)?;
+        if taken.is_ok() {
+            tx.commit()?;
+        }
+        Ok(taken)
+    }
+
+    fn reviews_of(
+        &self,
+        contract_ids: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, ReviewEvent)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
-             WHERE contract_id = ?1 AND (?2 IS NULL OR week_start = ?2) ORDER BY id",
+            "SELECT contract_id, week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR week_start >= ?2)
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![contract_id, week_start.map(ts)], |r| {
-            let segment: Option<String> = r.get(1)?;
-            let action: String = r.get(2)?;
-            Ok((
-                rules::ReviewEvent {
-                    week_start: from_ts(r.get(0)?),
-                    segment_id: segment.and_then(|s| s.parse().ok()),
-                    action: rules::ReviewAction::from_stored(&action)
-                        .unwrap_or(rules::ReviewAction::Answer),
-                    note: r.get(3)?,
-                    by_user_id: r.get(4)?,
-                    at: from_ts(r.get(5)?),
-                },
-                rules::ReviewAction::from_stored(&action).is_some(),
-            ))
+        let rows = stmt.query_map(params![json_list(contract_ids), since.map(ts)], |r| {
+            let contract: String = r.get(0)?;
+            Ok(rows::review(r, 1)?.map(|event| (contract, event)))
         })?;
         let mut events = Vec::new();
         for row in rows {
-            let (event, known) = row?;
-            if known {
-                events.push(event);
-            }
+            events.extend(row?);
         }
         Ok(events)
-    }
-
-    fn last_activity(&self, user_id: i64, contract_id: &str) -> Result<Option<DateTime<Utc>>> {
-        let end: Option<i64> = self.conn().query_row(
-            "SELECT MAX(end) FROM segments WHERE user_id = ?1 AND contract_id = ?2",
-            params![user_id, contract_id],
-            |r| r.get(0),
-        )?;
-        Ok(end.map(from_ts))
     }
 
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {
@@ -594,10 +661,19 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn delete_segment(&self, user_id: i64, id: SegmentId) -> Result<()> {
+    fn delete_segment(
+        &self,
+        user_id: i64,
+        id: SegmentId,
+        now: DateTime<Utc>,
+        grace_secs: i64,
+    ) -> Result<std::result::Result<(), Closed>> {
         let blob_key: Option<String> = {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if let Err(closed) = review::may_delete(&mut Tx(&tx), user_id, id, now, grace_secs)? {
+                return Ok(Err(closed));
+            }
             let blob_key: Option<String> = tx
                 .query_row(
                     "SELECT blob_key FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
@@ -606,13 +682,10 @@ impl Store for SqliteStore {
                 )
                 .optional()?
                 .flatten();
-            let gone = tx.execute(
+            tx.execute(
                 "DELETE FROM segments WHERE id = ?1 AND user_id = ?2",
                 params![id.to_string(), user_id],
             )?;
-            if gone == 0 {
-                return Err(StoreError::NotFound(format!("no segment {id}")));
-            }
             tx.execute(
                 "DELETE FROM screenshots WHERE user_id = ?1 AND segment_id = ?2",
                 params![user_id, id.to_string()],
@@ -621,7 +694,7 @@ impl Store for SqliteStore {
             blob_key
         };
         super::delete_shot_objects(self.blobs.as_ref(), blob_key);
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn screenshot(&self, user_id: i64, id: SegmentId, size: Picture) -> Result<Option<Vec<u8>>> {
@@ -953,12 +1026,104 @@ fn facts_for(
         )?
         .query_row(params![user_id, start, end, lookback], |r| r.get(0))
         .optional()?;
+    let week_approved_at = match &contract {
+        Some(c) => approved_at(
+            conn,
+            &c.contract.id,
+            BillingWeek::containing(segment.start).start(),
+        )?,
+        None => None,
+    };
     Ok(Facts {
         contract,
         already_stored,
         overlap_device,
         week_logged_secs,
+        week_approved_at,
     })
+}
+
+/// R7: when the contract's week starting at `week_start` was approved.
+fn approved_at(
+    conn: &Connection,
+    contract_id: &str,
+    week_start: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let at: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN(at) FROM reviews WHERE contract_id = ?1 AND week_start = ?2 AND action = 'approve'",
+        )?
+        .query_row(params![contract_id, ts(week_start)], |r| r.get(0))?;
+    Ok(at.map(from_ts))
+}
+
+/// A review step's or a deletion's transaction.
+struct Tx<'a>(&'a rusqlite::Transaction<'a>);
+
+impl review::ReviewTx for Tx<'_> {
+    fn contract(&mut self, id: &str) -> Result<Option<StoredContract>> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = ?1"
+            ))?
+            .query_row(params![id], contract_row)
+            .optional()?)
+    }
+
+    fn reviews(&mut self, contract_id: &str) -> Result<Vec<ReviewEvent>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT week_start, segment_id, action, note, by_user_id, at FROM reviews
+             WHERE contract_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![contract_id], |r| rows::review(r, 0))?;
+        let mut events = Vec::new();
+        for row in rows {
+            events.extend(row?);
+        }
+        Ok(events)
+    }
+
+    fn segment_start(
+        &mut self,
+        user_id: i64,
+        id: SegmentId,
+    ) -> Result<Option<(DateTime<Utc>, String)>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT start, contract_id FROM segments WHERE user_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![user_id, id.to_string()], |r| {
+                Ok((from_ts(r.get(0)?), r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn approved_at(
+        &mut self,
+        contract_id: &str,
+        week_start: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        approved_at(self.0, contract_id, week_start)
+    }
+
+    fn insert_review(&mut self, contract_id: &str, e: &ReviewEvent) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO reviews (contract_id, week_start, segment_id, action, note, by_user_id, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                contract_id,
+                ts(e.week_start),
+                e.segment_id.map(|id| id.to_string()),
+                e.action.as_str(),
+                e.note,
+                e.by_user_id,
+                ts(e.at),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 fn insert_segment(
@@ -1150,7 +1315,7 @@ mod tests {
         let again = store.ingest(2, &[bobs], now, config).unwrap();
         assert_eq!(again[0].outcome, Outcome::Duplicate);
         assert_eq!(store.screenshot(2, id, Picture::Full).unwrap(), Some(jpeg));
-        store.delete_segment(2, id).unwrap();
+        store.delete_segment(2, id, now, 0).unwrap().unwrap();
         assert_eq!(store.segment(1, id).unwrap().unwrap().memo, "ann's");
         assert_eq!(
             store.screenshot(1, id, Picture::Thumbnail).unwrap(),
@@ -1159,30 +1324,5 @@ mod tests {
         // Opening again runs nothing twice.
         drop(store);
         SqliteStore::open(&path).unwrap();
-    }
-
-    #[test]
-    fn users_tokens_and_ownership() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
-        let a = store
-            .add_user("ann", Some("ann@example.com"), "hash")
-            .unwrap();
-        assert!(matches!(
-            store.add_user("ann", None, "h"),
-            Err(StoreError::Conflict(_))
-        ));
-        assert_eq!(store.find_user("ann@example.com").unwrap().unwrap().id, a);
-        let now = at("2026-11-25T10:00:00Z");
-        store.add_token(a, "tok", now + Duration::days(1)).unwrap();
-        assert_eq!(store.token_user("tok", now).unwrap().unwrap().login, "ann");
-        assert!(
-            store
-                .token_user("tok", now + Duration::days(2))
-                .unwrap()
-                .is_none()
-        );
-        store.remove_token("tok").unwrap();
-        assert!(store.token_user("tok", now).unwrap().is_none());
     }
 }

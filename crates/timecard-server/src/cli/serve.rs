@@ -2,7 +2,7 @@
 //! prints where it listens and the certificate it presents (the names it
 //! covers, its SHA-256 fingerprint), stops on SIGINT or SIGTERM, and reads
 //! its certificate files again on SIGHUP. The server itself is
-//! [`super::start`].
+//! [`crate::launch::start`].
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::{ConnectionLimits, ServerOptions};
+use super::site::Site;
+use crate::connection::ConnectionLimits;
+use crate::launch::{self, ServerOptions};
 use timecard_core::outln;
 use timecard_core::protocol::ServerConfig;
 use timecard_core::tls::{self, CertificateNames, CertificatePair};
@@ -44,7 +46,7 @@ pub struct ServeArgs {
     pub lock_grace_secs: i64,
     /// Days a contract's client has, after a billing week ends, to approve
     /// it or dispute its time; then it is approved by itself.
-    #[arg(long, value_name = "DAYS", default_value_t = crate::DEFAULT_REVIEW_DAYS,
+    #[arg(long, value_name = "DAYS", default_value_t = crate::launch::DEFAULT_REVIEW_DAYS,
           value_parser = clap::value_parser!(i64).range(0..=90))]
     pub review_days: i64,
     /// How long a client may take to send a request's headers, from its
@@ -71,7 +73,7 @@ pub struct ServeArgs {
 }
 
 /// Serves until SIGINT or SIGTERM.
-pub fn run(site: &super::admin::Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let data = site.data.as_path();
     if args.segment_secs < 10 {
         bail!("--segment-secs must be at least 10");
@@ -79,11 +81,13 @@ pub fn run(site: &super::admin::Site, args: ServeArgs) -> anyhow::Result<ExitCod
     if args.max_connections_per_address == 0 {
         bail!("--max-connections-per-address must be at least 1");
     }
+    crate::rules::check_windows(args.lock_grace_secs, args.review_days * 24 * 3600)
+        .map_err(anyhow::Error::msg)?;
     crate::logging::init_stderr();
     let listener = TcpListener::bind(&args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    super::make_private(data).with_context(|| format!("cannot use {}", data.display()))?;
+    launch::make_private(data).with_context(|| format!("cannot use {}", data.display()))?;
     let _serving = ServingLock::take(data)?;
 
     let mut options = ServerOptions::new(data);
@@ -133,7 +137,7 @@ pub fn run(site: &super::admin::Site, args: ServeArgs) -> anyhow::Result<ExitCod
     };
     let pair = read_pair(&files.0, &files.1)?;
     options.certificate = Some(pair.clone());
-    let server = super::start(options, listener).context("cannot start the server")?;
+    let server = launch::start(options, listener).context("cannot start the server")?;
 
     // Where it listens and what it presents, for whoever started it; a
     // closed standard output (a supervisor that read the first line and

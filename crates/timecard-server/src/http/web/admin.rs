@@ -10,11 +10,15 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::{PageError, Viewer, check_csrf, layout, not_found, urlencode};
-use crate::api::{Shared, blocking};
+use super::layout::{PageError, layout, not_found, urlencode};
+use super::viewer::Viewer;
 use crate::auth;
-use crate::rules::Rate;
+use crate::http::middleware::maintenance_mode;
+use crate::http::state::{Shared, blocking};
+use crate::rules;
 use crate::store::Role;
+use crate::usecases::contracts::{self, ContractChange};
+use crate::views;
 use timecard_core::domain::{Contract, ContractKind, ContractStatus};
 
 pub fn routes() -> Router<Shared> {
@@ -73,7 +77,7 @@ async fn users_page(
     let viewer = admin(viewer)?;
     let now = state.clock.now();
     let users = blocking(&state, move |s| s.users(now)).await?;
-    let maintenance = crate::api::maintenance_mode(&state).await.is_some();
+    let maintenance = maintenance_mode(&state).await.is_some();
     let csrf = viewer.csrf();
     let body = html! {
         h1 { "Users" }
@@ -144,7 +148,7 @@ async fn users_page(
         }
         p.muted { "A new user gets a random password, shown once." }
     };
-    Ok(layout("Users", Some(&viewer), body))
+    Ok(layout("Users", Some(&viewer.header()), body))
 }
 
 #[derive(Deserialize)]
@@ -160,7 +164,7 @@ struct NewUser {
 fn password_page(viewer: &Viewer, login: &str, password: &str) -> Html<String> {
     layout(
         "New password",
-        Some(viewer),
+        Some(&viewer.header()),
         html! {
             h1 { "Password of " (login) }
             p { "Give it to " (login) " now: it is not shown again." }
@@ -176,7 +180,7 @@ async fn add_user(
     Form(form): Form<NewUser>,
 ) -> Result<Html<String>, PageError> {
     let viewer = admin(viewer)?;
-    check_csrf(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
     let role = parse_role(&form.role)?;
     let login = form.login.trim().to_owned();
     if login.is_empty() || login.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -217,7 +221,7 @@ async fn change_user(
     Form(form): Form<UserChange>,
 ) -> Result<Response, PageError> {
     let viewer = admin(viewer)?;
-    check_csrf(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
     let who = login.clone();
     match form.action.as_str() {
@@ -256,19 +260,29 @@ async fn contracts_page(
     viewer: Viewer,
 ) -> Result<Html<String>, PageError> {
     let viewer = admin(viewer)?;
-    let rows = blocking(&state, move |s| {
-        let mut rows = Vec::new();
-        for stored in s.contracts(None)? {
-            let freelancer = s.login_of(stored.user_id)?;
-            let client = match stored.terms.client_user_id {
-                Some(id) => Some(s.login_of(id)?),
-                None => None,
-            };
-            rows.push((stored, freelancer, client));
-        }
-        Ok(rows)
+    let (contracts, names) = blocking(&state, move |s| {
+        let contracts = s.contracts(None)?;
+        let names = views::names(
+            s,
+            contracts
+                .iter()
+                .flat_map(|c| [Some(c.user_id), c.terms.client_user_id])
+                .flatten(),
+        )?;
+        Ok((contracts, names))
     })
     .await?;
+    let rows: Vec<_> = contracts
+        .into_iter()
+        .map(|stored| {
+            let freelancer = names.of(stored.user_id).to_owned();
+            let client = stored
+                .terms
+                .client_user_id
+                .map(|id| names.of(id).to_owned());
+            (stored, freelancer, client)
+        })
+        .collect();
     let csrf = viewer.csrf();
     let body = html! {
         h1 { "Contracts" }
@@ -336,7 +350,7 @@ async fn contracts_page(
             button type="submit" { "Add the contract" }
         }
     };
-    Ok(layout("Contracts · admin", Some(&viewer), body))
+    Ok(layout("Contracts · admin", Some(&viewer.header()), body))
 }
 
 #[derive(Deserialize)]
@@ -355,7 +369,7 @@ async fn add_contract(
     Form(form): Form<NewContract>,
 ) -> Result<Response, PageError> {
     let viewer = admin(viewer)?;
-    check_csrf(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
     let contract = Contract {
         id: format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -371,19 +385,29 @@ async fn add_contract(
         weekly_limit_secs: None,
         pending_limit: None,
     };
-    if contract.title.is_empty() {
-        return Err(PageError(
-            StatusCode::BAD_REQUEST,
-            "Give the contract a title.".into(),
-        ));
-    }
     let user = form.user.trim().to_owned();
-    blocking(&state, move |s| s.add_contract(&user, &contract, now)).await?;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        contracts::add(
+            store.as_ref(),
+            &user,
+            contract,
+            ContractChange::default(),
+            now,
+        )
+    })
+    .await
+    .map_err(|_| {
+        PageError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The contract was not added.".into(),
+        )
+    })??;
     Ok(Redirect::to("/admin/contracts").into_response())
 }
 
 #[derive(Deserialize)]
-struct ContractChange {
+struct ContractChangeForm {
     csrf: String,
     status: String,
     #[serde(default)]
@@ -401,71 +425,46 @@ async fn change_contract(
     State(state): State<Shared>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<ContractChange>,
+    Form(form): Form<ContractChangeForm>,
 ) -> Result<Response, PageError> {
     let viewer = admin(viewer)?;
-    check_csrf(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
-    let bad = |why: &str| PageError(StatusCode::BAD_REQUEST, why.to_owned());
+    let bad = |why: String| PageError(StatusCode::BAD_REQUEST, why);
     let status = match form.status.as_str() {
         "active" => ContractStatus::Active,
         "paused" => ContractStatus::Paused,
         "ended" => ContractStatus::Ended,
-        _ => return Err(bad("Unknown status.")),
+        _ => return Err(bad("Unknown status.".into())),
     };
-    let limit = match form.weekly_limit.trim() {
-        "" | "0" | "none" => None,
-        h => {
-            let hours: f64 = h
-                .parse()
-                .map_err(|_| bad("The weekly limit is a number of hours."))?;
-            if !(hours > 0.0 && hours <= 168.0) {
-                return Err(bad("A weekly limit is between 0 and 168 hours."));
-            }
-            Some((hours * 3600.0).round() as i64)
-        }
-    };
+    let limit = rules::parse_weekly_limit(&form.weekly_limit).map_err(bad)?;
     let rate = match form.rate.trim() {
         "" => None,
-        amount => {
-            let cents = crate::admin::parse_amount(amount).map_err(|e| bad(&e.to_string()))?;
-            let currency = form.currency.trim().to_ascii_uppercase();
-            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(bad("A rate needs a currency: three letters such as USD."));
-            }
-            Some(Rate { cents, currency })
-        }
+        amount => Some(rules::parse_amount(amount).map_err(bad)?),
     };
     let client_login = form.client_user.trim().to_owned();
     let manual_time = form.manual_time.is_some();
-    blocking(&state, move |s| {
-        let mut stored = s
-            .contract(&id)?
-            .ok_or_else(|| crate::store::StoreError::NotFound(format!("no contract {id}")))?;
-        if stored.contract.status != status {
-            stored.contract.status = status;
-            stored.status_changed_at = Some(now);
-        }
-        if limit != stored.contract.limit_at(now) {
-            crate::rules::change_limit(&mut stored.contract, limit, now);
-        }
-        stored.terms.client_user_id = if client_login.is_empty() {
-            None
-        } else {
-            match s.find_user(&client_login)? {
-                Some(u) if u.role == Role::Client => Some(u.id),
-                _ => {
-                    return Err(crate::store::StoreError::Conflict(format!(
-                        "{client_login} is not a client account"
-                    )));
-                }
-            }
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let current = store.contract(&id)?.map(|c| c.contract.limit_at(now));
+        let change = ContractChange {
+            status: Some(status),
+            // W3 applies only to a limit that changes.
+            weekly_limit_secs: (current != Some(limit)).then_some(limit),
+            client_user: Some((!client_login.is_empty()).then_some(client_login)),
+            rate_cents: Some(rate),
+            currency: rate.map(|_| form.currency.clone()),
+            manual_time: Some(manual_time),
         };
-        stored.terms.rate = rate;
-        stored.terms.manual_time = manual_time;
-        s.save_contract(&stored)
+        contracts::change(store.as_ref(), &id, &change, now)
     })
-    .await?;
+    .await
+    .map_err(|_| {
+        PageError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Nothing was changed.".into(),
+        )
+    })??;
     Ok(Redirect::to("/admin/contracts").into_response())
 }
 
@@ -481,9 +480,9 @@ async fn maintenance(
     Form(form): Form<MaintenanceForm>,
 ) -> Result<Response, PageError> {
     let viewer = admin(viewer)?;
-    check_csrf(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
     let on = form.on;
-    crate::api::blocking(&state, move |s| {
+    blocking(&state, move |s| {
         s.set_maintenance(on.then_some(crate::store::DEFAULT_RETRY_AFTER))
     })
     .await
@@ -530,7 +529,7 @@ async fn reports_page(
             }
         }
     };
-    Ok(layout("Problem reports", Some(&viewer), body))
+    Ok(layout("Problem reports", Some(&viewer.header()), body))
 }
 
 async fn report_logs(

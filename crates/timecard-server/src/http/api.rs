@@ -1,0 +1,436 @@
+//! The app's HTTP API (v1): routes, bearer authentication, body caps.
+//! Each handler parses its request, calls a use case (`usecases`), a view
+//! (`views`) or the store on a blocking thread, and answers JSON.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::guards::{Guards, heavy_gate, reads_gate};
+use super::middleware::ClientAddr;
+use super::state::{Shared, blocking};
+use crate::store::{Picture, User};
+use crate::usecases::{self, Refusal};
+use crate::views;
+use timecard_core::codec;
+use timecard_core::domain::segment::caps;
+use timecard_core::domain::segment::{is_plausible_day, plausible_years};
+use timecard_core::domain::{LocalDay, Segment, SegmentId};
+use timecard_core::protocol::{
+    self, BatchError, ContractsResponse, DiaryResponse, Health, Outcome, ProblemReport,
+    RejectReason, ReportReceipt, SegmentResult, ServerConfig, SessionInfo, SignIn, UploadResponse,
+};
+
+/// Cap on a segment batch: a few dozen segments with screenshots.
+pub const SEGMENTS_BODY_LIMIT: usize = timecard_core::protocol::MAX_BATCH_BYTES;
+/// Cap on a problem report with its logs.
+pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Segments in one batch, at most.
+pub const MAX_BATCH: usize = protocol::MAX_BATCH_SEGMENTS;
+
+/// The API's routes, under `/api/v1`.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/config", get(config))
+        .route("/api/v1/session", post(sign_in).delete(sign_out))
+        .route("/api/v1/contracts", get(contracts))
+        .route(
+            "/api/v1/segments",
+            post(upload)
+                .layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate)),
+        )
+        .route("/api/v1/segments/{id}", delete(delete_segment))
+        .route("/api/v1/manual", post(manual))
+        .route(
+            "/api/v1/segments/{id}/screenshot",
+            get(screenshot).layer(middleware::from_fn(reads_gate)),
+        )
+        .route(
+            "/api/v1/segments/{id}/thumbnail",
+            get(thumbnail).layer(middleware::from_fn(reads_gate)),
+        )
+        .route(
+            "/api/v1/diary",
+            get(diary).layer(middleware::from_fn(reads_gate)),
+        )
+        .route(
+            "/api/v1/reports",
+            post(report)
+                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate)),
+        )
+}
+
+/// The signed-in user, from `Authorization: Bearer <token>`.
+pub struct Authed(pub User);
+
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "signed_out", "sign in first")
+        })?;
+        usecases::session::user_of(&state.store, token, state.clock.now())
+            .await?
+            .map(Authed)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "session_expired",
+                    "the session has expired or was signed out; sign in again",
+                )
+            })
+    }
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large",
+        )
+    } else {
+        ApiError::malformed(format!("could not read the request body: {rejection}"))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(body_error)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::malformed(format!("the request is not valid JSON for this call: {e}"))
+    })
+}
+
+async fn health(State(state): State<Shared>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        server_time: state.clock.now(),
+    })
+}
+
+async fn config(State(state): State<Shared>) -> Json<ServerConfig> {
+    Json(state.config)
+}
+
+async fn sign_in(
+    State(state): State<Shared>,
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientAddr(ip): ClientAddr,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let request: SignIn = parse_json(body)?;
+    let opened = usecases::session::sign_in(
+        &state.store,
+        &guards.hashing,
+        ip,
+        &request.login,
+        request.password,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(SessionInfo {
+        token: opened.token,
+        login: opened.user.login,
+        expires_at: opened.expires_at,
+    }))
+}
+
+async fn sign_out(
+    State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    if let Some(token) = bearer(&headers) {
+        usecases::session::sign_out(&state.store, token).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ZoneQuery {
+    tz: Option<String>,
+}
+
+fn parse_zone(tz: Option<&str>) -> Result<Tz, ApiError> {
+    match tz {
+        None => Ok(chrono_tz::UTC),
+        Some(name) => name.parse().map_err(|_| {
+            ApiError::malformed(format!(
+                "unknown time zone {name:?}; use an IANA name such as Europe/Berlin"
+            ))
+        }),
+    }
+}
+
+async fn contracts(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    query: Result<Query<ZoneQuery>, QueryRejection>,
+) -> Result<Json<ContractsResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.to_string()))?;
+    let zone = parse_zone(query.tz.as_deref())?;
+    let now = state.clock.now();
+    let today = LocalDay::containing(now, zone);
+    let answer = blocking(&state, move |s| {
+        views::app_contracts(s, user.id, now, today)
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+/// Time worked away from the tracker, added by hand (R8).
+async fn manual(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<protocol::ManualTimeAdded>, ApiError> {
+    let request: protocol::ManualTime = parse_json(body)?;
+    let (now, config) = (state.clock.now(), state.config);
+    let added = tokio::task::spawn_blocking({
+        let store = state.store.clone();
+        move || usecases::manual::add(store.as_ref(), &user, request, now, config)
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    Ok(Json(added))
+}
+
+async fn upload(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    let bytes = body.map_err(body_error)?;
+    let now = state.clock.now();
+    let config = state.config;
+    let store = state.store.clone();
+    let login = user.login.clone();
+    // Decoding a batch takes time and memory in proportion to its 64 MiB:
+    // it runs on a blocking thread, never on the async workers that answer
+    // /health.
+    let results = tokio::task::spawn_blocking(move || {
+        let (segments, slots) = decode_upload(&bytes)?;
+        drop(bytes);
+        let mut stored = store
+            .ingest(user.id, &segments, now, config)
+            .map_err(ApiError::from)?
+            .into_iter();
+        Ok::<_, ApiError>(
+            slots
+                .into_iter()
+                .map(|slot| slot.unwrap_or_else(|| stored.next().expect("one result per segment")))
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(|e| {
+        log::error!("server: an upload task failed: {e}");
+        ApiError::internal()
+    })??;
+    let count = |o| results.iter().filter(|r| r.outcome == o).count();
+    log::info!(
+        "server: {login} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
+        results.len(),
+        count(Outcome::Accepted),
+        count(Outcome::Duplicate),
+        count(Outcome::Rejected)
+    );
+    Ok(Json(UploadResponse { results }))
+}
+
+/// Decodes a batch: the segments to judge, and per entry in batch order
+/// either `None` (its result comes from judging) or the refusal of a body
+/// too large to decode (`invalid`, by its id). A batch over the count cap
+/// is a 413, one whose structure or an entry's id does not decode a 400.
+fn decode_upload(bytes: &[u8]) -> Result<(Vec<Segment>, Vec<Option<SegmentResult>>), ApiError> {
+    let bodies = protocol::decode_batch(bytes).map_err(|e| match e {
+        BatchError::TooMany(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        BatchError::Malformed(_) => ApiError::malformed(e.to_string()),
+    })?;
+    let mut segments = Vec::with_capacity(bodies.len());
+    let mut slots = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.into_iter().enumerate() {
+        let undecodable =
+            |e| ApiError::malformed(format!("segment {i} of the batch does not decode: {e}"));
+        if body.len() > caps::BODY_BYTES {
+            let id = codec::body_id(body).map_err(undecodable)?;
+            slots.push(Some(SegmentResult {
+                id,
+                outcome: Outcome::Rejected,
+                reason: Some(RejectReason::Invalid),
+                message: Some(format!(
+                    "the segment is {} bytes; at most {} are taken (a screenshot of at most {} bytes)",
+                    body.len(),
+                    caps::BODY_BYTES,
+                    caps::SCREENSHOT_BYTES
+                )),
+                accepted_until: None,
+            }));
+        } else {
+            segments.push(codec::decode_body(body).map_err(undecodable)?);
+            slots.push(None);
+        }
+    }
+    Ok((segments, slots))
+}
+
+fn parse_id(id: &str) -> Result<SegmentId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::malformed(format!("{id:?} is not a segment id")))
+}
+
+/// S4: deletes one of the user's segments unless its week has closed.
+async fn delete_segment(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let now = state.clock.now();
+    let grace = state.config.lock_grace_secs;
+    let user_id = user.id;
+    let deleted = blocking(&state, move |s| s.delete_segment(user_id, id, now, grace)).await?;
+    if let Err(closed) = deleted {
+        return Err(Refusal::Locked(format!(
+            "{}: its segments can no longer be deleted",
+            closed.message()
+        ))
+        .into());
+    }
+    log::info!("server: {} deleted segment {id}", user.login);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn screenshot(
+    state: State<Shared>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    picture(state, user, &id, Picture::Full).await
+}
+
+async fn thumbnail(
+    state: State<Shared>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    picture(state, user, &id, Picture::Thumbnail).await
+}
+
+async fn picture(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    id: &str,
+    size: Picture,
+) -> Result<Response, ApiError> {
+    let id = parse_id(id)?;
+    let jpeg = blocking(&state, move |s| s.screenshot(user.id, id, size))
+        .await?
+        .ok_or_else(|| ApiError::not_found("screenshot"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct DiaryQuery {
+    date: Option<String>,
+    tz: Option<String>,
+}
+
+/// One local day of the user's time over all contracts (T1, B1).
+async fn diary(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    query: Result<Query<DiaryQuery>, QueryRejection>,
+) -> Result<Json<DiaryResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.to_string()))?;
+    let zone = parse_zone(query.tz.as_deref())?;
+    let now = state.clock.now();
+    let date = match query.date.as_deref() {
+        None => LocalDay::containing(now, zone).date,
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::malformed(format!("{d:?} is not a date; use YYYY-MM-DD")))?,
+    };
+    if !is_plausible_day(date) {
+        return Err(ApiError::malformed(format!(
+            "{date} is outside the days the Work Diary can show ({}); ask for a day in that range",
+            plausible_years()
+        )));
+    }
+    let day = LocalDay::new(date, zone);
+    let config = state.config;
+    let view = blocking(&state, move |s| {
+        views::DayView::of_user(s, user.id, day, now, config)
+    })
+    .await?;
+    Ok(Json(view.into_response()))
+}
+
+async fn report(
+    State(state): State<Shared>,
+    Authed(user): Authed,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReportReceipt>, ApiError> {
+    // A report with its logs is up to 32 MiB of JSON and base64: read on a
+    // blocking thread, not on the async workers.
+    let (report, logs) = tokio::task::spawn_blocking(move || {
+        let report: ProblemReport = parse_json(body)?;
+        if report.description.trim().is_empty() {
+            return Err(ApiError::malformed("the report needs a description"));
+        }
+        if report.id.is_nil() {
+            return Err(ApiError::malformed("the report needs an id"));
+        }
+        let logs = report.logs_zip().map_err(ApiError::malformed)?;
+        Ok((report, logs))
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let now = state.clock.now();
+    let id = report.id.to_string();
+    log::info!(
+        "report {id} from {}: {} bytes of logs",
+        user.login,
+        logs.as_ref().map_or(0, Vec::len)
+    );
+    blocking(&state, move |s| {
+        s.add_report(user.id, &report, logs.as_deref(), now)
+    })
+    .await?;
+    Ok(Json(ReportReceipt { id }))
+}

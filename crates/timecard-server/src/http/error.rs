@@ -1,0 +1,138 @@
+//! The API's error answers: a status and `{"error", "message"}`, mapped
+//! from the store's and the use cases' errors in one place.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+use crate::usecases::Refusal;
+use timecard_core::protocol::ErrorBody;
+
+/// An error answer: status plus `{"error", "message"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    /// A 500 that says nothing of the server's insides (never a panic's text).
+    pub fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed on this request; try again later",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// A 503 saying the server is busy, with Retry-After.
+    pub fn busy(retry_after: std::time::Duration) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is busy with other requests; try again in a few seconds",
+        );
+        e.retry_after = Some(retry_after.as_secs().max(1));
+        e
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Seconds a client is asked to wait when the database is unavailable.
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            StoreError::Unavailable(e) => {
+                log::error!("storage unavailable: {e}");
+                let mut error = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the server's database cannot be reached just now; try again shortly",
+                );
+                error.retry_after = Some(UNAVAILABLE_RETRY_SECS);
+                error
+            }
+            StoreError::Internal(e) => {
+                log::error!("storage error: {e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server's database failed; try again later",
+                )
+            }
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            Refusal::Refused { code, .. } => ApiError::new(StatusCode::CONFLICT, code, message),
+            Refusal::Invalid(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+            }
+            Refusal::Locked(_) => ApiError::new(StatusCode::LOCKED, "week_locked", message),
+            Refusal::WrongPassword => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", message)
+            }
+            Refusal::Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", message),
+            Refusal::TooManyAttempts(delay) => {
+                let mut e =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
+                e.retry_after = Some((delay.wait.as_secs_f64().ceil() as u64).max(1));
+                e
+            }
+            Refusal::Busy(retry_after) => ApiError::busy(retry_after),
+            Refusal::Store(e) => ApiError::from(e),
+        }
+    }
+}

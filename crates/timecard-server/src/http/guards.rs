@@ -1,0 +1,78 @@
+//! What keeps hostile clients from taking the server's memory or time:
+//! bounds on the work that costs memory, one set per router, given to
+//! handlers as an extension; and the gates that hold a permit for the rest
+//! of a request.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+use crate::auth;
+
+/// Bounds on the work that costs memory.
+pub struct Guards {
+    /// Password hashing of sign-ins (Argon2id, ~19 MiB each).
+    pub hashing: auth::Hashing,
+    /// Requests with large bodies (segment batches up to 64 MiB, problem
+    /// reports up to 32 MiB) read and decoded at once; the body is read
+    /// only once a permit is held.
+    pub heavy: Arc<Semaphore>,
+    /// Requests that read pictures or a day of segments at once.
+    pub reads: Arc<Semaphore>,
+    /// How long a request waits for a permit before a 503.
+    pub queue_wait: std::time::Duration,
+}
+
+/// Heavy requests at once: two 64 MiB batches, read and decoded, stay far
+/// below the server's memory budget.
+pub const HEAVY_AT_ONCE: usize = 2;
+/// Diary and picture reads at once.
+pub const READS_AT_ONCE: usize = 8;
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            hashing: auth::Hashing::for_this_machine(),
+            heavy: Arc::new(Semaphore::new(HEAVY_AT_ONCE)),
+            reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
+            queue_wait: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Holds a permit of `permits` for the rest of the request (its body is
+/// read after), or answers 503 after the queue's wait.
+async fn gated(
+    permits: &Arc<Semaphore>,
+    wait: std::time::Duration,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(wait, permits.clone().acquire_owned()).await {
+        Ok(Ok(_permit)) => next.run(request).await,
+        _ => ApiError::busy(wait).into_response(),
+    }
+}
+
+/// For uploads and reports.
+pub async fn heavy_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    gated(&guards.heavy, guards.queue_wait, request, next).await
+}
+
+/// For diaries and pictures.
+pub async fn reads_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    gated(&guards.reads, guards.queue_wait, request, next).await
+}

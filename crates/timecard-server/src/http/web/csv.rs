@@ -1,0 +1,169 @@
+//! `/contracts/ID/timesheet.csv`: one row per segment of a billing week
+//! (`?week=`) or of up to a year of UTC days (`?from=&to=`), clipped to the
+//! span, with its billable minutes (B1): the column sums to the
+//! timesheet's billable total.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::layout::{PageError, page_zone};
+use super::timesheet::parse_week;
+use super::viewer::Viewer;
+use crate::http::state::{Shared, blocking};
+use crate::rules::WeekReview;
+use crate::views::{ReviewView, SpanView};
+use timecard_core::domain::segment::is_plausible_day;
+use timecard_core::domain::{BillingWeek, ReviewMark};
+
+pub fn routes() -> Router<Shared> {
+    Router::new().route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
+}
+
+#[derive(Deserialize)]
+struct CsvQuery {
+    week: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    tz: Option<String>,
+}
+
+const HEADER: &str = "segment,start_utc,end_utc,start_local,end_local,time_zone,minutes,billable_minutes,kind,memo,activity_percent,review\r\n";
+
+async fn timesheet_csv(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<CsvQuery>,
+) -> Result<Response, PageError> {
+    let stored = viewer.contract(&state, id).await?;
+    let zone = page_zone(query.tz.as_deref())?;
+    let (from, to) = match (query.from, query.to) {
+        (Some(from), Some(to)) => {
+            let days = (to - from).num_days();
+            if !(0..=366).contains(&days) || !is_plausible_day(from) {
+                return Err(PageError(
+                    StatusCode::BAD_REQUEST,
+                    "Give from and to as YYYY-MM-DD, at most a year apart, from first.".into(),
+                ));
+            }
+            let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+            (start, start + Duration::days(days + 1))
+        }
+        _ => {
+            let week = parse_week(query.week, state.clock.now())?;
+            (week.start(), week.end())
+        }
+    };
+    let (now, review_secs, user, contract) = (
+        state.clock.now(),
+        state.review_secs,
+        viewer.user.clone(),
+        stored.clone(),
+    );
+    let (review, span) = blocking(&state, move |s| {
+        let review = ReviewView::load(s, &contract, &user, now, review_secs)?;
+        let span = SpanView::load(s, &contract, &review, from, to)?;
+        Ok((review, span))
+    })
+    .await?;
+    let mut csv = String::from(HEADER);
+    for s in &span.segments {
+        let review_state = match s.review {
+            ReviewMark::None => match review.week(BillingWeek::containing(s.start)) {
+                WeekReview::Open => "open",
+                WeekReview::InReview { .. } => "in review",
+                WeekReview::Approved { .. } => "approved",
+                WeekReview::ApprovedAutomatically { .. } => "approved automatically",
+            },
+            mark => mark.as_str(),
+        };
+        let (start, end) = (s.start.max(from), s.end.min(to));
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let secs = span.secs_of(s);
+        let billable = if s.review.is_billed() { secs } else { 0 };
+        let row = [
+            s.id.to_string(),
+            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            local(start),
+            local(end),
+            zone.name().to_owned(),
+            minutes(secs),
+            minutes(billable),
+            if s.manual { "manual" } else { "tracked" }.to_owned(),
+            s.memo.clone(),
+            if s.manual {
+                String::new()
+            } else {
+                (s.activity.level() * 10).to_string()
+            },
+            review_state.to_owned(),
+        ];
+        let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
+    let name = format!(
+        "timesheet-{}-{}.csv",
+        stored
+            .contract
+            .id
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        from.format("%Y-%m-%d")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// Seconds as minutes with two decimals.
+fn minutes(secs: i64) -> String {
+    format!("{:.2}", secs as f64 / 60.0)
+}
+
+/// A CSV cell: quoted when it must be, and a text that a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@`) kept as text.
+fn csv_cell(text: &str) -> String {
+    let text = match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\"\nthen"), "\"say \"\"hi\"\"\nthen\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-3"), "'-3");
+        assert_eq!(csv_cell("2026-11-25T14:00:00Z"), "2026-11-25T14:00:00Z");
+    }
+}

@@ -1,0 +1,396 @@
+//! `/contracts/ID/diary`: one local day of a contract (T1), every segment
+//! in the cell where it starts (B2) with its time, activity, memo,
+//! screenshot and dispute, the review forms the viewer may use on each,
+//! the day's totals (B1), and time added by hand (R8).
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{PageError, layout, not_found, page_zone, urlencode};
+use super::viewer::Viewer;
+use crate::http::state::{Shared, blocking};
+use crate::rules::ReviewAction;
+use crate::store::Picture;
+use crate::usecases;
+use crate::views::{DayView, ReviewView};
+use timecard_core::domain::billing::{Totals, cell_secs};
+use timecard_core::domain::segment::is_plausible_day;
+use timecard_core::domain::{LocalDay, ReviewMark, SegmentId};
+use timecard_core::fmt::hms;
+use timecard_core::protocol::DiarySegment;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/contracts/{id}/diary", get(diary_page))
+        .route("/contracts/{id}/manual", post(add_manual))
+        .route(
+            "/contracts/{id}/segments/{segment}/screenshot",
+            get(screenshot),
+        )
+        .route(
+            "/contracts/{id}/segments/{segment}/thumbnail",
+            get(thumbnail),
+        )
+}
+
+#[derive(Deserialize)]
+struct DiaryQuery {
+    date: Option<NaiveDate>,
+    tz: Option<String>,
+}
+
+/// Where a review form sends the browser back to: the diary's day and zone.
+pub struct Back {
+    pub date: NaiveDate,
+    pub zone: Tz,
+}
+
+impl Back {
+    fn fields(&self, csrf: &str) -> Markup {
+        html! {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="date" value=(self.date);
+            input type="hidden" name="tz" value=(self.zone.name());
+        }
+    }
+}
+
+/// The diary page of `contract_id` for `date` (none: today) in `zone`.
+pub fn diary_link(contract_id: &str, date: Option<NaiveDate>, zone: Tz) -> String {
+    format!(
+        "/contracts/{}/diary?date={}&tz={}",
+        urlencode(contract_id),
+        date.map(|d| d.to_string()).unwrap_or_default(),
+        urlencode(zone.name())
+    )
+}
+
+async fn diary_page(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<DiaryQuery>,
+) -> Result<Html<String>, PageError> {
+    let stored = viewer.contract(&state, id).await?;
+    let zone = page_zone(query.tz.as_deref())?;
+    let now = state.clock.now();
+    let date = query
+        .date
+        .unwrap_or_else(|| LocalDay::containing(now, zone).date);
+    if !is_plausible_day(date) {
+        return Err(PageError(
+            StatusCode::BAD_REQUEST,
+            format!("{date} is not a day this diary can show."),
+        ));
+    }
+    let day = LocalDay::new(date, zone);
+    let (config, review_secs) = (state.config, state.review_secs);
+    let (contract, user) = (stored.clone(), viewer.user.clone());
+    let (review, view) = blocking(&state, move |s| {
+        let review = ReviewView::load(s, &contract, &user, now, review_secs)?;
+        let view = DayView::of_contract(s, &contract, &review, day, now, config)?;
+        Ok((review, view))
+    })
+    .await?;
+    let c = &stored.contract;
+    let base = format!("/contracts/{}", urlencode(&c.id));
+    let back = Back { date, zone };
+    let csrf = viewer.csrf();
+    let cell = cell_secs(view.segment_secs);
+    let rows = view.rows();
+    let body = html! {
+        h1 { (c.title) }
+        p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
+        nav.days {
+            a href=(diary_link(&c.id, date.pred_opt(), zone)) { "← Previous day" }
+            a href=(diary_link(&c.id, date.succ_opt(), zone)) { "Next day →" }
+            form.inline method="get" action={ (base) "/diary" } {
+                input type="hidden" name="date" value=(date);
+                label for="tz" { "Time zone" }
+                input #tz type="text" name="tz" value=(zone.name());
+                button type="submit" { "Show" }
+            }
+        }
+        (totals_line(&view.total, view.segments.len()))
+        @if view.segments.is_empty() {
+            p { "No time on this day." }
+        }
+        @if stored.user_id == viewer.user.id && stored.terms.manual_time {
+            details.manual {
+                summary { "Add time by hand" }
+                form.manual method="post" action={ (base) "/manual" } {
+                    (back.fields(&csrf))
+                    label for="from" { "From (" (zone.name()) ")" }
+                    input #from type="time" name="from" required;
+                    label for="to" { "To" }
+                    input #to type="time" name="to" required;
+                    label for="memo" { "What you worked on" }
+                    input #memo type="text" name="memo" maxlength="2000";
+                    button type="submit" { "Add" }
+                }
+            }
+        }
+        @for row in rows.iter().filter(|r| r.cells.iter().any(|c| !c.is_empty())) {
+            section.hour {
+                h2 { (row.start.with_timezone(&zone).format("%H:%M")) }
+                div class={ "cells per-" (row.cells.len()) } {
+                    @for k in 0..row.cells.len() {
+                        div.heading { (row.cell_span(k, cell).0.with_timezone(&zone).format(":%M")) }
+                    }
+                    @for (k, items) in row.cells.iter().enumerate() {
+                        @if items.is_empty() {
+                            div.cell.empty {}
+                        } @else {
+                            div.cell aria-label={ "From " (row.cell_span(k, cell).0.with_timezone(&zone).format("%H:%M")) } {
+                                @for &i in items {
+                                    (entry(&base, &view.segments[i], zone, &review, &back, &csrf))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        &format!("{} — Work Diary", c.title),
+        Some(&viewer.header()),
+        body,
+    ))
+}
+
+/// "Day total 1:02:19 billable", then what it is made of.
+fn totals_line(total: &Totals, segments: usize) -> Markup {
+    let mut parts = Vec::new();
+    if total.tracked_secs > 0 {
+        parts.push(format!("tracked {}", hms(total.tracked_secs)));
+    }
+    if total.manual_secs > 0 {
+        parts.push(format!("manual {}", hms(total.manual_secs)));
+    }
+    if total.disputed_secs > 0 {
+        parts.push(format!(
+            "disputed {} (billed until decided)",
+            hms(total.disputed_secs)
+        ));
+    }
+    if total.rejected_secs > 0 {
+        parts.push(format!(
+            "rejected {} (not billed)",
+            hms(total.rejected_secs)
+        ));
+    }
+    html! {
+        p.total {
+            "Day total: " strong { (hms(total.billable_secs)) } " billable"
+            @if !parts.is_empty() { span.muted { " — " (parts.join(" · ")) } }
+            span.muted { " · " (segments) (if segments == 1 { " segment" } else { " segments" }) }
+        }
+    }
+}
+
+/// One segment in its cell: thumbnail (loaded when scrolled into view) or
+/// why there is none, its time, activity and memo, any dispute of it, and
+/// the review forms the viewer may use on it.
+fn entry(
+    base: &str,
+    s: &DiarySegment,
+    zone: Tz,
+    review: &ReviewView,
+    back: &Back,
+    csrf: &str,
+) -> Markup {
+    let percent = s.activity.level() * 10;
+    let when = format!(
+        "{}–{}",
+        s.start.with_timezone(&zone).format("%H:%M:%S"),
+        s.end.with_timezone(&zone).format("%H:%M:%S")
+    );
+    let dispute = review.dispute(s.id);
+    let action = |what: &str| format!("{base}/segments/{}/{what}", s.id);
+    html! {
+        div.entry id={ "segment-" (s.id) }
+            .disputed[s.review == ReviewMark::Disputed]
+            .rejected[s.review == ReviewMark::Rejected] {
+            @if s.manual {
+                div.noshot { span.badge { "manual" } " added by hand" }
+            } @else if s.has_screenshot {
+                a href=(action("screenshot")) {
+                    img src=(action("thumbnail")) loading="lazy"
+                        width="160" height="90" alt={ "Screenshot " (when) };
+                }
+            } @else {
+                div.noshot { (s.capture_note.as_deref().unwrap_or("no screenshot")) }
+            }
+            div.time { (when) " · " (hms((s.end - s.start).num_seconds())) }
+            @if !s.manual {
+                div.activity {
+                    meter min="0" max="100" value=(percent) aria-hidden="true" {}
+                    " " span { "Activity " (percent) " %" }
+                }
+            }
+            @if !s.memo.is_empty() { div.memo { (s.memo) } }
+            @if let Some(d) = dispute {
+                div.dispute {
+                    strong { @match s.review {
+                        ReviewMark::Rejected => "Rejected",
+                        ReviewMark::Kept => "Kept after a dispute",
+                        _ => "Disputed",
+                    } }
+                    ": " (d.reason)
+                    @if let Some(answer) = &d.answer { br; em { "Answer: " } (answer) }
+                }
+            }
+            @if review.may(ReviewAction::Dispute, s) {
+                form.review method="post" action=(action("dispute")) {
+                    (back.fields(csrf))
+                    label for={ "reason-" (s.id) } { "Reason" }
+                    input id={ "reason-" (s.id) } type="text" name="note" required maxlength="500";
+                    button type="submit" { "Dispute" }
+                }
+            }
+            @if review.may(ReviewAction::Answer, s) {
+                form.review method="post" action=(action("answer")) {
+                    (back.fields(csrf))
+                    label for={ "answer-" (s.id) } { "Your answer" }
+                    input id={ "answer-" (s.id) } type="text" name="note" required maxlength="500";
+                    button type="submit" { "Answer" }
+                }
+            }
+            @if review.may(ReviewAction::Reject, s) {
+                form.review method="post" action=(action("decide")) {
+                    (back.fields(csrf))
+                    button type="submit" name="decision" value="keep" { "Keep the time" }
+                    button.bad type="submit" name="decision" value="reject" { "Reject the time" }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ManualForm {
+    csrf: String,
+    date: NaiveDate,
+    tz: Option<String>,
+    from: String,
+    to: String,
+    #[serde(default)]
+    memo: String,
+}
+
+/// Time added by hand from the diary page, in the page's zone (R8).
+async fn add_manual(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<ManualForm>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    let stored = viewer.contract(&state, id).await?;
+    if stored.user_id != viewer.user.id {
+        return Err(PageError(
+            StatusCode::FORBIDDEN,
+            "Only the contract's freelancer adds time to it.".into(),
+        ));
+    }
+    let zone = page_zone(form.tz.as_deref())?;
+    let (start, end) = typed_span(form.date, &form.from, &form.to, zone)?;
+    let request = timecard_core::protocol::ManualTime {
+        contract_id: stored.contract.id.clone(),
+        start,
+        end,
+        memo: form.memo,
+    };
+    let (now, config, user) = (state.clock.now(), state.config, viewer.user.clone());
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        usecases::manual::add(store.as_ref(), &user, request, now, config)
+    })
+    .await
+    .map_err(|_| {
+        PageError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The time was not added.".into(),
+        )
+    })??;
+    Ok(Redirect::to(&diary_link(&stored.contract.id, Some(form.date), zone)).into_response())
+}
+
+/// `from`–`to` (HH:MM) on `date` in `zone`; an end before the start is on
+/// the next day ("22:00 to 01:00").
+fn typed_span(
+    date: NaiveDate,
+    from: &str,
+    to: &str,
+    zone: Tz,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), PageError> {
+    let at = |time: &str| {
+        timecard_core::domain::parse_local_minute(&format!("{date} {}", time.trim()), zone)
+            .map_err(|why| PageError(StatusCode::UNPROCESSABLE_ENTITY, why))
+    };
+    let (start, mut end) = (at(from)?, at(to)?);
+    if end == start {
+        return Err(PageError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The start and the end are the same time.".into(),
+        ));
+    }
+    if end < start {
+        end = end
+            .checked_add_signed(Duration::days(1))
+            .ok_or_else(|| PageError(StatusCode::UNPROCESSABLE_ENTITY, "No such day.".into()))?;
+    }
+    Ok((start, end))
+}
+
+async fn screenshot(
+    state: State<Shared>,
+    viewer: Viewer,
+    path: Path<(String, String)>,
+) -> Result<Response, PageError> {
+    picture(state, viewer, path, Picture::Full).await
+}
+
+async fn thumbnail(
+    state: State<Shared>,
+    viewer: Viewer,
+    path: Path<(String, String)>,
+) -> Result<Response, PageError> {
+    picture(state, viewer, path, Picture::Thumbnail).await
+}
+
+/// A segment's picture, to those who may see the contract it belongs to.
+async fn picture(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, segment)): Path<(String, String)>,
+    size: Picture,
+) -> Result<Response, PageError> {
+    let segment: SegmentId = segment.parse().map_err(|_| not_found())?;
+    let stored = viewer.contract(&state, id).await?;
+    let (user_id, contract_id) = (stored.user_id, stored.contract.id);
+    let jpeg = blocking(&state, move |s| {
+        Ok(match s.segment(user_id, segment)? {
+            Some(seg) if seg.contract_id == contract_id => s.screenshot(user_id, segment, size)?,
+            _ => None,
+        })
+    })
+    .await?
+    .ok_or_else(not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}

@@ -1,0 +1,178 @@
+//! What every page shares: the frame with who is signed in, the error page,
+//! money and time zones as the pages write them, and the stylesheet and
+//! the one script.
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono_tz::Tz;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::http::error::ApiError;
+use crate::http::state::Shared;
+use crate::store::{Role, StoreError};
+use crate::usecases::Refusal;
+
+/// The stylesheet and the browser-zone script.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/static/dashboard.css", get(stylesheet))
+        .route("/static/zone.js", get(zone_script))
+}
+
+/// Who is signed in, as the header shows it.
+pub struct Header {
+    pub login: String,
+    pub role: Role,
+    /// The CSRF token of the sign-out form.
+    pub csrf: String,
+}
+
+/// A whole page: the header with who is signed in, and `body`.
+pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · Timecard" }
+                    link rel="stylesheet" href="/static/dashboard.css";
+                    script src="/static/zone.js" defer {}
+                }
+                body {
+                    header {
+                        a.brand href="/contracts" { "Timecard" }
+                        @if let Some(header) = header {
+                            @if header.role.is_admin() { a.admin href="/admin" { "Admin" } }
+                            span.who { (header.login) " · " (header.role.as_str()) }
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(header.csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                    main { (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// A page's answer when something is wrong: the status and a page that
+/// says what, in words.
+pub struct PageError(pub StatusCode, pub String);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e.status, e.message)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<Refusal> for PageError {
+    fn from(refusal: Refusal) -> Self {
+        let e = ApiError::from(refusal);
+        // The rules' words start lower-case; a page says them as a sentence.
+        let mut text = e.message;
+        if let Some(first) = text.get(..1) {
+            text = format!("{}{}.", first.to_uppercase(), &text[1..]);
+        }
+        PageError(e.status, text)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let title = self.0.canonical_reason().unwrap_or("Error");
+        let page = layout(
+            title,
+            None,
+            html! {
+                h1 { (title) }
+                p { (self.1) }
+                p { a href="/contracts" { "Back to the contracts" } }
+            },
+        );
+        (self.0, page).into_response()
+    }
+}
+
+/// The same answer for a page that does not exist and one that is not the
+/// viewer's to see (R3).
+pub fn not_found() -> PageError {
+    PageError(
+        StatusCode::NOT_FOUND,
+        "There is no such page, or it is not yours to see.".into(),
+    )
+}
+
+/// An amount in a currency's cents, as `1234.50 USD`.
+pub fn money(cents: i64, currency: &str) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", cents / 100, cents % 100)
+}
+
+/// The zone a page was asked for (`?tz=`), UTC when none.
+pub fn page_zone(name: Option<&str>) -> Result<Tz, PageError> {
+    match name {
+        None | Some("") => Ok(chrono_tz::UTC),
+        Some(name) => name.parse().map_err(|_| {
+            PageError(
+                StatusCode::BAD_REQUEST,
+                format!("Unknown time zone {name:?}; use a name such as Europe/Berlin."),
+            )
+        }),
+    }
+}
+
+/// `text` as one part of a URL path or query.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("dashboard.css"),
+    )
+}
+
+async fn zone_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("zone.js"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_written_from_cents() {
+        assert_eq!(money(123450, "USD"), "1234.50 USD");
+        assert_eq!(money(5, "EUR"), "0.05 EUR");
+        assert_eq!(money(-250, "EUR"), "-2.50 EUR");
+    }
+}

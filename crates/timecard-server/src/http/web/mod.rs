@@ -1,0 +1,33 @@
+//! The web dashboard, for the people who pay and the people who run the
+//! server: server-rendered pages on the API's TLS listener, outside
+//! `/api/v1`, one file per room. Pages read through the views (`views`)
+//! and act through the use cases (`usecases`): no rule is written again
+//! here. Every page says what the browser may load: nothing from elsewhere
+//! and no inline script (R5).
+
+pub mod admin;
+pub mod contracts;
+pub mod csv;
+pub mod diary;
+pub mod layout;
+pub mod review;
+pub mod session;
+pub mod timesheet;
+pub mod viewer;
+
+use axum::Router;
+
+use crate::http::state::Shared;
+
+/// The dashboard's routes, merged into the server's router.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .merge(session::routes())
+        .merge(contracts::routes())
+        .merge(diary::routes())
+        .merge(review::routes())
+        .merge(timesheet::routes())
+        .merge(csv::routes())
+        .merge(admin::routes())
+        .merge(layout::routes())
+}

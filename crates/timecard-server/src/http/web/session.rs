@@ -1,0 +1,130 @@
+//! Signing in and out of the dashboard (R4): the sign-in form with its own
+//! CSRF cookie, the session cookie, sign-out.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{PageError, layout};
+use super::viewer::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, csrf_for, same};
+use crate::auth;
+use crate::http::error::ApiError;
+use crate::http::guards::Guards;
+use crate::http::middleware::ClientAddr;
+use crate::http::state::Shared;
+use crate::usecases;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/contracts") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    login: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login_page() -> Response {
+    login_form(StatusCode::OK, None)
+}
+
+/// The sign-in form with a fresh CSRF cookie, and `error` above it.
+fn login_form(status: StatusCode, error: Option<&str>) -> Response {
+    let secret = auth::new_token();
+    let page = layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.signin method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf_for(&secret));
+                label for="login" { "Username or e-mail" }
+                input #login type="text" name="login" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    );
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={secret}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600"
+    );
+    (status, [(header::SET_COOKIE, cookie)], page).into_response()
+}
+
+async fn login(
+    State(state): State<Shared>,
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).map(csrf_for);
+    if !expected.is_some_and(|e| same(&e, &form.csrf)) {
+        return login_form(
+            StatusCode::FORBIDDEN,
+            Some("The form had expired; sign in again."),
+        );
+    }
+    let now = state.clock.now();
+    match usecases::session::sign_in(
+        &state.store,
+        &guards.hashing,
+        ip,
+        &form.login,
+        form.password,
+        now,
+    )
+    .await
+    {
+        Ok(opened) => {
+            let max_age = (opened.expires_at - now).num_seconds().max(0);
+            let session = format!(
+                "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+                opened.token
+            );
+            let used = format!("{LOGIN_CSRF_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
+            let mut response = Redirect::to("/contracts").into_response();
+            let headers = response.headers_mut();
+            for value in [session, used] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.append(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(refusal) => {
+            let e = ApiError::from(refusal);
+            login_form(e.status, Some(&e.message))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    usecases::session::sign_out(&state.store, &viewer.token).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
+}

@@ -1,0 +1,459 @@
+//! The server's read side: what each face shows, built once from the store
+//! in a bounded number of queries (never one per contract or per row) and
+//! computed with the one definition of worked and billed time in
+//! [`timecard_core::domain::billing`] (B1, B2). The API's diary, the web
+//! diary, the timesheet, the CSV, the statement and the contract lists all
+//! render these; none adds segments up itself.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::rules::{
+    self, Dispute, ReviewAction, ReviewEvent, Reviewer, StoredContract, WeekReview,
+};
+use crate::store::{Result, Store, User};
+use timecard_core::domain::billing::{self, Totals};
+use timecard_core::domain::{BillingWeek, LocalDay, ReviewMark, SegmentId};
+use timecard_core::protocol::{
+    ContractInfo, ContractTotal, ContractsResponse, DiaryResponse, DiarySegment, DisputeInfo,
+    ServerConfig,
+};
+
+/// A contract's weekly review (R7) as one person sees it: every event, the
+/// disputes, and what that person is to the contract.
+#[derive(Clone, Debug)]
+pub struct ReviewView {
+    pub events: Vec<ReviewEvent>,
+    pub disputes: Vec<Dispute>,
+    pub who: Reviewer,
+    now: DateTime<Utc>,
+    review_secs: i64,
+}
+
+impl ReviewView {
+    /// The review of `contract` for `viewer` at `now` (one query).
+    pub fn load(
+        store: &dyn Store,
+        contract: &StoredContract,
+        viewer: &User,
+        now: DateTime<Utc>,
+        review_secs: i64,
+    ) -> Result<ReviewView> {
+        let events = store.reviews(&contract.contract.id)?;
+        Ok(ReviewView::of(
+            events,
+            rules::reviewer(viewer.id, viewer.role.is_admin(), contract),
+            now,
+            review_secs,
+        ))
+    }
+
+    fn of(events: Vec<ReviewEvent>, who: Reviewer, now: DateTime<Utc>, review_secs: i64) -> Self {
+        ReviewView {
+            disputes: rules::disputes(&events),
+            events,
+            who,
+            now,
+            review_secs,
+        }
+    }
+
+    pub fn dispute(&self, id: SegmentId) -> Option<&Dispute> {
+        self.disputes.iter().find(|d| d.segment_id == id)
+    }
+
+    /// Where a segment stands in the review (B1).
+    pub fn mark(&self, id: SegmentId) -> ReviewMark {
+        self.dispute(id).map_or(ReviewMark::None, Dispute::mark)
+    }
+
+    /// Where `week` stands in the review now.
+    pub fn week(&self, week: BillingWeek) -> WeekReview {
+        rules::week_review(week, self.now, self.review_secs, &self.events)
+    }
+
+    /// Whether the viewer may take `action` on `segment` now (the forms a
+    /// page shows); the store checks again when the step is taken.
+    pub fn may(&self, action: ReviewAction, segment: &DiarySegment) -> bool {
+        let week = self.week(BillingWeek::containing(segment.start));
+        rules::may_review(self.who, action, week, self.dispute(segment.id)).is_ok()
+    }
+
+    /// Whether the viewer may approve `week` now: in review, and every
+    /// dispute of its segments decided.
+    pub fn may_approve(&self, week: BillingWeek) -> bool {
+        rules::may_review(self.who, ReviewAction::Approve, self.week(week), None).is_ok()
+            && self.open_disputes(week) == 0
+    }
+
+    /// The events of `week`, oldest first.
+    pub fn log(&self, week: BillingWeek) -> Vec<&ReviewEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.week_start == week.start())
+            .collect()
+    }
+
+    /// Disputes of `week`'s segments the client has not decided.
+    pub fn open_disputes(&self, week: BillingWeek) -> usize {
+        self.disputes
+            .iter()
+            .filter(|d| {
+                d.decision.is_none()
+                    && self
+                        .events
+                        .iter()
+                        .any(|e| e.week_start == week.start() && e.segment_id == Some(d.segment_id))
+            })
+            .count()
+    }
+
+    /// Marks each segment with its dispute, in words and as a mark.
+    pub fn mark_all(&self, segments: &mut [DiarySegment]) {
+        for segment in segments {
+            if let Some(d) = self.dispute(segment.id) {
+                segment.dispute = Some(d.in_words());
+                segment.review = d.mark();
+            }
+        }
+    }
+}
+
+/// One local day of time (the API's diary, the web diary): every segment
+/// with its review mark, each contract's totals and the day's (B1).
+#[derive(Clone, Debug)]
+pub struct DayView {
+    pub day: LocalDay,
+    pub segments: Vec<DiarySegment>,
+    pub totals: Vec<ContractTotal>,
+    pub total: Totals,
+    /// W4: the day's billing week has locked.
+    pub locked: bool,
+    /// S1: the server's grid.
+    pub segment_secs: i64,
+}
+
+impl DayView {
+    /// A user's day over all their contracts (the API's diary): three
+    /// queries, whatever the number of contracts.
+    pub fn of_user(
+        store: &dyn Store,
+        user_id: i64,
+        day: LocalDay,
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<DayView> {
+        let mut segments = store.segments_between(user_id, day.start(), day.end())?;
+        let mut contract_ids: Vec<String> =
+            segments.iter().map(|s| s.contract_id.clone()).collect();
+        contract_ids.sort();
+        contract_ids.dedup();
+        let mut events: HashMap<String, Vec<ReviewEvent>> = HashMap::new();
+        for (contract_id, event) in store.reviews_of(&contract_ids, None)? {
+            events.entry(contract_id).or_default().push(event);
+        }
+        // Marks only: nobody acts on them here, so who is asking is moot.
+        for (contract_id, events) in events {
+            let review = ReviewView::of(events, Reviewer::Freelancer, now, 0);
+            let mine: Vec<&mut DiarySegment> = segments
+                .iter_mut()
+                .filter(|s| s.contract_id == contract_id)
+                .collect();
+            for segment in mine {
+                if let Some(d) = review.dispute(segment.id) {
+                    segment.dispute = Some(d.in_words());
+                    segment.review = d.mark();
+                }
+            }
+        }
+        Ok(DayView::of(day, segments, now, config))
+    }
+
+    /// One contract's day (the web diary), marked with `review`: one query.
+    pub fn of_contract(
+        store: &dyn Store,
+        contract: &StoredContract,
+        review: &ReviewView,
+        day: LocalDay,
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> Result<DayView> {
+        let mut segments =
+            store.contract_segments(&contract.contract.id, day.start(), day.end())?;
+        review.mark_all(&mut segments);
+        Ok(DayView::of(day, segments, now, config))
+    }
+
+    fn of(
+        day: LocalDay,
+        segments: Vec<DiarySegment>,
+        now: DateTime<Utc>,
+        config: ServerConfig,
+    ) -> DayView {
+        let (from, to) = (day.start(), day.end());
+        DayView {
+            totals: Totals::per_contract(&segments, from, to)
+                .into_iter()
+                .map(|(id, totals)| ContractTotal::new(id, totals))
+                .collect(),
+            total: Totals::of(&segments, from, to),
+            locked: BillingWeek::containing(from).is_locked(now, config.lock_grace_secs),
+            segment_secs: config.segment_secs,
+            day,
+            segments,
+        }
+    }
+
+    /// B2: the day's hour rows with the cells a face draws, every segment
+    /// in one of them.
+    pub fn rows(&self) -> Vec<billing::HourRow> {
+        billing::lay_out_day(
+            self.day,
+            &self.segments,
+            billing::cell_secs(self.segment_secs),
+        )
+    }
+
+    /// The API's answer.
+    pub fn into_response(self) -> DiaryResponse {
+        DiaryResponse {
+            date: self.day.date,
+            tz: self.day.tz.name().to_owned(),
+            day_start: self.day.start(),
+            day_end: self.day.end(),
+            hours: self.day.len_secs() / 3600,
+            segments: self.segments,
+            totals: self.totals,
+            total: self.total,
+            locked: self.locked,
+            segment_secs: self.segment_secs,
+        }
+    }
+}
+
+/// A contract's time over a span of UTC days (the timesheet's week, the
+/// statement, the CSV): every segment with its mark, each day's totals and
+/// the span's (B1), and the amount at the contract's rate.
+#[derive(Clone, Debug)]
+pub struct SpanView {
+    pub contract: StoredContract,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub segments: Vec<DiarySegment>,
+    pub total: Totals,
+    /// The billable time at the contract's rate, in its currency's cents.
+    pub amount_cents: Option<i64>,
+}
+
+impl SpanView {
+    /// `[from, to)` of `contract`, marked with `review`: one query.
+    pub fn load(
+        store: &dyn Store,
+        contract: &StoredContract,
+        review: &ReviewView,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<SpanView> {
+        let mut segments = store.contract_segments(&contract.contract.id, from, to)?;
+        review.mark_all(&mut segments);
+        let total = Totals::of(&segments, from, to);
+        Ok(SpanView {
+            amount_cents: contract
+                .terms
+                .rate
+                .as_ref()
+                .map(|rate| billing::amount_cents(total.billable_secs, rate.cents)),
+            contract: contract.clone(),
+            from,
+            to,
+            segments,
+            total,
+        })
+    }
+
+    /// Each UTC day of the span with its totals.
+    pub fn days(&self) -> Vec<(NaiveDate, Totals)> {
+        let mut days = Vec::new();
+        let mut day = self.from;
+        while day < self.to {
+            let next = (day + Duration::days(1)).min(self.to);
+            days.push((day.date_naive(), Totals::of(&self.segments, day, next)));
+            day = next;
+        }
+        days
+    }
+
+    /// Seconds of `segment` inside the span.
+    pub fn secs_of(&self, segment: &DiarySegment) -> i64 {
+        billing::secs_within(segment.start, segment.end, self.from, self.to)
+    }
+}
+
+/// The people a page names, by id (one query).
+pub fn names(store: &dyn Store, ids: impl IntoIterator<Item = i64>) -> Result<Names> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Names(store.logins(&ids)?))
+}
+
+/// Logins by user id.
+#[derive(Clone, Debug, Default)]
+pub struct Names(HashMap<i64, String>);
+
+impl Names {
+    pub fn of(&self, id: i64) -> &str {
+        self.0.get(&id).map_or("(deleted user)", String::as_str)
+    }
+}
+
+/// One contract on the dashboard's list.
+#[derive(Clone, Debug)]
+pub struct ContractLine {
+    /// As in force now (a pending limit that came due is the limit).
+    pub stored: StoredContract,
+    pub week_secs: i64,
+    pub last_activity: Option<DateTime<Utc>>,
+    /// Billing weeks that ended, have time, and wait for the client's review.
+    pub waiting: Vec<BillingWeek>,
+}
+
+/// The dashboard's contract list: the contracts `viewer` may see (R3) with
+/// this week's time, the last activity and the weeks waiting for review, in
+/// five queries whatever their number.
+pub fn contract_lines(
+    store: &dyn Store,
+    viewer: &User,
+    now: DateTime<Utc>,
+    review_secs: i64,
+) -> Result<(Vec<ContractLine>, Names)> {
+    let contracts: Vec<StoredContract> = store
+        .contracts(None)?
+        .into_iter()
+        .filter(|c| rules::may_view(viewer.id, viewer.role.is_admin(), c))
+        .collect();
+    let ids: Vec<String> = contracts.iter().map(|c| c.contract.id.clone()).collect();
+    let week = BillingWeek::containing(now);
+    // The weeks still within their review window, and this one.
+    let oldest =
+        BillingWeek::containing(week.start() - Duration::seconds(review_secs) - Duration::weeks(1));
+    let by_week = store.logged_by_week(&ids, oldest.start(), week.end())?;
+    let last = store.last_activity(&ids)?;
+    let mut events: HashMap<String, Vec<ReviewEvent>> = HashMap::new();
+    for (id, event) in store.reviews_of(&ids, Some(oldest.start()))? {
+        events.entry(id).or_default().push(event);
+    }
+    let names = names(
+        store,
+        contracts
+            .iter()
+            .flat_map(|c| [Some(c.user_id), c.terms.client_user_id])
+            .flatten(),
+    )?;
+    let lines = contracts
+        .into_iter()
+        .map(|stored| {
+            let id = &stored.contract.id;
+            let weeks = by_week.iter().filter(|(c, _, _)| c == id);
+            let week_secs = weeks
+                .clone()
+                .filter(|(_, w, _)| *w == week.start())
+                .map(|(_, _, secs)| secs)
+                .sum();
+            let events = events.get(id).map_or(&[][..], Vec::as_slice);
+            let waiting = weeks
+                .filter(|(_, _, secs)| *secs > 0)
+                .map(|(_, w, _)| BillingWeek::containing(*w))
+                .filter(|w| {
+                    matches!(
+                        rules::week_review(*w, now, review_secs, events),
+                        WeekReview::InReview { .. }
+                    )
+                })
+                .collect::<Vec<_>>();
+            ContractLine {
+                week_secs,
+                last_activity: last.get(id).copied(),
+                waiting: waiting.into_iter().rev().collect(),
+                stored: StoredContract {
+                    contract: rules::as_of(stored.contract.clone(), now),
+                    ..stored
+                },
+            }
+        })
+        .collect();
+    Ok((lines, names))
+}
+
+/// How many billing weeks back the app is told about disputes.
+pub const DISPUTE_WEEKS: i64 = 8;
+
+/// `GET /contracts`: the user's contracts as in force now, with this week's
+/// and today's time and the disputes of the last weeks (R9), in five
+/// queries whatever their number.
+pub fn app_contracts(
+    store: &dyn Store,
+    user_id: i64,
+    now: DateTime<Utc>,
+    today: LocalDay,
+) -> Result<ContractsResponse> {
+    let week = BillingWeek::containing(now);
+    let contracts = store.contracts(Some(user_id))?;
+    let ids: Vec<String> = contracts.iter().map(|c| c.contract.id.clone()).collect();
+    let week_secs = store.logged_by_contract(&ids, week.start(), week.end())?;
+    let today_secs = store.logged_by_contract(&ids, today.start(), today.end())?;
+    let since = week.start() - Duration::weeks(DISPUTE_WEEKS);
+    let mut events: HashMap<String, Vec<ReviewEvent>> = HashMap::new();
+    for (id, event) in store.reviews_of(&ids, Some(since))? {
+        events.entry(id).or_default().push(event);
+    }
+    let disputes: HashMap<&String, Vec<Dispute>> = events
+        .iter()
+        .map(|(id, events)| (id, rules::disputes(events)))
+        .collect();
+    let disputed: Vec<SegmentId> = disputes.values().flatten().map(|d| d.segment_id).collect();
+    let segments: HashMap<SegmentId, DiarySegment> = store
+        .segments_by_ids(user_id, &disputed)?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let contracts = contracts
+        .into_iter()
+        .map(|stored| {
+            let id = stored.contract.id.clone();
+            let disputes = disputes
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| {
+                    let segment = segments.get(&d.segment_id)?;
+                    Some(DisputeInfo {
+                        segment_id: d.segment_id,
+                        start: segment.start,
+                        end: segment.end,
+                        reason: d.reason.clone(),
+                        answer: d.answer.clone(),
+                        state: match d.mark() {
+                            ReviewMark::Rejected => "rejected",
+                            ReviewMark::Kept => "kept",
+                            _ => "open",
+                        }
+                        .to_owned(),
+                    })
+                })
+                .collect();
+            ContractInfo {
+                week_logged_secs: week_secs.get(&id).copied().unwrap_or(0),
+                today_logged_secs: today_secs.get(&id).copied().unwrap_or(0),
+                disputes,
+                contract: rules::as_of(stored.contract, now),
+            }
+        })
+        .collect();
+    Ok(ContractsResponse {
+        server_time: now,
+        week_start: week.start(),
+        contracts,
+    })
+}
