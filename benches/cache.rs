@@ -2,6 +2,8 @@
 //! - durable append of one segment with a 300 KB screenshot: ≤ 5 ms median;
 //! - opening and verifying a full 24-hour cache (144 segments with 300 KB
 //!   screenshots): ≤ 30 ms.
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

@@ -7,6 +7,8 @@
 //! (`postgres://…`) and `TIMECARD_BENCH_BLOBS` (a folder or `s3://…`, with
 //! the `AWS_*` variables) run the same on PostgreSQL and a blob store
 //! (`ci/scale-bench.sh` sets them up side by side).
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! against. Same eframe features, renderer and window size as the app, one
 //! empty central panel; says on standard error when its first frame is
 //! drawn.
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 fn main() -> eframe::Result {
     let options = eframe::NativeOptions {

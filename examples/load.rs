@@ -19,6 +19,8 @@
 //! It prints one line per phase and exits 1 when a budget is missed. Every
 //! request has a timeout and every phase a deadline; the server is killed
 //! at the end.
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};

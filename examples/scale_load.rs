@@ -18,6 +18,8 @@
 //! latency of an answered upload request, each replica's peak resident
 //! memory, and exits 1 unless every segment was accepted
 //! exactly once. Requests time out; the run stops itself.
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! Helpers shared by the modules are in `common`. It drives Linux programs
 //! (Xvfb, Sway, PostgreSQL) and runs on Linux; the Windows binaries are
 //! tested from here under Wine (`windows_wine`).
+// Reports go to the terminal: this is a harness, not a command.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #![cfg(target_os = "linux")]
 
 mod common;

@@ -279,6 +279,7 @@ fn replace(path: &Path, bytes: &[u8]) {
 
 fn hang_up(serving: &Serving) {
     let pid = serving.child.id() as libc::pid_t;
+    // SAFETY: a signal to a child process this test started and still holds.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
 }
 

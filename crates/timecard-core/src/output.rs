@@ -5,7 +5,7 @@
 //! prints through these macros instead: a write that fails is dropped, so a
 //! one-shot command ends quietly and a long-running one (`track`, `serve`)
 //! goes on and keeps its time. `clippy::print_stdout` and `print_stderr` are
-//! denied in the library crates so nothing slips back.
+//! denied in every crate (`[workspace.lints]`) so nothing slips back.
 
 use std::fmt::Arguments;
 use std::io::Write;

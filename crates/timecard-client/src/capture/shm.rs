@@ -22,10 +22,15 @@ impl SharedMemory {
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sizing a memfd this value owns; the result is checked.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: a new shared mapping of the memfd's `len` bytes; the
+        // result is checked, and the mapping is owned by the value made
+        // below (unmapped in `drop`).
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
