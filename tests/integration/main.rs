@@ -10,6 +10,7 @@
 mod common;
 
 mod bad_dates;
+mod billing;
 mod capture_xvfb;
 mod cli;
 mod crash;

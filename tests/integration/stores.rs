@@ -19,6 +19,7 @@ use timecard_client::worker::Command as WorkerCommand;
 /// what it checks of the SQLite file itself: its file modes and online
 /// backup, a memo written into the file, and the file's bytes.
 const SUITES: &[&str] = &[
+    "billing::",
     "sync_e2e::",
     "sync_faults::",
     "sync_live::",

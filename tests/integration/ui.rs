@@ -25,13 +25,13 @@ use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
 use timecard_core::clock::{Clock, ManualClock};
 
-struct Window {
-    harness: Harness<'static, TimecardApp>,
-    clock: ManualClock,
+pub(crate) struct Window {
+    pub(crate) harness: Harness<'static, TimecardApp>,
+    pub(crate) clock: ManualClock,
     _dir: tempfile::TempDir,
 }
 
-fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
+pub(crate) fn open_with(settings: Settings, seed: impl FnOnce(&DataDir)) -> Window {
     open_with_activity(settings, seed, Box::new(NoActivity))
 }
 
@@ -89,7 +89,7 @@ fn open() -> Window {
 impl Window {
     /// Runs frames until `ready` holds for the app, waiting on the worker
     /// in between (with a deadline).
-    fn until(&mut self, what: &str, ready: impl Fn(&TimecardApp) -> bool) {
+    pub(crate) fn until(&mut self, what: &str, ready: impl Fn(&TimecardApp) -> bool) {
         let deadline = Instant::now() + StdDuration::from_secs(20);
         loop {
             self.harness.step();
@@ -176,7 +176,7 @@ impl Window {
         }
     }
 
-    fn click(&mut self, label: &str) {
+    pub(crate) fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
         self.harness.step();
         self.harness.step();

@@ -15,19 +15,20 @@ use timecard_server::rules::{ContractTerms, Rate};
 use timecard_server::store::Role;
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser {
+#[derive(Clone)]
+pub(crate) struct Browser {
     agent: ureq::Agent,
     base: String,
     cookies: HashMap<String, String>,
 }
 
 /// What came back: status, `Location`, the headers, the body.
-struct Page {
-    status: u16,
-    location: Option<String>,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
     headers: HashMap<String, String>,
     set_cookies: Vec<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Browser {
@@ -36,7 +37,7 @@ impl Browser {
     }
 
     /// A browser for the server at `url` whose certificate is `cert_pem`.
-    fn at(url: &str, cert_pem: &[u8]) -> Browser {
+    pub(crate) fn at(url: &str, cert_pem: &[u8]) -> Browser {
         let roots = common::pinned_roots(cert_pem);
         Browser {
             agent: ureq::Agent::config_builder()
@@ -94,7 +95,7 @@ impl Browser {
         }
     }
 
-    fn get(&mut self, path: &str) -> Page {
+    pub(crate) fn get(&mut self, path: &str) -> Page {
         let response = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -104,7 +105,7 @@ impl Browser {
         self.keep(response)
     }
 
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -115,7 +116,7 @@ impl Browser {
     }
 
     /// The CSRF token in the page's first form.
-    fn csrf(page: &Page) -> String {
+    pub(crate) fn csrf(page: &Page) -> String {
         let at = page.body.find("name=\"csrf\" value=\"").expect("a form") + 19;
         page.body[at..at + 32].to_owned()
     }
@@ -124,7 +125,7 @@ impl Browser {
         self.sign_in_with(login, PASSWORD)
     }
 
-    fn sign_in_with(&mut self, login: &str, password: &str) -> Page {
+    pub(crate) fn sign_in_with(&mut self, login: &str, password: &str) -> Page {
         let form = self.get("/login");
         let csrf = Browser::csrf(&form);
         self.post(
