@@ -3,7 +3,6 @@
 //! median. Starts its own Xvfb; without one it says so and measures nothing.
 // Reports go to the terminal: this is a harness, not a command.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-
 // Measures a Linux source; elsewhere it only says so.
 #![cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 

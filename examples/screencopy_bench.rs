@@ -4,7 +4,6 @@
 //! the budget (≤ 25 ms for a 1920×1080 output).
 // Reports go to the terminal: this is a harness, not a command.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-
 // Measures a Linux source; elsewhere it only says so.
 #![cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 

@@ -48,16 +48,12 @@ pub fn alerts(
     risk_told: &mut Option<LockRisk>,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
-    if prev.tracking.is_some()
-        && next.tracking.is_none()
-        && let Some((_, reason)) = &next.stopped
-        && prev.stopped.as_ref() != next.stopped.as_ref()
+    // Numbered, so that a stop is told even when the next start came
+    // before this watcher looked.
+    if let Some(stop) = &next.last_auto_stop
+        && prev.last_auto_stop.as_ref().map(|s| s.serial) != Some(stop.serial)
     {
-        let title = prev
-            .tracking
-            .as_ref()
-            .map_or("", |t| t.contract_title.as_str());
-        let reason = reason.to_string();
+        let reason = stop.reason.to_string();
         let mut chars = reason.chars();
         let reason = chars
             .next()
@@ -65,7 +61,7 @@ pub fn alerts(
             .unwrap_or_default();
         out.push(Alert::new(
             "Tracking stopped",
-            format!("{title}: {reason}."),
+            format!("{}: {reason}.", stop.contract_title),
         ));
     }
     let risk = next.lock_risk(now);
@@ -152,10 +148,13 @@ impl Notifications {
     ) -> Notifications {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        // Taken here, not on the thread: every change after `start`
+        // returns is compared with it, however late the thread runs (a
+        // stop right after start was missed on a busy machine).
+        let mut prev = snapshots.latest();
         let spawned = std::thread::Builder::new()
             .name("timecard-notify-watch".into())
             .spawn(move || {
-                let mut prev = snapshots.latest();
                 let mut risk_told = prev.lock_risk(clock.now());
                 loop {
                     // Once asked to stop, the last snapshot is still looked at.
@@ -297,17 +296,23 @@ mod tests {
         }
     }
 
+    fn limit_stop(serial: u64) -> Option<timecard_client::worker::AutoStop> {
+        Some(timecard_client::worker::AutoStop {
+            serial,
+            at: at("2026-11-25T10:00:00Z"),
+            contract_title: "Backend".into(),
+            reason: StopReason::WeeklyLimit {
+                contract_id: "c1".into(),
+                limit_secs: 10 * 3600,
+            },
+        })
+    }
+
     #[test]
     fn a_limit_stop_is_told_with_its_reason() {
         let prev = tracking();
         let next = Snapshot {
-            stopped: Some((
-                at("2026-11-25T10:00:00Z"),
-                StopReason::WeeklyLimit {
-                    contract_id: "c1".into(),
-                    limit_secs: 10 * 3600,
-                },
-            )),
+            last_auto_stop: limit_stop(1),
             ..Snapshot::default()
         };
         let got = alerts(&prev, &next, at("2026-11-25T10:00:00Z"), Tz::UTC, &mut None);
@@ -327,6 +332,48 @@ mod tests {
             &mut None,
         );
         assert!(quiet.is_empty());
+        // A stop the watcher only sees after the next start (a busy
+        // machine) is still told, once.
+        let restarted = Snapshot {
+            last_auto_stop: limit_stop(1),
+            ..tracking()
+        };
+        assert_eq!(
+            alerts(
+                &prev,
+                &restarted,
+                at("2026-11-25T10:00:01Z"),
+                Tz::UTC,
+                &mut None
+            )
+            .len(),
+            1
+        );
+        assert!(
+            alerts(
+                &restarted,
+                &restarted,
+                at("2026-11-25T10:00:02Z"),
+                Tz::UTC,
+                &mut None
+            )
+            .is_empty()
+        );
+        let again = Snapshot {
+            last_auto_stop: limit_stop(2),
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            alerts(
+                &restarted,
+                &again,
+                at("2026-11-25T11:00:00Z"),
+                Tz::UTC,
+                &mut None
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]

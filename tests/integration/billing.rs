@@ -113,9 +113,24 @@ fn every_face_bills_the_same_day_the_same() {
     let out = timecard_server(
         &data,
         &[
-            "contract", "add", "--id", "site", "--user", "ann", "--title", "Site", "--kind",
-            "hourly", "--start", "2026-11-01", "--client-user", "carl", "--rate", "60",
-            "--currency", "USD",
+            "contract",
+            "add",
+            "--id",
+            "site",
+            "--user",
+            "ann",
+            "--title",
+            "Site",
+            "--kind",
+            "hourly",
+            "--start",
+            "2026-11-01",
+            "--client-user",
+            "carl",
+            "--rate",
+            "60",
+            "--currency",
+            "USD",
         ],
         None,
     );
@@ -136,7 +151,11 @@ fn every_face_bills_the_same_day_the_same() {
     assert!(out.status.success(), "{}", text(&out));
     // Two sessions, a few seconds each, both in the 14:00 cell.
     for _ in 0..2 {
-        let out = timecard(&app, &wednesday, &["track", "--contract", "site", "--for", "4s"]);
+        let out = timecard(
+            &app,
+            &wednesday,
+            &["track", "--contract", "site", "--for", "4s"],
+        );
         assert!(out.status.success(), "{}", text(&out));
     }
     let out = timecard(&app, &wednesday, &["sync"]);
@@ -198,10 +217,19 @@ fn every_face_bills_the_same_day_the_same() {
     assert_eq!(day.total.manual_secs, 3600);
     // Every segment is on the client's page, both sessions in one cell.
     for s in &day.segments {
-        assert!(page.body.contains(&format!("segment-{}", s.id)), "{} missing", s.id);
+        assert!(
+            page.body.contains(&format!("segment-{}", s.id)),
+            "{} missing",
+            s.id
+        );
     }
-    let cell = page.body.find(&format!("segment-{}", tracked[0].id)).unwrap();
-    let cell_end = page.body[cell..].find("div class=\"cell").map_or(page.body.len(), |e| cell + e);
+    let cell = page
+        .body
+        .find(&format!("segment-{}", tracked[0].id))
+        .unwrap();
+    let cell_end = page.body[cell..]
+        .find("div class=\"cell")
+        .map_or(page.body.len(), |e| cell + e);
     assert!(
         page.body[cell..cell_end].contains(&format!("segment-{}", tracked[1].id)),
         "the two sessions share a cell"
@@ -218,7 +246,11 @@ fn every_face_bills_the_same_day_the_same() {
         let who = if by == "carl" { &mut carl } else { &mut ann };
         let page = who.get(diary_page);
         let csrf = Browser::csrf(&page);
-        let mut form = vec![("csrf", csrf.as_str()), ("date", "2026-11-25"), ("tz", "UTC")];
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("date", "2026-11-25"),
+            ("tz", "UTC"),
+        ];
         form.extend(fields);
         let got = who.post(
             &format!("/contracts/site/segments/{}/{step}", disputed.id),
@@ -260,7 +292,11 @@ fn every_face_bills_the_same_day_the_same() {
     assert_eq!(common::cli::diary_total(&cli), expected);
 
     let page = carl.get(diary_page);
-    assert_eq!(hms_after(&page.body, "Day total: <strong>"), expected, "the web diary");
+    assert_eq!(
+        hms_after(&page.body, "Day total: <strong>"),
+        expected,
+        "the web diary"
+    );
     let sheet = carl.get("/contracts/site/timesheet?week=2026-11-23");
     assert_eq!(
         hms_after(&sheet.body, "<strong class=\"billable\">"),
@@ -269,14 +305,28 @@ fn every_face_bills_the_same_day_the_same() {
     );
     let csv = carl.get("/contracts/site/timesheet.csv?week=2026-11-23");
     let header: Vec<&str> = csv.body.lines().next().unwrap().split(',').collect();
-    let billable = header.iter().position(|h| *h == "billable_minutes").unwrap();
+    let billable = header
+        .iter()
+        .position(|h| *h == "billable_minutes")
+        .unwrap();
     let minutes: f64 = csv
         .body
         .lines()
         .skip(1)
-        .map(|row| row.split(',').nth(billable).unwrap().parse::<f64>().unwrap())
+        .map(|row| {
+            row.split(',')
+                .nth(billable)
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
         .sum();
-    assert_eq!((minutes * 60.0).round() as i64, expected, "the CSV: {}", csv.body);
+    assert_eq!(
+        (minutes * 60.0).round() as i64,
+        expected,
+        "the CSV: {}",
+        csv.body
+    );
     let statement = carl.get("/contracts/site/statement?week=2026-11-23");
     let in_words = &statement.body[statement.body.find("class=\"billable\"").unwrap()..];
     assert_eq!(hms_after(in_words, " ("), expected, "the statement");
@@ -302,19 +352,36 @@ fn every_face_bills_the_same_day_the_same() {
         })
         .collect();
     let statuses: Vec<u16> = approvals.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 303 || *s == 409), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 409),
+        "{statuses:?}"
+    );
     let sheet = carl.get("/contracts/site/timesheet?week=2026-11-23");
     assert_eq!(sheet.body.matches("approved the week").count(), 1);
     let out = timecard(
         &app,
         &next_wednesday,
         &[
-            "manual", "--contract", "site", "--from", "2026-11-26 09:00", "--to", "10:00",
+            "manual",
+            "--contract",
+            "site",
+            "--from",
+            "2026-11-26 09:00",
+            "--to",
+            "10:00",
         ],
     );
     assert!(!out.status.success());
-    assert!(text(&out).contains("approved by the client"), "{}", text(&out));
+    assert!(
+        text(&out).contains("approved by the client"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The window on a data folder signed in as `app` is (its session and

@@ -190,7 +190,12 @@ fn weekly_limit_stop_is_notified_and_a_hung_server_holds_nothing_up() {
         "the child ran no test: {}",
         common::cli::text(&child)
     );
-    let (summary, _) = call.expect("the hanging server got the call");
+    let (summary, _) = call.unwrap_or_else(|e| {
+        panic!(
+            "the hanging server got no call ({e}); the child said: {}",
+            common::cli::text(&child)
+        )
+    });
     assert_eq!(summary, "Tracking stopped");
 
     drop(bus.stdin.take());

@@ -21,7 +21,7 @@ use timecard_core::clock::Clock;
 use timecard_core::domain::TrackingPolicy;
 
 pub use snapshot::{
-    CellPicture, ContractView, IdleView, LockRisk, Snapshot, StopReason, TrackingView,
+    AutoStop, CellPicture, ContractView, IdleView, LockRisk, Snapshot, StopReason, TrackingView,
 };
 pub use tracker::{ContractList, Tracker, TrackerConfig};
 

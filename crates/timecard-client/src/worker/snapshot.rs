@@ -55,6 +55,16 @@ impl fmt::Display for StopReason {
     }
 }
 
+/// A running session that stopped by itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AutoStop {
+    /// Counts such stops from 1, for this run.
+    pub serial: u64,
+    pub at: DateTime<Utc>,
+    pub contract_title: String,
+    pub reason: StopReason,
+}
+
 /// A contract as shown: the contract plus the rules applied to it now.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ContractView {
@@ -168,8 +178,13 @@ pub struct Snapshot {
     pub generation: u64,
     pub contracts: Vec<ContractView>,
     pub tracking: Option<TrackingView>,
-    /// The last time tracking stopped by itself or was refused, and why.
+    /// The last time tracking stopped by itself or was refused, and why;
+    /// cleared by the next start.
     pub stopped: Option<(DateTime<Utc>, StopReason)>,
+    /// The last running session that stopped by itself (D5), kept after
+    /// the next start and numbered, so that a watcher that missed the
+    /// moment (a busy machine, a restart right after) still tells it.
+    pub last_auto_stop: Option<AutoStop>,
     pub cache: CacheView,
     /// Seconds logged today (in the user's zone) on each contract, excluding
     /// the segment in progress.

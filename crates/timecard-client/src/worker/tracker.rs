@@ -21,7 +21,8 @@ use timecard_core::domain::{
 use timecard_core::protocol::ServerConfig;
 
 use super::snapshot::{
-    CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason, TrackingView,
+    AutoStop, CacheView, CachedView, ContractView, IdleView, RefusedView, Snapshot, StopReason,
+    TrackingView,
 };
 
 /// How often input is sampled while tracking, at most (P3).
@@ -78,6 +79,8 @@ pub struct Tracker {
     /// Finished segments the cache could not write yet; kept and retried.
     unsaved: Vec<Segment>,
     stopped: Option<(DateTime<Utc>, StopReason)>,
+    /// The last running session that stopped by itself, numbered.
+    last_auto_stop: Option<AutoStop>,
     last_error: Option<String>,
     quarantined_files: usize,
     screen: Box<dyn ScreenSource>,
@@ -115,6 +118,7 @@ impl Tracker {
             memo: String::new(),
             unsaved: Vec::new(),
             stopped: None,
+            last_auto_stop: None,
             last_error: None,
             quarantined_files,
             screen,
@@ -591,8 +595,23 @@ impl Tracker {
             log::info!("tracking stopped: {id}: {reason}");
             self.finish_segment(now);
             self.session = None;
-            self.stopped = Some((now, reason));
+            self.stopped_by_itself(&id, now, reason);
         }
+    }
+
+    /// A running session on `contract_id` stopped by itself at `at`: said
+    /// on screen until the next start, and numbered for notifications.
+    fn stopped_by_itself(&mut self, contract_id: &str, at: DateTime<Utc>, reason: StopReason) {
+        let serial = self.last_auto_stop.as_ref().map_or(1, |s| s.serial + 1);
+        self.last_auto_stop = Some(AutoStop {
+            serial,
+            at,
+            contract_title: self
+                .contract(contract_id)
+                .map_or_else(|| contract_id.to_owned(), |c| c.title.clone()),
+            reason: reason.clone(),
+        });
+        self.stopped = Some((at, reason));
     }
 
     /// Brings the session up to `now`: cuts finished segments on the grid,
@@ -642,10 +661,10 @@ impl Tracker {
             }
             self.finish_segment(boundary);
             match stop {
-                Some(reason) => {
-                    log::info!("tracking stopped at {}: {}", reason.0, reason.1);
-                    self.session = None;
-                    self.stopped = Some(reason);
+                Some((at, reason)) => {
+                    log::info!("tracking stopped at {at}: {reason}");
+                    let id = self.session.take().map(|s| s.contract_id);
+                    self.stopped_by_itself(&id.unwrap_or_default(), at, reason);
                 }
                 None => {
                     let shot_at = self.random_shot_moment(boundary);
@@ -946,6 +965,7 @@ impl Tracker {
             contracts,
             tracking,
             stopped: self.stopped.clone(),
+            last_auto_stop: self.last_auto_stop.clone(),
             cache,
             today_secs,
             last_error: self.last_error.clone(),
