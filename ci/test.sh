@@ -25,4 +25,6 @@ if cargo tree -p timecard-client -e normal --prefix none \
 fi
 # No two modules of the server import each other, even through others.
 python3 ci/module-cycles.py crates/timecard-server/src
+# Every rule of the spec is cited where the code enforces it.
+ci/spec-ids.sh
 cargo test

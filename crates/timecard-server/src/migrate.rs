@@ -1,4 +1,4 @@
-//! `timecard-server migrate --from sqlite:PATH --to postgres://… [--blobs …]`:
+//! X4: `timecard-server migrate --from sqlite:PATH --to postgres://… [--blobs …]`:
 //! copies everything a SQLite server kept into PostgreSQL (pictures and
 //! zips into the blob store when one is given), then checks that every
 //! table has as many rows and the same checksum on both sides. Rows the

@@ -1,4 +1,4 @@
-//! What keeps hostile clients from taking the server's memory or time:
+//! X3, Y6: what keeps hostile clients from taking the server's memory or time:
 //! bounds on the work that costs memory, one set per router, given to
 //! handlers as an extension; and the gates that hold a permit for the rest
 //! of a request.

@@ -1,4 +1,4 @@
-//! Screenshots, thumbnails and report zips outside the database
+//! X2: screenshots, thumbnails and report zips outside the database
 //! (`--blobs DIR` or `--blobs s3://BUCKET/PREFIX`), through `object_store`.
 //!
 //! A blob is written before the row that points to it commits, under a key

@@ -193,9 +193,9 @@ pub struct Failures {
     pub last: DateTime<Utc>,
 }
 
-/// What an account is for: a freelancer tracks time on their contracts; a
-/// client reviews the time of the contracts they pay for; an admin runs the
-/// server and sees everything.
+/// R1: what an account is for: a freelancer tracks time on their
+/// contracts; a client reviews the time of the contracts they pay for; an
+/// admin runs the server and sees everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -29,7 +29,7 @@ use timecard_core::protocol::{
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
-/// Connections one server process holds at most.
+/// X3: connections one server process holds at most.
 const POOL_SIZE: u32 = 16;
 /// How long a request waits for a connection (the database may be down).
 const CONNECT_WAIT: Duration = Duration::from_secs(5);
@@ -226,8 +226,9 @@ impl PgStore {
         done
     }
 
-    /// Runs `f` in a transaction that holds the user's batch lock: every
-    /// replica judges one batch of a user at a time.
+    /// X1: runs `f` in a transaction that holds the user's batch lock:
+    /// every replica judges one batch (or review step, B3) of a user at a
+    /// time.
     fn user_transaction<T>(
         &self,
         user_id: i64,

@@ -1,4 +1,4 @@
-//! `/admin/…`: what the `timecard-server` admin commands do, in the browser,
+//! R10: `/admin/…`: what the `timecard-server` admin commands do, in the browser,
 //! for admins only (anyone else gets the same 404 as for a page that does
 //! not exist): users, contracts, maintenance mode, problem reports.
 

@@ -1,4 +1,4 @@
-//! `/contracts/ID/timesheet.csv`: one row per segment of a billing week
+//! R6: `/contracts/ID/timesheet.csv`: one row per segment of a billing week
 //! (`?week=`) or of up to a year of UTC days (`?from=&to=`), clipped to the
 //! span, with its billable minutes (B1): the column sums to the
 //! timesheet's billable total.

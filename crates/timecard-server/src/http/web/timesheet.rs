@@ -1,4 +1,4 @@
-//! `/contracts/ID/timesheet` and `/contracts/ID/statement`: one billing
+//! R6, R10: `/contracts/ID/timesheet` and `/contracts/ID/statement`: one billing
 //! week of a contract (W1) — each UTC day's tracked, manual, rejected and
 //! billable time (B1), the amount at the contract's rate, where the review
 //! stands (R7) and its log; the statement is the same week for printing.
