@@ -331,6 +331,35 @@ fn every_face_bills_the_same_day_the_same() {
     let in_words = &statement.body[statement.body.find("class=\"billable\"").unwrap()..];
     assert_eq!(hms_after(in_words, " ("), expected, "the statement");
 
+    // In a real browser: both sessions drawn side by side in one cell,
+    // the rejected one marked, the same total.
+    if let Some(browser) = common::webdriver::Browser::start() {
+        browser.go(&format!("{}/login", server.url));
+        browser.type_into(&browser.find("#login"), "carl");
+        browser.type_into(&browser.find("#password"), PASSWORD);
+        browser.click(&browser.find("form.signin button[type=submit]"));
+        browser.wait_until("signed in", "return location.pathname === '/contracts';");
+        browser.go(&format!("{}{diary_page}", server.url));
+        let shown = browser.run(&format!(
+            "const a = document.getElementById('segment-{}'), b = document.getElementById('segment-{}');
+             const seen = e => e.getBoundingClientRect().height > 0;
+             return a.closest('.cell') === b.closest('.cell') && seen(a) && seen(b)
+                 && a.classList.contains('rejected');",
+            tracked[0].id, tracked[1].id
+        ));
+        assert_eq!(
+            shown,
+            serde_json::json!(true),
+            "both sessions in one cell, seen"
+        );
+        assert!(browser.text().contains(&format!(
+            "Day total: {} billable",
+            timecard_core::fmt::hms(expected)
+        )));
+        let screens = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screens");
+        browser.screenshot(&screens.join("billing-diary.png"));
+    }
+
     // The window's Work Diary: the same figure, and the time it has not
     // uploaded yet on a line of its own.
     window_diary_agrees(&app, &server.url, &ca, expected);
