@@ -68,7 +68,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: ReportArgs) -> anyhow::Res
 
     let delivered = connect::connect(data, settings, clock, crate::builtin::local_server())
         .map_err(|e| format!("{e:#}"))
-        .and_then(|c| outbox::deliver(&c.client, &outbox).map_err(|e| e.to_string()));
+        .and_then(|c| outbox::deliver(c.client.as_ref(), &outbox).map_err(|e| e.to_string()));
     match delivered {
         Ok(done) => {
             for id in &done.sent {

@@ -462,14 +462,7 @@ pub fn probe(data: &DataDir, settings: &Settings) -> (&'static str, Option<Strin
             );
         }
     };
-    let server = if connection.is_builtin() {
-        format!(
-            "built-in local server ({})",
-            connection.client.address().as_str()
-        )
-    } else {
-        connection.client.address().as_str().to_owned()
-    };
+    let server = connection.client.name().to_owned();
     match connection.client.contracts(settings.zone().name()) {
         Ok(_) => ("online", None, server),
         Err(e @ (SyncError::SignedOut | SyncError::SessionExpired)) => {

@@ -1,9 +1,10 @@
 //! Which server to talk to and as whom: the configured server with the saved
 //! session (Y5), or — with nothing configured — the built-in local server,
-//! which the app provides through [`LocalServer`]: started in-process on
-//! 127.0.0.1 with a pinned self-signed certificate and a demo account
-//! (docs/SPEC.md, *The built-in server*). This crate knows only the seam;
-//! the server itself is not a dependency of the client.
+//! which the app provides through [`LocalServer`]: the server's store and
+//! rules in this process, answering the same [`Api`] calls as a server over
+//! HTTPS, as a demo account (docs/SPEC.md, *The built-in server*). This
+//! crate knows only the seam; the server itself is not a dependency of the
+//! client.
 
 use std::fs;
 use std::io;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::DataDir;
 use crate::settings::Settings;
-use crate::sync::{ApiClient, ServerAddress};
+use crate::sync::{Api, ApiClient, ServerAddress};
 use timecard_core::clock::Clock;
 
 /// The login of the built-in server's account.
@@ -205,26 +206,23 @@ pub use timecard_core::fs::durable::write_private;
 /// The built-in local server, as the app provides it: started for a
 /// folder when no server is configured.
 pub trait LocalServer: Send + Sync {
-    /// Starts a server that keeps its data in `dir` (creating it and its
-    /// demo account on first use), listening on 127.0.0.1.
+    /// Opens (creating on first use, with its demo account) the server
+    /// that keeps its data in `dir`, and answers as that account.
     fn start(&self, dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<StartedLocal>;
 }
 
 /// A local server that runs until stopped (or dropped).
 pub trait RunningLocal: Send + Sync {
-    /// Stops accepting, ends open connections and waits for it to finish.
+    /// Stops answering: from now on every call fails as a server that
+    /// cannot be reached would.
     fn stop(&self);
 }
 
-/// What a started local server tells the client: where it is, the
-/// certificate to pin, the account to sign in as, and the handle that
-/// keeps it running.
+/// What a started local server gives the client: the API to call, the
+/// account it answers as, and the handle that keeps it running.
 pub struct StartedLocal {
-    /// `https://127.0.0.1:PORT`.
-    pub url: String,
-    pub cert_pem: Vec<u8>,
+    pub api: Arc<dyn Api>,
     pub login: String,
-    pub password: String,
     pub running: Box<dyn RunningLocal>,
 }
 
@@ -242,7 +240,7 @@ impl LocalServer for NoLocalServer {
 
 /// A client ready to use, and the built-in server if that is what it talks to.
 pub struct Connection {
-    pub client: Arc<ApiClient>,
+    pub client: Arc<dyn Api>,
     /// Kept alive as long as the connection: the built-in server.
     pub builtin: Option<Box<dyn RunningLocal>>,
     /// Who is signed in, if anyone.
@@ -296,23 +294,18 @@ fn connect_to(
     })
 }
 
-/// Starts the built-in server on 127.0.0.1 (a free port) in the data
-/// folder's `local-server/` and signs in to it.
+/// Starts the built-in server in the data folder's `local-server/`, as
+/// its demo account.
 pub fn start_builtin(
     data: &DataDir,
     clock: Arc<dyn Clock>,
     local: &dyn LocalServer,
 ) -> anyhow::Result<Connection> {
     let started = local
-        .start(&data.local_server_dir(), clock.clone())
+        .start(&data.local_server_dir(), clock)
         .context("cannot start the built-in server")?;
-    let address = ServerAddress::parse(&started.url)?;
-    let client = ApiClient::new(address, Some(&started.cert_pem), clock)?;
-    client
-        .sign_in(&started.login, &started.password)
-        .context("cannot sign in to the built-in server")?;
     Ok(Connection {
-        client: Arc::new(client),
+        client: started.api,
         builtin: Some(started.running),
         login: Some(started.login),
     })

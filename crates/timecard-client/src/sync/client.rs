@@ -292,7 +292,6 @@ impl ApiClient {
         self.json(r)
     }
 
-    /// Deletes an uploaded segment and its time (S4).
     /// Adds time worked away from the tracker (R8); the server cuts it on
     /// its grid and judges it like tracked time.
     pub fn add_manual(
@@ -309,6 +308,7 @@ impl ApiClient {
         self.json(r)
     }
 
+    /// Deletes an uploaded segment and its time (S4).
     pub fn delete_segment(&self, id: SegmentId) -> Result<(), SyncError> {
         let auth = self.bearer()?;
         self.check(

@@ -11,6 +11,7 @@
 //! backoff had grown to. Its timers run on the monotonic clock
 //! ([`Instant`]); the passed-in [`Clock`] only dates what it reports.
 
+pub mod api;
 pub mod client;
 pub mod error;
 pub mod outbox;
@@ -30,6 +31,7 @@ pub use crate::link::{
     CLOCK_SKEW_WARN_SECS, DiaryReply, DiaryUpdate, PictureReply, SyncCommand, SyncEvent, SyncState,
     SyncStatus, UploadAction,
 };
+pub use api::Api;
 pub use client::{ApiClient, ServerAddress};
 pub use error::SyncError;
 
@@ -144,7 +146,7 @@ impl Syncer {
     /// the caller, who hands `commands` to the worker too); it reports
     /// through `events`.
     pub fn spawn(
-        client: Arc<ApiClient>,
+        client: Arc<dyn Api>,
         options: SyncOptions,
         (commands, inbox): (Sender<SyncCommand>, Receiver<SyncCommand>),
         events: impl Fn(SyncEvent) + Send + 'static,
@@ -192,7 +194,7 @@ impl Drop for Syncer {
 type EventSink = Box<dyn Fn(SyncEvent) + Send>;
 
 struct SyncLoop {
-    client: Arc<ApiClient>,
+    client: Arc<dyn Api>,
     options: SyncOptions,
     events: EventSink,
     clock: Arc<dyn Clock>,
@@ -230,13 +232,13 @@ impl SyncLoop {
     }
 
     fn new(
-        client: Arc<ApiClient>,
+        client: Arc<dyn Api>,
         options: SyncOptions,
         events: EventSink,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let status = SyncStatus {
-            server: client.address().as_str().to_owned(),
+            server: client.name().to_owned(),
             reports_waiting: options.outbox.as_ref().map_or(0, |o| o.len()),
             local_only: options.local_only,
             ..SyncStatus::default()
@@ -495,7 +497,7 @@ impl SyncLoop {
     fn probe(&mut self, until: Instant) -> bool {
         match self.client.health() {
             Ok(_) => {
-                log::info!("sync: {} answers again", self.client.address().host());
+                log::info!("sync: {} answers again", self.client.name());
                 true
             }
             Err(e) => {
@@ -673,7 +675,7 @@ impl SyncLoop {
         if self.options.local_only {
             return Ok(());
         }
-        let delivered = outbox::deliver(&self.client, outbox);
+        let delivered = outbox::deliver(self.client.as_ref(), outbox);
         self.status.reports_waiting = outbox.len();
         let done = delivered?;
         for id in &done.sent {

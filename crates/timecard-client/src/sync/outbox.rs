@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ApiClient, SyncError};
+use super::{Api, SyncError};
 use timecard_core::fs::durable;
 use timecard_core::protocol::ProblemReport;
 
@@ -115,7 +115,7 @@ pub struct Delivered {
 /// Sends every queued report, oldest first. Stops at the first failure
 /// that may pass (offline, signed out, maintenance) and returns it; the
 /// reports not sent stay queued.
-pub fn deliver(client: &ApiClient, outbox: &Outbox) -> Result<Delivered, SyncError> {
+pub fn deliver(client: &dyn Api, outbox: &Outbox) -> Result<Delivered, SyncError> {
     let mut done = Delivered::default();
     let (pending, unreadable) = outbox.pending();
     for bad in unreadable {

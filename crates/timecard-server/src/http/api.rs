@@ -25,13 +25,11 @@ use super::state::{Shared, blocking};
 use crate::store::{Picture, User};
 use crate::usecases::{self, Refusal};
 use crate::views;
-use timecard_core::codec;
-use timecard_core::domain::segment::caps;
 use timecard_core::domain::segment::{is_plausible_day, plausible_years};
-use timecard_core::domain::{LocalDay, Segment, SegmentId};
+use timecard_core::domain::{LocalDay, SegmentId};
 use timecard_core::protocol::{
     self, BatchError, ContractsResponse, DiaryResponse, Health, Outcome, ProblemReport,
-    RejectReason, ReportReceipt, SegmentResult, ServerConfig, SessionInfo, SignIn, UploadResponse,
+    ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadResponse,
 };
 
 /// Cap on a segment batch: a few dozen segments with screenshots.
@@ -236,18 +234,19 @@ async fn upload(
     // it runs on a blocking thread, never on the async workers that answer
     // /health.
     let results = tokio::task::spawn_blocking(move || {
-        let (segments, slots) = decode_upload(&bytes)?;
-        drop(bytes);
-        let mut stored = store
-            .ingest(user.id, &segments, now, config)
-            .map_err(ApiError::from)?
-            .into_iter();
-        Ok::<_, ApiError>(
-            slots
-                .into_iter()
-                .map(|slot| slot.unwrap_or_else(|| stored.next().expect("one result per segment")))
-                .collect::<Vec<_>>(),
-        )
+        let bodies = protocol::decode_batch(&bytes).map_err(|e| match e {
+            BatchError::TooMany(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            BatchError::Malformed(_) => ApiError::malformed(e.to_string()),
+        })?;
+        Ok::<_, ApiError>(usecases::upload::judge(
+            store.as_ref(),
+            user.id,
+            &bodies,
+            now,
+            config,
+        )?)
     })
     .await
     .map_err(|e| {
@@ -263,44 +262,6 @@ async fn upload(
         count(Outcome::Rejected)
     );
     Ok(Json(UploadResponse { results }))
-}
-
-/// Decodes a batch: the segments to judge, and per entry in batch order
-/// either `None` (its result comes from judging) or the refusal of a body
-/// too large to decode (`invalid`, by its id). A batch over the count cap
-/// is a 413, one whose structure or an entry's id does not decode a 400.
-fn decode_upload(bytes: &[u8]) -> Result<(Vec<Segment>, Vec<Option<SegmentResult>>), ApiError> {
-    let bodies = protocol::decode_batch(bytes).map_err(|e| match e {
-        BatchError::TooMany(_) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-        }
-        BatchError::Malformed(_) => ApiError::malformed(e.to_string()),
-    })?;
-    let mut segments = Vec::with_capacity(bodies.len());
-    let mut slots = Vec::with_capacity(bodies.len());
-    for (i, body) in bodies.into_iter().enumerate() {
-        let undecodable =
-            |e| ApiError::malformed(format!("segment {i} of the batch does not decode: {e}"));
-        if body.len() > caps::BODY_BYTES {
-            let id = codec::body_id(body).map_err(undecodable)?;
-            slots.push(Some(SegmentResult {
-                id,
-                outcome: Outcome::Rejected,
-                reason: Some(RejectReason::Invalid),
-                message: Some(format!(
-                    "the segment is {} bytes; at most {} are taken (a screenshot of at most {} bytes)",
-                    body.len(),
-                    caps::BODY_BYTES,
-                    caps::SCREENSHOT_BYTES
-                )),
-                accepted_until: None,
-            }));
-        } else {
-            segments.push(codec::decode_body(body).map_err(undecodable)?);
-            slots.push(None);
-        }
-    }
-    Ok((segments, slots))
 }
 
 fn parse_id(id: &str) -> Result<SegmentId, ApiError> {

@@ -113,26 +113,22 @@ impl From<StoreError> for ApiError {
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
-        let message = refusal.to_string();
-        match refusal {
-            Refusal::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-            Refusal::Refused { code, .. } => ApiError::new(StatusCode::CONFLICT, code, message),
-            Refusal::Invalid(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
-            }
-            Refusal::Locked(_) => ApiError::new(StatusCode::LOCKED, "week_locked", message),
-            Refusal::WrongPassword => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", message)
-            }
-            Refusal::Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", message),
+        let retry_after = match &refusal {
             Refusal::TooManyAttempts(delay) => {
-                let mut e =
-                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
-                e.retry_after = Some((delay.wait.as_secs_f64().ceil() as u64).max(1));
-                e
+                Some((delay.wait.as_secs_f64().ceil() as u64).max(1))
             }
-            Refusal::Busy(retry_after) => ApiError::busy(retry_after),
-            Refusal::Store(e) => ApiError::from(e),
+            Refusal::Busy(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
+        if let Refusal::Store(e) = refusal {
+            return ApiError::from(e);
+        }
+        let (status, code) = refusal.status_and_code();
+        ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message: refusal.to_string(),
+            retry_after,
         }
     }
 }

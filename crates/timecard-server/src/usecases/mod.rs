@@ -8,6 +8,7 @@ pub mod contracts;
 pub mod manual;
 pub mod review;
 pub mod session;
+pub mod upload;
 
 use std::time::Duration;
 
@@ -24,7 +25,11 @@ pub enum Refusal {
     /// The rules do not allow it now; `code` names the rule for programs.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
-    /// What was given is malformed or out of range.
+    /// What was given does not read (bad JSON, an undecodable entry).
+    #[error("{0}")]
+    Malformed(String),
+    /// What was given reads, but a rule refuses it (out of range, too
+    /// long).
     #[error("{0}")]
     Invalid(String),
     /// The week it would change has closed (W4, R7).
@@ -42,6 +47,29 @@ pub enum Refusal {
     Busy(Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Refusal {
+    /// The HTTP status and error code of this refusal, as the API answers
+    /// it (docs/SPEC.md, *HTTP API v1*); the store's errors by their kind.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            Refusal::NotFound(_) => (404, "not_found"),
+            Refusal::Refused { code, .. } => (409, code),
+            Refusal::Malformed(_) => (400, "malformed"),
+            Refusal::Invalid(_) => (422, "invalid"),
+            Refusal::Locked(_) => (423, "week_locked"),
+            Refusal::WrongPassword => (401, "wrong_password"),
+            Refusal::Disabled => (403, "account_disabled"),
+            Refusal::TooManyAttempts(_) => (429, "too_many_attempts"),
+            Refusal::Busy(_) => (503, "busy"),
+            Refusal::Store(StoreError::NotFound(_)) => (404, "not_found"),
+            Refusal::Store(StoreError::Conflict(_)) => (409, "conflict"),
+            Refusal::Store(StoreError::Invalid(_)) => (422, "invalid"),
+            Refusal::Store(StoreError::Unavailable(_)) => (503, "unavailable"),
+            Refusal::Store(StoreError::Internal(_)) => (500, "internal"),
+        }
+    }
 }
 
 fn too_many_words(delay: &auth::Delay) -> String {
