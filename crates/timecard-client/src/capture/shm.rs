@@ -64,6 +64,19 @@ impl SharedMemory {
         // SAFETY: `ptr` maps `len` bytes for as long as `self` lives.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
+
+    /// Gives the pages back to the system, keeping the mapping (and the
+    /// display server's hold on the fd): a screen's worth of pixels (8 MB
+    /// at 1920×1080, 33 MB at 4K) is not kept between screenshots minutes
+    /// apart. The next write fills fresh zeroed pages.
+    pub fn release(&self) {
+        // SAFETY: punching out the pages of the shared mapping this value
+        // owns; no slice of it outlives `&self` borrows (`bytes`), and
+        // this takes `&self` only between uses.
+        unsafe {
+            libc::madvise(self.ptr.cast(), self.len.max(1), libc::MADV_REMOVE);
+        }
+    }
 }
 
 impl Drop for SharedMemory {

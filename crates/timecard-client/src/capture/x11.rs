@@ -167,11 +167,13 @@ impl X11Screen {
         let Some(Some(buffer)) = &self.shm else {
             return None;
         };
-        Some(f(FrameRef {
+        let result = f(FrameRef {
             width: width.into(),
             height: height.into(),
             bgrx: buffer.bytes(),
-        }))
+        });
+        buffer.memory.release();
+        Some(result)
     }
 
     /// Grabs through shared memory into a new frame; `None` means "use
@@ -181,11 +183,13 @@ impl X11Screen {
         let Some(Some(buffer)) = &self.shm else {
             return None;
         };
-        Some(Frame {
+        let frame = Frame {
             width: width.into(),
             height: height.into(),
             bgrx: buffer.bytes().to_vec(),
-        })
+        };
+        buffer.memory.release();
+        Some(frame)
     }
 
     /// Has the X server write the root window into the shared buffer.
