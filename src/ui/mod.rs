@@ -146,6 +146,9 @@ pub struct TimecardApp {
     /// Background work under way (sign-in, restarts, files, clearing).
     tasks: tasks::Tasks,
     first_frame_done: bool,
+    /// Whether start-up's code has been given back
+    /// ([`timecard_core::process::release_startup_code`]).
+    startup_code_released: bool,
     /// The single-instance lock (D1), let go just before a restart.
     instance: Option<timecard_client::platform::instance::InstanceGuard>,
     /// The notifications setting, live (D5); `None` sends none (tests).
@@ -200,6 +203,7 @@ impl TimecardApp {
             settings,
             tasks: tasks::Tasks::default(),
             first_frame_done: false,
+            startup_code_released: false,
             instance: None,
             notify: None,
         }
@@ -624,6 +628,20 @@ impl TimecardApp {
                     "timecard: first frame {} ms after launch",
                     timecard_core::process::since_process_start().as_millis()
                 );
+            }
+        }
+        // Once start-up is over (the window up, the cache and the built-in
+        // server open, the first sync done), the code only it ran is
+        // given back: about 1 MB resident for the life of the window.
+        if !self.startup_code_released {
+            let settled = Duration::from_secs(10);
+            let since = timecard_core::process::since_process_start();
+            if since >= settled {
+                self.startup_code_released = true;
+                let bytes = timecard_core::process::release_startup_code();
+                log::debug!("start-up over: {bytes} bytes of code pages given back");
+            } else {
+                ctx.request_repaint_after(settled - since);
             }
         }
         // A running timer needs a repaint each second; nothing else does.
