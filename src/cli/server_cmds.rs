@@ -116,9 +116,9 @@ pub fn contracts(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Res
         };
         outln!(
             "{:<14} {} — {} [{}]",
-            c.id,
-            c.title,
-            c.client,
+            printable(&c.id, false),
+            printable(&c.title, false),
+            printable(&c.client, false),
             c.kind.as_str()
         );
         outln!("               {state}; {limit}");
@@ -176,7 +176,8 @@ pub fn manual(data: &DataDir, settings: &Settings, args: ManualArgs) -> anyhow::
             timecard_core::domain::parse_local_minute(&format!("{day} {}", args.to.trim()), zone)
                 .map_err(|e| anyhow::anyhow!("--to {e}"))?;
         if end < start {
-            end + chrono::Duration::days(1)
+            end.checked_add_signed(chrono::Duration::days(1))
+                .context("--to: no such day")?
         } else {
             end
         }
@@ -371,7 +372,7 @@ pub fn diary(
                 .collect()
         })
         .unwrap_or_default();
-    let title = |id: &str| titles.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let title = |id: &str| printable(titles.get(id).map_or(id, String::as_str), false);
     outln!(
         "Work Diary for {} ({}, {} hours){}",
         day.date.format("%A %-d %B %Y"),

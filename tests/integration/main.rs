@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod data_folder;
 mod fixtures;
+mod hardening;
 mod hostile;
 mod instance_xvfb;
 mod migrations;

@@ -32,7 +32,7 @@ pub(crate) struct Page {
 }
 
 impl Browser {
-    fn new(server: &TestServer) -> Browser {
+    pub(crate) fn new(server: &TestServer) -> Browser {
         Browser::at(&server.url(), &server.server.cert_pem)
     }
 
@@ -121,7 +121,7 @@ impl Browser {
         page.body[at..at + 32].to_owned()
     }
 
-    fn sign_in(&mut self, login: &str) -> Page {
+    pub(crate) fn sign_in(&mut self, login: &str) -> Page {
         self.sign_in_with(login, PASSWORD)
     }
 
@@ -138,7 +138,7 @@ impl Browser {
 /// ann's contract `ann-hourly` has the client account `carl`, a rate, and
 /// one segment with a screenshot and a memo with markup in it. `dora` is
 /// another client, `root` an admin; bob is another freelancer.
-fn dashboard() -> (TestServer, SegmentId) {
+pub(crate) fn dashboard() -> (TestServer, SegmentId) {
     let now = at("2026-11-25T15:00:00Z");
     let server = TestServer::start(now);
     let store = server.store();
@@ -259,7 +259,7 @@ fn a_client_sees_their_contracts_diary_and_screenshots() {
     assert_eq!(rows.len(), 2, "a heading and one segment: {}", csv.body);
     assert!(
         rows[1].starts_with(&format!(
-            "{id},2026-11-25T14:00:00Z,2026-11-25T14:10:00Z,2026-11-25 19:30:00,"
+            "\"{id}\",\"2026-11-25T14:00:00Z\",\"2026-11-25T14:10:00Z\",\"2026-11-25 19:30:00\","
         )),
         "{}",
         rows[1]
@@ -704,8 +704,8 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
     let rows: Vec<&str> = csv.body.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{}", csv.body);
-    assert!(rows[0].contains(",10.00,0.00,tracked,"), "{}", csv.body);
-    assert!(rows[0].ends_with(",rejected"), "{}", csv.body);
+    assert!(rows[0].contains(",10.00,0.00,\"tracked\","), "{}", csv.body);
+    assert!(rows[0].ends_with(",\"rejected\""), "{}", csv.body);
 
     // Then approves the week; nothing more can be disputed.
     let got = carl.post(
@@ -870,7 +870,7 @@ fn manual_time_from_the_command_line_and_the_web() {
         sheet.body
     );
     let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
-    assert_eq!(csv.body.matches(",manual,").count(), 6, "{}", csv.body);
+    assert_eq!(csv.body.matches(",\"manual\",").count(), 6, "{}", csv.body);
     let forged = carl.post(
         "/contracts/ann-hourly/manual",
         &[

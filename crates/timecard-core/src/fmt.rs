@@ -46,10 +46,7 @@ pub fn printable(text: &str, newlines: bool) -> String {
     out
 }
 
-/// Characters that reorder text on screen (a "Trojan Source" trick).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
+use crate::domain::text::is_bidi_control;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use timecard_core::domain::text::{Lines, text_problem};
 use timecard_core::domain::{
     BillingWeek, Contract, ContractStatus, PendingLimit, ReviewMark, Segment, SegmentId,
 };
@@ -565,6 +566,38 @@ pub fn reviewer(viewer_id: i64, viewer_is_admin: bool, contract: &StoredContract
     }
 }
 
+/// The longest login, in characters.
+pub const MAX_LOGIN_CHARS: usize = 64;
+/// The longest e-mail address, in characters.
+pub const MAX_EMAIL_CHARS: usize = 200;
+/// The longest contract title, client name or contract id, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// Why a user with `login` and `email` cannot be added (X5): a login is
+/// one word of at most [`MAX_LOGIN_CHARS`]; an e-mail address one line.
+pub fn user_problem(login: &str, email: Option<&str>) -> Option<String> {
+    if login.is_empty() || login.chars().any(char::is_whitespace) {
+        return Some("a login is one word, without spaces".into());
+    }
+    text_problem("login", login, MAX_LOGIN_CHARS, Lines::One).or_else(|| {
+        email.and_then(|e| text_problem("e-mail address", e, MAX_EMAIL_CHARS, Lines::One))
+    })
+}
+
+/// Why a contract's id, title and client name cannot be stored (X5).
+pub fn contract_text_problem(contract: &Contract) -> Option<String> {
+    text_problem("contract id", &contract.id, MAX_TITLE_CHARS, Lines::One)
+        .or_else(|| text_problem("title", &contract.title, MAX_TITLE_CHARS, Lines::One))
+        .or_else(|| {
+            text_problem(
+                "client's name",
+                &contract.client,
+                MAX_TITLE_CHARS,
+                Lines::One,
+            )
+        })
+}
+
 /// The longest reason or answer in a review, in characters.
 pub const MAX_REVIEW_NOTE_CHARS: usize = 500;
 
@@ -687,6 +720,9 @@ pub fn review_step(
                 return Err(ReviewRefusal::Invalid(format!(
                     "say it in at most {MAX_REVIEW_NOTE_CHARS} characters"
                 )));
+            }
+            if let Some(problem) = text_problem("note", note, MAX_REVIEW_NOTE_CHARS, Lines::Many) {
+                return Err(ReviewRefusal::Invalid(problem));
             }
             note.to_owned()
         }

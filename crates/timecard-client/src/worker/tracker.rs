@@ -555,8 +555,16 @@ impl Tracker {
 
     /// Sets "what are you working on"; it applies to the segment in progress
     /// and the ones after it.
+    /// What the rule for typed text forbids (X5) is left out, and the memo
+    /// is cut to its cap, so that no segment is ever refused for its memo.
     pub fn set_memo(&mut self, memo: String) {
-        self.memo = memo;
+        use timecard_core::domain::segment::caps::MEMO_CHARS;
+        use timecard_core::domain::text::{Lines, is_forbidden};
+        self.memo = memo
+            .chars()
+            .filter(|&c| !is_forbidden(c, Lines::Many))
+            .take(MEMO_CHARS)
+            .collect();
     }
 
     /// Replaces the contract list (C5). If the tracked contract can no

@@ -85,6 +85,12 @@ pub fn parse_local_minute(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
         .map_err(|_| format!("{text:?}: write the date and time as YYYY-MM-DD HH:MM"))?;
+    if !super::segment::is_plausible_day(local.date()) {
+        return Err(format!(
+            "{text}: time can only be given from {}",
+            super::segment::plausible_years()
+        ));
+    }
     tz.from_local_datetime(&local)
         .earliest()
         .map(|t| t.with_timezone(&Utc))

@@ -1,6 +1,7 @@
 //! Pure types and rules: contracts and whether they can be tracked (C1–C4,
 //! C6), billing weeks, locks and weekly limits (W1–W4), the segment grid (S1),
-//! local days for the Work Diary (T1), and what is worked and billed (B1, B2).
+//! local days for the Work Diary (T1), what is worked and billed (B1, B2), and
+//! the rule for typed text (X5).
 //!
 //! Nothing here reads a clock, touches a file or talks to the network: every
 //! function takes the current time as an argument, so the rules can be tested
@@ -11,6 +12,7 @@ pub mod contract;
 pub mod day;
 pub mod grid;
 pub mod segment;
+pub mod text;
 pub mod week;
 
 pub use billing::{Billable, HourRow, ReviewMark, Totals};

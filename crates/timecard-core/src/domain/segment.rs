@@ -1,6 +1,7 @@
 //! A segment of tracked time (S2): the unit that is cached, uploaded,
 //! shown in the Work Diary and deleted with its screenshot.
 
+use super::text::Lines;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -122,19 +123,14 @@ pub mod caps {
     pub const BODY_BYTES: usize = SCREENSHOT_BYTES + THUMBNAIL_BYTES + 64 * 1024;
 }
 
-/// Why `text` cannot be the field `what`: longer than `max` characters, or
-/// (for an id, `allow_newlines` false) holding control characters.
+/// Why `text` cannot be the field `what` (X5); ids are one line.
 fn text_problem(what: &str, text: &str, max: usize, allow_newlines: bool) -> Option<String> {
-    let chars = text.chars().count();
-    if chars > max {
-        return Some(format!(
-            "the {what} is {chars} characters long; at most {max} are kept"
-        ));
-    }
-    let bad = |c: char| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t'));
-    text.chars()
-        .any(bad)
-        .then(|| format!("the {what} holds control characters"))
+    let lines = if allow_newlines {
+        Lines::Many
+    } else {
+        Lines::One
+    };
+    super::text::text_problem(what, text, max, lines)
 }
 
 /// Why `jpeg` cannot be the segment's `what`: too large, or not a JPEG

@@ -25,7 +25,11 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 
 /// Writes a file readable by its owner only, durably, at `path`.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name is in the working folder.
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     write_private_file(dir, &name, bytes)
 }

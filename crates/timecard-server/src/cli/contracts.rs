@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
+use timecard_core::fmt::printable;
 use timecard_core::outln;
 
 use super::site::Site;
@@ -277,13 +278,13 @@ pub fn contract_command(
                     };
                     outln!(
                         "{:<16} {:<10} {:<11} {:<7} {}  {} ({}); {week}{}",
-                        c.id,
-                        r.user,
+                        printable(&c.id, false),
+                        printable(&r.user, false),
                         c.kind.as_str(),
                         c.status.as_str(),
                         c.start_date,
-                        c.title,
-                        c.client,
+                        printable(&c.title, false),
+                        printable(&c.client, false),
                         r.pending_limit_note
                             .as_ref()
                             .map(|n| format!("; {n}"))

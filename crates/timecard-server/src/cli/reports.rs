@@ -74,7 +74,9 @@ pub fn report_command(site: &Site, command: ReportCommand) -> anyhow::Result<Exi
             }
             if let Some(out) = save_logs {
                 let logs = logs.context("this report has no logs attached")?;
-                std::fs::write(&out, &logs)
+                // Logs may hold what the user worked on: owner-only, like
+                // every other export.
+                timecard_core::fs::durable::write_private(&out, &logs)
                     .with_context(|| format!("cannot write {}", out.display()))?;
                 outln!("logs written to {}", out.display());
             }

@@ -89,6 +89,9 @@ pub fn user_command(
         UserCommand::Add {
             login, email, role, ..
         } => {
+            if let Some(problem) = crate::rules::user_problem(&login, email.as_deref()) {
+                anyhow::bail!("{problem}");
+            }
             let password = read_password()?;
             let store = site.open()?;
             store.add_user(&login, email.as_deref(), &auth::hash_password(&password))?;

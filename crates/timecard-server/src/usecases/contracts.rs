@@ -38,6 +38,9 @@ pub fn add(
     if contract.title.trim().is_empty() {
         return Err(Refusal::Invalid("give the contract a title".into()));
     }
+    if let Some(problem) = rules::contract_text_problem(&contract) {
+        return Err(Refusal::Invalid(problem));
+    }
     if contract.kind == ContractKind::FixedPrice && contract.weekly_limit_secs.is_some() {
         return Err(Refusal::Invalid(
             "fixed-price contracts have no weekly limit".into(),

@@ -3,14 +3,15 @@
 //! not exist): users, contracts, maintenance mode, problem reports.
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::{PageError, layout, not_found, urlencode};
+use super::layout::{PageError, Typed, layout, not_found, urlencode};
 use super::viewer::Viewer;
 use crate::auth;
 use crate::http::middleware::maintenance_mode;
@@ -33,12 +34,23 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/reports/{id}/logs.zip", get(report_logs))
 }
 
-/// The viewer, if an admin.
-fn admin(viewer: Viewer) -> Result<Viewer, PageError> {
-    if viewer.is_admin() {
-        Ok(viewer)
-    } else {
-        Err(not_found())
+/// The viewer, if an admin: checked before anything else of the request
+/// is read (a form from anyone else is never parsed), so that everyone
+/// else gets the 404 of a page that does not exist.
+struct Admin(Viewer);
+
+impl FromRequestParts<Shared> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let viewer = Viewer::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if viewer.is_admin() {
+            Ok(Admin(viewer))
+        } else {
+            Err(not_found().into_response())
+        }
     }
 }
 
@@ -72,9 +84,8 @@ fn parse_role(text: &str) -> Result<Role, PageError> {
 
 async fn users_page(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
 ) -> Result<Html<String>, PageError> {
-    let viewer = admin(viewer)?;
     let now = state.clock.now();
     let users = blocking(&state, move |s| s.users(now)).await?;
     let maintenance = maintenance_mode(&state).await.is_some();
@@ -176,22 +187,21 @@ fn password_page(viewer: &Viewer, login: &str, password: &str) -> Html<String> {
 
 async fn add_user(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Form(form): Form<NewUser>,
 ) -> Result<Html<String>, PageError> {
-    let viewer = admin(viewer)?;
     viewer.check_csrf(&form.csrf)?;
     let role = parse_role(&form.role)?;
     let login = form.login.trim().to_owned();
-    if login.is_empty() || login.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    let email = Some(form.email.trim().to_owned()).filter(|e| !e.is_empty());
+    if let Some(problem) = rules::user_problem(&login, email.as_deref()) {
         return Err(PageError(
-            StatusCode::BAD_REQUEST,
-            "A login has no spaces or control characters.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            capitalised(&problem),
         ));
     }
     let password = auth::new_token()[..16].to_owned();
     let hash = auth::hash_password(&password);
-    let email = Some(form.email.trim().to_owned()).filter(|e| !e.is_empty());
     let added = login.clone();
     blocking(&state, move |s| {
         s.add_user(&added, email.as_deref(), &hash)?;
@@ -216,11 +226,10 @@ struct UserChange {
 
 async fn change_user(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Path(login): Path<String>,
     Form(form): Form<UserChange>,
 ) -> Result<Response, PageError> {
-    let viewer = admin(viewer)?;
     viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
     let who = login.clone();
@@ -257,9 +266,8 @@ async fn change_user(
 
 async fn contracts_page(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
 ) -> Result<Html<String>, PageError> {
-    let viewer = admin(viewer)?;
     let (contracts, names) = blocking(&state, move |s| {
         let contracts = s.contracts(None)?;
         let names = views::names(
@@ -298,7 +306,7 @@ async fn contracts_page(
                     @let c = &stored.contract;
                     @let action = format!("/admin/contracts/{}", urlencode(&c.id));
                     tr {
-                        td { (c.title) br; span.muted { (c.id) " · " (c.client) " · " (c.status.as_str()) } }
+                        td { (Typed(&c.title)) br; span.muted { (Typed(&c.id)) " · " (Typed(&c.client)) " · " (c.status.as_str()) } }
                         td { (freelancer) }
                         td {
                             form.terms method="post" action=(action) {
@@ -365,10 +373,9 @@ struct NewContract {
 
 async fn add_contract(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Form(form): Form<NewContract>,
 ) -> Result<Response, PageError> {
-    let viewer = admin(viewer)?;
     viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
     let contract = Contract {
@@ -423,11 +430,10 @@ struct ContractChangeForm {
 
 async fn change_contract(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Path(id): Path<String>,
     Form(form): Form<ContractChangeForm>,
 ) -> Result<Response, PageError> {
-    let viewer = admin(viewer)?;
     viewer.check_csrf(&form.csrf)?;
     let now = state.clock.now();
     let bad = |why: String| PageError(StatusCode::BAD_REQUEST, why);
@@ -476,10 +482,9 @@ struct MaintenanceForm {
 
 async fn maintenance(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Form(form): Form<MaintenanceForm>,
 ) -> Result<Response, PageError> {
-    let viewer = admin(viewer)?;
     viewer.check_csrf(&form.csrf)?;
     let on = form.on;
     blocking(&state, move |s| {
@@ -502,9 +507,8 @@ async fn maintenance(
 
 async fn reports_page(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
 ) -> Result<Html<String>, PageError> {
-    let viewer = admin(viewer)?;
     let reports = blocking(&state, |s| s.reports()).await?;
     let body = html! {
         h1 { "Problem reports" }
@@ -534,10 +538,9 @@ async fn reports_page(
 
 async fn report_logs(
     State(state): State<Shared>,
-    viewer: Viewer,
+    Admin(_): Admin,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    admin(viewer)?;
     let lookup = id.clone();
     let (_, zip) = blocking(&state, move |s| s.report(&lookup))
         .await?
@@ -559,4 +562,13 @@ async fn report_logs(
         zip,
     )
         .into_response())
+}
+
+/// A rule's words as a sentence.
+fn capitalised(problem: &str) -> String {
+    let mut chars = problem.chars();
+    chars
+        .next()
+        .map(|first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
+        .unwrap_or_default()
 }

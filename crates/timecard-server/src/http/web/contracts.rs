@@ -9,7 +9,7 @@ use axum::routing::get;
 use chrono::Duration;
 use maud::{Markup, html};
 
-use super::layout::{PageError, layout, money};
+use super::layout::{PageError, Typed, layout, money};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::views::{self, ContractLine, Names};
@@ -65,10 +65,10 @@ fn contract_row(line: &ContractLine, names: &Names) -> Markup {
     html! {
         tr {
             td {
-                a href={ "/contracts/" (c.id) "/diary" } { (c.title) }
+                a href={ "/contracts/" (c.id) "/diary" } { (Typed(&c.title)) }
                 " · "
                 a href={ "/contracts/" (c.id) "/timesheet" } { "timesheet" }
-                @if !c.client.is_empty() { br; span.muted { (c.client) } }
+                @if !c.client.is_empty() { br; span.muted { (Typed(&c.client)) } }
                 @if c.status != ContractStatus::Active {
                     br; span.badge { (c.status.as_str()) }
                 }

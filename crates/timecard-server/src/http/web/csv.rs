@@ -18,6 +18,7 @@ use crate::http::state::{Shared, blocking};
 use crate::rules::WeekReview;
 use crate::views::{ReviewView, SpanView};
 use timecard_core::domain::segment::is_plausible_day;
+use timecard_core::domain::text::{Lines, shown};
 use timecard_core::domain::{BillingWeek, ReviewMark};
 
 pub fn routes() -> Router<Shared> {
@@ -90,25 +91,25 @@ async fn timesheet_csv(
         };
         let secs = span.secs_of(s);
         let billable = if s.review.is_billed() { secs } else { 0 };
-        let row = [
-            s.id.to_string(),
-            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            local(start),
-            local(end),
-            zone.name().to_owned(),
+        let text = |t: &str| text_cell(t);
+        let cells = [
+            text(&s.id.to_string()),
+            text(&start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            text(&end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            text(&local(start)),
+            text(&local(end)),
+            text(zone.name()),
             minutes(secs),
             minutes(billable),
-            if s.manual { "manual" } else { "tracked" }.to_owned(),
-            s.memo.clone(),
+            text(if s.manual { "manual" } else { "tracked" }),
+            text(&shown(&s.memo, Lines::Many)),
             if s.manual {
                 String::new()
             } else {
                 (s.activity.level() * 10).to_string()
             },
-            review_state.to_owned(),
+            text(review_state),
         ];
-        let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -139,18 +140,27 @@ fn minutes(secs: i64) -> String {
     format!("{:.2}", secs as f64 / 60.0)
 }
 
-/// A CSV cell: quoted when it must be, and a text that a spreadsheet would
-/// run as a formula (`=`, `+`, `-`, `@`) kept as text.
-fn csv_cell(text: &str) -> String {
-    let text = match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_owned(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
+/// A text cell: always quoted (a spreadsheet that splits on `;` — the
+/// usual separator where `,` is the decimal mark — keeps it one cell), and
+/// never a formula: a `'` goes before any part that would start with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return, at the start or after a `,`
+/// or a `;` (`a;=cmd|' /C calc'!A0;` stays text in every locale).
+fn text_cell(text: &str) -> String {
+    let mut cell = String::with_capacity(text.len() + 2);
+    cell.push('"');
+    let mut part_starts = true;
+    for c in text.chars() {
+        if part_starts && matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r') {
+            cell.push('\'');
+        }
+        part_starts = matches!(c, ',' | ';');
+        if c == '"' {
+            cell.push('"');
+        }
+        cell.push(c);
     }
+    cell.push('"');
+    cell
 }
 
 #[cfg(test)]
@@ -158,12 +168,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\"\nthen"), "\"say \"\"hi\"\"\nthen\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("-3"), "'-3");
-        assert_eq!(csv_cell("2026-11-25T14:00:00Z"), "2026-11-25T14:00:00Z");
+    fn text_cells_are_quoted_and_never_formulas() {
+        assert_eq!(text_cell("plain"), "\"plain\"");
+        assert_eq!(text_cell("a,b"), "\"a,b\"");
+        assert_eq!(text_cell("say \"hi\"\nthen"), "\"say \"\"hi\"\"\nthen\"");
+        assert_eq!(text_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(text_cell("-3"), "\"'-3\"");
+        assert_eq!(
+            text_cell("2026-11-25T14:00:00Z"),
+            "\"2026-11-25T14:00:00Z\""
+        );
+        // Issue 23, item 4: formulas after a separator of either kind.
+        assert_eq!(text_cell("x;=2+5;"), "\"x;'=2+5;\"");
+        assert_eq!(
+            text_cell("a;=cmd|' /C calc'!A0;"),
+            "\"a;'=cmd|' /C calc'!A0;\""
+        );
+        assert_eq!(text_cell("1,+2,@SUM(A1)"), "\"1,'+2,'@SUM(A1)\"");
+        assert_eq!(text_cell("well-known"), "\"well-known\"");
     }
 }

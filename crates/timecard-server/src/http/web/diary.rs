@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{PageError, layout, not_found, page_zone, urlencode};
+use super::layout::{PageError, Typed, layout, not_found, page_zone, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::ReviewAction;
@@ -106,7 +106,7 @@ async fn diary_page(
     let cell = cell_secs(view.segment_secs);
     let rows = view.rows();
     let body = html! {
-        h1 { (c.title) }
+        h1 { (Typed(&c.title)) }
         p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
         nav.days {
             a href=(diary_link(&c.id, date.pred_opt(), zone)) { "← Previous day" }
@@ -236,7 +236,7 @@ fn entry(
                     " " span { "Activity " (percent) " %" }
                 }
             }
-            @if !s.memo.is_empty() { div.memo { (s.memo) } }
+            @if !s.memo.is_empty() { div.memo { (Typed(&s.memo)) } }
             @if let Some(d) = dispute {
                 div.dispute {
                     strong { @match s.review {
@@ -244,7 +244,7 @@ fn entry(
                         ReviewMark::Kept => "Kept after a dispute",
                         _ => "Disputed",
                     } }
-                    ": " (d.reason)
+                    ": " (Typed(&d.reason))
                     @if let Some(answer) = &d.answer { br; em { "Answer: " } (answer) }
                 }
             }

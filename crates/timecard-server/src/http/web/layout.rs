@@ -38,7 +38,7 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (title) " · Timecard" }
+                    title { (Typed(title)) " · Timecard" }
                     link rel="stylesheet" href="/static/dashboard.css";
                     script src="/static/zone.js" defer {}
                 }
@@ -163,6 +163,18 @@ async fn zone_script() -> impl IntoResponse {
         ],
         include_str!("zone.js"),
     )
+}
+
+/// Typed text on a page (a memo, a title, a reason): escaped as all text
+/// is, and what the rule for typed text forbids (X5) — which older
+/// versions let in — shown as U+FFFD instead of reordering the page.
+pub struct Typed<'a>(pub &'a str);
+
+impl maud::Render for Typed<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        use timecard_core::domain::text::{Lines, shown};
+        shown(self.0, Lines::Many).as_ref().render_to(buffer);
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{PageError, layout, money, urlencode};
+use super::layout::{PageError, Typed, layout, money, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::{ReviewAction, WeekReview};
@@ -110,7 +110,7 @@ async fn timesheet_page(
         .count();
     let log = review.log(week);
     let body = html! {
-        h1 { (c.title) }
+        h1 { (Typed(&c.title)) }
         p.muted { "Timesheet · week of " (monday.format("%a %-d %b %Y"))
             " (Monday 00:00 UTC to Monday)" }
         p.review {
@@ -185,7 +185,7 @@ async fn timesheet_page(
                             ReviewAction::Keep => "kept disputed time",
                             ReviewAction::Reject => "rejected disputed time",
                         })
-                        @if !e.note.is_empty() { ": " (e.note) }
+                        @if !e.note.is_empty() { ": " (Typed(&e.note)) }
                     }
                 }
             }
@@ -267,7 +267,7 @@ async fn statement_page(
         article.statement {
             h1 { "Weekly statement" }
             dl {
-                dt { "Contract" } dd { (c.title) }
+                dt { "Contract" } dd { (Typed(&c.title)) }
                 dt { "Client" } dd { (if c.client.is_empty() { "—" } else { &c.client })
                     @if let Some(account) = stored.terms.client_user_id { " · account " (names.of(account)) } }
                 dt { "Freelancer" } dd { (names.of(stored.user_id)) }

@@ -1,0 +1,262 @@
+//! Hardening, second round (issue 23): each finding of the attacker's round
+//! against the release build, replayed against the real TLS server and the
+//! real binaries. Each test failed before its fix.
+
+use crate::common;
+use crate::web::{Browser, dashboard};
+
+use chrono::Duration;
+use common::at;
+use timecard_core::domain::{Activity, Segment, SegmentId};
+
+/// Uploads a ten-minute segment of ann's on `ann-hourly` at `start` with
+/// `memo`.
+fn upload_with_memo(server: &common::server::TestServer, start: &str, memo: &str) -> SegmentId {
+    let start = at(start);
+    let segment = Segment {
+        id: SegmentId::random(),
+        contract_id: "ann-hourly".into(),
+        device_id: "laptop".into(),
+        start,
+        end: start + Duration::minutes(10),
+        memo: memo.into(),
+        activity: Activity(0b1111),
+        screenshot: None,
+        capture_note: None,
+    };
+    let body = timecard_core::codec::encode_body(&segment).unwrap();
+    let results = server.client("ann").upload(vec![body]).unwrap();
+    assert!(
+        results
+            .results
+            .iter()
+            .all(|r| r.outcome == timecard_core::protocol::Outcome::Accepted),
+        "{results:?}"
+    );
+    segment.id
+}
+
+// Finding 4: a memo that is a formula once a spreadsheet splits on `;`
+// (the separator where `,` is the decimal mark) leaves the CSV quoted and
+// with the `'` guard before the formula. Before: `x;=2+5;` was written
+// bare.
+#[test]
+fn csv_memos_are_never_formulas_in_any_locale() {
+    let (server, _) = dashboard();
+    upload_with_memo(&server, "2026-11-25T12:00:00Z", "a;=cmd|' /C calc'!A0;");
+    upload_with_memo(&server, "2026-11-25T12:10:00Z", "x;=2+5;");
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-23");
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body.contains("\"a;'=cmd|' /C calc'!A0;\""),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains("\"x;'=2+5;\""), "{}", csv.body);
+    // No cell of any row starts a formula after either separator.
+    for line in csv.body.lines().skip(1) {
+        for part in line.split([',', ';']) {
+            let part = part.trim_start_matches('"');
+            assert!(
+                !part.starts_with(['=', '+', '-', '@']),
+                "{part:?} in {line:?}"
+            );
+        }
+    }
+}
+
+// Finding 5: manual time on a day no date type can move past (year
+// +262142) is refused in words, on the web and on the command line. Before:
+// the page answered a generic 500 (a panic) and the command exited 101.
+#[test]
+fn manual_time_with_absurd_dates_is_refused_in_words() {
+    let (server, _) = dashboard();
+    let mut ann = Browser::new(&server);
+    ann.sign_in("ann");
+    let diary = ann.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    let csrf = Browser::csrf(&diary);
+    for date in ["+262142-12-31", "-262143-01-01", "9999-12-31"] {
+        let page = ann.post(
+            "/contracts/ann-hourly/manual",
+            &[
+                ("csrf", &csrf),
+                ("date", date),
+                ("from", "23:00"),
+                ("to", "22:59"),
+                ("memo", ""),
+                ("tz", "UTC"),
+            ],
+        );
+        assert!(
+            page.status == 400 || page.status == 422,
+            "{date}: {} {}",
+            page.status,
+            page.body
+        );
+        assert!(
+            page.body.contains("2000") || page.body.contains("date"),
+            "{date}: {}",
+            page.body
+        );
+    }
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    for from in ["+262142-12-31 23:00", "1066-10-14 09:00"] {
+        let out = common::cli::timecard(
+            app.path(),
+            &[
+                "manual",
+                "--contract",
+                "ann-hourly",
+                "--from",
+                from,
+                "--to",
+                "22:59",
+            ],
+            None,
+        );
+        let text = common::cli::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{from}: {text}");
+        assert!(
+            text.contains("time can only be given from"),
+            "{from}: {text}"
+        );
+    }
+}
+
+// Finding 9: a non-admin's post to an admin page is not read at all: the
+// same 404 as a page that does not exist, not 422 "missing field". Before:
+// the form was parsed first.
+#[test]
+fn admin_forms_are_not_read_for_anyone_else() {
+    let (server, _) = dashboard();
+    for login in ["ann", "carl"] {
+        let mut b = Browser::new(&server);
+        b.sign_in(login);
+        for path in [
+            "/admin/contracts",
+            "/admin/users",
+            "/admin/maintenance",
+            "/admin/users/ann",
+            "/admin/contracts/ann-hourly",
+        ] {
+            let page = b.post(path, &[]);
+            assert_eq!(page.status, 404, "{login} {path}: {}", page.body);
+            assert!(!page.body.contains("missing field"), "{}", page.body);
+        }
+    }
+}
+
+// Finding 6: one rule for typed text where it enters — contract titles and
+// client names (web admin), e-mail addresses (web admin and command line),
+// dispute reasons — refuses control characters and the characters that
+// reorder text; what older versions stored is shown harmless in the
+// terminal (`timecard contracts`, `timecard-server contract list`), the
+// pages and the CSV. Before: all of it was taken, and printed raw.
+#[test]
+fn typed_text_with_control_characters_is_refused_and_old_text_shown_harmless() {
+    let (server, segment) = dashboard();
+    let mut root = Browser::new(&server);
+    root.sign_in("root");
+    let page = root.get("/admin/contracts");
+    let csrf = Browser::csrf(&page);
+    for (title, client) in [
+        ("Evil\u{1b}]0;owned\u{7}", "Acme"),
+        ("Fine", "Acme \u{202e}tnemyap"),
+    ] {
+        let page = root.post(
+            "/admin/contracts",
+            &[
+                ("csrf", &csrf),
+                ("kind", "hourly"),
+                ("title", title),
+                ("client", client),
+                ("user", "ann"),
+            ],
+        );
+        assert!(
+            page.status == 400 || page.status == 422,
+            "{title:?} {client:?}: {} {}",
+            page.status,
+            page.body
+        );
+        assert!(page.body.contains("U+"), "{}", page.body);
+    }
+    let page = root.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("login", "eve"),
+            ("email", "eve@example.com\u{1b}[2J"),
+            ("role", "client"),
+        ],
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(server.store().find_user("eve").unwrap().is_none());
+
+    // A dispute's reason with a right-to-left override.
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let diary = carl.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    let csrf = Browser::csrf(&diary);
+    let page = carl.post(
+        &format!("/contracts/ann-hourly/segments/{segment}/dispute"),
+        &[("csrf", &csrf), ("note", "not \u{202e}krow"), ("tz", "UTC")],
+    );
+    assert!(page.status >= 400, "{} {}", page.status, page.body);
+    assert!(server.store().reviews("ann-hourly").unwrap().is_empty());
+
+    // Text stored before the rule: a title with an escape sequence and a
+    // memo with an override, written to the store directly.
+    let store = server.store();
+    let mut stored = store.contract("ann-hourly").unwrap().unwrap();
+    stored.contract.title = "Web\u{1b}[2Jsite".into();
+    store.save_contract(&stored).unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(server.dir.path().join(timecard_server::DB_FILE)).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE segments SET memo = ?1 WHERE id = ?2",
+            rusqlite::params!["invoice \u{202e}0001$", segment.to_string()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let diary = carl.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    assert!(
+        diary.body.contains("invoice \u{fffd}0001$"),
+        "{}",
+        diary.body
+    );
+    assert!(!diary.body.contains('\u{202e}') && !diary.body.contains('\u{1b}'));
+    let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-23");
+    assert!(csv.body.contains("invoice \u{fffd}0001$"), "{}", csv.body);
+    assert!(!csv.body.contains('\u{202e}'));
+
+    let out = std::process::Command::new(common::server_exe())
+        .arg("--data")
+        .arg(server.dir.path())
+        .args(["contract", "list"])
+        .envs(common::store::server_env(server.dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Web\\u{1b}[2Jsite"));
+
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    let out = common::cli::timecard(app.path(), &["contracts"], None);
+    assert!(out.status.success(), "{}", common::cli::text(&out));
+    assert!(!out.stdout.contains(&0x1b), "{}", common::cli::text(&out));
+    assert!(common::cli::text(&out).contains("Web\\u{1b}[2Jsite"));
+}
