@@ -41,6 +41,7 @@ pub fn config(dir: &Path, cap: u64, level: LevelFilter) -> Result<Config, String
 pub fn init(dir: &Path) {
     let result = std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| log_file_problem(dir))
         .and_then(|()| config(dir, LOG_SIZE_CAP, LevelFilter::Info))
         .and_then(|config| {
             log4rs::init_config(config)
@@ -49,6 +50,21 @@ pub fn init(dir: &Path) {
         });
     if let Err(e) = result {
         errln!("timecard: logging is off: {e}");
+    }
+}
+
+/// The log file is a regular file or not there yet: opening a named pipe
+/// for writing would wait for a reader for ever, and a link may point
+/// anywhere.
+fn log_file_problem(dir: &Path) -> Result<(), String> {
+    let path = dir.join("timecard.log");
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.file_type().is_file() => Err(format!(
+            "{} is {}, not a file",
+            path.display(),
+            timecard_core::fs::read::describe(meta.file_type())
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -125,7 +141,7 @@ fn write_zip<W: std::io::Write + std::io::Seek>(dir: &Path, out: W) -> std::io::
     use std::io::Write;
     let mut names: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
-        .filter(|e| e.path().is_file())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
@@ -135,7 +151,10 @@ fn write_zip<W: std::io::Write + std::io::Seek>(dir: &Path, out: W) -> std::io::
     for name in &names {
         zip.start_file(name.as_str(), options)
             .map_err(std::io::Error::other)?;
-        zip.write_all(&std::fs::read(dir.join(name))?)?;
+        zip.write_all(&timecard_core::fs::read::read_regular(
+            &dir.join(name),
+            2 * LOG_SIZE_CAP,
+        )?)?;
     }
     let out = zip.finish().map_err(std::io::Error::other)?;
     Ok((names.len(), out))

@@ -260,3 +260,83 @@ fn typed_text_with_control_characters_is_refused_and_old_text_shown_harmless() {
     assert!(!out.stdout.contains(&0x1b), "{}", common::cli::text(&out));
     assert!(common::cli::text(&out).contains("Web\\u{1b}[2Jsite"));
 }
+
+/// Makes `path` a named pipe (FIFO), replacing what is there.
+fn make_fifo(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid, NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// `timecard ARGS` on `data`, killed (and the test failed) if it has not
+/// ended within `limit`.
+fn timecard_within(
+    data: &std::path::Path,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(args)
+        .env("TIMECARD_DATA_DIR", data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`timecard {}` hung on a named pipe: {}",
+                args.join(" "),
+                common::cli::text(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+// Finding 7: a named pipe (FIFO) in place of any file the app reads —
+// settings, the log, the session, saved contracts and rules, a queued
+// problem report, the instance lock — is refused with its path instead of
+// hanging the command. Before: status, sync and contracts hung 15 s and
+// more (for ever, without a timeout).
+#[test]
+fn named_pipes_in_the_data_folder_hang_nothing() {
+    let (server, _) = dashboard();
+    let limit = std::time::Duration::from_secs(20);
+    for name in [
+        "settings.json",
+        "logs/timecard.log",
+        "session.json",
+        "contracts.json",
+        "server-config.json",
+        "reports/queued.json",
+        "instance.lock",
+    ] {
+        let app = tempfile::tempdir().unwrap();
+        common::cli::login(app.path(), &server);
+        // Saved contracts and rules for offline use.
+        let out = timecard_within(app.path(), &["contracts"], limit);
+        assert!(out.status.success(), "{}", common::cli::text(&out));
+        make_fifo(&app.path().join(name));
+        for args in [&["status"][..], &["sync"], &["contracts"]] {
+            let out = timecard_within(app.path(), args, limit);
+            let text = common::cli::text(&out);
+            if name == "settings.json" {
+                assert!(
+                    text.contains("settings.json") && text.contains("named pipe"),
+                    "{name} {args:?}: {text}"
+                );
+            }
+        }
+    }
+}

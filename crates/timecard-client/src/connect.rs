@@ -19,6 +19,7 @@ use crate::platform::DataDir;
 use crate::settings::Settings;
 use crate::sync::{Api, ApiClient, ServerAddress};
 use timecard_core::clock::Clock;
+use timecard_core::fs::read::read_regular;
 
 /// The login of the built-in server's account.
 pub const DEMO_LOGIN: &str = "demo";
@@ -36,7 +37,7 @@ pub struct SavedSession {
 
 impl SavedSession {
     pub fn load(path: &Path) -> Option<SavedSession> {
-        serde_json::from_slice(&fs::read(path).ok()?).ok()
+        serde_json::from_slice(&read_regular(path, 64 * 1024).ok()?).ok()
     }
 
     /// Writes the session with owner-only permissions, durably.
@@ -157,13 +158,16 @@ pub fn sign_in(
     };
     let address =
         ServerAddress::parse(&address).map_err(|e| SignInError::Address(e.to_string()))?;
-    let pinned = match certificate {
-        Some(path) => Some(fs::read(&path).map_err(|error| SignInError::Certificate {
-            path: path.display().to_string(),
-            error,
-        })?),
-        None => None,
-    };
+    let pinned =
+        match certificate {
+            Some(path) => Some(read_regular(&path, 1024 * 1024).map_err(|error| {
+                SignInError::Certificate {
+                    path: path.display().to_string(),
+                    error,
+                }
+            })?),
+            None => None,
+        };
     let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
         .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
     let session = client
@@ -279,7 +283,7 @@ fn connect_to(
     let address = ServerAddress::parse(url)?;
     let pinned =
         match &settings.server_ca {
-            Some(path) => Some(fs::read(path).with_context(|| {
+            Some(path) => Some(read_regular(path, 1024 * 1024).with_context(|| {
                 format!("cannot read the server certificate {}", path.display())
             })?),
             None => None,

@@ -1,7 +1,6 @@
 //! Persisted user settings (`settings.json` in the data folder). Missing
 //! fields take their defaults, so older files keep working.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -69,7 +68,8 @@ impl Settings {
     /// Reads the settings; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         let shown = path.display().to_string();
-        match fs::read(path) {
+        // Never blocks on a named pipe, never follows a link.
+        match timecard_core::fs::read::read_regular(path, 1024 * 1024) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Parse {
                 path: shown,
                 source,
@@ -126,6 +126,7 @@ pub fn system_zone() -> Option<Tz> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn missing_file_gives_defaults_and_round_trips() {

@@ -100,6 +100,17 @@ impl InstanceGuard {
             .truncate(false)
             .open(&lock_path)
             .map_err(io_err)?;
+        // A named pipe in its place would block the reads below.
+        let kind = file.metadata().map_err(io_err)?.file_type();
+        if !kind.is_file() {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} instead of a file",
+                    timecard_core::fs::read::describe(kind)
+                ),
+            )));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -39,6 +39,7 @@ use crate::link::{CellPicture, ContractList};
 use timecard_core::clock::Clock;
 use timecard_core::codec;
 use timecard_core::domain::{BillingWeek, SegmentId};
+use timecard_core::fs::read::read_regular;
 use timecard_core::protocol::ContractsResponse;
 
 /// The largest a Work Diary cell's thumbnail is drawn, in pixels.
@@ -309,7 +310,7 @@ impl SyncLoop {
             if self.pictures_fetched.contains(&file.id) {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(&file.path) else {
+            let Ok(bytes) = read_regular(&file.path, codec::MAX_FILE_BYTES) else {
                 continue;
             };
             if !codec::segment_span(&bytes).is_ok_and(|(start, _)| day.contains(start)) {
@@ -342,7 +343,7 @@ impl SyncLoop {
         let cached = plan::list_pending(&self.options.pending_dir)
             .ok()
             .and_then(|files| files.into_iter().find(|f| f.id == id))
-            .and_then(|file| std::fs::read(file.path).ok())
+            .and_then(|file| read_regular(&file.path, codec::MAX_FILE_BYTES).ok())
             .and_then(|bytes| codec::decode_file(&bytes).ok());
         let jpeg = match cached {
             Some(segment) => segment
@@ -733,7 +734,7 @@ impl SyncLoop {
         if horizon != i64::MAX {
             // Hold back what an open idle question may still cut (S5).
             pending.retain(|f| {
-                std::fs::read(&f.path)
+                read_regular(&f.path, codec::MAX_FILE_BYTES)
                     .ok()
                     .and_then(|bytes| codec::segment_span(&bytes).ok())
                     .is_none_or(|(_, end)| end.timestamp() <= horizon)
@@ -761,7 +762,7 @@ impl SyncLoop {
             let mut on_diary_day = false;
             for file in &batch {
                 // A file may be gone already (deleted by the user, refused).
-                let Ok(bytes) = std::fs::read(&file.path) else {
+                let Ok(bytes) = read_regular(&file.path, codec::MAX_FILE_BYTES) else {
                     continue;
                 };
                 on_diary_day |= diary_day.is_some_and(|day| {
@@ -827,5 +828,5 @@ pub fn save_for_offline(path: &std::path::Path, value: &impl Serialize) -> std::
 
 /// Reads what [`save_for_offline`] kept, if it is there and readable.
 pub fn load_saved<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&read_regular(path, 64 * 1024 * 1024).ok()?).ok()
 }

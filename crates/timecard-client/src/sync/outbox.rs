@@ -51,7 +51,7 @@ impl Outbox {
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
-            let parsed = std::fs::read(&path)
+            let parsed = timecard_core::fs::read::read_regular(&path, 64 * 1024 * 1024)
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
             match parsed {
