@@ -340,3 +340,73 @@ fn named_pipes_in_the_data_folder_hang_nothing() {
         }
     }
 }
+
+/// A JPEG of noise, `side`×`side`: hundreds of kilobytes, as a screenshot is.
+fn noisy_jpeg(side: u16) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(side) * usize::from(side) * 3)
+        .map(|_| fastrand::u8(..))
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, side, side, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+// Finding 11: on a server whose disk is full, an upload is answered 507
+// with the reason and a Retry-After (it was a bare 500 "database failed"),
+// the client treats it as a passing problem and keeps the time, the server
+// goes on answering, and once there is room the same upload is taken.
+#[test]
+fn a_full_server_disk_is_said_and_nothing_is_lost() {
+    let Some(disk) = common::small_disk::SmallDisk::mount(12) else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(disk.path()).unwrap();
+    let server = common::server::TestServer::start_in(dir, at("2026-11-25T15:00:00Z"));
+    let client = server.client("ann");
+    let start = at("2026-11-25T14:00:00Z");
+    let segment = Segment {
+        id: SegmentId::random(),
+        contract_id: "ann-hourly".into(),
+        device_id: "laptop".into(),
+        start,
+        end: start + Duration::minutes(10),
+        memo: "full disk".into(),
+        activity: Activity(0b1111),
+        screenshot: Some(timecard_core::domain::Screenshot {
+            taken_at: start + Duration::minutes(2),
+            jpeg: noisy_jpeg(700),
+            thumbnail: common::tiny_jpeg(),
+        }),
+        capture_note: None,
+    };
+    let body = timecard_core::codec::encode_body(&segment).unwrap();
+    let filler = disk.fill();
+    for _ in 0..3 {
+        match client.upload(vec![body.clone()]) {
+            Err(timecard_client::sync::SyncError::Api {
+                status, message, ..
+            }) => {
+                assert_eq!(status, 507, "{message}");
+                assert!(message.contains("disk is full"), "{message}");
+            }
+            other => panic!("expected 507, got {other:?}"),
+        }
+    }
+    let error = client.upload(vec![body.clone()]).unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    // The server still answers what needs no room.
+    assert!(client.contracts("UTC").is_ok());
+    drop(filler);
+    let results = client.upload(vec![body]).unwrap();
+    assert_eq!(
+        results.results[0].outcome,
+        timecard_core::protocol::Outcome::Accepted,
+        "{results:?}"
+    );
+    let day = client
+        .diary(Some("2026-11-25".parse().unwrap()), "UTC")
+        .unwrap();
+    assert_eq!(day.segments.len(), 1);
+}

@@ -96,6 +96,13 @@ fn report_is_queued_offline_and_delivered_with_logs_when_the_server_is_back() {
         "{shown}"
     );
     assert!(shown.contains("timecard.log"), "{shown}");
+    // Issue 23, finding 8: the logs hold what the user worked on; the saved
+    // copy is the admin's only, like every other export (it was 0644).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&zip_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
     let mut log = String::new();
     std::io::Read::read_to_string(&mut archive.by_name("timecard.log").unwrap(), &mut log).unwrap();

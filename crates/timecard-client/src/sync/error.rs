@@ -175,6 +175,12 @@ pub fn from_status(host: &str, status: u16, body: &[u8], retry_after: Option<u64
             code,
             message: format!("{host}: {message} — time is being cached"),
         },
+        // The server's disk is full: its own words, retried.
+        (507, _) => SyncError::Api {
+            status,
+            code,
+            message: format!("{host}: {message}"),
+        },
         (503, _) => SyncError::Maintenance {
             host: host.to_owned(),
             retry_after_secs: retry_after.unwrap_or(60),

@@ -1,6 +1,8 @@
 //! The API's error answers: a status and `{"error", "message"}`, mapped
 //! from the store's and the use cases' errors in one place.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -82,6 +84,24 @@ impl IntoResponse for ApiError {
 
 /// Seconds a client is asked to wait when the database is unavailable.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
+/// How long a client waits before trying a server whose disk is full.
+const FULL_RETRY_SECS: u64 = 60;
+
+/// Whether a line last written at `last` (Unix seconds) may be written
+/// again at `now`; if so, `now` becomes the last time.
+fn once_a_minute(last: &AtomicU64, now: u64) -> bool {
+    let before = last.load(Ordering::Relaxed);
+    (before == 0 || now >= before + 60)
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs())
+}
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -97,6 +117,21 @@ impl From<StoreError> for ApiError {
                     "the server's database cannot be reached just now; try again shortly",
                 );
                 error.retry_after = Some(UNAVAILABLE_RETRY_SECS);
+                error
+            }
+            StoreError::Full(e) => {
+                // Every request fails the same way until there is room:
+                // one line a minute says so, not one per request.
+                static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+                if once_a_minute(&LAST_LOGGED, unix_secs()) {
+                    log::error!("the server's disk is full; nothing more can be stored: {e}");
+                }
+                let mut error = ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "the server's disk is full, so nothing was stored; your time is kept on your computer and uploaded once the server has room",
+                );
+                error.retry_after = Some(FULL_RETRY_SECS);
                 error
             }
             StoreError::Internal(e) => {
@@ -130,5 +165,22 @@ impl From<Refusal> for ApiError {
             message: refusal.to_string(),
             retry_after,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 23, item 11: a full disk is logged once a minute, not once per
+    // request.
+    #[test]
+    fn a_full_disk_is_logged_once_a_minute() {
+        let last = AtomicU64::new(0);
+        assert!(once_a_minute(&last, 1_000));
+        assert!(!once_a_minute(&last, 1_001));
+        assert!(!once_a_minute(&last, 1_059));
+        assert!(once_a_minute(&last, 1_060));
+        assert!(!once_a_minute(&last, 1_070));
     }
 }

@@ -188,7 +188,7 @@ impl Blobs {
                     store
                         .put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes))
                         .await
-                        .map_err(|e| StoreError::Unavailable(format!("writing {key}: {e}")))?;
+                        .map_err(|e| blob_error(format!("writing {key}"), &e))?;
                     Ok::<_, StoreError>(key)
                 })
                 .buffer_unordered(PUTS_AT_ONCE)
@@ -210,7 +210,7 @@ impl Blobs {
                 Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
                 None => Ok(()),
             });
-        synced.map_err(|e| StoreError::Unavailable(format!("syncing {}: {e}", path.display())))
+        synced.map_err(|e| blob_error(format!("syncing {}", path.display()), &e))
     }
 
     /// Writes the screenshots of `segments` that have one, each under new
@@ -328,4 +328,13 @@ pub fn shot_objects(base: &str) -> [String; 2] {
         base: base.to_owned(),
     };
     [keys.full(), keys.thumbnail()]
+}
+/// A failed write to the blob store: [`StoreError::Full`] when the disk
+/// is full, else unavailable.
+fn blob_error(what: String, e: &(dyn std::error::Error + 'static)) -> StoreError {
+    if super::is_disk_full(e) {
+        StoreError::Full(format!("{what}: {e}"))
+    } else {
+        StoreError::Unavailable(format!("{what}: {e}"))
+    }
 }

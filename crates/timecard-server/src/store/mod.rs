@@ -52,8 +52,12 @@ pub enum StoreError {
     /// value out of range).
     #[error("{0}")]
     Invalid(String),
-    /// The database or the blob store cannot be reached, is busy or is
-    /// full: nothing was changed, and trying again later may work.
+    /// The disk under the database or the pictures is full: nothing was
+    /// changed, and trying again once there is room will work.
+    #[error("storage full: {0}")]
+    Full(String),
+    /// The database or the blob store cannot be reached or is busy:
+    /// nothing was changed, and trying again later may work.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// Anything else the database said: damage or a bug.
@@ -68,9 +72,9 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("not found".into()),
             rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
                 ErrorCode::ConstraintViolation => StoreError::Conflict(e.to_string()),
+                ErrorCode::DiskFull => StoreError::Full(e.to_string()),
                 ErrorCode::DatabaseBusy
                 | ErrorCode::DatabaseLocked
-                | ErrorCode::DiskFull
                 | ErrorCode::CannotOpen
                 | ErrorCode::SystemIoFailure
                 | ErrorCode::ReadOnly
@@ -89,6 +93,9 @@ impl From<::postgres::Error> for StoreError {
             return StoreError::Unavailable(e.to_string());
         };
         let text = format!("{} ({})", db.message(), db.code().code());
+        if db.code().code() == "53100" {
+            return StoreError::Full(text);
+        }
         match &db.code().code()[..2] {
             // Integrity: unique (23505) is a clash, the rest bad data.
             "23" if db.code().code() == "23505" => StoreError::Conflict(text),
@@ -98,6 +105,21 @@ impl From<::postgres::Error> for StoreError {
             _ => StoreError::Internal(text),
         }
     }
+}
+
+/// Whether `e` (or what caused it) is a full disk or an exhausted quota.
+pub fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl From<r2d2::Error> for StoreError {

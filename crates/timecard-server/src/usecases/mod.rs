@@ -67,6 +67,7 @@ impl Refusal {
             Refusal::Store(StoreError::Conflict(_)) => (409, "conflict"),
             Refusal::Store(StoreError::Invalid(_)) => (422, "invalid"),
             Refusal::Store(StoreError::Unavailable(_)) => (503, "unavailable"),
+            Refusal::Store(StoreError::Full(_)) => (507, "storage_full"),
             Refusal::Store(StoreError::Internal(_)) => (500, "internal"),
         }
     }
