@@ -471,16 +471,16 @@ fn malformed_json_gets_its_status_and_the_server_keeps_serving() {
 }
 
 /// An answer read by [`request_from`].
-struct Answer {
-    status: u16,
-    retry_after: Option<u64>,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// One HTTPS request on a connection of its own from the loopback address
 /// `from` (127.0.0.0/8 holds many): clients told apart by address, as the
 /// server's per-address limits see them.
-fn request_from(
+pub(crate) fn request_from(
     from: std::net::Ipv4Addr,
     server: SocketAddr,
     cert_pem: &[u8],
@@ -616,7 +616,7 @@ fn sign_in_lockout_holds_back_the_guesser_not_the_owner() {
 
 /// `timecard-server serve` on 127.0.0.1:0 in `dir`, as its own process, so
 /// that its memory can be measured.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     http: Http,
     addr: SocketAddr,
@@ -624,7 +624,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(dir: &Path) -> ServerProcess {
+    pub(crate) fn start(dir: &Path) -> ServerProcess {
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let mut child = Command::new(common::server_exe())
             .arg("--data")
@@ -655,7 +655,7 @@ impl ServerProcess {
     }
 
     /// The process's peak resident memory so far, in MiB.
-    fn peak_mib(&self) -> u64 {
+    pub(crate) fn peak_mib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let kb: u64 = status
             .lines()
@@ -665,7 +665,7 @@ impl ServerProcess {
         kb / 1024
     }
 
-    fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         let (status, text) = self.http.post(
             "/session",
             "",
@@ -683,7 +683,12 @@ impl ServerProcess {
     /// Sends `clients` requests at once, each from an address of its own
     /// ([`client_address`]), asking /health every 20 ms meanwhile; returns
     /// the answers and the slowest /health.
-    fn storm(&self, clients: usize, head: &str, body: Arc<Vec<u8>>) -> (Vec<Answer>, Duration) {
+    pub(crate) fn storm(
+        &self,
+        clients: usize,
+        head: &str,
+        body: Arc<Vec<u8>>,
+    ) -> (Vec<Answer>, Duration) {
         let (tx, rx) = std::sync::mpsc::channel();
         let threads: Vec<_> = (0..clients)
             .map(|n| {

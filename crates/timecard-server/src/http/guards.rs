@@ -9,7 +9,11 @@ use axum::Extension;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use crate::auth;
@@ -24,6 +28,10 @@ pub struct Guards {
     pub heavy: Arc<Semaphore>,
     /// Requests that read pictures or a day of segments at once.
     pub reads: Arc<Semaphore>,
+    /// The web's heavy pages and exports (diaries, timesheets, statements,
+    /// CSV files, admin lists, pictures, report logs), each held until its
+    /// last byte is sent.
+    pub pages: Arc<Semaphore>,
     /// How long a request waits for a permit before a 503.
     pub queue_wait: std::time::Duration,
 }
@@ -33,6 +41,10 @@ pub struct Guards {
 pub const HEAVY_AT_ONCE: usize = 2;
 /// Diary and picture reads at once.
 pub const READS_AT_ONCE: usize = 8;
+/// Heavy web pages and exports at once: a year's CSV of a busy contract is
+/// tens of megabytes of work; four at a time keep the server small and
+/// `/health` quick whatever a flood of them asks.
+pub const PAGES_AT_ONCE: usize = 4;
 
 impl Default for Guards {
     fn default() -> Self {
@@ -40,6 +52,7 @@ impl Default for Guards {
             hashing: auth::Hashing::for_this_machine(),
             heavy: Arc::new(Semaphore::new(HEAVY_AT_ONCE)),
             reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
+            pages: Arc::new(Semaphore::new(PAGES_AT_ONCE)),
             queue_wait: std::time::Duration::from_secs(10),
         }
     }
@@ -75,4 +88,51 @@ pub async fn reads_gate(
     next: Next,
 ) -> Response {
     gated(&guards.reads, guards.queue_wait, request, next).await
+}
+
+/// For the web's heavy pages and exports: the permit is held until the
+/// answer's body has been sent (a streamed CSV), not only while the
+/// handler runs.
+pub async fn pages_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let wait = guards.queue_wait;
+    match tokio::time::timeout(wait, guards.pages.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => next.run(request).await.map(|body| {
+            Body::new(HoldingBody {
+                body,
+                _permit: permit,
+            })
+        }),
+        _ => ApiError::busy(wait).into_response(),
+    }
+}
+
+/// A body that holds a gate's permit until it is dropped (sent, or the
+/// client went away).
+struct HoldingBody {
+    body: Body,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for HoldingBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

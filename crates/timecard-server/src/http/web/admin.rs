@@ -3,6 +3,8 @@
 //! not exist): users, contracts, maintenance mode, problem reports.
 
 use axum::Router;
+
+use crate::http::guards::pages_gate;
 use axum::extract::{Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -11,7 +13,7 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::{PageError, Typed, layout, not_found, urlencode};
+use super::layout::{LIST_CAP, PageError, Typed, layout, more_note, not_found, urlencode};
 use super::viewer::Viewer;
 use crate::auth;
 use crate::http::middleware::maintenance_mode;
@@ -25,13 +27,29 @@ use timecard_core::domain::{Contract, ContractKind, ContractStatus};
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
-        .route("/admin/users", get(users_page).post(add_user))
+        .route(
+            "/admin/users",
+            get(users_page)
+                .layer(axum::middleware::from_fn(pages_gate))
+                .post(add_user),
+        )
         .route("/admin/users/{login}", post(change_user))
-        .route("/admin/contracts", get(contracts_page).post(add_contract))
+        .route(
+            "/admin/contracts",
+            get(contracts_page)
+                .layer(axum::middleware::from_fn(pages_gate))
+                .post(add_contract),
+        )
         .route("/admin/contracts/{id}", post(change_contract))
         .route("/admin/maintenance", post(maintenance))
-        .route("/admin/reports", get(reports_page))
-        .route("/admin/reports/{id}/logs.zip", get(report_logs))
+        .route(
+            "/admin/reports",
+            get(reports_page).layer(axum::middleware::from_fn(pages_gate)),
+        )
+        .route(
+            "/admin/reports/{id}/logs.zip",
+            get(report_logs).layer(axum::middleware::from_fn(pages_gate)),
+        )
 }
 
 /// The viewer, if an admin: checked before anything else of the request
@@ -115,7 +133,7 @@ async fn users_page(
                 th scope="col" { "Actions" }
             } }
             tbody {
-                @for u in &users {
+                @for u in users.iter().take(LIST_CAP) {
                     @let action = format!("/admin/users/{}", urlencode(&u.login));
                     tr {
                         td { (u.login) @if let Some(email) = &u.email { br; span.muted { (email) } } }
@@ -146,6 +164,7 @@ async fn users_page(
                 }
             }
         }
+        (more_note(users.len(), "users", "the command line lists them all: timecard-server user list"))
         h2 { "Add a user" }
         form.signin method="post" action="/admin/users" {
             input type="hidden" name="csrf" value=(csrf);
@@ -302,7 +321,7 @@ async fn contracts_page(
                 th scope="col" { "Terms" }
             } }
             tbody {
-                @for (stored, freelancer, client) in &rows {
+                @for (stored, freelancer, client) in rows.iter().take(LIST_CAP) {
                     @let c = &stored.contract;
                     @let action = format!("/admin/contracts/{}", urlencode(&c.id));
                     tr {
@@ -341,6 +360,7 @@ async fn contracts_page(
                 }
             }
         }
+        (more_note(rows.len(), "contracts", "the command line lists them all: timecard-server contract list"))
         h2 { "Add a contract" }
         form.signin method="post" action="/admin/contracts" {
             input type="hidden" name="csrf" value=(csrf);
@@ -516,7 +536,7 @@ async fn reports_page(
         @if reports.is_empty() { p { "No reports." } }
         table.contracts {
             tbody {
-                @for r in &reports {
+                @for r in reports.iter().take(LIST_CAP) {
                     tr {
                         td { (r.received_at.format("%-d %b %Y %H:%M UTC")) br; span.muted { (r.login) } }
                         td {
@@ -532,6 +552,7 @@ async fn reports_page(
                 }
             }
         }
+        (more_note(reports.len(), "reports (the oldest)", "the command line lists them all: timecard-server report list"))
     };
     Ok(layout("Problem reports", Some(&viewer.header()), body))
 }

@@ -3,13 +3,15 @@
 //! weeks that wait for the client's review.
 
 use axum::Router;
+
+use crate::http::guards::pages_gate;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use chrono::Duration;
 use maud::{Markup, html};
 
-use super::layout::{PageError, Typed, layout, money};
+use super::layout::{LIST_CAP, PageError, Typed, layout, money};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::views::{self, ContractLine, Names};
@@ -18,7 +20,10 @@ use timecard_core::domain::{BillingWeek, ContractStatus};
 use timecard_core::fmt::{format_hours, hms};
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/contracts", get(contracts_page))
+    Router::new().route(
+        "/contracts",
+        get(contracts_page).layer(axum::middleware::from_fn(pages_gate)),
+    )
 }
 
 async fn contracts_page(
@@ -50,7 +55,7 @@ async fn contracts_page(
                     th scope="col" { "Last activity" }
                 } }
                 tbody {
-                    @for line in &lines {
+                    @for line in lines.iter().take(LIST_CAP) {
                         (contract_row(line, &names))
                     }
                 }

@@ -3,7 +3,12 @@
 //! span, with its billable minutes (B1): the column sums to the
 //! timesheet's billable total.
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::body::{Body, Bytes};
+
+use crate::http::guards::pages_gate;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,12 +22,17 @@ use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::WeekReview;
 use crate::views::{ReviewView, SpanView};
+use chrono_tz::Tz;
 use timecard_core::domain::segment::is_plausible_day;
 use timecard_core::domain::text::{Lines, shown};
 use timecard_core::domain::{BillingWeek, ReviewMark};
+use timecard_core::protocol::DiarySegment;
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/contracts/{id}/timesheet.csv", get(timesheet_csv))
+    Router::new().route(
+        "/contracts/{id}/timesheet.csv",
+        get(timesheet_csv).layer(axum::middleware::from_fn(pages_gate)),
+    )
 }
 
 #[derive(Deserialize)]
@@ -72,47 +82,31 @@ async fn timesheet_csv(
         Ok((review, span))
     })
     .await?;
-    let mut csv = String::from(HEADER);
-    for s in &span.segments {
-        let review_state = match s.review {
-            ReviewMark::None => match review.week(BillingWeek::containing(s.start)) {
-                WeekReview::Open => "open",
-                WeekReview::InReview { .. } => "in review",
-                WeekReview::Approved { .. } => "approved",
-                WeekReview::ApprovedAutomatically { .. } => "approved automatically",
-            },
-            mark => mark.as_str(),
-        };
-        let (start, end) = (s.start.max(from), s.end.min(to));
-        let local = |t: DateTime<Utc>| {
-            t.with_timezone(&zone)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        };
-        let secs = span.secs_of(s);
-        let billable = if s.review.is_billed() { secs } else { 0 };
-        let text = |t: &str| text_cell(t);
-        let cells = [
-            text(&s.id.to_string()),
-            text(&start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            text(&end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            text(&local(start)),
-            text(&local(end)),
-            text(zone.name()),
-            minutes(secs),
-            minutes(billable),
-            text(if s.manual { "manual" } else { "tracked" }),
-            text(&shown(&s.memo, Lines::Many)),
-            if s.manual {
-                String::new()
-            } else {
-                (s.activity.level() * 10).to_string()
-            },
-            text(review_state),
-        ];
-        csv.push_str(&cells.join(","));
-        csv.push_str("\r\n");
-    }
+    // Written as it is sent, a few hundred rows at a time: a year of a
+    // busy contract is tens of megabytes of CSV, never held whole.
+    let sheet = Arc::new(Sheet {
+        review,
+        span,
+        zone,
+        from,
+        to,
+    });
+    let chunks = (0..sheet.span.segments.len().div_ceil(ROWS_PER_CHUNK)).map(move |n| {
+        let mut text = String::new();
+        if n == 0 {
+            text.push_str(HEADER);
+        }
+        let rows = n * ROWS_PER_CHUNK..((n + 1) * ROWS_PER_CHUNK).min(sheet.span.segments.len());
+        for s in &sheet.span.segments[rows] {
+            sheet.write_row(&mut text, s);
+        }
+        Ok::<_, std::convert::Infallible>(Bytes::from(text))
+    });
+    let body = if chunks.len() == 0 {
+        Body::from(HEADER)
+    } else {
+        Body::from_stream(futures_util::stream::iter(chunks))
+    };
     let name = format!(
         "timesheet-{}-{}.csv",
         stored
@@ -130,9 +124,65 @@ async fn timesheet_csv(
             ),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
-        csv,
+        body,
     )
         .into_response())
+}
+
+/// Rows written per piece of the answer.
+const ROWS_PER_CHUNK: usize = 256;
+
+/// What the CSV is written from.
+struct Sheet {
+    review: ReviewView,
+    span: SpanView,
+    zone: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl Sheet {
+    /// One segment's row, clipped to the span.
+    fn write_row(&self, csv: &mut String, s: &DiarySegment) {
+        let review_state = match s.review {
+            ReviewMark::None => match self.review.week(BillingWeek::containing(s.start)) {
+                WeekReview::Open => "open",
+                WeekReview::InReview { .. } => "in review",
+                WeekReview::Approved { .. } => "approved",
+                WeekReview::ApprovedAutomatically { .. } => "approved automatically",
+            },
+            mark => mark.as_str(),
+        };
+        let (start, end) = (s.start.max(self.from), s.end.min(self.to));
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&self.zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let secs = self.span.secs_of(s);
+        let billable = if s.review.is_billed() { secs } else { 0 };
+        let text = |t: &str| text_cell(t);
+        let cells = [
+            text(&s.id.to_string()),
+            text(&start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            text(&end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            text(&local(start)),
+            text(&local(end)),
+            text(self.zone.name()),
+            minutes(secs),
+            minutes(billable),
+            text(if s.manual { "manual" } else { "tracked" }),
+            text(&shown(&s.memo, Lines::Many)),
+            if s.manual {
+                String::new()
+            } else {
+                (s.activity.level() * 10).to_string()
+            },
+            text(review_state),
+        ];
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
 }
 
 /// Seconds as minutes with two decimals.

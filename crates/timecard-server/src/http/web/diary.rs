@@ -4,6 +4,8 @@
 //! the day's totals (B1), and time added by hand (R8).
 
 use axum::Router;
+
+use crate::http::guards::pages_gate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -28,15 +30,18 @@ use timecard_core::protocol::DiarySegment;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/contracts/{id}/diary", get(diary_page))
+        .route(
+            "/contracts/{id}/diary",
+            get(diary_page).layer(axum::middleware::from_fn(pages_gate)),
+        )
         .route("/contracts/{id}/manual", post(add_manual))
         .route(
             "/contracts/{id}/segments/{segment}/screenshot",
-            get(screenshot),
+            get(screenshot).layer(axum::middleware::from_fn(pages_gate)),
         )
         .route(
             "/contracts/{id}/segments/{segment}/thumbnail",
-            get(thumbnail),
+            get(thumbnail).layer(axum::middleware::from_fn(pages_gate)),
         )
 }
 
@@ -44,7 +49,14 @@ pub fn routes() -> Router<Shared> {
 struct DiaryQuery {
     date: Option<NaiveDate>,
     tz: Option<String>,
+    /// Segments of the day before this page's first (pages of
+    /// [`ENTRIES_PER_PAGE`]).
+    skip: Option<usize>,
 }
+
+/// The most segments one diary page shows; a day with more (thousands of
+/// short segments) is shown in pages, each reachable from the others.
+pub const ENTRIES_PER_PAGE: usize = 300;
 
 /// Where a review form sends the browser back to: the diary's day and zone.
 pub struct Back {
@@ -105,6 +117,23 @@ async fn diary_page(
     let csrf = viewer.csrf();
     let cell = cell_secs(view.segment_secs);
     let rows = view.rows();
+    let count = view.segments.len();
+    let skip = query.skip.unwrap_or(0).min(count.saturating_sub(1));
+    let shown = skip..(skip + ENTRIES_PER_PAGE).min(count);
+    let page_link = |skip: usize| format!("{}&skip={skip}", diary_link(&c.id, Some(date), zone));
+    let pages = html! {
+        @if count > ENTRIES_PER_PAGE {
+            nav.pages aria-label="Pages of this day" {
+                span { "Segments " (shown.start + 1) "–" (shown.end) " of " (count) }
+                @if shown.start > 0 {
+                    " " a href=(page_link(shown.start.saturating_sub(ENTRIES_PER_PAGE))) { "← Earlier segments" }
+                }
+                @if shown.end < count {
+                    " " a href=(page_link(shown.end)) { "Later segments →" }
+                }
+            }
+        }
+    };
     let body = html! {
         h1 { (Typed(&c.title)) }
         p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
@@ -137,7 +166,8 @@ async fn diary_page(
                 }
             }
         }
-        @for row in rows.iter().filter(|r| r.cells.iter().any(|c| !c.is_empty())) {
+        (pages)
+        @for row in rows.iter().filter(|r| r.cells.iter().flatten().any(|i| shown.contains(i))) {
             section.hour {
                 h2 { (row.start.with_timezone(&zone).format("%H:%M")) }
                 div class={ "cells per-" (row.cells.len()) } {
@@ -145,11 +175,11 @@ async fn diary_page(
                         div.heading { (row.cell_span(k, cell).0.with_timezone(&zone).format(":%M")) }
                     }
                     @for (k, items) in row.cells.iter().enumerate() {
-                        @if items.is_empty() {
+                        @if !items.iter().any(|i| shown.contains(i)) {
                             div.cell.empty {}
                         } @else {
                             div.cell aria-label={ "From " (row.cell_span(k, cell).0.with_timezone(&zone).format("%H:%M")) } {
-                                @for &i in items {
+                                @for &i in items.iter().filter(|i| shown.contains(i)) {
                                     (entry(&base, &view.segments[i], zone, &review, &back, &csrf))
                                 }
                             }
@@ -158,6 +188,7 @@ async fn diary_page(
                 }
             }
         }
+        (pages)
     };
     Ok(layout(
         &format!("{} — Work Diary", c.title),

@@ -165,6 +165,19 @@ async fn zone_script() -> impl IntoResponse {
     )
 }
 
+/// The most rows a list on one page shows (users, contracts, reports,
+/// review events); the rest are counted in a note below it.
+pub const LIST_CAP: usize = 500;
+
+/// "1,234 more … not shown" under a list cut at [`LIST_CAP`], or nothing.
+pub fn more_note(total: usize, what: &str, where_else: &str) -> maud::Markup {
+    maud::html! {
+        @if total > LIST_CAP {
+            p.muted.more { (total - LIST_CAP) " more " (what) " are not shown here; " (where_else) "." }
+        }
+    }
+}
+
 /// Typed text on a page (a memo, a title, a reason): escaped as all text
 /// is, and what the rule for typed text forbids (X5) — which older
 /// versions let in — shown as U+FFFD instead of reordering the page.

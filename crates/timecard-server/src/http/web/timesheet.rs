@@ -4,6 +4,8 @@
 //! stands (R7) and its log; the statement is the same week for printing.
 
 use axum::Router;
+
+use crate::http::guards::pages_gate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
@@ -12,7 +14,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{PageError, Typed, layout, money, urlencode};
+use super::layout::{LIST_CAP, PageError, Typed, layout, money, more_note, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::{ReviewAction, WeekReview};
@@ -23,8 +25,14 @@ use timecard_core::fmt::hms;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/contracts/{id}/timesheet", get(timesheet_page))
-        .route("/contracts/{id}/statement", get(statement_page))
+        .route(
+            "/contracts/{id}/timesheet",
+            get(timesheet_page).layer(axum::middleware::from_fn(pages_gate)),
+        )
+        .route(
+            "/contracts/{id}/statement",
+            get(statement_page).layer(axum::middleware::from_fn(pages_gate)),
+        )
 }
 
 #[derive(Deserialize)]
@@ -175,7 +183,7 @@ async fn timesheet_page(
         @if !log.is_empty() {
             h2 { "Review log" }
             ul.log {
-                @for e in &log {
+                @for e in log.iter().take(LIST_CAP) {
                     li {
                         (e.at.format("%a %-d %b %H:%M UTC")) " · " (names.of(e.by_user_id)) " · "
                         (match e.action {
@@ -189,6 +197,7 @@ async fn timesheet_page(
                     }
                 }
             }
+            (more_note(log.len(), "review events", "the CSV and the diary show each segment"))
         }
         @if let (Some(rate), Some(amount)) = (&span.contract.terms.rate, span.amount_cents) {
             p.total { "Amount: " strong { (money(amount, &rate.currency)) }
