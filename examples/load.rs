@@ -14,7 +14,12 @@
 //! - `upload`: three parallel 64 MiB batches of empty entries
 //!   (`{segments: array32 of 0xa0}`) from a signed-in user;
 //! - `diary`: 200 parallel `/diary` requests on a day holding a 10 MB memo
-//!   (both: under 500 MB, `/health` under 200 ms).
+//!   (both: under 500 MB, `/health` under 200 ms);
+//! - `csv`: 300 year-long CSV exports, 150 at a time, of a contract with
+//!   4,664 segments whose memos are 2,000 characters (a 37 MB file each);
+//! - `pages`: 300 web diary and timesheet pages, 150 at a time, of that
+//!   contract's busiest day and week (both: under 300 MB, `/health` under
+//!   200 ms).
 //!
 //! It prints one line per phase and exits 1 when a budget is missed. Every
 //! request has a timeout and every phase a deadline; the server is killed
@@ -45,6 +50,11 @@ const DIARY_CLIENTS: usize = 200;
 const MEMO_BYTES: usize = 10 * 1024 * 1024;
 /// The day that holds the big memo.
 const DIARY_DAY: &str = "2026-01-05";
+/// The busy contract's year: segments, their memos, the web floods.
+const YEAR_SEGMENTS: usize = 4_664;
+const YEAR_MEMO_CHARS: usize = 2_000;
+const WEB_REQUESTS: usize = 300;
+const WEB_CLIENTS: usize = 150;
 /// No phase runs longer than this; requests give up after `REQUEST_TIMEOUT`.
 const PHASE_DEADLINE: Duration = Duration::from_secs(180);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -101,6 +111,39 @@ fn main() -> ExitCode {
     );
     ok &= phase(
         &server,
+        "csv",
+        Budget {
+            rss_mb: 300,
+            health_ms: 200,
+        },
+        || {
+            web_storm(
+                &server,
+                &token,
+                &["/contracts/load-hourly/timesheet.csv?from=2026-01-01&to=2026-12-31"],
+            )
+        },
+    );
+    ok &= phase(
+        &server,
+        "pages",
+        Budget {
+            rss_mb: 300,
+            health_ms: 200,
+        },
+        || {
+            web_storm(
+                &server,
+                &token,
+                &[
+                    "/contracts/load-hourly/diary?date=2026-01-06&tz=UTC",
+                    "/contracts/load-hourly/timesheet?week=2026-01-05",
+                ],
+            )
+        },
+    );
+    ok &= phase(
+        &server,
         "diary",
         Budget {
             rss_mb: 500,
@@ -150,6 +193,40 @@ fn seed(dir: &Path) {
     store
         .add_contract(LOGIN, &contract, Utc::now())
         .expect("add the contract");
+    // A year of a busy contract, each week's time uploaded in that week.
+    let first = format!("{DIARY_DAY}T08:00:00Z")
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap();
+    let segments: Vec<timecard_core::domain::Segment> = (0..YEAR_SEGMENTS)
+        .map(|k| {
+            let start = first + chrono::Duration::minutes(100 * k as i64);
+            timecard_core::domain::Segment {
+                id: timecard_core::domain::SegmentId::random(),
+                contract_id: "load-hourly".into(),
+                device_id: "load-device".into(),
+                start,
+                end: start + chrono::Duration::minutes(10),
+                memo: "m".repeat(YEAR_MEMO_CHARS),
+                activity: timecard_core::domain::Activity(0b1111),
+                screenshot: None,
+                capture_note: None,
+            }
+        })
+        .collect();
+    let user = store.find_user(LOGIN).expect("the user").expect("the user");
+    let config = timecard_core::protocol::ServerConfig {
+        segment_secs: 600,
+        lock_grace_secs: 0,
+    };
+    for week in segments.chunk_by(|a, b| {
+        timecard_core::domain::BillingWeek::containing(a.start)
+            == timecard_core::domain::BillingWeek::containing(b.start)
+    }) {
+        let now = week.last().expect("a segment").end + chrono::Duration::minutes(1);
+        store
+            .ingest(user.id, week, now, config)
+            .expect("store a week of segments");
+    }
     drop(store);
     let db = rusqlite::Connection::open(dir.join(server::DB_FILE)).expect("open the database");
     let start = format!("{DIARY_DAY}T09:00:00Z")
@@ -406,10 +483,20 @@ fn request_from(from: Ipv4Addr, server: &Server, head: &str, body: &[u8]) -> u16
         .into_bytes();
         request.extend_from_slice(body);
         tls.write_all(&request)?;
-        let mut answer = Vec::new();
-        // The server may close without a TLS close_notify: what came is enough.
-        let _ = tls.read_to_end(&mut answer);
-        let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+        // Only the status line is kept; the rest (a 37 MB CSV) is read and
+        // dropped. The server may close without a TLS close_notify: what
+        // came is enough.
+        let mut first = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n) = tls.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            if first.len() < 64 {
+                first.extend_from_slice(&buffer[..n.min(64 - first.len())]);
+            }
+        }
+        let head = String::from_utf8_lossy(&first).into_owned();
         Ok(head
             .split_whitespace()
             .nth(1)
@@ -484,6 +571,22 @@ fn diary_storm(server: &Arc<Server>, token: &str) -> Tally {
     );
     in_parallel(DIARY_CLIENTS, move |n, tally| {
         tally.add(request_from(client_address(n), &server, &head, &[]));
+    })
+}
+
+/// `WEB_REQUESTS` signed-in page requests, `WEB_CLIENTS` at a time, each
+/// client from an address of its own, going round `paths`.
+fn web_storm(server: &Arc<Server>, token: &str, paths: &[&str]) -> Tally {
+    let server = server.clone();
+    let heads: Vec<String> = paths
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nCookie: __Host-timecard={token}"))
+        .collect();
+    in_parallel(WEB_CLIENTS, move |n, tally| {
+        for k in 0..WEB_REQUESTS / WEB_CLIENTS {
+            let head = &heads[(n + k) % heads.len()];
+            tally.add(request_from(client_address(n), &server, head, &[]));
+        }
     })
 }
 

@@ -576,3 +576,47 @@ fn a_crowded_day_is_shown_in_pages_that_reach_every_segment() {
             .contains("Segments 1–300 of 700")
     );
 }
+
+// Finding 3: one guess from each of 60 addresses no longer means 60
+// guesses: past the account's budget every address waits, a fresh one
+// too; the owner's app and browser, which signed in before, bring their
+// device tickets and get in. Before: 60 addresses got 62 guesses checked.
+#[test]
+fn guesses_from_many_addresses_stop_at_the_accounts_budget_but_not_its_devices() {
+    let (server, _) = dashboard();
+    let (addr, pem) = (server.server.addr, server.server.cert_pem.clone());
+    // The owner's app and browser signed in last week.
+    let app = tempfile::tempdir().unwrap();
+    common::cli::login(app.path(), &server);
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("ann").status, 303);
+    let checked = (0..60)
+        .map(|n| {
+            let from = crate::hostile::client_address(n).to_string();
+            crate::hostile::sign_in_from(&from, addr, &pem, "ann", "guess").0
+        })
+        .filter(|&status| status == 401)
+        .count();
+    assert!(
+        checked <= timecard_server::auth::ACCOUNT_BUDGET as usize,
+        "{checked} guesses checked from 60 addresses"
+    );
+    // Without a ticket, even the right password from a clean address waits.
+    let (status, retry_after) =
+        crate::hostile::sign_in_from("127.0.3.1", addr, &pem, "ann", common::server::PASSWORD);
+    assert_eq!(status, 429);
+    assert!(retry_after.is_some());
+    // The owner's app, with its ticket.
+    let out = common::cli::sign_in(
+        app.path(),
+        &server.url(),
+        &app.path().join("server.pem"),
+        "ann",
+        common::server::PASSWORD,
+        &[],
+    );
+    assert!(out.status.success(), "{}", common::cli::text(&out));
+    // The owner's browser, with its ticket; a new browser waits.
+    assert_eq!(browser.sign_in("ann").status, 303);
+    assert_eq!(Browser::new(&server).sign_in("ann").status, 429);
+}

@@ -549,12 +549,12 @@ pub(crate) fn request_from(
 }
 
 /// The `n`th of many client addresses: 127.0.1.1, 127.0.1.2 …
-fn client_address(n: usize) -> std::net::Ipv4Addr {
+pub(crate) fn client_address(n: usize) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::new(127, 0, 1 + (n / 250) as u8, 1 + (n % 250) as u8)
 }
 
 /// Status and `Retry-After` of a sign-in from the loopback address `from`.
-fn sign_in_from(
+pub(crate) fn sign_in_from(
     from: &str,
     server: SocketAddr,
     cert_pem: &[u8],

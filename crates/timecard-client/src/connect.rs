@@ -47,6 +47,25 @@ impl SavedSession {
     }
 }
 
+/// The ticket a server gave this device at its last sign-in (Y6), for
+/// the next one.
+#[derive(Serialize, Deserialize)]
+struct DeviceTicket {
+    server: String,
+    ticket: String,
+}
+
+impl DeviceTicket {
+    fn load(path: &Path) -> Option<DeviceTicket> {
+        serde_json::from_slice(&read_regular(path, 4096).ok()?).ok()
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(io::Error::other)?;
+        write_private(path, &json)
+    }
+}
+
 /// Keeps a successful sign-in to `address`: the pinned certificate (if one
 /// was given), the server in the settings and the session. What another
 /// server said before (its contract list and rules) is forgotten.
@@ -170,9 +189,21 @@ pub fn sign_in(
         };
     let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
         .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    let ticket = DeviceTicket::load(&data.device_ticket_file())
+        .filter(|t| t.server == address.as_str())
+        .map(|t| t.ticket);
     let session = client
-        .sign_in(login.trim(), &password)
+        .sign_in_as_device(login.trim(), &password, ticket)
         .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    if let Some(ticket) = &session.device_ticket {
+        let kept = DeviceTicket {
+            server: address.as_str().to_owned(),
+            ticket: ticket.clone(),
+        };
+        if let Err(e) = kept.save(&data.device_ticket_file()) {
+            log::warn!("cannot keep this device's sign-in ticket: {e}");
+        }
+    }
     let login = session.login.clone();
     keep_sign_in(data, settings, &address, pinned.as_deref(), session)
         .map_err(SignInError::Keep)?;

@@ -47,6 +47,11 @@ pub struct SignIn {
     /// Username or e-mail.
     pub login: String,
     pub password: String,
+    /// The device ticket this device got at its last sign-in to this
+    /// account (Y6): while the account is under attack from elsewhere, it
+    /// lets its owner in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_ticket: Option<String>,
 }
 
 /// The answer to a sign-in.
@@ -55,6 +60,9 @@ pub struct SessionInfo {
     pub token: String,
     pub login: String,
     pub expires_at: DateTime<Utc>,
+    /// A device ticket for the next sign-in of this device (Y6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_ticket: Option<String>,
 }
 
 /// One contract with this week's totals, as `GET /contracts` returns it.

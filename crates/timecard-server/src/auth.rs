@@ -166,6 +166,13 @@ pub const FREE_FAILURES: u32 = 3;
 pub const FIRST_DELAY: Duration = Duration::from_secs(1);
 /// The longest wait, however many failures.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Failed sign-ins on one account, from all addresses together, before
+/// every attempt on it waits — from an address that has not failed too —
+/// unless it brings a device ticket (issue 23, item 3): one guess per new
+/// address no longer scales with the attacker's address count.
+pub const ACCOUNT_BUDGET: u32 = 10;
+/// How long a device ticket lets its device past an account's budget.
+pub const TICKET_DAYS: i64 = 365;
 /// Failures are forgotten this long after the last one.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Accounts and addresses followed at most, together; beyond it the oldest
@@ -231,6 +238,60 @@ fn wait(f: &Failures, now: DateTime<Utc>) -> Duration {
     delay_after(f.count).saturating_sub(since)
 }
 
+/// A device ticket for `user` issued at `now` (OWASP's "device cookie"):
+/// `v1.USER.ISSUED.MAC`, the MAC an HMAC-SHA256 keyed with the user's
+/// stored password hash — nothing to store, every replica can check it,
+/// and a new password ends every ticket.
+pub fn device_ticket(user_id: i64, password_hash: &str, now: DateTime<Utc>) -> String {
+    use hmac::Mac;
+    let issued = now.timestamp();
+    format!(
+        "v1.{user_id}.{issued}.{}",
+        hex::encode(
+            ticket_mac(user_id, password_hash, issued)
+                .finalize()
+                .into_bytes()
+        )
+    )
+}
+
+/// The failure key of `ticket` if it is a ticket of `user_id` (with this
+/// `password_hash`) issued within [`TICKET_DAYS`] of `now`.
+pub fn valid_ticket(
+    ticket: &str,
+    user_id: i64,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    use hmac::Mac;
+    let mut parts = ticket.splitn(4, '.');
+    let (Some("v1"), Some(user), Some(issued), Some(mac)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let issued: i64 = issued.parse().ok()?;
+    let age = now.timestamp().checked_sub(issued)?;
+    if user.parse::<i64>().ok()? != user_id || !(0..TICKET_DAYS * 86_400).contains(&age) {
+        return None;
+    }
+    let mac = hex::decode(mac).ok()?;
+    ticket_mac(user_id, password_hash, issued)
+        .verify_slice(&mac)
+        .ok()
+        .map(|()| format!("ticket:{user_id}:{issued}"))
+}
+
+fn ticket_mac(user_id: i64, password_hash: &str, issued: i64) -> hmac::Hmac<Sha256> {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(password_hash.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"timecard device ticket v1");
+    mac.update(&user_id.to_be_bytes());
+    mac.update(&issued.to_be_bytes());
+    mac
+}
+
 /// Why a sign-in must wait, and how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delay {
@@ -246,9 +307,13 @@ pub struct Delay {
 /// - an address that keeps failing waits longer and longer, whatever
 ///   accounts it tries (random logins included);
 /// - an account that keeps failing makes the addresses that have been
-///   failing wait, but not one that has not failed: its owner, signing in
-///   from an address with no failures, is not locked out by someone
-///   guessing elsewhere.
+///   failing wait; past [`ACCOUNT_BUDGET`] failures from all addresses
+///   together, every address waits, so guesses do not grow with the
+///   attacker's address count;
+/// - a device that signed in to the account before brings its device
+///   ticket ([`device_ticket`]) and is not held back by the account's
+///   count: its owner is not locked out by someone guessing elsewhere. A
+///   ticket with [`FREE_FAILURES`] failures of its own no longer counts.
 ///
 /// The counts live in the store, so every replica of a server sees the
 /// same ones.
@@ -256,19 +321,26 @@ pub struct SignInLimiter<'a>(pub &'a dyn Store);
 
 impl SignInLimiter<'_> {
     /// `Some` while an attempt on `account` from `ip` has to wait.
+    /// `ticket`: the failure key of a valid device ticket of the account
+    /// ([`valid_ticket`]), if the attempt brings one.
     pub fn delay(
         &self,
         account: &AccountKey,
         ip: IpAddr,
+        ticket: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Delay>, StoreError> {
         let (address_key, account_key) = (address_key(ip).to_key(), account.to_key());
-        let found = self
-            .0
-            .sign_in_failures(&[&address_key, &account_key], forget_before(now))?;
+        let ticket_key = ticket.unwrap_or("ticket:none");
+        let found = self.0.sign_in_failures(
+            &[&address_key, &account_key, ticket_key],
+            forget_before(now),
+        )?;
         let address_wait = found[0].map_or(Duration::ZERO, |f| wait(&f, now));
+        let trusted_device = ticket.is_some() && found[2].is_none_or(|f| f.count < FREE_FAILURES);
         let account_wait = match (found[0], found[1]) {
             (Some(_), Some(f)) => wait(&f, now),
+            (None, Some(f)) if f.count >= ACCOUNT_BUDGET && !trusted_device => wait(&f, now),
             _ => Duration::ZERO,
         };
         Ok(held_back(address_wait, account_wait))
@@ -279,15 +351,15 @@ impl SignInLimiter<'_> {
         &self,
         account: &AccountKey,
         ip: IpAddr,
+        ticket: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Delay>, StoreError> {
         let (address_key, account_key) = (address_key(ip).to_key(), account.to_key());
-        let counts = self.0.add_sign_in_failure(
-            &[&address_key, &account_key],
-            now,
-            forget_before(now),
-            MAX_TRACKED,
-        )?;
+        let mut keys = vec![address_key.as_str(), account_key.as_str()];
+        keys.extend(ticket);
+        let counts = self
+            .0
+            .add_sign_in_failure(&keys, now, forget_before(now), MAX_TRACKED)?;
         Ok(held_back(
             delay_after(counts[0].count),
             delay_after(counts[1].count),
@@ -376,35 +448,51 @@ mod tests {
         let mut last = None;
         for _ in 0..FREE_FAILURES + 4 {
             // The guesser waits out each delay, then fails again.
-            if let Some(delay) = limiter.delay(&ann, attacker, now).unwrap() {
+            if let Some(delay) = limiter.delay(&ann, attacker, None, now).unwrap() {
                 now += delay.wait;
             }
-            assert!(limiter.delay(&ann, attacker, now).unwrap().is_none());
-            last = limiter.failed(&ann, attacker, now).unwrap();
+            assert!(limiter.delay(&ann, attacker, None, now).unwrap().is_none());
+            last = limiter.failed(&ann, attacker, None, now).unwrap();
         }
         let started = last.expect("a delay started");
         assert_eq!(started.wait, FIRST_DELAY * 16);
-        assert_eq!(limiter.delay(&ann, attacker, now).unwrap(), Some(started));
+        assert_eq!(
+            limiter.delay(&ann, attacker, None, now).unwrap(),
+            Some(started)
+        );
         // The owner, from elsewhere, is not delayed.
-        assert_eq!(limiter.delay(&ann, owner, now).unwrap(), None);
+        assert_eq!(limiter.delay(&ann, owner, None, now).unwrap(), None);
         // Another address that has failed (on another account) is held
         // back on this account too: guesses spread over addresses gain
         // one try each, not five.
         let other = ip("192.0.2.1");
-        limiter.failed(&AccountKey::User(2), other, now).unwrap();
-        assert!(limiter.delay(&ann, other, now).unwrap().unwrap().account);
+        limiter
+            .failed(&AccountKey::User(2), other, None, now)
+            .unwrap();
+        assert!(
+            limiter
+                .delay(&ann, other, None, now)
+                .unwrap()
+                .unwrap()
+                .account
+        );
         // The delay runs out: not a 15-minute lock.
         assert!(
             limiter
-                .delay(&ann, attacker, now + started.wait)
+                .delay(&ann, attacker, None, now + started.wait)
                 .unwrap()
                 .is_none()
         );
         // Everything is forgotten after the window.
         let later = now + WINDOW + Duration::from_secs(1);
-        assert!(limiter.delay(&ann, attacker, later).unwrap().is_none());
+        assert!(
+            limiter
+                .delay(&ann, attacker, None, later)
+                .unwrap()
+                .is_none()
+        );
         limiter
-            .failed(&AccountKey::User(3), ip("192.0.2.2"), later)
+            .failed(&AccountKey::User(3), ip("192.0.2.2"), None, later)
             .unwrap();
         assert_eq!(
             store
@@ -412,6 +500,59 @@ mod tests {
                 .unwrap(),
             vec![None, None],
             "old counts are deleted"
+        );
+    }
+
+    // Issue 23, item 3: one guess from each of many addresses stops at the
+    // account's budget — every address waits then, a fresh one too — but
+    // a device that signed in before brings its ticket and gets in; a
+    // ticket that fails itself stops counting; a new password ends it.
+    #[test]
+    fn an_account_guessed_from_many_addresses_waits_except_for_its_devices() {
+        let (_dir, store) = store();
+        let limiter = SignInLimiter(&store);
+        let ann = AccountKey::User(1);
+        let now = t0();
+        let phc = hash_password("right");
+        let ticket = device_ticket(1, &phc, now - chrono::Duration::days(30));
+        let key = valid_ticket(&ticket, 1, &phc, now).expect("a valid ticket");
+        let mut guesses = 0;
+        for n in 0..60u8 {
+            let from = IpAddr::from([10, 0, 0, n]);
+            if limiter.delay(&ann, from, None, now).unwrap().is_none() {
+                guesses += 1;
+                limiter.failed(&ann, from, None, now).unwrap();
+            }
+        }
+        assert_eq!(guesses, ACCOUNT_BUDGET, "guesses from 60 addresses");
+        let fresh = ip("198.51.100.7");
+        assert!(
+            limiter
+                .delay(&ann, fresh, None, now)
+                .unwrap()
+                .unwrap()
+                .account
+        );
+        // The owner's device, from a clean address, with its ticket.
+        assert_eq!(limiter.delay(&ann, fresh, Some(&key), now).unwrap(), None);
+        // A ticket is the account's and its password's only, and not old.
+        assert!(valid_ticket(&ticket, 2, &phc, now).is_none());
+        assert!(valid_ticket(&ticket, 1, &hash_password("new"), now).is_none());
+        assert!(
+            valid_ticket(&ticket, 1, &phc, now + chrono::Duration::days(TICKET_DAYS)).is_none()
+        );
+        assert!(valid_ticket(&ticket.replace("v1.1.", "v1.2."), 2, &phc, now).is_none());
+        assert!(valid_ticket("v1.1.0.00", 1, &phc, now).is_none());
+        // A stolen ticket guessing from elsewhere stops counting.
+        for n in 0..FREE_FAILURES {
+            let from = IpAddr::from([10, 1, 0, n as u8]);
+            limiter.failed(&ann, from, Some(&key), now).unwrap();
+        }
+        assert!(
+            limiter
+                .delay(&ann, ip("198.51.100.8"), Some(&key), now)
+                .unwrap()
+                .is_some()
         );
     }
 
@@ -423,28 +564,28 @@ mod tests {
         let from = ip("2001:db8::1");
         for i in 0..FREE_FAILURES {
             let who = AccountKey::unknown(&format!("random-{i}"));
-            assert!(limiter.delay(&who, from, t0()).unwrap().is_none());
-            limiter.failed(&who, from, t0()).unwrap();
+            assert!(limiter.delay(&who, from, None, t0()).unwrap().is_none());
+            limiter.failed(&who, from, None, t0()).unwrap();
         }
         let fresh = AccountKey::unknown("never-tried");
-        let delay = limiter.delay(&fresh, from, t0()).unwrap().unwrap();
+        let delay = limiter.delay(&fresh, from, None, t0()).unwrap().unwrap();
         assert!(!delay.account);
         // The same /64 is the same address; another network is not.
         assert!(
             limiter
-                .delay(&fresh, ip("2001:db8::ffff"), t0())
+                .delay(&fresh, ip("2001:db8::ffff"), None, t0())
                 .unwrap()
                 .is_some()
         );
         assert!(
             limiter
-                .delay(&fresh, ip("2001:db8:1::1"), t0())
+                .delay(&fresh, ip("2001:db8:1::1"), None, t0())
                 .unwrap()
                 .is_none()
         );
         // Success on an account clears that account, not the address.
         limiter.succeeded(&fresh).unwrap();
-        assert!(limiter.delay(&fresh, from, t0()).unwrap().is_some());
+        assert!(limiter.delay(&fresh, from, None, t0()).unwrap().is_some());
     }
 
     #[test]

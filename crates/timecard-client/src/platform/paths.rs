@@ -86,6 +86,12 @@ impl DataDir {
         self.root.join("session.json")
     }
 
+    /// This device's ticket from its last sign-in (owner-only), kept after
+    /// signing out.
+    pub fn device_ticket_file(&self) -> PathBuf {
+        self.root.join("device-ticket.json")
+    }
+
     /// Problem reports waiting to be sent (D3).
     pub fn reports_dir(&self) -> PathBuf {
         self.root.join("reports")

@@ -235,9 +235,22 @@ impl ApiClient {
 
     /// Signs in and keeps the token for later calls.
     pub fn sign_in(&self, login: &str, password: &str) -> Result<SessionInfo, SyncError> {
+        self.sign_in_as_device(login, password, None)
+    }
+
+    /// Signs in bringing this device's ticket from its last sign-in, if
+    /// any: while someone guesses at the account from elsewhere, the
+    /// server still lets this device in.
+    pub fn sign_in_as_device(
+        &self,
+        login: &str,
+        password: &str,
+        device_ticket: Option<String>,
+    ) -> Result<SessionInfo, SyncError> {
         let body = SignIn {
             login: login.to_owned(),
             password: password.to_owned(),
+            device_ticket,
         };
         let r = self
             .check(self.agent.post(self.url("/session")).send_json(&body))

@@ -151,6 +151,7 @@ async fn sign_in(
         ip,
         &request.login,
         request.password,
+        request.device_ticket.as_deref(),
         state.clock.now(),
     )
     .await?;
@@ -158,6 +159,7 @@ async fn sign_in(
         token: opened.token,
         login: opened.user.login,
         expires_at: opened.expires_at,
+        device_ticket: Some(opened.device_ticket),
     }))
 }
 

@@ -42,9 +42,10 @@ pub const HEAVY_AT_ONCE: usize = 2;
 /// Diary and picture reads at once.
 pub const READS_AT_ONCE: usize = 8;
 /// Heavy web pages and exports at once: a year's CSV of a busy contract is
-/// tens of megabytes of work; four at a time keep the server small and
-/// `/health` quick whatever a flood of them asks.
-pub const PAGES_AT_ONCE: usize = 4;
+/// tens of megabytes to write and encrypt; two at a time keep the server
+/// small and `/health` quick whatever a flood of them asks (four let
+/// `/health` reach 190 ms on two cores).
+pub const PAGES_AT_ONCE: usize = 2;
 
 impl Default for Guards {
     fn default() -> Self {

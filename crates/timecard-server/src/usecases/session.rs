@@ -19,18 +19,22 @@ pub struct Opened {
     /// The token, given to the client once; only its hash is stored.
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    /// A device ticket for this device's next sign-in ([`auth::device_ticket`]).
+    pub device_ticket: String,
 }
 
 /// Signs `login` in from `ip`: the limits on failed attempts per account
 /// and per address, the password check (waiting its turn for the hasher),
 /// a disabled account refused. On success, a new session of
-/// [`SESSION_DAYS`] from `now`.
+/// [`SESSION_DAYS`] from `now`. `ticket`: the device ticket the device
+/// brings, if any.
 pub async fn sign_in(
     store: &Arc<dyn Store>,
     hashing: &Hashing,
     ip: IpAddr,
     login: &str,
     password: String,
+    ticket: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Opened, Refusal> {
     let login = login.trim().to_owned();
@@ -41,9 +45,12 @@ pub async fn sign_in(
         || auth::AccountKey::unknown(&login),
         |u| auth::AccountKey::User(u.id),
     );
-    let key = account.clone();
+    let ticket = user
+        .as_ref()
+        .and_then(|u| auth::valid_ticket(ticket?, u.id, &u.password_hash, chrono::Utc::now()));
+    let (key, held_ticket) = (account.clone(), ticket.clone());
     let delay = store::blocking(store, move |s| {
-        SignInLimiter(s).delay(&key, ip, chrono::Utc::now())
+        SignInLimiter(s).delay(&key, ip, held_ticket.as_deref(), chrono::Utc::now())
     })
     .await?;
     if let Some(delay) = delay {
@@ -62,7 +69,7 @@ pub async fn sign_in(
             // The name as typed, cut short for the log (it can be 60 kB).
             let login: String = login.chars().take(64).collect();
             let started = store::blocking(store, move |s| {
-                SignInLimiter(s).failed(&account, ip, chrono::Utc::now())
+                SignInLimiter(s).failed(&account, ip, ticket.as_deref(), chrono::Utc::now())
             })
             .await?;
             match started {
@@ -80,7 +87,12 @@ pub async fn sign_in(
             return Err(Refusal::WrongPassword);
         }
     };
-    store::blocking(store, move |s| SignInLimiter(s).succeeded(&account)).await?;
+    // A device that came in on its ticket leaves the account's count as it
+    // is: whoever is guessing elsewhere gets no fresh budget from the
+    // owner's sign-in.
+    if ticket.is_none() {
+        store::blocking(store, move |s| SignInLimiter(s).succeeded(&account)).await?;
+    }
     if user.disabled {
         log::warn!(
             "server: sign-in refused for {} from {ip}: the account is disabled",
@@ -94,10 +106,12 @@ pub async fn sign_in(
     let expires_at = now + Duration::days(SESSION_DAYS);
     let user_id = user.id;
     store::blocking(store, move |s| s.add_token(user_id, &hash, expires_at)).await?;
+    let device_ticket = auth::device_ticket(user.id, &user.password_hash, now);
     Ok(Opened {
         user,
         token,
         expires_at,
+        device_ticket,
     })
 }
 

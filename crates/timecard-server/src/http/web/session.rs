@@ -12,7 +12,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::layout::{PageError, layout};
-use super::viewer::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, csrf_for, same};
+use super::viewer::{
+    DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, csrf_for, same,
+};
 use crate::auth;
 use crate::http::error::ApiError;
 use crate::http::guards::Guards;
@@ -80,12 +82,14 @@ async fn login(
         );
     }
     let now = state.clock.now();
+    let ticket = cookie(&headers, DEVICE_COOKIE).filter(|t| t.len() <= 200);
     match usecases::session::sign_in(
         &state.store,
         &guards.hashing,
         ip,
         &form.login,
         form.password,
+        ticket,
         now,
     )
     .await
@@ -97,9 +101,16 @@ async fn login(
                 opened.token
             );
             let used = format!("{LOGIN_CSRF_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
+            // Kept after signing out: this browser's ticket past an
+            // account's budget of failed sign-ins (Y6).
+            let device = format!(
+                "{DEVICE_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+                opened.device_ticket,
+                auth::TICKET_DAYS * 86_400
+            );
             let mut response = Redirect::to("/contracts").into_response();
             let headers = response.headers_mut();
-            for value in [session, used] {
+            for value in [session, used, device] {
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     headers.append(header::SET_COOKIE, value);
                 }

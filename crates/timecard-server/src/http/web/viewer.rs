@@ -22,6 +22,9 @@ use crate::usecases;
 pub const SESSION_COOKIE: &str = "__Host-timecard";
 /// The sign-in form's CSRF cookie (there is no session yet to derive from).
 pub const LOGIN_CSRF_COOKIE: &str = "__Host-timecard-login";
+/// This browser's device ticket (Y6): past an account's budget of failed
+/// sign-ins, it still lets this browser sign in.
+pub const DEVICE_COOKIE: &str = "__Host-timecard-device";
 
 /// Someone signed in through the web, with their session token (for the
 /// CSRF token of their forms).
