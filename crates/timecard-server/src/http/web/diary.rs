@@ -123,7 +123,7 @@ async fn diary_page(
     let page_link = |skip: usize| format!("{}&skip={skip}", diary_link(&c.id, Some(date), zone));
     let pages = html! {
         @if count > ENTRIES_PER_PAGE {
-            nav.pages aria-label="Pages of this day" {
+            nav.days.pages aria-label="Pages of this day" {
                 span { "Segments " (shown.start + 1) "–" (shown.end) " of " (count) }
                 @if shown.start > 0 {
                     " " a href=(page_link(shown.start.saturating_sub(ENTRIES_PER_PAGE))) { "← Earlier segments" }
