@@ -51,17 +51,19 @@ impl Default for Settings {
     }
 }
 
+/// The cause is part of each message (not a separate `source`), so that a
+/// chain printer does not say it twice.
 #[derive(Debug, Error)]
 pub enum SettingsError {
-    #[error("could not read {path}: {source}")]
-    Read { path: String, source: io::Error },
-    #[error("{path} is not valid settings ({source}); fix or delete it — nothing else was changed")]
+    #[error("could not read {path}: {error}")]
+    Read { path: String, error: io::Error },
+    #[error("{path} is not valid settings ({error}); fix or delete it — nothing else was changed")]
     Parse {
         path: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    #[error("could not save {path}: {source}")]
-    Write { path: String, source: io::Error },
+    #[error("could not save {path}: {error}")]
+    Write { path: String, error: io::Error },
 }
 
 impl Settings {
@@ -70,15 +72,10 @@ impl Settings {
         let shown = path.display().to_string();
         // Never blocks on a named pipe, never follows a link.
         match timecard_core::fs::read::read_regular(path, 1024 * 1024) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| SettingsError::Parse {
-                path: shown,
-                source,
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|error| SettingsError::Parse { path: shown, error }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(source) => Err(SettingsError::Read {
-                path: shown,
-                source,
-            }),
+            Err(error) => Err(SettingsError::Read { path: shown, error }),
         }
     }
 
@@ -90,12 +87,8 @@ impl Settings {
             path.parent().unwrap_or(Path::new(".")),
             path.file_name().unwrap_or_default(),
         );
-        durable::write_file(dir, &name.to_string_lossy(), &json).map_err(|source| {
-            SettingsError::Write {
-                path: shown,
-                source,
-            }
-        })
+        durable::write_file(dir, &name.to_string_lossy(), &json)
+            .map_err(|error| SettingsError::Write { path: shown, error })
     }
 
     pub fn capacity_secs(&self) -> i64 {
