@@ -198,6 +198,24 @@ fn typed_text_with_control_characters_is_refused_and_old_text_shown_harmless() {
     assert_eq!(page.status, 422, "{}", page.body);
     assert!(server.store().find_user("eve").unwrap().is_none());
 
+    // Manual time whose memo holds an escape sequence.
+    let mut ann = Browser::new(&server);
+    ann.sign_in("ann");
+    let diary = ann.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC");
+    let page = ann.post(
+        "/contracts/ann-hourly/manual",
+        &[
+            ("csrf", &Browser::csrf(&diary)),
+            ("date", "2026-11-25"),
+            ("from", "10:00"),
+            ("to", "10:30"),
+            ("memo", "call \u{1b}[2J"),
+            ("tz", "UTC"),
+        ],
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("U+001B"), "{}", page.body);
+
     // A dispute's reason with a right-to-left override.
     let mut carl = Browser::new(&server);
     carl.sign_in("carl");

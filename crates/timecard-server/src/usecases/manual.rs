@@ -7,6 +7,7 @@ use super::Refusal;
 use crate::rules;
 use crate::store::{Store, User};
 use timecard_core::domain::segment::caps;
+use timecard_core::domain::text::{Lines, text_problem};
 use timecard_core::protocol::{ManualTime, ManualTimeAdded, RejectReason, ServerConfig};
 
 /// Adds `request` for `user` at `now`: cut on the grid and judged like
@@ -23,6 +24,9 @@ pub fn add(
             "the memo is longer than {} characters",
             caps::MEMO_CHARS
         )));
+    }
+    if let Some(problem) = text_problem("memo", &request.memo, caps::MEMO_CHARS, Lines::Many) {
+        return Err(Refusal::Invalid(problem));
     }
     let segments = rules::manual_segments(
         &request.contract_id,
