@@ -19,11 +19,14 @@ pub fn mini_view(
     now: DateTime<Utc>,
     intents: &mut Vec<Intent>,
 ) {
-    let builder = egui::ViewportBuilder::default()
+    let mut builder = egui::ViewportBuilder::default()
         .with_title("Timecard mini")
         .with_inner_size(MINI_SIZE)
         .with_resizable(false)
         .with_always_on_top();
+    if let Some(icon) = super::theme::window_icon() {
+        builder = builder.with_icon(icon);
+    }
     ctx.show_viewport_immediate(
         egui::ViewportId::from_hash_of("mini"),
         builder,

@@ -781,12 +781,16 @@ pub fn run_app(
         activity_source(),
         crate::builtin::local_server(),
     )?;
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Timecard")
+        .with_app_id("timecard")
+        .with_inner_size([760.0, 620.0])
+        .with_min_inner_size([520.0, 420.0]);
+    if let Some(icon) = theme::window_icon() {
+        viewport = viewport.with_icon(icon);
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Timecard")
-            .with_app_id("timecard")
-            .with_inner_size([760.0, 620.0])
-            .with_min_inner_size([520.0, 420.0]),
+        viewport,
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };

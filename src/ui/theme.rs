@@ -70,3 +70,21 @@ pub fn dot(ui: &mut egui::Ui, colour: Color32, meaning: &str) -> egui::Response 
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &meaning));
     response.on_hover_text(meaning)
 }
+
+/// The app's icon for its windows (the title bar, the task bar, the
+/// window switcher): `resources/icons/timecard.svg` rendered at 128 px by
+/// `ci/icons.sh`. `None` (and a log line) should the PNG not decode.
+/// Decoded once, shared by the main window and the mini view.
+pub fn window_icon() -> Option<std::sync::Arc<egui::IconData>> {
+    const PNG: &[u8] = include_bytes!("../../resources/icons/hicolor/128x128/apps/timecard.png");
+    static ICON: std::sync::OnceLock<Option<std::sync::Arc<egui::IconData>>> =
+        std::sync::OnceLock::new();
+    ICON.get_or_init(|| match eframe::icon_data::from_png_bytes(PNG) {
+        Ok(icon) => Some(std::sync::Arc::new(icon)),
+        Err(e) => {
+            log::warn!("the window icon does not decode: {e}");
+            None
+        }
+    })
+    .clone()
+}
