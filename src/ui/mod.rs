@@ -124,6 +124,8 @@ pub struct UiState {
     pub account: Option<String>,
     /// What the engine restart under way is for, to say when it is done.
     pub restarting_for: Option<Restart>,
+    /// Why the last change of *Start Timecard when I sign in* failed.
+    pub autostart_error: Option<String>,
 }
 
 /// Why the engine restarts: said in a notice once it is back.
@@ -187,6 +189,7 @@ impl TimecardApp {
                 reset_dialog: false,
                 clearing: false,
                 reset_error: None,
+                autostart_error: None,
                 report: None,
                 signin: None,
                 signin_busy: false,

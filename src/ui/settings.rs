@@ -36,6 +36,33 @@ pub fn session_sources() -> &'static (String, String) {
     })
 }
 
+/// *Start Timecard when I sign in*: applied at once (it is the desktop's
+/// setting, not the app's), where the desktop has an autostart folder.
+fn autostart_switch(ui: &mut egui::Ui, error: &mut Option<String>) {
+    use timecard_client::platform::autostart;
+    let Some(folder) = autostart::folder() else {
+        return;
+    };
+    let mut on = autostart::is_on(&folder);
+    if ui
+        .checkbox(&mut on, "Start Timecard when I sign in to this computer")
+        .changed()
+    {
+        *error = std::env::current_exe()
+            .and_then(|exe| autostart::set(&folder, on, &exe))
+            .err()
+            .map(|e| {
+                format!(
+                    "Could not change {}: {e}",
+                    autostart::entry(&folder).display()
+                )
+            });
+    }
+    if let Some(error) = error {
+        ui.label(RichText::new(error.as_str()).color(theme::BAD));
+    }
+}
+
 pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
     let edited = &mut state.edited;
     ui.heading("General");
@@ -99,6 +126,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         .on_hover_text(
             "Tracking stopped, cached time at risk, black screenshots, back from idle, back online",
         );
+    autostart_switch(ui, &mut state.autostart_error);
 
     ui.add_space(12.0);
     ui.heading("Advanced");

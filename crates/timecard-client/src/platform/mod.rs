@@ -1,8 +1,9 @@
 //! What differs between operating systems: the data folder (D7) and this
 //! device's identity, single instance (D1), the wipe and restart (D4) and
-//! the console Windows gives a program started from Explorer.
-//! Logging (D2) and notifications (D5) belong to the app.
+//! the console Windows gives a program started from Explorer, and starting
+//! with the session. Logging (D2) and notifications (D5) belong to the app.
 
+pub mod autostart;
 pub mod console;
 pub mod instance;
 pub mod paths;
