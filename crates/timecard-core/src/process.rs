@@ -40,27 +40,13 @@ pub fn since_process_start() -> std::time::Duration {
 /// Gives back the pages of the program's relocation table (`.rela.dyn`).
 /// The dynamic loader applies every relocation of the program before `main`
 /// and never reads the table again, yet its pages stay mapped: about 1 MB
-/// for the app. They are clean, read-only file pages, so dropping them loses
-/// nothing — should anything read them again they are read back from the
-/// file. Returns how many bytes were released (0 where this does not
+/// for the app. Returns how many bytes were released (0 where this does not
 /// apply, or the table could not be found with certainty).
 pub fn release_relocations() -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-    {
-        let Some((start, len)) = relocation_pages() else {
-            return 0;
-        };
-        // SAFETY: the range is whole pages of the program's relocation
-        // table inside a read-only, non-executable segment of its own file
-        // mapping; MADV_DONTNEED on such a private file mapping only drops
-        // the pages, which read back unchanged from the file if touched.
-        let done = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-        if done == 0 { len } else { 0 }
-    }
+    return elf::drop_pages(elf::relocation_pages());
     #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
-    {
-        0
-    }
+    0
 }
 
 /// Gives back the pages of the program's own code (its executable
@@ -68,109 +54,107 @@ pub fn release_relocations() -> usize {
 /// again (argument parsing, opening and migrating databases, creating the
 /// window, loading fonts), and it stays mapped for the life of the process;
 /// called once start-up is over, this lets only the code that runs again
-/// come back, from the page cache. The pages are clean, read-only file
-/// pages: nothing is lost. Returns how many bytes were given back.
+/// come back, from the page cache. Returns how many bytes were given back.
 pub fn release_startup_code() -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-    {
-        let Some((start, len)) = code_pages() else {
+    return elf::drop_pages(elf::code_pages());
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
+    0
+}
+
+/// The program's own ELF image as the loader mapped it.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
+mod elf {
+    /// Drops the pages of `range` (whole pages of the program's read-only
+    /// file mapping: clean, never written, so they read back unchanged from
+    /// the file should anything touch them again); the bytes dropped.
+    pub fn drop_pages(range: Option<(usize, usize)>) -> usize {
+        let Some((start, len)) = range else {
             return 0;
         };
-        // SAFETY: the range is the program's executable segment, a
-        // private, read-only mapping of its file; MADV_DONTNEED drops the
-        // pages, which read back unchanged from the file when run again.
+        // SAFETY: `range` comes from `code_pages` or `relocation_pages`:
+        // whole pages of a private, read-only mapping of the program's file,
+        // where MADV_DONTNEED only drops what can be read again.
         let done = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
         if done == 0 { len } else { 0 }
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
-    {
-        0
-    }
-}
 
-/// The program's executable segment, whole pages (start address, length).
-#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-fn code_pages() -> Option<(usize, usize)> {
-    unsafe extern "C" fn program_only(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut libc::c_void,
-    ) -> libc::c_int {
-        // SAFETY: glibc passes a valid `dl_phdr_info` for the call, and
-        // `data` is the `Option` `code_pages` handed in.
-        let (info, out) = unsafe { (&*info, &mut *data.cast::<Option<(usize, usize)>>()) };
-        // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers.
-        let headers =
-            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    /// The program's load bias and program headers (the first object
+    /// `dl_iterate_phdr` reports), mapped for the life of the process.
+    fn program_headers() -> Option<(usize, &'static [libc::Elf64_Phdr])> {
+        unsafe extern "C" fn first(
+            info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> libc::c_int {
+            // SAFETY: glibc passes a valid `dl_phdr_info` for the call, and
+            // `data` is the `Option` `program_headers` handed in.
+            let (info, out) = unsafe {
+                (
+                    &*info,
+                    &mut *data.cast::<Option<(usize, &'static [libc::Elf64_Phdr])>>(),
+                )
+            };
+            // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers,
+            // part of the program's image, mapped until it exits.
+            let headers =
+                unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+            *out = Some((info.dlpi_addr as usize, headers));
+            1
+        }
+        let mut found = None;
+        // SAFETY: the callback only reads what glibc passes it and writes
+        // `found`, which outlives the call.
+        unsafe { libc::dl_iterate_phdr(Some(first), (&raw mut found).cast()) };
+        found
+    }
+
+    /// The program's executable segment, whole pages (start, length).
+    pub fn code_pages() -> Option<(usize, usize)> {
+        let (bias, headers) = program_headers()?;
         let mut code = headers
             .iter()
             .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_X != 0);
-        if let (Some(h), None) = (code.next(), code.next()) {
-            let page = page_size();
-            let from = info.dlpi_addr as usize + h.p_vaddr as usize;
-            let start = from / page * page;
-            let end = (from + h.p_memsz as usize).div_ceil(page) * page;
-            *out = Some((start, end - start));
-        }
-        1
-    }
-
-    let mut found: Option<(usize, usize)> = None;
-    // SAFETY: the callback only reads what glibc passes it and writes
-    // `found`, which outlives the call.
-    unsafe { libc::dl_iterate_phdr(Some(program_only), (&raw mut found).cast()) };
-    found
-}
-
-/// The whole pages of the program's `.rela.dyn` (start address, length),
-/// from its program headers and dynamic section as the loader reports them.
-#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-pub fn relocation_pages() -> Option<(usize, usize)> {
-    /// One entry of the dynamic section (`Elf64_Dyn`).
-    #[repr(C)]
-    struct Dyn {
-        tag: i64,
-        value: u64,
-    }
-    const DT_NULL: i64 = 0;
-    const DT_RELA: i64 = 7;
-    const DT_RELASZ: i64 = 8;
-
-    /// Called for each loaded object; the program itself comes first.
-    unsafe extern "C" fn program_only(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut libc::c_void,
-    ) -> libc::c_int {
-        // SAFETY: glibc passes a valid `dl_phdr_info` for the call, and
-        // `data` is the `Option` `relocation_pages` handed in.
-        let (info, out) = unsafe { (&*info, &mut *data.cast::<Option<(usize, usize)>>()) };
-        let bias = info.dlpi_addr as usize;
-        // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers.
-        let headers =
-            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
-        let Some(dynamic) = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC) else {
-            return 1;
+        let (Some(h), None) = (code.next(), code.next()) else {
+            return None;
         };
-        let mut entry = (bias + dynamic.p_vaddr as usize) as *const Dyn;
+        let page = page_size();
+        let from = bias + h.p_vaddr as usize;
+        let start = from / page * page;
+        let end = (from + h.p_memsz as usize).div_ceil(page) * page;
+        Some((start, end - start))
+    }
+
+    /// The whole pages of the program's `.rela.dyn` (start, length), from
+    /// its dynamic section, only if they lie in a read-only,
+    /// non-executable segment.
+    pub fn relocation_pages() -> Option<(usize, usize)> {
+        /// One entry of the dynamic section (`Elf64_Dyn`).
+        #[repr(C)]
+        struct Dyn {
+            tag: i64,
+            value: u64,
+        }
+        const DT_NULL: i64 = 0;
+        const DT_RELA: i64 = 7;
+        const DT_RELASZ: i64 = 8;
+
+        let (bias, headers) = program_headers()?;
+        let dynamic = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC)?;
+        let first = (bias + dynamic.p_vaddr as usize) as *const Dyn;
         let (mut table, mut size) = (None, None);
-        let entries = dynamic.p_memsz as usize / std::mem::size_of::<Dyn>();
-        for _ in 0..entries {
-            // SAFETY: the entries lie inside the PT_DYNAMIC segment, which
-            // is mapped; the loop stops at DT_NULL or the segment's end.
-            let Dyn { tag, value } = unsafe { entry.read() };
+        for n in 0..dynamic.p_memsz as usize / std::mem::size_of::<Dyn>() {
+            // SAFETY: entry `n` lies inside the PT_DYNAMIC segment, which is
+            // mapped; the loop stops at DT_NULL or the segment's end.
+            let Dyn { tag, value } = unsafe { first.add(n).read() };
             match tag {
                 DT_NULL => break,
                 DT_RELA => table = Some(value as usize),
                 DT_RELASZ => size = Some(value as usize),
                 _ => {}
             }
-            // SAFETY: still within the segment (bounded by `entries`).
-            entry = unsafe { entry.add(1) };
         }
-        let (Some(table), Some(size)) = (table, size) else {
-            return 1;
-        };
+        let (table, size) = (table?, size?);
         // glibc rewrites the program's DT_RELA to an address when the
         // dynamic section is writable; otherwise it is an offset.
         let table = if table < bias { bias + table } else { table };
@@ -181,32 +165,19 @@ pub fn relocation_pages() -> Option<(usize, usize)> {
                 && from <= table
                 && table + size <= from + h.p_filesz as usize
         });
-        if inside_read_only_load {
-            let page = page_size();
-            let start = table.div_ceil(page) * page;
-            let end = (table + size) / page * page;
-            if end > start {
-                *out = Some((start, end - start));
-            }
-        }
-        1
+        let page = page_size();
+        let (start, end) = (table.div_ceil(page) * page, (table + size) / page * page);
+        (inside_read_only_load && end > start).then_some((start, end - start))
     }
 
-    let mut found: Option<(usize, usize)> = None;
-    // SAFETY: the callback only reads what glibc passes it and writes
-    // `found`, which outlives the call.
-    unsafe { libc::dl_iterate_phdr(Some(program_only), (&raw mut found).cast()) };
-    found
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(size)
-        .ok()
-        .filter(|&s| s > 0)
-        .unwrap_or(4096)
+    pub fn page_size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size)
+            .ok()
+            .filter(|&s| s > 0)
+            .unwrap_or(4096)
+    }
 }
 
 #[cfg(all(
@@ -216,6 +187,7 @@ fn page_size() -> usize {
     target_pointer_width = "64"
 ))]
 mod tests {
+    use super::elf::{code_pages, page_size, relocation_pages};
     use super::*;
 
     /// Whether each page of `[start, start + len)` is mapped in this
