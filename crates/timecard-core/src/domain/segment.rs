@@ -1,7 +1,7 @@
 //! A segment of tracked time (S2): the unit that is cached, uploaded,
 //! shown in the Work Diary and deleted with its screenshot.
 
-use super::text::Lines;
+use super::text::{Lines, text_problem};
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -123,16 +123,6 @@ pub mod caps {
     pub const BODY_BYTES: usize = SCREENSHOT_BYTES + THUMBNAIL_BYTES + 64 * 1024;
 }
 
-/// Why `text` cannot be the field `what` (X5); ids are one line.
-fn text_problem(what: &str, text: &str, max: usize, allow_newlines: bool) -> Option<String> {
-    let lines = if allow_newlines {
-        Lines::Many
-    } else {
-        Lines::One
-    };
-    super::text::text_problem(what, text, max, lines)
-}
-
 /// Why `jpeg` cannot be the segment's `what`: too large, or not a JPEG
 /// whose header decodes to a sane size. Only the header is read.
 fn picture_problem(what: &str, jpeg: &[u8], max_bytes: usize) -> Option<String> {
@@ -216,18 +206,26 @@ impl Segment {
         if self.contract_id.is_empty() {
             return Some("the contract id is empty".into());
         }
+        // X5: ids are one line; a memo and a capture note may have lines.
         text_problem(
             "contract id",
             &self.contract_id,
             caps::CONTRACT_ID_CHARS,
-            false,
+            Lines::One,
         )
-        .or_else(|| text_problem("device id", &self.device_id, caps::DEVICE_ID_CHARS, false))
-        .or_else(|| text_problem("memo", &self.memo, caps::MEMO_CHARS, true))
         .or_else(|| {
-            self.capture_note
-                .as_deref()
-                .and_then(|n| text_problem("capture note", n, caps::CAPTURE_NOTE_CHARS, true))
+            text_problem(
+                "device id",
+                &self.device_id,
+                caps::DEVICE_ID_CHARS,
+                Lines::One,
+            )
+        })
+        .or_else(|| text_problem("memo", &self.memo, caps::MEMO_CHARS, Lines::Many))
+        .or_else(|| {
+            self.capture_note.as_deref().and_then(|n| {
+                text_problem("capture note", n, caps::CAPTURE_NOTE_CHARS, Lines::Many)
+            })
         })
         .or_else(|| {
             (self.activity.0 >> SUB_SLOTS != 0).then(|| {

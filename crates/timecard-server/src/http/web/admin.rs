@@ -20,6 +20,7 @@ use crate::http::middleware::maintenance_mode;
 use crate::http::state::{Shared, blocking};
 use crate::rules;
 use crate::store::Role;
+use crate::usecases::Refusal;
 use crate::usecases::contracts::{self, ContractChange};
 use crate::views;
 use timecard_core::domain::{Contract, ContractKind, ContractStatus};
@@ -214,10 +215,7 @@ async fn add_user(
     let login = form.login.trim().to_owned();
     let email = Some(form.email.trim().to_owned()).filter(|e| !e.is_empty());
     if let Some(problem) = rules::user_problem(&login, email.as_deref()) {
-        return Err(PageError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            capitalised(&problem),
-        ));
+        return Err(Refusal::Invalid(problem).into());
     }
     let password = auth::new_token()[..16].to_owned();
     let hash = auth::hash_password(&password);
@@ -583,13 +581,4 @@ async fn report_logs(
         zip,
     )
         .into_response())
-}
-
-/// A rule's words as a sentence.
-fn capitalised(problem: &str) -> String {
-    let mut chars = problem.chars();
-    chars
-        .next()
-        .map(|first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
-        .unwrap_or_default()
 }

@@ -3,8 +3,6 @@
 //! span, with its billable minutes (B1): the column sums to the
 //! timesheet's billable total.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::{Body, Bytes};
 
@@ -84,13 +82,13 @@ async fn timesheet_csv(
     .await?;
     // Written as it is sent, a few hundred rows at a time: a year of a
     // busy contract is tens of megabytes of CSV, never held whole.
-    let sheet = Arc::new(Sheet {
+    let sheet = Sheet {
         review,
         span,
         zone,
         from,
         to,
-    });
+    };
     let chunks = (0..sheet.span.segments.len().div_ceil(ROWS_PER_CHUNK)).map(move |n| {
         let mut text = String::new();
         if n == 0 {
