@@ -45,9 +45,10 @@ pub async fn sign_in(
         || auth::AccountKey::unknown(&login),
         |u| auth::AccountKey::User(u.id),
     );
+    // Checked on the clock that issues it (`now`, as `device_ticket` below).
     let ticket = user
         .as_ref()
-        .and_then(|u| auth::valid_ticket(ticket?, u.id, &u.password_hash, chrono::Utc::now()));
+        .and_then(|u| auth::valid_ticket(ticket?, u.id, &u.password_hash, now));
     let (key, held_ticket) = (account.clone(), ticket.clone());
     let delay = store::blocking(store, move |s| {
         SignInLimiter(s).delay(&key, ip, held_ticket.as_deref(), chrono::Utc::now())
