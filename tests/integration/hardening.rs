@@ -7,25 +7,30 @@ use crate::common;
 use crate::web::{Browser, dashboard};
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use common::at;
 use timecard_core::domain::{Activity, Segment, SegmentId};
 
-/// Uploads a ten-minute segment of ann's on `ann-hourly` at `start` with
-/// `memo`.
-fn upload_with_memo(server: &common::server::TestServer, start: &str, memo: &str) -> SegmentId {
-    let start = at(start);
-    let segment = Segment {
+/// A segment of ann's on `ann-hourly` from `start`, `length` long, with
+/// `memo`, some activity and no screenshot.
+fn ann_segment(start: DateTime<Utc>, length: Duration, memo: &str) -> Segment {
+    Segment {
         id: SegmentId::random(),
         contract_id: "ann-hourly".into(),
         device_id: "laptop".into(),
         start,
-        end: start + Duration::minutes(10),
+        end: start + length,
         memo: memo.into(),
         activity: Activity(0b1111),
         screenshot: None,
         capture_note: None,
-    };
+    }
+}
+
+/// Uploads a ten-minute segment of ann's on `ann-hourly` at `start` with
+/// `memo`.
+fn upload_with_memo(server: &common::server::TestServer, start: &str, memo: &str) -> SegmentId {
+    let segment = ann_segment(at(start), Duration::minutes(10), memo);
     let body = timecard_core::codec::encode_body(&segment).unwrap();
     let results = server.client("ann").upload(vec![body]).unwrap();
     assert!(
@@ -387,19 +392,12 @@ fn a_full_server_disk_is_said_and_nothing_is_lost() {
     let client = server.client("ann");
     let start = at("2026-11-25T14:00:00Z");
     let segment = Segment {
-        id: SegmentId::random(),
-        contract_id: "ann-hourly".into(),
-        device_id: "laptop".into(),
-        start,
-        end: start + Duration::minutes(10),
-        memo: "full disk".into(),
-        activity: Activity(0b1111),
         screenshot: Some(timecard_core::domain::Screenshot {
             taken_at: start + Duration::minutes(2),
             jpeg: noisy_jpeg(700),
             thumbnail: common::tiny_jpeg(),
         }),
-        capture_note: None,
+        ..ann_segment(start, Duration::minutes(10), "full disk")
     };
     let body = timecard_core::codec::encode_body(&segment).unwrap();
     let filler = disk.fill();
@@ -441,17 +439,7 @@ fn a_busy_year(dir: &std::path::Path, n: usize, memo_chars: usize) {
     let segments: Vec<Segment> = (0..n)
         .map(|k| {
             let start = first + Duration::minutes(100 * k as i64);
-            Segment {
-                id: SegmentId::random(),
-                contract_id: "ann-hourly".into(),
-                device_id: "laptop".into(),
-                start,
-                end: start + Duration::minutes(10),
-                memo: "m".repeat(memo_chars),
-                activity: Activity(0b1111),
-                screenshot: None,
-                capture_note: None,
-            }
+            ann_segment(start, Duration::minutes(10), &"m".repeat(memo_chars))
         })
         .collect();
     let config = timecard_core::protocol::ServerConfig {
@@ -545,17 +533,7 @@ fn a_crowded_day_is_shown_in_pages_that_reach_every_segment() {
     let segments: Vec<Segment> = (0..700)
         .map(|k| {
             let start = first + Duration::seconds(120 * k);
-            Segment {
-                id: SegmentId::random(),
-                contract_id: "ann-hourly".into(),
-                device_id: "laptop".into(),
-                start,
-                end: start + Duration::seconds(60),
-                memo: String::new(),
-                activity: Activity(0b1),
-                screenshot: None,
-                capture_note: None,
-            }
+            ann_segment(start, Duration::seconds(60), "")
         })
         .collect();
     store
