@@ -253,12 +253,17 @@ pub fn send(alert: Alert) {
 fn show_all(alerts: Receiver<Alert>) {
     let mut failing = false;
     for alert in alerts {
-        let shown = notify_rust::Notification::new()
+        let mut notification = notify_rust::Notification::new();
+        notification
             .appname("Timecard")
             .summary(&alert.summary)
             .body(&alert.body)
-            .icon("timecard")
-            .show();
+            .icon("timecard");
+        // Windows names a toast's sender by the AppUserModelID of a
+        // Start-menu shortcut (the installer's), else PowerShell.
+        #[cfg(windows)]
+        notification.app_id(timecard_client::platform::shortcut::APP_USER_MODEL_ID);
+        let shown = notification.show();
         match shown {
             Ok(_) => failing = false,
             Err(e) if !failing => {

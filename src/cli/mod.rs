@@ -109,6 +109,16 @@ pub enum Command {
         #[command(subcommand)]
         command: cache_cmd::CacheCommand,
     },
+    /// Write a shortcut to this program carrying Timecard's AppUserModelID
+    /// (the Windows installer's Start-menu entry; toasts need it).
+    #[command(hide = true)]
+    Shortcut {
+        /// The `.lnk` file to write.
+        out: PathBuf,
+        /// The icon file (default: the program's own).
+        #[arg(long, value_name = "FILE")]
+        icon: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +154,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return capture(out, *q, *source);
     }
+    // The installer's step needs no data folder either.
+    if let Some(Command::Shortcut { out, icon }) = &cli.command {
+        let exe = std::env::current_exe().context("cannot find this program's path")?;
+        timecard_client::platform::shortcut::write_for(&exe, icon.as_deref(), out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    timecard_client::platform::shortcut::declare_for_process();
     timecard_core::tls::install_crypto_provider();
     let data = DataDir::resolve(cli.data_dir.clone()).context("cannot use the data folder")?;
     crate::logging::init(&data.logs_dir());
@@ -202,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Reset(args)) => reset::run(&data, &settings, args),
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
+        Some(Command::Shortcut { .. }) => unreachable!("handled before the data folder"),
     }
 }
 
@@ -315,6 +334,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Status { .. } => "status",
         Command::Logs { .. } => "logs",
         Command::Cache { .. } => "cache",
+        Command::Shortcut { .. } => "shortcut",
     }
 }
 

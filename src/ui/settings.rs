@@ -37,26 +37,20 @@ pub fn session_sources() -> &'static (String, String) {
 }
 
 /// *Start Timecard when I sign in*: applied at once (it is the desktop's
-/// setting, not the app's), where the desktop has an autostart folder.
+/// setting, not the app's), where the system has a place for it.
 fn autostart_switch(ui: &mut egui::Ui, error: &mut Option<String>) {
-    use timecard_client::platform::autostart;
-    let Some(folder) = autostart::folder() else {
+    let Some(autostart) = timecard_client::platform::autostart::here() else {
         return;
     };
-    let mut on = autostart::is_on(&folder);
+    let mut on = autostart.is_on();
     if ui
         .checkbox(&mut on, "Start Timecard when I sign in to this computer")
         .changed()
     {
         *error = std::env::current_exe()
-            .and_then(|exe| autostart::set(&folder, on, &exe))
+            .and_then(|exe| autostart.set(on, &exe))
             .err()
-            .map(|e| {
-                format!(
-                    "Could not change {}: {e}",
-                    autostart::entry(&folder).display()
-                )
-            });
+            .map(|e| format!("Could not change {}: {e}", autostart.location()));
     }
     if let Some(error) = error {
         ui.label(RichText::new(error.as_str()).color(theme::BAD));
