@@ -143,7 +143,7 @@ mod local {
             self.answer(|_| {
                 Ok(Health {
                     status: "ok".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
+                    version: timecard_core::release::version().into(),
                     server_time: self.clock.now(),
                 })
             })

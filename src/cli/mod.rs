@@ -9,13 +9,14 @@ mod reset;
 mod server_cmds;
 mod status;
 mod track;
+mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use timecard_client::platform::DataDir;
 use timecard_client::platform::instance::{Holder, InstanceError, InstanceGuard};
@@ -104,6 +105,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Install the newest version from your team's server (signed, never
+    /// older); with --check, only say whether there is one.
+    Update(update::UpdateArgs),
     /// Inspect, check, export and import the offline time cache.
     Cache {
         #[command(subcommand)]
@@ -134,7 +138,12 @@ pub enum LogsCommand {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(
+        &Cli::command()
+            .version(timecard_core::release::version())
+            .get_matches(),
+    )
+    .unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -167,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::logging::init(&data.logs_dir());
     log::info!(
         "timecard {} started: {:?}",
-        env!("CARGO_PKG_VERSION"),
+        timecard_core::release::version(),
         cli.command.as_ref().map(command_name)
     );
     // D1: one process at a time changes the cache, settings and sign-in.
@@ -176,7 +185,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(role) => match InstanceGuard::acquire(&data, role, cli.command.is_none()) {
             Ok(guard) => Some(guard),
             Err(InstanceError::Running(holder)) if cli.command.is_none() => {
-                return Ok(already_running(&holder));
+                match already_running(&data, &holder) {
+                    Ok(guard) => Some(guard),
+                    Err(code) => return Ok(code),
+                }
             }
             Err(e) => return Err(e.into()),
         },
@@ -220,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Reset(args)) => reset::run(&data, &settings, args),
         Some(Command::Status { json }) => status::print(&data, &settings, json),
         Some(Command::Cache { command }) => cache_cmd::run(&data, &settings, command),
+        Some(Command::Update(args)) => update::run(&data, &settings, args),
         Some(Command::Shortcut { .. }) => unreachable!("handled before the data folder"),
     }
 }
@@ -254,6 +267,10 @@ fn capture(
     Ok(ExitCode::SUCCESS)
 }
 
+/// How long a newer launch waits for an older window to quit (it caches
+/// its partial segment first).
+const HANDOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which commands must be the only Timecard on the data folder, and as what.
 fn lock_role(command: Option<&Command>) -> Option<&'static str> {
     match command {
@@ -269,14 +286,39 @@ fn lock_role(command: Option<&Command>) -> Option<&'static str> {
     }
 }
 
-/// A second launch of the window: ask the running one to come forward.
-fn already_running(holder: &Holder) -> ExitCode {
-    let ours = env!("CARGO_PKG_VERSION");
+/// A second launch of the window: ask the running one to come forward —
+/// or, when it is an older version, to hand over to this one (U5).
+fn already_running(data: &DataDir, holder: &Holder) -> Result<InstanceGuard, ExitCode> {
+    let ours = timecard_core::release::version();
     if holder.role != "window" {
         errln!("timecard: {}", InstanceError::Running(holder.clone()));
-        return ExitCode::FAILURE;
+        return Err(ExitCode::FAILURE);
     }
     match timecard_client::platform::instance::ask_to_show(holder) {
+        Ok(answer) if answer.handing_over => {
+            outln!(
+                "Timecard {} (pid {}) is older: it caches its partial segment and quits; version {ours} takes over.",
+                answer.version,
+                answer.pid
+            );
+            log::info!(
+                "handover: {} (pid {}) quits for this version",
+                answer.version,
+                answer.pid
+            );
+            InstanceGuard::acquire_when_free(data, "window", true, HANDOVER_WAIT).map_err(|e| {
+                errln!("timecard: the older version did not quit in time: {e}");
+                ExitCode::FAILURE
+            })
+        }
+        Ok(answer) if timecard_core::release::is_newer(&answer.version, ours) => {
+            errln!(
+                "timecard: a newer Timecard, {}, is already running (pid {}); this older version {ours} exits. Its window was brought forward.",
+                answer.version,
+                answer.pid
+            );
+            Err(ExitCode::FAILURE)
+        }
         Ok(answer) if answer.version == ours => {
             if std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty()) {
                 // Wayland lets the compositor decide whether a window may
@@ -292,7 +334,7 @@ fn already_running(holder: &Holder) -> ExitCode {
                 );
             }
             log::info!("second launch: asked pid {} to show its window", answer.pid);
-            ExitCode::SUCCESS
+            Err(ExitCode::SUCCESS)
         }
         Ok(answer) => {
             errln!(
@@ -303,7 +345,7 @@ fn already_running(holder: &Holder) -> ExitCode {
                     ..holder.clone()
                 })
             );
-            ExitCode::FAILURE
+            Err(ExitCode::FAILURE)
         }
         Err(e) => {
             errln!(
@@ -313,7 +355,7 @@ fn already_running(holder: &Holder) -> ExitCode {
                 holder.version,
                 holder.pid
             );
-            ExitCode::FAILURE
+            Err(ExitCode::FAILURE)
         }
     }
 }
@@ -334,6 +376,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Status { .. } => "status",
         Command::Logs { .. } => "logs",
         Command::Cache { .. } => "cache",
+        Command::Update(_) => "update",
         Command::Shortcut { .. } => "shortcut",
     }
 }

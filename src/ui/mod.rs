@@ -14,6 +14,7 @@ mod status;
 mod tasks;
 pub mod theme;
 mod tracker;
+mod update;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,6 +88,8 @@ pub enum Intent {
     ExportLogs,
     /// Wipe the data folder and restart (D4), after the confirmation.
     ClearAndRestart,
+    /// Download, check and install the offered update, then restart (U4).
+    InstallUpdate,
     /// Queue a problem report (D3) and send it, zipping the logs first if asked.
     SendReport {
         report: Box<timecard_core::protocol::ProblemReport>,
@@ -126,6 +129,8 @@ pub struct UiState {
     pub restarting_for: Option<Restart>,
     /// Why the last change of *Start Timecard when I sign in* failed.
     pub autostart_error: Option<String>,
+    /// Updates from the server: the offer, and the work under way.
+    pub update: update::UpdateState,
 }
 
 /// Why the engine restarts: said in a notice once it is back.
@@ -202,6 +207,7 @@ impl TimecardApp {
                 about: None,
                 account: engine_login.clone(),
                 restarting_for: None,
+                update: update::UpdateState::new(),
             },
             settings,
             tasks: tasks::Tasks::default(),
@@ -228,12 +234,24 @@ impl TimecardApp {
         guard: timecard_client::platform::instance::InstanceGuard,
         ctx: &egui::Context,
     ) {
-        let ctx = ctx.clone();
+        let showing = ctx.clone();
         guard.on_show(move || {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
-            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
-            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
-            ctx.request_repaint();
+            showing.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            showing.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            showing.send_viewport_cmd(egui::ViewportCommand::Focus);
+            showing.request_repaint();
+        });
+        // A newer version was launched: cache the partial segment (on
+        // exit) and quit, so that it takes over (U5).
+        let closing = ctx.clone();
+        guard.on_handover(move || {
+            log::info!("a newer version takes over: closing");
+            closing.send_viewport_cmd(egui::ViewportCommand::Close);
+        });
+        let (asked, waking) = (self.state.update.asked.clone(), ctx.clone());
+        guard.on_update(move || {
+            asked.store(true, Ordering::Relaxed);
+            waking.request_repaint();
         });
         self.instance = Some(guard);
     }
@@ -365,7 +383,7 @@ impl TimecardApp {
                 }
                 Intent::ShowAbout => {
                     self.state.about = Some(dialogs::About {
-                        version: env!("CARGO_PKG_VERSION"),
+                        version: timecard_core::release::version(),
                         data_dir: self.data.root().display().to_string(),
                         server: match &self.settings.server {
                             Some(url) => url.clone(),
@@ -376,6 +394,7 @@ impl TimecardApp {
                     });
                 }
                 Intent::ClearAndRestart => self.clear_and_restart(ctx),
+                Intent::InstallUpdate => self.download_update(ctx),
             }
         }
     }
@@ -454,6 +473,168 @@ impl TimecardApp {
         });
     }
 
+    /// Asks the server for a newer release (at start, daily, and when
+    /// `timecard update` asks), on a background thread.
+    fn check_for_update(&mut self, ctx: &egui::Context) {
+        let Some(installed) = self.state.update.installed.clone() else {
+            return;
+        };
+        self.state.update.busy = true;
+        self.state.update.checked_at = Some(std::time::Instant::now());
+        let (data, settings, clock) =
+            (self.data.clone(), self.settings.clone(), self.clock.clone());
+        self.tasks.spawn(ctx, "Checking for updates", move || {
+            Outcome::UpdateChecked(
+                timecard_client::update::Updater::new(&data, &settings, clock, installed)
+                    .and_then(|updater| updater.check())
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    fn update_checked(
+        &mut self,
+        result: Result<timecard_client::update::Check, String>,
+        ctx: &egui::Context,
+    ) {
+        use timecard_client::update::Check;
+        self.state.update.busy = false;
+        match result {
+            Ok(Check::Available(offer)) => {
+                log::info!(
+                    "version {} is available (key {})",
+                    offer.release.version,
+                    offer.key_fingerprint
+                );
+                if offer.pinned_now {
+                    self.send(Command::Notice(format!(
+                        "Updates from this server are now trusted when signed by key {}.",
+                        offer.key_fingerprint
+                    )));
+                }
+                self.state.update.problem = None;
+                self.state.update.offer = Some(*offer);
+                if std::mem::take(&mut self.state.update.install_when_offered) {
+                    self.download_update(ctx);
+                }
+            }
+            Ok(Check::UpToDate { offered }) => {
+                log::info!(
+                    "no update: the server offers {}",
+                    offered.as_deref().unwrap_or("nothing")
+                );
+                self.state.update.offer = None;
+                if std::mem::take(&mut self.state.update.install_when_offered) {
+                    self.send(Command::Notice(format!(
+                        "Timecard {} is the newest version this server offers.",
+                        timecard_core::release::version()
+                    )));
+                }
+            }
+            Err(problem) => {
+                log::warn!("update check: {problem}");
+                if std::mem::take(&mut self.state.update.install_when_offered)
+                    || problem.contains("refused")
+                {
+                    self.send(Command::Notice(format!("No update: {problem}")));
+                }
+                self.state.update.problem = Some(problem);
+            }
+        }
+    }
+
+    /// Downloads and checks the offered update while tracking goes on.
+    fn download_update(&mut self, ctx: &egui::Context) {
+        let (Some(offer), Some(installed)) = (
+            self.state.update.offer.clone(),
+            self.state.update.installed.clone(),
+        ) else {
+            return;
+        };
+        self.state.update.busy = true;
+        let (data, settings, clock) =
+            (self.data.clone(), self.settings.clone(), self.clock.clone());
+        let name = format!("Downloading version {}", offer.release.version);
+        self.tasks.spawn(ctx, name, move || {
+            Outcome::UpdateDownloaded(
+                timecard_client::update::Updater::new(&data, &settings, clock, installed)
+                    .and_then(|updater| updater.download(&offer))
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    /// With the update downloaded and checked: stops tracking (the partial
+    /// segment is cached), uploads what it can, stops the engine and
+    /// installs.
+    fn install_update(&mut self, result: Result<std::path::PathBuf, String>, ctx: &egui::Context) {
+        let file = match result {
+            Ok(file) => file,
+            Err(problem) => {
+                self.state.update.busy = false;
+                self.send(Command::Notice(format!(
+                    "The update was not installed: {problem}"
+                )));
+                self.state.update.problem = Some(problem);
+                return;
+            }
+        };
+        let Some(installed) = self.state.update.installed.clone() else {
+            return;
+        };
+        let was_tracking = self
+            .snapshot
+            .tracking
+            .as_ref()
+            .map(|t| t.contract_id.clone());
+        let engine = self.engine.take();
+        self.tasks.spawn(ctx, "Installing the update", move || {
+            if let Some(engine) = engine {
+                engine.worker.send(Command::Stop);
+                let flushed = engine.flush(Duration::from_secs(30));
+                log::info!(
+                    "before the update: {} segment(s) still cached",
+                    flushed.cache.pending_segments
+                );
+                engine.shutdown_keeping_time(Duration::from_secs(10));
+            }
+            Outcome::Updated(Box::new(
+                timecard_client::update::install(&installed, &file)
+                    .map(|installing| (installing, installed.exe.clone()))
+                    .map_err(|e| (e.to_string(), was_tracking)),
+            ))
+        });
+    }
+
+    /// Starts the new version and quits, or says why not and goes on.
+    fn updated(&mut self, result: tasks::UpdateResult, ctx: &egui::Context) {
+        use timecard_client::update::Installing;
+        match result {
+            Ok((installing, exe)) => {
+                log::info!("update installed; starting the new version");
+                // The new process must be able to take the lock.
+                drop(self.instance.take());
+                if installing == Installing::Done
+                    && let Err(e) = timecard_client::update::relaunch(&exe, &[])
+                {
+                    log::error!("the new version did not start: {e}");
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            Err((problem, was_tracking)) => {
+                log::error!("the update was not installed: {problem}");
+                self.state.update.busy = false;
+                self.state.update.problem = Some(problem.clone());
+                self.send(Command::Notice(format!(
+                    "The update was not installed: {problem}. Timecard goes on with version {}.",
+                    timecard_core::release::version()
+                )));
+                self.state.update.resume = was_tracking;
+                self.restart_engine(ctx, "Starting again");
+            }
+        }
+    }
+
     /// *Clear cache and restart* (D4), after the confirmation: stops the
     /// engine (tracking stops, the partial segment is cached) and wipes the
     /// data folder on a background thread while the dialog shows progress;
@@ -497,6 +678,9 @@ impl TimecardApp {
                     timecard_client::platform::reset::relaunch();
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
+                Outcome::UpdateChecked(result) => self.update_checked(result, ctx),
+                Outcome::UpdateDownloaded(result) => self.install_update(result, ctx),
+                Outcome::Updated(result) => self.updated(*result, ctx),
                 Outcome::Cleared(Err(e)) => {
                     log::error!("the data folder was not cleared: {e}");
                     self.state.clearing = false;
@@ -545,6 +729,10 @@ impl TimecardApp {
                 if let Some(notice) = notice {
                     let _ = engine.worker.sender().send(Command::Notice(notice));
                 }
+                // After an update that failed: tracking goes on.
+                if let Some(contract_id) = self.state.update.resume.take() {
+                    let _ = engine.worker.sender().send(Command::Start { contract_id });
+                }
                 self.engine = Some(engine);
                 self.settings = settings;
                 self.state.signin = None;
@@ -584,7 +772,11 @@ impl TimecardApp {
                 status::status_bar_ui(ui, &self.snapshot, now, self.settings.zone());
             });
         });
+        if self.settings.server.is_some() && self.state.update.check_due() {
+            self.check_for_update(&ctx);
+        }
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            update::banner_ui(ui, &self.state.update, &mut intents);
             status::banners_ui(ui, &self.snapshot, now, self.settings.zone(), &mut intents);
             let zone = self.settings.zone();
             if self.state.view == View::Diary {

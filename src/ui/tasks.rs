@@ -13,6 +13,11 @@ use timecard_client::settings::Settings;
 /// not (with the old engine, still running, if it was kept).
 pub type EngineRestart = Result<(Engine, Settings), (String, Option<Engine>)>;
 
+/// The outcome of installing an update: how, and the program to start;
+/// or why not, with the contract that was tracked before (to go on with).
+pub type UpdateResult =
+    Result<(timecard_client::update::Installing, std::path::PathBuf), (String, Option<String>)>;
+
 /// What a finished task hands back.
 pub enum Outcome {
     /// Nothing to say (the work said it elsewhere).
@@ -24,6 +29,12 @@ pub enum Outcome {
     /// *Clear cache and restart* stopped the engine and wiped the data
     /// folder, or says why not (the folder is then as it was).
     Cleared(Result<(), String>),
+    /// What the server offers, or why it could not be asked.
+    UpdateChecked(Result<timecard_client::update::Check, String>),
+    /// The update downloaded and checked, or why not.
+    UpdateDownloaded(Result<std::path::PathBuf, String>),
+    /// The update installed, or why not.
+    Updated(Box<UpdateResult>),
 }
 
 /// The tasks running now.

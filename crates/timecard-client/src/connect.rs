@@ -76,6 +76,12 @@ fn keep_sign_in(
     pinned: Option<&[u8]>,
     session: timecard_core::protocol::SessionInfo,
 ) -> anyhow::Result<()> {
+    // The update key is pinned again after this sign-in (U2).
+    match fs::remove_file(data.update_key_file()) {
+        Ok(()) => log::info!("forgot the update key pinned before this sign-in"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove {}: {e}", data.update_key_file().display()),
+    }
     if settings.server.as_deref() != Some(address.as_str()) {
         for stale in [data.contracts_file(), data.server_config_file()] {
             match fs::remove_file(&stale) {
@@ -187,7 +193,7 @@ pub fn sign_in(
             })?),
             None => None,
         };
-    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)
+    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock.clone())
         .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
     let ticket = DeviceTicket::load(&data.device_ticket_file())
         .filter(|t| t.server == address.as_str())
@@ -208,6 +214,14 @@ pub fn sign_in(
     keep_sign_in(data, settings, &address, pinned.as_deref(), session)
         .map_err(SignInError::Keep)?;
     log::info!("signed in to {} as {login}", address.as_str());
+    // U2: a sign-in trusts the server's update key afresh.
+    match crate::update::Installed::this()
+        .map_err(crate::update::UpdateError::from)
+        .and_then(|installed| crate::update::Updater::new(data, settings, clock, installed))
+    {
+        Ok(updater) => updater.pin_at_sign_in(),
+        Err(e) => log::warn!("the update key was not pinned: {e}"),
+    }
     Ok(SignedIn {
         server: Some(address.as_str().to_owned()),
         login,

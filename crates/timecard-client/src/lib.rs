@@ -16,6 +16,7 @@ pub mod link;
 pub mod platform;
 pub mod settings;
 pub mod sync;
+pub mod update;
 #[cfg(target_os = "linux")]
 mod wayland_support;
 pub mod worker;

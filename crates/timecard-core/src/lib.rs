@@ -11,4 +11,5 @@ pub mod fs;
 pub mod output;
 pub mod process;
 pub mod protocol;
+pub mod release;
 pub mod tls;

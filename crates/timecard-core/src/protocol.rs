@@ -398,7 +398,7 @@ impl ProblemReport {
             incident_at: None,
             time_zone: None,
             created_at,
-            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            app_version: crate::release::version().to_owned(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             logs_zip_base64: None,
         }
@@ -454,4 +454,14 @@ impl ProblemReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportReceipt {
     pub id: String,
+}
+
+/// `GET /api/v1/releases/latest`: the newest release of the app for a
+/// system, processor and kind, and where to download it (U1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseOffer {
+    #[serde(flatten)]
+    pub release: crate::release::Release,
+    /// The file's path on the server (`/download/VERSION/NAME`).
+    pub url: String,
 }

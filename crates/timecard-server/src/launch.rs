@@ -184,6 +184,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         config: options.config,
         clock: options.clock.clone(),
         review_secs: options.review_secs,
+        releases: crate::releases::Catalog::new(&options.data_dir),
     });
     let app = crate::http::router(state).layer(axum::middleware::from_fn_with_state(
         options.limits.body_timeout,

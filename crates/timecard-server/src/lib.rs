@@ -14,6 +14,7 @@ pub mod http;
 pub mod launch;
 pub mod logging;
 pub mod migrate;
+pub mod releases;
 pub mod rules;
 pub mod store;
 pub mod usecases;

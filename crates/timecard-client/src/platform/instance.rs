@@ -39,7 +39,7 @@ pub enum InstanceError {
 }
 
 fn running_message(holder: &Holder) -> String {
-    let ours = env!("CARGO_PKG_VERSION");
+    let ours = timecard_core::release::version();
     if holder.version != ours {
         format!(
             "Timecard {} is already running ({}, pid {}) and this is version {ours}; quit that one \
@@ -54,7 +54,20 @@ fn running_message(holder: &Holder) -> String {
     }
 }
 
-type ShowHandler = Arc<Mutex<Option<Box<dyn Fn() + Send>>>>;
+type Handler = Option<Box<dyn Fn() + Send>>;
+
+/// What the running window does when another launch asks.
+#[derive(Default)]
+struct Handlers {
+    /// Come forward (a second launch of the same or an older version).
+    show: Handler,
+    /// Cache the partial segment and quit, for a newer version (U5).
+    handover: Handler,
+    /// Update now (`timecard update` while the window runs).
+    update: Handler,
+}
+
+type ShowHandler = Arc<Mutex<Handlers>>;
 
 /// This process is the one instance while this lives.
 pub struct InstanceGuard {
@@ -78,6 +91,8 @@ impl std::fmt::Debug for InstanceGuard {
 pub struct Answer {
     pub pid: u32,
     pub version: String,
+    /// The running window is older and quits for the caller (U5).
+    pub handing_over: bool,
 }
 
 impl InstanceGuard {
@@ -126,7 +141,7 @@ impl InstanceGuard {
             }
             Err(TryLockError::Error(e)) => return Err(io_err(e)),
         }
-        let on_show: ShowHandler = Arc::new(Mutex::new(None));
+        let on_show: ShowHandler = Arc::new(Mutex::new(Handlers::default()));
         let socket = if listen {
             match listen_for_show(data, on_show.clone()) {
                 Ok(path) => Some(path),
@@ -140,7 +155,7 @@ impl InstanceGuard {
         };
         let holder = Holder {
             pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: timecard_core::release::version().into(),
             role: role.into(),
             socket: socket.clone(),
         };
@@ -161,7 +176,38 @@ impl InstanceGuard {
     /// What to do when a second launch asks for the window (called on the
     /// listener's thread).
     pub fn on_show(&self, show: impl Fn() + Send + 'static) {
-        *self.on_show.lock().expect("show handler") = Some(Box::new(show));
+        self.on_show.lock().expect("show handler").show = Some(Box::new(show));
+    }
+
+    /// What to do when a newer version is launched: cache the partial
+    /// segment and quit, so that it takes over (U5). Without it, a newer
+    /// launch is told this one runs.
+    pub fn on_handover(&self, quit: impl Fn() + Send + 'static) {
+        self.on_show.lock().expect("show handler").handover = Some(Box::new(quit));
+    }
+
+    /// What to do when `timecard update` asks this window to update.
+    pub fn on_update(&self, update: impl Fn() + Send + 'static) {
+        self.on_show.lock().expect("show handler").update = Some(Box::new(update));
+    }
+
+    /// Takes the lock once the running holder has let it go (after a
+    /// handover), waiting up to `timeout`.
+    pub fn acquire_when_free(
+        data: &DataDir,
+        role: &str,
+        listen: bool,
+        timeout: Duration,
+    ) -> Result<InstanceGuard, InstanceError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match InstanceGuard::acquire(data, role, listen) {
+                Err(InstanceError::Running(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -194,33 +240,47 @@ fn root_digest(data: &DataDir) -> u32 {
     crc32fast::hash(data.root().as_os_str().as_encoded_bytes())
 }
 
-/// Answers one show-window request on `stream`: reads `show VERSION`,
-/// answers `ok PID VERSION` and brings the window forward.
-fn answer_show(stream: impl Read + Write, on_show: &ShowHandler) {
+/// Answers one request on `stream`: `show VERSION` or `update VERSION`,
+/// answered `ok PID VERSION` — or `handover PID VERSION` when a newer
+/// version asks to show itself and this window quits for it (U5).
+fn answer_show(stream: impl Read + Write, handlers: &ShowHandler) {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let caller = line.trim().strip_prefix("show ").unwrap_or("?").to_owned();
-    log::info!("show-window request from a second launch (version {caller})");
+    let mut words = line.split_whitespace();
+    let request = words.next().unwrap_or_default().to_owned();
+    let caller = words.next().unwrap_or("?").to_owned();
+    let ours = timecard_core::release::version();
+    let handlers = handlers.lock().expect("show handler");
+    let handover = request == "show"
+        && handlers.handover.is_some()
+        && timecard_core::release::is_newer(&caller, ours);
+    log::info!("{request} request from another launch (version {caller})");
     let stream = reader.get_mut();
-    let _ = writeln!(
-        stream,
-        "ok {} {}",
-        std::process::id(),
-        env!("CARGO_PKG_VERSION")
-    );
+    let word = if handover { "handover" } else { "ok" };
+    let _ = writeln!(stream, "{word} {} {ours}", std::process::id());
     let _ = stream.flush();
-    if let Some(show) = on_show.lock().expect("show handler").as_ref() {
-        show();
+    let handler = match request.as_str() {
+        "show" if handover => &handlers.handover,
+        "show" => &handlers.show,
+        "update" => &handlers.update,
+        _ => &None,
+    };
+    if let Some(handler) = handler {
+        handler();
     }
 }
 
-/// Asks for the window on `stream` and reads the answer.
-fn request_show(stream: impl Read + Write) -> io::Result<Answer> {
+/// Sends `request VERSION` on `stream` and reads the answer.
+fn request_show(stream: impl Read + Write, request: &str) -> io::Result<Answer> {
     let mut reader = BufReader::new(stream);
-    writeln!(reader.get_mut(), "show {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(
+        reader.get_mut(),
+        "{request} {}",
+        timecard_core::release::version()
+    )?;
     reader.get_mut().flush()?;
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -230,9 +290,10 @@ fn request_show(stream: impl Read + Write) -> io::Result<Answer> {
         words.next().and_then(|p| p.parse().ok()),
         words.next(),
     ) {
-        (Some("ok"), Some(pid), Some(version)) => Ok(Answer {
+        (Some(word @ ("ok" | "handover")), Some(pid), Some(version)) => Ok(Answer {
             pid,
             version: version.to_owned(),
+            handing_over: word == "handover",
         }),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -268,15 +329,25 @@ fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> 
     Ok(path)
 }
 
-/// Asks the running window to come forward; returns its answer.
-#[cfg(unix)]
+/// Asks the running window to come forward (or, when it is older, to
+/// hand over); returns its answer.
 pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
+    ask(holder, "show")
+}
+
+/// Asks the running window to update itself now.
+pub fn ask_to_update(holder: &Holder) -> io::Result<Answer> {
+    ask(holder, "update")
+}
+
+#[cfg(unix)]
+fn ask(holder: &Holder, request: &str) -> io::Result<Answer> {
     use std::os::unix::net::UnixStream;
     let path = holder.socket.as_deref().ok_or_else(not_listening)?;
     let stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    request_show(&stream)
+    request_show(&stream, request)
 }
 
 /// On Windows the window listens on a named pipe, `\\.\pipe\timecard-…`,
@@ -315,14 +386,13 @@ fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> 
     Ok(name)
 }
 
-/// Asks the running window to come forward; returns its answer.
 #[cfg(windows)]
-pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
+fn ask(holder: &Holder, request: &str) -> io::Result<Answer> {
     let path = holder.socket.as_deref().ok_or_else(not_listening)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         match OpenOptions::new().read(true).write(true).open(path) {
-            Ok(pipe) => return request_show(&pipe),
+            Ok(pipe) => return request_show(&pipe, request),
             // ERROR_PIPE_BUSY: every instance is taken for a moment.
             Err(e) if e.raw_os_error() == Some(231) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -412,7 +482,7 @@ fn listen_for_show(_data: &DataDir, _on_show: ShowHandler) -> io::Result<PathBuf
 }
 
 #[cfg(not(any(unix, windows)))]
-pub fn ask_to_show(_holder: &Holder) -> io::Result<Answer> {
+fn ask(_holder: &Holder, _request: &str) -> io::Result<Answer> {
     Err(not_listening())
 }
 
@@ -435,7 +505,7 @@ mod tests {
                 assert_eq!(holder.role, "window");
                 let answer = ask_to_show(&holder).unwrap();
                 assert_eq!(answer.pid, std::process::id());
-                assert_eq!(answer.version, env!("CARGO_PKG_VERSION"));
+                assert_eq!(answer.version, timecard_core::release::version());
                 rx.recv_timeout(Duration::from_secs(5))
                     .expect("the running window was asked to show");
             }

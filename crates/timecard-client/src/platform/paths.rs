@@ -118,6 +118,16 @@ impl DataDir {
         self.root.join("local-server")
     }
 
+    /// The release key pinned from the configured server (U2).
+    pub fn update_key_file(&self) -> PathBuf {
+        self.root.join("update-key.json")
+    }
+
+    /// Updates being downloaded and checked.
+    pub fn updates_dir(&self) -> PathBuf {
+        self.root.join("updates")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }

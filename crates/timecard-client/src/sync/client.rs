@@ -16,8 +16,8 @@ use super::error::{self, SyncError};
 use timecard_core::clock::Clock;
 use timecard_core::domain::SegmentId;
 use timecard_core::protocol::{
-    ContractsResponse, DiaryResponse, Health, MSGPACK, ProblemReport, ReportReceipt, ServerConfig,
-    SessionInfo, SignIn, UploadBatch, UploadResponse,
+    ContractsResponse, DiaryResponse, Health, MSGPACK, ProblemReport, ReleaseOffer, ReportReceipt,
+    ServerConfig, SessionInfo, SignIn, UploadBatch, UploadResponse,
 };
 
 /// A checked server address: `https://host[:port]`, no trailing slash.
@@ -346,6 +346,46 @@ impl ApiClient {
         }
         let r = self.check(request.call())?;
         self.json(r)
+    }
+
+    /// The newest release of the app for this system, processor and kind
+    /// (U1); `None` when the server offers none.
+    pub fn latest_release(
+        &self,
+        kind: timecard_core::release::Kind,
+    ) -> Result<Option<ReleaseOffer>, SyncError> {
+        let result = self.check(
+            self.agent
+                .get(self.url("/releases/latest"))
+                .query("os", timecard_core::release::this_os())
+                .query("arch", timecard_core::release::this_arch())
+                .query("kind", kind.name())
+                .call(),
+        );
+        match result {
+            Ok(r) => self.json(r).map(Some),
+            Err(SyncError::Api { code, .. }) if code == "no_release" => Ok(None),
+            // A server older than releases answers this route as unknown.
+            Err(SyncError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads a release file (`offer.url`), at most `max_bytes`.
+    pub fn download(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, SyncError> {
+        let mut r = self.check(
+            self.agent
+                .get(format!("{}{path}", self.address.as_str()))
+                .config()
+                .timeout_recv_body(Some(Duration::from_secs(600)))
+                .build()
+                .call(),
+        )?;
+        r.body_mut()
+            .with_config()
+            .limit(max_bytes)
+            .read_to_vec()
+            .map_err(|e| error::from_transport(self.address.host(), e))
     }
 
     /// A segment's screenshot (JPEG).

@@ -4,6 +4,7 @@
 //! maintenance mode are small enough to live here.
 
 pub mod contracts;
+pub mod release;
 pub mod reports;
 pub mod serve;
 pub mod site;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use timecard_core::{errln, outln};
 
 pub use self::site::Site;
@@ -101,6 +102,11 @@ pub enum ServerCommand {
         #[arg(long, value_parser = parse_database)]
         to: store::Database,
     },
+    /// Installers and packages for download and the apps' updates.
+    Release {
+        #[command(subcommand)]
+        command: release::ReleaseCommand,
+    },
     /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
     Maintenance {
         state: OnOff,
@@ -130,7 +136,12 @@ pub enum OnOff {
 
 /// Runs the server's command line.
 pub fn main() -> ExitCode {
-    let cli = ServerCli::parse();
+    let cli = ServerCli::from_arg_matches(
+        &ServerCli::command()
+            .version(timecard_core::release::version())
+            .get_matches(),
+    )
+    .unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -197,6 +208,9 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             contracts::contract_command(&site, command, clock.now())
         }
         ServerCommand::Report { command } => reports::report_command(&site, command),
+        ServerCommand::Release { command } => {
+            release::release_command(&cli.data, command, clock.now())
+        }
         ServerCommand::Maintenance { state, retry_after } => {
             site.open()?
                 .set_maintenance(matches!(state, OnOff::On).then_some(retry_after))?;

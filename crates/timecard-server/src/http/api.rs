@@ -29,7 +29,7 @@ use timecard_core::domain::segment::{is_plausible_day, plausible_years};
 use timecard_core::domain::{LocalDay, SegmentId};
 use timecard_core::protocol::{
     self, BatchError, ContractsResponse, DiaryResponse, Health, Outcome, ProblemReport,
-    ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadResponse,
+    ReleaseOffer, ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadResponse,
 };
 
 /// Cap on a segment batch: a few dozen segments with screenshots.
@@ -54,6 +54,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/api/v1/segments/{id}", delete(delete_segment))
         .route("/api/v1/manual", post(manual))
+        .route("/api/v1/releases/latest", get(latest_release))
         .route(
             "/api/v1/segments/{id}/screenshot",
             get(screenshot).layer(middleware::from_fn(reads_gate)),
@@ -129,7 +130,7 @@ fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
 async fn health(State(state): State<Shared>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: timecard_core::release::version().into(),
         server_time: state.clock.now(),
     })
 }
@@ -396,4 +397,48 @@ async fn report(
     })
     .await?;
     Ok(Json(ReportReceipt { id }))
+}
+
+#[derive(Deserialize)]
+struct LatestQuery {
+    os: String,
+    arch: String,
+    kind: String,
+    program: Option<String>,
+}
+
+/// The newest release for the asking app's system (U1). Public: what a
+/// server offers is on its `/download` page too.
+async fn latest_release(
+    State(state): State<Shared>,
+    query: Result<Query<LatestQuery>, QueryRejection>,
+) -> Result<Json<ReleaseOffer>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let kind = timecard_core::release::Kind::parse(&query.kind)
+        .ok_or_else(|| ApiError::malformed("kind is one of deb, installer, binary, zip, image"))?;
+    let program = query.program.unwrap_or_else(|| "timecard".to_owned());
+    let catalog = state.releases.clone();
+    let found =
+        tokio::task::spawn_blocking(move || catalog.latest(&program, &query.os, &query.arch, kind))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(|e| {
+                log::error!("cannot read the releases: {e}");
+                ApiError::internal()
+            })?;
+    let published = found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_release",
+            "this server offers no release for this system",
+        )
+    })?;
+    let url = format!(
+        "/download/{}/{}",
+        published.release.version, published.release.name
+    );
+    Ok(Json(ReleaseOffer {
+        release: published.release,
+        url,
+    }))
 }

@@ -32,6 +32,9 @@ pub struct Guards {
     /// CSV files, admin lists, pictures, report logs), each held until its
     /// last byte is sent.
     pub pages: Arc<Semaphore>,
+    /// Downloads of installers and packages, each held until its last
+    /// byte is sent: a slow download holds 64 KiB, not the file.
+    pub downloads: Arc<Semaphore>,
     /// How long a request waits for a permit before a 503.
     pub queue_wait: std::time::Duration,
 }
@@ -46,6 +49,9 @@ pub const READS_AT_ONCE: usize = 8;
 /// small and `/health` quick whatever a flood of them asks (four let
 /// `/health` reach 190 ms on two cores).
 pub const PAGES_AT_ONCE: usize = 2;
+/// Downloads at once: a team's apps updating on the same morning queue
+/// for a few seconds each rather than filling the server's links.
+pub const DOWNLOADS_AT_ONCE: usize = 8;
 
 impl Default for Guards {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for Guards {
             heavy: Arc::new(Semaphore::new(HEAVY_AT_ONCE)),
             reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
             pages: Arc::new(Semaphore::new(PAGES_AT_ONCE)),
+            downloads: Arc::new(Semaphore::new(DOWNLOADS_AT_ONCE)),
             queue_wait: std::time::Duration::from_secs(10),
         }
     }
@@ -99,8 +106,25 @@ pub async fn pages_gate(
     request: Request,
     next: Next,
 ) -> Response {
-    let wait = guards.queue_wait;
-    match tokio::time::timeout(wait, guards.pages.clone().acquire_owned()).await {
+    held_until_sent(&guards.pages, guards.queue_wait, request, next).await
+}
+
+/// For downloads of releases, held until the last byte is sent.
+pub async fn downloads_gate(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    held_until_sent(&guards.downloads, guards.queue_wait, request, next).await
+}
+
+async fn held_until_sent(
+    permits: &Arc<Semaphore>,
+    wait: std::time::Duration,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(wait, permits.clone().acquire_owned()).await {
         Ok(Ok(permit)) => next.run(request).await.map(|body| {
             Body::new(HoldingBody {
                 body,

@@ -15,6 +15,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long a client has to review a week after it ends.
     pub review_secs: i64,
+    /// What the server offers for download (the data folder's `releases/`).
+    pub releases: crate::releases::Catalog,
 }
 
 pub type Shared = Arc<AppState>;

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod contracts;
 pub mod csv;
 pub mod diary;
+pub mod download;
 pub mod layout;
 pub mod review;
 pub mod session;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Shared> {
         .merge(session::routes())
         .merge(contracts::routes())
         .merge(diary::routes())
+        .merge(download::routes())
         .merge(review::routes())
         .merge(timesheet::routes())
         .merge(csv::routes())
