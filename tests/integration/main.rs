@@ -18,6 +18,7 @@ mod data_folder;
 mod fixtures;
 mod hardening;
 mod hostile;
+mod installer_wine;
 mod instance_xvfb;
 mod migrations;
 mod notify_dbus;
