@@ -30,6 +30,7 @@ mod reset;
 mod security;
 mod server_cli;
 mod server_deploy;
+mod server_image;
 mod store_contract;
 mod stores;
 mod sync_e2e;

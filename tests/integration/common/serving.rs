@@ -30,12 +30,20 @@ impl Serving {
 
     /// As [`Serving::start`], with `env` as the storage's environment.
     pub fn start_with_env(data: &Path, args: &[&str], env: Vec<(String, String)>) -> Serving {
-        let mut child = Command::new(super::server_exe())
+        let mut command = Command::new(super::server_exe());
+        command
             .arg("--data")
             .arg(data)
             .arg("serve")
             .args(args)
-            .envs(env)
+            .envs(env);
+        Serving::spawn(command)
+    }
+
+    /// `command`, a `timecard-server serve` however it is started (in a
+    /// chroot, say), read as [`Serving::start`] reads it.
+    pub fn spawn(mut command: Command) -> Serving {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
