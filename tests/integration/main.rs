@@ -38,6 +38,7 @@ mod sync_faults;
 mod sync_live;
 mod tracking;
 mod ui;
+mod updates;
 mod wayland_sway;
 mod web;
 mod window_xvfb;
