@@ -102,6 +102,17 @@ else
     sed -e 's|/usr/local/bin/timecard-server|/usr/bin/timecard-server|g' \
         resources/timecard-server.service >"$stage/timecard-server.service"
     install -Dm644 "$stage/timecard-server.service" "$root/usr/lib/systemd/system/timecard-server.service"
+    # The package makes the user and the folder: the unit runs as that
+    # user instead of a dynamic one, so admin commands (`sudo -u
+    # timecard-server timecard-server …`) own what they write.
+    mkdir -p "$root/usr/lib/systemd/system/timecard-server.service.d"
+    cat >"$root/usr/lib/systemd/system/timecard-server.service.d/package.conf" <<'UNIT'
+[Service]
+DynamicUser=no
+User=timecard-server
+Group=timecard-server
+UNIT
+    chmod 644 "$root/usr/lib/systemd/system/timecard-server.service.d/package.conf"
     depends="libc6 (>= $glibc), libgcc-s1, adduser"
     description="Sync server and web dashboard for Timecard
  The server the Timecard app uploads tracked time to, over HTTPS: contracts,

@@ -22,6 +22,7 @@ mod installer_wine;
 mod instance_xvfb;
 mod migrations;
 mod notify_dbus;
+mod packages;
 mod portal_dbus;
 mod proxy;
 mod replicas;
