@@ -28,7 +28,9 @@ fn required() -> bool {
 
 /// Whether this machine can take the test's packages; says why not.
 fn usable() -> bool {
-    let why_not = if unsafe { libc::geteuid() } != 0 {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let why_not = if !root {
         Some("installing packages needs root".to_owned())
     } else if !tools_present(&["dpkg", "dpkg-deb", "objcopy", "readelf", "objdump"]) {
         Some("dpkg or binutils are missing".to_owned())
