@@ -401,3 +401,128 @@ fn app_run_on(program: &Path, app: &Path, display: &str) -> Output {
         None,
     )
 }
+
+/// `GET path` on `server`, trusting its certificate: status, headers, body.
+fn fetch(server: &Serving, srv: &Path, path: &str) -> (u16, Option<String>, Vec<u8>) {
+    let cert = std::fs::read(srv.join("tls/cert.pem")).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(crate::common::pinned_roots(&cert))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(format!("{}{path}", server.url)).call().unwrap();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap();
+    (response.status().as_u16(), disposition, body)
+}
+
+#[test]
+fn the_download_page_lists_what_the_server_offers_and_serves_only_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = dir.path().join("srv");
+    let server = ann_with_work(&srv);
+    let (status, _, body) = fetch(&server, &srv, "/download");
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&body).contains("offers no downloads yet"),
+        "an empty page says so"
+    );
+
+    let key = keygen(&srv, &dir.path().join("keys"));
+    let deb_bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let deb = dir.path().join("timecard_0.2.0_amd64.deb");
+    std::fs::write(&deb, &deb_bytes).unwrap();
+    publish(&srv, &deb, "0.2.0", &key);
+    let setup = dir.path().join("timecard-0.2.0-setup.exe");
+    std::fs::write(&setup, b"MZ not really an installer").unwrap();
+    let done = timecard_server(
+        &srv,
+        &[
+            "release",
+            "publish",
+            setup.to_str().unwrap(),
+            "--version",
+            "0.2.0",
+            "--key",
+            key.to_str().unwrap(),
+            "--os",
+            "windows",
+            "--arch",
+            "x86_64",
+        ],
+        None,
+    );
+    assert!(done.status.success(), "{}", text(&done));
+    let sha = timecard_core::release::sha256_hex(&deb_bytes);
+
+    // The page, in a real browser.
+    if let Some(browser) = crate::common::webdriver::Browser::start() {
+        browser.go(&format!("{}/download", server.url));
+        let page = browser.text();
+        assert!(page.contains("Download Timecard"), "{page}");
+        assert!(
+            page.contains("Linux Debian or Ubuntu package (x86_64)"),
+            "{page}"
+        );
+        assert!(page.contains("Windows installer (x86_64)"), "{page}");
+        assert!(page.contains("300 KB"), "{page}");
+        assert!(page.contains(&sha), "{page}");
+        assert!(
+            page.contains("sudo apt install ./timecard_0.2.0_amd64.deb"),
+            "{page}"
+        );
+        assert!(page.contains("Signing key fingerprint"), "{page}");
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screens");
+        std::fs::create_dir_all(&shots).unwrap();
+        browser.screenshot(&shots.join("download.png"));
+    }
+
+    // The file itself, as published, as an attachment.
+    let (status, disposition, body) =
+        fetch(&server, &srv, "/download/0.2.0/timecard_0.2.0_amd64.deb");
+    assert_eq!(status, 200);
+    assert_eq!(
+        disposition.as_deref(),
+        Some("attachment; filename=\"timecard_0.2.0_amd64.deb\"")
+    );
+    assert_eq!(timecard_core::release::sha256_hex(&body), sha);
+
+    // Nothing else of the data folder.
+    for path in [
+        "/download/0.2.0/timecard_0.2.0_amd64.deb.json",
+        "/download/0.2.0/..%2F..%2Ftimecard-server.sqlite",
+        "/download/..%2F..%2Ftls/cert.pem",
+        "/download/0.2.0/.hidden",
+        "/download/0.3.0/timecard_0.2.0_amd64.deb",
+    ] {
+        let (status, _, _) = fetch(&server, &srv, path);
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _, body) = fetch(
+        &server,
+        &srv,
+        "/api/v1/releases/latest?os=linux&arch=x86_64&kind=exe",
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = fetch(
+        &server,
+        &srv,
+        "/api/v1/releases/latest?os=windows&arch=x86_64&kind=installer",
+    );
+    assert_eq!(status, 200);
+    let offer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(offer["url"], "/download/0.2.0/timecard-0.2.0-setup.exe");
+    drop(server);
+}

@@ -130,7 +130,7 @@ fn body(all: &[Published]) -> Markup {
 
 fn table(files: &[&Published], with_help: bool) -> Markup {
     html! {
-        table {
+        table.downloads {
             thead { tr { th { "For" } th { "Version" } th { "File" } th { "Size" } th { "SHA-256" } } }
             tbody {
                 @for p in files {
@@ -142,14 +142,23 @@ fn table(files: &[&Published], with_help: bool) -> Markup {
                                 small { (how_to_install(p).replace("FILE", &p.release.name)) }
                             }
                         }
-                        td { (Typed(&p.release.version)) br; small { (Typed(&p.published_at)) } }
-                        td { a href=(format!("/download/{}/{}", p.release.version, p.release.name)) download { (p.release.name) } }
-                        td { (format!("{:.1} MB", p.release.size as f64 / 1_000_000.0)) }
+                        td.version { (Typed(&p.release.version)) br; small { (Typed(p.published_at.get(..10).unwrap_or(&p.published_at))) } }
+                        td { a.download href=(format!("/download/{}/{}", p.release.version, p.release.name)) download { (p.release.name) } }
+                        td.size { (size(p.release.size)) }
                         td { code.hash { (p.release.sha256) } }
                     }
                 }
             }
         }
+    }
+}
+
+/// A file's size as people read it: MB, or KB below one.
+fn size(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+    } else {
+        format!("{} KB", bytes.div_ceil(1000))
     }
 }
 
