@@ -70,6 +70,9 @@ glibc="$(objdump -T "$root/usr/bin/$name" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLI
 if [ "$kind" = app ]; then
     install -Dm644 resources/linux/timecard.desktop "$root/usr/share/applications/timecard.desktop"
     install -Dm644 resources/linux/timecard-autostart.desktop "$root/usr/share/timecard/timecard-autostart.desktop"
+    # How this copy is updated (U4): by the package manager.
+    echo deb >"$stage/installed-by"
+    install -Dm644 "$stage/installed-by" "$root/usr/share/timecard/installed-by"
     sed -e "s|@HOMEPAGE@|$homepage|g" -e "s|@VERSION@|$version|g" -e "s|@DATE@|$(date -u +%F)|g" \
         resources/linux/app.timecard.Timecard.metainfo.xml >"$stage/metainfo.xml"
     install -Dm644 "$stage/metainfo.xml" "$root/usr/share/metainfo/app.timecard.Timecard.metainfo.xml"
@@ -171,6 +174,22 @@ SH
     extra="Suggests: postgresql"
     section=net
 fi
+# Debian's policy: the licence and a changelog in /usr/share/doc.
+doc="$root/usr/share/doc/$name"
+mkdir -p "$doc"
+{
+    echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
+    echo "Upstream-Name: timecard"
+    echo "Source: $homepage"
+    echo
+    echo "Files: *"
+    echo "Copyright: 2026 The Timecard authors"
+    echo "License: MIT"
+    sed -e 's/^$/./' -e 's/^/ /' LICENSE
+} >"$doc/copyright"
+printf '%s (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- Timecard <packages@timecard.app>  %s\n' \
+    "$name" "$version" "$version" "$(date -uR)" | gzip -9n >"$doc/changelog.gz"
+chmod 644 "$doc/copyright" "$doc/changelog.gz"
 chmod 755 "$root/DEBIAN/postinst" "$root/DEBIAN/postrm"
 [ -f "$root/DEBIAN/prerm" ] && chmod 755 "$root/DEBIAN/prerm"
 

@@ -240,6 +240,18 @@ fn the_app_package_opens_the_window_with_its_icon() {
     let version = run(Command::new("/usr/bin/timecard").arg("--version"), None);
     assert_eq!(text(&version).trim(), format!("timecard {CURRENT}"));
 
+    // The installed program knows it is updated through the package manager.
+    let data = dir.path().join("data");
+    let check = run(
+        Command::new("/usr/bin/timecard")
+            .args(["update", "--check", "--json"])
+            .env("TIMECARD_DATA_DIR", &data),
+        None,
+    );
+    let check: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(check["kind"], "deb", "{check}");
+    assert_eq!(check["current"], CURRENT);
+
     // What the desktop's validators say of the entry and the metainfo.
     let entry = Path::new("/usr/share/applications/timecard.desktop");
     if tools_present(&["desktop-file-validate"]) || required() {
@@ -289,7 +301,6 @@ fn the_app_package_opens_the_window_with_its_icon() {
             .spawn()
             .unwrap(),
     );
-    let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("settings.json"), r#"{"notifications": false}"#).unwrap();
     let _window = Killed(

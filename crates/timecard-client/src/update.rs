@@ -75,16 +75,18 @@ impl Installed {
     }
 }
 
-/// A Debian package puts the program in /usr/bin and lists it in dpkg's
-/// database; the Windows installer leaves its uninstaller beside it;
-/// anything else is a program someone copied, replaced in place.
+/// A Debian package puts the program in /usr/bin and says so in
+/// `/usr/share/timecard/installed-by`; the Windows installer leaves its
+/// uninstaller beside it; anything else is a program someone copied,
+/// replaced in place.
 fn kind_of(exe: &Path) -> Kind {
     if cfg!(windows) {
         if exe.with_file_name("uninstall.exe").is_file() {
             return Kind::Installer;
         }
     } else if exe == Path::new("/usr/bin/timecard")
-        && Path::new("/var/lib/dpkg/info/timecard.list").is_file()
+        && read_regular(Path::new("/usr/share/timecard/installed-by"), 64)
+            .is_ok_and(|by| by.trim_ascii() == b"deb")
     {
         return Kind::Deb;
     }
@@ -288,8 +290,14 @@ pub fn install(installed: &Installed, file: &Path) -> Result<Installing, UpdateE
         }
         Kind::Deb => install_deb(file).map(|()| Installing::Done),
         Kind::Installer => {
+            // The installer outlives this process and starts the new
+            // version, which runs for hours: neither may keep the caller's
+            // console or pipes (`timecard update | more` would never end).
             std::process::Command::new(file)
                 .args(["/S", "/RELAUNCH"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .spawn()
                 .map_err(|e| UpdateError::Install(format!("the installer did not start ({e})")))?;
             Ok(Installing::InstallerRunning)
