@@ -67,6 +67,12 @@ fn previous_version() -> String {
     }
 }
 
+/// A version after this one.
+fn next_version() -> String {
+    let v: Vec<u64> = CURRENT.split('.').map(|p| p.parse().unwrap()).collect();
+    format!("{}.{}.0", v[0], v[1] + 1)
+}
+
 /// Makes the package of `kind` (app or server) at `version` into `out`.
 fn package(kind: &str, program: &Path, version: &str, out: &Path) -> PathBuf {
     let done = run(
@@ -357,6 +363,91 @@ fn the_app_package_opens_the_window_with_its_icon() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-smoke");
     std::fs::create_dir_all(&shots).unwrap();
     screenshot(&display, &shots.join("deb-window-openbox.png"));
+    drop(_window);
+
+    // An update from the server comes as the next package: as root,
+    // `timecard update` installs it with dpkg; a user without root is told
+    // the command.
+    let srv = dir.path().join("srv");
+    let server = crate::common::serving::ann_with_work(&srv);
+    let next = next_version();
+    let next_deb = package("app", app, &next, dir.path());
+    let keys = dir.path().join("keys");
+    let server_cmd = |args: &[&str]| {
+        let out = crate::common::cli::timecard_server(&srv, args, None);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    server_cmd(&["release", "keygen", "--out", keys.to_str().unwrap()]);
+    server_cmd(&[
+        "release",
+        "publish",
+        next_deb.to_str().unwrap(),
+        "--version",
+        &next,
+        "--key",
+        keys.join("release-key.pk8").to_str().unwrap(),
+    ]);
+    let user_data = dir.path().join("user-data");
+    let signed_in = run(
+        Command::new("/usr/bin/timecard")
+            .args(["login", "--server", &server.url, "--ca"])
+            .arg(srv.join("tls/cert.pem"))
+            .args(["--user", "ann", "--password-stdin"])
+            .env("TIMECARD_DATA_DIR", &user_data),
+        Some("a long password\n"),
+    );
+    assert!(signed_in.status.success(), "{}", text(&signed_in));
+    let as_user = |program: &str| {
+        // The data folder handed to `nobody` for a moment.
+        let chown = |owner: &str| {
+            let done = Command::new("chown")
+                .args(["-R", owner])
+                .arg(&user_data)
+                .status()
+                .unwrap();
+            assert!(done.success());
+        };
+        chown("nobody");
+        let _ = Command::new("chmod").arg("755").arg(dir.path()).status();
+        let out = run(
+            Command::new("runuser")
+                .args(["-u", "nobody", "--", "env"])
+                .args(["-u", "DISPLAY", "-u", "WAYLAND_DISPLAY"])
+                .arg(format!("TIMECARD_DATA_DIR={}", user_data.display()))
+                .args([program, "update"]),
+            None,
+        );
+        chown("root");
+        out
+    };
+    let refused = as_user("/usr/bin/timecard");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("run: sudo apt install"),
+        "a user without root is told the command: {}",
+        text(&refused)
+    );
+    let updated = run(
+        Command::new("/usr/bin/timecard")
+            .arg("update")
+            .env("TIMECARD_DATA_DIR", &user_data)
+            .env_remove("DISPLAY"),
+        None,
+    );
+    assert!(updated.status.success(), "{}", text(&updated));
+    let version = run(Command::new("/usr/bin/timecard").arg("--version"), None);
+    assert_eq!(text(&version).trim(), format!("timecard {next}"));
+    let status = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "timecard"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        next,
+        "dpkg knows the new version"
+    );
+    drop(server);
+
     dpkg(&["--purge", "timecard"]);
     assert!(!Path::new("/usr/bin/timecard").exists());
     assert!(!entry.exists());
