@@ -1,7 +1,9 @@
 //! The Windows installer (issue 24) under Wine: `timecard-VERSION-setup.exe`
 //! built by `ci/package-windows-installer.sh` from the release
 //! `timecard.exe` the Wine tests use, installed silently into the Wine
-//! prefix's user, upgraded, and uninstalled with and without the data.
+//! prefix's user, upgraded, and uninstalled with and without the data;
+//! and the app's update through it: the installed version N asks a Linux
+//! `timecard-server` for N+1, runs its installer and comes back as N+1.
 //!
 //! The prefix is the one `common::wine` makes for all the Windows tests
 //! (making one takes most of a minute); what an earlier run may have left
@@ -46,6 +48,26 @@ fn user_dir(wine: &Wine) -> PathBuf {
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.join("AppData").is_dir())
         .unwrap_or_else(|| panic!("no user folder in {}", users.display()))
+}
+
+/// Removes what an earlier run left of Timecard in the prefix: the
+/// program, its data folder, the shortcut and the registry values.
+fn forget_timecard(wine: &Wine) {
+    let user = user_dir(wine);
+    let local = user.join("AppData/Local");
+    let _ = std::fs::remove_dir_all(local.join("Programs/Timecard"));
+    let _ = std::fs::remove_dir_all(local.join("Timecard"));
+    let _ = std::fs::remove_file(
+        user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Timecard.lnk"),
+    );
+    let _ = Command::new("wine")
+        .args(["reg", "delete", RUN_KEY, "/v", "Timecard", "/f"])
+        .envs(wine.env())
+        .output();
+    let _ = Command::new("wine")
+        .args(["reg", "delete", UNINSTALL_KEY, "/f"])
+        .envs(wine.env())
+        .output();
 }
 
 fn utf16le(text: &str) -> Vec<u8> {
@@ -139,18 +161,7 @@ fn the_installer_installs_silently_upgrades_and_the_uninstaller_keeps_the_data_u
     let shortcut = user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Timecard.lnk");
     let user_name = user.file_name().unwrap().to_string_lossy().into_owned();
     let windows_exe = format!(r"C:\users\{user_name}\AppData\Local\Programs\Timecard\timecard.exe");
-    // What an earlier run left.
-    let _ = std::fs::remove_dir_all(&program_dir);
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let _ = std::fs::remove_file(&shortcut);
-    let _ = Command::new("wine")
-        .args(["reg", "delete", RUN_KEY, "/v", "Timecard", "/f"])
-        .envs(wine.env())
-        .output();
-    let _ = Command::new("wine")
-        .args(["reg", "delete", UNINSTALL_KEY, "/f"])
-        .envs(wine.env())
-        .output();
+    forget_timecard(wine);
     assert_eq!(reg_query(wine, display, RUN_KEY, Some("Timecard")), None);
 
     // Silent, starting with Windows, and Timecard started when done: the
@@ -283,4 +294,282 @@ fn run_and_settle_relaunched(
         .envs(wine.env())
         .output();
     wineserver(wine, "-w");
+}
+
+/// A version after this build's.
+fn next_version() -> String {
+    let parts: Vec<u64> = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    format!("{}.{}.0", parts[0], parts[1] + 1)
+}
+
+/// `ci/package-windows-installer.sh VERSION OUT EXE`, started: the setup
+/// file it makes, once [`built`] has waited for it.
+fn build_installer(version: &str, exe: &Path, out: &Path) -> (std::process::Child, PathBuf) {
+    let child = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ci/package-windows-installer.sh"
+    ))
+    .arg(version)
+    .arg(out)
+    .arg(exe)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    (child, out.join(format!("timecard-{version}-setup.exe")))
+}
+
+fn built((child, setup): (std::process::Child, PathBuf)) -> PathBuf {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(setup.is_file(), "{} was not made", setup.display());
+    setup
+}
+
+/// Polls `ready` (a file read, say) until it holds, for up to `timeout`,
+/// leaving the two processors to Wine in between.
+fn poll_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 24's update loop under Wine with the installer: version N
+/// installed by its setup.exe and signed in, time cached while the server
+/// is away, then the server publishes N+1 (the same build restamped, in an
+/// installer of its own). The installed `timecard.exe update` downloads
+/// and checks it, uploads the cache, and runs `setup.exe /S /RELAUNCH`,
+/// which replaces the program and starts it again as N+1.
+#[test]
+fn the_installed_app_updates_through_the_installer_and_starts_again_as_the_new_version() {
+    use crate::common::cli::{diary_total_secs, sign_in, timecard_server};
+    use crate::common::serving::{ann_with_work, quiet_app};
+
+    let Some(wine) = wine() else { return };
+    if !tools_present(&["xdotool"]) {
+        return;
+    }
+    let _session = wine.session();
+    let x = Xvfb::start("1280x800x24");
+    let display = x.display.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let current = env!("CARGO_PKG_VERSION");
+    let next = next_version();
+
+    // Version N's installer, and N+1's from the same program restamped.
+    let exe = wine.exe("timecard.exe");
+    let restamped = dir.path().join("next/timecard.exe");
+    std::fs::create_dir_all(restamped.parent().unwrap()).unwrap();
+    let bytes = std::fs::read(&exe).unwrap();
+    let stamped = timecard_core::release::restamp(&bytes, &next).expect("a version tag");
+    std::fs::write(&restamped, stamped).unwrap();
+    let building_current = build_installer(current, &exe, &dir.path().join("current"));
+    let building_next = build_installer(&next, &restamped, &dir.path().join("next"));
+    let setup = built(building_current);
+    let next_setup = built(building_next);
+
+    let srv = dir.path().join("srv");
+    let server = ann_with_work(&srv);
+    let keys = dir.path().join("keys");
+    let admin = |args: &[&str]| {
+        let out = timecard_server(&srv, args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    admin(&["release", "keygen", "--out", keys.to_str().unwrap()]);
+    let key = keys.join("release-key.pk8");
+    let publish = |file: &Path, version: &str| {
+        admin(&[
+            "release",
+            "publish",
+            file.to_str().unwrap(),
+            "--version",
+            version,
+            "--key",
+            key.to_str().unwrap(),
+        ])
+    };
+    // The server offers N: signing in pins its key.
+    let said = publish(&setup, current);
+    assert!(said.contains("for windows x86_64 (installer"), "{said}");
+
+    // Version N installed silently, with the default data folder.
+    forget_timecard(wine);
+    let user = user_dir(wine);
+    let program_dir = user.join("AppData/Local/Programs/Timecard");
+    let data_dir = user.join("AppData/Local/Timecard");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(
+        data_dir.join("settings.json"),
+        r#"{"notifications": false}"#,
+    )
+    .unwrap();
+    run_and_settle(
+        wine,
+        display,
+        &setup,
+        &["/S"],
+        &dir.path().join("install.log"),
+    );
+    let user_name = user.file_name().unwrap().to_string_lossy().into_owned();
+    let installed = format!(r"C:\users\{user_name}\AppData\Local\Programs\Timecard\timecard.exe");
+    let timecard = |args: &[&str], stdin: Option<&str>| {
+        run(
+            Command::new("wine")
+                .arg(&installed)
+                .args(args)
+                .envs(wine.env())
+                .env("DISPLAY", display)
+                .env_remove("TIMECARD_DATA_DIR"),
+            stdin,
+        )
+    };
+    let version = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out).trim().trim_start_matches("timecard ").to_owned()
+    };
+    assert_eq!(version(timecard(&["--version"], None)), current);
+
+    let cert = srv.join("tls/cert.pem");
+    let signed = timecard(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--ca",
+            cert.to_str().unwrap(),
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    assert!(
+        data_dir.join("update-key.json").is_file(),
+        "the key is pinned at sign-in"
+    );
+
+    // Time tracked while the server is in maintenance stays in the cache.
+    let contracts = timecard(&["contracts"], None);
+    assert!(contracts.status.success(), "{}", text(&contracts));
+    let maintenance = |state: &str| admin(&["maintenance", state, "--retry-after", "1"]);
+    maintenance("on");
+    let tracked = timecard(&["track", "--contract", "work", "--for", "12s"], None);
+    assert!(tracked.status.success(), "{}", text(&tracked));
+    maintenance("off");
+    let status = |what: &str| {
+        let out = timecard(&["status", "--json"], None);
+        assert!(out.status.success(), "{what}: {}", text(&out));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        status
+    };
+    let cached = status("before the update");
+    assert!(
+        cached["pending_segments"].as_u64().unwrap_or(0) > 0,
+        "time is cached before the update: {cached}"
+    );
+
+    // N+1 published; the installed copy sees it as an installer's update.
+    publish(&next_setup, &next);
+    let out = timecard(&["update", "--check", "--json"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check["current"], current, "{check}");
+    assert_eq!(check["offered"], next.as_str(), "{check}");
+    assert_eq!(check["available"], true, "{check}");
+    assert_eq!(check["kind"], "installer", "{check}");
+
+    // The update: it ends once the installer runs, and neither the
+    // installer nor the program it starts keeps its standard output (a
+    // caller reading it would wait for as long as Timecard runs). Its
+    // standard error goes to a file: Wine gives every process it starts
+    // the Unix standard error of its parent, for its own messages.
+    let errors = dir.path().join("update.err");
+    let mut updating = Command::new("wine")
+        .arg(&installed)
+        .arg("update")
+        .envs(wine.env())
+        .env("DISPLAY", display)
+        .env_remove("TIMECARD_DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
+    let updated = updating.wait().unwrap();
+    let mut stdout = updating.stdout.take().unwrap();
+    let (said_tx, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = said_tx.send(text);
+    });
+    let said = said
+        .recv_timeout(Duration::from_secs(30))
+        .expect("`timecard update` ended but what it started holds its standard output");
+    let said = format!("{said}{}", std::fs::read_to_string(&errors).unwrap());
+    assert!(updated.success(), "{said}");
+    assert!(
+        said.contains(&format!("The installer of Timecard {next} is running")),
+        "{said}"
+    );
+
+    // The relaunched app: the window's instance lock, at version N+1.
+    let holder = || -> Option<(String, String)> {
+        let lock = std::fs::read_to_string(data_dir.join("instance.lock")).ok()?;
+        let lock: serde_json::Value = serde_json::from_str(&lock).ok()?;
+        Some((
+            lock["version"].as_str()?.to_owned(),
+            lock["role"].as_str()?.to_owned(),
+        ))
+    };
+    poll_until(
+        "the relaunched Timecard's instance lock",
+        Duration::from_secs(120),
+        || holder().is_some_and(|(v, role)| v == next && role == "window"),
+    );
+    // Its window is on the screen.
+    poll_until("the relaunched window", Duration::from_secs(60), || {
+        let found = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "^Timecard"])
+            .env("DISPLAY", display)
+            .output()
+            .unwrap();
+        found.status.success() && !found.stdout.is_empty()
+    });
+    assert_eq!(version(timecard(&["--version"], None)), next);
+    let entry =
+        reg_query(wine, display, UNINSTALL_KEY, None).expect("the Add/Remove Programs entry");
+    assert!(entry.contains(&next), "{entry}");
+    assert!(program_dir.join("uninstall.exe").is_file());
+
+    // The time tracked before is on the server, nothing left in the cache.
+    let after = status("after the update");
+    assert_eq!(after["pending_segments"], 0, "{after}");
+    let linux_app = quiet_app(dir.path());
+    let signed = sign_in(
+        &linux_app,
+        &server.url,
+        &cert,
+        "ann",
+        "a long password",
+        &[],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    let secs = diary_total_secs(&linux_app);
+    assert!(secs >= 10, "the server holds {secs} s of the cached time");
+    // The relaunched app and the installer's leftovers end with the
+    // session (wineserver -k).
+    drop(server);
 }
