@@ -18,6 +18,7 @@ use timecard_client::platform::instance::{InstanceError, InstanceGuard, ask_to_u
 use timecard_client::settings::Settings;
 use timecard_client::update::{Check, Installed, Installing, UpdateError, Updater, install};
 use timecard_core::clock::{Clock, SystemClock};
+use timecard_core::release::Kind;
 use timecard_core::{errln, outln};
 
 #[derive(Debug, clap::Args)]
@@ -86,7 +87,7 @@ pub fn run(data: &DataDir, settings: &Settings, args: UpdateArgs) -> anyhow::Res
         return finish(&report, args.json, ExitCode::SUCCESS);
     }
     // One Timecard at a time changes the program and the cache.
-    let _guard = match InstanceGuard::acquire(data, "update", false) {
+    let guard = match InstanceGuard::acquire(data, "update", false) {
         Ok(guard) => guard,
         Err(InstanceError::Running(holder)) if holder.role == "window" => {
             return match ask_to_update(&holder) {
@@ -126,6 +127,11 @@ pub fn run(data: &DataDir, settings: &Settings, args: UpdateArgs) -> anyhow::Res
         }
     };
     upload_first(data, settings);
+    // The installer starts the new window itself, which must find the
+    // data folder free.
+    if installed.kind == Kind::Installer {
+        drop(guard);
+    }
     match install(&installed, &file) {
         Ok(Installing::Done) => {
             report.installed = true;

@@ -296,15 +296,6 @@ fn run_and_settle_relaunched(
     wineserver(wine, "-w");
 }
 
-/// A version after this build's.
-fn next_version() -> String {
-    let parts: Vec<u64> = env!("CARGO_PKG_VERSION")
-        .split('.')
-        .map(|p| p.parse().unwrap())
-        .collect();
-    format!("{}.{}.0", parts[0], parts[1] + 1)
-}
-
 /// `ci/package-windows-installer.sh VERSION OUT EXE`, started: the setup
 /// file it makes, once [`built`] has waited for it.
 fn build_installer(version: &str, exe: &Path, out: &Path) -> (std::process::Child, PathBuf) {
@@ -352,6 +343,7 @@ fn poll_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 #[test]
 fn the_installed_app_updates_through_the_installer_and_starts_again_as_the_new_version() {
     use crate::common::cli::{diary_total_secs, sign_in, timecard_server};
+    use crate::common::releases;
     use crate::common::serving::{ann_with_work, quiet_app};
 
     let Some(wine) = wine() else { return };
@@ -363,15 +355,11 @@ fn the_installed_app_updates_through_the_installer_and_starts_again_as_the_new_v
     let display = x.display.as_str();
     let dir = tempfile::tempdir().unwrap();
     let current = env!("CARGO_PKG_VERSION");
-    let next = next_version();
+    let next = releases::next_version();
 
     // Version N's installer, and N+1's from the same program restamped.
     let exe = wine.exe("timecard.exe");
-    let restamped = dir.path().join("next/timecard.exe");
-    std::fs::create_dir_all(restamped.parent().unwrap()).unwrap();
-    let bytes = std::fs::read(&exe).unwrap();
-    let stamped = timecard_core::release::restamp(&bytes, &next).expect("a version tag");
-    std::fs::write(&restamped, stamped).unwrap();
+    let restamped = releases::restamped(&exe, &next, &dir.path().join("next/timecard.exe"));
     let building_current = build_installer(current, &exe, &dir.path().join("current"));
     let building_next = build_installer(&next, &restamped, &dir.path().join("next"));
     let setup = built(building_current);
@@ -379,25 +367,8 @@ fn the_installed_app_updates_through_the_installer_and_starts_again_as_the_new_v
 
     let srv = dir.path().join("srv");
     let server = ann_with_work(&srv);
-    let keys = dir.path().join("keys");
-    let admin = |args: &[&str]| {
-        let out = timecard_server(&srv, args, None);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        text(&out)
-    };
-    admin(&["release", "keygen", "--out", keys.to_str().unwrap()]);
-    let key = keys.join("release-key.pk8");
-    let publish = |file: &Path, version: &str| {
-        admin(&[
-            "release",
-            "publish",
-            file.to_str().unwrap(),
-            "--version",
-            version,
-            "--key",
-            key.to_str().unwrap(),
-        ])
-    };
+    let key = releases::keygen(&srv, &dir.path().join("keys"));
+    let publish = |file: &Path, version: &str| releases::publish(&srv, file, version, &key, &[]);
     // The server offers N: signing in pins its key.
     let said = publish(&setup, current);
     assert!(said.contains("for windows x86_64 (installer"), "{said}");
@@ -462,7 +433,10 @@ fn the_installed_app_updates_through_the_installer_and_starts_again_as_the_new_v
     // Time tracked while the server is in maintenance stays in the cache.
     let contracts = timecard(&["contracts"], None);
     assert!(contracts.status.success(), "{}", text(&contracts));
-    let maintenance = |state: &str| admin(&["maintenance", state, "--retry-after", "1"]);
+    let maintenance = |state: &str| {
+        let out = timecard_server(&srv, &["maintenance", state, "--retry-after", "1"], None);
+        assert!(out.status.success(), "{}", text(&out));
+    };
     maintenance("on");
     let tracked = timecard(&["track", "--contract", "work", "--for", "12s"], None);
     assert!(tracked.status.success(), "{}", text(&tracked));

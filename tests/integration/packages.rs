@@ -15,9 +15,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::common::cli::{run, text};
+use crate::common::releases::{CURRENT, keygen, next_version, previous_version, publish};
 use crate::common::xvfb::{Killed, Xvfb, screenshot, tools_present, wait_until};
-
-const CURRENT: &str = env!("CARGO_PKG_VERSION");
 
 /// dpkg takes one command at a time: the tests take turns.
 static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -55,22 +54,6 @@ fn installed(package: &str) -> bool {
         .args(["-W", "-f=${Status}", package])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-}
-
-/// An older version than this one.
-fn previous_version() -> String {
-    let v: Vec<u64> = CURRENT.split('.').map(|p| p.parse().unwrap()).collect();
-    match (v[0], v[1], v[2]) {
-        (a, b, c) if c > 0 => format!("{a}.{b}.{}", c - 1),
-        (a, b, _) if b > 0 => format!("{a}.{}.9", b - 1),
-        (a, _, _) => format!("{}.9.9", a - 1),
-    }
-}
-
-/// A version after this one.
-fn next_version() -> String {
-    let v: Vec<u64> = CURRENT.split('.').map(|p| p.parse().unwrap()).collect();
-    format!("{}.{}.0", v[0], v[1] + 1)
 }
 
 /// Makes the package of `kind` (app or server) at `version` into `out`.
@@ -372,21 +355,8 @@ fn the_app_package_opens_the_window_with_its_icon() {
     let server = crate::common::serving::ann_with_work(&srv);
     let next = next_version();
     let next_deb = package("app", app, &next, dir.path());
-    let keys = dir.path().join("keys");
-    let server_cmd = |args: &[&str]| {
-        let out = crate::common::cli::timecard_server(&srv, args, None);
-        assert!(out.status.success(), "{}", text(&out));
-    };
-    server_cmd(&["release", "keygen", "--out", keys.to_str().unwrap()]);
-    server_cmd(&[
-        "release",
-        "publish",
-        next_deb.to_str().unwrap(),
-        "--version",
-        &next,
-        "--key",
-        keys.join("release-key.pk8").to_str().unwrap(),
-    ]);
+    let key = keygen(&srv, &dir.path().join("keys"));
+    publish(&srv, &next_deb, &next, &key, &[]);
     let user_data = dir.path().join("user-data");
     let signed_in = run(
         Command::new("/usr/bin/timecard")

@@ -12,30 +12,19 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::common::cli::{Tracking, run, text, timecard_server};
+use crate::common::releases::{self, CURRENT, keygen, next_version, restamped};
 use crate::common::serving::{Serving, ann_with_work, quiet_app};
 use crate::common::xvfb::{
     Killed, Xvfb, column, find_run, pixel, screenshot, tools_present, wait_until, xdotool,
 };
 
-const CURRENT: &str = env!("CARGO_PKG_VERSION");
-
-/// A version after this one.
-fn next_version() -> String {
-    let parts: Vec<u64> = CURRENT.split('.').map(|p| p.parse().unwrap()).collect();
-    format!("{}.{}.0", parts[0], parts[1] + 1)
-}
-
 /// A copy of this build's `timecard` at `dir/NAME/timecard`, stamped `version`.
 fn program(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let bytes = std::fs::read(env!("CARGO_BIN_EXE_timecard")).unwrap();
-    let stamped = timecard_core::release::restamp(&bytes, version).expect("a version tag");
-    let folder = dir.join(name);
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join("timecard");
-    std::fs::write(&path, stamped).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    restamped(
+        Path::new(env!("CARGO_BIN_EXE_timecard")),
+        version,
+        &dir.join(name).join("timecard"),
+    )
 }
 
 /// `PROGRAM ARGS` on the app data folder `app`.
@@ -56,31 +45,8 @@ fn version_of(program: &Path) -> String {
     text(&out).trim().trim_start_matches("timecard ").to_owned()
 }
 
-fn keygen(srv: &Path, out: &Path) -> PathBuf {
-    let done = timecard_server(
-        srv,
-        &["release", "keygen", "--out", out.to_str().unwrap()],
-        None,
-    );
-    assert!(done.status.success(), "{}", text(&done));
-    out.join("release-key.pk8")
-}
-
 fn publish(srv: &Path, file: &Path, version: &str, key: &Path) {
-    let done = timecard_server(
-        srv,
-        &[
-            "release",
-            "publish",
-            file.to_str().unwrap(),
-            "--version",
-            version,
-            "--key",
-            key.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(done.status.success(), "{}", text(&done));
+    releases::publish(srv, file, version, key, &[]);
 }
 
 /// `timecard login` with `program` as ann on `server`.
@@ -447,24 +413,13 @@ fn the_download_page_lists_what_the_server_offers_and_serves_only_that() {
     publish(&srv, &deb, "0.2.0", &key);
     let setup = dir.path().join("timecard-0.2.0-setup.exe");
     std::fs::write(&setup, b"MZ not really an installer").unwrap();
-    let done = timecard_server(
+    releases::publish(
         &srv,
-        &[
-            "release",
-            "publish",
-            setup.to_str().unwrap(),
-            "--version",
-            "0.2.0",
-            "--key",
-            key.to_str().unwrap(),
-            "--os",
-            "windows",
-            "--arch",
-            "x86_64",
-        ],
-        None,
+        &setup,
+        "0.2.0",
+        &key,
+        &["--os", "windows", "--arch", "x86_64"],
     );
-    assert!(done.status.success(), "{}", text(&done));
     let sha = timecard_core::release::sha256_hex(&deb_bytes);
 
     // The page, in a real browser.

@@ -67,6 +67,7 @@ pub mod dbus;
 pub mod device;
 pub mod picture;
 pub mod postgres;
+pub mod releases;
 pub mod s3;
 pub mod server;
 pub mod serving;
