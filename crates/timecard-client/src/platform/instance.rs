@@ -257,7 +257,10 @@ fn answer_show(stream: impl Read + Write, handlers: &ShowHandler) {
     let handover = request == "show"
         && handlers.handover.is_some()
         && timecard_core::release::is_newer(&caller, ours);
-    log::info!("{request} request from another launch (version {caller})");
+    match request.as_str() {
+        "show" => log::info!("show-window request from a second launch (version {caller})"),
+        _ => log::info!("{request} request from another launch (version {caller})"),
+    }
     let stream = reader.get_mut();
     let word = if handover { "handover" } else { "ok" };
     let _ = writeln!(stream, "{word} {} {ours}", std::process::id());
