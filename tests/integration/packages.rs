@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::common::cli::{run, text};
 use crate::common::releases::{CURRENT, keygen, next_version, previous_version, publish};
-use crate::common::xvfb::{Killed, Xvfb, screenshot, tools_present, wait_until};
+use crate::common::xvfb::{Killed, Xvfb, area, screenshot, tools_present, wait_until};
 
 /// dpkg takes one command at a time: the tests take turns.
 static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -337,7 +337,7 @@ fn the_app_package_opens_the_window_with_its_icon() {
     let (_, top) = frame_extents(&display, &id).unwrap();
     let mut teal_pixels = 0;
     wait_until("the icon in the title bar", Duration::from_secs(30), || {
-        teal_pixels = band(&display, x, y - top, 64, top)
+        teal_pixels = area(&display, x, y - top, 64, top)
             .into_iter()
             .filter(|&(r, g, b)| g > 100 && b > 90 && r < 80 && g > r + 40)
             .count();
@@ -455,26 +455,4 @@ fn window_origin(display: &str, id: &str) -> (u32, u32) {
             .unwrap_or(0)
     };
     (value("X="), value("Y="))
-}
-
-/// The pixels of a `width`×`height` screen area.
-fn band(display: &str, x: u32, y: u32, width: u32, height: u32) -> Vec<(u8, u8, u8)> {
-    let out = Command::new("import")
-        .args([
-            "-display",
-            display,
-            "-window",
-            "root",
-            "-crop",
-            &format!("{width}x{height}+{x}+{y}"),
-            "-depth",
-            "8",
-            "rgb:-",
-        ])
-        .output()
-        .unwrap();
-    out.stdout
-        .chunks_exact(3)
-        .map(|p| (p[0], p[1], p[2]))
-        .collect()
 }

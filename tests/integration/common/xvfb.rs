@@ -124,6 +124,11 @@ pub fn xdotool(display: &str, args: &[&str]) {
 
 /// The colours of a vertical line of `height` screen pixels from (x, y).
 pub fn column(display: &str, x: u32, y: u32, height: u32) -> Vec<(u8, u8, u8)> {
+    area(display, x, y, 1, height)
+}
+
+/// The colours of a `width`×`height` screen area from (x, y), row by row.
+pub fn area(display: &str, x: u32, y: u32, width: u32, height: u32) -> Vec<(u8, u8, u8)> {
     let Ok(out) = Command::new("import")
         .args([
             "-display",
@@ -131,7 +136,7 @@ pub fn column(display: &str, x: u32, y: u32, height: u32) -> Vec<(u8, u8, u8)> {
             "-window",
             "root",
             "-crop",
-            &format!("1x{height}+{x}+{y}"),
+            &format!("{width}x{height}+{x}+{y}"),
             "-depth",
             "8",
             "rgb:-",
