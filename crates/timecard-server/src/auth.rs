@@ -51,6 +51,38 @@ pub fn new_token() -> String {
     )
 }
 
+/// A one-time link's token (M3, M4): 32 random bytes from the system's
+/// generator, hex; like a session token, only its SHA-256 is stored.
+pub fn new_link_token() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random number generator");
+    hex::encode(bytes)
+}
+
+/// The fewest characters a password may have, wherever it is set.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The most: a password is hashed whole, and a megabyte of it would be.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// Why `password` cannot be someone's password, in words.
+pub fn password_problem(password: &str) -> Option<String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Some(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        ))
+    } else if n > MAX_PASSWORD_CHARS {
+        Some(format!(
+            "the password may have at most {MAX_PASSWORD_CHARS} characters"
+        ))
+    } else {
+        None
+    }
+}
+
 /// What is stored for a token: its SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -42,6 +42,9 @@ pub struct ServerOptions {
     pub review_secs: i64,
     /// The database and blob store; by default SQLite in the data folder.
     pub storage: Storage,
+    /// SMTP, the sender's address and the public address (M1); by
+    /// default no mail.
+    pub mail: crate::mail::MailOptions,
 }
 
 /// Where a server keeps its data (`--database`, `--blobs`).
@@ -84,6 +87,7 @@ impl ServerOptions {
             limits: ConnectionLimits::default(),
             review_secs: DEFAULT_REVIEW_DAYS * 24 * 3600,
             storage: Storage::default(),
+            mail: crate::mail::MailOptions::default(),
         }
     }
 }
@@ -179,12 +183,43 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         None => tls::ensure_self_signed(&options.data_dir)?,
     };
     let rustls = RustlsConfig::from_config(tls::server_config(&pair)?);
+    let addr = listener.local_addr()?;
+    let sender = crate::mail::Sender::new(&options.mail)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mail = crate::mail::MailState {
+        sending: sender.is_some(),
+        public_url: options
+            .mail
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{addr}")),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let store: Arc<dyn Store> = Arc::from(store);
+    // What the admin commands need to know of mail (`user invite`).
+    store
+        .set_setting(crate::mail::PUBLIC_URL_SETTING, Some(&mail.public_url))
+        .and_then(|()| {
+            store.set_setting(
+                crate::mail::SENDING_SETTING,
+                mail.sending.then_some("smtp"),
+            )
+        })
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let sender = sender.map(|sender| crate::mail::SenderTask {
+        store: store.clone(),
+        sender,
+        state: mail.clone(),
+        clock: options.clock.clone(),
+        review_secs: options.review_secs,
+    });
     let state = Arc::new(AppState {
-        store: Arc::from(store),
+        store,
         config: options.config,
         clock: options.clock.clone(),
         review_secs: options.review_secs,
         releases: crate::releases::Catalog::new(&options.data_dir),
+        mail,
     });
     let app = crate::http::router(state).layer(axum::middleware::from_fn_with_state(
         options.limits.body_timeout,
@@ -193,7 +228,6 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
     let acceptor =
         connection::GuardedAcceptor::new(RustlsAcceptor::new(rustls.clone()), options.limits);
     listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let server_handle = handle.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -205,6 +239,10 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         .name("timecard-server".into())
         .spawn(move || {
             runtime.block_on(async move {
+                // M2: the outbox's sender lives as long as the server.
+                if let Some(sender) = sender {
+                    tokio::spawn(crate::mail::run_sender(sender));
+                }
                 // HTTP/1.1 only, as the certificate's ALPN says: the
                 // connection timeouts follow one request at a time.
                 axum_server::from_tcp(listener)?

@@ -1,7 +1,8 @@
 //! The sync server: the HTTP API and web dashboard over TLS (`http`),
 //! what they show (`views`) and do (`usecases`), the pure rules (`rules`),
 //! storage (`store`), sign-in protection (`auth`), connection limits
-//! (`connection`) and the admin commands (`cli`). It takes its listener and
+//! (`connection`), e-mail and its outbox (`mail`) and the admin commands
+//! (`cli`). It takes its listener and
 //! a shutdown signal from the caller, so tests and the app's built-in
 //! server run it in-process on `127.0.0.1:0`.
 
@@ -13,6 +14,7 @@ pub mod demo;
 pub mod http;
 pub mod launch;
 pub mod logging;
+pub mod mail;
 pub mod migrate;
 pub mod releases;
 pub mod rules;

@@ -17,6 +17,8 @@ pub struct AppState {
     pub review_secs: i64,
     /// What the server offers for download (the data folder's `releases/`).
     pub releases: crate::releases::Catalog,
+    /// Whether mail is sent, where links point, the sender's wake-up (M1).
+    pub mail: crate::mail::MailState,
 }
 
 pub type Shared = Arc<AppState>;

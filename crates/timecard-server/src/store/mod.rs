@@ -17,6 +17,7 @@
 
 mod batch;
 pub mod blobs;
+pub mod outbox;
 mod postgres;
 mod review;
 mod rows;
@@ -36,6 +37,7 @@ use timecard_core::protocol::{
 };
 
 pub use self::blobs::Blobs;
+pub use self::outbox::{LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 
@@ -464,6 +466,60 @@ pub trait Store: Send + Sync {
         keep: i64,
     ) -> Result<Vec<Failures>>;
     fn clear_sign_in_failures(&self, key: &str) -> Result<()>;
+
+    // Mail (M2–M5): the outbox, one-time links, where a user's mail goes.
+
+    /// A shared setting (`mail.public_url` …), `None` when unset.
+    fn setting(&self, name: &str) -> Result<Option<String>>;
+    /// Sets (`Some`) or removes (`None`) a shared setting.
+    fn set_setting(&self, name: &str, value: Option<&str>) -> Result<()>;
+    /// Queues `mail` to be sent from `now` on, unless a mail with its
+    /// dedupe key was ever queued; returns whether it was queued. Done when
+    /// it returns: the row is committed.
+    fn queue_mail(&self, mail: &NewMail, now: DateTime<Utc>) -> Result<bool>;
+    /// Which of `keys` have a mail queued (sent or not), in one query.
+    fn mails_queued(&self, keys: &[String]) -> Result<HashSet<String>>;
+    /// Claims up to `limit` mails that are due at `now`, unsent and tried
+    /// fewer than `max_attempts` times, oldest first: each counts an
+    /// attempt and is not due again before `until`, so that no other
+    /// sender (another replica) takes it meanwhile.
+    fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max_attempts: u32,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>>;
+    /// The SMTP server took mail `id` at `now`: it is never sent again.
+    fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// Sending mail `id` failed with `error`; it is due again at `retry_at`.
+    fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()>;
+    /// The newest `limit` mails of the outbox, newest first.
+    fn outbox(&self, limit: usize) -> Result<Vec<QueuedMail>>;
+    /// Stores a one-time link (only its hash).
+    fn add_link(&self, link: &NewLink) -> Result<()>;
+    /// The user a link is for, if the link is unused and unexpired at
+    /// `now` and the user not disabled.
+    fn link_user(&self, hash: &str, purpose: LinkPurpose, now: DateTime<Utc>)
+    -> Result<Option<User>>;
+    /// Uses a link, in one transaction: if it is still good at `now`
+    /// ([`Store::link_user`]), marks it used, gives its user
+    /// `password_hash` and ends every session of theirs; `None` when the
+    /// link is not good (used, expired, unknown), and nothing changes.
+    fn use_link(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>>;
+    /// Sets (or removes) a user's e-mail address; `Conflict` when another
+    /// account has it as its login or e-mail.
+    fn set_email(&self, login: &str, email: Option<&str>) -> Result<()>;
+    /// Whether the user gets the weekly summary (M5).
+    fn set_weekly_summary(&self, user_id: i64, on: bool) -> Result<()>;
+    /// Where the mail of the users among `ids` goes, in one query.
+    fn recipients(&self, ids: &[i64]) -> Result<HashMap<i64, Recipient>>;
 
     /// The blob store, when pictures and zips are kept outside the database.
     fn blobs(&self) -> Option<&Blobs>;

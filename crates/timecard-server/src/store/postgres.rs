@@ -14,6 +14,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::blobs::{self, Blobs, ShotKeys};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
     UserSummary, batch, review,
@@ -131,6 +132,32 @@ CREATE INDEX sign_in_failures_by_last ON sign_in_failures(last_ms);
 ",
     // 2: pages read one contract's segments (B1) and sum them per contract.
     "CREATE INDEX segments_by_contract_start ON segments(contract_id, start);",
+    // 3: mail (M2–M5): the outbox, one-time links, the weekly summary's
+    // opt-out (SQLite's migration 9).
+    "
+CREATE TABLE mail_outbox (
+    id BIGSERIAL PRIMARY KEY,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    to_addr TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt BIGINT NOT NULL,
+    sent_at BIGINT,
+    last_error TEXT
+);
+CREATE INDEX mail_outbox_due ON mail_outbox(next_attempt) WHERE sent_at IS NULL;
+CREATE TABLE one_time_links (
+    hash TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+ALTER TABLE users ADD COLUMN weekly_summary BOOLEAN NOT NULL DEFAULT TRUE;
+",
 ];
 
 /// Memos and notes read no longer than their caps (as on SQLite).
@@ -1273,6 +1300,219 @@ impl Store for PgStore {
         self.conn()?
             .execute("DELETE FROM sign_in_failures WHERE key = $1", &[&key])?;
         Ok(())
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>> {
+        self.one_row(
+            "SELECT value FROM settings WHERE name = $1",
+            &[&name],
+            |r| r.try_get::<_, String>(0),
+        )
+    }
+
+    fn set_setting(&self, name: &str, value: Option<&str>) -> Result<()> {
+        let mut conn = self.conn()?;
+        match value {
+            Some(value) => conn.execute(
+                "INSERT INTO settings (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&name, &value],
+            )?,
+            None => conn.execute("DELETE FROM settings WHERE name = $1", &[&name])?,
+        };
+        Ok(())
+    }
+
+    fn queue_mail(&self, mail: &NewMail, now: DateTime<Utc>) -> Result<bool> {
+        let added = self.conn()?.execute(
+            "INSERT INTO mail_outbox (dedupe_key, to_addr, subject, body_text, created_at, next_attempt)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (dedupe_key) DO NOTHING",
+            &[&mail.dedupe_key, &mail.to, &mail.subject, &mail.body, &ts(now)],
+        )?;
+        Ok(added == 1)
+    }
+
+    fn mails_queued(&self, keys: &[String]) -> Result<HashSet<String>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT dedupe_key FROM mail_outbox WHERE dedupe_key = ANY($1)",
+                &[&keys],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max_attempts: u32,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>> {
+        // SKIP LOCKED: replicas claiming at once take different mails.
+        let mut claimed = self
+            .conn()?
+            .query(
+                &format!(
+                    "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt = $2
+                     WHERE id IN (SELECT id FROM mail_outbox
+                                  WHERE sent_at IS NULL AND next_attempt <= $1 AND attempts < $3
+                                  ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                     RETURNING {}",
+                    outbox::MAIL_COLUMNS
+                ),
+                &[&ts(now), &ts(until), &(max_attempts as i64), &(limit as i64)],
+            )?
+            .iter()
+            .map(outbox::queued_mail)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE mail_outbox SET sent_at = $2, last_error = NULL WHERE id = $1",
+            &[&id, &ts(now)],
+        )?;
+        Ok(())
+    }
+
+    fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE mail_outbox SET last_error = $2, next_attempt = $3 WHERE id = $1 AND sent_at IS NULL",
+            &[&id, &error, &ts(retry_at)],
+        )?;
+        Ok(())
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<QueuedMail>> {
+        Ok(self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {} FROM mail_outbox ORDER BY id DESC LIMIT $1",
+                    outbox::MAIL_COLUMNS
+                ),
+                &[&(limit as i64)],
+            )?
+            .iter()
+            .map(outbox::queued_mail)
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    fn add_link(&self, link: &NewLink) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO one_time_links (hash, purpose, user_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &link.hash,
+                &link.purpose.as_str(),
+                &link.user_id,
+                &ts(link.created_at),
+                &ts(link.expires_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn link_user(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        self.one_row(
+            "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role
+             FROM one_time_links l JOIN users u ON u.id = l.user_id
+             WHERE l.hash = $1 AND l.purpose = $2 AND l.used_at IS NULL
+               AND l.expires_at > $3 AND u.disabled_at IS NULL",
+            &[&hash, &purpose.as_str(), &ts(now)],
+            |r| rows::user(r),
+        )
+    }
+
+    fn use_link(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let Some(row) = tx.query_opt(
+            "UPDATE one_time_links SET used_at = $3
+             WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+               AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)
+             RETURNING user_id",
+            &[&hash, &purpose.as_str(), &ts(now)],
+        )?
+        else {
+            return Ok(None);
+        };
+        let user_id: i64 = row.get(0);
+        tx.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            &[&user_id, &password_hash],
+        )?;
+        tx.execute("DELETE FROM tokens WHERE user_id = $1", &[&user_id])?;
+        let user = rows::user(&tx.query_one(
+            "SELECT id, login, email, password_hash, disabled_at, role FROM users WHERE id = $1",
+            &[&user_id],
+        )?)?;
+        tx.commit()?;
+        Ok(Some(user))
+    }
+
+    fn set_email(&self, login: &str, email: Option<&str>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        if let Some(email) = email {
+            let taken: bool = tx
+                .query_one(
+                    "SELECT EXISTS(SELECT 1 FROM users WHERE login <> $1 AND (login = $2 OR email = $2))",
+                    &[&login, &email],
+                )?
+                .get(0);
+            if taken {
+                return Err(StoreError::Conflict(format!(
+                    "another account already has {email:?} as its login or e-mail"
+                )));
+            }
+        }
+        let changed = tx.execute(
+            "UPDATE users SET email = $2 WHERE login = $1",
+            &[&login, &email],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no user called {login:?}")));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_weekly_summary(&self, user_id: i64, on: bool) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE users SET weekly_summary = $2 WHERE id = $1",
+            &[&user_id, &on],
+        )?;
+        Ok(())
+    }
+
+    fn recipients(&self, ids: &[i64]) -> Result<HashMap<i64, Recipient>> {
+        Ok(self
+            .conn()?
+            .query(
+                "SELECT id, login, email, disabled_at, weekly_summary FROM users WHERE id = ANY($1)",
+                &[&ids],
+            )?
+            .iter()
+            .map(outbox::recipient)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     fn blobs(&self) -> Option<&Blobs> {

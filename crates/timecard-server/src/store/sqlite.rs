@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::{self, Blobs, ShotKeys};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
     UserSummary, batch, review,
@@ -95,6 +96,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     manual_time,
     shared_state_and_blobs,
     segments_by_contract,
+    mail_and_links,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -233,6 +235,35 @@ fn shared_state_and_blobs(conn: &Connection) -> rusqlite::Result<()> {
 /// an index on the contract and the start.
 fn segments_by_contract(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE INDEX segments_by_contract_start ON segments(contract_id, start);")
+}
+
+/// 9: mail (M2–M5): the outbox, one-time links (invitations, password
+/// resets; only their hash), and whether a user gets the weekly summary.
+fn mail_and_links(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE mail_outbox (
+             id INTEGER PRIMARY KEY,
+             dedupe_key TEXT NOT NULL UNIQUE,
+             to_addr TEXT NOT NULL,
+             subject TEXT NOT NULL,
+             body_text TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             attempts INTEGER NOT NULL DEFAULT 0,
+             next_attempt INTEGER NOT NULL,
+             sent_at INTEGER,
+             last_error TEXT
+         );
+         CREATE INDEX mail_outbox_due ON mail_outbox(next_attempt) WHERE sent_at IS NULL;
+         CREATE TABLE one_time_links (
+             hash TEXT PRIMARY KEY,
+             purpose TEXT NOT NULL,
+             user_id INTEGER NOT NULL REFERENCES users(id),
+             created_at INTEGER NOT NULL,
+             expires_at INTEGER NOT NULL,
+             used_at INTEGER
+         );
+         ALTER TABLE users ADD COLUMN weekly_summary INTEGER NOT NULL DEFAULT 1;",
+    )
 }
 
 /// A list of ids as the JSON array `json_each` reads: one parameter for
@@ -927,6 +958,214 @@ impl Store for SqliteStore {
         self.conn()
             .execute("DELETE FROM sign_in_failures WHERE key = ?1", params![key])?;
         Ok(())
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT value FROM settings WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn set_setting(&self, name: &str, value: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        match value {
+            Some(value) => conn.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?,
+            None => conn.execute("DELETE FROM settings WHERE name = ?1", params![name])?,
+        };
+        Ok(())
+    }
+
+    fn queue_mail(&self, mail: &NewMail, now: DateTime<Utc>) -> Result<bool> {
+        let added = self.conn().execute(
+            "INSERT INTO mail_outbox (dedupe_key, to_addr, subject, body_text, created_at, next_attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (dedupe_key) DO NOTHING",
+            params![mail.dedupe_key, mail.to, mail.subject, mail.body, ts(now)],
+        )?;
+        Ok(added == 1)
+    }
+
+    fn mails_queued(&self, keys: &[String]) -> Result<HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT dedupe_key FROM mail_outbox WHERE dedupe_key IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map(params![json_list(keys)], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max_attempts: u32,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt = ?2
+             WHERE id IN (SELECT id FROM mail_outbox
+                          WHERE sent_at IS NULL AND next_attempt <= ?1 AND attempts < ?3
+                          ORDER BY id LIMIT ?4)
+             RETURNING {}",
+            outbox::MAIL_COLUMNS
+        ))?;
+        let rows = stmt.query_map(
+            params![ts(now), ts(until), max_attempts, limit as i64],
+            |r| outbox::queued_mail(r),
+        )?;
+        let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE mail_outbox SET sent_at = ?2, last_error = NULL WHERE id = ?1",
+            params![id, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE mail_outbox SET last_error = ?2, next_attempt = ?3 WHERE id = ?1 AND sent_at IS NULL",
+            params![id, error, ts(retry_at)],
+        )?;
+        Ok(())
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<QueuedMail>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM mail_outbox ORDER BY id DESC LIMIT ?1",
+            outbox::MAIL_COLUMNS
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], |r| outbox::queued_mail(r))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_link(&self, link: &NewLink) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO one_time_links (hash, purpose, user_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                link.hash,
+                link.purpose.as_str(),
+                link.user_id,
+                ts(link.created_at),
+                ts(link.expires_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn link_user(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role
+                 FROM one_time_links l JOIN users u ON u.id = l.user_id
+                 WHERE l.hash = ?1 AND l.purpose = ?2 AND l.used_at IS NULL
+                   AND l.expires_at > ?3 AND u.disabled_at IS NULL",
+                params![hash, purpose.as_str(), ts(now)],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn use_link(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let user_id: Option<i64> = tx
+            .query_row(
+                "UPDATE one_time_links SET used_at = ?3
+                 WHERE hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3
+                   AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)
+                 RETURNING user_id",
+                params![hash, purpose.as_str(), ts(now)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, password_hash],
+        )?;
+        tx.execute("DELETE FROM tokens WHERE user_id = ?1", params![user_id])?;
+        let user = tx.query_row(
+            "SELECT id, login, email, password_hash, disabled_at, role FROM users WHERE id = ?1",
+            params![user_id],
+            user_row,
+        )?;
+        tx.commit()?;
+        Ok(Some(user))
+    }
+
+    fn set_email(&self, login: &str, email: Option<&str>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(email) = email {
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE login <> ?1 AND (login = ?2 OR email = ?2))",
+                params![login, email],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::Conflict(format!(
+                    "another account already has {email:?} as its login or e-mail"
+                )));
+            }
+        }
+        let changed = tx.execute(
+            "UPDATE users SET email = ?2 WHERE login = ?1",
+            params![login, email],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("no user called {login:?}")));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_weekly_summary(&self, user_id: i64, on: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE users SET weekly_summary = ?2 WHERE id = ?1",
+            params![user_id, on],
+        )?;
+        Ok(())
+    }
+
+    fn recipients(&self, ids: &[i64]) -> Result<HashMap<i64, Recipient>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, login, email, disabled_at, weekly_summary FROM users
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map(params![json_list(ids)], |r| outbox::recipient(r))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn blobs(&self) -> Option<&Blobs> {

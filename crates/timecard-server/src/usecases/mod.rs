@@ -5,7 +5,9 @@
 //! only parse, call and render.
 
 pub mod contracts;
+pub mod invite;
 pub mod manual;
+pub mod password_reset;
 pub mod review;
 pub mod session;
 pub mod upload;
