@@ -42,6 +42,7 @@ mod ui;
 mod updates;
 mod wayland_sway;
 mod web;
+mod web_transport;
 mod window_xvfb;
 mod windows_wine;
 mod worker;

@@ -13,8 +13,10 @@ pub mod web;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::{Extension, Router};
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 pub use self::error::ApiError;
 pub use self::state::{AppState, Shared};
@@ -24,7 +26,8 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole server: the API and the pages, each request bounded by the
 /// guards, maintenance mode on the API, the security headers on every
-/// answer, and a handler's panic answered as a plain 500.
+/// answer, text answers compressed for clients that ask, and a handler's
+/// panic answered as a plain 500.
 pub fn router(state: Shared) -> Router {
     Router::new()
         .merge(api::routes())
@@ -39,6 +42,41 @@ pub fn router(state: Shared) -> Router {
             middleware::maintenance,
         ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(compression())
         .layer(axum::middleware::from_fn(middleware::catch_panics))
         .with_state(state)
+}
+
+/// Gzip or Brotli, as the client's `Accept-Encoding` prefers, on text
+/// answers: pages, the stylesheet and script, the SVG icon, JSON and CSV.
+/// Never on what is compressed already or sent as it is stored —
+/// screenshots and thumbnails (JPEG), downloads (packages, zips), report
+/// zips — so those keep their length and ranges. A streamed answer (a
+/// year's CSV) stays streamed: each piece is compressed as it passes.
+///
+/// Pages carry CSRF tokens; compressing a secret beside text an attacker
+/// chooses can leak it by length (BREACH), but the session cookies are
+/// `SameSite=Strict`, so another site's requests get no signed-in page.
+///
+/// Level 4 (of 9 for gzip, 11 for Brotli) keeps the cost per answer small:
+/// Brotli's default, 11, is meant for files compressed once, not for every
+/// answer.
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .no_deflate()
+        .no_zstd()
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(SizeAbove::new(256).and(is_text))
+}
+
+/// Whether an answer is text worth compressing, by its `Content-Type`.
+fn is_text(_: StatusCode, _: Version, headers: &HeaderMap, _: &axum::http::Extensions) -> bool {
+    let Some(kind) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let kind = kind.split(';').next().unwrap_or("").trim();
+    kind.starts_with("text/") || kind == "application/json" || kind == "image/svg+xml"
 }

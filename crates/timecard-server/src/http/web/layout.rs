@@ -1,25 +1,16 @@
 //! What every page shares: the frame with who is signed in, the error page,
-//! money and time zones as the pages write them, and the stylesheet and
-//! the one script.
+//! money and time zones as the pages write them. The files the frame
+//! links (stylesheet, script, icons) are served by `assets`.
 
-use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use chrono_tz::Tz;
 use maud::{DOCTYPE, Markup, html};
 
+use super::assets::{FAVICON, ICON, STYLESHEET, ZONE_SCRIPT};
 use crate::http::error::ApiError;
-use crate::http::state::Shared;
 use crate::store::{Role, StoreError};
 use crate::usecases::Refusal;
-
-/// The stylesheet and the browser-zone script.
-pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/static/dashboard.css", get(stylesheet))
-        .route("/static/zone.js", get(zone_script))
-}
 
 /// Who is signed in, as the header shows it.
 pub struct Header {
@@ -39,8 +30,13 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (Typed(title)) " · Timecard" }
-                    link rel="stylesheet" href="/static/dashboard.css";
-                    script src="/static/zone.js" defer {}
+                    // A signed-in tool: search engines list none of it.
+                    meta name="robots" content="noindex";
+                    meta name="description" content="Timecard: tracked time, work diaries and weekly timesheets for freelancers and their clients.";
+                    link rel="icon" href=(FAVICON.url()) sizes="16x16 32x32 48x48";
+                    link rel="icon" href=(ICON.url()) type="image/svg+xml";
+                    link rel="stylesheet" href=(STYLESHEET.url());
+                    script src=(ZONE_SCRIPT.url()) defer {}
                 }
                 body {
                     header {
@@ -143,26 +139,6 @@ pub fn urlencode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("dashboard.css"),
-    )
-}
-
-async fn zone_script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("zone.js"),
-    )
 }
 
 /// The most rows a list on one page shows (users, contracts, reports,

@@ -6,6 +6,7 @@
 //! and no inline script (R5).
 
 pub mod admin;
+pub mod assets;
 pub mod contracts;
 pub mod csv;
 pub mod diary;
@@ -31,5 +32,5 @@ pub fn routes() -> Router<Shared> {
         .merge(timesheet::routes())
         .merge(csv::routes())
         .merge(admin::routes())
-        .merge(layout::routes())
+        .merge(assets::routes())
 }
