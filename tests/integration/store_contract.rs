@@ -264,6 +264,10 @@ fn time_is_read_back_the_same_way() {
         let by_user = store.segments_between(ann, day.0, day.1).unwrap();
         let by_contract = store.contract_segments("ann-c", day.0, day.1).unwrap();
         assert_eq!(by_user, by_contract, "{name}");
+        let of_several = store
+            .contracts_segments(&["nobody".into(), "ann-c".into()], day.0, day.1)
+            .unwrap();
+        assert_eq!(of_several, by_contract, "{name}: the reports' query");
         assert_eq!(
             by_user.iter().map(|s| s.id).collect::<Vec<_>>(),
             ids,

@@ -932,8 +932,19 @@ fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
     let mut erin = Browser::new(&server);
     assert_eq!(erin.sign_in_with("erin", &password).status, 303);
     assert_eq!(store.find_user("erin").unwrap().unwrap().role, Role::Client);
-    // Disabled: her session ends and she cannot sign in.
-    let got = root.post("/admin/users/erin", &[("csrf", &csrf), ("do", "disable")]);
+    // Disabled, once confirmed: her session ends and she cannot sign in.
+    let asked = root.post("/admin/users/erin", &[("csrf", &csrf), ("do", "disable")]);
+    assert_eq!(asked.status, 200);
+    assert!(asked.body.contains("Disable erin?"), "{}", asked.body);
+    assert_eq!(
+        erin.get("/contracts").status,
+        200,
+        "nothing happens before the yes"
+    );
+    let got = root.post(
+        "/admin/users/erin",
+        &[("csrf", &csrf), ("do", "disable"), ("confirm", "yes")],
+    );
     assert_eq!(got.status, 303);
     assert_eq!(erin.get("/contracts").status, 303);
     assert_eq!(
@@ -946,6 +957,8 @@ fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
         "/admin/contracts/ann-open",
         &[
             ("csrf", &csrf),
+            ("title", "Open work"),
+            ("client", "Acme"),
             ("status", "paused"),
             ("weekly_limit", "12"),
             ("client_user", "dora"),
@@ -972,14 +985,22 @@ fn admins_manage_users_contracts_and_maintenance_in_the_browser() {
         "/admin/contracts/ann-open",
         &[
             ("csrf", &csrf),
+            ("title", "Open work"),
             ("status", "active"),
             ("client_user", "ann"),
         ],
     );
     assert_eq!(got.status, 422, "a freelancer is no client account");
+    assert!(got.body.contains("needs a client account"), "{}", got.body);
 
     // Maintenance holds the app's API, not the pages.
-    let got = root.post("/admin/maintenance", &[("csrf", &csrf), ("on", "true")]);
+    let asked = root.post("/admin/maintenance", &[("csrf", &csrf), ("on", "true")]);
+    assert_eq!(asked.status, 200, "asked first");
+    assert_eq!(root.get("/api/v1/health").status, 200);
+    let got = root.post(
+        "/admin/maintenance",
+        &[("csrf", &csrf), ("on", "true"), ("confirm", "yes")],
+    );
     assert_eq!(got.status, 303);
     assert_eq!(root.get("/api/v1/health").status, 503);
     assert_eq!(root.get("/admin/users").status, 200);
@@ -1082,7 +1103,7 @@ fn manual_time_and_the_admin_pages_in_a_real_browser() {
 
     sign_in("root");
     browser.go(&format!("{url}/admin/users"));
-    browser.type_into(&browser.find("#login"), "gina");
+    browser.type_into(&browser.find("#f-login"), "gina");
     browser.click(&browser.find("form.signin button"));
     browser.wait_until(
         "the new password",
@@ -1090,18 +1111,24 @@ fn manual_time_and_the_admin_pages_in_a_real_browser() {
     );
     let store = server.store();
     assert!(store.find_user("gina").unwrap().is_some());
+    // A contract's terms, changed on its own page; the list says what.
     browser.go(&format!("{url}/admin/contracts"));
     browser.screenshot(&web_screens().join("admin-contracts.png"));
-    let rate = browser.find("form[action$='/ann-open'] input[name=rate]");
-    browser.type_into(&rate, "80");
-    browser.type_into(
-        &browser.find("form[action$='/ann-open'] input[name=currency]"),
-        "EUR",
+    browser.click(&browser.find("a[href$='/admin/contracts/ann-open']"));
+    browser.wait_until(
+        "the contract's form",
+        "return location.pathname.endsWith('/ann-open');",
     );
-    browser.click(&browser.find("form[action$='/ann-open'] button"));
+    let rate = browser.find("#f-rate");
+    browser.clear(&rate);
+    browser.type_into(&rate, "80");
+    let currency = browser.find("#f-currency");
+    browser.clear(&currency);
+    browser.type_into(&currency, "EUR");
+    browser.click(&browser.find("form.contract button[type=submit]"));
     browser.wait_until(
         "the saved terms",
-        "return document.querySelector(\"form[action$='/ann-open'] input[name=rate]\").value === '80.00';",
+        "return (document.querySelector('[role=status]') || {}).innerText === 'Saved “Contract ann-open”: the rate (80.00 EUR / h).';",
     );
     assert_eq!(
         store.contract("ann-open").unwrap().unwrap().terms.rate,
@@ -1112,4 +1139,175 @@ fn manual_time_and_the_admin_pages_in_a_real_browser() {
     );
     browser.go(&format!("{url}/admin/reports"));
     assert!(browser.text().contains("Problem reports"));
+}
+
+// The admin forms never lose what was typed or a term nobody touched
+// (R11), in Chromium: a limit still pending survives saving the rate (the
+// weekly limit that was deleted before); a rate in a comma locale is taken;
+// a form with a problem comes back with the input and the problem beside
+// its field; the only admin cannot disable or demote themselves.
+#[test]
+fn admin_forms_keep_what_was_typed_and_never_drop_a_term() {
+    let (server, _) = dashboard();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    let store = server.store();
+    browser.go(&format!("{url}/login"));
+    browser.type_into(&browser.find("#login"), "root");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.click(&browser.find("form.signin button[type=submit]"));
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    let field = |id: &str, text: &str| {
+        let element = browser.find(id);
+        browser.clear(&element);
+        browser.type_into(&element, text);
+    };
+    let save = || browser.click(&browser.find("form.contract button[type=submit]"));
+    let notice = || {
+        browser
+            .run("return (document.querySelector('[role=status]') || {}).innerText || '';")
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // A limit where there was none waits for next Monday (W3) ...
+    browser.go(&format!("{url}/admin/contracts/ann-open"));
+    field("#f-weekly_limit", "40");
+    save();
+    browser.wait_until("saved", "return location.pathname === '/admin/contracts';");
+    assert_eq!(
+        notice(),
+        "Saved “Contract ann-open”: the weekly limit (none, 40 h from Mon 30 Nov 2026)."
+    );
+    let pending = |s: &timecard_server::rules::StoredContract| {
+        s.contract.pending_limit.as_ref().map(|p| p.limit_secs)
+    };
+    assert_eq!(
+        pending(&store.contract("ann-open").unwrap().unwrap()),
+        Some(Some(40 * 3600))
+    );
+    // ... and the form shows it, so saving only the rate keeps it.
+    browser.go(&format!("{url}/admin/contracts/ann-open"));
+    let shown = browser.run("return document.querySelector('#f-weekly_limit').value;");
+    assert_eq!(shown, "40", "the limit to come is in the field");
+    field("#f-rate", "45,50");
+    field("#f-currency", "eur");
+    save();
+    browser.wait_until("saved", "return location.pathname === '/admin/contracts';");
+    assert_eq!(
+        notice(),
+        "Saved “Contract ann-open”: the rate (45.50 EUR / h)."
+    );
+    let stored = store.contract("ann-open").unwrap().unwrap();
+    assert_eq!(
+        pending(&stored),
+        Some(Some(40 * 3600)),
+        "the limit survived"
+    );
+    assert_eq!(stored.terms.rate.as_ref().map(|r| r.cents), Some(4550));
+
+    // A new contract with every term, typed wrong first: nothing is lost.
+    browser.go(&format!("{url}/admin/contracts"));
+    browser.click(&browser.find("a[href='/admin/contracts/new']"));
+    browser.wait_until(
+        "the new form",
+        "return location.pathname === '/admin/contracts/new';",
+    );
+    field("#f-title", "Mobile app");
+    field("#f-client", "Globex");
+    browser.run("document.querySelector('#f-freelancer').value = 'ann';");
+    browser.run("document.querySelector('#f-client_user').value = 'dora';");
+    field("#f-rate", "45.5x");
+    field("#f-weekly_limit", "200");
+    save();
+    browser.wait_until(
+        "the form back with its problems",
+        "return document.querySelector('.field-problem') !== null;",
+    );
+    let value = |id: &str| {
+        browser
+            .run(&format!("return document.querySelector('{id}').value;"))
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(value("#f-title"), "Mobile app");
+    assert_eq!(value("#f-client"), "Globex");
+    assert_eq!(value("#f-freelancer"), "ann");
+    assert_eq!(value("#f-client_user"), "dora");
+    assert_eq!(value("#f-rate"), "45.5x");
+    let problem = |field: &str| {
+        browser
+            .run(&format!(
+                "const p = document.querySelector('#f-{field}-problem'); return p && p.innerText;"
+            ))
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(problem("rate").unwrap().contains("is not an amount"));
+    assert!(
+        problem("weekly_limit")
+            .unwrap()
+            .contains("at most 168 hours")
+    );
+    assert_eq!(
+        browser.run("return document.querySelector('#f-rate').getAttribute('aria-describedby');"),
+        "f-rate-problem"
+    );
+    assert_eq!(store.contracts(None).unwrap().len(), 3, "nothing was added");
+    field("#f-rate", "45,50");
+    field("#f-weekly_limit", "20");
+    save();
+    browser.wait_until("added", "return location.pathname === '/admin/contracts';");
+    assert_eq!(notice(), "Added “Mobile app” for Globex.");
+    let added = store
+        .contracts(None)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.contract.title == "Mobile app")
+        .unwrap();
+    assert!(
+        added.contract.id.starts_with("mobile-app-"),
+        "{}",
+        added.contract.id
+    );
+    assert_eq!(
+        added.contract.weekly_limit_secs,
+        Some(20 * 3600),
+        "in force at once"
+    );
+    assert_eq!(added.terms.rate.map(|r| r.cents), Some(4550));
+    browser.screenshot(&web_screens().join("admin-contract-added.png"));
+
+    // The only admin can neither disable nor demote themselves.
+    browser.go(&format!("{url}/admin/users"));
+    browser.click(&browser.find("tr#u-root button[value=disable]"));
+    browser.wait_until(
+        "asked",
+        "return document.querySelector('.confirm') !== null;",
+    );
+    browser.click(&browser.find(".confirm button.danger"));
+    browser.wait_until(
+        "refused",
+        "return document.querySelector('[role=alert]') !== null;",
+    );
+    assert!(
+        browser
+            .text()
+            .contains("The only active admin (root) cannot be disabled"),
+        "{}",
+        browser.text()
+    );
+    browser.run("document.querySelector('#role-root').value = 'client';");
+    browser.click(&browser.find("tr#u-root button[value=role]"));
+    browser.wait_until(
+        "refused",
+        "return document.querySelector('[role=alert]') !== null;",
+    );
+    assert!(browser.text().contains("cannot be made a client"));
+    let root = store.find_user("root").unwrap().unwrap();
+    assert!(!root.disabled && root.role == Role::Admin);
 }

@@ -777,11 +777,23 @@ pub fn terms_problem(stored: &StoredContract) -> Option<String> {
     None
 }
 
-/// An amount of money as typed (`45`, `45.5`, `45.50`), in cents.
+/// An amount of money as typed (`45`, `45.5`, `45.50`, or with a decimal
+/// comma `45,50`), in cents. A comma followed by three digits (`1,000`)
+/// could be either mark, so it is refused with words saying so.
 pub fn parse_amount(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let bad = || format!("{text:?} is not an amount; write it like 45 or 45.50");
-    let (whole, fraction) = match text.split_once('.') {
+    if let Some((_, after)) = text.split_once(',')
+        && !text.contains('.')
+        && after.len() == 3
+    {
+        return Err(format!(
+            "{text:?} is ambiguous: write thousands without a separator and cents \
+             after a point or a comma, like 1000 or 45.50"
+        ));
+    }
+    let decimal = if text.contains('.') { '.' } else { ',' };
+    let (whole, fraction) = match text.split_once(decimal) {
         Some((_, "")) => return Err(bad()),
         Some(parts) => parts,
         None => (text, ""),
@@ -799,13 +811,14 @@ pub fn parse_amount(text: &str) -> Result<i64, String> {
     Ok(whole * 100 + cents)
 }
 
-/// A weekly limit typed in hours: `None` for "0", "none" or nothing (no
-/// limit), else between 0 and 168 hours.
+/// A weekly limit typed in hours (`37.5` or `37,5`): `None` for "0",
+/// "none" or nothing (no limit), else between 0 and 168 hours.
 pub fn parse_weekly_limit(text: &str) -> Result<Option<i64>, String> {
     match text.trim() {
         "" | "0" | "none" => Ok(None),
         h => {
             let hours: f64 = h
+                .replacen(',', ".", 1)
                 .parse()
                 .map_err(|_| format!("{h:?} is not a number of hours"))?;
             hours_to_secs(hours).map(Some)
@@ -1394,9 +1407,24 @@ mod tests {
         assert_eq!(parse_amount("45"), Ok(4500));
         assert_eq!(parse_amount("45.5"), Ok(4550));
         assert_eq!(parse_amount(" 45.50 "), Ok(4550));
-        for bad in ["45,50", "45.", "-3", "1.234", "", "1e3", "9999999999"] {
+        assert_eq!(parse_amount("45,50"), Ok(4550));
+        assert_eq!(parse_amount("45,5"), Ok(4550));
+        for bad in [
+            "45.",
+            "45,",
+            "-3",
+            "1.234",
+            "",
+            "1e3",
+            "9999999999",
+            "1,000",
+            "1.000,50",
+            "4,5,0",
+        ] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
+        assert!(parse_amount("1,000").unwrap_err().contains("ambiguous"));
+        assert_eq!(parse_weekly_limit("37,5"), Ok(Some(37 * 3600 + 1800)));
         assert_eq!(parse_weekly_limit("none"), Ok(None));
         assert_eq!(parse_weekly_limit("40"), Ok(Some(40 * 3600)));
         assert!(parse_weekly_limit("169").is_err());

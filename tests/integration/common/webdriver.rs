@@ -25,6 +25,15 @@ pub struct Browser {
 /// An element found on the page.
 pub struct Element(String);
 
+/// WebDriver's codes of the keys that are not characters.
+pub mod keys {
+    pub const TAB: &str = "\u{E004}";
+    pub const ENTER: &str = "\u{E007}";
+    pub const ESCAPE: &str = "\u{E00C}";
+    pub const LEFT: &str = "\u{E012}";
+    pub const RIGHT: &str = "\u{E014}";
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium that trusts any
     /// certificate (the test server's is self-signed), or says why not.
@@ -132,6 +141,33 @@ impl Browser {
             "POST",
             &format!("/element/{}/value", element.0),
             json!({ "text": text }),
+        );
+    }
+
+    /// Empties a text field.
+    pub fn clear(&self, element: &Element) {
+        self.session_call("POST", &format!("/element/{}/clear", element.0), json!({}));
+    }
+
+    /// Presses and lets go of `key` on whatever has the focus, as a
+    /// keyboard would: a character, or one of [`keys`]'s.
+    pub fn press(&self, key: &str) {
+        self.session_call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": key},
+                {"type": "keyUp", "value": key}
+            ]}]}),
+        );
+    }
+
+    /// Makes the window `width` × `height` CSS pixels.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            json!({"width": width, "height": height}),
         );
     }
 

@@ -368,6 +368,14 @@ pub trait Store: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
+    /// The segments of `contract_ids` that overlap `[from, to)`, by
+    /// contract then oldest first, in one query (the reports).
+    fn contracts_segments(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
     /// The user's segments among `ids`, oldest first, in one query.
     fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>>;

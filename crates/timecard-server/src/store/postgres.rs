@@ -971,6 +971,27 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn contracts_segments(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {DIARY_COLUMNS} FROM segments
+                     WHERE contract_id = ANY($1) AND start < $3 AND start > $2::int8 - $4::int8
+                       AND \"end\" > $2
+                     ORDER BY contract_id, start"
+                ),
+                &[&contract_ids, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
+            )?
+            .iter()
+            .map(|r| Ok(rows::diary(r)?))
+            .collect()
+    }
+
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>> {
         self.one_row(
             &format!("SELECT {DIARY_COLUMNS} FROM segments WHERE id = $1 AND user_id = $2"),

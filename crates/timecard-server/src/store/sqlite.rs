@@ -631,6 +631,26 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn contracts_segments(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DiarySegment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DIARY_COLUMNS} FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1))
+               AND start < ?3 AND start > ?2 - ?4 AND end > ?2
+             ORDER BY contract_id, start"
+        ))?;
+        let rows = stmt.query_map(
+            params![json_list(contract_ids), ts(from), ts(to), MAX_SEGMENT_SECS],
+            diary_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(

@@ -11,6 +11,10 @@ use timecard_core::domain::{Contract, ContractKind, ContractStatus};
 /// What to change on a contract; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContractChange {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new name of the client, as the freelancer sees it.
+    pub client_name: Option<String>,
     /// Pause or end it (time before the change still counts, C5), or make
     /// it active again.
     pub status: Option<ContractStatus>,
@@ -80,6 +84,18 @@ pub fn change(
     let mut stored = store
         .contract(id)?
         .ok_or_else(|| Refusal::NotFound(format!("no contract with id {id:?}")))?;
+    if let Some(title) = &change.title {
+        if title.trim().is_empty() {
+            return Err(Refusal::Invalid("give the contract a title".into()));
+        }
+        stored.contract.title = title.trim().to_owned();
+    }
+    if let Some(name) = &change.client_name {
+        stored.contract.client = name.trim().to_owned();
+    }
+    if let Some(problem) = rules::contract_text_problem(&stored.contract) {
+        return Err(Refusal::Invalid(problem));
+    }
     if let Some(status) = change.status
         && status != stored.contract.status
     {

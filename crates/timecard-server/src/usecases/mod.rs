@@ -11,6 +11,7 @@ pub mod password_reset;
 pub mod review;
 pub mod session;
 pub mod upload;
+pub mod users;
 
 use std::time::Duration;
 

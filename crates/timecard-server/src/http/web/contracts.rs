@@ -11,7 +11,7 @@ use axum::routing::get;
 use chrono::Duration;
 use maud::{Markup, html};
 
-use super::layout::{LIST_CAP, PageError, Typed, layout, money};
+use super::layout::{LIST_CAP, PageError, Place, Typed, layout, money};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::views::{self, ContractLine, Names};
@@ -62,7 +62,7 @@ async fn contracts_page(
             }
         }
     };
-    Ok(layout("Contracts", Some(&viewer.header()), body))
+    Ok(layout("Contracts", Some(&viewer.header().at(Place::Contracts)), body))
 }
 
 fn contract_row(line: &ContractLine, names: &Names) -> Markup {

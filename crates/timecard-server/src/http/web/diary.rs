@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{PageError, Typed, layout, not_found, page_zone, urlencode};
+use super::layout::{PageError, Place, Typed, layout, not_found, page_zone, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::ReviewAction;
@@ -192,7 +192,7 @@ async fn diary_page(
     };
     Ok(layout(
         &format!("{} — Work Diary", c.title),
-        Some(&viewer.header()),
+        Some(&viewer.header().at(Place::Contracts)),
         body,
     ))
 }

@@ -18,6 +18,44 @@ pub struct Header {
     pub role: Role,
     /// The CSRF token of the sign-out form.
     pub csrf: String,
+    /// Which of the header's places the page belongs to.
+    pub here: Place,
+}
+
+impl Header {
+    /// The header of a page that belongs to `place`.
+    pub fn at(mut self, place: Place) -> Header {
+        self.here = place;
+        self
+    }
+}
+
+/// The places every page's header leads to (R12).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Place {
+    #[default]
+    Elsewhere,
+    Contracts,
+    ThisWeek,
+    Reports,
+    Admin,
+}
+
+impl Place {
+    /// The places `role` has, with their addresses and names.
+    fn of(role: Role) -> Vec<(Place, &'static str, &'static str)> {
+        let mut places = vec![
+            (Place::Contracts, "/contracts", "Contracts"),
+            (Place::ThisWeek, "/week", "This week"),
+        ];
+        if role != Role::Freelancer {
+            places.push((Place::Reports, "/reports", "Reports"));
+        }
+        if role.is_admin() {
+            places.push((Place::Admin, "/admin", "Admin"));
+        }
+        places
+    }
 }
 
 /// A whole page: the header with who is signed in, and `body`.
@@ -39,18 +77,24 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
                     script src=(ZONE_SCRIPT.url()) defer {}
                 }
                 body {
+                    a.skip href="#main" { "Skip to the content" }
                     header {
                         a.brand href="/contracts" { "Timecard" }
                         @if let Some(header) = header {
-                            @if header.role.is_admin() { a.admin href="/admin" { "Admin" } }
+                            nav.places aria-label="Places" {
+                                @for (place, href, name) in Place::of(header.role) {
+                                    a href=(href) aria-current=[(place == header.here).then_some("page")] { (name) }
+                                }
+                            }
                             span.who { (header.login) " · " (header.role.as_str()) }
+                            a.settings href="/settings/email" { "E-mail settings" }
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(header.csrf);
                                 button type="submit" { "Sign out" }
                             }
                         }
                     }
-                    main { (body) }
+                    main #main tabindex="-1" { (body) }
                 }
             }
         }

@@ -11,7 +11,9 @@ pub mod contracts;
 pub mod csv;
 pub mod diary;
 pub mod download;
+pub mod invite;
 pub mod layout;
+pub mod mail_settings;
 pub mod review;
 pub mod session;
 pub mod timesheet;
@@ -32,5 +34,7 @@ pub fn routes() -> Router<Shared> {
         .merge(timesheet::routes())
         .merge(csv::routes())
         .merge(admin::routes())
+        .merge(invite::routes())
+        .merge(mail_settings::routes())
         .merge(assets::routes())
 }

@@ -59,6 +59,7 @@ fn login_form(status: StatusCode, error: Option<&str>) -> Response {
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
+            p { a href="/forgot" { "Forgot your password?" } }
         },
     );
     let cookie = format!(

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{LIST_CAP, PageError, Typed, layout, money, more_note, urlencode};
+use super::layout::{LIST_CAP, PageError, Place, Typed, layout, money, more_note, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::{ReviewAction, WeekReview};
@@ -206,7 +206,7 @@ async fn timesheet_page(
     };
     Ok(layout(
         &format!("{} — Timesheet", c.title),
-        Some(&viewer.header()),
+        Some(&viewer.header().at(Place::Contracts)),
         body,
     ))
 }
@@ -319,7 +319,7 @@ async fn statement_page(
     };
     Ok(layout(
         &format!("{} — Statement", c.title),
-        Some(&viewer.header()),
+        Some(&viewer.header().at(Place::Contracts)),
         body,
     ))
 }

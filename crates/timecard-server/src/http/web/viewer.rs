@@ -52,6 +52,7 @@ impl Viewer {
             login: self.user.login.clone(),
             role: self.user.role,
             csrf: self.csrf(),
+            here: Default::default(),
         }
     }
 
