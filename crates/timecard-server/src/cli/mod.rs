@@ -4,6 +4,7 @@
 //! maintenance mode are small enough to live here.
 
 pub mod contracts;
+pub mod mail;
 pub mod release;
 pub mod reports;
 pub mod serve;
@@ -107,6 +108,11 @@ pub enum ServerCommand {
         #[command(subcommand)]
         command: release::ReleaseCommand,
     },
+    /// The mail the server sends (M2).
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Turn maintenance mode on or off: a running server answers 503 with Retry-After.
     Maintenance {
         state: OnOff,
@@ -125,6 +131,16 @@ pub enum BlobsCommand {
         /// about to commit.
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         older_than: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// The newest mails of the outbox: to whom, what, sent or why not yet.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -207,6 +223,9 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         ServerCommand::Contract { command } => {
             contracts::contract_command(&site, command, clock.now())
         }
+        ServerCommand::Mail {
+            command: MailCommand::List { json },
+        } => mail::list_command(&site, json),
         ServerCommand::Report { command } => reports::report_command(&site, command),
         ServerCommand::Release { command } => {
             release::release_command(&cli.data, command, clock.now())

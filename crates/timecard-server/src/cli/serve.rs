@@ -70,6 +70,57 @@ pub struct ServeArgs {
     /// dashboard.
     #[arg(long)]
     pub demo: bool,
+    /// Send mail (invitations, password resets, notices) through this SMTP
+    /// server: smtp://USER@HOST:PORT (STARTTLS; plain only on loopback) or
+    /// smtps://USER@HOST:PORT (TLS from the start). The password comes from
+    /// --smtp-password-file or TIMECARD_SMTP_PASSWORD.
+    #[arg(long, value_name = "URL", value_parser = crate::mail::SmtpAddress::parse, requires = "mail_from")]
+    pub smtp: Option<crate::mail::SmtpAddress>,
+    /// A file holding the SMTP password (its first line).
+    #[arg(long, value_name = "FILE", requires = "smtp")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The address mails come from, e.g. "Timecard <timecard@example.com>".
+    #[arg(long, value_name = "ADDRESS", requires = "smtp")]
+    pub mail_from: Option<String>,
+    /// The address people reach the dashboard at, for links in mails
+    /// (default: https:// and the listen address).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// M1: what `--smtp`, `--mail-from`, `--public-url` and the password say.
+fn mail_options(args: &ServeArgs) -> anyhow::Result<crate::mail::MailOptions> {
+    let public_url = match &args.public_url {
+        None => None,
+        Some(url) if url.starts_with("https://") => Some(url.trim_end_matches('/').to_owned()),
+        Some(url) => bail!("--public-url {url:?} must start with https://"),
+    };
+    let from = match &args.mail_from {
+        None => None,
+        Some(text) => Some(text.parse().map_err(|e| {
+            anyhow::anyhow!("--mail-from {text:?} is not an address (as in \"Timecard <timecard@example.com>\"): {e}")
+        })?),
+    };
+    let password = match &args.smtp_password_file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        None => std::env::var("TIMECARD_SMTP_PASSWORD").ok(),
+    };
+    if args.smtp.as_ref().is_some_and(|s| s.user.is_some()) && password.is_none() {
+        bail!("--smtp names a user: give the password with --smtp-password-file FILE or TIMECARD_SMTP_PASSWORD");
+    }
+    Ok(crate::mail::MailOptions {
+        smtp: args.smtp.clone(),
+        password,
+        from,
+        public_url,
+    })
 }
 
 /// Serves until SIGINT or SIGTERM.
@@ -97,6 +148,7 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
         lock_grace_secs: args.lock_grace_secs,
     };
     options.review_secs = args.review_days * 24 * 3600;
+    options.mail = mail_options(&args)?;
     options.limits = ConnectionLimits {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
@@ -149,6 +201,16 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(blobs) = &site.storage.blobs {
         outln!("blobs: {blobs}");
+    }
+    match &args.smtp {
+        Some(smtp) => outln!(
+            "mail: through {smtp}, links to {}",
+            args.public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| server.url())
+        ),
+        None => outln!("mail: off (no --smtp); invitation links are shown to the admin instead"),
     }
     for note in &notes {
         outln!("{note}");

@@ -55,6 +55,22 @@ pub enum UserCommand {
     /// End every session of a user: each device must sign in again (its
     /// cached time stays and uploads after that).
     SignOut { login: String },
+    /// Invite someone by e-mail (the address becomes their login): the
+    /// server mails a one-time link to choose a password, or, when it sends
+    /// no mail, the link is printed on the last line.
+    Invite {
+        email: String,
+        #[arg(long, value_enum, default_value = "freelancer")]
+        role: store::Role,
+        /// A contract the new client account reviews (repeatable).
+        #[arg(long = "contract", value_name = "ID")]
+        contracts: Vec<String>,
+        /// Where the link points (default: what `serve` last said).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Set a user's e-mail address (`none` removes it).
+    SetEmail { login: String, email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +159,24 @@ pub fn user_command(
             store.set_password(&login, &auth::hash_password(&password))?;
             let ended = store.revoke_sessions(&login)?;
             outln!("new password set for {login}; {ended} session(s) ended");
+        }
+        UserCommand::Invite {
+            email,
+            role,
+            contracts,
+            public_url,
+        } => {
+            return super::mail::invite_command(
+                site,
+                &email,
+                role,
+                &contracts,
+                public_url.as_deref(),
+                now,
+            );
+        }
+        UserCommand::SetEmail { login, email } => {
+            return super::mail::set_email_command(site, &login, &email);
         }
         UserCommand::SignOut { login } => {
             let ended = site.open()?.revoke_sessions(&login)?;
