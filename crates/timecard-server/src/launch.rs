@@ -200,10 +200,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
     store
         .set_setting(crate::mail::PUBLIC_URL_SETTING, Some(&mail.public_url))
         .and_then(|()| {
-            store.set_setting(
-                crate::mail::SENDING_SETTING,
-                mail.sending.then_some("smtp"),
-            )
+            store.set_setting(crate::mail::SENDING_SETTING, mail.sending.then_some("smtp"))
         })
         .map_err(|e| io::Error::other(e.to_string()))?;
     let sender = sender.map(|sender| crate::mail::SenderTask {

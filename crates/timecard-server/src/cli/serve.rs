@@ -113,7 +113,9 @@ fn mail_options(args: &ServeArgs) -> anyhow::Result<crate::mail::MailOptions> {
         None => std::env::var("TIMECARD_SMTP_PASSWORD").ok(),
     };
     if args.smtp.as_ref().is_some_and(|s| s.user.is_some()) && password.is_none() {
-        bail!("--smtp names a user: give the password with --smtp-password-file FILE or TIMECARD_SMTP_PASSWORD");
+        bail!(
+            "--smtp names a user: give the password with --smtp-password-file FILE or TIMECARD_SMTP_PASSWORD"
+        );
     }
     Ok(crate::mail::MailOptions {
         smtp: args.smtp.clone(),

@@ -329,8 +329,10 @@ pub async fn run_sender(task: SenderTask) {
 async fn send_due(task: &SenderTask) -> bool {
     let now = task.clock.now();
     let until = now + chrono::Duration::from_std(CLAIM).unwrap_or_default();
-    let claimed =
-        store::blocking(&task.store, move |s| s.claim_mail(now, until, MAX_ATTEMPTS, 20)).await;
+    let claimed = store::blocking(&task.store, move |s| {
+        s.claim_mail(now, until, MAX_ATTEMPTS, 20)
+    })
+    .await;
     let claimed = match claimed {
         Ok(claimed) => claimed,
         Err(e) => {
@@ -402,7 +404,11 @@ mod tests {
         let a = SmtpAddress::parse("smtp://[::1]:2525").unwrap();
         assert!(a.is_loopback());
         assert_eq!(a.to_string(), "smtp://[::1]:2525");
-        assert!(SmtpAddress::parse("smtp://127.0.0.1:25").unwrap().is_loopback());
+        assert!(
+            SmtpAddress::parse("smtp://127.0.0.1:25")
+                .unwrap()
+                .is_loopback()
+        );
         assert!(SmtpAddress::parse("http://x").is_err());
         assert!(SmtpAddress::parse("smtp://u:secret@x").is_err());
         assert!(SmtpAddress::parse("smtp://x:port").is_err());

@@ -51,7 +51,8 @@ pub fn queue_notices(
         .iter()
         .map(|c| (c.contract.id.as_str(), c))
         .collect();
-    let last_week = BillingWeek::containing(BillingWeek::containing(now).start() - Duration::days(1));
+    let last_week =
+        BillingWeek::containing(BillingWeek::containing(now).start() - Duration::days(1));
     // Every week whose review may still be going on.
     let since = last_week.start() - Duration::seconds(review_secs);
     let events = store.reviews_of(&ids, Some(since))?;
@@ -149,9 +150,7 @@ pub fn queue_notices(
 
 /// The address of someone who wants mail, if they have one.
 fn address(people: &HashMap<i64, Recipient>, id: i64) -> Option<&Recipient> {
-    people
-        .get(&id)
-        .filter(|p| !p.disabled && p.email.is_some())
+    people.get(&id).filter(|p| !p.disabled && p.email.is_some())
 }
 
 /// The mail of one notice: its address and text; `None` when its person
@@ -199,8 +198,7 @@ fn write(
             };
             let link = mail.link(&timesheet_path(&contract.contract.id, last_week));
             let until = last_week.end() + Duration::seconds(review_secs);
-            let text =
-                compose::week_ready(&contract.contract.title, last_week, secs, until, &link);
+            let text = compose::week_ready(&contract.contract.title, last_week, secs, until, &link);
             who.email.clone().map(|e| (e, text))
         }
         Notice::Summary(client, list) => {
@@ -234,8 +232,7 @@ fn write(
                 });
             }
             lines.sort_by(|a, b| a.title.cmp(&b.title));
-            let text =
-                compose::weekly_summary(last_week, &lines, &mail.link(super::SETTINGS_PATH));
+            let text = compose::weekly_summary(last_week, &lines, &mail.link(super::SETTINGS_PATH));
             who.email.clone().map(|e| (e, text))
         }
     })

@@ -508,8 +508,12 @@ pub trait Store: Send + Sync {
     fn add_link(&self, link: &NewLink) -> Result<()>;
     /// The user a link is for, if the link is unused and unexpired at
     /// `now` and the user not disabled.
-    fn link_user(&self, hash: &str, purpose: LinkPurpose, now: DateTime<Utc>)
-    -> Result<Option<User>>;
+    fn link_user(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>>;
     /// Uses a link, in one transaction: if it is still good at `now`
     /// ([`Store::link_user`]), marks it used, gives its user
     /// `password_hash` and ends every session of theirs; `None` when the

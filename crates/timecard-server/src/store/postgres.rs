@@ -13,8 +13,8 @@ use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::blobs::{self, Blobs, ShotKeys};
-use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
+use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
     UserSummary, batch, review,
@@ -1385,7 +1385,12 @@ impl Store for PgStore {
                      RETURNING {}",
                     outbox::MAIL_COLUMNS
                 ),
-                &[&ts(now), &ts(until), &(max_attempts as i64), &(limit as i64)],
+                &[
+                    &ts(now),
+                    &ts(until),
+                    &(max_attempts as i64),
+                    &(limit as i64),
+                ],
             )?
             .iter()
             .map(outbox::queued_mail)

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::{self, Blobs, ShotKeys};
-use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
+use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
     Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
     UserSummary, batch, review,

@@ -142,9 +142,8 @@ pub fn set_password(
     if let Some(problem) = auth::password_problem(password) {
         return Err(Refusal::Invalid(problem));
     }
-    let used = || Refusal::NotFound(
-        "this link has expired or was used already; ask for a new one".into(),
-    );
+    let used =
+        || Refusal::NotFound("this link has expired or was used already; ask for a new one".into());
     if pending(store, token, purpose, now)?.is_none() {
         return Err(used());
     }

@@ -52,7 +52,11 @@ pub fn request(
         log::info!("server: a password reset was asked for {name:?}, which is no account");
         return Ok(());
     };
-    let Some(email) = user.email.clone().filter(|_| !user.disabled && mail.sending) else {
+    let Some(email) = user
+        .email
+        .clone()
+        .filter(|_| !user.disabled && mail.sending)
+    else {
         log::info!(
             "server: a password reset was asked for {}, who gets no mail",
             user.login

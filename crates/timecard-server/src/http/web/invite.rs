@@ -25,7 +25,10 @@ use crate::usecases::{self, Refusal, invite, password_reset};
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/admin/invite", get(invite_page).post(invite_someone))
-        .route("/invite/{token}", get(invited_page).post(invited_sets_password))
+        .route(
+            "/invite/{token}",
+            get(invited_page).post(invited_sets_password),
+        )
         .route("/forgot", get(forgot_page).post(forgot))
         .route("/reset/{token}", get(reset_page).post(reset_sets_password))
 }
@@ -50,12 +53,15 @@ fn public_csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
 ) -> Result<T, PageError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        PageError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Nothing was changed.".into(),
-        )
-    })?.map_err(PageError::from)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            PageError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Nothing was changed.".into(),
+            )
+        })?
+        .map_err(PageError::from)
 }
 
 fn role_options() -> Markup {
@@ -134,7 +140,15 @@ async fn invite_someone(
         viewer.user.login.clone(),
     );
     let made = blocking(move || {
-        invite::invite(store.as_ref(), &mail, &form.email, role, &contracts, &by, now)
+        invite::invite(
+            store.as_ref(),
+            &mail,
+            &form.email,
+            role,
+            &contracts,
+            &by,
+            now,
+        )
     })
     .await?;
     Ok(layout(
@@ -208,7 +222,12 @@ async fn link_page(
         LinkPurpose::Reset => ("Choose a new password", "reset"),
     };
     let intro = html! { p { "For the account " strong { (user.login) } "." } };
-    Ok(password_form(title, intro, &format!("/{path}/{token}"), None))
+    Ok(password_form(
+        title,
+        intro,
+        &format!("/{path}/{token}"),
+        None,
+    ))
 }
 
 async fn invited_page(
@@ -256,7 +275,12 @@ async fn set_through_link(
         invite::set_password(store.as_ref(), &token, purpose, &form.password, now)
     })
     .await
-    .map_err(|_| PageError(StatusCode::INTERNAL_SERVER_ERROR, "Nothing was changed.".into()))?;
+    .map_err(|_| {
+        PageError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Nothing was changed.".into(),
+        )
+    })?;
     match done {
         Ok(user) => Ok(public_page(StatusCode::OK, "Password set", |_| {
             html! {
@@ -343,7 +367,12 @@ async fn forgot(
         password_reset::request(store.as_ref(), &mail, ip, &form.login, now)
     })
     .await
-    .map_err(|_| PageError(StatusCode::INTERNAL_SERVER_ERROR, "Nothing was sent.".into()))?;
+    .map_err(|_| {
+        PageError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Nothing was sent.".into(),
+        )
+    })?;
     match asked {
         Ok(()) => Ok(forgot_form(&state, StatusCode::OK, Some(FORGOT_ANSWER))),
         Err(refusal @ usecases::Refusal::TooManyAttempts(_)) => {
@@ -353,4 +382,3 @@ async fn forgot(
         Err(other) => Err(other.into()),
     }
 }
-
