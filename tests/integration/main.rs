@@ -20,6 +20,7 @@ mod hardening;
 mod hostile;
 mod installer_wine;
 mod instance_xvfb;
+mod mail;
 mod migrations;
 mod notify_dbus;
 mod packages;

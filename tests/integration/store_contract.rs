@@ -541,3 +541,125 @@ fn shared_state_answers_alike() {
         );
     });
 }
+
+// M2, M3, M4: the outbox and one-time links answer alike: a dedupe key
+// queues once, a claimed mail is not claimed again before its claim ends,
+// a sent one never again; a link works once, before it expires, and
+// using it sets the password and ends the sessions in one step.
+#[test]
+fn mail_and_one_time_links_answer_alike() {
+    use timecard_server::store::{LinkPurpose, NewLink, NewMail};
+    each(|name, store| {
+        let (ann, _, _) = people(store.as_ref());
+        let now = at("2026-11-25T10:00:00Z");
+        let mail = |key: &str| NewMail {
+            dedupe_key: key.into(),
+            to: "ann@example.com".into(),
+            subject: "Subject".into(),
+            body: "Body\n".into(),
+        };
+        assert!(store.queue_mail(&mail("a"), now).unwrap(), "{name}");
+        assert!(!store.queue_mail(&mail("a"), now).unwrap(), "{name}: once");
+        assert!(store.queue_mail(&mail("b"), now).unwrap(), "{name}");
+        let queued = store
+            .mails_queued(&["a".into(), "b".into(), "c".into()])
+            .unwrap();
+        assert_eq!(queued.len(), 2, "{name}");
+
+        let until = now + Duration::minutes(5);
+        let claimed = store.claim_mail(now, until, 20, 10).unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|m| m.dedupe_key.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"],
+            "{name}"
+        );
+        assert_eq!(claimed[0].attempts, 1, "{name}");
+        assert!(
+            store.claim_mail(now, until, 20, 10).unwrap().is_empty(),
+            "{name}: claimed ones wait"
+        );
+        store.mail_sent(claimed[0].id, now).unwrap();
+        store
+            .mail_failed(claimed[1].id, "refused", now + Duration::seconds(5))
+            .unwrap();
+        let later = now + Duration::minutes(10);
+        let again = store.claim_mail(later, later, 20, 10).unwrap();
+        assert_eq!(again.len(), 1, "{name}: only the failed one again");
+        assert_eq!((again[0].dedupe_key.as_str(), again[0].attempts), ("b", 2));
+        assert!(store.claim_mail(later, later, 2, 10).unwrap().is_empty());
+        let listed = store.outbox(10).unwrap();
+        assert_eq!(listed[1].sent_at, Some(now), "{name}");
+        assert_eq!(listed[0].last_error.as_deref(), Some("refused"), "{name}");
+
+        store
+            .add_token(ann, "session", now + Duration::days(1))
+            .unwrap();
+        store
+            .add_link(&NewLink {
+                hash: "h".into(),
+                purpose: LinkPurpose::Reset,
+                user_id: ann,
+                created_at: now,
+                expires_at: now + Duration::hours(1),
+            })
+            .unwrap();
+        assert!(
+            store
+                .link_user("h", LinkPurpose::Invitation, now)
+                .unwrap()
+                .is_none(),
+            "{name}: a link is for one purpose"
+        );
+        assert_eq!(
+            store
+                .link_user("h", LinkPurpose::Reset, now)
+                .unwrap()
+                .unwrap()
+                .id,
+            ann
+        );
+        let late = now + Duration::hours(2);
+        assert!(
+            store
+                .use_link("h", LinkPurpose::Reset, late, "new")
+                .unwrap()
+                .is_none()
+        );
+        let user = store
+            .use_link("h", LinkPurpose::Reset, now, "new")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (user.id, user.password_hash.as_str()),
+            (ann, "new"),
+            "{name}"
+        );
+        assert!(
+            store.token_user("session", now).unwrap().is_none(),
+            "{name}: sessions end"
+        );
+        assert!(
+            store
+                .use_link("h", LinkPurpose::Reset, now, "x")
+                .unwrap()
+                .is_none(),
+            "{name}: once"
+        );
+
+        assert!(matches!(
+            store.set_email("carl", Some("ann@example.com")),
+            Err(StoreError::Conflict(_))
+        ));
+        store.set_email("carl", Some("carl@example.com")).unwrap();
+        store.set_weekly_summary(ann, false).unwrap();
+        let people = store.recipients(&[ann, 999]).unwrap();
+        assert_eq!(people.len(), 1, "{name}");
+        assert!(!people[&ann].weekly_summary, "{name}");
+        assert_eq!(store.setting("mail.x").unwrap(), None);
+        store.set_setting("mail.x", Some("1")).unwrap();
+        assert_eq!(store.setting("mail.x").unwrap().as_deref(), Some("1"));
+    });
+}

@@ -72,6 +72,7 @@ pub mod s3;
 pub mod server;
 pub mod serving;
 pub mod small_disk;
+pub mod smtp;
 pub mod store;
 pub mod sway;
 pub mod webdriver;
