@@ -257,8 +257,18 @@ impl SpanView {
     ) -> Result<SpanView> {
         let mut segments = store.contract_segments(&contract.contract.id, from, to)?;
         review.mark_all(&mut segments);
+        Ok(SpanView::of(contract, segments, from, to))
+    }
+
+    /// The span of `segments` (already marked) of `contract`.
+    fn of(
+        contract: &StoredContract,
+        segments: Vec<DiarySegment>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> SpanView {
         let total = Totals::of(&segments, from, to);
-        Ok(SpanView {
+        SpanView {
             amount_cents: contract
                 .terms
                 .rate
@@ -269,7 +279,7 @@ impl SpanView {
             to,
             segments,
             total,
-        })
+        }
     }
 
     /// Each UTC day of the span with its totals.
@@ -456,4 +466,116 @@ pub fn app_contracts(
         week_start: week.start(),
         contracts,
     })
+}
+
+/// The reports page (R12): every contract `viewer` may see over `[from,
+/// to)` (UTC days) with the timesheet's numbers (B1) — each contract's
+/// span is what its timesheets over those days show, so the report is
+/// their sum — and who is working now, in six queries whatever the number
+/// of contracts.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub spans: Vec<SpanView>,
+    pub names: Names,
+    pub working: Vec<Working>,
+}
+
+/// A contract someone is tracking on now: its last segment ended less
+/// than two segments ago.
+#[derive(Clone, Debug)]
+pub struct Working {
+    pub contract: StoredContract,
+    /// The start of the run of segments (no gap longer than a segment)
+    /// that ends with the last one.
+    pub since: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+impl Report {
+    pub fn load(
+        store: &dyn Store,
+        viewer: &User,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        review_secs: i64,
+        segment_secs: i64,
+    ) -> Result<Report> {
+        let contracts: Vec<StoredContract> = store
+            .contracts(None)?
+            .into_iter()
+            .filter(|c| rules::may_view(viewer.id, viewer.role.is_admin(), c))
+            .collect();
+        let ids: Vec<String> = contracts.iter().map(|c| c.contract.id.clone()).collect();
+        // Steps on a segment come after the start of its week.
+        let since = BillingWeek::containing(from).start();
+        let mut events: HashMap<String, Vec<ReviewEvent>> = HashMap::new();
+        for (id, event) in store.reviews_of(&ids, Some(since))? {
+            events.entry(id).or_default().push(event);
+        }
+        let mut segments: HashMap<String, Vec<DiarySegment>> = HashMap::new();
+        for segment in store.contracts_segments(&ids, from, to)? {
+            segments
+                .entry(segment.contract_id.clone())
+                .or_default()
+                .push(segment);
+        }
+        let spans: Vec<SpanView> = contracts
+            .iter()
+            .map(|stored| {
+                let id = &stored.contract.id;
+                let review = ReviewView::of(
+                    events.remove(id).unwrap_or_default(),
+                    rules::reviewer(viewer.id, viewer.role.is_admin(), stored),
+                    now,
+                    review_secs,
+                );
+                let mut segments = segments.remove(id).unwrap_or_default();
+                review.mark_all(&mut segments);
+                SpanView::of(stored, segments, from, to)
+            })
+            .collect();
+        let recent = now - Duration::seconds(2 * segment_secs.max(60));
+        let last = store.last_activity(&ids)?;
+        let busy: Vec<&StoredContract> = contracts
+            .iter()
+            .filter(|c| last.get(&c.contract.id).is_some_and(|at| *at > recent))
+            .collect();
+        let busy_ids: Vec<String> = busy.iter().map(|c| c.contract.id.clone()).collect();
+        let today = store.contracts_segments(&busy_ids, now - Duration::days(1), now)?;
+        let working = busy
+            .into_iter()
+            .map(|stored| {
+                let last = last[&stored.contract.id];
+                let mut since = last;
+                for s in today
+                    .iter()
+                    .rev()
+                    .filter(|s| s.contract_id == stored.contract.id)
+                {
+                    if s.end < since - Duration::seconds(segment_secs.max(60)) {
+                        break;
+                    }
+                    since = since.min(s.start);
+                }
+                Working {
+                    contract: stored.clone(),
+                    since,
+                    last,
+                }
+            })
+            .collect();
+        let names = names(
+            store,
+            contracts
+                .iter()
+                .flat_map(|c| [Some(c.user_id), c.terms.client_user_id])
+                .flatten(),
+        )?;
+        Ok(Report {
+            spans,
+            names,
+            working,
+        })
+    }
 }

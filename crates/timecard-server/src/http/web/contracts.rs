@@ -62,7 +62,11 @@ async fn contracts_page(
             }
         }
     };
-    Ok(layout("Contracts", Some(&viewer.header().at(Place::Contracts)), body))
+    Ok(layout(
+        "Contracts",
+        Some(&viewer.header().at(Place::Contracts)),
+        body,
+    ))
 }
 
 fn contract_row(line: &ContractLine, names: &Names) -> Markup {

@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::layout::{PageError, page_zone};
+use super::layout::{PageError, file_name_part, page_zone};
 use super::timesheet::parse_week;
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
@@ -107,10 +107,7 @@ async fn timesheet_csv(
     };
     let name = format!(
         "timesheet-{}-{}.csv",
-        stored
-            .contract
-            .id
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        file_name_part(&stored.contract.title),
         from.format("%Y-%m-%d")
     );
     Ok((
@@ -193,7 +190,7 @@ fn minutes(secs: i64) -> String {
 /// never a formula: a `'` goes before any part that would start with `=`,
 /// `+`, `-`, `@`, a tab or a carriage return, at the start or after a `,`
 /// or a `;` (`a;=cmd|' /C calc'!A0;` stays text in every locale).
-fn text_cell(text: &str) -> String {
+pub(super) fn text_cell(text: &str) -> String {
     let mut cell = String::with_capacity(text.len() + 2);
     cell.push('"');
     let mut part_starts = true;

@@ -104,6 +104,7 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
 
 /// A page's answer when something is wrong: the status and a page that
 /// says what, in words.
+#[derive(Debug)]
 pub struct PageError(pub StatusCode, pub String);
 
 impl From<ApiError> for PageError {
@@ -172,6 +173,28 @@ pub fn page_zone(name: Option<&str>) -> Result<Tz, PageError> {
                 format!("Unknown time zone {name:?}; use a name such as Europe/Berlin."),
             )
         }),
+    }
+}
+
+/// `text` as part of a file's name: lower-case letters and digits joined
+/// by `-` ("Web shop: rebuild" → `web-shop-rebuild`), at most 40 of them.
+pub fn file_name_part(text: &str) -> String {
+    let mut part = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            part.push(c);
+        } else if !part.is_empty() && !part.ends_with('-') {
+            part.push('-');
+        }
+        if part.len() >= 40 {
+            break;
+        }
+    }
+    let part = part.trim_end_matches('-');
+    if part.is_empty() {
+        "contract".into()
+    } else {
+        part.into()
     }
 }
 

@@ -14,6 +14,7 @@ pub mod download;
 pub mod invite;
 pub mod layout;
 pub mod mail_settings;
+pub mod reports;
 pub mod review;
 pub mod session;
 pub mod timesheet;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<Shared> {
         .merge(review::routes())
         .merge(timesheet::routes())
         .merge(csv::routes())
+        .merge(reports::routes())
         .merge(admin::routes())
         .merge(invite::routes())
         .merge(mail_settings::routes())

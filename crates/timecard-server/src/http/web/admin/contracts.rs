@@ -116,9 +116,7 @@ fn limit_words(c: &Contract, now: DateTime<Utc>) -> Markup {
     if c.kind != ContractKind::Hourly {
         return html! { span.muted { "fixed price" } };
     }
-    let now_words = c
-        .limit_at(now)
-        .map_or("none".to_owned(), format_hours);
+    let now_words = c.limit_at(now).map_or("none".to_owned(), format_hours);
     html! {
         (now_words)
         @if let Some(p) = c.pending_limit.as_ref().filter(|p| p.effective_at > now) {

@@ -1,0 +1,175 @@
+//! R12: the reports page and the header's places, over real TLS and in
+//! headless Chromium: a report over any days is the sum of the contracts'
+//! timesheets over those days, and every page is reached by its links.
+
+use crate::common;
+use crate::web::{Browser, dashboard};
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use common::at;
+use common::server::{PASSWORD, TestServer};
+
+/// Billable minutes by the CSV column `column` (the contract's title or
+/// the segment's), summed per `key` column.
+fn sum_by(csv: &str, key: &str, value: &str) -> BTreeMap<String, f64> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let k = header.iter().position(|h| *h == key).unwrap();
+    let v = header.iter().position(|h| *h == value).unwrap();
+    let mut sums = BTreeMap::new();
+    for line in lines {
+        let cells = cells(line);
+        *sums.entry(cells[k].clone()).or_insert(0.0) += cells[v].parse::<f64>().unwrap();
+    }
+    sums
+}
+
+/// The cells of a CSV line whose text cells are quoted.
+fn cells(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(String::new()),
+            c => cells.last_mut().unwrap().push(c),
+        }
+    }
+    cells
+}
+
+/// ann's time on two contracts over three days, some of it by hand.
+fn busy_week() -> TestServer {
+    let (server, _) = dashboard();
+    let ann = server.client("ann");
+    let mut bodies = Vec::new();
+    for (contract, start, hours) in [
+        ("ann-hourly", "2026-11-23T08:00:00Z", 3),
+        ("ann-hourly", "2026-11-24T08:00:00Z", 2),
+        ("ann-open", "2026-11-24T13:00:00Z", 1),
+        ("ann-open", "2026-11-25T08:00:00Z", 1),
+    ] {
+        let start = at(start);
+        for n in 0..hours * 6 {
+            let segment = common::segment_at(contract, "laptop", start + Duration::minutes(10 * n));
+            bodies.push(timecard_core::codec::encode_body(&segment).unwrap());
+        }
+    }
+    ann.upload(bodies).unwrap();
+    server
+}
+
+#[test]
+fn the_report_for_a_range_is_the_sum_of_the_timesheets() {
+    let server = busy_week();
+    let mut root = Browser::new(&server);
+    root.sign_in("root");
+    for (from, to) in [("2026-11-23", "2026-11-29"), ("2026-11-24", "2026-11-25")] {
+        let report = root.get(&format!("/reports.csv?from={from}&to={to}"));
+        assert_eq!(report.status, 200, "{}", report.body);
+        let by_contract = sum_by(&report.body, "contract", "billable_minutes");
+        let mut sheets = BTreeMap::new();
+        for id in ["ann-hourly", "ann-open", "bob-hourly"] {
+            let sheet = root.get(&format!(
+                "/contracts/{id}/timesheet.csv?from={from}&to={to}"
+            ));
+            assert_eq!(sheet.status, 200);
+            let minutes: f64 = sum_by(&sheet.body, "kind", "billable_minutes")
+                .values()
+                .sum();
+            if minutes > 0.0 {
+                sheets.insert(format!("Contract {id}"), minutes);
+            }
+        }
+        assert_eq!(by_contract, sheets, "{from}..{to}");
+        // The page says the same total.
+        let page = root.get(&format!("/reports?from={from}&to={to}"));
+        let total: f64 = sheets.values().sum();
+        let hms = {
+            let secs = (total * 60.0).round() as i64;
+            format!("{}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+        };
+        assert!(
+            page.body
+                .contains(&format!("<strong>{hms}</strong> billable")),
+            "{from}..{to}: {hms} in {}",
+            page.body
+        );
+    }
+    // Over the whole week: ann's 5 h 10 min (the fixture's 10 min) and 2 h.
+    let week = root.get("/reports.csv?from=2026-11-23&to=2026-11-29");
+    let by_contract = sum_by(&week.body, "contract", "billable_minutes");
+    assert_eq!(by_contract["Contract ann-hourly"], 310.0);
+    assert_eq!(by_contract["Contract ann-open"], 120.0);
+
+    // A client sees only the contracts they are the client of.
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    let theirs = carl.get("/reports.csv?from=2026-11-23&to=2026-11-29");
+    let by_contract = sum_by(&theirs.body, "contract", "billable_minutes");
+    assert_eq!(
+        by_contract.keys().collect::<Vec<_>>(),
+        ["Contract ann-hourly"]
+    );
+    // Words for what cannot be a range.
+    for bad in [
+        "from=2026-11-29&to=2026-11-23",
+        "from=2024-01-01&to=2026-11-23",
+        "from=%2B262142-12-31&to=2026-11-23",
+        "range=forever",
+    ] {
+        let page = carl.get(&format!("/reports?{bad}"));
+        assert_eq!(page.status, 400, "{bad}");
+        assert!(page.body.contains("<p>"), "{bad}: a page in words");
+    }
+}
+
+// Every page is reached from the header and the pages' own links, without
+// typing an address: contracts → diary → timesheet → statement → reports
+// → admin, and back.
+#[test]
+fn every_page_is_reached_by_its_links_in_a_real_browser() {
+    let server = busy_week();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    browser.go(&format!("{url}/login"));
+    browser.type_into(&browser.find("#login"), "root");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.click(&browser.find("form.signin button[type=submit]"));
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    let follow = |css: &str, path: &str| {
+        browser.click(&browser.find(css));
+        browser.wait_until(
+            path,
+            &format!(
+                "return location.pathname === '{path}' && document.readyState === 'complete';"
+            ),
+        );
+        let current = browser.run("const a = document.querySelector('header [aria-current=page]'); return a && a.innerText;");
+        current
+    };
+    assert_eq!(follow("header a[href='/reports']", "/reports"), "Reports");
+    assert!(browser.text().contains("By contract"));
+    assert_eq!(
+        follow(
+            "a[href^='/contracts/ann-hourly/timesheet']",
+            "/contracts/ann-hourly/timesheet"
+        ),
+        "Contracts"
+    );
+    follow("header a[href='/admin']", "/admin/users");
+    follow("nav.sub a[href='/admin/contracts']", "/admin/contracts");
+    assert_eq!(
+        follow("header a[href='/contracts']", "/contracts"),
+        "Contracts"
+    );
+    follow("header a[href='/week']", "/reports");
+    assert_eq!(
+        browser.run("return document.querySelector('nav.sub [aria-current=page]').innerText;"),
+        "This week"
+    );
+}
