@@ -84,6 +84,13 @@ fn an_invitation_and_a_password_reset_arrive_by_mail_and_work() {
 
     let mut root = browser(&serving, &data);
     assert_eq!(root.sign_in_with("root", "root password").status, 303);
+    // The users page has the form too.
+    let users = root.get("/admin/users");
+    assert!(
+        users.body.contains("action=\"/admin/invite\""),
+        "{}",
+        users.body
+    );
     let form = root.get("/admin/invite");
     let csrf = Browser::csrf(&form);
     let done = root.post(

@@ -35,9 +35,9 @@ struct Table {
 const TABLES: &[Table] = &[
     Table {
         name: "users",
-        columns: "id, login, email, password_hash, disabled_at, role",
+        columns: "id, login, email, password_hash, disabled_at, role, weekly_summary",
         key: "id",
-        types: &["int8", "text", "text", "text", "int8", "text"],
+        types: &["int8", "text", "text", "text", "int8", "text", "bool"],
         serial: true,
     },
     Table {
@@ -74,6 +74,22 @@ const TABLES: &[Table] = &[
             "int8", "text", "int8", "text", "text", "text", "int8", "int8",
         ],
         serial: true,
+    },
+    Table {
+        name: "mail_outbox",
+        columns: "id, dedupe_key, to_addr, subject, body_text, created_at, attempts, next_attempt, sent_at, last_error",
+        key: "id",
+        types: &[
+            "int8", "text", "text", "text", "text", "int8", "int8", "int8", "int8", "text",
+        ],
+        serial: true,
+    },
+    Table {
+        name: "one_time_links",
+        columns: "hash, purpose, user_id, created_at, expires_at, used_at",
+        key: "hash",
+        types: &["text", "text", "int8", "int8", "int8", "int8"],
+        serial: false,
     },
     Table {
         name: "settings",

@@ -157,6 +157,8 @@ async fn render(
             button type="submit" { "Add the user" }
         }
         p.muted { "A new user gets a random password, shown once." }
+        h2 #invite { "Invite by e-mail" }
+        (crate::http::web::invite::invite_form(&csrf))
     };
     Ok(layout(
         "Users",
