@@ -1457,7 +1457,7 @@ impl Store for PgStore {
              WHERE l.hash = $1 AND l.purpose = $2 AND l.used_at IS NULL
                AND l.expires_at > $3 AND u.disabled_at IS NULL",
             &[&hash, &purpose.as_str(), &ts(now)],
-            |r| rows::user(r),
+            rows::user,
         )
     }
 
