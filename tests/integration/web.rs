@@ -215,7 +215,7 @@ fn a_client_sees_their_contracts_diary_and_screenshots() {
     let diary = carl.get("/contracts/ann-hourly/diary?date=2026-11-25&tz=Europe/Berlin");
     assert_eq!(diary.status, 200, "{}", diary.body);
     assert!(
-        diary.body.contains("<h2>15:00</h2>"),
+        diary.body.contains(r#"<h2 id="h-1500">15:00</h2>"#),
         "Berlin's hour: {}",
         diary.body
     );
@@ -423,12 +423,26 @@ fn the_dashboard_in_a_real_browser() {
     );
     browser.screenshot(&web_screens().join("diary.png"));
 
-    browser.click(&browser.find(&format!("a[href$='/segments/{id}/screenshot']")));
+    // The picture opens in the viewer, in the page; Esc goes back to it.
+    browser.click(&browser.find(&format!("a.shot[href*='/segments/{id}?']")));
     browser.wait_until(
         "the full screenshot",
-        "return document.images.length === 1 && document.images[0].naturalWidth > 0;",
+        "const img = document.querySelector('figure.viewer img'); \
+         return img !== null && img.complete && img.naturalWidth > 0;",
     );
-    assert!(browser.url().ends_with("/screenshot"), "{}", browser.url());
+    assert!(
+        browser.text().contains("1 of 1 pictures this day"),
+        "{}",
+        browser.text()
+    );
+    browser.screenshot(&web_screens().join("viewer.png"));
+    browser.press(common::webdriver::keys::ESCAPE);
+    browser.wait_until(
+        "back at the segment",
+        &format!(
+            "return location.pathname.endsWith('/diary') && location.hash === '#segment-{id}';"
+        ),
+    );
 
     browser.go(&format!(
         "{url}/contracts/ann-hourly/timesheet?week=2026-11-25"
@@ -498,6 +512,11 @@ fn the_dashboard_in_a_real_browser() {
         "{url}/contracts/ann-hourly/timesheet?week=2026-11-25"
     ));
     browser.click(&browser.find("form[action$='/approve'] button"));
+    browser.wait_until(
+        "asked",
+        "return document.querySelector('.confirm') !== null;",
+    );
+    browser.click(&browser.find(".confirm button.danger"));
     browser.wait_until(
         "the approval",
         "return document.body.innerText.includes('Approved by carl');",
@@ -585,7 +604,7 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     assert!(
         sheet
             .body
-            .contains("waiting for the client's approval until Sat 5 Dec 00:00 UTC"),
+            .contains("You can review this week until Fri 4 Dec 23:59 (UTC)"),
         "{}",
         sheet.body
     );
@@ -608,7 +627,11 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     );
     let got = post(&mut carl, &dispute, f);
     assert_eq!(got.status, 303, "{}", got.body);
-    assert_eq!(got.location.as_deref(), Some(diary));
+    assert_eq!(
+        got.location,
+        Some(format!("{diary}&done=disputed&at={id}#segment-{id}")),
+        "back at the segment, which says what happened"
+    );
     let page = carl.get(diary);
     assert!(
         page.body
@@ -680,8 +703,16 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     assert_eq!(got.status, 409);
     assert!(got.body.contains("decide the disputed segments first"));
 
-    // The client rejects the time: it leaves the totals and the CSV.
+    // The client rejects the time, once asked: it leaves the totals and the CSV.
     let f = form(&mut carl, &[("decision", "reject")]);
+    let asked = post(
+        &mut carl,
+        &format!("/contracts/ann-hourly/segments/{id}/decide"),
+        f,
+    );
+    assert_eq!(asked.status, 200);
+    assert!(asked.body.contains("Reject this time?"), "{}", asked.body);
+    let f = form(&mut carl, &[("decision", "reject"), ("confirm", "yes")]);
     assert_eq!(
         post(
             &mut carl,
@@ -707,10 +738,15 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
     assert!(rows[0].contains(",10.00,0.00,\"tracked\","), "{}", csv.body);
     assert!(rows[0].ends_with(",\"rejected\""), "{}", csv.body);
 
-    // Then approves the week; nothing more can be disputed.
-    let got = carl.post(
+    // Then approves the week, once asked; nothing more can be disputed.
+    let asked = carl.post(
         "/contracts/ann-hourly/weeks/2026-11-23/approve",
         &[("csrf", &Browser::csrf(&sheet))],
+    );
+    assert!(asked.body.contains("Approve the week of Mon 23 Nov 2026?"));
+    let got = carl.post(
+        "/contracts/ann-hourly/weeks/2026-11-23/approve",
+        &[("csrf", &Browser::csrf(&sheet)), ("confirm", "yes")],
     );
     assert_eq!(got.status, 303, "{}", got.body);
     let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
@@ -865,7 +901,9 @@ fn manual_time_from_the_command_line_and_the_web() {
     );
     let sheet = carl.get("/contracts/ann-hourly/timesheet?week=2026-11-25");
     assert!(
-        sheet.body.contains("<td>0:10:00</td><td>0:50:00</td>"),
+        sheet.body.contains(
+            r#"<td data-label="Tracked">0:10:00</td><td data-label="Manual">0:50:00</td>"#
+        ),
         "{}",
         sheet.body
     );

@@ -109,6 +109,33 @@ impl ReviewView {
             .count()
     }
 
+    /// The disputes waiting for the viewer, with their week: for the
+    /// freelancer those not answered yet, for the client those answered
+    /// and not decided; only in weeks still in review (R7), oldest first.
+    pub fn needing_action(&self) -> Vec<(&Dispute, BillingWeek)> {
+        let mut needing: Vec<(&Dispute, BillingWeek)> = self
+            .disputes
+            .iter()
+            .filter(|d| {
+                d.decision.is_none()
+                    && match self.who {
+                        Reviewer::Freelancer => d.answer.is_none(),
+                        Reviewer::Client => d.answer.is_some(),
+                        Reviewer::Other => false,
+                    }
+            })
+            .filter_map(|d| {
+                let event = self.events.iter().find(|e| {
+                    e.segment_id == Some(d.segment_id) && e.action == ReviewAction::Dispute
+                })?;
+                let week = BillingWeek::containing(event.week_start);
+                matches!(self.week(week), WeekReview::InReview { .. }).then_some((d, week))
+            })
+            .collect();
+        needing.sort_by_key(|(d, _)| d.disputed_at);
+        needing
+    }
+
     /// Marks each segment with its dispute, in words and as a mark.
     pub fn mark_all(&self, segments: &mut [DiarySegment]) {
         for segment in segments {
@@ -327,6 +354,9 @@ pub struct ContractLine {
     pub last_activity: Option<DateTime<Utc>>,
     /// Billing weeks that ended, have time, and wait for the client's review.
     pub waiting: Vec<BillingWeek>,
+    /// The week of each dispute waiting for the viewer's answer or
+    /// decision ([`ReviewView::needing_action`]).
+    pub needing: Vec<BillingWeek>,
 }
 
 /// The dashboard's contract list: the contracts `viewer` may see (R3) with
@@ -382,7 +412,18 @@ pub fn contract_lines(
                     )
                 })
                 .collect::<Vec<_>>();
+            let needing = ReviewView::of(
+                events.to_vec(),
+                rules::reviewer(viewer.id, viewer.role.is_admin(), &stored),
+                now,
+                review_secs,
+            )
+            .needing_action()
+            .into_iter()
+            .map(|(_, week)| week)
+            .collect();
             ContractLine {
+                needing,
                 week_secs,
                 last_activity: last.get(id).copied(),
                 waiting: waiting.into_iter().rev().collect(),

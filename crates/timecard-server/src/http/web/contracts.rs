@@ -11,7 +11,7 @@ use axum::routing::get;
 use chrono::Duration;
 use maud::{Markup, html};
 
-use super::layout::{LIST_CAP, PageError, Place, Typed, layout, money};
+use super::layout::{LIST_CAP, PageError, Place, Typed, layout, money, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::views::{self, ContractLine, Names};
@@ -38,10 +38,30 @@ async fn contracts_page(
         views::contract_lines(s, &user, now, review_secs)
     })
     .await?;
+    let is_freelancer = |line: &ContractLine| line.stored.user_id == viewer.user.id;
     let body = html! {
         h1 { "Contracts" }
         p.muted { "This week: " (week.start().format("%a %-d %b")) " – "
             ((week.end() - Duration::days(1)).format("%a %-d %b %Y")) " (UTC)" }
+        @let waiting: Vec<&ContractLine> = lines.iter().filter(|l| !l.needing.is_empty()).collect();
+        @if !waiting.is_empty() {
+            section.attention aria-labelledby="attention" {
+                h2 #attention { "Waiting for you" }
+                ul {
+                    @for line in waiting {
+                        @let n = line.needing.len();
+                        @let week = line.needing[0];
+                        li {
+                            a href={ "/contracts/" (urlencode(&line.stored.contract.id)) "/timesheet?week=" (week.start().date_naive()) "#disputes" } {
+                                (n) @if n == 1 { " dispute needs your " } @else { " disputes need your " }
+                                @if is_freelancer(line) { "answer" } @else { "decision" }
+                            }
+                            " — " (Typed(&line.stored.contract.title)) ", week of " (week.start().format("%a %-d %b"))
+                        }
+                    }
+                }
+            }
+        }
         @if lines.is_empty() {
             p { "No contracts to show." }
         } @else {
@@ -73,7 +93,7 @@ fn contract_row(line: &ContractLine, names: &Names) -> Markup {
     let c = &line.stored.contract;
     html! {
         tr {
-            td {
+            th scope="row" data-label="Contract" {
                 a href={ "/contracts/" (c.id) "/diary" } { (Typed(&c.title)) }
                 " · "
                 a href={ "/contracts/" (c.id) "/timesheet" } { "timesheet" }
@@ -82,9 +102,9 @@ fn contract_row(line: &ContractLine, names: &Names) -> Markup {
                     br; span.badge { (c.status.as_str()) }
                 }
             }
-            td { (names.of(line.stored.user_id)) }
-            td { (line.stored.terms.client_user_id.map_or("—", |id| names.of(id))) }
-            td {
+            td data-label="Freelancer" { (names.of(line.stored.user_id)) }
+            td data-label="Client" { (line.stored.terms.client_user_id.map_or("—", |id| names.of(id))) }
+            td data-label="This week" {
                 (hms(line.week_secs))
                 @if let Some(limit) = c.weekly_limit_secs {
                     " of " (format_hours(limit))
@@ -93,14 +113,14 @@ fn contract_row(line: &ContractLine, names: &Names) -> Markup {
                         aria-label={ "Hours this week against the weekly limit of " (format_hours(limit)) } {}
                 }
             }
-            td {
+            td data-label="Amount" {
                 @match &line.stored.terms.rate {
                     Some(rate) => { (money(amount_cents(line.week_secs, rate.cents), &rate.currency)) br;
                         span.muted { "at " (money(rate.cents, &rate.currency)) "/h" } }
                     None => { "—" }
                 }
             }
-            td {
+            td data-label="Last activity" {
                 @match line.last_activity {
                     Some(at) => { (at.format("%-d %b %H:%M UTC")) }
                     None => { "never" }

@@ -52,6 +52,24 @@ struct DiaryQuery {
     /// Segments of the day before this page's first (pages of
     /// [`ENTRIES_PER_PAGE`]).
     skip: Option<usize>,
+    /// What the last action did (`disputed`, `answered`, `kept`,
+    /// `rejected`, `added`), said at the segment it was done to (`at`).
+    done: Option<String>,
+    at: Option<String>,
+}
+
+/// What a review step or manual time did, in the words the page shows
+/// beside the segment; only these words can appear, whatever the address
+/// says.
+fn done_words(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "disputed" => "Disputed. The freelancer is asked to answer.",
+        "answered" => "Answer sent. The client decides whether to keep the time.",
+        "kept" => "Kept: the time is billed.",
+        "rejected" => "Rejected: the time is not billed.",
+        "added" => "Added by hand.",
+        _ => return None,
+    })
 }
 
 /// The most segments one diary page shows; a day with more (thousands of
@@ -72,6 +90,21 @@ impl Back {
             input type="hidden" name="tz" value=(self.zone.name());
         }
     }
+}
+
+/// The diary page after `done` on `segment`: back at that segment, which
+/// says what happened (R13).
+pub fn diary_link_after(
+    contract_id: &str,
+    date: Option<NaiveDate>,
+    zone: Tz,
+    done: &str,
+    segment: &str,
+) -> String {
+    format!(
+        "{}&done={done}&at={segment}#segment-{segment}",
+        diary_link(contract_id, date, zone)
+    )
 }
 
 /// The diary page of `contract_id` for `date` (none: today) in `zone`.
@@ -134,17 +167,51 @@ async fn diary_page(
             }
         }
     };
+    let done = query
+        .done
+        .as_deref()
+        .and_then(done_words)
+        .zip(query.at.as_deref());
+    let first_picture = view
+        .segments
+        .iter()
+        .enumerate()
+        .find(|(i, s)| shown.contains(i) && s.has_screenshot && !s.manual)
+        .map(|(_, s)| s.id);
+    let hours: Vec<_> = rows
+        .iter()
+        .filter(|r| r.cells.iter().flatten().any(|i| shown.contains(i)))
+        .collect();
+    let hour_id = |start: DateTime<Utc>| format!("h-{}", start.with_timezone(&zone).format("%H%M"));
+    let week = timecard_core::domain::BillingWeek::containing(day.start());
+    let entries = Entries {
+        base: &base,
+        zone,
+        review: &review,
+        back: &back,
+        csrf: &csrf,
+        done,
+        first_picture,
+    };
     let body = html! {
+        nav.crumbs aria-label="Breadcrumb" {
+            a href="/contracts" { "Contracts" } " › "
+            (Typed(&c.title)) " › "
+            a href={ (base) "/timesheet?week=" (week.start().date_naive()) } {
+                "Week of " (week.start().format("%a %-d %b"))
+            } " › "
+            span aria-current="page" { (date.format("%a %-d %b %Y")) }
+        }
         h1 { (Typed(&c.title)) }
         p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
-        nav.days {
-            a href=(diary_link(&c.id, date.pred_opt(), zone)) { "← Previous day" }
-            a href=(diary_link(&c.id, date.succ_opt(), zone)) { "Next day →" }
+        nav.days aria-label="Days" {
+            a href=(diary_link(&c.id, date.pred_opt(), zone)) rel="prev" { "← Previous day" }
+            a href=(diary_link(&c.id, date.succ_opt(), zone)) rel="next" { "Next day →" }
             form.inline method="get" action={ (base) "/diary" } {
                 input type="hidden" name="date" value=(date);
                 label for="tz" { "Time zone" }
-                input #tz type="text" name="tz" value=(zone.name());
-                button type="submit" { "Show" }
+                input #tz type="text" name="tz" value=(zone.name()) size="16";
+                button.secondary type="submit" { "Show" }
             }
         }
         (totals_line(&view.total, view.segments.len()))
@@ -166,21 +233,29 @@ async fn diary_page(
                 }
             }
         }
+        @if hours.len() > 1 {
+            nav.hours aria-label="Hours of this day" {
+                span.muted { "Jump to " }
+                @for row in &hours {
+                    a href={ "#" (hour_id(row.start)) } { (row.start.with_timezone(&zone).format("%H:%M")) }
+                }
+            }
+        }
         (pages)
-        @for row in rows.iter().filter(|r| r.cells.iter().flatten().any(|i| shown.contains(i))) {
-            section.hour {
-                h2 { (row.start.with_timezone(&zone).format("%H:%M")) }
+        @for row in &hours {
+            section.hour aria-labelledby=(hour_id(row.start)) {
+                h2 id=(hour_id(row.start)) { (row.start.with_timezone(&zone).format("%H:%M")) }
                 div class={ "cells per-" (row.cells.len()) } {
                     @for k in 0..row.cells.len() {
-                        div.heading { (row.cell_span(k, cell).0.with_timezone(&zone).format(":%M")) }
+                        div.heading aria-hidden="true" { (row.cell_span(k, cell).0.with_timezone(&zone).format(":%M")) }
                     }
-                    @for (k, items) in row.cells.iter().enumerate() {
+                    @for items in &row.cells {
                         @if !items.iter().any(|i| shown.contains(i)) {
                             div.cell.empty {}
                         } @else {
-                            div.cell aria-label={ "From " (row.cell_span(k, cell).0.with_timezone(&zone).format("%H:%M")) } {
+                            div.cell {
                                 @for &i in items.iter().filter(|i| shown.contains(i)) {
-                                    (entry(&base, &view.segments[i], zone, &review, &back, &csrf))
+                                    (entries.entry(&view.segments[i]))
                                 }
                             }
                         }
@@ -227,79 +302,106 @@ fn totals_line(total: &Totals, segments: usize) -> Markup {
     }
 }
 
-/// One segment in its cell: thumbnail (loaded when scrolled into view) or
-/// why there is none, its time, activity and memo, any dispute of it, and
-/// the review forms the viewer may use on it.
-fn entry(
-    base: &str,
-    s: &DiarySegment,
+/// What every segment of a diary page is drawn with.
+struct Entries<'a> {
+    base: &'a str,
     zone: Tz,
-    review: &ReviewView,
-    back: &Back,
-    csrf: &str,
-) -> Markup {
-    let percent = s.activity.level() * 10;
-    let when = format!(
-        "{}–{}",
-        s.start.with_timezone(&zone).format("%H:%M:%S"),
-        s.end.with_timezone(&zone).format("%H:%M:%S")
-    );
-    let dispute = review.dispute(s.id);
-    let action = |what: &str| format!("{base}/segments/{}/{what}", s.id);
-    html! {
-        div.entry id={ "segment-" (s.id) }
-            .disputed[s.review == ReviewMark::Disputed]
-            .rejected[s.review == ReviewMark::Rejected] {
-            @if s.manual {
-                div.noshot { span.badge { "manual" } " added by hand" }
-            } @else if s.has_screenshot {
-                a href=(action("screenshot")) {
-                    img src=(action("thumbnail")) loading="lazy"
-                        width="160" height="90" alt={ "Screenshot " (when) };
+    review: &'a ReviewView,
+    back: &'a Back,
+    csrf: &'a str,
+    /// What the last action did, and to which segment.
+    done: Option<(&'static str, &'a str)>,
+    /// The page's first picture: loaded at once, not when scrolled to.
+    first_picture: Option<SegmentId>,
+}
+
+impl Entries<'_> {
+    /// One segment in its cell: its picture (opening the viewer) or why
+    /// there is none, its time, activity and memo, any dispute of it, and
+    /// the review forms the viewer may use on it, each named for its time.
+    fn entry(&self, s: &DiarySegment) -> Markup {
+        let (base, zone, review, back, csrf) =
+            (self.base, self.zone, self.review, self.back, self.csrf);
+        let percent = s.activity.level() * 10;
+        let local = |t: DateTime<Utc>| t.with_timezone(&zone);
+        let when = format!(
+            "{}–{}",
+            local(s.start).format("%H:%M:%S"),
+            local(s.end).format("%H:%M:%S")
+        );
+        let short = format!(
+            "{}–{}",
+            local(s.start).format("%H:%M"),
+            local(s.end).format("%H:%M")
+        );
+        let dispute = review.dispute(s.id);
+        let action = |what: &str| format!("{base}/segments/{}/{what}", s.id);
+        let id = s.id.to_string();
+        let done = self
+            .done
+            .filter(|(_, at)| *at == id)
+            .map(|(words, _)| words);
+        let first = self.first_picture == Some(s.id);
+        html! {
+            article.entry id={ "segment-" (s.id) } aria-label={ "Segment " (short) }
+                .disputed[s.review == ReviewMark::Disputed]
+                .rejected[s.review == ReviewMark::Rejected]
+                .acted[done.is_some()] {
+                @if let Some(words) = done {
+                    p.notice.done role="status" { (words) }
                 }
-            } @else {
-                div.noshot { (s.capture_note.as_deref().unwrap_or("no screenshot")) }
-            }
-            div.time { (when) " · " (hms((s.end - s.start).num_seconds())) }
-            @if !s.manual {
-                div.activity {
-                    meter min="0" max="100" value=(percent) aria-hidden="true" {}
-                    " " span { "Activity " (percent) " %" }
+                @if s.manual {
+                    div.noshot { span.badge { "manual" } " added by hand" }
+                } @else if s.has_screenshot {
+                    a.shot href={ (base) "/segments/" (s.id) "?tz=" (urlencode(zone.name())) } {
+                        img src=(action("thumbnail")) loading=(if first { "eager" } else { "lazy" })
+                            fetchpriority=[first.then_some("high")]
+                            width="160" height="90" alt={ "Screenshot " (short) ", open the viewer" };
+                    }
+                } @else {
+                    div.noshot { (s.capture_note.as_deref().unwrap_or("no screenshot")) }
                 }
-            }
-            @if !s.memo.is_empty() { div.memo { (Typed(&s.memo)) } }
-            @if let Some(d) = dispute {
-                div.dispute {
-                    strong { @match s.review {
-                        ReviewMark::Rejected => "Rejected",
-                        ReviewMark::Kept => "Kept after a dispute",
-                        _ => "Disputed",
-                    } }
-                    ": " (Typed(&d.reason))
-                    @if let Some(answer) = &d.answer { br; em { "Answer: " } (answer) }
+                div.time { (when) " · " (hms((s.end - s.start).num_seconds())) }
+                @if !s.manual {
+                    div.activity {
+                        meter min="0" max="100" value=(percent) aria-hidden="true" {}
+                        " " span { "Activity " (percent) " %" }
+                    }
                 }
-            }
-            @if review.may(ReviewAction::Dispute, s) {
-                form.review method="post" action=(action("dispute")) {
-                    (back.fields(csrf))
-                    label for={ "reason-" (s.id) } { "Reason" }
-                    input id={ "reason-" (s.id) } type="text" name="note" required maxlength="500";
-                    button type="submit" { "Dispute" }
+                @if !s.memo.is_empty() { div.memo { (Typed(&s.memo)) } }
+                @if let Some(d) = dispute {
+                    div.dispute {
+                        strong { @match s.review {
+                            ReviewMark::Rejected => "Rejected",
+                            ReviewMark::Kept => "Kept after a dispute",
+                            _ => "Disputed",
+                        } }
+                        ": " (Typed(&d.reason))
+                        @if let Some(answer) = &d.answer { br; em { "Answer: " } (Typed(answer)) }
+                    }
                 }
-            }
-            @if review.may(ReviewAction::Answer, s) {
-                form.review method="post" action=(action("answer")) {
-                    (back.fields(csrf))
-                    label for={ "answer-" (s.id) } { "Your answer" }
-                    input id={ "answer-" (s.id) } type="text" name="note" required maxlength="500";
-                    button type="submit" { "Answer" }
+                @if review.may(ReviewAction::Dispute, s) {
+                    form.review method="post" action=(action("dispute")) {
+                        (back.fields(csrf))
+                        label for={ "reason-" (s.id) } { "Reason" span.hidden { " for disputing " (short) } }
+                        input id={ "reason-" (s.id) } type="text" name="note" required maxlength="500";
+                        button.secondary type="submit" { "Dispute" span.hidden { " " (short) } }
+                    }
                 }
-            }
-            @if review.may(ReviewAction::Reject, s) {
-                form.review method="post" action=(action("decide")) {
-                    (back.fields(csrf))
-                    button type="submit" name="decision" value="keep" { "Keep the time" }
-                    button.bad type="submit" name="decision" value="reject" { "Reject the time" }
+                @if review.may(ReviewAction::Answer, s) {
+                    form.review method="post" action=(action("answer")) {
+                        (back.fields(csrf))
+                        label for={ "answer-" (s.id) } { "Your answer" span.hidden { " about " (short) } }
+                        input id={ "answer-" (s.id) } type="text" name="note" required maxlength="500";
+                        button type="submit" { "Answer" span.hidden { " about " (short) } }
+                    }
+                }
+                @if review.may(ReviewAction::Reject, s) {
+                    form.review.decide method="post" action=(action("decide")) {
+                        (back.fields(csrf))
+                        button.secondary type="submit" name="decision" value="keep" { "Keep the time" span.hidden { " " (short) } }
+                        button.danger type="submit" name="decision" value="reject" { "Reject the time…" span.hidden { " " (short) } }
+                    }
                 }
             }
         }

@@ -102,6 +102,38 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
     )
 }
 
+/// A page that asks before doing what cannot be undone: what will happen,
+/// a red button that does it (the same form, confirmed) and a way back.
+pub fn confirm_page(
+    viewer: &super::viewer::Viewer,
+    title: &str,
+    words: Markup,
+    action: &str,
+    fields: &[(&str, &str)],
+    button: &str,
+    back: &str,
+) -> Html<String> {
+    layout(
+        title,
+        Some(&viewer.header()),
+        html! {
+            h1 { (title) }
+            div.confirm {
+                (words)
+                form.inline method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(viewer.csrf());
+                    @for (name, value) in fields {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                    input type="hidden" name="confirm" value="yes";
+                    button.danger type="submit" { (button) }
+                    a.button.secondary href=(back) { "Cancel" }
+                }
+            }
+        },
+    )
+}
+
 /// A page's answer when something is wrong: the status and a page that
 /// says what, in words.
 #[derive(Debug)]

@@ -17,6 +17,7 @@ pub mod mail_settings;
 pub mod reports;
 pub mod review;
 pub mod session;
+pub mod shots;
 pub mod timesheet;
 pub mod viewer;
 
@@ -30,6 +31,7 @@ pub fn routes() -> Router<Shared> {
         .merge(session::routes())
         .merge(contracts::routes())
         .merge(diary::routes())
+        .merge(shots::routes())
         .merge(download::routes())
         .merge(review::routes())
         .merge(timesheet::routes())

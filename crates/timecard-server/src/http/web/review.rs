@@ -9,16 +9,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use chrono::NaiveDate;
+use maud::html;
 use serde::Deserialize;
 
-use super::diary::diary_link;
-use super::layout::{PageError, page_zone, urlencode};
+use super::diary::{diary_link, diary_link_after};
+use super::layout::{PageError, confirm_page, page_zone, urlencode};
 use super::timesheet::parse_week;
 use super::viewer::Viewer;
-use crate::http::state::Shared;
+use crate::http::state::{Shared, blocking};
 use crate::rules::{ReviewAction, ReviewRequest, ReviewTarget};
 use crate::usecases;
-use timecard_core::domain::SegmentId;
+use crate::views::ReviewView;
+use timecard_core::domain::{BillingWeek, SegmentId};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -45,6 +47,15 @@ struct ReviewForm {
     date: Option<NaiveDate>,
     tz: Option<String>,
     decision: Option<String>,
+    /// "yes" once the viewer confirmed a step that cannot be undone
+    /// (rejecting time, approving a week).
+    confirm: Option<String>,
+}
+
+impl ReviewForm {
+    fn confirmed(&self) -> bool {
+        self.confirm.as_deref() == Some("yes")
+    }
 }
 
 /// Takes `action` on the contract's `target` for the viewer and sends the
@@ -97,11 +108,30 @@ async fn approve_week(
 ) -> Result<Response, PageError> {
     viewer.check_csrf(&form.csrf)?;
     let week = parse_week(Some(monday), state.clock.now())?;
+    let monday = week.start().date_naive();
     let back = format!(
-        "/contracts/{}/timesheet?week={}",
+        "/contracts/{}/timesheet?week={monday}&done=approved#review",
         urlencode(&id),
-        week.start().date_naive()
     );
+    if !form.confirmed() && may(&state, &viewer, &id, None, week).await? {
+        let title = format!(
+            "Approve the week of {}?",
+            week.start().format("%a %-d %b %Y")
+        );
+        return Ok(confirm_page(
+            &viewer,
+            &title,
+            html! {
+                p { "Approving says the week's billable time is right. It cannot be undone: \
+                     nothing in the week can be disputed, added or deleted afterwards." }
+            },
+            &format!("/contracts/{}/weeks/{monday}/approve", urlencode(&id)),
+            &[],
+            "Approve the week",
+            &format!("/contracts/{}/timesheet?week={monday}", urlencode(&id)),
+        )
+        .into_response());
+    }
     take(
         &state,
         &viewer,
@@ -161,9 +191,39 @@ async fn segment_step(
 ) -> Result<Response, PageError> {
     viewer.check_csrf(&form.csrf)?;
     let zone = page_zone(form.tz.as_deref())?;
-    let back = diary_link(&id, form.date, zone);
-    let segment: SegmentId = segment.parse().map_err(|_| super::layout::not_found())?;
+    let segment_id: SegmentId = segment.parse().map_err(|_| super::layout::not_found())?;
     let action = action(&form)?;
+    let done = match action {
+        ReviewAction::Dispute => "disputed",
+        ReviewAction::Answer => "answered",
+        ReviewAction::Keep => "kept",
+        ReviewAction::Reject => "rejected",
+        ReviewAction::Approve => "approved",
+    };
+    let back = diary_link_after(&id, form.date, zone, done, &segment);
+    let week = BillingWeek::containing(form.date.map_or(state.clock.now(), |d| {
+        d.and_time(chrono::NaiveTime::MIN).and_utc()
+    }));
+    if action == ReviewAction::Reject
+        && !form.confirmed()
+        && may(&state, &viewer, &id, Some(segment_id), week).await?
+    {
+        let date = form.date.map(|d| d.to_string()).unwrap_or_default();
+        return Ok(confirm_page(
+            &viewer,
+            "Reject this time?",
+            html! {
+                p { "The segment stays in the diary, marked rejected, and is not billed. \
+                     A rejection is final for this week's review." }
+            },
+            &format!("/contracts/{}/segments/{segment}/decide", urlencode(&id)),
+            &[("decision", "reject"), ("date", &date), ("tz", zone.name())],
+            "Reject the time",
+            &format!("{}#segment-{segment}", diary_link(&id, form.date, zone)),
+        )
+        .into_response());
+    }
+    let segment = segment_id;
     take(
         &state,
         &viewer,
@@ -174,4 +234,33 @@ async fn segment_step(
         back,
     )
     .await
+}
+
+/// Whether the viewer may reject `segment` (or, without one, approve
+/// `week`) now: the question is asked only of someone who may answer yes;
+/// anyone else's step goes on to be refused in words.
+async fn may(
+    state: &Shared,
+    viewer: &Viewer,
+    contract_id: &str,
+    segment: Option<SegmentId>,
+    week: BillingWeek,
+) -> Result<bool, PageError> {
+    let stored = viewer.contract(state, contract_id.to_owned()).await?;
+    let (now, review_secs, user) = (state.clock.now(), state.review_secs, viewer.user.clone());
+    Ok(blocking(state, move |s| {
+        let review = ReviewView::load(s, &stored, &user, now, review_secs)?;
+        Ok(match segment {
+            None => review.may_approve(week),
+            Some(id) => match s.segment(stored.user_id, id)? {
+                Some(found) if found.contract_id == stored.contract.id => {
+                    let mut found = [found];
+                    review.mark_all(&mut found);
+                    review.may(ReviewAction::Reject, &found[0])
+                }
+                _ => false,
+            },
+        })
+    })
+    .await?)
 }

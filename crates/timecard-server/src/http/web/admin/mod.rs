@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{LIST_CAP, PageError, Place, layout, more_note, not_found};
+use super::layout::{LIST_CAP, PageError, Place, confirm_page, layout, more_note, not_found};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 
@@ -215,38 +215,6 @@ impl Default for FieldAttrs {
             hint: None,
         }
     }
-}
-
-/// A page that asks before doing what cannot be undone: what will happen,
-/// a red button that does it (the same form, confirmed) and a way back.
-fn confirm_page(
-    viewer: &Viewer,
-    title: &str,
-    words: Markup,
-    action: &str,
-    fields: &[(&str, &str)],
-    button: &str,
-    back: &str,
-) -> Html<String> {
-    layout(
-        title,
-        Some(&viewer.header().at(Place::Admin)),
-        html! {
-            h1 { (title) }
-            div.confirm {
-                (words)
-                form.inline method="post" action=(action) {
-                    input type="hidden" name="csrf" value=(viewer.csrf());
-                    @for (name, value) in fields {
-                        input type="hidden" name=(name) value=(value);
-                    }
-                    input type="hidden" name="confirm" value="yes";
-                    button.danger type="submit" { (button) }
-                    a.button.secondary href=(back) { "Cancel" }
-                }
-            }
-        },
-    )
 }
 
 #[derive(Deserialize)]
