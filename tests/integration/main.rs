@@ -43,6 +43,8 @@ mod ui;
 mod updates;
 mod wayland_sway;
 mod web;
+mod web_reports;
+mod web_review;
 mod web_transport;
 mod window_xvfb;
 mod windows_wine;

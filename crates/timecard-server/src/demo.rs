@@ -39,6 +39,7 @@ const MEMOS: [&str; 5] = [
 pub fn seed(
     store: &dyn Store,
     config: ServerConfig,
+    review_secs: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<String>> {
     if !store.users(now)?.is_empty() {
@@ -99,6 +100,7 @@ pub fn seed(
     }
     let step = Duration::seconds(config.segment_secs);
     let mut n = 0u32;
+    let mut last_weeks = Vec::new();
     for (from, to) in days {
         let mut segments = Vec::new();
         let mut start = from;
@@ -123,11 +125,83 @@ pub fn seed(
         }
         // Judged as they would have been when uploaded.
         store.ingest(user_id, &segments, to, config)?;
+        if from < this_week.start() {
+            last_weeks.extend(segments.iter().map(|s| s.id));
+        }
     }
+    let disputes = dispute_last_week(store, &contract.id, &last_weeks, now, review_secs)?;
     lines.push(format!(
         "  contract demo-web: {n} segments of last week and today; sign in at /login"
     ));
+    if disputes {
+        lines.push(
+            "  last week is in review: the client disputed two segments; one waits for the \
+             freelancer's answer, the other for the client's decision"
+                .into(),
+        );
+    }
     Ok(lines)
+}
+
+/// R7: last week in review as a team would find it on Monday: the client
+/// disputed two segments; the freelancer answered one, the other waits
+/// for an answer. Nothing when the review window has closed (a window
+/// shorter than the days since Monday).
+fn dispute_last_week(
+    store: &dyn Store,
+    contract_id: &str,
+    segments: &[SegmentId],
+    now: DateTime<Utc>,
+    review_secs: i64,
+) -> anyhow::Result<bool> {
+    use crate::rules::{ReviewAction, ReviewRequest, ReviewTarget};
+    let (Some(&answered), Some(&waiting)) = (segments.get(3), segments.get(segments.len() / 2))
+    else {
+        return Ok(false);
+    };
+    let week = BillingWeek::containing(now);
+    if week.start() + Duration::seconds(review_secs) <= now {
+        return Ok(false);
+    }
+    let client = store
+        .find_user("client")?
+        .ok_or_else(|| anyhow::anyhow!("the demo client is gone"))?;
+    let freelancer = store
+        .find_user("freelancer")?
+        .ok_or_else(|| anyhow::anyhow!("the demo freelancer is gone"))?;
+    let steps = [
+        (
+            &client,
+            answered,
+            ReviewAction::Dispute,
+            "Was this the call with the supplier? It is not on our list.",
+        ),
+        (
+            &freelancer,
+            answered,
+            ReviewAction::Answer,
+            "Yes: the supplier call about the invoice export, agreed in Monday's stand-up.",
+        ),
+        (
+            &client,
+            waiting,
+            ReviewAction::Dispute,
+            "Two hours on the weekly report seems long; what was done here?",
+        ),
+    ];
+    for (who, segment, action, note) in steps {
+        let request = ReviewRequest {
+            contract_id: contract_id.to_owned(),
+            by_user_id: who.id,
+            by_admin: false,
+            target: ReviewTarget::Segment(segment),
+            action,
+            note: note.into(),
+        };
+        crate::usecases::review::step(store, &request, &who.login, now, review_secs)
+            .map_err(|refusal| anyhow::anyhow!("the demo review: {refusal}"))?;
+    }
+    Ok(true)
 }
 
 /// Adds the account `login` with a random password, which it returns.

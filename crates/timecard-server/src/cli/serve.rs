@@ -45,10 +45,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     pub lock_grace_secs: i64,
     /// Days a contract's client has, after a billing week ends, to approve
-    /// it or dispute its time; then it is approved by itself.
-    #[arg(long, value_name = "DAYS", default_value_t = crate::launch::DEFAULT_REVIEW_DAYS,
-          value_parser = clap::value_parser!(i64).range(0..=90))]
-    pub review_days: i64,
+    /// it or dispute its time; then it is approved by itself [default: 5;
+    /// with --demo 7, so that last week is always in review].
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(0..=90))]
+    pub review_days: Option<i64>,
     /// How long a client may take to send a request's headers, from its
     /// first byte.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -134,7 +134,7 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.max_connections_per_address == 0 {
         bail!("--max-connections-per-address must be at least 1");
     }
-    crate::rules::check_windows(args.lock_grace_secs, args.review_days * 24 * 3600)
+    crate::rules::check_windows(args.lock_grace_secs, review_days(&args) * 24 * 3600)
         .map_err(anyhow::Error::msg)?;
     crate::logging::init_stderr();
     let listener = TcpListener::bind(&args.listen)
@@ -149,7 +149,7 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
         segment_secs: args.segment_secs,
         lock_grace_secs: args.lock_grace_secs,
     };
-    options.review_secs = args.review_days * 24 * 3600;
+    options.review_secs = review_days(&args) * 24 * 3600;
     options.mail = mail_options(&args)?;
     options.limits = ConnectionLimits {
         header_timeout: args.header_timeout,
@@ -163,6 +163,7 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
         notes.extend(crate::demo::seed(
             store.as_ref(),
             options.config,
+            options.review_secs,
             chrono::Utc::now(),
         )?);
     }
@@ -362,4 +363,14 @@ pub fn is_serving(data: &Path) -> bool {
         return false;
     };
     matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+/// The review window asked for; a demo's is a week unless asked, so that
+/// last week is in review whatever the day (R7).
+fn review_days(args: &ServeArgs) -> i64 {
+    args.review_days.unwrap_or(if args.demo {
+        7
+    } else {
+        crate::launch::DEFAULT_REVIEW_DAYS
+    })
 }

@@ -361,8 +361,8 @@ fn review_words(
                         "At " (local(until)) " it is approved automatically. "
                         span.muted { "(The window closes " (until.format("%a %-d %b %H:%M UTC")) ".)" } }
                 } @else {
-                    p { strong { "Review: " } "waiting for the client's approval until " (until.format("%a %-d %b %H:%M UTC"))
-                        " (" (last) " " (zone_name) "); then the week is approved by itself." }
+                    p { strong { "Review: " } "The client can review this week until " (last) " (" (zone_name) "): "
+                        "waiting for the client's approval; at " (local(until)) " the week is approved by itself." }
                 }
             }
             WeekReview::Approved { by_user_id, at } => {

@@ -1,0 +1,153 @@
+//! R7, R13: the review as a team meets it: `serve --demo` shows a week in
+//! review with disputes waiting whatever the weekday, and a client who
+//! uses only the keyboard disputes a segment and lands back on it.
+
+use crate::common;
+use crate::web::{Browser, dashboard};
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use common::at;
+use common::server::PASSWORD;
+use common::webdriver::keys;
+
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// The environment that starts a process on a clock reading `fake` now.
+fn clock_at(fake: DateTime<Utc>) -> Vec<(String, String)> {
+    let offset = (fake - Utc::now()).num_seconds();
+    vec![
+        ("LD_PRELOAD".into(), LIBFAKETIME.into()),
+        ("FAKETIME".into(), format!("{offset:+}s")),
+        ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+    ]
+}
+
+// A first look on any day of the week finds last week in review with a
+// dispute for each side: one waiting for the freelancer's answer, one for
+// the client's decision. Before: on a weekend last week was already
+// "Approved automatically" and no dispute was ever seen.
+#[test]
+fn serve_demo_shows_a_dispute_waiting_whatever_the_weekday() {
+    if !Path::new(LIBFAKETIME).exists() {
+        assert!(
+            std::env::var_os("TIMECARD_REQUIRE_FAKETIME").is_none(),
+            "libfaketime is missing (apt-get install faketime)"
+        );
+        eprintln!("*** SKIPPED: libfaketime is not installed (apt-get install faketime) ***");
+        return;
+    }
+    // Monday morning, Wednesday, Saturday evening and the last minutes of
+    // Sunday (days in the past: the server's certificate starts then).
+    for day in [
+        "2026-11-23T06:00:00Z",
+        "2026-11-25T14:00:00Z",
+        "2026-11-28T18:00:00Z",
+        "2026-11-29T23:50:00Z",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("server");
+        let mut env = common::store::server_env(&data);
+        env.extend(clock_at(at(day)));
+        let mut serving = common::serving::Serving::start_with_env(
+            &data,
+            &["--listen", "127.0.0.1:0", "--demo"],
+            env,
+        );
+        let mut passwords = std::collections::HashMap::new();
+        for login in ["client", "freelancer"] {
+            let line = serving.wait_line("a password", |l| {
+                l.trim_start().starts_with(&format!("{login} "))
+            });
+            passwords.insert(login, line.split_whitespace().nth(1).unwrap().to_owned());
+        }
+        let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+        for (login, words) in [
+            ("freelancer", "1 dispute needs your answer"),
+            ("client", "1 dispute needs your decision"),
+        ] {
+            let mut browser = Browser::at(&serving.url, &cert);
+            assert_eq!(browser.sign_in_with(login, &passwords[login]).status, 303);
+            let page = browser.get("/contracts");
+            assert!(page.body.contains(words), "{day} {login}: {}", page.body);
+            // The link leads to the timesheet, which lists it with its day.
+            let start = page.body.find("#disputes").unwrap();
+            let href = &page.body[page.body[..start].rfind("href=\"").unwrap() + 6..start];
+            let sheet = browser.get(&href.replace("&amp;", "&"));
+            assert!(sheet.body.contains(words), "{day} {login}: {}", sheet.body);
+            assert!(
+                sheet.body.contains("this week until"),
+                "{day} {login}: the window's end in words: {}",
+                sheet.body
+            );
+        }
+    }
+}
+
+// Keyboard only: the client tabs to a segment's reason, types it, presses
+// Enter, and is back at that segment with a status message; the next Tab
+// stays in that segment.
+#[test]
+fn a_dispute_by_keyboard_lands_back_on_its_segment() {
+    let (server, id) = dashboard();
+    server.clock.set(at("2026-11-30T10:00:00Z"));
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    browser.go(&format!("{url}/login"));
+    browser.type_into(&browser.find("#login"), "carl");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.press(keys::ENTER);
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC"
+    ));
+    let focused = || {
+        browser
+            .run("const e = document.activeElement; return e ? (e.id || e.tagName) : '';")
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let reason = format!("reason-{id}");
+    let mut tabs = 0;
+    while focused() != reason {
+        browser.press(keys::TAB);
+        tabs += 1;
+        assert!(tabs < 40, "the reason field is never reached by Tab");
+    }
+    let label = browser.run(&format!(
+        "return document.querySelector('label[for=\"{reason}\"]').textContent;"
+    ));
+    assert_eq!(
+        label, "Reason for disputing 14:00–14:10",
+        "named for its segment"
+    );
+    for key in "Looks like a meeting".chars() {
+        browser.press(&key.to_string());
+    }
+    browser.press(keys::ENTER);
+    browser.wait_until(
+        "back at the segment",
+        &format!("return location.hash === '#segment-{id}' && document.readyState === 'complete';"),
+    );
+    let status = browser.run(&format!(
+        "const s = document.querySelector('#segment-{id} [role=status]'); return s && s.textContent;"
+    ));
+    assert_eq!(status, "Disputed. The freelancer is asked to answer.");
+    let seen = browser.run(&format!(
+        "const r = document.querySelector('#segment-{id}').getBoundingClientRect(); \
+         return r.top >= 0 && r.top < window.innerHeight;"
+    ));
+    assert_eq!(seen, true, "the segment is on screen");
+    browser.press(keys::TAB);
+    let inside = browser.run(&format!(
+        "return document.querySelector('#segment-{id}').contains(document.activeElement);"
+    ));
+    assert_eq!(
+        inside, true,
+        "Tab goes on from the segment, not from the top"
+    );
+}
