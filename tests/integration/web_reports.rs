@@ -173,3 +173,76 @@ fn every_page_is_reached_by_its_links_in_a_real_browser() {
         "This week"
     );
 }
+
+// At 390 px (a phone) no page scrolls sideways, and every value of every
+// table is shown with its column's name: the rendered text of each row
+// reads "Tracked: 0:10:00", not a bare "0:10:00".
+#[test]
+fn on_a_phone_no_page_scrolls_sideways_and_every_value_keeps_its_label() {
+    let server = busy_week();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    browser.resize(390, 844);
+    let url = server.url();
+    browser.go(&format!("{url}/login"));
+    let width = || browser.run("return [document.documentElement.scrollWidth, window.innerWidth];");
+    let check = |page: &str| {
+        let [scroll, inner] = [0, 1].map(|i| width()[i].as_i64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{page} scrolls sideways: {scroll} > {inner}"
+        );
+        // Each value cell, as drawn: its label comes first.
+        let bare = browser.run(
+            "const bare = []; \
+             for (const cell of document.querySelectorAll('table tbody td, table tfoot td, table tbody th, table tfoot th')) { \
+               if (cell.offsetParent === null || cell.innerText.trim() === '') continue; \
+               const before = getComputedStyle(cell, '::before').content; \
+               const label = cell.getAttribute('data-label'); \
+               if (!label || !before.includes(label)) bare.push(cell.innerText.trim()); \
+             } \
+             return bare;",
+        );
+        assert_eq!(bare, serde_json::json!([]), "{page}: values without labels");
+    };
+    check("/login");
+    browser.type_into(&browser.find("#login"), "root");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.click(&browser.find("form.signin button[type=submit]"));
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    for page in [
+        "/contracts",
+        "/contracts/ann-hourly/diary?date=2026-11-24&tz=UTC",
+        "/contracts/ann-hourly/timesheet?week=2026-11-23",
+        "/contracts/ann-hourly/statement?week=2026-11-23",
+        "/reports?from=2026-11-23&to=2026-11-29",
+        "/admin/users",
+        "/admin/contracts",
+        "/admin/contracts/new",
+        "/admin/contracts/ann-open",
+        "/admin/reports",
+    ] {
+        browser.go(&format!("{url}{page}"));
+        browser.wait_until(page, "return document.readyState === 'complete';");
+        check(page);
+        let name = page
+            .trim_start_matches('/')
+            .replace(['/', '?', '&', '='], "-");
+        browser.screenshot(&screens().join(format!("phone-{name}.png")));
+    }
+    // The viewer too, from the diary's first picture.
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/diary?date=2026-11-24&tz=UTC"
+    ));
+    browser.click(&browser.find("a.shot"));
+    browser.wait_until(
+        "the viewer",
+        "return document.querySelector('figure.viewer') !== null;",
+    );
+    check("the viewer");
+}
+
+fn screens() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screens")
+}
