@@ -8,9 +8,14 @@ if [ "${#packages[@]}" -eq 0 ]; then
     echo "no system packages needed"
     exit 0
 fi
+# What installed packages provide counts as installed: NodeSource's nodejs
+# provides npm (and conflicts with Debian's npm package).
+provided="$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null \
+    | awk -F'|' '$1 ~ /^ii/ { print $2 }' | tr ',' '\n' \
+    | sed -E 's/\(.*\)//; s/^ +//; s/ +$//' | sort -u)"
 missing=()
 for p in "${packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    dpkg -s "$p" >/dev/null 2>&1 || grep -qxF "$p" <<<"$provided" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "system packages present: ${packages[*]}"
