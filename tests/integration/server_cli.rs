@@ -393,4 +393,23 @@ fn roles_and_contract_terms() {
     assert_eq!(listed[0]["client_user"], "carl");
     let out = timecard_server(data, &["user", "set-role", "fay", "admin"], None);
     assert!(out.status.success(), "{}", text(&out));
+    // R11: the only active admin stays one, and can sign in.
+    let out = timecard_server(data, &["user", "set-role", "root", "freelancer"], None);
+    assert!(out.status.success(), "fay is an admin too: {}", text(&out));
+    for args in [
+        &["user", "set-role", "fay", "client"][..],
+        &["user", "disable", "fay"][..],
+    ] {
+        let out = timecard_server(data, args, None);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out).contains("the only active admin (fay) cannot be"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let out = timecard_server(data, &["user", "set-role", "carl", "admin"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = timecard_server(data, &["user", "disable", "fay"], None);
+    assert!(out.status.success(), "with another admin: {}", text(&out));
 }

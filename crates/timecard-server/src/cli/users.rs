@@ -117,7 +117,9 @@ pub fn user_command(
             outln!("user {login} added ({})", role.as_str());
         }
         UserCommand::SetRole { login, role } => {
-            site.open()?.set_role(&login, role)?;
+            let store = site.open()?;
+            crate::usecases::users::set_role(store.as_ref(), &login, role)
+                .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
             outln!("{login} is now a {} account", role.as_str());
         }
         UserCommand::List { json } => {
@@ -145,7 +147,9 @@ pub fn user_command(
             }
         }
         UserCommand::Disable { login } => {
-            site.open()?.set_disabled(&login, Some(now))?;
+            let store = site.open()?;
+            crate::usecases::users::set_disabled(store.as_ref(), &login, Some(now))
+                .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
             log::info!("user {login} disabled");
             outln!("{login} is disabled: signing in is refused and every session has ended");
         }
