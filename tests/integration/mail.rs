@@ -13,6 +13,8 @@ use crate::common::smtp::{self, Mail, Smtpd};
 use crate::web::Browser;
 
 const FROM: &str = "Timecard <timecard@example.com>";
+/// The reason of the dispute the test opens.
+const REASON: &str = "Was this the client call?";
 
 /// `serve` on `data` with mail through 127.0.0.1:`port` and `extra` args.
 fn serve(data: &Path, port: u16, extra: &[&str]) -> Serving {
@@ -193,11 +195,28 @@ fn notices_queued_before_a_kill_arrive_exactly_once() {
         &["user", "set-email", "client", "carla@example.com"],
         None,
     );
-    cli(
-        &data,
-        &["user", "set-email", "freelancer", "fred@example.com"],
-        None,
+    // The other by an admin's page.
+    let admin_password = serving
+        .wait_line("the admin's password", |l| {
+            l.trim_start().starts_with("admin ")
+        })
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let mut admin = browser(&serving, &data);
+    assert_eq!(admin.sign_in_with("admin", &admin_password).status, 303);
+    let page = admin.get("/admin/invite");
+    let csrf = Browser::csrf(&page);
+    let set = admin.post(
+        "/admin/email",
+        &[
+            ("csrf", &csrf),
+            ("login", "freelancer"),
+            ("email", "fred@example.com"),
+        ],
     );
+    assert_eq!(set.status, 303, "{}", set.body);
 
     // The client disputes a segment of last week.
     let mut carla = browser(&serving, &data);
@@ -217,7 +236,7 @@ fn notices_queued_before_a_kill_arrive_exactly_once() {
         &action,
         &[
             ("csrf", &csrf),
-            ("note", "Was this the client call?"),
+            ("note", REASON),
             ("date", &date),
             ("tz", "UTC"),
         ],
@@ -228,14 +247,15 @@ fn notices_queued_before_a_kill_arrive_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let mails = outbox(&data);
-        let tried = |prefix: &str| {
+        let tried = |prefix: &str, says: &str| {
             mails.iter().any(|m| {
                 m["dedupe_key"].as_str().unwrap().starts_with(prefix)
+                    && m["body"].as_str().unwrap().contains(says)
                     && m["sent_at"].is_null()
                     && m["attempts"].as_u64().unwrap() >= 1
             })
         };
-        if tried("dispute:") && tried("week-ready:") {
+        if tried("dispute:", REASON) && tried("week-ready:", "") {
             break;
         }
         assert!(
@@ -250,18 +270,15 @@ fn notices_queued_before_a_kill_arrive_exactly_once() {
 
     let smtpd = Smtpd::start(dir.path(), port);
     let serving = serve(&data, port, &args);
-    let mails = smtpd.wait_for(90, "the dispute and the week's mail", |m| {
-        count(m, "fred@example.com", "Time disputed") >= 1
+    let mails = smtpd.wait_for(90, "the dispute, the week's mail and the summary", |m| {
+        m.iter().any(|m| m.body.contains(REASON))
             && count(m, "carla@example.com", "ready for review") >= 1
+            && count(m, "carla@example.com", "Timecard: the week of") >= 1
     });
-    let dispute = mails
-        .iter()
-        .find(|m| m.subject.contains("Time disputed"))
-        .unwrap();
+    let dispute = mails.iter().find(|m| m.body.contains(REASON)).unwrap();
     assert!(
-        dispute.body.contains("Was this the client call?"),
-        "{}",
-        dispute.body
+        dispute.to.contains("fred@example.com") && dispute.subject.contains("Time disputed"),
+        "{dispute:?}"
     );
     // The link of the server that queued it (each start here takes a new
     // port; a real server keeps its --listen or --public-url).
@@ -284,11 +301,30 @@ fn notices_queued_before_a_kill_arrive_exactly_once() {
     let mails = smtpd.wait_for(60, "the later mail", |m| {
         count(m, "sentinel@example.com", "invited") == 1
     });
-    assert_eq!(count(&mails, "fred@example.com", "Time disputed"), 1);
+    // Every mail once (the demo's own disputes included).
+    let mut seen = std::collections::HashSet::new();
+    for m in &mails {
+        assert!(
+            seen.insert((&m.to, &m.subject, &m.body)),
+            "delivered twice: {m:?}"
+        );
+    }
+    assert_eq!(mails.iter().filter(|m| m.body.contains(REASON)).count(), 1);
     assert_eq!(count(&mails, "carla@example.com", "ready for review"), 1);
+    // M5: last week's summary, once, with the week's billable hours and
+    // amount at the demo's rate.
+    assert_eq!(
+        count(&mails, "carla@example.com", "Timecard: the week of"),
+        1
+    );
+    let summary = mails
+        .iter()
+        .find(|m| m.subject.contains("Timecard: the week of"))
+        .unwrap();
     assert!(
-        count(&mails, "carla@example.com", "Timecard: the week of") <= 1,
-        "one weekly summary at most"
+        summary.body.contains("Web shop rebuild: 25 h, 1250.00 USD"),
+        "{}",
+        summary.body
     );
     drop(serving);
 }

@@ -25,6 +25,7 @@ use crate::usecases::{self, Refusal, invite, password_reset};
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/admin/invite", get(invite_page).post(invite_someone))
+        .route("/admin/email", axum::routing::post(set_email))
         .route(
             "/invite/{token}",
             get(invited_page).post(invited_sets_password),
@@ -98,9 +99,54 @@ async fn invite_page(viewer: Viewer) -> Result<Html<String>, PageError> {
         html! {
             h1 { "Invite someone" }
             (invite_form(&viewer.csrf()))
+            h2 #email { "Change someone's e-mail address" }
+            form.signin method="post" action="/admin/email" {
+                input type="hidden" name="csrf" value=(viewer.csrf());
+                label for="email-login" { "Login" }
+                input #email-login type="text" name="login" required maxlength="64";
+                label for="email-address" { "E-mail address (empty: none)" }
+                input #email-address type="email" name="email" maxlength="64";
+                button type="submit" { "Set the address" }
+            }
             p { a href="/admin/users" { "Back to the users" } }
         },
     ))
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf: String,
+    login: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// M5: an admin sets where a user's mail goes.
+async fn set_email(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    if !viewer.is_admin() {
+        return Err(super::layout::not_found());
+    }
+    viewer.check_csrf(&form.csrf)?;
+    let store = state.store.clone();
+    let login = form.login.trim().to_owned();
+    blocking(move || {
+        let email = match form.email.trim() {
+            "" => None,
+            text => Some(invite::check_address(text)?),
+        };
+        Ok(store.set_email(&login, email.as_deref())?)
+    })
+    .await?;
+    log::info!(
+        "web: {} changed the e-mail address of {}",
+        viewer.user.login,
+        form.login.trim()
+    );
+    Ok(axum::response::Redirect::to("/admin/users").into_response())
 }
 
 #[derive(Deserialize)]
