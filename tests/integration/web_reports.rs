@@ -141,16 +141,21 @@ fn every_page_is_reached_by_its_links_in_a_real_browser() {
     browser.type_into(&browser.find("#password"), PASSWORD);
     browser.click(&browser.find("form.signin button[type=submit]"));
     browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    // Clicks `css` and waits for the new page (a page left behind keeps
+    // the mark), under `path`; the header's current place.
     let follow = |css: &str, path: &str| {
+        browser.run("window.leaving = true;");
         browser.click(&browser.find(css));
         browser.wait_until(
             path,
             &format!(
-                "return location.pathname === '{path}' && document.readyState === 'complete';"
+                "return window.leaving === undefined && document.readyState === 'complete' \
+                 && location.pathname.startsWith('{path}');"
             ),
         );
-        let current = browser.run("const a = document.querySelector('header [aria-current=page]'); return a && a.innerText;");
-        current
+        browser.run(
+            "const a = document.querySelector('header [aria-current=page]'); return a && a.innerText;",
+        )
     };
     assert_eq!(follow("header a[href='/reports']", "/reports"), "Reports");
     assert!(browser.text().contains("By contract"));
@@ -172,6 +177,32 @@ fn every_page_is_reached_by_its_links_in_a_real_browser() {
         browser.run("return document.querySelector('nav.sub [aria-current=page]').innerText;"),
         "This week"
     );
+    // Down a contract and back up: diary, viewer, day, week, statement.
+    follow("header a[href='/contracts']", "/contracts");
+    follow(
+        "a[href='/contracts/ann-hourly/diary']",
+        "/contracts/ann-hourly/diary",
+    );
+    follow("nav.days a[rel=prev]", "/contracts/ann-hourly/diary");
+    follow("a.shot", "/contracts/ann-hourly/segments/");
+    follow("nav.pager a[rel=next]", "/contracts/ann-hourly/segments/");
+    follow("nav.pager a[rel=up]", "/contracts/ann-hourly/diary");
+    follow(
+        "nav.crumbs a[href*='/timesheet']",
+        "/contracts/ann-hourly/timesheet",
+    );
+    follow("nav.days a[rel=prev]", "/contracts/ann-hourly/timesheet");
+    follow("nav.days a[rel=next]", "/contracts/ann-hourly/timesheet");
+    follow("a[href*='/statement']", "/contracts/ann-hourly/statement");
+    follow("header a[href='/reports']", "/reports");
+    follow("nav.pager a[rel=prev]", "/reports");
+    assert!(browser.text().contains("No time in these days."));
+    follow("nav.pager a[rel=next]", "/reports");
+    follow(
+        "a[href^='/contracts/ann-open/timesheet']",
+        "/contracts/ann-open/timesheet",
+    );
+    follow("nav.crumbs a[href='/contracts']", "/contracts");
 }
 
 // At 390 px (a phone) no page scrolls sideways, and every value of every
