@@ -78,5 +78,52 @@ fn is_text(_: StatusCode, _: Version, headers: &HeaderMap, _: &axum::http::Exten
         return false;
     };
     let kind = kind.split(';').next().unwrap_or("").trim();
-    kind.starts_with("text/") || kind == "application/json" || kind == "image/svg+xml"
+    // An event stream would wait in the compressor instead of arriving.
+    (kind.starts_with("text/") && kind != "text/event-stream")
+        || kind == "application/json"
+        || kind == "image/svg+xml"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_text_answers_are_compressed() {
+        let judge = |kind: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, kind.parse().unwrap());
+            is_text(
+                StatusCode::OK,
+                Version::HTTP_11,
+                &headers,
+                &axum::http::Extensions::new(),
+            )
+        };
+        for kind in [
+            "text/html; charset=utf-8",
+            "text/css; charset=utf-8",
+            "text/javascript; charset=utf-8",
+            "text/csv; charset=utf-8",
+            "application/json",
+            "image/svg+xml",
+        ] {
+            assert!(judge(kind), "{kind}");
+        }
+        for kind in [
+            "image/jpeg",
+            "image/x-icon",
+            "application/octet-stream",
+            "application/zip",
+            "text/event-stream",
+        ] {
+            assert!(!judge(kind), "{kind}");
+        }
+        assert!(!is_text(
+            StatusCode::OK,
+            Version::HTTP_11,
+            &HeaderMap::new(),
+            &axum::http::Extensions::new()
+        ));
+    }
 }
