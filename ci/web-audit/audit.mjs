@@ -324,6 +324,8 @@ async function main() {
       // Chromium's sandbox needs user namespaces, which root in a
       // container does not have.
       ...(asRoot ? ['--no-sandbox'] : []),
+      // Containers often have a small /dev/shm.
+      '--disable-dev-shm-usage',
       '--lang=en-US',
     ],
   });
@@ -354,6 +356,7 @@ async function main() {
     await browser.close();
   }
   printTable();
+  console.log('(SEO is not judged: the pages ask search engines to keep out, which Lighthouse counts against them)');
   if (failures.length > 0) {
     console.log(`\n${failures.length} failures:`);
     for (const f of failures) console.log(`- ${f}`);
