@@ -28,7 +28,7 @@ import lighthouse from 'lighthouse';
 import desktopConfig from 'lighthouse/core/config/desktop-config.js';
 import * as reportGenerator from 'lighthouse/report/generator/report-generator.js';
 
-import { pages } from './pages.mjs';
+import { diaryPath, pages } from './pages.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -110,6 +110,20 @@ async function invitation(context) {
   } catch (e) {
     console.error(`web-audit: no invitation to audit: ${e.message}`);
     return null;
+  } finally {
+    await tab.close();
+  }
+}
+
+// The path of the first link on `path` that `selector` finds, or null.
+async function firstLink(context, path, selector) {
+  const tab = await context.newPage();
+  try {
+    await tab.goto(`${base}${path}`);
+    const href = await tab.$eval(selector, (a) => a.getAttribute('href')).catch(() => null);
+    if (!href) return null;
+    const url = new URL(href, base);
+    return url.pathname + url.search;
   } finally {
     await tab.close();
   }
@@ -339,8 +353,14 @@ async function main() {
       }
       return contexts[who];
     };
+    const now = new Date();
     const invited = await invitation(await signedIn('admin'));
-    for (const page of pages(new Date(), { invitation: invited })) {
+    const viewer = await firstLink(
+      await signedIn('client'),
+      diaryPath(now),
+      'a.shot[href*="/segments/"]',
+    );
+    for (const page of pages(now, { invitation: invited, viewer })) {
       if (only && !page.name.includes(only)) continue;
       const who = page.who ?? 'anyone';
       try {

@@ -13,18 +13,23 @@ export function lastMonday(now) {
   return day.toISOString().slice(0, 10);
 }
 
+// The diary of the day the audit shows: last week's Monday.
+export function diaryPath(now) {
+  return `/contracts/demo-web/diary?date=${lastMonday(now)}&tz=UTC`;
+}
+
 // Every page to audit: name, path, who signs in (none: signed out).
-// `invitation` is the path of an invitation an admin made (null where
-// this build has none). The freelancer's contract pages are the client's
+// `invitation` is the path of an invitation an admin made, `viewer` that
+// of a screenshot's page in the diary (null where this build has none). The freelancer's contract pages are the client's
 // with other forms: axe and the width judge them, Lighthouse (which
 // runs axe too) once, as the client.
-export function pages(now, { invitation }) {
+export function pages(now, { invitation, viewer }) {
   const monday = lastMonday(now);
   const contract = '/contracts/demo-web';
   const contractPages = (who, lighthouse) =>
     [
       { name: `contracts (${who})`, path: '/contracts' },
-      { name: `diary (${who})`, path: `${contract}/diary?date=${monday}&tz=UTC` },
+      { name: `diary (${who})`, path: diaryPath(now) },
       { name: `timesheet (${who})`, path: `${contract}/timesheet?week=${monday}` },
       { name: `statement (${who})`, path: `${contract}/statement?week=${monday}` },
     ].map((page) => ({ ...page, who, lighthouse }));
@@ -34,13 +39,17 @@ export function pages(now, { invitation }) {
     { name: 'forgot password', path: '/forgot', optional: true },
     { name: 'invitation', path: invitation, optional: true },
     ...contractPages('client', true),
+    { name: 'screenshot viewer (client)', path: viewer, who: 'client', optional: true },
     { name: 'this week (client)', path: '/week', who: 'client', optional: true },
     { name: 'reports (client)', path: '/reports', who: 'client', optional: true },
     ...contractPages('freelancer', false),
     { name: 'this week (freelancer)', path: '/week', who: 'freelancer', optional: true, lighthouse: false },
     { name: 'admin users', path: '/admin/users', who: 'admin' },
     { name: 'admin contracts', path: '/admin/contracts', who: 'admin' },
+    { name: 'admin contract', path: '/admin/contracts/demo-web', who: 'admin', optional: true },
+    { name: 'admin new contract', path: '/admin/contracts/new', who: 'admin', optional: true, lighthouse: false },
     { name: 'admin reports', path: '/admin/reports', who: 'admin' },
+    { name: 'reports (admin)', path: '/reports', who: 'admin', optional: true, lighthouse: false },
     { name: 'admin invite', path: '/admin/invite', who: 'admin', optional: true },
   ];
 }
