@@ -20,9 +20,11 @@ export function diaryPath(now) {
 
 // Every page to audit: name, path, who signs in (none: signed out).
 // `invitation` is the path of an invitation an admin made, `viewer` that
-// of a screenshot's page in the diary (null where this build has none). The freelancer's contract pages are the client's
-// with other forms: axe and the width judge them, Lighthouse (which
-// runs axe too) once, as the client.
+// of a screenshot's page in the diary (null where this build has none).
+// The freelancer's contract pages are the client's with other forms, the
+// new-contract form is the edit form, the admin's reports are the
+// client's with more rows: axe and the width judge them, Lighthouse
+// (which runs axe too) only the first of each.
 export function pages(now, { invitation, viewer }) {
   const monday = lastMonday(now);
   const contract = '/contracts/demo-web';
