@@ -432,7 +432,7 @@ fn a_full_server_disk_is_said_and_nothing_is_lost() {
 /// `n` ten-minute segments of ann's on `ann-hourly`, one every 100 minutes
 /// from 5 January 2026, each with a memo of `memo_chars`, written to the
 /// store of `dir` directly (as months of tracking would have).
-fn a_busy_year(dir: &std::path::Path, n: usize, memo_chars: usize) {
+pub(crate) fn a_busy_year(dir: &std::path::Path, n: usize, memo_chars: usize) {
     let store = common::store::open(dir);
     let ann = store.find_user("ann").unwrap().unwrap();
     let first = at("2026-01-05T08:00:00Z");

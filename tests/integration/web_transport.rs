@@ -224,3 +224,57 @@ fn static_files_are_versioned_and_kept_for_a_year() {
         .unwrap();
     assert_eq!(answer.status(), 200);
 }
+
+/// The chunks of a chunked body, as sent.
+fn chunks(mut body: &[u8]) -> Vec<&[u8]> {
+    let mut chunks = Vec::new();
+    loop {
+        let line = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..line]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return chunks;
+        }
+        chunks.push(&body[line + 2..line + 2 + size]);
+        body = &body[line + 2 + size + 2..];
+    }
+}
+
+// A year's CSV of a busy contract (4,664 segments, 5 MB), Brotli-compressed
+// for 20 clients at once, still goes out as it is written: in pieces, a
+// few exports at a time, the server's memory small.
+#[test]
+fn a_compressed_csv_is_still_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    common::server::seed(dir.path(), common::at("2026-11-25T15:00:00Z"));
+    crate::hardening::a_busy_year(dir.path(), 4_664, 1_000);
+    let server = crate::hostile::ServerProcess::start(dir.path());
+    let token = server.token();
+    let before = server.peak_mib();
+    let (answers, _) = server.storm(
+        20,
+        &format!(
+            "GET /contracts/ann-hourly/timesheet.csv?from=2026-01-01&to=2026-12-31 HTTP/1.1\r\nAccept-Encoding: br\r\nCookie: __Host-timecard={token}"
+        ),
+        std::sync::Arc::new(Vec::new()),
+    );
+    let peak = server.peak_mib();
+    let mut served = 0;
+    for answer in &answers {
+        match answer.status {
+            200 => {
+                served += 1;
+                let pieces = chunks(&answer.body);
+                let bytes: usize = pieces.iter().map(|c| c.len()).sum();
+                assert!(bytes < 1_000_000, "{bytes} bytes: not compressed");
+                assert!(pieces.len() > 10, "{} pieces: not streamed", pieces.len());
+            }
+            503 => assert!(answer.retry_after.is_some()),
+            other => panic!("{other}: {}", String::from_utf8_lossy(&answer.body)),
+        }
+    }
+    assert!(served > 0, "no export was served");
+    assert!(
+        peak < before + 200,
+        "20 parallel compressed exports took the server from {before} MiB to {peak} MiB"
+    );
+}
