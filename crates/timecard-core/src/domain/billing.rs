@@ -124,6 +124,41 @@ impl Totals {
         totals
     }
 
+    /// B1 from sums a database made: `tracked_secs` and `manual_secs`
+    /// logged within `[from, to)`, and `marked`, the items among them with
+    /// a review mark (the rest count as unmarked). The same as
+    /// [`Totals::of`] over every item, without reading every item (the
+    /// reports over months).
+    pub fn of_sums<'a, T: Billable + 'a>(
+        tracked_secs: i64,
+        manual_secs: i64,
+        marked: impl IntoIterator<Item = &'a T>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Totals {
+        let mut totals = Totals {
+            tracked_secs,
+            manual_secs,
+            billable_secs: tracked_secs + manual_secs,
+            ..Totals::default()
+        };
+        for item in marked {
+            let secs = secs_within(item.start(), item.end(), from, to);
+            if secs <= 0 {
+                continue;
+            }
+            // Its time is already in the sums, as unmarked time.
+            let mut unmarked = Totals::default();
+            unmarked.add(secs, item.is_manual(), ReviewMark::None);
+            let mut as_marked = Totals::default();
+            as_marked.add(secs, item.is_manual(), item.review());
+            totals.disputed_secs += as_marked.disputed_secs;
+            totals.rejected_secs += as_marked.rejected_secs;
+            totals.billable_secs += as_marked.billable_secs - unmarked.billable_secs;
+        }
+        totals
+    }
+
     /// The totals of `items` within `[from, to)` per contract, in the order
     /// the contracts first appear.
     pub fn per_contract<'a, T: Billable + 'a>(
@@ -388,6 +423,34 @@ mod tests {
     }
 
     proptest! {
+        // B1: totals from a database's sums and the marked items are the
+        // totals of every item, clipped to any span.
+        #[test]
+        fn totals_from_sums_are_the_totals_of_the_items(
+            pieces in prop::collection::vec((0i64..(3 * 86_400), 1i64..7200, any::<bool>(), 0usize..4), 0..40),
+            from in 0i64..86_400,
+            len in 0i64..(2 * 86_400),
+        ) {
+            let base = at("2026-11-23T00:00:00Z");
+            let marks = [ReviewMark::None, ReviewMark::Disputed, ReviewMark::Kept, ReviewMark::Rejected];
+            let items: Vec<Piece> = pieces
+                .iter()
+                .map(|&(start, secs, manual, mark)| {
+                    let start = base + Duration::seconds(start);
+                    Piece { contract: "c", start, end: start + Duration::seconds(secs), manual, review: marks[mark] }
+                })
+                .collect();
+            let (from, to) = (base + Duration::seconds(from), base + Duration::seconds(from + len));
+            let sum = |manual: bool| -> i64 {
+                items.iter().filter(|i| i.manual == manual).map(|i| secs_within(i.start, i.end, from, to)).sum()
+            };
+            let marked = items.iter().filter(|i| !i.review.is_none());
+            prop_assert_eq!(
+                Totals::of_sums(sum(false), sum(true), marked, from, to),
+                Totals::of(&items, from, to)
+            );
+        }
+
         // B2 for any items on any day in zones with odd offsets and DST:
         // each item overlapping the day is placed exactly once, in a cell
         // whose span holds its (clipped) start.
