@@ -16,7 +16,7 @@ use timecard_core::protocol::{Outcome, RejectReason, ServerConfig};
 use timecard_server::rules::{
     self, Closed, ReviewAction, ReviewRefusal, ReviewRequest, ReviewTarget,
 };
-use timecard_server::store::{PgStore, Role, SqliteStore, Store, StoreError};
+use timecard_server::store::{LoggedDay, PgStore, Role, SqliteStore, Store, StoreError};
 
 const CONFIG: ServerConfig = ServerConfig {
     segment_secs: 600,
@@ -290,6 +290,84 @@ fn time_is_read_back_the_same_way() {
                 .contract_segments("ann-c", day.1, day.1 + Duration::days(1))
                 .unwrap()
                 .is_empty()
+        );
+    });
+}
+
+// R12: the reports' sums per day of 24 hours from `from`, clipped to the
+// span, a segment across midnight in both its days, manual time apart; and
+// the disputed segments read by id, of the given contracts only.
+#[test]
+fn sums_per_day_answer_alike() {
+    each(|name, store| {
+        let (ann, _, _) = people(store.as_ref());
+        let midnight = at("2026-11-26T00:00:00Z");
+        let tracked: Vec<_> = [-30, -5, 60]
+            .iter()
+            .map(|m| segment_at("ann-c", "laptop", midnight + Duration::minutes(*m)))
+            .collect();
+        let now = midnight + Duration::hours(4);
+        let results = store.ingest(ann, &tracked, now, CONFIG).unwrap();
+        assert!(
+            results.iter().all(|r| r.outcome == Outcome::Accepted),
+            "{name}: {results:?}"
+        );
+        let manual = timecard_core::domain::Segment {
+            device_id: rules::MANUAL_DEVICE.into(),
+            screenshot: None,
+            ..segment_at("ann-c", "laptop", midnight + Duration::hours(2))
+        };
+        assert_eq!(
+            store.add_manual(ann, &[manual], now, CONFIG).unwrap(),
+            Ok(()),
+            "{name}"
+        );
+        let day = |contract: &str, day: DateTime<Utc>, manual: bool, secs: i64| LoggedDay {
+            contract_id: contract.into(),
+            day,
+            manual,
+            secs,
+        };
+        let ids = vec!["nobody".to_owned(), "ann-c".to_owned()];
+        let (from, to) = (midnight - Duration::days(1), midnight + Duration::days(1));
+        assert_eq!(
+            store.logged_by_day(&ids, from, to).unwrap(),
+            vec![
+                day("ann-c", from, false, 600 + 300),
+                day("ann-c", midnight, false, 300 + 600),
+                day("ann-c", midnight, true, 600),
+            ],
+            "{name}"
+        );
+        // Days counted from `from`, and the span's end clips.
+        let from = midnight - Duration::minutes(25);
+        assert_eq!(
+            store
+                .logged_by_day(&ids, from, midnight + Duration::minutes(2))
+                .unwrap(),
+            vec![day("ann-c", from, false, 300 + 420)],
+            "{name}"
+        );
+        assert!(
+            store
+                .logged_by_day(&ids, midnight + Duration::hours(3), now)
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+        let wanted = [tracked[2].id, tracked[0].id, SegmentId::random()];
+        let found = store.contracts_segments_by_ids(&ids, &wanted).unwrap();
+        assert_eq!(
+            found.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![tracked[0].id, tracked[2].id],
+            "{name}: oldest first"
+        );
+        assert!(
+            store
+                .contracts_segments_by_ids(&["nobody".into()], &wanted)
+                .unwrap()
+                .is_empty(),
+            "{name}: of the given contracts only"
         );
     });
 }

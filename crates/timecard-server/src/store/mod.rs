@@ -376,6 +376,24 @@ pub trait Store: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DiarySegment>>;
+    /// Seconds logged on each of `contract_ids` in each day of `[from,
+    /// to)` (days of 24 hours from `from`, each segment clipped to its
+    /// days), tracked and manual apart, by contract, day and kind, in one
+    /// query: the reports' sums, without reading every segment. Days
+    /// without time are left out.
+    fn logged_by_day(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LoggedDay>>;
+    /// The segments among `ids` of `contract_ids`, by contract then oldest
+    /// first, in one query (the disputed ones of a report).
+    fn contracts_segments_by_ids(
+        &self,
+        contract_ids: &[String],
+        ids: &[SegmentId],
+    ) -> Result<Vec<DiarySegment>>;
     fn segment(&self, user_id: i64, id: SegmentId) -> Result<Option<DiarySegment>>;
     /// The user's segments among `ids`, oldest first, in one query.
     fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>>;
@@ -539,6 +557,85 @@ pub trait Store: Send + Sync {
     fn blob_keys(&self) -> Result<HashSet<String>>;
     /// Which database this is, for messages.
     fn describe(&self) -> String;
+}
+
+/// Time logged on a contract in one day, tracked or manual
+/// ([`Store::logged_by_day`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedDay {
+    pub contract_id: String,
+    /// The day's first instant.
+    pub day: DateTime<Utc>,
+    /// Added by hand (R8).
+    pub manual: bool,
+    pub secs: i64,
+}
+
+/// Adds segments up into [`LoggedDay`]s as a store reads them, contract
+/// by contract (a store that cannot sum per day fast enough in SQL reads
+/// the segments in contract order and sums them here).
+struct DaySums {
+    from: i64,
+    to: i64,
+    contract: Option<String>,
+    /// The current contract's seconds by (day since `from`, manual).
+    sums: std::collections::BTreeMap<(i64, bool), i64>,
+    days: Vec<LoggedDay>,
+}
+
+impl DaySums {
+    const DAY: i64 = 86_400;
+
+    fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> DaySums {
+        DaySums {
+            from: from.timestamp(),
+            to: to.timestamp(),
+            contract: None,
+            sums: Default::default(),
+            days: Vec::new(),
+        }
+    }
+
+    /// A segment `[start, end)` (seconds since 1970) of `contract`; all of
+    /// a contract's segments come one after the other.
+    fn add(&mut self, contract: &str, start: i64, end: i64, manual: bool) {
+        if self.contract.as_deref() != Some(contract) {
+            self.flush();
+            self.contract = Some(contract.to_owned());
+        }
+        let (start, end) = (start.max(self.from), end.min(self.to));
+        let mut k = (start - self.from) / Self::DAY;
+        loop {
+            let day = self.from + k * Self::DAY;
+            if day >= end {
+                break;
+            }
+            let secs = end.min(day + Self::DAY) - start.max(day);
+            if secs > 0 {
+                *self.sums.entry((k, manual)).or_default() += secs;
+            }
+            k += 1;
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(contract) = self.contract.take() else {
+            return;
+        };
+        for ((k, manual), secs) in std::mem::take(&mut self.sums) {
+            self.days.push(LoggedDay {
+                contract_id: contract.clone(),
+                day: rows::from_ts(self.from + k * Self::DAY),
+                manual,
+                secs,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Vec<LoggedDay> {
+        self.flush();
+        self.days
+    }
 }
 
 /// Which picture of a screenshot.

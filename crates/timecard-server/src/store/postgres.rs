@@ -16,8 +16,8 @@ use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
-    Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
-    UserSummary, batch, review,
+    Failures, LoggedDay, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport,
+    User, UserSummary, batch, review,
 };
 use crate::rules::{
     self, Closed, Facts, ReviewEvent, ReviewRefusal, ReviewRequest, StoredContract,
@@ -904,12 +904,17 @@ impl Store for PgStore {
     fn last_activity(&self, contract_ids: &[String]) -> Result<HashMap<String, DateTime<Utc>>> {
         Ok(self
             .conn()?
+            // Two index lookups per contract, not a scan of all its time:
+            // the segment that ends last starts at most a segment's length
+            // before the one that starts last.
             .query(
-                "SELECT contract_id, MAX(\"end\") FROM segments WHERE contract_id = ANY($1) GROUP BY contract_id",
-                &[&contract_ids],
+                "SELECT c, (SELECT MAX(s.\"end\") FROM segments s WHERE s.contract_id = c
+                     AND s.start >= (SELECT MAX(start) FROM segments WHERE contract_id = c) - $2::int8)
+                 FROM unnest($1::text[]) AS c",
+                &[&contract_ids, &MAX_SEGMENT_SECS],
             )?
             .iter()
-            .map(|r| (r.get(0), from_ts(r.get(1))))
+            .filter_map(|r| Some((r.get(0), from_ts(r.get::<_, Option<i64>>(1)?))))
             .collect())
     }
 
@@ -998,6 +1003,61 @@ impl Store for PgStore {
             &[&id.to_string(), &user_id],
             rows::diary,
         )
+    }
+
+    fn logged_by_day(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LoggedDay>> {
+        // A segment lasts at most a day: its time is in the day it starts
+        // in and, past that day's end, the next (the second branch).
+        Ok(self
+            .conn()?
+            .query(
+                "WITH s AS (
+                     SELECT contract_id, manual, start, \"end\", $2::int8 + ((start - $2::int8) / 86400) * 86400 AS day
+                     FROM segments
+                     WHERE contract_id = ANY($1) AND start < $3 AND start > $2::int8 - $4::int8 AND \"end\" > $2
+                 )
+                 SELECT contract_id, day, manual, SUM(secs)::BIGINT FROM (
+                     SELECT contract_id, manual, day, LEAST(\"end\", day + 86400, $3) - GREATEST(start, $2) AS secs FROM s
+                     UNION ALL
+                     SELECT contract_id, manual, day + 86400, LEAST(\"end\", $3) - (day + 86400) FROM s
+                     WHERE \"end\" > day + 86400 AND day + 86400 < $3
+                 ) AS parts
+                 GROUP BY contract_id, day, manual ORDER BY contract_id, day, manual",
+                &[&contract_ids, &ts(from), &ts(to), &MAX_SEGMENT_SECS],
+            )?
+            .iter()
+            .map(|r| LoggedDay {
+                contract_id: r.get(0),
+                day: from_ts(r.get(1)),
+                manual: r.get(2),
+                secs: r.get(3),
+            })
+            .collect())
+    }
+
+    fn contracts_segments_by_ids(
+        &self,
+        contract_ids: &[String],
+        ids: &[SegmentId],
+    ) -> Result<Vec<DiarySegment>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.conn()?
+            .query(
+                &format!(
+                    "SELECT {DIARY_COLUMNS} FROM segments
+                     WHERE contract_id = ANY($1) AND id = ANY($2)
+                     ORDER BY contract_id, start"
+                ),
+                &[&contract_ids, &ids],
+            )?
+            .iter()
+            .map(|r| Ok(rows::diary(r)?))
+            .collect()
     }
 
     fn segments_by_ids(&self, user_id: i64, ids: &[SegmentId]) -> Result<Vec<DiarySegment>> {

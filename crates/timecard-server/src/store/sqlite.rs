@@ -12,8 +12,8 @@ use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
 use super::{
-    Failures, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport, User,
-    UserSummary, batch, review,
+    DaySums, Failures, LoggedDay, Picture, Result, Role, SessionSummary, Store, StoreError,
+    StoredReport, User, UserSummary, batch, review,
 };
 use crate::rules::{
     self, Closed, Facts, ReviewEvent, ReviewRefusal, ReviewRequest, StoredContract,
@@ -549,14 +549,24 @@ impl Store for SqliteStore {
 
     fn last_activity(&self, contract_ids: &[String]) -> Result<HashMap<String, DateTime<Utc>>> {
         let conn = self.conn();
+        // Two index lookups per contract, not a scan of all its time: the
+        // segment that ends last starts at most a segment's length before
+        // the one that starts last.
         let mut stmt = conn.prepare_cached(
-            "SELECT contract_id, MAX(end) FROM segments
-             WHERE contract_id IN (SELECT value FROM json_each(?1)) GROUP BY contract_id",
+            "SELECT c.value, (SELECT MAX(s.end) FROM segments s WHERE s.contract_id = c.value
+                 AND s.start >= (SELECT MAX(start) FROM segments WHERE contract_id = c.value) - ?2)
+             FROM json_each(?1) c",
         )?;
-        let rows = stmt.query_map(params![json_list(contract_ids)], |r| {
-            Ok((r.get(0)?, from_ts(r.get(1)?)))
+        let rows = stmt.query_map(params![json_list(contract_ids), MAX_SEGMENT_SECS], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut last = HashMap::new();
+        for row in rows {
+            if let (id, Some(end)) = row? {
+                last.insert(id, from_ts(end));
+            }
+        }
+        Ok(last)
     }
 
     fn ingest(
@@ -648,6 +658,57 @@ impl Store for SqliteStore {
             params![json_list(contract_ids), ts(from), ts(to), MAX_SEGMENT_SECS],
             diary_row,
         )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn logged_by_day(
+        &self,
+        contract_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LoggedDay>> {
+        let conn = self.conn();
+        // Summed here, not in SQL: the rows come in the index's order, and
+        // a GROUP BY on the day would sort every one of them first (in the
+        // SQLite shell, three months of 50 contracts: 60 ms with the GROUP
+        // BY, 16 ms to read the rows).
+        let mut stmt = conn.prepare_cached(
+            "SELECT contract_id, start, end, manual FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1))
+               AND start < ?3 AND start > ?2 - ?4 AND end > ?2
+             ORDER BY contract_id, start",
+        )?;
+        let mut rows = stmt.query(params![
+            json_list(contract_ids),
+            ts(from),
+            ts(to),
+            MAX_SEGMENT_SECS
+        ])?;
+        let mut sums = DaySums::new(from, to);
+        while let Some(r) = rows.next()? {
+            let contract = r
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            sums.add(contract, r.get(1)?, r.get(2)?, r.get(3)?);
+        }
+        Ok(sums.finish())
+    }
+
+    fn contracts_segments_by_ids(
+        &self,
+        contract_ids: &[String],
+        ids: &[SegmentId],
+    ) -> Result<Vec<DiarySegment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DIARY_COLUMNS} FROM segments
+             WHERE contract_id IN (SELECT value FROM json_each(?1))
+               AND id IN (SELECT value FROM json_each(?2))
+             ORDER BY contract_id, start"
+        ))?;
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = stmt.query_map(params![json_list(contract_ids), json_list(&ids)], diary_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
