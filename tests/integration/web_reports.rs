@@ -126,6 +126,75 @@ fn the_report_for_a_range_is_the_sum_of_the_timesheets() {
     }
 }
 
+// R12, B1: the report sums the days from the store and reads only the
+// disputed segments; rejected time leaves it as it leaves the timesheets,
+// and time still disputed stays billed in both.
+#[test]
+fn rejected_time_leaves_the_report_as_it_leaves_the_timesheets() {
+    use timecard_server::rules::{ReviewAction, ReviewRequest, ReviewTarget};
+    let server = busy_week();
+    let store = server.store();
+    let user = |login: &str| store.find_user(login).unwrap().unwrap().id;
+    let (ann, carl) = (user("ann"), user("carl"));
+    let segments = store
+        .contract_segments(
+            "ann-hourly",
+            at("2026-11-23T00:00:00Z"),
+            at("2026-11-25T00:00:00Z"),
+        )
+        .unwrap();
+    let (rejected, disputed) = (segments[1].id, segments[7].id);
+    // The week of 23 Nov is in review from 30 Nov.
+    let after = at("2026-11-30T09:00:00Z");
+    for (by, segment, action, hours) in [
+        (carl, rejected, ReviewAction::Dispute, 0),
+        (carl, disputed, ReviewAction::Dispute, 0),
+        (ann, rejected, ReviewAction::Answer, 1),
+        (carl, rejected, ReviewAction::Reject, 2),
+    ] {
+        let request = ReviewRequest {
+            contract_id: "ann-hourly".into(),
+            by_user_id: by,
+            by_admin: false,
+            target: ReviewTarget::Segment(segment),
+            action,
+            note: "Which task was this?".into(),
+        };
+        store
+            .review(&request, after + Duration::hours(hours), 5 * 86_400)
+            .unwrap()
+            .expect("a step the rules allow");
+    }
+    let mut carl = Browser::new(&server);
+    carl.sign_in("carl");
+    for (from, to) in [("2026-11-23", "2026-11-29"), ("2026-11-23", "2026-11-23")] {
+        let report = carl.get(&format!("/reports.csv?from={from}&to={to}"));
+        let sheet = carl.get(&format!(
+            "/contracts/ann-hourly/timesheet.csv?from={from}&to={to}"
+        ));
+        let report_of =
+            |column: &str| sum_by(&report.body, "contract", column)["Contract ann-hourly"];
+        let billable: f64 = sum_by(&sheet.body, "kind", "billable_minutes")
+            .values()
+            .sum();
+        let rejected = sum_by(&sheet.body, "review", "minutes")
+            .get("rejected")
+            .copied()
+            .unwrap_or(0.0);
+        assert_eq!(report_of("billable_minutes"), billable, "{from}..{to}");
+        assert_eq!(report_of("rejected_minutes"), rejected, "{from}..{to}");
+    }
+    let week = carl.get("/reports.csv?from=2026-11-23&to=2026-11-29");
+    assert_eq!(
+        sum_by(&week.body, "contract", "billable_minutes")["Contract ann-hourly"],
+        300.0
+    );
+    assert_eq!(
+        sum_by(&week.body, "contract", "rejected_minutes")["Contract ann-hourly"],
+        10.0
+    );
+}
+
 // Every page is reached from the header and the pages' own links, without
 // typing an address: contracts → diary → timesheet → statement → reports
 // → admin, and back.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crate::rules::{
     self, Dispute, ReviewAction, ReviewEvent, Reviewer, StoredContract, WeekReview,
 };
-use crate::store::{Result, Store, User};
+use crate::store::{LoggedDay, Result, Store, User};
 use timecard_core::domain::billing::{self, Totals};
 use timecard_core::domain::{BillingWeek, LocalDay, ReviewMark, SegmentId};
 use timecard_core::protocol::{
@@ -296,11 +296,7 @@ impl SpanView {
     ) -> SpanView {
         let total = Totals::of(&segments, from, to);
         SpanView {
-            amount_cents: contract
-                .terms
-                .rate
-                .as_ref()
-                .map(|rate| billing::amount_cents(total.billable_secs, rate.cents)),
+            amount_cents: amount(contract, &total),
             contract: contract.clone(),
             from,
             to,
@@ -325,6 +321,16 @@ impl SpanView {
     pub fn secs_of(&self, segment: &DiarySegment) -> i64 {
         billing::secs_within(segment.start, segment.end, self.from, self.to)
     }
+}
+
+/// The billable time of `total` at `contract`'s rate, in its currency's
+/// cents.
+fn amount(contract: &StoredContract, total: &Totals) -> Option<i64> {
+    contract
+        .terms
+        .rate
+        .as_ref()
+        .map(|rate| billing::amount_cents(total.billable_secs, rate.cents))
 }
 
 /// The people a page names, by id (one query).
@@ -512,13 +518,75 @@ pub fn app_contracts(
 /// The reports page (R12): every contract `viewer` may see over `[from,
 /// to)` (UTC days) with the timesheet's numbers (B1) — each contract's
 /// span is what its timesheets over those days show, so the report is
-/// their sum — and who is working now, in six queries whatever the number
-/// of contracts.
+/// their sum — and who is working now, in seven queries whatever the
+/// number of contracts. The time comes summed per contract, day and kind
+/// from the store; only the disputed segments are read one by one (three
+/// months of 50 contracts are 3,250 sums instead of 156,000 segments).
 #[derive(Clone, Debug)]
 pub struct Report {
-    pub spans: Vec<SpanView>,
+    pub spans: Vec<SpanTotals>,
     pub names: Names,
     pub working: Vec<Working>,
+}
+
+/// A contract's time over a span of UTC days as the report shows it: what
+/// its [`SpanView`] over those days totals (B1), each day's and the span's,
+/// computed from the store's sums per day ([`Store::logged_by_day`]) and
+/// the segments with a review mark, never from every segment.
+#[derive(Clone, Debug)]
+pub struct SpanTotals {
+    pub contract: StoredContract,
+    /// Each UTC day of the span with its totals.
+    days: Vec<(NaiveDate, Totals)>,
+    pub total: Totals,
+    /// The billable time at the contract's rate, in its currency's cents.
+    pub amount_cents: Option<i64>,
+}
+
+impl SpanTotals {
+    /// `[from, to)` of `contract` from its sums per day (`logged`, days of
+    /// 24 hours from `from`) and `marked`, its segments with a review mark.
+    fn of(
+        contract: &StoredContract,
+        logged: &[LoggedDay],
+        marked: &[DiarySegment],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> SpanTotals {
+        let sums = |logged: &mut dyn Iterator<Item = &LoggedDay>| {
+            logged.fold((0, 0), |(tracked, manual), l| {
+                if l.manual {
+                    (tracked, manual + l.secs)
+                } else {
+                    (tracked + l.secs, manual)
+                }
+            })
+        };
+        let mut days = Vec::new();
+        let mut day = from;
+        while day < to {
+            let next = (day + Duration::days(1)).min(to);
+            let (tracked, manual) = sums(&mut logged.iter().filter(|l| l.day == day));
+            days.push((
+                day.date_naive(),
+                Totals::of_sums(tracked, manual, marked, day, next),
+            ));
+            day = next;
+        }
+        let (tracked, manual) = sums(&mut logged.iter());
+        let total = Totals::of_sums(tracked, manual, marked, from, to);
+        SpanTotals {
+            amount_cents: amount(contract, &total),
+            contract: contract.clone(),
+            days,
+            total,
+        }
+    }
+
+    /// Each UTC day of the span with its totals, as [`SpanView::days`].
+    pub fn days(&self) -> Vec<(NaiveDate, Totals)> {
+        self.days.clone()
+    }
 }
 
 /// A contract someone is tracking on now: its last segment ended less
@@ -554,14 +622,26 @@ impl Report {
         for (id, event) in store.reviews_of(&ids, Some(since))? {
             events.entry(id).or_default().push(event);
         }
-        let mut segments: HashMap<String, Vec<DiarySegment>> = HashMap::new();
-        for segment in store.contracts_segments(&ids, from, to)? {
-            segments
-                .entry(segment.contract_id.clone())
-                .or_default()
-                .push(segment);
+        // The sums per day, and the few segments a review step marked.
+        let mut logged: HashMap<String, Vec<LoggedDay>> = HashMap::new();
+        for day in store.logged_by_day(&ids, from, to)? {
+            logged.entry(day.contract_id.clone()).or_default().push(day);
         }
-        let spans: Vec<SpanView> = contracts
+        let disputed: Vec<SegmentId> = events
+            .values()
+            .flat_map(|events| rules::disputes(events))
+            .map(|d| d.segment_id)
+            .collect();
+        let mut marked: HashMap<String, Vec<DiarySegment>> = HashMap::new();
+        if !disputed.is_empty() {
+            for segment in store.contracts_segments_by_ids(&ids, &disputed)? {
+                marked
+                    .entry(segment.contract_id.clone())
+                    .or_default()
+                    .push(segment);
+            }
+        }
+        let spans: Vec<SpanTotals> = contracts
             .iter()
             .map(|stored| {
                 let id = &stored.contract.id;
@@ -571,9 +651,10 @@ impl Report {
                     now,
                     review_secs,
                 );
-                let mut segments = segments.remove(id).unwrap_or_default();
-                review.mark_all(&mut segments);
-                SpanView::of(stored, segments, from, to)
+                let mut marked = marked.remove(id).unwrap_or_default();
+                review.mark_all(&mut marked);
+                let logged = logged.remove(id).unwrap_or_default();
+                SpanTotals::of(stored, &logged, &marked, from, to)
             })
             .collect();
         let recent = now - Duration::seconds(2 * segment_secs.max(60));

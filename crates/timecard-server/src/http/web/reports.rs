@@ -20,7 +20,7 @@ use super::layout::{PageError, Place, Typed, layout, money, urlencode};
 use super::viewer::Viewer;
 use crate::http::guards::pages_gate;
 use crate::http::state::{Shared, blocking};
-use crate::views::{Report, SpanView};
+use crate::views::{Report, SpanTotals};
 use timecard_core::domain::segment::is_plausible_day;
 use timecard_core::domain::{BillingWeek, Totals};
 use timecard_core::fmt::hms;
@@ -242,7 +242,7 @@ impl Sum {
         self.total.billable_secs += t.billable_secs;
     }
 
-    fn add(&mut self, span: &SpanView) {
+    fn add(&mut self, span: &SpanTotals) {
         self.add_totals(&span.total);
         self.contracts += 1;
         if let (Some(cents), Some(rate)) = (span.amount_cents, &span.contract.terms.rate) {
@@ -299,7 +299,7 @@ async fn report_page(
             d.billable_secs += totals.billable_secs;
         }
     }
-    let with_time: Vec<&SpanView> = report
+    let with_time: Vec<&SpanTotals> = report
         .spans
         .iter()
         .filter(|s| s.total.tracked_secs + s.total.manual_secs > 0)
