@@ -397,8 +397,9 @@ fn the_dashboard_in_a_real_browser() {
     // Without a zone in the address, the diary takes the browser's.
     browser.go(&format!("{url}/contracts/ann-hourly/diary?date=2026-11-25"));
     browser.wait_until(
-        "the browser's zone in the address",
-        "return new URL(location.href).searchParams.get('tz') === \
+        "the diary in the browser's zone",
+        "const drawn = document.querySelector('[data-zone]'); \
+         return drawn !== null && drawn.dataset.zone === \
          Intl.DateTimeFormat().resolvedOptions().timeZone;",
     );
     browser.go(&format!(

@@ -151,3 +151,42 @@ fn a_dispute_by_keyboard_lands_back_on_its_segment() {
         "Tab goes on from the segment, not from the top"
     );
 }
+
+// T1 on the web: a browser in Berlin sees the diary in Berlin's time
+// without typing a zone, and after the first page the server draws every
+// diary and timesheet in it from the first byte (the script's cookie).
+#[test]
+fn pages_are_drawn_in_the_browsers_zone() {
+    let (server, _) = dashboard();
+    let Some(browser) = common::webdriver::Browser::start_in_zone(Some("Europe/Berlin")) else {
+        return;
+    };
+    let url = server.url();
+    browser.go(&format!("{url}/login"));
+    browser.type_into(&browser.find("#login"), "carl");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.press(keys::ENTER);
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.go(&format!("{url}/contracts/ann-hourly/diary?date=2026-11-25"));
+    browser.wait_until(
+        "the diary in Berlin's time",
+        "return document.querySelector('[data-zone]') !== null \
+         && document.querySelector('[data-zone]').dataset.zone === 'Europe/Berlin';",
+    );
+    assert!(
+        browser.text().contains("15:00"),
+        "14:00 UTC is 15:00 in Berlin"
+    );
+    for page in [
+        "/contracts/ann-hourly/timesheet?week=2026-11-23",
+        "/contracts/ann-hourly/diary?date=2026-11-25",
+    ] {
+        let html = browser.run(&format!("return fetch('{page}').then(r => r.text());"));
+        assert!(
+            html.as_str()
+                .unwrap()
+                .contains(r#"data-zone="Europe/Berlin""#),
+            "{page} is drawn in the browser's zone at once"
+        );
+    }
+}

@@ -38,6 +38,12 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium that trusts any
     /// certificate (the test server's is self-signed), or says why not.
     pub fn start() -> Option<Browser> {
+        Browser::start_in_zone(None)
+    }
+
+    /// As [`Browser::start`], with the browser's clock in the time zone
+    /// `zone` (`TZ`), or the machine's.
+    pub fn start_in_zone(zone: Option<&str>) -> Option<Browser> {
         if !super::xvfb::tools_present(&["chromedriver", "chromium"]) {
             return None;
         }
@@ -46,7 +52,11 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
-        let driver = Command::new("chromedriver")
+        let mut driver = Command::new("chromedriver");
+        if let Some(zone) = zone {
+            driver.env("TZ", zone);
+        }
+        let driver = driver
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

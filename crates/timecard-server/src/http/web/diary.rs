@@ -124,7 +124,7 @@ async fn diary_page(
     Query(query): Query<DiaryQuery>,
 ) -> Result<Html<String>, PageError> {
     let stored = viewer.contract(&state, id).await?;
-    let zone = page_zone(query.tz.as_deref())?;
+    let zone = viewer.zone(query.tz.as_deref())?;
     let now = state.clock.now();
     let date = query
         .date
@@ -203,7 +203,7 @@ async fn diary_page(
             span aria-current="page" { (date.format("%a %-d %b %Y")) }
         }
         h1 { (Typed(&c.title)) }
-        p.muted { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
+        p.muted data-zone=(zone.name()) { "Work Diary · " (date.format("%A %-d %B %Y")) " · " (zone.name()) }
         nav.days aria-label="Days" {
             a href=(diary_link(&c.id, date.pred_opt(), zone)) rel="prev" { "← Previous day" }
             a href=(diary_link(&c.id, date.succ_opt(), zone)) rel="next" { "Next day →" }

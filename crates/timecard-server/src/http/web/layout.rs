@@ -105,7 +105,7 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
 /// A page that asks before doing what cannot be undone: what will happen,
 /// a red button that does it (the same form, confirmed) and a way back.
 pub fn confirm_page(
-    viewer: &super::viewer::Viewer,
+    header: &Header,
     title: &str,
     words: Markup,
     action: &str,
@@ -115,13 +115,13 @@ pub fn confirm_page(
 ) -> Html<String> {
     layout(
         title,
-        Some(&viewer.header()),
+        Some(header),
         html! {
             h1 { (title) }
             div.confirm {
                 (words)
                 form.inline method="post" action=(action) {
-                    input type="hidden" name="csrf" value=(viewer.csrf());
+                    input type="hidden" name="csrf" value=(header.csrf);
                     @for (name, value) in fields {
                         input type="hidden" name=(name) value=(value);
                     }

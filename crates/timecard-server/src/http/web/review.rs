@@ -119,7 +119,7 @@ async fn approve_week(
             week.start().format("%a %-d %b %Y")
         );
         return Ok(confirm_page(
-            &viewer,
+            &viewer.header(),
             &title,
             html! {
                 p { "Approving says the week's billable time is right. It cannot be undone: \
@@ -210,7 +210,7 @@ async fn segment_step(
     {
         let date = form.date.map(|d| d.to_string()).unwrap_or_default();
         return Ok(confirm_page(
-            &viewer,
+            &viewer.header(),
             "Reject this time?",
             html! {
                 p { "The segment stays in the diary, marked rejected, and is not billed. \

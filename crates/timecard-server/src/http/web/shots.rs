@@ -12,7 +12,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::diary::diary_link;
-use super::layout::{PageError, Place, Typed, layout, not_found, page_zone, urlencode};
+use super::layout::{PageError, Place, Typed, layout, not_found, urlencode};
 use super::viewer::Viewer;
 use crate::http::guards::pages_gate;
 use crate::http::state::{Shared, blocking};
@@ -40,7 +40,7 @@ async fn viewer_page(
 ) -> Result<Html<String>, PageError> {
     let segment: SegmentId = segment.parse().map_err(|_| not_found())?;
     let stored = viewer.contract(&state, id).await?;
-    let zone = page_zone(query.tz.as_deref())?;
+    let zone = viewer.zone(query.tz.as_deref())?;
     let (now, config, review_secs) = (state.clock.now(), state.config, state.review_secs);
     let (contract, user) = (stored.clone(), viewer.user.clone());
     let view = blocking(&state, move |s| {

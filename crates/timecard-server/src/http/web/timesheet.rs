@@ -15,9 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::diary::diary_link;
-use super::layout::{
-    LIST_CAP, PageError, Place, Typed, layout, money, more_note, page_zone, urlencode,
-};
+use super::layout::{LIST_CAP, PageError, Place, Typed, layout, money, more_note, urlencode};
 use super::viewer::Viewer;
 use crate::http::state::{Shared, blocking};
 use crate::rules::{ReviewAction, Reviewer, WeekReview};
@@ -125,7 +123,7 @@ async fn timesheet_page(
         .filter(|s| !s.review.is_billed())
         .count();
     let log = review.log(week);
-    let zone = page_zone(query.tz.as_deref())?;
+    let zone = viewer.zone(query.tz.as_deref())?;
     let needing = review.needing_action();
     let needing: Vec<_> = needing
         .iter()
@@ -177,7 +175,7 @@ async fn timesheet_page(
                 }
             }
         }
-        section.review #review aria-label="Review" {
+        section.review #review aria-label="Review" data-zone=(zone.name()) {
             (review_words(review.week(week), week, state.review_secs, review.who, zone, &names))
             @if open_disputes > 0 { " " (open_disputes) " disputed segment(s) await the client's decision." }
             @if rejected > 0 { " " (rejected) " rejected segment(s) are not billed." }

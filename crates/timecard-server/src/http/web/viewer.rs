@@ -31,7 +31,14 @@ pub const DEVICE_COOKIE: &str = "__Host-timecard-device";
 pub struct Viewer {
     pub user: User,
     pub token: String,
+    /// The browser's time zone, as the dashboard's script last saw it
+    /// ([`ZONE_COOKIE`]); `None` without script or before its first run.
+    pub browser_zone: Option<chrono_tz::Tz>,
 }
+
+/// The browser's time zone, set by the dashboard's script, so that pages
+/// are drawn in it from the first byte (T1).
+pub const ZONE_COOKIE: &str = "__Host-timecard-tz";
 
 impl Viewer {
     pub fn is_admin(&self) -> bool {
@@ -40,6 +47,15 @@ impl Viewer {
 
     pub fn may_view(&self, contract: &StoredContract) -> bool {
         rules::may_view(self.user.id, self.is_admin(), contract)
+    }
+
+    /// The zone a page is drawn in: the one its address asks for (`tz`),
+    /// else the browser's, else UTC.
+    pub fn zone(&self, asked: Option<&str>) -> Result<chrono_tz::Tz, PageError> {
+        match asked {
+            Some(name) if !name.is_empty() => super::layout::page_zone(Some(name)),
+            _ => Ok(self.browser_zone.unwrap_or(chrono_tz::UTC)),
+        }
     }
 
     pub fn csrf(&self) -> String {
@@ -131,7 +147,14 @@ impl FromRequestParts<Shared> for Viewer {
             .await
             .map_err(|_| SignInFirst)?
             .ok_or(SignInFirst)?;
-        Ok(Viewer { user, token })
+        let browser_zone = cookie(&parts.headers, ZONE_COOKIE)
+            .filter(|name| name.len() <= 64)
+            .and_then(|name| name.parse().ok());
+        Ok(Viewer {
+            user,
+            token,
+            browser_zone,
+        })
     }
 }
 

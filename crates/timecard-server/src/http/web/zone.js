@@ -1,23 +1,29 @@
 // The dashboard's one script; every page works without it.
 //
-// A diary or timesheet address without a time zone shows its times in the
-// browser's zone
-// (without script, the server shows UTC and says so).
+// The browser's time zone, kept in a cookie so that the server draws
+// diaries and timesheets in it from the first byte. A page drawn in
+// another zone (the first visit, or a zone that changed) is asked for
+// again in the browser's, unless its address names a zone; without
+// script the server shows UTC and says so.
 (function () {
-  var url = new URL(window.location.href);
-  if (!/\/(diary|timesheet)$/.test(url.pathname) || url.searchParams.has("tz")) {
-    return;
-  }
   var zone;
   try {
     zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   } catch (e) {
     return;
   }
-  if (zone) {
-    url.searchParams.set("tz", zone);
-    window.location.replace(url.toString());
+  if (!zone || !/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+    return;
   }
+  document.cookie = "__Host-timecard-tz=" + zone +
+    "; Path=/; Secure; SameSite=Strict; Max-Age=31536000";
+  var drawn = document.querySelector("[data-zone]");
+  var url = new URL(window.location.href);
+  if (!drawn || url.searchParams.has("tz") || drawn.getAttribute("data-zone") === zone) {
+    return;
+  }
+  url.searchParams.set("tz", zone);
+  window.location.replace(url.toString());
 })();
 
 // The screenshot viewer's keys: ← and → follow the links to the previous

@@ -233,7 +233,7 @@ async fn maintenance(
     let on = form.on;
     if on && form.confirm.as_deref() != Some("yes") {
         return Ok(confirm_page(
-            &viewer,
+            &viewer.header(),
             "Turn maintenance mode on?",
             html! {
                 p { "The app's API will answer 503 to every freelancer until you turn it off: \

@@ -268,7 +268,7 @@ pub(super) async fn change(
     let action = format!("/admin/users/{}", urlencode(&login));
     let ask = |title: String, words: String, button: String| {
         Ok(confirm_page(
-            &viewer,
+            &viewer.header(),
             &title,
             html! { p { (words) } },
             &action,
