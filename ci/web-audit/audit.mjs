@@ -16,7 +16,9 @@
 // server's self-signed certificate, trusted for this browser only, by its
 // key), AUDIT_ACCOUNTS ("admin=PW client=PW freelancer=PW"), CHROMIUM,
 // AUDIT_REPORTS (a folder for Lighthouse's HTML reports), AUDIT_ONLY (a
-// substring of page names, to audit fewer while working on one).
+// substring of page names, to audit fewer while working on one),
+// AUDIT_SCREENS (a folder: a picture of each page at 1280 and at 390 px,
+// for the docs) and AUDIT_LIGHTHOUSE=0 (axe and the width only).
 
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
@@ -36,6 +38,14 @@ const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'
 const base = need('AUDIT_URL');
 const reports = process.env.AUDIT_REPORTS || 'web-audit-reports';
 const only = process.env.AUDIT_ONLY || '';
+const screens = process.env.AUDIT_SCREENS || '';
+const withLighthouse = process.env.AUDIT_LIGHTHOUSE !== '0';
+
+// The file name of a page's picture: "diary (client)" → "diary-client".
+function pictureName(page, width) {
+  const name = page.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+  return path.join(screens, `${name}-${width}.png`);
+}
 const accounts = Object.fromEntries(
   need('AUDIT_ACCOUNTS')
     .split(/\s+/)
@@ -286,10 +296,12 @@ async function auditPage(context, page) {
     return;
   }
   const wideAxe = await axe(wide.tab);
+  if (screens) await wide.tab.screenshot({ path: pictureName(page, 1280) });
   // The same page on a phone's width (the layout's media queries apply
   // without a reload).
   await wide.tab.setViewport({ width: NARROW, height: 844 });
   const narrowAxe = await axe(wide.tab);
+  if (screens) await wide.tab.screenshot({ path: pictureName(page, NARROW) });
   const sideways = await overflow(wide.tab);
   for (const p of wide.problems) fail(page, p);
   await wide.tab.close();
@@ -301,7 +313,7 @@ async function auditPage(context, page) {
   if (sideways) fail(page, `scrolls sideways at ${NARROW} px: ${sideways}`);
 
   row.seconds = [(Date.now() - started) / 1000];
-  if (page.lighthouse === false) return;
+  if (page.lighthouse === false || !withLighthouse) return;
   for (const preset of ['desktop', 'mobile']) {
     const t = Date.now();
     row[preset] = await lighthouseRun(context, page, url, preset);
@@ -329,6 +341,7 @@ function printTable() {
 
 async function main() {
   fs.mkdirSync(reports, { recursive: true });
+  if (screens) fs.mkdirSync(screens, { recursive: true });
   const asRoot = process.getuid?.() === 0;
   const browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -731,7 +731,7 @@ fn a_week_is_reviewed_disputed_answered_and_approved() {
         "{}",
         sheet.body
     );
-    assert!(sheet.body.contains("1 rejected segment(s) are not billed"));
+    assert!(sheet.body.contains("1 rejected segment is not billed."));
     // The CSV still lists the rejected segment, with no billable minutes.
     let csv = carl.get("/contracts/ann-hourly/timesheet.csv?week=2026-11-25");
     let rows: Vec<&str> = csv.body.lines().skip(1).collect();

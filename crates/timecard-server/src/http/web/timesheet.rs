@@ -177,8 +177,14 @@ async fn timesheet_page(
         }
         section.review #review aria-label="Review" data-zone=(zone.name()) {
             (review_words(review.week(week), week, state.review_secs, review.who, zone, &names))
-            @if open_disputes > 0 { " " (open_disputes) " disputed segment(s) await the client's decision." }
-            @if rejected > 0 { " " (rejected) " rejected segment(s) are not billed." }
+            @if open_disputes > 0 || rejected > 0 {
+                p {
+                    @if open_disputes == 1 { "1 disputed segment waits for the client's decision. " }
+                    @else if open_disputes > 1 { (open_disputes) " disputed segments wait for the client's decision. " }
+                    @if rejected == 1 { "1 rejected segment is not billed." }
+                    @else if rejected > 1 { (rejected) " rejected segments are not billed." }
+                }
+            }
         }
         @if review.may_approve(week) {
             form.inline method="post" action={ (base) "/weeks/" (monday) "/approve" } {
