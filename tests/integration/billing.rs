@@ -240,7 +240,11 @@ fn every_face_bills_the_same_day_the_same() {
     let steps = [
         ("carl", "dispute", vec![("note", "This was lunch")]),
         ("ann", "answer", vec![("note", "A working lunch")]),
-        ("carl", "decide", vec![("decision", "reject")]),
+        (
+            "carl",
+            "decide",
+            vec![("decision", "reject"), ("confirm", "yes")],
+        ),
     ];
     for (by, step, fields) in steps {
         let who = if by == "carl" { &mut carl } else { &mut ann };
@@ -374,7 +378,7 @@ fn every_face_bills_the_same_day_the_same() {
             std::thread::spawn(move || {
                 carl.post(
                     "/contracts/site/weeks/2026-11-23/approve",
-                    &[("csrf", &csrf)],
+                    &[("csrf", &csrf), ("confirm", "yes")],
                 )
                 .status
             })
