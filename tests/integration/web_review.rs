@@ -190,3 +190,60 @@ fn pages_are_drawn_in_the_browsers_zone() {
         );
     }
 }
+
+// R13: the viewer by keyboard alone: → the next picture, ← back, Esc to
+// the day at that segment.
+#[test]
+fn the_viewer_follows_the_arrow_keys_and_escape() {
+    let (server, _) = dashboard();
+    let ann = server.client("ann");
+    let start = at("2026-11-24T09:00:00Z");
+    let bodies = (0..3)
+        .map(|n| {
+            let segment = common::segment_at(
+                "ann-hourly",
+                "laptop",
+                start + chrono::Duration::minutes(10 * n),
+            );
+            timecard_core::codec::encode_body(&segment).unwrap()
+        })
+        .collect();
+    ann.upload(bodies).unwrap();
+    let Some(browser) = common::webdriver::Browser::start() else {
+        return;
+    };
+    let url = server.url();
+    browser.go(&format!("{url}/login"));
+    browser.type_into(&browser.find("#login"), "carl");
+    browser.type_into(&browser.find("#password"), PASSWORD);
+    browser.press(keys::ENTER);
+    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.go(&format!(
+        "{url}/contracts/ann-hourly/diary?date=2026-11-24&tz=UTC"
+    ));
+    browser.click(&browser.find("a.shot"));
+    let on = |what: &str, time: &str| {
+        browser.wait_until(
+            what,
+            &format!("return document.querySelector('h1').textContent === 'Screenshot {time}';"),
+        );
+    };
+    on("the first picture", "09:00–09:10");
+    assert!(browser.text().contains("1 of 3 pictures this day"));
+    browser.press(keys::RIGHT);
+    on("the next picture", "09:10–09:20");
+    browser.press(keys::RIGHT);
+    on("the last picture", "09:20–09:30");
+    browser.press(keys::RIGHT);
+    browser.press(keys::LEFT);
+    on("the one before", "09:10–09:20");
+    let segment = browser.run("return location.pathname.split('/')[4];");
+    browser.press(keys::ESCAPE);
+    browser.wait_until(
+        "back at that segment of the day",
+        &format!(
+            "return location.pathname.endsWith('/diary') && location.hash === '#segment-{}';",
+            segment.as_str().unwrap()
+        ),
+    );
+}
