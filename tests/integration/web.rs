@@ -333,7 +333,12 @@ fn every_page_refuses_who_may_not_see_it() {
         &[("login", "carl"), ("password", "nope"), ("csrf", &csrf)],
     );
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body.contains("wrong username or password"));
+    assert!(wrong.body.contains("Wrong username or password."));
+    assert!(
+        wrong.body.contains(r#"name="login" value="carl""#),
+        "the user name stays: {}",
+        wrong.body
+    );
     assert!(!guess.cookies.contains_key("__Host-timecard"));
     // A sign-in without the form's token opens no session.
     let mut forged = Browser::new(&server);

@@ -37,11 +37,12 @@ struct LoginForm {
 }
 
 async fn login_page() -> Response {
-    login_form(StatusCode::OK, None)
+    login_form(StatusCode::OK, None, "")
 }
 
-/// The sign-in form with a fresh CSRF cookie, and `error` above it.
-fn login_form(status: StatusCode, error: Option<&str>) -> Response {
+/// The sign-in form with a fresh CSRF cookie, and `error` above it; the
+/// user name typed stays, and the password field has the focus then.
+fn login_form(status: StatusCode, error: Option<&str>, login: &str) -> Response {
     let secret = auth::new_token();
     let page = layout(
         "Sign in",
@@ -54,9 +55,11 @@ fn login_form(status: StatusCode, error: Option<&str>) -> Response {
             form.signin method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf_for(&secret));
                 label for="login" { "Username or e-mail" }
-                input #login type="text" name="login" autocomplete="username" required autofocus;
+                input #login type="text" name="login" value=(login) autocomplete="username" required
+                    autofocus[login.is_empty()];
                 label for="password" { "Password" }
-                input #password type="password" name="password" autocomplete="current-password" required;
+                input #password type="password" name="password" autocomplete="current-password" required
+                    autofocus[!login.is_empty()];
                 button type="submit" { "Sign in" }
             }
             p { a href="/forgot" { "Forgot your password?" } }
@@ -80,6 +83,7 @@ async fn login(
         return login_form(
             StatusCode::FORBIDDEN,
             Some("The form had expired; sign in again."),
+            &form.login,
         );
     }
     let now = state.clock.now();
@@ -120,7 +124,11 @@ async fn login(
         }
         Err(refusal) => {
             let e = ApiError::from(refusal);
-            login_form(e.status, Some(&e.message))
+            let mut words = e.message;
+            if let Some(first) = words.get(..1) {
+                words = format!("{}{}.", first.to_uppercase(), &words[1..]);
+            }
+            login_form(e.status, Some(&words), &form.login)
         }
     }
 }
