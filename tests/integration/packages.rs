@@ -25,8 +25,10 @@ fn required() -> bool {
     std::env::var_os("TIMECARD_REQUIRE_PACKAGES").is_some_and(|v| v == "1")
 }
 
-/// Whether this machine can take the test's packages; says why not.
-fn usable() -> bool {
+/// Whether this machine can take the test's package `package`; says why
+/// not. Asked while holding [`DPKG`]: the other test's package, installed
+/// for its turn, is no reason to refuse.
+fn usable(package: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let why_not = if !root {
@@ -34,10 +36,7 @@ fn usable() -> bool {
     } else if !tools_present(&["dpkg", "dpkg-deb", "objcopy", "readelf", "objdump"]) {
         Some("dpkg or binutils are missing".to_owned())
     } else {
-        ["timecard", "timecard-server"]
-            .into_iter()
-            .find(|p| installed(p))
-            .map(|p| format!("{p} is already installed here; it is left alone"))
+        installed(package).then(|| format!("{package} is already installed here; it is left alone"))
     };
     match why_not {
         None => true,
@@ -117,14 +116,14 @@ fn uid_of(user: &str) -> Option<u32> {
 
 #[test]
 fn the_server_package_installs_upgrades_keeps_data_and_purges() {
-    if !usable() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    if !usable("timecard-server") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let server = crate::common::server_exe();
     let older = package("server", &server, &previous_version(), dir.path());
     let newer = package("server", &server, CURRENT, dir.path());
-    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let _purge = Purge(&["timecard-server"]);
 
     let first = dpkg(&["-i", older.to_str().unwrap()]);
@@ -215,14 +214,14 @@ fn the_server_package_installs_upgrades_keeps_data_and_purges() {
 
 #[test]
 fn the_app_package_opens_the_window_with_its_icon() {
-    if !usable() {
+    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    if !usable("timecard") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let app = Path::new(env!("CARGO_BIN_EXE_timecard"));
     let older = package("app", app, &previous_version(), dir.path());
     let newer = package("app", app, CURRENT, dir.path());
-    let _turn = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let _purge = Purge(&["timecard"]);
     dpkg(&["-i", older.to_str().unwrap()]);
     dpkg(&["-i", newer.to_str().unwrap()]);
