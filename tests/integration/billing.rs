@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use egui_kittest::kittest::Queryable;
 
 use crate::common::cli::{run, text, timecard_server};
+use crate::common::faketime::{self, clock_at};
 use crate::common::serving::Serving;
 use crate::common::{self, at};
 use crate::web::Browser;
@@ -29,21 +29,7 @@ use timecard_client::sync::{ApiClient, ServerAddress};
 use timecard_core::clock::SystemClock;
 use timecard_core::domain::ReviewMark;
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const PASSWORD: &str = "a long password";
-
-/// The environment that puts a process on the clock that reads `fake`
-/// now: an offset from the real clock, the same for every process started
-/// with it (each keeps ticking).
-fn clock_at(fake: DateTime<Utc>) -> Vec<(String, String)> {
-    let offset = (fake - Utc::now()).num_seconds();
-    vec![
-        ("LD_PRELOAD".into(), LIBFAKETIME.into()),
-        ("FAKETIME".into(), format!("{offset:+}s")),
-        // Timeouts and backoffs keep real time.
-        ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
-    ]
-}
 
 /// `timecard ARGS` on `data`, on the faked clock `env`.
 fn timecard(data: &Path, env: &[(String, String)], args: &[&str]) -> std::process::Output {
@@ -87,12 +73,7 @@ fn serve(data: &Path, listen: &str, clock: &[(String, String)], extra: &[&str]) 
 
 #[test]
 fn every_face_bills_the_same_day_the_same() {
-    if !Path::new(LIBFAKETIME).exists() {
-        assert!(
-            std::env::var_os("TIMECARD_REQUIRE_FAKETIME").is_none(),
-            "libfaketime is missing (apt-get install faketime)"
-        );
-        eprintln!("*** SKIPPED: libfaketime is not installed (apt-get install faketime) ***");
+    if !faketime::present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

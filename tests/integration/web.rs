@@ -1198,11 +1198,7 @@ fn admin_forms_keep_what_was_typed_and_never_drop_a_term() {
     };
     let url = server.url();
     let store = server.store();
-    browser.go(&format!("{url}/login"));
-    browser.type_into(&browser.find("#login"), "root");
-    browser.type_into(&browser.find("#password"), PASSWORD);
-    browser.click(&browser.find("form.signin button[type=submit]"));
-    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.sign_in(&url, "root");
     let field = |id: &str, text: &str| {
         let element = browser.find(id);
         browser.clear(&element);

@@ -205,11 +205,7 @@ fn every_page_is_reached_by_its_links_in_a_real_browser() {
         return;
     };
     let url = server.url();
-    browser.go(&format!("{url}/login"));
-    browser.type_into(&browser.find("#login"), "root");
-    browser.type_into(&browser.find("#password"), PASSWORD);
-    browser.click(&browser.find("form.signin button[type=submit]"));
-    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.sign_in(&url, "root");
     // Clicks `css` and waits for the new page (a page left behind keeps
     // the mark), under `path`; the header's current place.
     let follow = |css: &str, path: &str| {

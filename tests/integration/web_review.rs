@@ -5,24 +5,9 @@
 use crate::common;
 use crate::web::{Browser, dashboard};
 
-use std::path::Path;
-
-use chrono::{DateTime, Utc};
 use common::at;
-use common::server::PASSWORD;
+use common::faketime::{self, clock_at};
 use common::webdriver::keys;
-
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-/// The environment that starts a process on a clock reading `fake` now.
-fn clock_at(fake: DateTime<Utc>) -> Vec<(String, String)> {
-    let offset = (fake - Utc::now()).num_seconds();
-    vec![
-        ("LD_PRELOAD".into(), LIBFAKETIME.into()),
-        ("FAKETIME".into(), format!("{offset:+}s")),
-        ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
-    ]
-}
 
 // A first look on any day of the week finds last week in review with a
 // dispute for each side: one waiting for the freelancer's answer, one for
@@ -30,12 +15,7 @@ fn clock_at(fake: DateTime<Utc>) -> Vec<(String, String)> {
 // "Approved automatically" and no dispute was ever seen.
 #[test]
 fn serve_demo_shows_a_dispute_waiting_whatever_the_weekday() {
-    if !Path::new(LIBFAKETIME).exists() {
-        assert!(
-            std::env::var_os("TIMECARD_REQUIRE_FAKETIME").is_none(),
-            "libfaketime is missing (apt-get install faketime)"
-        );
-        eprintln!("*** SKIPPED: libfaketime is not installed (apt-get install faketime) ***");
+    if !faketime::present() {
         return;
     }
     // Monday morning, Wednesday, Saturday evening and the last minutes of
@@ -96,11 +76,7 @@ fn a_dispute_by_keyboard_lands_back_on_its_segment() {
         return;
     };
     let url = server.url();
-    browser.go(&format!("{url}/login"));
-    browser.type_into(&browser.find("#login"), "carl");
-    browser.type_into(&browser.find("#password"), PASSWORD);
-    browser.press(keys::ENTER);
-    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.sign_in(&url, "carl");
     browser.go(&format!(
         "{url}/contracts/ann-hourly/diary?date=2026-11-25&tz=UTC"
     ));
@@ -162,11 +138,7 @@ fn pages_are_drawn_in_the_browsers_zone() {
         return;
     };
     let url = server.url();
-    browser.go(&format!("{url}/login"));
-    browser.type_into(&browser.find("#login"), "carl");
-    browser.type_into(&browser.find("#password"), PASSWORD);
-    browser.press(keys::ENTER);
-    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.sign_in(&url, "carl");
     browser.go(&format!("{url}/contracts/ann-hourly/diary?date=2026-11-25"));
     browser.wait_until(
         "the diary in Berlin's time",
@@ -213,11 +185,7 @@ fn the_viewer_follows_the_arrow_keys_and_escape() {
         return;
     };
     let url = server.url();
-    browser.go(&format!("{url}/login"));
-    browser.type_into(&browser.find("#login"), "carl");
-    browser.type_into(&browser.find("#password"), PASSWORD);
-    browser.press(keys::ENTER);
-    browser.wait_until("signed in", "return location.pathname === '/contracts';");
+    browser.sign_in(&url, "carl");
     browser.go(&format!(
         "{url}/contracts/ann-hourly/diary?date=2026-11-24&tz=UTC"
     ));

@@ -65,6 +65,7 @@ pub fn tracker(dir: &Path) -> Tracker {
 pub mod cli;
 pub mod dbus;
 pub mod device;
+pub mod faketime;
 pub mod picture;
 pub mod postgres;
 pub mod releases;

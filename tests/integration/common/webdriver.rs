@@ -154,6 +154,16 @@ impl Browser {
         );
     }
 
+    /// Signs `login` in through the sign-in form of the server at `url`
+    /// (its test password) and waits for the contracts page.
+    pub fn sign_in(&self, url: &str, login: &str) {
+        self.go(&format!("{url}/login"));
+        self.type_into(&self.find("#login"), login);
+        self.type_into(&self.find("#password"), super::server::PASSWORD);
+        self.press(keys::ENTER);
+        self.wait_until("signed in", "return location.pathname === '/contracts';");
+    }
+
     /// Empties a text field.
     pub fn clear(&self, element: &Element) {
         self.session_call("POST", &format!("/element/{}/clear", element.0), json!({}));
