@@ -17,9 +17,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::disputes::DisputesTold;
 use timecard_client::engine::Engine;
 use timecard_client::sync::SyncState;
-use timecard_client::worker::{LockRisk, Snapshot, SnapshotCell};
+use timecard_client::worker::{Command, LockRisk, Snapshot, SnapshotCell};
 use timecard_core::clock::Clock;
 
 /// One desktop notification.
@@ -27,16 +28,33 @@ use timecard_core::clock::Clock;
 pub struct Alert {
     pub summary: String,
     pub body: String,
+    /// Buttons on the notification, where the desktop shows them.
+    pub actions: Actions,
+}
+
+/// The buttons a notification offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Actions {
+    #[default]
+    None,
+    /// S5: Keep / Discard the idle time the user came back from.
+    KeepOrDiscardIdle,
 }
 
 impl Alert {
-    fn new(summary: &str, body: impl Into<String>) -> Alert {
+    pub(crate) fn new(summary: &str, body: impl Into<String>) -> Alert {
         Alert {
             summary: summary.to_owned(),
             body: body.into(),
+            actions: Actions::None,
         }
     }
 }
+
+/// Where a notification's buttons send their answer: the running engine's
+/// worker (set by [`attach`]; the engine after a restart replaces it).
+static ANSWERS: std::sync::Mutex<Option<std::sync::mpsc::Sender<Command>>> =
+    std::sync::Mutex::new(None);
 
 /// What the user should hear about between `prev` and `next` (both seen at
 /// `now`). `risk_told` is the highest lock risk already announced.
@@ -71,12 +89,19 @@ pub fn alerts(
         let when = deadline.with_timezone(&zone).format("%a %d %b %H:%M");
         let body = match risk {
             LockRisk::Locked => format!(
-                "The week of your oldest cached time locked at {when}; {} segment(s) can no longer be uploaded. Open the Cache screen.",
-                next.cache.pending_segments
+                "The week of your oldest cached time locked at {when}; {} can no longer be uploaded. Open the Cache screen.",
+                timecard_core::fmt::count(
+                    next.cache.pending_segments as u64,
+                    "segment",
+                    "segments"
+                )
             ),
             _ => format!(
-                "{} segment(s) are still cached and must upload before {when}, when their week locks. Check your connection.",
-                next.cache.pending_segments
+                "{} still cached and must upload before {when}, when their week locks. Check your connection.",
+                match next.cache.pending_segments {
+                    1 => "1 segment is".to_owned(),
+                    n => format!("{n} segments are"),
+                }
             ),
         };
         out.push(Alert::new("Cached time at risk", body));
@@ -96,14 +121,17 @@ pub fn alerts(
         && let Some(back) = idle.returned
         && prev.idle.as_ref().is_none_or(|p| p.returned.is_none())
     {
-        out.push(Alert::new(
-            "Welcome back",
-            format!(
-                "No input from {} to {}. Keep or discard that time in Timecard.",
-                idle.since.with_timezone(&zone).format("%H:%M"),
-                back.with_timezone(&zone).format("%H:%M")
-            ),
-        ));
+        out.push(Alert {
+            actions: Actions::KeepOrDiscardIdle,
+            ..Alert::new(
+                "Welcome back",
+                format!(
+                    "No input from {} to {}. Keep or discard that time in Timecard.",
+                    idle.since.with_timezone(&zone).format("%H:%M"),
+                    back.with_timezone(&zone).format("%H:%M")
+                ),
+            )
+        });
     }
     let was_offline = matches!(prev.sync.state, SyncState::Caching { .. });
     let online = matches!(
@@ -113,7 +141,10 @@ pub fn alerts(
     if was_offline && online {
         let body = match next.cache.pending_segments {
             0 => "Everything cached while offline is uploaded.".to_owned(),
-            n => format!("Uploading {n} segment(s) cached while offline."),
+            n => format!(
+                "Uploading {} cached while offline.",
+                timecard_core::fmt::count(n as u64, "segment", "segments")
+            ),
         };
         out.push(Alert::new("Back online", body));
     }
@@ -122,12 +153,19 @@ pub fn alerts(
 
 /// Sends desktop notifications (D5) for `engine`'s changes while
 /// `enabled` is set, until the engine shuts down.
-pub fn attach(engine: &mut Engine, enabled: Arc<AtomicBool>) {
-    let notifications = Notifications::start(
+/// Disputes told are kept in `disputes_told` (R14; the data folder's file).
+pub fn attach(
+    engine: &mut Engine,
+    enabled: Arc<AtomicBool>,
+    disputes_told: Option<std::path::PathBuf>,
+) {
+    *ANSWERS.lock().expect("answers lock") = Some(engine.worker.sender());
+    let notifications = Notifications::start_remembering(
         engine.worker.snapshots().clone(),
         engine.clock.clone(),
         engine.zone,
         enabled,
+        disputes_told.map_or_else(DisputesTold::in_memory, DisputesTold::load),
     );
     engine.attach_companion(move || notifications.finish(Duration::from_secs(2)));
 }
@@ -146,6 +184,18 @@ impl Notifications {
         zone: Tz,
         enabled: Arc<AtomicBool>,
     ) -> Notifications {
+        Self::start_remembering(snapshots, clock, zone, enabled, DisputesTold::in_memory())
+    }
+
+    /// As [`Notifications::start`], telling each dispute and decision once
+    /// (R14) beyond what `disputes` says was told.
+    pub fn start_remembering(
+        snapshots: Arc<SnapshotCell>,
+        clock: Arc<dyn Clock>,
+        zone: Tz,
+        enabled: Arc<AtomicBool>,
+        mut disputes: DisputesTold,
+    ) -> Notifications {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         // Taken here, not on the thread: every change after `start`
@@ -156,6 +206,7 @@ impl Notifications {
             .name("timecard-notify-watch".into())
             .spawn(move || {
                 let mut risk_told = prev.lock_risk(clock.now());
+                let mut disputes_checked = None;
                 loop {
                     // Once asked to stop, the last snapshot is still looked at.
                     let last = stopping.load(Ordering::Relaxed);
@@ -168,6 +219,18 @@ impl Notifications {
                     for alert in alerts(&prev, &next, clock.now(), zone, &mut risk_told) {
                         if enabled.load(Ordering::Relaxed) {
                             send(alert);
+                        }
+                    }
+                    if disputes_checked != Some(next.generation) {
+                        disputes_checked = Some(next.generation);
+                        let (told, changed) = disputes.alerts(&next, clock.now(), zone);
+                        for alert in told {
+                            if enabled.load(Ordering::Relaxed) {
+                                send(alert);
+                            }
+                        }
+                        if changed {
+                            disputes.save();
                         }
                     }
                     prev = next;
@@ -263,9 +326,20 @@ fn show_all(alerts: Receiver<Alert>) {
         // Start-menu shortcut (the installer's), else PowerShell.
         #[cfg(windows)]
         notification.app_id(timecard_client::platform::shortcut::APP_USER_MODEL_ID);
+        let asks = alert.actions == Actions::KeepOrDiscardIdle && offers_actions();
+        if asks {
+            notification
+                .action("keep", "Keep idle time")
+                .action("discard", "Discard idle time");
+        }
         let shown = notification.show();
         match shown {
-            Ok(_) => failing = false,
+            Ok(handle) => {
+                failing = false;
+                if asks {
+                    wait_for_answer(handle);
+                }
+            }
             Err(e) if !failing => {
                 failing = true;
                 log::warn!(
@@ -275,6 +349,44 @@ fn show_all(alerts: Receiver<Alert>) {
             Err(_) => {}
         }
         in_flight(-1);
+    }
+}
+
+/// Whether the desktop's notification server shows buttons (the
+/// `actions` capability); Windows toasts get none from here.
+fn offers_actions() -> bool {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        notify_rust::get_capabilities().is_ok_and(|c| c.iter().any(|c| c == "actions"))
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        false
+    }
+}
+
+/// Waits (on its own thread: the user may never answer) for the button
+/// pressed on the idle notification and tells the worker (S5). An answer
+/// given in the window first leaves nothing to resolve: the worker ignores
+/// the late one.
+fn wait_for_answer(handle: notify_rust::NotificationHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("timecard-notify-answer".into())
+        .spawn(move || {
+            handle.wait_for_action(|action| {
+                let keep = match action {
+                    "keep" => true,
+                    "discard" => false,
+                    _ => return,
+                };
+                log::info!("idle question answered from the notification: {action}");
+                if let Some(answers) = &*ANSWERS.lock().expect("answers lock") {
+                    let _ = answers.send(Command::ResolveIdle { keep });
+                }
+            })
+        });
+    if let Err(e) = spawned {
+        log::warn!("the notification's buttons are not listened to: {e}");
     }
 }
 
@@ -296,6 +408,7 @@ mod tests {
                 memo: String::new(),
                 started_at: at("2026-11-25T09:00:00Z"),
                 segment_start: at("2026-11-25T09:00:00Z"),
+                logged_secs: 0,
             }),
             ..Snapshot::default()
         }
@@ -439,7 +552,7 @@ mod tests {
             ["Screenshots come out black", "Welcome back", "Back online"]
         );
         assert!(got[1].body.contains("09:00 to 09:30"));
-        assert!(got[2].body.contains("4 segment(s)"));
+        assert!(got[2].body.contains("4 segments are"), "{}", got[2].body);
         assert!(alerts(&next, &next, at("2026-11-25T09:31:00Z"), Tz::UTC, &mut None).is_empty());
     }
 }

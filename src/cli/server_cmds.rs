@@ -25,7 +25,7 @@ use timecard_core::domain::LocalDay;
 use timecard_core::domain::ReviewMark;
 use timecard_core::domain::billing::{self, Totals};
 use timecard_core::fmt::format_hours;
-use timecard_core::fmt::{hms, local_time};
+use timecard_core::fmt::{count, hms, local_time};
 
 /// A contract in `timecard contracts --json`: as the window shows it, and
 /// its weekly limit in hours.
@@ -168,23 +168,8 @@ pub struct ManualArgs {
 
 pub fn manual(data: &DataDir, settings: &Settings, args: ManualArgs) -> anyhow::Result<ExitCode> {
     let zone = settings.zone();
-    let start = timecard_core::domain::parse_local_minute(&args.from, zone)
-        .map_err(|e| anyhow::anyhow!("--from {e}"))?;
-    let end = if args.to.trim().len() <= 5 {
-        let day = start.with_timezone(&zone).date_naive();
-        let end =
-            timecard_core::domain::parse_local_minute(&format!("{day} {}", args.to.trim()), zone)
-                .map_err(|e| anyhow::anyhow!("--to {e}"))?;
-        if end < start {
-            end.checked_add_signed(chrono::Duration::days(1))
-                .context("--to: no such day")?
-        } else {
-            end
-        }
-    } else {
-        timecard_core::domain::parse_local_minute(&args.to, zone)
-            .map_err(|e| anyhow::anyhow!("--to {e}"))?
-    };
+    let (start, end) = timecard_core::domain::parse_local_span(&args.from, &args.to, zone)
+        .map_err(|(field, e)| anyhow::anyhow!("--{field} {e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let connection = connect::connect(data, settings, clock, crate::builtin::local_server())?;
     let request = timecard_core::protocol::ManualTime {
@@ -229,8 +214,12 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
     let uploaded = snapshot.sync.uploaded_segments;
     if snapshot.sync.reports_waiting > 0 {
         outln!(
-            "{} problem report(s) still waiting to be sent.",
-            snapshot.sync.reports_waiting
+            "{} still waiting to be sent.",
+            count(
+                snapshot.sync.reports_waiting as u64,
+                "problem report",
+                "problem reports"
+            )
         );
     }
     let refused_now = snapshot
@@ -239,9 +228,13 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
         .len()
         .saturating_sub(before.cache.refused.len());
     outln!(
-        "{uploaded} segment(s) sent, {} of them refused; {} were waiting.",
+        "{} sent, {} of them refused; {} waiting.",
+        count(uploaded, "segment", "segments"),
         refused_now,
-        pending_before.max(uploaded as usize)
+        match pending_before.max(uploaded as usize) {
+            1 => "1 was".to_owned(),
+            n => format!("{n} were"),
+        }
     );
     for refused in &snapshot.cache.refused {
         outln!(
@@ -262,17 +255,25 @@ pub fn sync(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {
                 .map(|r| (r.end - r.start).num_seconds())
                 .sum();
             outln!(
-                "Nothing is waiting to upload; {} in {} segment(s) were refused by the server and stay in the cache (timecard cache list; timecard cache export DIR).",
+                "Nothing is waiting to upload; {} in {} refused by the server and {} in the cache (timecard cache list; timecard cache export DIR).",
                 hms(secs),
-                refused.len()
+                match refused.len() {
+                    1 => "1 segment was".to_owned(),
+                    n => format!("{n} segments were"),
+                },
+                if refused.len() == 1 { "stays" } else { "stay" }
             );
         }
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{} in {} segment(s) still cached: {}",
+        "{} in {} still cached: {}",
         hms(snapshot.cache.pending_secs),
-        snapshot.cache.pending_segments,
+        count(
+            snapshot.cache.pending_segments as u64,
+            "segment",
+            "segments"
+        ),
         snapshot.sync_summary(now, zone)
     );
     Ok(ExitCode::FAILURE)

@@ -1,5 +1,6 @@
 //! The contracts screen: weekly-limit meters (W2, W3), fixed-price notes
-//! (C6), non-trackable contracts greyed with their reason (C4), Refresh (C5).
+//! (C6), non-trackable contracts greyed with their reason (C4), Refresh (C5),
+//! the client's disputes (R14).
 
 use chrono::{DateTime, Utc};
 use egui::RichText;
@@ -12,6 +13,7 @@ use timecard_core::fmt::hms;
 pub fn contracts_ui(
     ui: &mut egui::Ui,
     snapshot: &Snapshot,
+    manual: &mut Option<super::manual::ManualForm>,
     now: DateTime<Utc>,
     zone: chrono_tz::Tz,
     intents: &mut Vec<Intent>,
@@ -39,7 +41,20 @@ pub fn contracts_ui(
         ui.label("No contracts yet: they appear once the server answers.");
     }
     for c in &snapshot.contracts {
-        contract_card_ui(ui, snapshot, c, now, zone);
+        contract_card_ui(ui, snapshot, c, now, zone, intents);
+        if c.manual_time && c.contract.status != timecard_core::domain::ContractStatus::Ended {
+            let add = ui
+                .button(format!("Add time by hand to {}…", c.contract.title))
+                .on_hover_text("Time you worked away from the tracker");
+            if add.clicked() {
+                *manual = Some(super::manual::ManualForm::new(
+                    &c.contract.id,
+                    &c.contract.title,
+                    now,
+                    zone,
+                ));
+            }
+        }
     }
 }
 
@@ -49,6 +64,7 @@ fn contract_card_ui(
     c: &ContractView,
     now: DateTime<Utc>,
     zone: chrono_tz::Tz,
+    intents: &mut Vec<Intent>,
 ) {
     egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
         ui.set_width(ui.available_width());
@@ -103,34 +119,12 @@ fn contract_card_ui(
         if let Some(note) = &c.pending_limit_note {
             ui.label(RichText::new(note).small().color(theme::WARN));
         }
+        if !c.disputes.is_empty() {
+            ui.add_space(6.0);
+        }
+        // R14: each dispute a block of its own, with the day's web page.
         for d in &c.disputes {
-            ui.label(dispute_text(d, zone).color(match d.state.as_str() {
-                "open" => theme::WARN,
-                "rejected" => theme::BAD,
-                _ => theme::MUTED,
-            }));
+            super::disputes::block_ui(ui, snapshot, c, d, zone, intents);
         }
     });
-}
-
-/// A dispute from the client's weekly review, in the user's zone.
-fn dispute_text(d: &timecard_core::protocol::DisputeInfo, zone: chrono_tz::Tz) -> RichText {
-    let what = match d.state.as_str() {
-        "open" => "Disputed by the client",
-        "rejected" => "Rejected by the client",
-        _ => "Kept by the client after a dispute",
-    };
-    let mut text = format!(
-        "{what}: {} {}–{}: {}",
-        d.start.with_timezone(&zone).format("%a %-d %b"),
-        d.start.with_timezone(&zone).format("%H:%M"),
-        d.end.with_timezone(&zone).format("%H:%M"),
-        d.reason
-    );
-    if let Some(answer) = &d.answer {
-        text.push_str(&format!(" (you answered: {answer})"));
-    } else if d.state == "open" {
-        text.push_str(" (answer it on the web dashboard)");
-    }
-    RichText::new(text).small()
 }

@@ -17,6 +17,7 @@ pub fn mini_view(
     snapshot: &Snapshot,
     state: &mut UiState,
     now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
     intents: &mut Vec<Intent>,
 ) {
     let mut builder = egui::ViewportBuilder::default()
@@ -32,7 +33,7 @@ pub fn mini_view(
         builder,
         |ui, _class| {
             egui::CentralPanel::default_margins().show(ui, |ui| {
-                mini_ui(ui, snapshot, state, now, intents);
+                mini_ui(ui, snapshot, state, now, zone, intents);
             });
             if ui.ctx().input(|i| i.viewport().close_requested()) {
                 state.mini = false;
@@ -46,6 +47,7 @@ pub fn mini_ui(
     snapshot: &Snapshot,
     state: &mut UiState,
     now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
     intents: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
@@ -82,8 +84,11 @@ pub fn mini_ui(
             state.mini = false;
         }
     });
-    if let Some(why) = tracker::blocked_reason(snapshot, state) {
-        ui.add(egui::Label::new(RichText::new(&why).small().color(theme::WARN)).truncate())
-            .on_hover_text(why);
+    let note = snapshot
+        .idle_line(zone)
+        .or_else(|| tracker::blocked_reason(snapshot, state));
+    if let Some(note) = note {
+        ui.add(egui::Label::new(RichText::new(&note).small().color(theme::WARN)).truncate())
+            .on_hover_text(note);
     }
 }

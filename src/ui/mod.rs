@@ -7,6 +7,8 @@ mod cache;
 mod contracts;
 mod dialogs;
 mod diary;
+mod disputes;
+mod manual;
 mod mini;
 mod notice;
 mod settings;
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use timecard_client::connect::SignInError;
 use timecard_client::engine::Engine;
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
@@ -32,7 +35,7 @@ use timecard_core::errln;
 
 use tasks::{EngineRestart, Outcome};
 
-pub use dialogs::{ReportForm, SignInForm};
+pub use dialogs::{ReportForm, SignInForm, TrustQuestion};
 pub use diary::DiaryState;
 pub use mini::MINI_SIZE;
 
@@ -84,6 +87,8 @@ pub enum Intent {
     ShowLogFolder,
     /// Show *About Timecard* (version, data folder, server, shortcuts).
     ShowAbout,
+    /// Open a web page (a dispute's day, R14) in the system browser.
+    OpenInBrowser(String),
     /// Zip the logs into the export folder (D2).
     ExportLogs,
     /// Wipe the data folder and restart (D4), after the confirmation.
@@ -113,6 +118,11 @@ pub struct UiState {
     pub signin: Option<SignInForm>,
     pub signin_busy: bool,
     pub signin_error: Option<String>,
+    /// Y7: filled by a sign-in that met an untrusted certificate, for the
+    /// form to ask whether to trust it.
+    pub signin_question: Arc<std::sync::Mutex<Option<dialogs::TrustQuestion>>>,
+    /// The *Sign out?* confirmation is open.
+    pub confirm_sign_out: bool,
     pub diary: DiaryState,
     /// The settings as edited on the Settings screen.
     pub edited: Settings,
@@ -131,6 +141,10 @@ pub struct UiState {
     pub autostart_error: Option<String>,
     /// Updates from the server: the offer, and the work under way.
     pub update: update::UpdateState,
+    /// *Add time by hand* (R8), while its form is open.
+    pub manual: Option<manual::ManualForm>,
+    /// Whether a tray host shows Timecard's icon now (D7).
+    pub tray_host: bool,
 }
 
 /// Why the engine restarts: said in a notice once it is back.
@@ -160,17 +174,15 @@ pub struct TimecardApp {
     instance: Option<timecard_client::platform::instance::InstanceGuard>,
     /// The notifications setting, live (D5); `None` sends none (tests).
     notify: Option<Arc<AtomicBool>>,
+    /// The tray icon (D7); `None` in tests and where there is none.
+    tray: Option<crate::tray::Tray>,
 }
 
 impl TimecardApp {
     /// Wraps a running engine; the worker wakes `ctx` on every change.
     pub fn new(engine: Engine, data: DataDir, settings: Settings, ctx: &egui::Context) -> Self {
         theme::apply(ctx);
-        let waker = ctx.clone();
-        engine
-            .worker
-            .snapshots()
-            .set_waker(move || waker.request_repaint());
+        wake_on_change(ctx, engine.worker.snapshots());
         let zone = settings.zone();
         let now = engine.clock.now();
         let export_dir = directories::UserDirs::new()
@@ -199,6 +211,8 @@ impl TimecardApp {
                 signin: None,
                 signin_busy: false,
                 signin_error: None,
+                signin_question: Default::default(),
+                confirm_sign_out: false,
                 diary: DiaryState::new(zone, now),
                 edited: settings.clone(),
                 export_dir,
@@ -208,6 +222,8 @@ impl TimecardApp {
                 account: engine_login.clone(),
                 restarting_for: None,
                 update: update::UpdateState::new(),
+                manual: None,
+                tray_host: false,
             },
             settings,
             tasks: tasks::Tasks::default(),
@@ -215,6 +231,7 @@ impl TimecardApp {
             startup_code_released: false,
             instance: None,
             notify: None,
+            tray: None,
         }
     }
 
@@ -222,9 +239,68 @@ impl TimecardApp {
     pub fn enable_notifications(&mut self) {
         let enabled = Arc::new(AtomicBool::new(self.settings.notifications));
         if let Some(engine) = self.engine.as_mut() {
-            crate::notify::attach(engine, enabled.clone());
+            crate::notify::attach(engine, enabled.clone(), Some(self.data.disputes_told_file()));
         }
         self.notify = Some(enabled);
+    }
+
+    /// Puts up the tray icon (D7), where the desktop has a tray.
+    pub fn enable_tray(&mut self, ctx: &egui::Context) {
+        self.tray = crate::tray::Tray::start(
+            ctx,
+            self.snapshots.clone(),
+            self.commands.clone(),
+            self.clock.clone(),
+            self.settings.zone(),
+        );
+    }
+
+    /// What the tray's menu asked of the window; the window's contract
+    /// choice and zone to the tray.
+    fn tray_ui(&mut self) {
+        let Some(tray) = &self.tray else { return };
+        self.state.tray_host = tray.host_present();
+        for action in tray.actions() {
+            match action {
+                crate::tray::TrayAction::Chose(id) => self.state.selected = Some(id),
+                crate::tray::TrayAction::MiniView => self.state.mini = true,
+            }
+        }
+        tray.choose(self.state.selected.as_deref(), self.settings.zone());
+    }
+
+    /// Closing the window (D7): with a tray host and the setting on, the
+    /// window hides and tracking goes on; the first time, a notification
+    /// says where Timecard went. Quit (the tray's menu, a signal, an
+    /// update) closes for real.
+    fn close_to_tray(&mut self, ctx: &egui::Context) {
+        let asked = ctx.input(|i| i.viewport().close_requested());
+        let host = self.tray.as_ref().is_some_and(|t| t.host_present());
+        if !asked || QUITTING.load(Ordering::Relaxed) || !host || !self.settings.close_to_tray {
+            return;
+        }
+        if !can_hide_window() {
+            return;
+        }
+        log::info!("window closed: Timecard keeps running in the tray");
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+        HIDDEN_TO_TRAY.store(true, Ordering::Relaxed);
+        if !self.settings.tray_notice_shown {
+            self.settings.tray_notice_shown = true;
+            self.state.edited.tray_notice_shown = true;
+            crate::notify::send(crate::notify::Alert::new(
+                "Timecard is still running",
+                "Timecard keeps running in the tray; quit from its menu.",
+            ));
+            let (path, settings) = (self.data.settings_file(), self.settings.clone());
+            self.tasks.spawn(ctx, "Saving settings", move || {
+                if let Err(e) = settings.save(&path) {
+                    log::warn!("{e}");
+                }
+                Outcome::Quiet
+            });
+        }
     }
 
     /// Holds the single-instance lock; a second launch brings this window
@@ -246,12 +322,17 @@ impl TimecardApp {
         let closing = ctx.clone();
         guard.on_handover(move || {
             log::info!("a newer version takes over: closing");
-            closing.send_viewport_cmd(egui::ViewportCommand::Close);
+            quit(&closing);
         });
         let (asked, waking) = (self.state.update.asked.clone(), ctx.clone());
         guard.on_update(move || {
             asked.store(true, Ordering::Relaxed);
             waking.request_repaint();
+        });
+        // `timecard status` asks what this window is doing.
+        let snapshots = self.snapshots.clone();
+        guard.on_state(move || {
+            timecard_client::running::RunningState::of(&snapshots.latest()).to_line()
         });
         self.instance = Some(guard);
     }
@@ -304,6 +385,7 @@ impl TimecardApp {
                 }
                 Intent::SaveSettings(settings) => {
                     self.send(Command::SetPolicy(settings.policy()));
+                    self.send(Command::SetIdleThreshold(settings.idle_threshold_secs()));
                     if let Some(enabled) = &self.notify {
                         enabled.store(settings.notifications, Ordering::Relaxed);
                     }
@@ -326,7 +408,8 @@ impl TimecardApp {
                 Intent::SignIn(form) => self.sign_in(form, ctx),
                 Intent::SignOut => self.sign_out(ctx),
                 Intent::OpenSignIn => {
-                    self.state.signin = Some(SignInForm::from_settings(&self.settings))
+                    self.state.signin =
+                        Some(SignInForm::from_settings(&self.settings).remembered(&self.data))
                 }
                 Intent::ExportLogs => {
                     let dir = self.data.logs_dir();
@@ -335,7 +418,11 @@ impl TimecardApp {
                     );
                     self.tasks.spawn(ctx, "Exporting the logs", move || {
                         Outcome::Notice(match crate::logging::export_zip(&dir, &out) {
-                            Ok(n) => format!("{n} log file(s) exported to {}", out.display()),
+                            Ok(n) => format!(
+                                "{} exported to {}",
+                                timecard_core::fmt::count(n as u64, "log file", "log files"),
+                                out.display()
+                            ),
                             Err(e) => format!("The logs were not exported: {e}"),
                         })
                     });
@@ -393,6 +480,14 @@ impl TimecardApp {
                         activity: settings::session_sources().1.clone(),
                     });
                 }
+                Intent::OpenInBrowser(url) => {
+                    self.tasks.spawn(ctx, "Opening the browser", move || {
+                        match crate::disputes::open_in_browser(&url) {
+                            Ok(()) => Outcome::Quiet,
+                            Err(why) => Outcome::Notice(why),
+                        }
+                    });
+                }
                 Intent::ClearAndRestart => self.clear_and_restart(ctx),
                 Intent::InstallUpdate => self.download_update(ctx),
             }
@@ -407,10 +502,27 @@ impl TimecardApp {
         let data = self.data.clone();
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignIn);
+        let question = self.state.signin_question.clone();
         self.restart_engine_after(ctx, "Signing in", move |settings| {
             let signed_in =
                 timecard_client::connect::sign_in(&data, settings, form.target(), clock)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| {
+                        // Y7: the form asks instead of showing an error.
+                        if let SignInError::Untrusted {
+                            host,
+                            presented,
+                            previous,
+                        } = &e
+                        {
+                            *question.lock().expect("question lock") =
+                                Some(dialogs::TrustQuestion {
+                                    host: host.clone(),
+                                    presented: *presented,
+                                    previous: *previous,
+                                });
+                        }
+                        e.to_string()
+                    })?;
             if let Some(skew) = signed_in.clock_skew_secs {
                 log::warn!("this computer's clock differs from the server's by {skew} s");
             }
@@ -593,8 +705,12 @@ impl TimecardApp {
                 engine.worker.send(Command::Stop);
                 let flushed = engine.flush(Duration::from_secs(30));
                 log::info!(
-                    "before the update: {} segment(s) still cached",
-                    flushed.cache.pending_segments
+                    "before the update: {} still cached",
+                    timecard_core::fmt::count(
+                        flushed.cache.pending_segments as u64,
+                        "segment",
+                        "segments"
+                    )
                 );
                 engine.shutdown_keeping_time(Duration::from_secs(10));
             }
@@ -619,7 +735,7 @@ impl TimecardApp {
                 {
                     log::error!("the new version did not start: {e}");
                 }
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                quit(ctx);
             }
             Err((problem, was_tracking)) => {
                 log::error!("the update was not installed: {problem}");
@@ -676,7 +792,7 @@ impl TimecardApp {
                     // The new process must be able to take the lock.
                     drop(self.instance.take());
                     timecard_client::platform::reset::relaunch();
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    quit(ctx);
                 }
                 Outcome::UpdateChecked(result) => self.update_checked(result, ctx),
                 Outcome::UpdateDownloaded(result) => self.install_update(result, ctx),
@@ -701,13 +817,13 @@ impl TimecardApp {
         match result {
             Ok((mut engine, settings)) => {
                 if let Some(enabled) = &self.notify {
-                    crate::notify::attach(&mut engine, enabled.clone());
+                    let told = Some(self.data.disputes_told_file());
+                    crate::notify::attach(&mut engine, enabled.clone(), told);
                 }
-                let waker = ctx.clone();
-                engine
-                    .worker
-                    .snapshots()
-                    .set_waker(move || waker.request_repaint());
+                wake_on_change(ctx, engine.worker.snapshots());
+                if let Some(tray) = &self.tray {
+                    tray.follow(engine.worker.snapshots().clone(), engine.worker.sender());
+                }
                 self.commands = engine.worker.sender();
                 self.snapshots = engine.worker.snapshots().clone();
                 self.snapshot = engine.worker.snapshot();
@@ -743,6 +859,16 @@ impl TimecardApp {
                     self.engine = old;
                 }
                 self.state.signin_error = Some(message);
+                let asked = self
+                    .state
+                    .signin_question
+                    .lock()
+                    .expect("question lock")
+                    .take();
+                if let (Some(asked), Some(form)) = (asked, self.state.signin.as_mut()) {
+                    form.question = Some(asked);
+                    self.state.signin_error = None;
+                }
             }
         }
     }
@@ -751,6 +877,7 @@ impl TimecardApp {
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) -> Vec<Intent> {
         let ctx = ui.ctx().clone();
         self.poll_tasks(&ctx);
+        self.tray_ui();
         self.snapshot = self.snapshots.latest();
         self.state.diary.receive();
         let now = self.now();
@@ -793,9 +920,14 @@ impl TimecardApp {
                     zone,
                     &mut intents,
                 ),
-                View::Contracts => {
-                    contracts::contracts_ui(ui, &self.snapshot, now, zone, &mut intents)
-                }
+                View::Contracts => contracts::contracts_ui(
+                    ui,
+                    &self.snapshot,
+                    &mut self.state.manual,
+                    now,
+                    zone,
+                    &mut intents,
+                ),
                 View::Cache => {
                     cache::cache_ui(ui, &self.snapshot, &mut self.state, now, zone, &mut intents)
                 }
@@ -812,9 +944,22 @@ impl TimecardApp {
             self.settings.server.is_none(),
             &mut intents,
         );
+        manual::manual_ui(
+            &ctx,
+            &mut self.state.manual,
+            self.settings.zone(),
+            &mut intents,
+        );
         notice::notice_ui(&ctx, &self.snapshot, &mut self.state.notice, now);
         if self.state.mini {
-            mini::mini_view(&ctx, &self.snapshot, &mut self.state, now, &mut intents);
+            mini::mini_view(
+                &ctx,
+                &self.snapshot,
+                &mut self.state,
+                now,
+                self.settings.zone(),
+                &mut intents,
+            );
         }
         if !self.first_frame_done {
             self.first_frame_done = true;
@@ -852,6 +997,7 @@ impl eframe::App for TimecardApp {
         let intents = self.frame_ui(ui);
         let ctx = ui.ctx().clone();
         self.run(intents, &ctx);
+        self.close_to_tray(&ctx);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
@@ -860,6 +1006,62 @@ impl eframe::App for TimecardApp {
             engine.shutdown_keeping_time(std::time::Duration::from_secs(10));
         }
     }
+}
+
+/// Repaints `ctx` on every snapshot `cell` publishes, and brings the
+/// window forward (shown, restored, focused, asking for attention) when the
+/// user comes back from an idle period, so the question is in front of
+/// them (S5) — also when the window was minimised or closed to the tray,
+/// where no frame runs to notice it.
+fn wake_on_change(ctx: &egui::Context, cell: &Arc<SnapshotCell>) {
+    let (waker, weak) = (ctx.clone(), Arc::downgrade(cell));
+    // The idle period last brought forward, by its start (Unix seconds).
+    let raised_for = std::sync::atomic::AtomicI64::new(i64::MIN);
+    cell.set_waker(move || {
+        if let Some(cell) = weak.upgrade()
+            && let Some(idle) = &cell.latest().idle
+            && idle.returned.is_some()
+            && raised_for.swap(idle.since.timestamp(), Ordering::Relaxed) != idle.since.timestamp()
+        {
+            log::info!("back from idle: bringing the window forward");
+            bring_forward(&waker);
+            waker.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+                egui::UserAttentionType::Informational,
+            ));
+        }
+        waker.request_repaint();
+        crate::tray::poke();
+    });
+}
+
+/// Shows the main window, restored and focused.
+pub fn bring_forward(ctx: &egui::Context) {
+    ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+    ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+    ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+    ctx.request_repaint();
+}
+
+/// Set once the app is to end for real: closing then no longer hides the
+/// window to the tray (D7).
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
+/// Set while the window is hidden to the tray; the tray's thread shows it
+/// again should the tray host go away (D7), since no frame runs meanwhile.
+pub static HIDDEN_TO_TRAY: AtomicBool = AtomicBool::new(false);
+
+/// Closes the app the normal way (the partial segment is cached on exit),
+/// even with close-to-tray on: the tray's Quit, signals, updates, restarts.
+pub fn quit(ctx: &egui::Context) {
+    QUITTING.store(true, Ordering::Relaxed);
+    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+}
+
+/// Whether this session lets a program hide its window: X11 and Windows
+/// do; a Wayland compositor does not (winit cannot unmap an xdg-shell
+/// window), so there closing the window quits as before (D7).
+pub fn can_hide_window() -> bool {
+    cfg!(windows) || std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty())
 }
 
 /// Start/Stop and the mini view from the keyboard.
@@ -997,7 +1199,7 @@ pub fn run_app(
             // normal way, so tracking stops and the partial segment is cached.
             let ctx = cc.egui_ctx.clone();
             if let Err(e) =
-                ctrlc::set_handler(move || ctx.send_viewport_cmd(egui::ViewportCommand::Close))
+                ctrlc::set_handler(move || quit(&ctx))
             {
                 errln!("timecard: cannot handle termination signals: {e}");
             }
@@ -1006,6 +1208,7 @@ pub fn run_app(
                 app.hold_instance(guard, &cc.egui_ctx);
             }
             app.enable_notifications();
+            app.enable_tray(&cc.egui_ctx);
             Ok(Box::new(app))
         }),
     )

@@ -40,6 +40,10 @@ pub fn status_bar_ui(ui: &mut egui::Ui, snapshot: &Snapshot, now: DateTime<Utc>,
                 );
             }
             ui.add(egui::Label::new(snapshot.sync_summary(now, zone)).wrap());
+            // Nothing unsent looks sent: what is not on the server yet, and why.
+            if let Some(unsent) = snapshot.unsent_line() {
+                ui.add(egui::Label::new(RichText::new(unsent).color(theme::NOT_YET)).wrap());
+            }
         });
     });
 }
@@ -133,7 +137,7 @@ pub fn banners_ui(
         ui.horizontal(|ui| {
             banner(ui, theme::WARN, reason.clone());
         });
-        if ui.button("Sign in again").clicked() {
+        if ui.button("Sign in from Settings").clicked() {
             intents.push(Intent::OpenSignIn);
         }
     }

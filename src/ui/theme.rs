@@ -8,6 +8,8 @@ pub const ACCENT: Color32 = Color32::from_rgb(0x14, 0x85, 0x7a);
 pub const OK: Color32 = Color32::from_rgb(0x2e, 0xa0, 0x43);
 pub const WARN: Color32 = Color32::from_rgb(0xd9, 0x8c, 0x1f);
 pub const BAD: Color32 = Color32::from_rgb(0xcc, 0x3d, 0x3d);
+/// Time not on the server yet (cached, held back, being recorded).
+pub const NOT_YET: Color32 = WARN;
 pub const MUTED: Color32 = Color32::from_rgb(0x8a, 0x8f, 0x98);
 
 /// Corner radius of progress bars: small, so a bar that is barely started

@@ -111,10 +111,9 @@ pub fn tracker_ui(
     });
 
     ui.add_space(8.0);
-    let elapsed = snapshot
-        .tracking
-        .as_ref()
-        .map_or(0, |t| (now - t.started_at).num_seconds());
+    // One source for the timer, Today and This week: the snapshot's
+    // logged time (discarded idle time is gone from all three).
+    let elapsed = snapshot.session_secs(now);
     ui.horizontal(|ui| {
         let command = start_stop_command(snapshot, state);
         let (label, fill) = match (&command, &snapshot.tracking) {
@@ -154,6 +153,15 @@ pub fn tracker_ui(
 
     if let Some(why) = blocked_reason(snapshot, state) {
         ui.label(RichText::new(why).color(theme::WARN));
+    }
+    // R14: what the clients disputed or decided.
+    super::disputes::tracker_ui(ui, snapshot, now, zone, intents);
+    if let Some(idle) = snapshot.idle_line(zone) {
+        ui.label(RichText::new(idle).strong().color(theme::WARN))
+            .on_hover_text(
+                "No keyboard or mouse input since then. The time goes on being \
+                 recorded; when you are back you choose whether to keep it.",
+            );
     }
     ui.add_space(8.0);
     let week_secs = chosen

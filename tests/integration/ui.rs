@@ -9,6 +9,8 @@ mod diary;
 mod help;
 #[path = "ui/layout.rs"]
 mod layout;
+#[path = "ui/trust.rs"]
+mod trust;
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -194,6 +196,7 @@ fn save_demo_contracts(data: &DataDir) {
             .into_iter()
             .map(|contract| timecard_core::protocol::ContractInfo {
                 disputes: Vec::new(),
+                manual_time: contract.id == "demo-hourly",
                 contract,
                 week_logged_secs: 0,
                 today_logged_secs: 0,
@@ -383,7 +386,7 @@ fn reset_confirmation_lists_what_is_lost_and_cancel_does_nothing() {
     w.click("Clear cache and restart…");
     w.harness.get_by_label("Clear cache and restart?");
     w.harness
-        .get_by_label("• Un-uploaded time: 0:20:00 in 2 segment(s)");
+        .get_by_label("• Un-uploaded time: 0:20:00 in 2 segments");
     w.harness.get_by_label("• Your settings");
     w.harness.get_by_label("• Your saved sign-in");
     w.harness.get_by_label("Export un-uploaded time first");
@@ -733,10 +736,130 @@ fn idle_prompt_discard_removes_the_idle_time() {
     w.click("Discard idle time");
     w.until("the answer", |app| app.latest().idle.is_none());
     assert!(w.harness.query_by_label("You were idle").is_none());
+    // One source: the big timer, Today and This week say the same after
+    // the discard (the timer said 0:26:00 more before).
+    let snapshot = w.harness.state().latest();
+    let now = w.clock.now();
+    let today = snapshot.today_total_secs(now);
+    let week =
+        snapshot.contract("demo-hourly").unwrap().week_logged_secs + snapshot.running_secs(now);
+    assert_eq!(snapshot.session_secs(now), 5 * 60, "{snapshot:#?}");
+    assert_eq!(today, 5 * 60);
+    assert_eq!(week, 5 * 60);
+    w.harness.step();
+    assert_eq!(
+        w.harness.get_all_by_label_contains("0:05:00").count(),
+        3,
+        "timer, Today and This week on screen"
+    );
     w.click("Stop");
     w.until("only the 5 working minutes logged", |app| {
         let s = app.latest();
         s.tracking.is_none() && s.contract("demo-hourly").unwrap().week_logged_secs == 5 * 60
+    });
+}
+
+// S5, second pass: a new idle threshold applies without a restart; while
+// idle, the Tracker screen and the mini view say since when, and the status
+// line counts the segments held back for the answer instead of a bare
+// "Online".
+#[test]
+fn idle_threshold_applies_at_once_and_idle_shows_everywhere() {
+    let last = Arc::new(std::sync::Mutex::new(Some(at("2026-11-25T15:00:00Z"))));
+    let settings = Settings {
+        time_zone: Some("UTC".into()),
+        idle_threshold_mins: 30,
+        ..Settings::default()
+    };
+    let mut w = open_with_activity(settings, |_| {}, Box::new(Inputs(last.clone())));
+    let tick = |w: &mut Window, minutes: i64| {
+        w.clock.advance(Duration::minutes(minutes));
+        let engine = w.harness.state().engine().unwrap();
+        engine.worker.send(timecard_client::worker::Command::Tick);
+    };
+    w.click("Start");
+    w.until("tracking", |app| tracking(app).is_some());
+    *last.lock().unwrap() = Some(at("2026-11-25T15:01:00Z"));
+    // Seven minutes without input: under the 30-minute threshold.
+    tick(&mut w, 8);
+    assert!(w.harness.state().latest().idle.is_none());
+    // Settings: 5 minutes, saved — no restart.
+    w.click("Settings");
+    w.harness.state_mut().state.edited.idle_threshold_mins = 5;
+    w.click("Save settings");
+    w.until("idle noticed under the new threshold", |app| {
+        app.latest()
+            .idle
+            .as_ref()
+            .is_some_and(|i| i.since == at("2026-11-25T15:01:00Z"))
+    });
+    w.click("Tracker");
+    w.harness.get_by_label("Idle since 15:01");
+    // Past the ten-minute mark: the first segment is cached and held.
+    tick(&mut w, 4);
+    w.until("a held segment", |app| {
+        app.latest().cache.held_segments >= 1
+    });
+    w.harness.step();
+    w.harness
+        .get_by_label_contains("Not on the server yet: 1 segment waiting for your idle answer");
+    w.harness.state_mut().state.mini = true;
+    w.harness.step();
+    w.harness.step();
+    assert!(
+        w.harness.query_all_by_label("Idle since 15:01").count() >= 2,
+        "the mini view says it too"
+    );
+}
+
+// R8 in the window: a contract whose terms allow it (the server's list
+// says so) offers *Add time by hand*; the server judges the span like the command line's and the web's
+// (the future is refused in its words), and the week's total takes it in.
+#[test]
+fn manual_time_is_added_from_the_window_where_the_contract_allows_it() {
+    let mut w = open();
+    w.click("Contracts");
+    w.until("the terms", |app| {
+        app.latest()
+            .contract("demo-hourly")
+            .is_some_and(|c| c.manual_time)
+    });
+    w.click("Add time by hand to Backend development…");
+    let field = |w: &mut Window, label: &str, text: &str| {
+        let node = w
+            .harness
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, label);
+        node.click();
+        node.type_text(text);
+        w.harness.step();
+    };
+    // The clock says 15:00 UTC: 16:00–17:00 is in the future.
+    field(&mut w, "From", "16:00");
+    field(&mut w, "To", "17:00");
+    w.click("Add");
+    w.until("the server's refusal", |app| {
+        app.latest()
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("The time was not added") && n.contains("future"))
+    });
+    w.click("Add time by hand to Backend development…");
+    field(&mut w, "From", "9h30");
+    field(&mut w, "To", "10:30");
+    w.click("Add");
+    w.harness
+        .get_by_label("From: write the time as HH:MM, e.g. 09:30");
+    // The form stays open with what was typed: correct the one field.
+    w.harness.state_mut().state.manual.as_mut().unwrap().from = "09:00".into();
+    w.harness.step();
+    field(&mut w, "What you worked on", "client call");
+    w.click("Add");
+    w.until("added and counted", |app| {
+        let s = app.latest();
+        s.notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("Added 1:30:00 of manual time"))
+            && s.contract("demo-hourly").unwrap().week_logged_secs == 90 * 60
     });
 }
 
@@ -817,6 +940,7 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
         login: "ann".into(),
         password: password.into(),
         certificate: ca.display().to_string(),
+        ..Default::default()
     };
     let sign_in_button = |w: &mut Window| {
         w.harness
@@ -880,7 +1004,22 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
         app.latest().notice.as_deref() == Some(signed_in.as_str())
     });
     w.harness.get_by_label("Signed in as ann on");
-    w.click("Sign out");
+    // Issue 26: sign-out asks first; Cancel changes nothing.
+    w.click("Sign out…");
+    let question = format!("Sign out of {}?", server.url());
+    w.harness.get_by_label(&question);
+    w.harness.get_by_label_contains(
+        "Cached time stays on this computer and uploads after you sign in again.",
+    );
+    w.click("Cancel");
+    assert!(w.harness.query_by_label(&question).is_none(), "closed");
+    assert!(data.session_file().exists(), "Cancel keeps the session");
+    assert!(w.harness.state().state.account.is_some());
+    w.click("Sign out…");
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Sign out")
+        .click();
+    w.harness.step();
     w.until("signed out", |app| {
         matches!(
             app.latest().sync.state,
@@ -894,6 +1033,26 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     assert!(!data.session_file().exists(), "the session is forgotten");
     w.harness.step();
     w.harness.get_by_label("Not signed in to");
+    // The window says what to do in its own words, never a command line.
+    w.click("Tracker");
+    w.harness.get_by_label("Sign in from Settings");
+    assert!(
+        w.harness
+            .query_by_label_contains("timecard login")
+            .is_none(),
+        "no command line in the window"
+    );
+    // Issue 26: the form remembers who signed in last on this server.
+    w.click("Sign in from Settings");
+    let form = w
+        .harness
+        .state()
+        .state
+        .signin
+        .clone()
+        .expect("the form opens");
+    assert_eq!(form.server, server.url());
+    assert_eq!(form.login, "ann");
 }
 
 // P2: a segment whose screenshot came out black says so in the diary: the
@@ -1052,8 +1211,16 @@ fn a_disputed_segment_shows_on_the_contracts_screen() {
             .any(|c| !c.disputes.is_empty())
     });
     w.click("Contracts");
+    w.harness
+        .get_by_label("Northwind Traders disputed 10:00–10:10 on Tue 24 Nov: “Not this project”");
+    // R14: the built-in server has no web page to answer it on, and says so.
     w.harness.get_by_label(
-        "Disputed by the client: Tue 24 Nov 10:00–10:10: Not this project (answer it on the web dashboard)",
+        "Disputes are answered on your organisation's web dashboard; the built-in local server has none.",
+    );
+    assert!(
+        w.harness
+            .query_by_label("Open this day in the browser")
+            .is_none()
     );
     // The Work Diary marks the segment, and its window says why.
     w.click("Work Diary");

@@ -62,7 +62,7 @@ impl Engine {
             TrackerConfig::new(data.device_id().context("cannot read this device's id")?);
         config.policy = settings.policy();
         config.time_zone = zone;
-        config.idle_threshold_secs = i64::from(settings.idle_threshold_mins.max(1)) * 60;
+        config.idle_threshold_secs = settings.idle_threshold_secs();
         let mut tracker = Tracker::new(config, cache, screen, activity);
         if !connection.is_builtin() {
             // Until the server answers: what it said last time.

@@ -93,6 +93,8 @@ pub enum SyncCommand {
     },
     /// Delete an uploaded segment on the server (S4).
     DeleteSegment(SegmentId),
+    /// R8: add time worked away from the tracker, judged by the server.
+    AddManual(timecard_core::protocol::ManualTime),
     /// Read a segment's full screenshot (from the cache file, else the
     /// server), decode it and hand it to `reply`.
     LoadScreenshot {
@@ -185,6 +187,8 @@ pub struct ContractList {
     pub server_today_secs: HashMap<String, i64>,
     /// What the clients disputed, per contract id.
     pub disputes: HashMap<String, Vec<timecard_core::protocol::DisputeInfo>>,
+    /// R8: the contract ids whose terms let the freelancer add time by hand.
+    pub manual_time: std::collections::HashSet<String>,
 }
 
 /// A Work Diary thumbnail, decoded and scaled to fit a cell (RGBA, off

@@ -33,6 +33,11 @@ pub struct Settings {
     pub idle_threshold_mins: u32,
     /// D5: desktop notifications (tracking stopped, lock deadline, …).
     pub notifications: bool,
+    /// D7: closing the window hides it while a tray host shows the icon;
+    /// tracking goes on, Quit is in the tray's menu.
+    pub close_to_tray: bool,
+    /// D7: the one-time notice "Timecard keeps running in the tray" was given.
+    pub tray_notice_shown: bool,
 }
 
 impl Default for Settings {
@@ -47,6 +52,8 @@ impl Default for Settings {
             screenshot_max_side: 1920,
             idle_threshold_mins: 10,
             notifications: true,
+            close_to_tray: true,
+            tray_notice_shown: false,
         }
     }
 }
@@ -67,6 +74,11 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// S5: the idle threshold in seconds (at least a minute).
+    pub fn idle_threshold_secs(&self) -> i64 {
+        i64::from(self.idle_threshold_mins.max(1)) * 60
+    }
+
     /// Reads the settings; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         let shown = path.display().to_string();

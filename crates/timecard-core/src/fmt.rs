@@ -11,6 +11,32 @@ pub fn hms(secs: i64) -> String {
     format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// A count with its noun in the right form: "1 segment", "7 segments".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A length of time in rough words, for gaps where `H:MM:SS` would be
+/// absurd ("48:00:00"): "2 days", "3 hours", "5 minutes", "40 seconds".
+/// The largest unit that fits at least twice is used, rounded to the
+/// nearest; one of a unit reads in the next smaller one ("90 minutes").
+pub fn rough_duration(secs: i64) -> String {
+    let secs = secs.unsigned_abs();
+    let rounded = |unit: u64| (secs + unit / 2) / unit;
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 86_400;
+    if secs >= 2 * DAY {
+        count(rounded(DAY), "day", "days")
+    } else if secs >= 2 * HOUR {
+        count(rounded(HOUR), "hour", "hours")
+    } else if secs >= 2 * MINUTE {
+        count(rounded(MINUTE), "minute", "minutes")
+    } else {
+        count(secs, "second", "seconds")
+    }
+}
+
 /// A UTC instant in the user's zone, e.g. `2026-11-25 14:10:00 CET`.
 pub fn local_time(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     t.with_timezone(&zone)
@@ -56,6 +82,25 @@ mod tests {
     fn hms_pads() {
         assert_eq!(hms(3 * 3600 + 7 * 60 + 5), "3:07:05");
         assert_eq!(hms(-5), "0:00:00");
+    }
+
+    #[test]
+    fn counts_take_the_right_form() {
+        assert_eq!(count(0, "segment", "segments"), "0 segments");
+        assert_eq!(count(1, "segment", "segments"), "1 segment");
+        assert_eq!(count(7, "segment", "segments"), "7 segments");
+    }
+
+    #[test]
+    fn rough_durations_read_in_words() {
+        assert_eq!(rough_duration(48 * 3600), "2 days");
+        assert_eq!(rough_duration(-48 * 3600), "2 days");
+        assert_eq!(rough_duration(3 * 3600 + 600), "3 hours");
+        assert_eq!(rough_duration(36 * 3600), "36 hours");
+        assert_eq!(rough_duration(5 * 60 + 10), "5 minutes");
+        assert_eq!(rough_duration(90 * 60), "90 minutes");
+        assert_eq!(rough_duration(1), "1 second");
+        assert_eq!(rough_duration(100), "100 seconds");
     }
 
     #[test]

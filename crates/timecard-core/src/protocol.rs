@@ -79,6 +79,9 @@ pub struct ContractInfo {
     /// dispute stands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disputes: Vec<DisputeInfo>,
+    /// R8: whether the freelancer may add time by hand (`POST /manual`).
+    #[serde(default)]
+    pub manual_time: bool,
 }
 
 /// A segment the contract's client disputed in the weekly review.

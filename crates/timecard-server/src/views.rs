@@ -504,6 +504,7 @@ pub fn app_contracts(
                 week_logged_secs: week_secs.get(&id).copied().unwrap_or(0),
                 today_logged_secs: today_secs.get(&id).copied().unwrap_or(0),
                 disputes,
+                manual_time: stored.terms.manual_time,
                 contract: rules::as_of(stored.contract, now),
             }
         })

@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod outbox;
 pub mod plan;
+pub mod trust;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -32,8 +33,9 @@ pub use crate::link::{
     SyncStatus, UploadAction,
 };
 pub use api::Api;
-pub use client::{ApiClient, ServerAddress};
+pub use client::{ApiClient, ServerAddress, presented_certificate};
 pub use error::SyncError;
+pub use trust::{Fingerprint, Trust};
 
 use crate::link::{CellPicture, ContractList};
 use timecard_core::clock::Clock;
@@ -133,6 +135,12 @@ pub fn contract_list(response: &ContractsResponse, zone: chrono_tz::Tz) -> Contr
             .filter(|c| !c.disputes.is_empty())
             .map(|c| (c.contract.id.clone(), c.disputes.clone()))
             .collect(),
+        manual_time: response
+            .contracts
+            .iter()
+            .filter(|c| c.manual_time)
+            .map(|c| c.contract.id.clone())
+            .collect(),
     }
 }
 
@@ -205,6 +213,9 @@ struct SyncLoop {
     /// When to check the server answers, if nothing else was sent by then.
     check_due: Instant,
     config_known: bool,
+    /// The tag of the last contract list received (R14), sent back so an
+    /// unchanged list costs a `304`.
+    contracts_etag: Option<String>,
     /// Ids the worker was told about; skipped until their files are gone.
     acknowledged: HashSet<SegmentId>,
     rng: fastrand::Rng,
@@ -232,6 +243,30 @@ impl SyncLoop {
         (self.events)(event)
     }
 
+    /// R8 from the window: asks the server to add `request`, and says what
+    /// came of it (the server's refusal in its words). The week's totals
+    /// come with the refresh that follows.
+    fn add_manual(&mut self, request: &timecard_core::protocol::ManualTime) -> String {
+        let zone = self
+            .options
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .unwrap_or(chrono_tz::UTC);
+        match self.client.add_manual(request) {
+            Ok(added) => {
+                self.refresh_due = Instant::now();
+                self.load_diary();
+                format!(
+                    "Added {} of manual time ({} – {}).",
+                    timecard_core::fmt::hms(added.secs),
+                    request.start.with_timezone(&zone).format("%a %-d %b %H:%M"),
+                    request.end.with_timezone(&zone).format("%H:%M")
+                )
+            }
+            Err(e) => format!("The time was not added: {e}"),
+        }
+    }
+
     fn new(
         client: Arc<dyn Api>,
         options: SyncOptions,
@@ -254,6 +289,7 @@ impl SyncLoop {
             refresh_due: Instant::now(),
             check_due: Instant::now(),
             config_known: false,
+            contracts_etag: None,
             acknowledged: HashSet::new(),
             rng: fastrand::Rng::new(),
             last_diary: None,
@@ -579,6 +615,13 @@ impl SyncLoop {
                         return true;
                     }
                 }
+                Ok(SyncCommand::AddManual(request)) => {
+                    let notice = self.add_manual(&request);
+                    self.emit(SyncEvent::Notice(notice));
+                    if matches!(wait, Wait::Until(_)) {
+                        return true;
+                    }
+                }
                 Ok(SyncCommand::LoadScreenshot { id, reply }) => {
                     reply.send(self.full_screenshot(id));
                 }
@@ -704,7 +747,17 @@ impl SyncLoop {
             self.emit(SyncEvent::ServerConfig(config));
             self.config_known = true;
         }
-        let response = self.client.contracts(&self.options.time_zone)?;
+        let answer = self
+            .client
+            .contracts_if_changed(&self.options.time_zone, self.contracts_etag.as_deref())?;
+        // Unchanged (R14): nothing to parse, keep or tell the worker, so
+        // no new snapshot either; `contracts_refreshed_at` stays the time
+        // the list last came in full.
+        let Some((response, etag)) = answer else {
+            self.refresh_due = Instant::now() + self.options.refresh_every;
+            return Ok(());
+        };
+        self.contracts_etag = etag;
         let zone = self.options.time_zone.parse().unwrap_or(chrono_tz::UTC);
         if let Some(path) = &self.options.contracts_file
             && let Err(e) = save_for_offline(path, &response)
@@ -790,8 +843,8 @@ impl SyncLoop {
                 .filter(|(_, a)| matches!(a, UploadAction::Refused(_)))
                 .count();
             log::info!(
-                "uploaded {} segment(s), {} KB, in {} ms: {} on the server, {refused} refused",
-                ids.len(),
+                "uploaded {}, {} KB, in {} ms: {} on the server, {refused} refused",
+                timecard_core::fmt::count(ids.len() as u64, "segment", "segments"),
                 bytes / 1024,
                 sent_at.elapsed().as_millis(),
                 actions.len() - refused
@@ -829,4 +882,152 @@ pub fn save_for_offline(path: &std::path::Path, value: &impl Serialize) -> std::
 /// Reads what [`save_for_offline`] kept, if it is there and readable.
 pub fn load_saved<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
     serde_json::from_slice(&read_regular(path, 64 * 1024 * 1024).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use timecard_core::clock::SystemClock;
+    use timecard_core::protocol::{
+        DiaryResponse, Health, ManualTime, ManualTimeAdded, ProblemReport, ReportReceipt,
+        ServerConfig, UploadResponse,
+    };
+
+    /// A server whose contract list carries a tag: it answers "unchanged"
+    /// to its own tag, and records the tags it was sent.
+    struct Tagged {
+        sent: Mutex<Vec<Option<String>>>,
+        tag: Mutex<String>,
+    }
+
+    fn refused() -> SyncError {
+        SyncError::Protocol {
+            host: "test".into(),
+            detail: "not part of this test".into(),
+        }
+    }
+
+    impl Api for Tagged {
+        fn name(&self) -> &str {
+            "https://tagged.test"
+        }
+        fn token(&self) -> Option<String> {
+            Some("token".into())
+        }
+        fn clock_skew_secs(&self) -> Option<i64> {
+            None
+        }
+        fn health(&self) -> Result<Health, SyncError> {
+            Err(refused())
+        }
+        fn config(&self) -> Result<ServerConfig, SyncError> {
+            Ok(ServerConfig {
+                segment_secs: 600,
+                lock_grace_secs: 0,
+            })
+        }
+        fn sign_out(&self) -> Result<(), SyncError> {
+            Ok(())
+        }
+        fn contracts(&self, _tz: &str) -> Result<ContractsResponse, SyncError> {
+            Err(refused())
+        }
+        fn contracts_if_changed(
+            &self,
+            _tz: &str,
+            etag: Option<&str>,
+        ) -> Result<Option<(ContractsResponse, Option<String>)>, SyncError> {
+            self.sent.lock().unwrap().push(etag.map(str::to_owned));
+            let tag = self.tag.lock().unwrap().clone();
+            if etag == Some(tag.as_str()) {
+                return Ok(None);
+            }
+            let now = "2026-11-25T09:00:00Z".parse().unwrap();
+            Ok(Some((
+                ContractsResponse {
+                    server_time: now,
+                    week_start: "2026-11-23T00:00:00Z".parse().unwrap(),
+                    contracts: Vec::new(),
+                },
+                Some(tag),
+            )))
+        }
+        fn upload(&self, _bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError> {
+            Err(refused())
+        }
+        fn add_manual(&self, _request: &ManualTime) -> Result<ManualTimeAdded, SyncError> {
+            Err(refused())
+        }
+        fn delete_segment(&self, _id: SegmentId) -> Result<(), SyncError> {
+            Err(refused())
+        }
+        fn diary(
+            &self,
+            _date: Option<chrono::NaiveDate>,
+            _tz: &str,
+        ) -> Result<DiaryResponse, SyncError> {
+            Err(refused())
+        }
+        fn screenshot(&self, _id: SegmentId) -> Result<Vec<u8>, SyncError> {
+            Err(refused())
+        }
+        fn thumbnail(&self, _id: SegmentId) -> Result<Vec<u8>, SyncError> {
+            Err(refused())
+        }
+        fn report(&self, _report: &ProblemReport) -> Result<ReportReceipt, SyncError> {
+            Err(refused())
+        }
+    }
+
+    // R14: the tag of the last list goes back to the server; "unchanged"
+    // tells the worker nothing and writes nothing, a new tag does both.
+    #[test]
+    fn an_unchanged_contract_list_costs_no_event_and_no_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Arc::new(Tagged {
+            sent: Mutex::new(Vec::new()),
+            tag: Mutex::new("\"one\"".into()),
+        });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let mut options = SyncOptions::new(dir.path().join("pending"));
+        let saved = dir.path().join("contracts.json");
+        options.contracts_file = Some(saved.clone());
+        let mut sync = SyncLoop::new(
+            server.clone(),
+            options,
+            Box::new(move |e| {
+                if let SyncEvent::Contracts(_) = e {
+                    seen.lock().unwrap().push("contracts");
+                }
+            }),
+            Arc::new(SystemClock),
+        );
+        sync.refresh().unwrap();
+        assert_eq!(*events.lock().unwrap(), ["contracts"]);
+        assert!(saved.exists());
+        std::fs::remove_file(&saved).unwrap();
+
+        sync.refresh().unwrap();
+        assert_eq!(*events.lock().unwrap(), ["contracts"], "304: no new list");
+        assert!(!saved.exists(), "304: nothing written");
+        assert!(
+            sync.refresh_due > Instant::now(),
+            "the next poll is a minute away"
+        );
+
+        *server.tag.lock().unwrap() = "\"two\"".into();
+        sync.refresh().unwrap();
+        assert_eq!(*events.lock().unwrap(), ["contracts", "contracts"]);
+        assert_eq!(
+            *server.sent.lock().unwrap(),
+            [None, Some("\"one\"".into()), Some("\"one\"".into())]
+        );
+        sync.refresh().unwrap();
+        assert_eq!(
+            server.sent.lock().unwrap().last().unwrap().as_deref(),
+            Some("\"two\"")
+        );
+    }
 }

@@ -38,6 +38,8 @@ pub enum Command {
     SetContracts(ContractList),
     /// Change the tracking policy (Settings > Advanced).
     SetPolicy(TrackingPolicy),
+    /// S5: a new idle threshold in seconds, in force at once.
+    SetIdleThreshold(i64),
     /// The server's grid and lock grace (`GET /config`).
     SetServerConfig(timecard_core::protocol::ServerConfig),
     /// From the sync thread: what it has to report.
@@ -64,6 +66,8 @@ pub enum Command {
     /// Delete a segment and its time (S4): from the cache if it is still
     /// there, otherwise on the server.
     DeleteSegment(timecard_core::domain::SegmentId),
+    /// R8: add time worked away from the tracker (passed to the sync thread).
+    AddManual(timecard_core::protocol::ManualTime),
     /// Write every pending or refused segment to a folder (K9).
     ExportCache(std::path::PathBuf),
     /// Send a problem report (D3).
@@ -304,6 +308,7 @@ fn run(
             Some(Command::SetMemo(memo)) => tracker.set_memo(memo),
             Some(Command::SetContracts(list)) => tracker.set_contracts(list, now),
             Some(Command::SetPolicy(policy)) => tracker.set_policy(policy, now),
+            Some(Command::SetIdleThreshold(secs)) => tracker.set_idle_threshold(secs, now),
             Some(Command::SetServerConfig(config)) => tracker.set_server_config(config),
             Some(Command::Sync(event)) => match event {
                 SyncEvent::Status(status) => tracker.set_sync_status(status),
@@ -330,6 +335,7 @@ fn run(
             }
             Some(Command::ExportCache(dir)) => tracker.export_cache(&dir),
             Some(Command::SendReport(report)) => tell_sync(&sync, SyncCommand::SendReport(report)),
+            Some(Command::AddManual(request)) => tell_sync(&sync, SyncCommand::AddManual(request)),
             Some(Command::Notice(text)) => tracker.set_notice(text),
             Some(Command::ResolveIdle { keep }) => {
                 tracker.resolve_idle(keep, now);

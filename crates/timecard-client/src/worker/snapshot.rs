@@ -86,6 +86,8 @@ pub struct ContractView {
     pub counts_toward_hours: bool,
     /// Segments the client disputed in the weekly review (R7).
     pub disputes: Vec<timecard_core::protocol::DisputeInfo>,
+    /// R8: the contract's terms let the freelancer add time by hand.
+    pub manual_time: bool,
 }
 
 impl ContractView {
@@ -114,6 +116,7 @@ impl ContractView {
             pending_limit_note: contract.pending_limit_note(now),
             counts_toward_hours: contract.kind.counts_toward_hours(),
             disputes,
+            manual_time: false,
         }
     }
 }
@@ -127,6 +130,9 @@ pub struct TrackingView {
     pub started_at: DateTime<Utc>,
     /// Start of the segment being recorded; time since then is not cached yet.
     pub segment_start: DateTime<Utc>,
+    /// Seconds of this session in finished segments, discarded idle time
+    /// taken out (the timer adds [`Snapshot::running_secs`]).
+    pub logged_secs: i64,
 }
 
 /// A segment refused by the server (K6).
@@ -153,6 +159,12 @@ pub struct CacheView {
     /// Their seconds (also counted in `pending_secs`).
     pub unsaved_secs: i64,
     pub refused: Vec<RefusedView>,
+    /// S5: cached segments held back from upload because an idle period
+    /// may still be cut out of them (also counted in `pending_segments`).
+    pub held_segments: usize,
+    /// Whether they wait for the user's answer to the idle question (or
+    /// only for the next input, which tells whether the user is away).
+    pub held_for_answer: bool,
     pub quarantined_files: usize,
     pub oldest_pending: Option<DateTime<Utc>>,
     /// The pending segments, oldest first (for the Work Diary).
@@ -269,7 +281,7 @@ impl Snapshot {
         (skew.abs() > CLOCK_SKEW_WARN_SECS).then(|| {
             format!(
                 "this computer's clock is {} {} the server's; set the correct time, or TLS and time records may fail",
-                timecard_core::fmt::hms(skew.abs()),
+                timecard_core::fmt::rough_duration(skew),
                 if skew > 0 { "behind" } else { "ahead of" }
             )
         })
@@ -315,8 +327,104 @@ impl Snapshot {
         }
     }
 
+    /// The big timer: this session's time, the running segment included and
+    /// discarded idle time left out (S5: it agrees with Today and This week).
+    pub fn session_secs(&self, now: DateTime<Utc>) -> i64 {
+        self.tracking
+            .as_ref()
+            .map_or(0, |t| t.logged_secs + self.running_secs(now))
+    }
+
+    /// S5 in words for the window, the mini view and the tray: "Idle since
+    /// 15:31", or the question once the user is back.
+    pub fn idle_line(&self, zone: chrono_tz::Tz) -> Option<String> {
+        let idle = self.idle.as_ref()?;
+        let since = idle.since.with_timezone(&zone).format("%H:%M");
+        Some(match idle.returned {
+            None => format!("Idle since {since}"),
+            Some(_) => format!("Idle since {since}: keep or discard that time?"),
+        })
+    }
+
+    /// K5 for time not on the server yet, and why (`None` when everything
+    /// is there): "7 segments waiting for your idle answer", "3 uploading".
+    /// The status line and the tray show it in the colour for "not yet".
+    pub fn unsent_line(&self) -> Option<String> {
+        use timecard_core::fmt::count as plural;
+        let cache = &self.cache;
+        let mut parts = Vec::new();
+        if cache.held_segments > 0 {
+            let waiting = if cache.held_for_answer {
+                "waiting for your idle answer"
+            } else {
+                "waiting for your next input"
+            };
+            parts.push(format!(
+                "{} {waiting}",
+                plural(cache.held_segments as u64, "segment", "segments")
+            ));
+        }
+        let others = cache.pending_segments.saturating_sub(cache.held_segments);
+        if others > 0 {
+            let local = self.sync.local_only;
+            parts.push(match &self.sync.state {
+                SyncState::Uploading { .. } | SyncState::Online | SyncState::Connecting
+                    if local =>
+                {
+                    format!(
+                        "{} being stored",
+                        plural(others as u64, "segment", "segments")
+                    )
+                }
+                SyncState::Uploading { .. } | SyncState::Online => {
+                    format!("{others} uploading")
+                }
+                SyncState::Caching { .. } | SyncState::Connecting => format!(
+                    "{} cached until the server answers",
+                    plural(others as u64, "segment", "segments")
+                ),
+                SyncState::SignedOut { .. } => format!(
+                    "{} cached until you sign in",
+                    plural(others as u64, "segment", "segments")
+                ),
+            });
+        }
+        if cache.unsaved_segments > 0 {
+            parts.push(format!(
+                "{} not saved to disk yet",
+                plural(cache.unsaved_segments as u64, "segment", "segments")
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("Not on the server yet: {}", parts.join(", ")))
+    }
+
     /// Today's seconds over all contracts, the running segment included.
     pub fn today_total_secs(&self, now: DateTime<Utc>) -> i64 {
         self.today_secs.values().sum::<i64>() + self.running_secs(now)
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+
+    // Y4: a skew of days reads in days, not as "48:00:00".
+    #[test]
+    fn clock_warning_reads_the_skew_in_words() {
+        let mut snapshot = Snapshot::default();
+        snapshot.sync.clock_skew_secs = Some(48 * 3600);
+        let warning = snapshot.clock_warning().unwrap();
+        assert!(
+            warning.contains("is 2 days behind the server's"),
+            "{warning}"
+        );
+        snapshot.sync.clock_skew_secs = Some(-3 * 3600);
+        let warning = snapshot.clock_warning().unwrap();
+        assert!(
+            warning.contains("is 3 hours ahead of the server's"),
+            "{warning}"
+        );
+        snapshot.sync.clock_skew_secs = Some(5);
+        assert_eq!(snapshot.clock_warning(), None);
     }
 }

@@ -67,6 +67,9 @@ struct Session {
     shot_at: DateTime<Utc>,
     shot: Option<Screenshot>,
     capture_note: Option<String>,
+    /// Seconds of this session in finished segments (discarded idle time
+    /// taken out): the timer shows this plus the segment in progress.
+    logged_secs: i64,
 }
 
 /// See the module documentation.
@@ -179,6 +182,28 @@ impl Tracker {
             .filter(|e| e.start < to && e.end > from)
             .map(|e| e.id)
             .collect();
+        // The timer loses what this session loses (S5: timer, Today and
+        // This week agree).
+        if let Some(session) = self.session.as_mut() {
+            let overlap = |start: DateTime<Utc>, end: DateTime<Utc>| {
+                (end.min(to) - start.max(from).max(session.started_at))
+                    .num_seconds()
+                    .max(0)
+            };
+            let removed: i64 = self
+                .cache
+                .pending()
+                .filter(|e| e.contract_id == session.contract_id)
+                .map(|e| overlap(e.start, e.end))
+                .chain(
+                    self.unsaved
+                        .iter()
+                        .filter(|s| s.contract_id == session.contract_id)
+                        .map(|s| overlap(s.start, s.end)),
+                )
+                .sum();
+            session.logged_secs = (session.logged_secs - removed).max(0);
+        }
         let mut pieces = Vec::new();
         for id in hit {
             match self
@@ -285,8 +310,9 @@ impl Tracker {
         self.set_notice(match self.cache.export(dir) {
             Ok(0) => "Nothing to export: every tracked second is on the server.".to_owned(),
             Ok(n) => {
-                log::info!("{n} cached segment(s) exported to {}", dir.display());
-                format!("{n} segment(s) exported to {}", dir.display())
+                let n = timecard_core::fmt::count(n as u64, "segment", "segments");
+                log::info!("{n} from the cache exported to {}", dir.display());
+                format!("{n} exported to {}", dir.display())
             }
             Err(e) => {
                 log::warn!("cache export to {} failed: {e}", dir.display());
@@ -406,8 +432,9 @@ impl Tracker {
             "Nothing to upload: every tracked second is on the server.".to_owned()
         } else {
             format!(
-                "Uploading {} in {n} segment(s) now…",
-                timecard_core::fmt::hms(secs)
+                "Uploading {} in {} now…",
+                timecard_core::fmt::hms(secs),
+                timecard_core::fmt::count(n as u64, "segment", "segments")
             )
         });
     }
@@ -538,6 +565,7 @@ impl Tracker {
             shot_at,
             shot: None,
             capture_note: None,
+            logged_secs: 0,
         });
         self.stopped = None;
         Ok(())
@@ -581,13 +609,25 @@ impl Tracker {
         };
         let (old, new) = (summary(&self.list), summary(&list));
         if old != new {
-            log::info!("contract list: {} contract(s): {new}", list.contracts.len());
+            log::info!(
+                "contract list: {}: {new}",
+                timecard_core::fmt::count(list.contracts.len() as u64, "contract", "contracts")
+            );
         }
         self.list = list;
         self.recheck_session(now);
     }
 
     /// Changes the tracking policy (Settings > Advanced).
+    /// S5: a new idle threshold, in force from the next look at the input
+    /// (an idle period already under way keeps its start).
+    pub fn set_idle_threshold(&mut self, secs: i64, now: DateTime<Utc>) {
+        self.tick(now);
+        log::info!("idle threshold: {secs} s");
+        self.config.idle_threshold_secs = secs.max(1);
+        self.tick(now);
+    }
+
     pub fn set_policy(&mut self, policy: TrackingPolicy, now: DateTime<Utc>) {
         self.tick(now);
         log::info!("tracking policy: {policy:?}");
@@ -798,6 +838,7 @@ impl Tracker {
             capture_note: session.capture_note.take(),
         };
         session.seg_start = end;
+        session.logged_secs += (end - segment.start).num_seconds();
         self.store(segment);
     }
 
@@ -848,7 +889,8 @@ impl Tracker {
 
     /// The next moment something happens by itself: a segment boundary, a
     /// limit or capacity stop, the screenshot, an activity sample, a retry
-    /// of an unsaved segment, or a contract becoming trackable (C3).
+    /// of an unsaved segment, a contract becoming trackable (C3), or a new
+    /// weekly limit taking effect (W3).
     pub fn next_wakeup(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let mut next = now + Duration::hours(1);
         if let Some(s) = &self.session {
@@ -875,6 +917,12 @@ impl Tracker {
             if c.starts_at() > now {
                 next = next.min(c.starts_at());
             }
+            // W3: the new limit, and its note in the past, from the moment on.
+            if let Some(p) = &c.pending_limit
+                && p.effective_at > now
+            {
+                next = next.min(p.effective_at);
+            }
         }
         next.max(now)
     }
@@ -887,14 +935,18 @@ impl Tracker {
             .contracts
             .iter()
             .map(|c| {
-                ContractView::new(
+                let view = ContractView::new(
                     c,
                     now,
                     self.config.policy,
                     &self.config.time_zone,
                     self.week_logged_secs(&c.id, week),
                     self.list.disputes.get(&c.id).cloned().unwrap_or_default(),
-                )
+                );
+                ContractView {
+                    manual_time: self.list.manual_time.contains(&c.id),
+                    ..view
+                }
             })
             .collect();
         let tracking = self.session.as_ref().map(|s| TrackingView {
@@ -906,6 +958,7 @@ impl Tracker {
             memo: self.memo.clone(),
             started_at: s.started_at,
             segment_start: s.seg_start,
+            logged_secs: s.logged_secs,
         });
         let day = LocalDay::containing(now, self.config.time_zone);
         let (day_start, day_end) = (day.start(), day.end());
@@ -948,6 +1001,10 @@ impl Tracker {
                     message: r.refusal.message.clone(),
                 })
                 .collect(),
+            held_segments: self.upload_horizon().map_or(0, |horizon| {
+                self.cache.pending().filter(|e| e.end > horizon).count()
+            }),
+            held_for_answer: self.idle.is_some(),
             quarantined_files: self.quarantined_files,
             pending: self
                 .cache

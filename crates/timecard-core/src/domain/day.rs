@@ -97,6 +97,35 @@ pub fn parse_local_minute(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{text} does not exist in {tz} (a daylight-saving gap)"))
 }
 
+/// What [`parse_local_span`] gives: the span, or the field at fault
+/// (`from` or `to`) and what is wrong with it.
+pub type LocalSpan = Result<(DateTime<Utc>, DateTime<Utc>), (&'static str, String)>;
+
+/// A span of work typed by hand (R8): `from` as `YYYY-MM-DD HH:MM`, `to`
+/// as `HH:MM` (that day, or the next when earlier than `from`) or as
+/// `YYYY-MM-DD HH:MM`, both in `tz`. Errors name the field (`from`, `to`)
+/// in plain words; the server judges the rest (limits, locks, overlaps).
+pub fn parse_local_span(from: &str, to: &str, tz: Tz) -> LocalSpan {
+    let start = parse_local_minute(from, tz).map_err(|e| ("from", e))?;
+    let to = to.trim();
+    let end = if to.len() <= 5 {
+        let day = start.with_timezone(&tz).date_naive();
+        let end = parse_local_minute(&format!("{day} {to}"), tz).map_err(|e| ("to", e))?;
+        if end < start {
+            end.checked_add_signed(Duration::days(1))
+                .ok_or_else(|| ("to", format!("{to}: there is no next day")))?
+        } else {
+            end
+        }
+    } else {
+        parse_local_minute(to, tz).map_err(|e| ("to", e))?
+    };
+    if end <= start {
+        return Err(("to", "the end must come after the start".to_owned()));
+    }
+    Ok((start, end))
+}
+
 /// The earliest instant whose local time is `local` or, inside a gap, the
 /// moment the gap ends.
 fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {

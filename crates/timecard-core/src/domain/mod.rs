@@ -20,7 +20,7 @@ pub use contract::{
     Contract, ContractKind, ContractStatus, NotTrackable, PendingLimit, Trackability,
     TrackingPolicy,
 };
-pub use day::{LocalDay, parse_local_minute};
+pub use day::{LocalDay, parse_local_minute, parse_local_span};
 pub use grid::SegmentGrid;
 pub use segment::{Activity, Screenshot, Segment, SegmentId};
 pub use week::BillingWeek;
