@@ -9,4 +9,5 @@ pub mod builtin;
 pub mod cli;
 pub mod logging;
 pub mod notify;
+pub mod tray;
 pub mod ui;

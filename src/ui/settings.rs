@@ -120,6 +120,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         .on_hover_text(
             "Tracking stopped, cached time at risk, black screenshots, back from idle, back online",
         );
+    tray_switch_ui(ui, &mut edited.close_to_tray, state.tray_host);
     autostart_switch(ui, &mut state.autostart_error);
 
     ui.add_space(12.0);
@@ -210,4 +211,25 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
     ] {
         ui.add(egui::Label::new(RichText::new(line).small().color(theme::MUTED)).wrap());
     }
+}
+
+/// D7: whether closing the window keeps Timecard in the tray, with why it
+/// does not apply here when it does not.
+fn tray_switch_ui(ui: &mut egui::Ui, close_to_tray: &mut bool, host: bool) {
+    let hideable = crate::ui::can_hide_window();
+    let checkbox = ui.add_enabled(
+        host && hideable,
+        egui::Checkbox::new(
+            close_to_tray,
+            "Keep running in the tray when the window is closed",
+        ),
+    );
+    let why = if !host {
+        "No tray is shown on this desktop (no StatusNotifierItem host): closing the window quits."
+    } else if !hideable {
+        "On Wayland a program cannot hide its window: closing it quits. The tray icon still works."
+    } else {
+        "Tracking goes on with the window closed; quit from the tray icon's menu."
+    };
+    checkbox.on_hover_text(why).on_disabled_hover_text(why);
 }

@@ -39,6 +39,7 @@ mod sync_e2e;
 mod sync_faults;
 mod sync_live;
 mod tracking;
+mod tray_sway;
 mod ui;
 mod updates;
 mod wayland_sway;
