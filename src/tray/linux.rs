@@ -1,4 +1,4 @@
-//! The tray on Linux (D7): a StatusNotifierItem with a DBusMenu, through
+//! The tray on Linux (D8): a StatusNotifierItem with a DBusMenu, through
 //! ksni on the session bus (one zbus connection, on the async-io executor
 //! the window's zbus already runs; no GTK).
 //!

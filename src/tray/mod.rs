@@ -1,4 +1,4 @@
-//! The tray icon (D7): the state at a glance (stopped, tracking, idle
+//! The tray icon (D8): the state at a glance (stopped, tracking, idle
 //! question waiting, at the weekly limit, offline), a tooltip with the
 //! contract and today's time, and a menu (Start/Stop, the contracts, Show
 //! window, Mini view, Quit).
@@ -296,7 +296,7 @@ pub struct Shared {
     chosen: Mutex<(Option<String>, Tz)>,
     /// Bumped to wake the tray's thread (a new snapshot, a new choice).
     poke: (Mutex<u64>, Condvar),
-    /// Whether a tray host shows the icon now (D7's detection).
+    /// Whether a tray host shows the icon now (D8's detection).
     host: AtomicBool,
     stop: AtomicBool,
     /// The window: shown, raised, closed from the menu.
@@ -353,7 +353,7 @@ impl Shared {
         crate::ui::quit(&self.ctx);
     }
 
-    /// The host came or went (D7): a window hidden to the tray comes back
+    /// The host came or went (D8): a window hidden to the tray comes back
     /// when it goes.
     pub fn set_host(&self, present: bool) {
         let was = self.host.swap(present, Ordering::Relaxed);

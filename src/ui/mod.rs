@@ -143,7 +143,7 @@ pub struct UiState {
     pub update: update::UpdateState,
     /// *Add time by hand* (R8), while its form is open.
     pub manual: Option<manual::ManualForm>,
-    /// Whether a tray host shows Timecard's icon now (D7).
+    /// Whether a tray host shows Timecard's icon now (D8).
     pub tray_host: bool,
 }
 
@@ -174,7 +174,7 @@ pub struct TimecardApp {
     instance: Option<timecard_client::platform::instance::InstanceGuard>,
     /// The notifications setting, live (D5); `None` sends none (tests).
     notify: Option<Arc<AtomicBool>>,
-    /// The tray icon (D7); `None` in tests and where there is none.
+    /// The tray icon (D8); `None` in tests and where there is none.
     tray: Option<crate::tray::Tray>,
 }
 
@@ -244,7 +244,7 @@ impl TimecardApp {
         self.notify = Some(enabled);
     }
 
-    /// Puts up the tray icon (D7), where the desktop has a tray.
+    /// Puts up the tray icon (D8), where the desktop has a tray.
     pub fn enable_tray(&mut self, ctx: &egui::Context) {
         self.tray = crate::tray::Tray::start(
             ctx,
@@ -269,7 +269,7 @@ impl TimecardApp {
         tray.choose(self.state.selected.as_deref(), self.settings.zone());
     }
 
-    /// Closing the window (D7): with a tray host and the setting on, the
+    /// Closing the window (D8): with a tray host and the setting on, the
     /// window hides and tracking goes on; the first time, a notification
     /// says where Timecard went. Quit (the tray's menu, a signal, an
     /// update) closes for real.
@@ -1043,11 +1043,11 @@ pub fn bring_forward(ctx: &egui::Context) {
 }
 
 /// Set once the app is to end for real: closing then no longer hides the
-/// window to the tray (D7).
+/// window to the tray (D8).
 static QUITTING: AtomicBool = AtomicBool::new(false);
 
 /// Set while the window is hidden to the tray; the tray's thread shows it
-/// again should the tray host go away (D7), since no frame runs meanwhile.
+/// again should the tray host go away (D8), since no frame runs meanwhile.
 pub static HIDDEN_TO_TRAY: AtomicBool = AtomicBool::new(false);
 
 /// Closes the app the normal way (the partial segment is cached on exit),
@@ -1059,7 +1059,7 @@ pub fn quit(ctx: &egui::Context) {
 
 /// Whether this session lets a program hide its window: X11 and Windows
 /// do; a Wayland compositor does not (winit cannot unmap an xdg-shell
-/// window), so there closing the window quits as before (D7).
+/// window), so there closing the window quits as before (D8).
 pub fn can_hide_window() -> bool {
     cfg!(windows) || std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty())
 }

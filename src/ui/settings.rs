@@ -213,7 +213,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
     }
 }
 
-/// D7: whether closing the window keeps Timecard in the tray, with why it
+/// D8: whether closing the window keeps Timecard in the tray, with why it
 /// does not apply here when it does not.
 fn tray_switch_ui(ui: &mut egui::Ui, close_to_tray: &mut bool, host: bool) {
     let hideable = crate::ui::can_hide_window();

@@ -1,4 +1,4 @@
-//! The tray icon (D7) on a real tray host: a headless Sway with waybar's
+//! The tray icon (D8) on a real tray host: a headless Sway with waybar's
 //! `tray` module (waybar is both the StatusNotifierWatcher and the host),
 //! on a private session bus. The real `timecard` window (built-in local
 //! server, a temporary data folder) registers its item; the test reads the
@@ -18,6 +18,11 @@ use crate::common::dbus::session_bus;
 use crate::common::sway::Sway;
 
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// StatusNotifierItem's `ToolTip`: icon name, icon pixmaps, title, text.
+type ToolTip = (String, Vec<(i32, i32, Vec<u8>)>, String, String);
+/// A dbusmenu layout node: id, properties, children.
+type Layout = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
 
 /// A child process killed (and reaped) on drop.
 struct Killed(Child);
@@ -167,7 +172,7 @@ fn timecard_item(bus: &Connection, window: &Killed) -> Option<String> {
 
 /// The tooltip's title and text.
 fn tooltip(bus: &Connection, item: &str) -> Option<(String, String)> {
-    let (_, _, title, text): (String, Vec<(i32, i32, Vec<u8>)>, String, String) = property(
+    let (_, _, title, text): ToolTip = property(
         bus,
         item,
         "/StatusNotifierItem",
@@ -188,8 +193,7 @@ fn menu(bus: &Connection, item: &str) -> Vec<(i32, String, bool)> {
             &(0i32, -1i32, Vec::<String>::new()),
         )
         .expect("GetLayout");
-    let (_revision, layout): (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>)) =
-        reply.body().deserialize().expect("a dbusmenu layout");
+    let (_revision, layout): (u32, Layout) = reply.body().deserialize().expect("a dbusmenu layout");
     let mut out = Vec::new();
     walk(&layout.0, &layout.1, &layout.2, &mut out);
     out

@@ -33,10 +33,10 @@ pub struct Settings {
     pub idle_threshold_mins: u32,
     /// D5: desktop notifications (tracking stopped, lock deadline, …).
     pub notifications: bool,
-    /// D7: closing the window hides it while a tray host shows the icon;
+    /// D8: closing the window hides it while a tray host shows the icon;
     /// tracking goes on, Quit is in the tray's menu.
     pub close_to_tray: bool,
-    /// D7: the one-time notice "Timecard keeps running in the tray" was given.
+    /// D8: the one-time notice "Timecard keeps running in the tray" was given.
     pub tray_notice_shown: bool,
 }
 
