@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod cli;
+pub mod disputes;
 pub mod logging;
 pub mod notify;
 pub mod tray;

@@ -72,7 +72,8 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         crate::builtin::local_server(),
     )?;
     if settings.notifications {
-        crate::notify::attach(&mut engine, Arc::new(AtomicBool::new(true)));
+        let told = Some(data.disputes_told_file());
+        crate::notify::attach(&mut engine, Arc::new(AtomicBool::new(true)), told);
     }
     for warning in &engine.warnings {
         errln!("warning: {warning}");

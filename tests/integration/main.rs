@@ -15,6 +15,7 @@ mod capture_xvfb;
 mod cli;
 mod crash;
 mod data_folder;
+mod disputes;
 mod fixtures;
 mod hardening;
 mod hostile;

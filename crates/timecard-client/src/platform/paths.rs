@@ -102,6 +102,11 @@ impl DataDir {
         self.root.join("contracts.json")
     }
 
+    /// Which clients' disputes and decisions the user was told of (R14).
+    pub fn disputes_told_file(&self) -> PathBuf {
+        self.root.join("disputes-told.json")
+    }
+
     /// The server's last rules (segment grid, lock grace), for starting
     /// offline.
     pub fn server_config_file(&self) -> PathBuf {

@@ -29,6 +29,17 @@ pub trait Api: Send + Sync {
     fn sign_out(&self) -> Result<(), SyncError>;
     /// The contract list, "today" in the zone `tz`.
     fn contracts(&self, tz: &str) -> Result<ContractsResponse, SyncError>;
+    /// The contract list unless it is still the one tagged `etag` (R14):
+    /// `None` when unchanged, else the list and its tag. A server without
+    /// tags answers in full every time.
+    #[allow(clippy::type_complexity)]
+    fn contracts_if_changed(
+        &self,
+        tz: &str,
+        _etag: Option<&str>,
+    ) -> Result<Option<(ContractsResponse, Option<String>)>, SyncError> {
+        self.contracts(tz).map(|answer| Some((answer, None)))
+    }
     /// Uploads cache-file bodies; one result per body, in order.
     fn upload(&self, bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError>;
     fn add_manual(&self, request: &ManualTime) -> Result<ManualTimeAdded, SyncError>;
@@ -61,6 +72,13 @@ impl Api for super::ApiClient {
     }
     fn contracts(&self, tz: &str) -> Result<ContractsResponse, SyncError> {
         super::ApiClient::contracts(self, tz)
+    }
+    fn contracts_if_changed(
+        &self,
+        tz: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<(ContractsResponse, Option<String>)>, SyncError> {
+        super::ApiClient::contracts_if_changed(self, tz, etag)
     }
     fn upload(&self, bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError> {
         super::ApiClient::upload(self, bodies)

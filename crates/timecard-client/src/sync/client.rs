@@ -288,6 +288,35 @@ impl ApiClient {
         self.json(r)
     }
 
+    /// The contract list unless it is still the one tagged `etag` (R14):
+    /// `None` for `304 Not Modified`, whose empty body is not read as JSON;
+    /// else the list with its new tag.
+    pub fn contracts_if_changed(
+        &self,
+        tz: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<(ContractsResponse, Option<String>)>, SyncError> {
+        let auth = self.bearer()?;
+        let mut request = self
+            .agent
+            .get(self.url("/contracts"))
+            .query("tz", tz)
+            .header("Authorization", &auth);
+        if let Some(tag) = etag {
+            request = request.header("If-None-Match", tag);
+        }
+        let r = self.check(request.call())?;
+        if r.status().as_u16() == 304 {
+            return Ok(None);
+        }
+        let tag = r
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Some((self.json(r)?, tag)))
+    }
+
     /// Uploads cache-file bodies, oldest first; one result per body.
     pub fn upload(&self, bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError> {
         let auth = self.bearer()?;

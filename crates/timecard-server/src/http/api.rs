@@ -190,11 +190,15 @@ fn parse_zone(tz: Option<&str>) -> Result<Tz, ApiError> {
     }
 }
 
+/// The user's contracts, with an `ETag` (R14): an app that sends it back in
+/// `If-None-Match` gets `304 Not Modified`, no body, while nothing in the
+/// answer changed.
 async fn contracts(
     State(state): State<Shared>,
     Authed(user): Authed,
+    headers: axum::http::HeaderMap,
     query: Result<Query<ZoneQuery>, QueryRejection>,
-) -> Result<Json<ContractsResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::malformed(e.to_string()))?;
     let zone = parse_zone(query.tz.as_deref())?;
     let now = state.clock.now();
@@ -203,7 +207,42 @@ async fn contracts(
         views::app_contracts(s, user.id, now, today)
     })
     .await?;
-    Ok(Json(answer))
+    let tag = contracts_etag(&answer, today, zone);
+    let cache = [
+        (header::ETAG, tag.clone()),
+        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+    ];
+    if if_none_match(&headers, &tag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, Json(answer)).into_response())
+}
+
+/// The contract answer's entity tag (R14): a hash of everything in it but
+/// the server's time, with the day and zone it was counted for, so the tag
+/// changes with a dispute, a decision, a total, a limit, a new day or week,
+/// and stays while none of them does.
+pub fn contracts_etag(answer: &ContractsResponse, today: LocalDay, zone: Tz) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(zone.name().as_bytes());
+    hash.update(today.date.to_string().as_bytes());
+    hash.update(answer.week_start.to_rfc3339().as_bytes());
+    hash.update(serde_json::to_vec(&answer.contracts).unwrap_or_default());
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`).
+fn if_none_match(headers: &axum::http::HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*")
 }
 
 /// Time worked away from the tracker, added by hand (R8).
