@@ -12,7 +12,7 @@ use clap::Args;
 use timecard_client::connect::{self, SignInTo};
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
-use timecard_client::sync::ServerAddress;
+use timecard_client::sync::{Fingerprint, ServerAddress};
 use timecard_core::clock::SystemClock;
 
 #[derive(Debug, Args)]
@@ -22,14 +22,22 @@ pub struct LoginArgs {
     server: String,
     /// Trust this certificate (PEM) for the server: its own CA or its
     /// self-signed certificate.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", conflicts_with = "fingerprint")]
     ca: Option<PathBuf>,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (Y7), as
+    /// `timecard-server serve` prints it: SHA256:AB:CD:…
+    #[arg(long, value_name = "SHA256:…", value_parser = parse_fingerprint)]
+    fingerprint: Option<Fingerprint>,
     /// Username or e-mail.
     #[arg(long, value_name = "LOGIN")]
     user: Option<String>,
     /// Read the password from standard input.
     #[arg(long)]
     password_stdin: bool,
+}
+
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
+    Fingerprint::parse(text)
 }
 
 pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +58,7 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
         SignInTo::Server {
             address: args.server,
             certificate: args.ca,
+            fingerprint: args.fingerprint,
             login,
             password: password.trim_end_matches(['\r', '\n']).to_owned(),
         }

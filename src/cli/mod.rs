@@ -159,6 +159,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         out,
         quality: Some(q),
         source,
+            // The library's words fit the window too; here, the command.
+            if matches!(error_code(&e), "signed_out" | "session_expired") {
+                errln!("Sign in with: timecard login --server URL --user NAME --password-stdin");
+            }
+            if json {
+                json_error(error_code(&e), &format!("{e:#}"));
+            }
     }) = &cli.command
     {
         return capture(out, *q, *source);

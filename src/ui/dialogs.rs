@@ -9,7 +9,9 @@ use egui::RichText;
 
 use super::{Intent, UiState, theme};
 use timecard_client::connect::SignInTo;
+use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
+use timecard_client::sync::Fingerprint;
 use timecard_client::worker::{Command, Snapshot};
 use timecard_core::fmt::hms;
 use timecard_core::protocol::{ProblemReport, ReportFormError};
@@ -22,9 +24,42 @@ pub struct SignInForm {
     pub login: String,
     pub password: String,
     pub certificate: String,
+    /// Y7: the certificate fingerprint the user chose to trust.
+    pub trusted: Option<Fingerprint>,
+    /// Y7: the server presented a certificate this computer does not
+    /// trust: shown with *Trust* and *Cancel* instead of the form's buttons.
+    pub question: Option<TrustQuestion>,
+    /// The file picker (the desktop portal) is open.
+    pub picking: Option<Picking>,
+    /// Why the file picker did not open.
+    pub picker_error: Option<String>,
+}
+
+/// The answer of the file dialog, when it comes.
+pub type Picking = std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Picked>>>;
+/// A chosen file, none (cancelled), or why the dialog failed.
+pub type Picked = Result<Option<PathBuf>, String>;
+
+/// Y7: "Trust this server?" — what it presented, and what was trusted
+/// before if the certificate changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustQuestion {
+    pub host: String,
+    pub presented: Fingerprint,
+    pub previous: Option<Fingerprint>,
 }
 
 impl SignInForm {
+    /// Fills in the login last used on the form's server.
+    pub fn remembered(mut self, data: &DataDir) -> Self {
+        if self.login.is_empty()
+            && let Some(login) = timecard_client::connect::last_login(data, &self.server)
+        {
+            self.login = login;
+        }
+        self
+    }
+
     pub fn from_settings(settings: &Settings) -> Self {
         SignInForm {
             server: settings.server.clone().unwrap_or_default(),
@@ -48,6 +83,7 @@ impl SignInForm {
                 "" => None,
                 path => Some(path.into()),
             },
+            fingerprint: self.trusted,
             login: self.login.clone(),
             password: self.password.clone(),
         }
@@ -112,6 +148,9 @@ pub fn dialogs_ui(
     }
     if state.signin.is_some() {
         signin_dialog_ui(ctx, state, builtin_server, intents);
+    }
+    if state.confirm_sign_out {
+        sign_out_dialog_ui(ctx, state, intents);
     }
     if let Some(about) = &state.about
         && about_dialog_ui(ctx, about)
@@ -325,8 +364,36 @@ fn signin_dialog_ui(
         ui.set_max_width(440.0);
         if local {
             ui.heading("Use my organisation's server");
+    if let Some(rx) = &form.picking {
+        let answer = rx.lock().expect("picker lock").try_recv();
+        match answer {
+            Ok(Ok(Some(path))) => {
+                form.certificate = path.display().to_string();
+                form.picking = None;
+            }
+            Ok(Ok(None)) => form.picking = None,
+            Ok(Err(e)) => {
+                form.picker_error = Some(e);
+                form.picking = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => form.picking = None,
+        }
+    }
             ui.label(
                 "Timecard now runs its built-in server: your time is kept on this computer \
+        if let Some(question) = form.question.clone() {
+            match trust_question_ui(ui, &question, busy) {
+                Some(true) => {
+                    form.trusted = Some(question.presented);
+                    form.question = None;
+                    intents.push(Intent::SignIn(form.clone()));
+                }
+                Some(false) => form.question = None,
+                None => {}
+            }
+            return;
+        }
                  only. Enter your organisation's server address (https://…), your username \
                  and your password to sign in there; cached time is then uploaded to it.",
             );
@@ -349,10 +416,20 @@ fn signin_dialog_ui(
                 ui.add(egui::TextEdit::singleline(&mut form.password).password(true));
                 ui.end_row();
                 ui.label("Certificate file");
-                ui.add(
-                    egui::TextEdit::singleline(&mut form.certificate)
-                        .hint_text("optional: path to the server's .pem file"),
-                );
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut form.certificate)
+                            .hint_text("optional: the server's .pem file")
+                            .desired_width(220.0),
+                    );
+                    if ui
+                        .add_enabled(form.picking.is_none(), egui::Button::new("Choose…"))
+                        .clicked()
+                    {
+                        form.picker_error = None;
+                        form.picking = Some(pick_certificate(ui.ctx()));
+                    }
+                });
                 ui.end_row();
                 ui.label("");
                 ui.add(certificate_hint(&form.certificate));
@@ -361,6 +438,11 @@ fn signin_dialog_ui(
         if let Some(error) = &error {
             ui.label(RichText::new(error).color(theme::BAD));
         }
+                if let Some(error) = &form.picker_error {
+                    ui.label("");
+                    ui.add(egui::Label::new(RichText::new(error).small().color(theme::BAD)).wrap());
+                    ui.end_row();
+                }
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(
@@ -373,6 +455,9 @@ fn signin_dialog_ui(
             }
             if ui.button("Cancel").clicked() {
                 close = true;
+                // A fingerprint trusted before is for the server it was
+                // shown for: a new attempt asks again if it differs.
+                form.trusted = None;
             }
         });
     });
@@ -386,6 +471,102 @@ fn signin_dialog_ui(
 #[derive(Clone, Debug)]
 pub struct About {
     pub version: &'static str,
+/// Y7: the server's certificate with its fingerprint to compare, and
+/// *Trust* / *Cancel*. Returns `Some(true)` for Trust, `Some(false)` for
+/// Cancel.
+fn trust_question_ui(ui: &mut egui::Ui, question: &TrustQuestion, busy: bool) -> Option<bool> {
+    let mut answer = None;
+    ui.heading("Trust this server?");
+    if let Some(previous) = question.previous {
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!(
+                    "The certificate of {} changed since you trusted it (it was {previous}). \
+                     Trust the new one only if your administrator says they replaced it.",
+                    question.host
+                ))
+                .color(theme::BAD),
+            )
+            .wrap(),
+        );
+    } else {
+        ui.add(
+            egui::Label::new(format!(
+                "{} has a certificate that no authority known to this computer vouches for. \
+                 That is usual for an organisation's own server. Compare its fingerprint with \
+                 the one your administrator gave you (the server prints it when it starts):",
+                question.host
+            ))
+            .wrap(),
+        );
+    }
+    ui.add_space(6.0);
+    // 32 hex pairs in two lines of 16, easy to compare in halves.
+    let text = question.presented.to_string();
+    let pairs: Vec<&str> = text["SHA256:".len()..].split(':').collect();
+    ui.label(
+        RichText::new(format!(
+            "SHA256:{}\n       {}",
+            pairs[..16].join(":"),
+            pairs[16..].join(":")
+        ))
+        .monospace(),
+    );
+    ui.add_space(6.0);
+    ui.label(
+        RichText::new(
+            "If they are the same, Timecard trusts exactly this certificate for this server \
+             from now on, and refuses any other.",
+        )
+        .small()
+        .color(theme::MUTED),
+    );
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(
+                !busy,
+                egui::Button::new(if busy { "Signing in…" } else { "Trust" }),
+            )
+            .clicked()
+        {
+            answer = Some(true);
+        }
+        if ui.add_enabled(!busy, egui::Button::new("Cancel")).clicked() {
+            answer = Some(false);
+        }
+    });
+    answer
+}
+
+/// *Sign out of SERVER?* with *Sign out* / *Cancel*.
+fn sign_out_dialog_ui(ctx: &egui::Context, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let server = state.edited.server.clone().unwrap_or_default();
+    let mut close = false;
+    let modal = egui::Modal::new(egui::Id::unique("signout")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading(format!("Sign out of {server}?"));
+        ui.add(
+            egui::Label::new(
+                "Cached time stays on this computer and uploads after you sign in again.",
+            )
+            .wrap(),
+        );
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui.button("Sign out").clicked() {
+                intents.push(Intent::SignOut);
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || modal.should_close() {
+        state.confirm_sign_out = false;
+    }
+}
+
     pub data_dir: String,
     pub server: String,
     /// Where screenshots come from, and why.
@@ -438,14 +619,14 @@ fn about_dialog_ui(ctx: &egui::Context, about: &About) -> bool {
     close || modal.should_close()
 }
 
-/// Under the certificate field: what it is for, or whether the typed path
-/// is a readable file (there is no file picker; the path is typed).
+/// Under the certificate field: what it is for, or whether the typed or
+/// chosen path is a readable file.
 fn certificate_hint(path: &str) -> egui::Label {
     let path = path.trim();
     let (text, colour) = if path.is_empty() {
         (
-            "Only for a server with its own certificate: type the full path of the .pem \
-             file its administrator gave you (e.g. /home/you/server.pem)."
+            "Usually not needed: a server with its own certificate asks you to compare its \
+             fingerprint. Or choose the .pem file its administrator gave you."
                 .to_owned(),
             theme::MUTED,
         )
@@ -457,4 +638,35 @@ fn certificate_hint(path: &str) -> egui::Label {
         }
     };
     egui::Label::new(RichText::new(text).small().color(colour)).wrap()
+}
+
+/// Opens the desktop's file dialog for the certificate file on a thread of
+/// its own (it waits for the person); the answer arrives on the receiver.
+fn pick_certificate(ctx: &egui::Context) -> Picking {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("timecard-choose-file".into())
+        .spawn({
+            let tx = tx.clone();
+            move || {
+                #[cfg(target_os = "linux")]
+                let chosen = timecard_client::platform::file_chooser::open_file(
+                    "The server's certificate",
+                    "Certificates (PEM)",
+                    &["*.pem", "*.crt", "*.cer"],
+                );
+                #[cfg(not(target_os = "linux"))]
+                let chosen = Err("no file dialog here yet; type the file's path".to_owned());
+                if let Err(e) = &chosen {
+                    log::warn!("file dialog: {e}");
+                }
+                let _ = tx.send(chosen);
+                ctx.request_repaint();
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = tx.send(Err(format!("the file dialog could not be opened: {e}")));
+    }
+    std::sync::Arc::new(std::sync::Mutex::new(rx))
 }

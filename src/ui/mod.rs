@@ -506,23 +506,7 @@ impl TimecardApp {
         self.restart_engine_after(ctx, "Signing in", move |settings| {
             let signed_in =
                 timecard_client::connect::sign_in(&data, settings, form.target(), clock)
-                    .map_err(|e| {
-                        // Y7: the form asks instead of showing an error.
-                        if let SignInError::Untrusted {
-                            host,
-                            presented,
-                            previous,
-                        } = &e
-                        {
-                            *question.lock().expect("question lock") =
-                                Some(dialogs::TrustQuestion {
-                                    host: host.clone(),
-                                    presented: *presented,
-                                    previous: *previous,
-                                });
-                        }
-                        e.to_string()
-                    })?;
+                    .map_err(|e| question_or_words(e, &question))?;
             if let Some(skew) = signed_in.clock_skew_secs {
                 log::warn!("this computer's clock differs from the server's by {skew} s");
             }
@@ -1217,4 +1201,26 @@ pub fn run_app(
             "the window could not open ({e}); without a graphical session the command line still works: `timecard --help`, `timecard track --contract ID`"
         )
     })
+}
+
+/// Y7: a sign-in that met an untrusted certificate leaves the question for
+/// the form (which asks instead of showing an error); any other failure
+/// is said in words.
+fn question_or_words(
+    e: SignInError,
+    question: &std::sync::Mutex<Option<dialogs::TrustQuestion>>,
+) -> String {
+    if let SignInError::Untrusted {
+        host,
+        presented,
+        previous,
+    } = &e
+    {
+        *question.lock().expect("question lock") = Some(dialogs::TrustQuestion {
+            host: host.clone(),
+            presented: *presented,
+            previous: *previous,
+        });
+    }
+    e.to_string()
 }

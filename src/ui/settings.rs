@@ -3,7 +3,7 @@
 
 use egui::RichText;
 
-use super::{Intent, SignInForm, UiState, theme};
+use super::{Intent, UiState, theme};
 
 /// "System (Etc/UTC)": what an empty time zone field means on this computer.
 pub fn system_zone_text() -> String {
@@ -145,24 +145,24 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
                 (None, _) => {
                     ui.label("Built-in local server: your time stays on this computer.");
                     if ui.button("Use my organisation's server…").clicked() {
-                        state.signin = Some(SignInForm::from_settings(edited));
+                        intents.push(Intent::OpenSignIn);
                     }
                 }
                 (Some(server), Some(login)) => {
                     ui.label(format!("Signed in as {login} on"));
                     ui.label(RichText::new(server).monospace());
-                    if ui.button("Sign out").clicked() {
-                        intents.push(Intent::SignOut);
+                    if ui.button("Sign out…").clicked() {
+                        state.confirm_sign_out = true;
                     }
                     if ui.button("Sign in to another server…").clicked() {
-                        state.signin = Some(SignInForm::from_settings(edited));
+                        intents.push(Intent::OpenSignIn);
                     }
                 }
                 (Some(server), None) => {
                     ui.label("Not signed in to");
                     ui.label(RichText::new(server).monospace());
                     if ui.button("Sign in…").clicked() {
-                        state.signin = Some(SignInForm::from_settings(edited));
+                        intents.push(Intent::OpenSignIn);
                     }
                 }
             });

@@ -41,6 +41,7 @@ mod sync_faults;
 mod sync_live;
 mod tracking;
 mod tray_sway;
+mod trust;
 mod ui;
 mod updates;
 mod wayland_sway;

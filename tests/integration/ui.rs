@@ -945,6 +945,10 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     let sign_in_button = |w: &mut Window| {
         w.harness
             .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
+        // A modal is laid out over a few frames (it sizes itself to the form).
+        for _ in 0..4 {
+            w.harness.step();
+        }
             .click();
         w.harness.step();
     };

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::DataDir;
 use crate::settings::Settings;
-use crate::sync::{Api, ApiClient, ServerAddress};
+use crate::sync::{Api, ApiClient, Fingerprint, ServerAddress, SyncError, Trust};
 use timecard_core::clock::Clock;
 use timecard_core::fs::read::read_regular;
 
@@ -66,6 +66,76 @@ impl DeviceTicket {
     }
 }
 
+/// What this computer remembers of the servers it signed in to
+/// (`known-servers.json`, owner-only; kept at sign-out): the last login, to
+/// fill the sign-in form, and the certificate trusted on first use (Y7).
+#[derive(Default, Serialize, Deserialize)]
+struct KnownServers {
+    #[serde(default)]
+    servers: std::collections::BTreeMap<String, KnownServer>,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct KnownServer {
+    #[serde(default)]
+    login: Option<String>,
+    /// `SHA256:…`, when the certificate is trusted by its fingerprint.
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
+impl KnownServers {
+    fn load(data: &DataDir) -> KnownServers {
+        read_regular(&data.known_servers_file(), 256 * 1024)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, data: &DataDir) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        write_private(&data.known_servers_file(), &json)
+    }
+}
+
+/// The login last used on `server` (`https://host:port`), to fill the
+/// sign-in form with.
+pub fn last_login(data: &DataDir, server: &str) -> Option<String> {
+    let address = ServerAddress::parse(server).ok()?;
+    KnownServers::load(data)
+        .servers
+        .get(address.as_str())?
+        .login
+        .clone()
+}
+
+/// The certificate fingerprint trusted for `address` on first use (Y7).
+pub fn pinned_fingerprint(data: &DataDir, address: &ServerAddress) -> Option<Fingerprint> {
+    let known = KnownServers::load(data);
+    let text = known.servers.get(address.as_str())?.fingerprint.as_ref()?;
+    Fingerprint::parse(text).ok()
+}
+
+/// What the client trusts for the configured server: the certificate
+/// file chosen at sign-in (Y1), else the fingerprint trusted on first use
+/// (Y7), else the public roots. Every connection to it (sync, diary,
+/// updates, reports, sign-out) is made with this.
+pub fn trust_for(
+    data: &DataDir,
+    settings: &Settings,
+    address: &ServerAddress,
+) -> anyhow::Result<Trust> {
+    if let Some(path) = &settings.server_ca {
+        let pem = read_regular(path, 1024 * 1024)
+            .with_context(|| format!("cannot read the server certificate {}", path.display()))?;
+        return Ok(Trust::CaPem(pem));
+    }
+    Ok(match pinned_fingerprint(data, address) {
+        Some(fingerprint) => Trust::Pinned(fingerprint),
+        None => Trust::Public,
+    })
+}
+
 /// Keeps a successful sign-in to `address`: the pinned certificate (if one
 /// was given), the server in the settings and the session. What another
 /// server said before (its contract list and rules) is forgotten.
@@ -73,7 +143,7 @@ fn keep_sign_in(
     data: &DataDir,
     settings: &mut Settings,
     address: &ServerAddress,
-    pinned: Option<&[u8]>,
+    trust: &Trust,
     session: timecard_core::protocol::SessionInfo,
 ) -> anyhow::Result<()> {
     // The update key is pinned again after this sign-in (U2).
@@ -91,14 +161,30 @@ fn keep_sign_in(
             }
         }
     }
-    settings.server_ca = match pinned {
-        Some(pem) => {
+    settings.server_ca = match trust {
+        Trust::CaPem(pem) => {
             write_private(&data.server_ca_file(), pem)
                 .context("cannot save the server's certificate")?;
             Some(data.server_ca_file())
         }
-        None => None,
+        Trust::Public | Trust::Pinned(_) => None,
     };
+    // Y7: the fingerprint is pinned for this server (or forgotten when it
+    // is trusted otherwise), and the login remembered for the next form.
+    let mut known = KnownServers::load(data);
+    known.servers.insert(
+        address.as_str().to_owned(),
+        KnownServer {
+            login: Some(session.login.clone()),
+            fingerprint: match trust {
+                Trust::Pinned(fingerprint) => Some(fingerprint.to_string()),
+                Trust::Public | Trust::CaPem(_) => None,
+            },
+        },
+    );
+    known
+        .save(data)
+        .context("cannot save the trusted certificate")?;
     settings.server = Some(address.as_str().to_owned());
     settings.save(&data.settings_file())?;
     SavedSession {
@@ -122,6 +208,10 @@ pub enum SignInTo {
         /// A certificate file (PEM) to trust for it: its own CA or its
         /// self-signed certificate.
         certificate: Option<PathBuf>,
+        /// The fingerprint of the one certificate to trust for it (Y7):
+        /// what the user compared and accepted, or gave to
+        /// `timecard login --fingerprint`.
+        fingerprint: Option<Fingerprint>,
         login: String,
         password: String,
     },
@@ -147,6 +237,27 @@ pub enum SignInError {
     Certificate { path: String, error: io::Error },
     #[error("{0}")]
     Refused(String),
+    /// Y7: the server's certificate is not trusted here; the front end
+    /// shows `presented` and asks whether to trust it.
+    #[error(
+        "the certificate of {host} is not trusted by this computer{}. Its fingerprint is {presented}; if that is the fingerprint your server's administrator gave you (what `timecard-server serve` prints), trust it with --fingerprint {presented}",
+        previous.map(|p| format!(" (it changed since you trusted {p})")).unwrap_or_default()
+    )]
+    Untrusted {
+        host: String,
+        presented: Fingerprint,
+        /// The fingerprint trusted before, when the certificate changed.
+        previous: Option<Fingerprint>,
+    },
+    /// Y7: the certificate is not the one whose fingerprint was given.
+    #[error(
+        "the certificate of {host} has the fingerprint {presented}, not {given}; nothing was sent to it. Compare again with what your server's administrator gave you"
+    )]
+    WrongFingerprint {
+        host: String,
+        given: Fingerprint,
+        presented: Fingerprint,
+    },
     #[error("signed in, but {0:#}")]
     Keep(anyhow::Error),
 }
@@ -164,6 +275,7 @@ pub fn sign_in(
     let SignInTo::Server {
         address,
         certificate,
+        fingerprint,
         login,
         password,
     } = to
@@ -183,24 +295,58 @@ pub fn sign_in(
     };
     let address =
         ServerAddress::parse(&address).map_err(|e| SignInError::Address(e.to_string()))?;
-    let pinned =
-        match certificate {
-            Some(path) => Some(read_regular(&path, 1024 * 1024).map_err(|error| {
-                SignInError::Certificate {
-                    path: path.display().to_string(),
-                    error,
-                }
-            })?),
-            None => None,
-        };
-    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock.clone())
-        .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    let trust = match (certificate, fingerprint) {
+        (Some(path), _) => Trust::CaPem(read_regular(&path, 1024 * 1024).map_err(|error| {
+            SignInError::Certificate {
+                path: path.display().to_string(),
+                error,
+            }
+        })?),
+        (None, Some(fingerprint)) => Trust::Pinned(fingerprint),
+        (None, None) => Trust::Public,
+    };
     let ticket = DeviceTicket::load(&data.device_ticket_file())
         .filter(|t| t.server == address.as_str())
         .map(|t| t.ticket);
-    let session = client
-        .sign_in_as_device(login.trim(), &password, ticket)
-        .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+    let attempt = |trust: &Trust| {
+        let client = ApiClient::with_trust(address.clone(), trust, clock.clone())?;
+        let session = client.sign_in_as_device(login.trim(), &password, ticket.clone())?;
+        Ok::<_, SyncError>((client, session))
+    };
+    let (trust, client, session) = match attempt(&trust) {
+        Ok((client, session)) => (trust, client, session),
+        // Y7: not trusted by the public roots: the certificate this
+        // computer trusted before, if it is the one presented, or the
+        // question.
+        Err(SyncError::Certificate { host, .. }) if trust == Trust::Public => {
+            let presented = crate::sync::presented_certificate(&address)
+                .map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+            let previous = pinned_fingerprint(data, &address);
+            if previous != Some(presented) {
+                return Err(SignInError::Untrusted {
+                    host,
+                    presented,
+                    previous,
+                });
+            }
+            let trust = Trust::Pinned(presented);
+            let (client, session) =
+                attempt(&trust).map_err(|e| SignInError::Refused(e.sign_in_message()))?;
+            (trust, client, session)
+        }
+        Err(SyncError::CertificateChanged {
+            host,
+            pinned,
+            presented,
+        }) => {
+            return Err(SignInError::WrongFingerprint {
+                host,
+                given: pinned,
+                presented,
+            });
+        }
+        Err(e) => return Err(SignInError::Refused(e.sign_in_message())),
+    };
     if let Some(ticket) = &session.device_ticket {
         let kept = DeviceTicket {
             server: address.as_str().to_owned(),
@@ -211,8 +357,7 @@ pub fn sign_in(
         }
     }
     let login = session.login.clone();
-    keep_sign_in(data, settings, &address, pinned.as_deref(), session)
-        .map_err(SignInError::Keep)?;
+    keep_sign_in(data, settings, &address, &trust, session).map_err(SignInError::Keep)?;
     log::info!("signed in to {} as {login}", address.as_str());
     // U2: a sign-in trusts the server's update key afresh.
     match crate::update::Installed::this()
@@ -282,7 +427,7 @@ pub struct NoLocalServer;
 impl LocalServer for NoLocalServer {
     fn start(&self, _dir: &Path, _clock: Arc<dyn Clock>) -> anyhow::Result<StartedLocal> {
         anyhow::bail!(
-            "this build of Timecard has no built-in server; sign in to your organisation's server (timecard login --server https://HOST)"
+            "this build of Timecard has no built-in server; sign in to your organisation's server"
         )
     }
 }
@@ -326,14 +471,8 @@ fn connect_to(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Connection> {
     let address = ServerAddress::parse(url)?;
-    let pinned =
-        match &settings.server_ca {
-            Some(path) => Some(read_regular(path, 1024 * 1024).with_context(|| {
-                format!("cannot read the server certificate {}", path.display())
-            })?),
-            None => None,
-        };
-    let client = ApiClient::new(address.clone(), pinned.as_deref(), clock)?;
+    let trust = trust_for(data, settings, &address)?;
+    let client = ApiClient::with_trust(address.clone(), &trust, clock)?;
     let session = SavedSession::load(&data.session_file()).filter(|s| s.server == address.as_str());
     client.set_token(session.as_ref().map(|s| s.token.clone()));
     Ok(Connection {

@@ -140,11 +140,10 @@ impl Updater {
     ) -> Result<Updater, UpdateError> {
         let server = settings.server.clone().ok_or(UpdateError::NoServer)?;
         let address = ServerAddress::parse(&server)?;
-        let pinned = match &settings.server_ca {
-            Some(path) => Some(read_regular(path, 1024 * 1024)?),
-            None => None,
-        };
-        let client = ApiClient::new(address, pinned.as_deref(), clock)?;
+        // Y7: the same certificate as every other connection to it.
+        let trust = crate::connect::trust_for(data, settings, &address)
+            .map_err(|e| UpdateError::Io(std::io::Error::other(format!("{e:#}"))))?;
+        let client = ApiClient::with_trust(address, &trust, clock)?;
         Ok(Updater {
             client,
             server,

@@ -162,15 +162,77 @@ pub fn certificate_names(cert_pem: &[u8]) -> io::Result<Vec<String>> {
 }
 
 /// The SHA-256 fingerprint of the first certificate in `cert_pem`, as
-/// `AB:CD:…` (what `openssl x509 -fingerprint -sha256` prints).
+/// [`Fingerprint`] writes it (`SHA256:AB:CD:…`).
 pub fn fingerprint(cert_pem: &[u8]) -> io::Result<String> {
-    let der = first_certificate(cert_pem)?;
-    let digest = Sha256::digest(der.as_ref());
-    Ok(digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":"))
+    Ok(Fingerprint::of(first_certificate(cert_pem)?.as_ref()).to_string())
+}
+
+/// A certificate's SHA-256 fingerprint (Y7: what a client trusts on first
+/// use). Written `SHA256:` and the 32 bytes as upper-case hex pairs joined
+/// by colons: what `timecard-server serve` prints, what the sign-in dialog
+/// shows, and (after the prefix) what `openssl x509 -fingerprint -sha256`
+/// prints, so the three can be compared by eye.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a DER-encoded certificate.
+    pub fn of(der: &[u8]) -> Fingerprint {
+        Fingerprint(Sha256::digest(der).into())
+    }
+
+    /// Reads a fingerprint as people copy it: with or without `SHA256:`,
+    /// hex pairs with or without colons or spaces, any case.
+    pub fn parse(text: &str) -> Result<Fingerprint, String> {
+        let trimmed = text.trim();
+        let hex = trimmed
+            .strip_prefix("SHA256:")
+            .or_else(|| trimmed.strip_prefix("sha256:"))
+            .unwrap_or(trimmed);
+        let digits: String = hex
+            .chars()
+            .filter(|c| !matches!(c, ':' | ' ' | '-'))
+            .collect();
+        let wrong = || {
+            format!(
+                "{trimmed:?} is not a SHA-256 fingerprint; copy it as `timecard-server serve` prints it (SHA256: and 32 hex pairs, e.g. SHA256:3F:A2:…)"
+            )
+        };
+        if digits.len() != 64 || !digits.is_ascii() {
+            return Err(wrong());
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).map_err(|_| wrong())?;
+        }
+        Ok(Fingerprint(bytes))
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SHA256:")?;
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Fingerprint::parse(s)
+    }
 }
 
 fn first_certificate(cert_pem: &[u8]) -> io::Result<CertificateDer<'static>> {
@@ -415,7 +477,15 @@ mod tests {
         let pem = generated.cert.pem().into_bytes();
         assert_eq!(certificate_names(&pem).unwrap(), names);
         let print = fingerprint(&pem).unwrap();
-        assert_eq!(print.len(), 32 * 3 - 1, "{print}");
+        assert_eq!(print.len(), "SHA256:".len() + 32 * 3 - 1, "{print}");
+        // Y7: read back however it is copied.
+        let parsed = Fingerprint::parse(&print).unwrap();
+        assert_eq!(parsed.to_string(), print);
+        let bare = print["SHA256:".len()..].replace(':', "").to_lowercase();
+        assert_eq!(Fingerprint::parse(&bare).unwrap(), parsed);
+        let wrong = Fingerprint::parse("SHA256:AB:CD").unwrap_err();
+        assert!(wrong.contains("not a SHA-256 fingerprint"), "{wrong}");
+        assert!(Fingerprint::parse(&format!("{}é", &bare[..63])).is_err());
     }
 
     #[test]

@@ -130,6 +130,16 @@ impl TestServer {
         self.server.url()
     }
 
+    /// Y7: the server comes back on the same address with a new
+    /// self-signed certificate, as after an administrator replaced it.
+    pub fn replace_certificate(&mut self) {
+        self.stop();
+        for file in ["cert.pem", "key.pem"] {
+            std::fs::remove_file(self.dir.path().join("tls").join(file)).unwrap();
+        }
+        self.restart();
+    }
+
     /// A client pinned to this server's certificate, signed in as `login`.
     pub fn client(&self, login: &str) -> ApiClient {
         let client = self.anonymous_client();

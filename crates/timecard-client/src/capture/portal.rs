@@ -183,7 +183,7 @@ impl ScreenSource for Portal {
 }
 
 /// The path of a `file://` URI (percent-escapes decoded).
-fn file_path(uri: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn file_path(uri: &str) -> Option<std::path::PathBuf> {
     let rest = uri.strip_prefix("file://")?;
     let mut bytes = Vec::with_capacity(rest.len());
     let mut it = rest.bytes();

@@ -7,6 +7,8 @@
 pub mod autostart;
 pub mod console;
 pub mod instance;
+#[cfg(target_os = "linux")]
+pub mod file_chooser;
 pub mod paths;
 pub mod reset;
 pub mod shortcut;

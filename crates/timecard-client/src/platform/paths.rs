@@ -118,6 +118,12 @@ impl DataDir {
         self.root.join("server-ca.pem")
     }
 
+    /// The servers signed in to: last login, certificate trusted on first
+    /// use (Y7).
+    pub fn known_servers_file(&self) -> PathBuf {
+        self.root.join("known-servers.json")
+    }
+
     /// The built-in local server's data (database, certificate, demo password).
     pub fn local_server_dir(&self) -> PathBuf {
         self.root.join("local-server")

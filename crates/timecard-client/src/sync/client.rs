@@ -13,6 +13,7 @@ use ureq::http::Response;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 use super::error::{self, SyncError};
+use super::trust::{self, Fingerprint, Trust};
 use timecard_core::clock::Clock;
 use timecard_core::domain::SegmentId;
 use timecard_core::protocol::{
@@ -64,6 +65,79 @@ impl ServerAddress {
     }
 }
 
+/// The certificates of a CA file, or why it cannot be used.
+fn ca_certificates(
+    address: &ServerAddress,
+    pem: &[u8],
+) -> Result<Vec<Certificate<'static>>, SyncError> {
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| SyncError::Certificate {
+            host: address.host().to_owned(),
+            detail: format!("the pinned certificate file is not valid PEM: {e}"),
+        })?;
+    if certs.is_empty() {
+        return Err(SyncError::Certificate {
+            host: address.host().to_owned(),
+            detail: "the pinned certificate file holds no certificate".into(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The agent's settings: rustls, the timeouts, proxies from the
+/// environment (Y3), HTTPS only (Y1).
+fn agent_config(roots: RootCerts) -> ureq::config::Config {
+    Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .root_certs(roots)
+                .build(),
+        )
+        .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(Duration::from_secs(120)))
+        .timeout_send_body(Some(Duration::from_secs(300)))
+        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .proxy(ureq::Proxy::try_from_env())
+        .https_only(true)
+        .build()
+}
+
+/// The fingerprint of the certificate `address` presents (Y7), looked at
+/// without trusting it: the handshake stops after the certificate, before
+/// anything is sent. Through the same proxy as every other call (Y3).
+pub fn presented_certificate(address: &ServerAddress) -> Result<Fingerprint, SyncError> {
+    let (connector, seen) = trust::look_connector();
+    let agent = Agent::with_parts(
+        agent_config(RootCerts::WebPki),
+        connector,
+        ureq::unversioned::resolver::DefaultResolver::default(),
+    );
+    let result = agent
+        .get(format!("{}/api/v1/health", address.as_str()))
+        .config()
+        .timeout_global(Some(HEALTH_TIMEOUT))
+        .build()
+        .call();
+    if let Some(fingerprint) = *seen.lock().expect("seen lock") {
+        return Ok(fingerprint);
+    }
+    Err(match result {
+        Err(e) => error::from_transport(address.host(), e),
+        Ok(_) => SyncError::Protocol {
+            host: address.host().to_owned(),
+            detail: "the connection was not encrypted".into(),
+        },
+    })
+}
+
 /// Talks to one server.
 pub struct ApiClient {
     address: ServerAddress,
@@ -87,48 +161,36 @@ impl ApiClient {
         pinned_pem: Option<&[u8]>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SyncError> {
-        timecard_core::tls::install_crypto_provider();
-        let roots = match pinned_pem {
-            Some(pem) => {
-                let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                        Ok(_) => None,
-                        Err(e) => Some(Err(e)),
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| SyncError::Certificate {
-                        host: address.host().to_owned(),
-                        detail: format!("the pinned certificate file is not valid PEM: {e}"),
-                    })?;
-                if certs.is_empty() {
-                    return Err(SyncError::Certificate {
-                        host: address.host().to_owned(),
-                        detail: "the pinned certificate file holds no certificate".into(),
-                    });
-                }
-                RootCerts::Specific(Arc::new(certs))
-            }
-            None => RootCerts::WebPki,
+        let trust = match pinned_pem {
+            Some(pem) => Trust::CaPem(pem.to_vec()),
+            None => Trust::Public,
         };
-        let config = Agent::config_builder()
-            .tls_config(
-                TlsConfig::builder()
-                    .provider(TlsProvider::Rustls)
-                    .root_certs(roots)
-                    .build(),
-            )
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
-            .timeout_send_body(Some(Duration::from_secs(300)))
-            .timeout_recv_body(Some(Duration::from_secs(120)))
-            .proxy(ureq::Proxy::try_from_env())
-            .https_only(true)
-            .build();
+        Self::with_trust(address, &trust, clock)
+    }
+
+    /// A client for `address` that trusts what `trust` says (Y1, Y7).
+    pub fn with_trust(
+        address: ServerAddress,
+        trust: &Trust,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SyncError> {
+        timecard_core::tls::install_crypto_provider();
+        let roots = match trust {
+            Trust::CaPem(pem) => RootCerts::Specific(Arc::new(ca_certificates(&address, pem)?)),
+            Trust::Public | Trust::Pinned(_) => RootCerts::WebPki,
+        };
+        let config = agent_config(roots);
+        let agent = match trust {
+            Trust::Pinned(fingerprint) => Agent::with_parts(
+                config,
+                trust::pinned_connector(*fingerprint),
+                ureq::unversioned::resolver::DefaultResolver::default(),
+            ),
+            _ => config.into(),
+        };
         Ok(ApiClient {
             address,
-            agent: config.into(),
+            agent,
             token: Mutex::new(None),
             clock,
             skew_secs: Mutex::new(None),

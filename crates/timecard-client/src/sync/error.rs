@@ -22,9 +22,18 @@ pub enum SyncError {
     #[error("{host} did not answer in time ({detail}) — time is being cached")]
     Timeout { host: String, detail: String },
     #[error(
-        "the certificate of {host} is not trusted ({detail}); if this is your own server, trust its certificate with --ca FILE"
+        "the certificate of {host} is not trusted ({detail}); if this is your organisation's own server, sign in again to compare and trust its fingerprint"
     )]
     Certificate { host: String, detail: String },
+    /// Y7: a server trusted on first use presented another certificate.
+    #[error(
+        "The server's certificate changed since you trusted it (was {pinned}, now {presented}). If your administrator replaced it, sign in again to trust the new one."
+    )]
+    CertificateChanged {
+        host: String,
+        pinned: timecard_core::tls::Fingerprint,
+        presented: timecard_core::tls::Fingerprint,
+    },
     #[error(
         "the certificate of {host} covers {}, not {name}; use one of those names, or have the server's admin add `--hostname {name}` to `timecard-server serve` (it then makes a new certificate: trust the new DATA/tls/cert.pem here with --ca FILE)",
         covers.join(", ")
@@ -47,7 +56,7 @@ pub enum SyncError {
         message: String,
         retry_after_secs: u64,
     },
-    #[error("not signed in; run `timecard login` (cached time stays safe)")]
+    #[error("not signed in; sign in again (cached time stays safe)")]
     SignedOut,
     #[error("the session has expired; sign in again — nothing in the cache is lost")]
     SessionExpired,
@@ -79,7 +88,7 @@ impl SyncError {
                 format!("{host} did not answer in time ({detail}); try again")
             }
             SyncError::Certificate { host, detail } => format!(
-                "the certificate of {host} is not trusted ({detail}); if this is your organisation's own server, ask for its certificate file and trust it (Certificate file in the sign-in form, or --ca FILE)"
+                "the certificate of {host} is not trusted ({detail}); if this is your organisation's own server, compare its fingerprint with what its administrator gave you, or choose the certificate file they gave you"
             ),
             SyncError::Maintenance {
                 host,
@@ -131,6 +140,7 @@ impl SyncError {
             SyncError::Timeout { .. } => "timeout",
             SyncError::Certificate { .. } => "certificate",
             SyncError::CertificateName { .. } => "certificate_name",
+            SyncError::CertificateChanged { .. } => "certificate_changed",
             SyncError::ClockWrong { .. } => "clock_wrong",
             SyncError::WrongPassword => "wrong_password",
             SyncError::TooManyAttempts { .. } => "too_many_attempts",
@@ -254,16 +264,52 @@ fn from_rustls(host: String, err: &rustls::Error) -> SyncError {
             name: expected.to_str().into_owned(),
             covers: presented.iter().map(|name| plain_name(name)).collect(),
         },
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-            SyncError::Certificate {
-                host,
-                detail: err.to_string(),
+        rustls::Error::InvalidCertificate(C::Other(other)) => {
+            match other
+                .0
+                .downcast_ref::<crate::sync::trust::CertificateChanged>()
+            {
+                Some(changed) => SyncError::CertificateChanged {
+                    host,
+                    pinned: changed.pinned,
+                    presented: changed.presented,
+                },
+                None => SyncError::Certificate {
+                    host,
+                    detail: other.to_string(),
+                },
             }
         }
+        rustls::Error::InvalidCertificate(cert) => SyncError::Certificate {
+            host,
+            detail: plain_certificate_error(cert),
+        },
+        rustls::Error::NoCertificatesPresented => SyncError::Certificate {
+            host,
+            detail: "the server presented no certificate".into(),
+        },
         _ => SyncError::Certificate {
             host,
             detail: format!("TLS failed: {err}"),
         },
+    }
+}
+
+/// Why rustls refused a certificate, in words instead of its names
+/// (`UnknownIssuer` …).
+fn plain_certificate_error(err: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        C::UnknownIssuer => "it is not signed by an authority this computer knows: \
+                             a self-signed or private certificate"
+            .into(),
+        C::BadSignature => "its signature does not check out".into(),
+        C::Revoked => "it was revoked".into(),
+        C::BadEncoding => "it cannot be read".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "it is not meant for a server".into()
+        }
+        other => format!("{other:?}"),
     }
 }
 
