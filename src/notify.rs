@@ -114,7 +114,7 @@ pub fn alerts(
     if next.black_screenshots && !prev.black_screenshots {
         out.push(Alert::new(
             "Screenshots come out black",
-            "Screen recording is blocked. Time is still tracked, without pictures; the segments are marked \"capture unavailable\".",
+            "Screen recording may be blocked, unless the screen really is black. Time is still tracked, without pictures; the segments are marked \"capture unavailable\".",
         ));
     }
     if let Some(idle) = &next.idle

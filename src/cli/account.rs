@@ -67,7 +67,9 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
     let signed_in = connect::sign_in(data, &mut settings, to, Arc::new(SystemClock))?;
     if let Some(skew) = signed_in.clock_skew_secs {
         errln!(
-            "warning: this computer's clock differs from the server's by {skew} s; set the correct time"
+            "warning: this computer's clock is {} {} the server's; set the correct time",
+            timecard_core::fmt::rough_duration(skew),
+            if skew > 0 { "behind" } else { "ahead of" }
         );
     }
     match &signed_in.server {

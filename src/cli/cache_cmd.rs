@@ -11,7 +11,7 @@ use serde::Serialize;
 use timecard_client::cache::Cache;
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
-use timecard_core::fmt::{hms, local_time};
+use timecard_core::fmt::{count, hms, local_time};
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -126,14 +126,18 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
             report.quarantined.extend(again.quarantined);
             report.verified = again.verified;
             outln!(
-                "{} segment file(s) verified in {}",
-                report.verified,
+                "{} verified in {}",
+                count(report.verified as u64, "segment file", "segment files"),
                 cache.root().display()
             );
             if report.incomplete_removed > 0 {
                 outln!(
-                    "{} unfinished write(s) from an interrupted run removed (they were never reported as cached)",
-                    report.incomplete_removed
+                    "{} from an interrupted run removed (they were never reported as cached)",
+                    count(
+                        report.incomplete_removed as u64,
+                        "unfinished write",
+                        "unfinished writes"
+                    )
                 );
             }
             for q in &report.quarantined {
@@ -147,8 +151,8 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
             let kept = cache.quarantined()?;
             if !kept.is_empty() {
                 outln!(
-                    "{} file(s) in quarantine ({}): they are kept, not deleted; send them with a problem report or delete them by hand",
-                    kept.len(),
+                    "{} in quarantine ({}): kept, not deleted; send them with a problem report or delete them by hand",
+                    count(kept.len() as u64, "file", "files"),
                     cache.quarantine_dir().display()
                 );
             }
@@ -177,15 +181,19 @@ pub fn run(data: &DataDir, settings: &Settings, command: CacheCommand) -> anyhow
                     "Nothing to export: no un-uploaded or refused time in the cache (no folder was made)"
                 );
             } else {
-                outln!("{n} segment(s) written to {}", dir.display());
+                outln!(
+                    "{} written to {}",
+                    count(n as u64, "segment", "segments"),
+                    dir.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         CacheCommand::Import { dir } => {
             let report = cache.import(&dir)?;
             outln!(
-                "{} segment(s) imported, {} already in the cache",
-                report.imported,
+                "{} imported, {} already in the cache",
+                count(report.imported as u64, "segment", "segments"),
                 report.already_present
             );
             for (path, problem) in &report.invalid {

@@ -138,17 +138,79 @@ pub enum LogsCommand {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::from_arg_matches(
-        &Cli::command()
-            .version(timecard_core::release::version())
-            .get_matches(),
-    )
-    .unwrap_or_else(|e| e.exit());
+    let matches = Cli::command()
+        .version(timecard_core::release::version())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match matches {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
+            // A script asked for JSON: it gets JSON, even for a bad argument.
+            let _ = e.print();
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            json_error("usage", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.command.as_ref().is_some_and(Command::prints_json);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             errln!("timecard: {e:#}");
+            // The library's words fit the window too; here, the command.
+            if matches!(error_code(&e), "signed_out" | "session_expired") {
+                errln!("Sign in with: timecard login --server URL --user NAME --password-stdin");
+            }
+            if json {
+                json_error(error_code(&e), &format!("{e:#}"));
+            }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What every `--json` command prints on standard output when it fails:
+/// the error body the server's API answers with, `{"error": "<code>",
+/// "message": "<plain words>"}`, so a script always reads one JSON
+/// document. The message goes to standard error as well, for people.
+fn json_error(code: &str, message: &str) {
+    let body = timecard_core::protocol::ErrorBody {
+        error: code.to_owned(),
+        message: message.to_owned(),
+    };
+    if let Ok(text) = serde_json::to_string_pretty(&body) {
+        outln!("{text}");
+    }
+}
+
+/// A short machine-readable name for `e`: the sync error's own code
+/// (`signed_out`, `unreachable`, …), `already_running`, or `error`.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    for cause in e.chain() {
+        if let Some(sync) = cause.downcast_ref::<timecard_client::sync::SyncError>() {
+            return sync.code();
+        }
+        if let Some(InstanceError::Running(_)) = cause.downcast_ref::<InstanceError>() {
+            return "already_running";
+        }
+    }
+    "error"
+}
+
+impl Command {
+    /// Whether the command was asked for JSON (`--json`).
+    fn prints_json(&self) -> bool {
+        match self {
+            Command::Contracts { json }
+            | Command::Diary { json, .. }
+            | Command::Status { json } => *json,
+            Command::Update(args) => args.json,
+            Command::Cache {
+                command: cache_cmd::CacheCommand::List { json },
+            } => *json,
+            _ => false,
         }
     }
 }
@@ -159,13 +221,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         out,
         quality: Some(q),
         source,
-            // The library's words fit the window too; here, the command.
-            if matches!(error_code(&e), "signed_out" | "session_expired") {
-                errln!("Sign in with: timecard login --server URL --user NAME --password-stdin");
-            }
-            if json {
-                json_error(error_code(&e), &format!("{e:#}"));
-            }
     }) = &cli.command
     {
         return capture(out, *q, *source);
@@ -232,7 +287,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let n = crate::logging::export_zip(&data.logs_dir(), &file)
                 .with_context(|| format!("cannot write {}", file.display()))?;
-            outln!("{n} log file(s) written to {}", file.display());
+            outln!(
+                "{} written to {}",
+                timecard_core::fmt::count(n as u64, "log file", "log files"),
+                file.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report(args)) => report::run(&data, &settings, args),
@@ -261,7 +320,10 @@ fn capture(
         jpeg,
     } = timecard_client::capture::full_picture(source, quality)?;
     if black {
-        errln!("warning: the screen came out entirely black (screen recording blocked?)");
+        errln!(
+            "warning: the picture came out entirely black: {}",
+            timecard_client::capture::frame::MAYBE_BLOCKED
+        );
     }
     std::fs::write(out, &jpeg).with_context(|| format!("cannot write {}", out.display()))?;
     outln!(
@@ -396,5 +458,35 @@ mod tests {
     fn command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    // Every command that takes --json is known to want JSON, so that its
+    // errors are printed as JSON too.
+    #[test]
+    fn every_json_flag_is_known() {
+        fn walk(command: &clap::Command, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+            if command.get_arguments().any(|a| a.get_id() == "json") {
+                found.push(path.clone());
+            }
+            for sub in command.get_subcommands() {
+                path.push(sub.get_name().to_owned());
+                walk(sub, path, found);
+                path.pop();
+            }
+        }
+        let mut found = Vec::new();
+        walk(&Cli::command(), &mut Vec::new(), &mut found);
+        assert!(found.len() >= 5, "{found:?}");
+        for path in found {
+            let argv = std::iter::once("timecard".to_owned())
+                .chain(path.iter().cloned())
+                .chain(["--json".to_owned()]);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            assert!(
+                cli.command.as_ref().is_some_and(Command::prints_json),
+                "`{} --json` prints its errors as JSON",
+                path.join(" ")
+            );
+        }
     }
 }

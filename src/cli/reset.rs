@@ -11,7 +11,7 @@ use anyhow::Context;
 use timecard_client::cache::Cache;
 use timecard_client::platform::DataDir;
 use timecard_client::settings::Settings;
-use timecard_core::fmt::hms;
+use timecard_core::fmt::{count, hms};
 
 #[derive(Debug, clap::Args)]
 pub struct ResetArgs {
@@ -36,8 +36,9 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
     let builtin = settings.server.is_none();
     outln!("Clearing {} deletes:", data.root().display());
     outln!(
-        "  - un-uploaded time: {} in {segments} segment(s)",
-        hms(secs)
+        "  - un-uploaded time: {} in {}",
+        hms(secs),
+        count(segments as u64, "segment", "segments")
     );
     outln!("  - your settings and saved sign-in, and the logs");
     if builtin {
@@ -63,13 +64,17 @@ pub fn run(data: &DataDir, settings: &Settings, args: ResetArgs) -> anyhow::Resu
             .export(dir)
             .with_context(|| format!("cannot export to {}; nothing was deleted", dir.display()))?;
         outln!(
-            "{written} segment(s) exported to {}; `timecard cache import {}` queues them again.",
+            "{} exported to {}; `timecard cache import {}` queues them again.",
+            count(written as u64, "segment", "segments"),
             dir.display(),
             dir.display()
         );
     }
     drop(cache);
-    log::info!("reset: wiping the data folder ({segments} un-uploaded segment(s))");
+    log::info!(
+        "reset: wiping the data folder ({} not uploaded)",
+        count(segments as u64, "segment", "segments")
+    );
     timecard_client::platform::reset::wipe(data, args.export.as_deref())
         .with_context(|| format!("cannot clear {}", data.root().display()))?;
     outln!("Cleared. The next start of Timecard begins afresh.");

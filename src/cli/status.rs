@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use timecard_client::cache::Cache;
 use timecard_client::platform::DataDir;
+use timecard_client::running::RunningTracking;
 use timecard_client::settings::Settings;
 use timecard_core::fmt::format_hours;
-use timecard_core::fmt::{hms, local_time};
+use timecard_core::fmt::{count, hms, local_time};
 
 #[derive(Serialize)]
 struct Status {
@@ -33,11 +34,54 @@ struct Status {
     /// No server is configured: the built-in server keeps the time on this
     /// computer only.
     local_only: bool,
+    /// Another Timecard on this data folder (the window, `timecard track`)
+    /// and what it is doing; `null` when none runs.
+    running: Option<RunningOut>,
+}
+
+/// `running` in `timecard status --json`.
+#[derive(Serialize)]
+struct RunningOut {
+    /// `window`, `track`, …
+    role: String,
+    pid: u32,
+    version: String,
+    /// The session it tracks; `null` when it tracks nothing or did not say.
+    tracking: Option<TrackingOut>,
+    /// Why it could not be asked, in words.
+    problem: Option<String>,
+    /// The same, as a line for people.
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct TrackingOut {
+    #[serde(flatten)]
+    tracking: RunningTracking,
+    /// Seconds of the segment in progress, not in the cache yet.
+    not_cached_secs: i64,
 }
 
 pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let (cache, _) = Cache::open(&data.cache_dir(), settings.capacity_secs())
         .context("cannot open the time cache")?;
+    let now = chrono::Utc::now();
+    let running = timecard_client::running::ask(data).map(|r| RunningOut {
+        role: r.holder.role.clone(),
+        pid: r.holder.pid,
+        version: r.holder.version.clone(),
+        summary: r.describe(now, settings.zone()),
+        tracking: r
+            .state
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref()?.tracking.clone())
+            .map(|t| TrackingOut {
+                not_cached_secs: (now - t.segment_start).num_seconds().max(0),
+                tracking: t,
+            }),
+        problem: r.state.err(),
+    });
     let (sync_state, last_error, server) = super::server_cmds::probe(data, settings);
     let status = Status {
         sync_state: if cache.is_full() {
@@ -59,6 +103,7 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
         quarantined_files: cache.quarantined()?.len(),
         reports_waiting: timecard_client::sync::outbox::Outbox::new(data.reports_dir()).len(),
         local_only: settings.server.is_none(),
+        running,
     };
     if json {
         outln!("{}", serde_json::to_string_pretty(&status)?);
@@ -80,10 +125,13 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
              (`timecard login --server https://…` to use your organisation's server)"
         );
     }
+    if let Some(running) = &status.running {
+        outln!("Running:       {}", running.summary);
+    }
     outln!("Data folder:   {}", status.data_dir);
     outln!(
-        "Cache:         {} segment(s), {} of {} not uploaded{}",
-        status.pending_segments,
+        "Cache:         {}, {} of {} not uploaded{}",
+        count(status.pending_segments as u64, "segment", "segments"),
         hms(status.cached_secs),
         format_hours(status.capacity_secs),
         if status.cache_full {
@@ -97,21 +145,29 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
     }
     if status.refused_segments > 0 {
         outln!(
-            "Not uploaded:  {} segment(s) refused by the server — `timecard cache list` shows why",
-            status.refused_segments
+            "Not uploaded:  {} refused by the server — `timecard cache list` shows why",
+            count(status.refused_segments as u64, "segment", "segments")
         );
     }
     if status.quarantined_files > 0 {
         outln!(
-            "Quarantine:    {} damaged file(s) in {} — `timecard cache verify` explains",
-            status.quarantined_files,
+            "Quarantine:    {} in {} — `timecard cache verify` explains",
+            count(
+                status.quarantined_files as u64,
+                "damaged file",
+                "damaged files"
+            ),
             cache.quarantine_dir().display()
         );
     }
     if status.reports_waiting > 0 {
         outln!(
-            "Reports:       {} problem report(s) waiting to be sent",
-            status.reports_waiting
+            "Reports:       {} waiting to be sent",
+            count(
+                status.reports_waiting as u64,
+                "problem report",
+                "problem reports"
+            )
         );
     }
     Ok(ExitCode::SUCCESS)

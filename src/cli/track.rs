@@ -16,7 +16,7 @@ use timecard_client::settings::Settings;
 use timecard_client::sync::SyncState;
 use timecard_client::worker::{Command, Snapshot, rescue};
 use timecard_core::clock::{Clock, SystemClock};
-use timecard_core::fmt::{hms, local_time};
+use timecard_core::fmt::{count, hms, local_time};
 
 #[derive(Debug, Args)]
 pub struct TrackArgs {
@@ -223,9 +223,9 @@ pub fn run(data: &DataDir, settings: &Settings, args: TrackArgs) -> anyhow::Resu
         "nothing is waiting in the cache".to_owned()
     } else {
         format!(
-            "{} in {} segment(s) cached for upload ({})",
+            "{} in {} cached for upload ({})",
             hms(cache.pending_secs()),
-            cache.pending_count(),
+            count(cache.pending_count() as u64, "segment", "segments"),
             snapshot.sync_summary(clock.now(), zone)
         )
     };

@@ -183,8 +183,16 @@ fn upload_first(data: &DataDir, settings: &Settings) {
     engine.shutdown();
     if snapshot.cache.pending_segments > 0 {
         errln!(
-            "note: {} segment(s) are still cached; the new version uploads them",
-            snapshot.cache.pending_segments
+            "note: {} still cached; the new version uploads {}",
+            match snapshot.cache.pending_segments {
+                1 => "1 segment is".to_owned(),
+                n => format!("{n} segments are"),
+            },
+            if snapshot.cache.pending_segments == 1 {
+                "it"
+            } else {
+                "them"
+            }
         );
     }
 }

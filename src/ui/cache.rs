@@ -9,7 +9,7 @@ use egui::RichText;
 use super::{Intent, UiState, theme};
 use timecard_client::worker::{Command, Snapshot};
 use timecard_core::fmt::format_hours;
-use timecard_core::fmt::hms;
+use timecard_core::fmt::{count, hms};
 
 pub fn cache_ui(
     ui: &mut egui::Ui,
@@ -40,8 +40,8 @@ pub fn cache_ui(
             )),
     );
     ui.label(format!(
-        "{} segment(s) waiting for upload",
-        cache.pending_segments
+        "{} waiting for upload",
+        count(cache.pending_segments as u64, "segment", "segments")
     ));
     if let Some(deadline) = snapshot.lock_deadline {
         ui.label(format!(
@@ -56,15 +56,22 @@ pub fn cache_ui(
     }
     if snapshot.sync.reports_waiting > 0 {
         ui.label(format!(
-            "{} problem report(s) waiting to be sent; they go with the next upload.",
-            snapshot.sync.reports_waiting
+            "{} waiting to be sent; they go with the next upload.",
+            count(
+                snapshot.sync.reports_waiting as u64,
+                "problem report",
+                "problem reports"
+            )
         ));
     }
     if cache.quarantined_files > 0 {
         ui.label(
             RichText::new(format!(
-                "{} damaged cache file(s) were moved to the quarantine folder (never deleted).",
-                cache.quarantined_files
+                "{} moved to the quarantine folder (never deleted).",
+                match cache.quarantined_files {
+                    1 => "1 damaged cache file was".to_owned(),
+                    n => format!("{n} damaged cache files were"),
+                }
             ))
             .color(theme::WARN),
         );

@@ -208,9 +208,13 @@ fn reset_dialog_ui(
         let unsaved = cache.pending_secs;
         ui.label(
             RichText::new(format!(
-                "• Un-uploaded time: {} in {} segment(s)",
+                "• Un-uploaded time: {} in {}",
                 hms(unsaved),
-                cache.pending_segments + cache.refused.len()
+                timecard_core::fmt::count(
+                    (cache.pending_segments + cache.refused.len()) as u64,
+                    "segment",
+                    "segments"
+                )
             ))
             .color(if unsaved > 0 {
                 theme::BAD
@@ -360,10 +364,6 @@ fn signin_dialog_ui(
         return;
     };
     let mut close = false;
-    let modal = egui::Modal::new(egui::Id::unique("signin")).show(ctx, |ui| {
-        ui.set_max_width(440.0);
-        if local {
-            ui.heading("Use my organisation's server");
     if let Some(rx) = &form.picking {
         let answer = rx.lock().expect("picker lock").try_recv();
         match answer {
@@ -380,8 +380,8 @@ fn signin_dialog_ui(
             Err(std::sync::mpsc::TryRecvError::Disconnected) => form.picking = None,
         }
     }
-            ui.label(
-                "Timecard now runs its built-in server: your time is kept on this computer \
+    let modal = egui::Modal::new(egui::Id::unique("signin")).show(ctx, |ui| {
+        ui.set_max_width(440.0);
         if let Some(question) = form.question.clone() {
             match trust_question_ui(ui, &question, busy) {
                 Some(true) => {
@@ -394,6 +394,10 @@ fn signin_dialog_ui(
             }
             return;
         }
+        if local {
+            ui.heading("Use my organisation's server");
+            ui.label(
+                "Timecard now runs its built-in server: your time is kept on this computer \
                  only. Enter your organisation's server address (https://…), your username \
                  and your password to sign in there; cached time is then uploaded to it.",
             );
@@ -434,15 +438,15 @@ fn signin_dialog_ui(
                 ui.label("");
                 ui.add(certificate_hint(&form.certificate));
                 ui.end_row();
-            });
-        if let Some(error) = &error {
-            ui.label(RichText::new(error).color(theme::BAD));
-        }
                 if let Some(error) = &form.picker_error {
                     ui.label("");
                     ui.add(egui::Label::new(RichText::new(error).small().color(theme::BAD)).wrap());
                     ui.end_row();
                 }
+            });
+        if let Some(error) = &error {
+            ui.label(RichText::new(error).color(theme::BAD));
+        }
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(
@@ -451,13 +455,13 @@ fn signin_dialog_ui(
                 )
                 .clicked()
             {
+                // A fingerprint trusted before is for the server it was
+                // shown for: a new attempt asks again if it differs.
+                form.trusted = None;
                 intents.push(Intent::SignIn(form.clone()));
             }
             if ui.button("Cancel").clicked() {
                 close = true;
-                // A fingerprint trusted before is for the server it was
-                // shown for: a new attempt asks again if it differs.
-                form.trusted = None;
             }
         });
     });
@@ -467,10 +471,6 @@ fn signin_dialog_ui(
     }
 }
 
-/// What *About Timecard* shows.
-#[derive(Clone, Debug)]
-pub struct About {
-    pub version: &'static str,
 /// Y7: the server's certificate with its fingerprint to compare, and
 /// *Trust* / *Cancel*. Returns `Some(true)` for Trust, `Some(false)` for
 /// Cancel.
@@ -567,6 +567,10 @@ fn sign_out_dialog_ui(ctx: &egui::Context, state: &mut UiState, intents: &mut Ve
     }
 }
 
+/// What *About Timecard* shows.
+#[derive(Clone, Debug)]
+pub struct About {
+    pub version: &'static str,
     pub data_dir: String,
     pub server: String,
     /// Where screenshots come from, and why.

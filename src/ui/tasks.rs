@@ -129,14 +129,14 @@ mod tests {
         let (go, wait_for_go) = mpsc::channel::<()>();
         tasks.spawn(&ctx, "Exporting logs", move || {
             let _ = wait_for_go.recv();
-            Outcome::Notice("3 log file(s) exported".into())
+            Outcome::Notice("3 log files exported".into())
         });
         assert_eq!(tasks.running().collect::<Vec<_>>(), ["Exporting logs"]);
         assert!(tasks.finished().is_empty());
         go.send(()).unwrap();
         let done = wait(&mut tasks);
         assert_eq!(done.len(), 1);
-        assert!(matches!(&done[0].1, Outcome::Notice(n) if n == "3 log file(s) exported"));
+        assert!(matches!(&done[0].1, Outcome::Notice(n) if n == "3 log files exported"));
         assert_eq!(tasks.running().count(), 0);
     }
 

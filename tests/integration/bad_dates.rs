@@ -199,7 +199,7 @@ fn sync_sets_bad_dates_aside_and_uploads_the_rest() {
     let out = timecard(data, &["cache", "verify"], None);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("2 file(s) in quarantine"), "{said}");
+    assert!(said.contains("2 files in quarantine"), "{said}");
     for s in [&first, &last] {
         let line = said
             .lines()

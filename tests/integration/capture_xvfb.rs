@@ -93,22 +93,79 @@ fn known_content_is_captured_pixel_true() {
     assert_eq!((thumb.width(), thumb.height()), (320, 200));
 }
 
-// P2: a black screen is flagged, not stored as a picture.
+// P2: a desktop that really is black (Xvfb's root, nothing on it) is a
+// black picture, stored without a warning: the root window's own pixels
+// are black too. A black frame of a screen that is not black is a failed
+// capture, said so.
 #[test]
-fn black_screen_is_flagged() {
-    if !tools_present(&["Xvfb"]) {
+fn black_desktop_is_stored_and_a_black_capture_of_a_lit_screen_is_flagged() {
+    if !tools_present(&["Xvfb", "xsetroot"]) {
         return;
     }
     let x = Xvfb::start("800x600x24");
     let mut screen = X11Screen::new(Some(x.display.clone()), 80, 1920);
-    match screen.capture() {
+    assert!(
+        screen.grab().unwrap().is_black(),
+        "Xvfb's root starts black"
+    );
+    let captured = screen
+        .capture()
+        .expect("a black desktop is no failure")
+        .expect("a picture");
+    assert_eq!((captured.width, captured.height), (800, 600));
+    let black = timecard_client::capture::frame::Frame {
+        width: 800,
+        height: 600,
+        bgrx: vec![0; 800 * 600 * 4],
+    };
+    screen
+        .judge(&black)
+        .expect("black frame of a black desktop");
+
+    // The root painted: a black frame now disagrees with the screen.
+    let status = Command::new("xsetroot")
+        .args(["-display", &x.display, "-solid", "#336699"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lit = screen.grab().unwrap();
+    assert!(!lit.is_black());
+    assert_eq!(rgb(&lit, 400, 300), (0x33, 0x66, 0x99));
+    assert!(screen.capture().unwrap().is_some());
+    match screen.judge(&black) {
         Err(e @ CaptureError::Black(_)) => {
             let said = e.to_string();
             assert!(said.contains("came out black"), "{said}");
-            assert!(said.contains("screen recording may be blocked"), "{said}");
+            assert!(said.contains("although the screen is not"), "{said}");
         }
         other => panic!("expected a black-frame error, got {other:?}"),
     }
+}
+
+// P2 for the command line: `timecard capture` warns of a black picture
+// only when the screen is not black itself.
+#[test]
+fn capture_command_warns_only_when_the_screen_is_not_black() {
+    if !tools_present(&["Xvfb"]) {
+        return;
+    }
+    let x = Xvfb::start("640x480x24");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_timecard"))
+        .args(["capture", "--source", "x11", "--quality", "80", "--out"])
+        .arg(dir.path().join("shot.jpg"))
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("TIMECARD_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("black"),
+        "a black desktop is no warning: {said}"
+    );
+    assert!(dir.path().join("shot.jpg").exists());
 }
 
 // P1: two monitors side by side give one image of the combined size (the

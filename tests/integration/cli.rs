@@ -146,7 +146,7 @@ fn verify_quarantines_and_export_import_moves_time() {
     let out = timecard(dir.path(), &["cache", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("1 segment file(s) verified"), "{text}");
+    assert!(text.contains("1 segment file verified"), "{text}");
     assert!(
         text.contains("quarantined pending/0000-junk.tcseg"),
         "{text}"
@@ -166,14 +166,14 @@ fn verify_quarantines_and_export_import_moves_time() {
     let export = dir.path().join("export");
     let out = timecard(dir.path(), &["cache", "export", export.to_str().unwrap()]);
     assert!(
-        stdout(&out).contains("1 segment(s) written"),
+        stdout(&out).contains("1 segment written"),
         "{}",
         stdout(&out)
     );
     let other = tempfile::tempdir().unwrap();
     let out = timecard(other.path(), &["cache", "import", export.to_str().unwrap()]);
     assert!(
-        stdout(&out).contains("1 segment(s) imported"),
+        stdout(&out).contains("1 segment imported"),
         "{}",
         stdout(&out)
     );
@@ -218,8 +218,8 @@ fn events_are_logged_and_logs_export_as_a_zip() {
         "tracking started: demo-hourly",
         "tracking stopped by the user: demo-hourly",
         "cached: demo-hourly",
-        "uploaded 1 segment(s)",
-        "contract list: 5 contract(s)",
+        "uploaded 1 segment,",
+        "contract list: 5 contracts",
     ] {
         assert!(log.contains(event), "no {event:?} in the log:\n{log}");
     }
@@ -300,4 +300,48 @@ fn no_command_panics_on_a_closed_pipe() {
     // The tracked second was kept although nothing could be printed.
     let diary = json(&timecard(dir.path(), &["diary", "--json", "--tz", "UTC"]));
     assert!(common::cli::diary_total(&diary) >= 1, "{diary}");
+}
+
+// `--json` always prints JSON: signed out (a server configured, no session),
+// every command that takes --json prints the error body on standard output
+// and exits non-zero; a bad argument is answered in JSON too.
+#[test]
+fn json_commands_answer_errors_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.json"),
+        r#"{"server": "https://127.0.0.1:9"}"#,
+    )
+    .unwrap();
+    for args in [
+        &["contracts", "--json"][..],
+        &["diary", "--json"],
+        &["diary", "--json", "--tz", "UTC", "--date", "2026-12-01"],
+    ] {
+        let out = timecard(dir.path(), args);
+        assert!(!out.status.success(), "{args:?}: {}", stdout(&out));
+        let body = json(&out);
+        assert_eq!(body["error"], "signed_out", "{args:?}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("not signed in"),
+            "{args:?}: {body}"
+        );
+        assert!(stderr(&out).contains("not signed in"), "{}", stderr(&out));
+    }
+    let out = timecard(dir.path(), &["diary", "--json", "--date", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    let body = json(&out);
+    assert_eq!(body["error"], "usage", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("yesterday"),
+        "{body}"
+    );
+    let out = timecard(dir.path(), &["diary", "--json", "--tz", "Mars/Olympus"]);
+    assert!(!out.status.success());
+    assert_eq!(json(&out)["error"], "error");
+    // Without --json, errors stay text on standard error.
+    let out = timecard(dir.path(), &["contracts"]);
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("not signed in"), "{}", stderr(&out));
 }

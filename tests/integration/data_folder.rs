@@ -258,7 +258,7 @@ fn check(entry: &Hostile, order: [&str; 3], root: &Path) -> Result<(), String> {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0);
-                if verified < 2 || !said.contains("segment file(s) verified") {
+                if verified < 2 || !said.contains("segment files verified") {
                     return Err(format!("cache verify: {said}"));
                 }
                 if let (Some(words), 0) = (entry.set_aside, i)

@@ -218,3 +218,103 @@ fn clear_cache_and_restart_ends_in_a_fresh_app() {
     );
     drop(restarted);
 }
+
+// `timecard status` asks the running window what it does: tracking a
+// contract since when, and how much of the segment in progress is not in
+// the cache yet; JSON carries the same under `running`.
+#[test]
+fn status_says_the_window_is_tracking() {
+    if !tools_present(&["Xvfb", "xdotool"]) {
+        return;
+    }
+    let xvfb = Xvfb::start("1280x900x24");
+    let display = xvfb.display.clone();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
+    let app = launch(&display, data);
+    let pid = app.0.id();
+    let status = |json: bool| {
+        let args: &[&str] = if json {
+            &["status", "--json"]
+        } else {
+            &["status"]
+        };
+        let out = timecard(data, &display, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let running = |said: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(said).unwrap()["running"].clone()
+    };
+    let mut said = String::new();
+    wait_until("the window to answer", Duration::from_secs(60), || {
+        said = status(true);
+        running(&said)["role"] == "window" && running(&said)["summary"] != serde_json::Value::Null
+    });
+    let idle = running(&said);
+    assert_eq!(idle["pid"], pid, "{said}");
+    assert_eq!(idle["tracking"], serde_json::Value::Null, "{said}");
+    assert!(
+        idle["summary"].as_str().unwrap().contains("not tracking"),
+        "{said}"
+    );
+
+    // Ctrl+Enter starts tracking the selected contract; pressed again only
+    // when a press went unseen for a while (the list still loading), so a
+    // second press never stops what the first one started.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    'started: loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tracking did not start: {said}"
+        );
+        xdotool(
+            &display,
+            &[
+                "search",
+                "--sync",
+                "--name",
+                "^Timecard$",
+                "windowfocus",
+                "--sync",
+            ],
+        );
+        xdotool(&display, &["key", "ctrl+Return"]);
+        let pressed = std::time::Instant::now();
+        while pressed.elapsed() < Duration::from_secs(10) {
+            said = status(true);
+            if running(&said)["tracking"].is_object() {
+                break 'started;
+            }
+        }
+    }
+    let tracking = &running(&said)["tracking"];
+    let contract = tracking["contract_id"].as_str().unwrap().to_owned();
+    assert!(tracking["not_cached_secs"].as_i64().unwrap() >= 0, "{said}");
+    assert!(tracking["started_at"].is_string(), "{said}");
+    let text = status(false);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Running:"))
+        .unwrap_or_else(|| panic!("no Running line: {text}"));
+    assert!(
+        line.contains(&format!("({contract}) in the window since ")),
+        "{line}"
+    );
+    assert!(line.contains("(this segment not cached yet: "), "{line}");
+    assert!(
+        line.ends_with("minutes)") || line.ends_with("minute)"),
+        "{line}"
+    );
+
+    // Once the window is gone, status says nothing of it.
+    drop(app);
+    wait_until("the lock to be free", Duration::from_secs(30), || {
+        running(&status(true)).is_null()
+    });
+    assert!(!status(false).contains("Running:"));
+}

@@ -38,7 +38,10 @@ fn reset_refuses_without_yes_and_exported_time_survives_into_a_fresh_folder() {
     let said = text(&out);
     let amount = format!("0:00:{cached_secs:02}");
     assert!(
-        said.contains(&format!("{amount} in {segments} segment(s)")),
+        said.contains(&format!(
+            "{amount} in {}",
+            timecard_core::fmt::count(segments, "segment", "segments")
+        )),
         "{said}"
     );
     assert!(said.contains("--yes"), "{said}");

@@ -127,6 +127,16 @@ fn pending_decrease_applies_next_week() {
     t.tick(monday + Duration::hours(12));
     assert_eq!(t.cache().pending_secs(), 10 * 3600);
     let next = monday + Duration::days(7);
+    // The worker wakes at the moment itself, and says it in the past.
+    assert_eq!(t.next_wakeup(next - Duration::minutes(1)), next);
+    assert_eq!(
+        t.snapshot(next)
+            .contract("c1")
+            .unwrap()
+            .pending_limit_note
+            .as_deref(),
+        Some("limit 2 h since Mon 30 Nov 00:00 UTC")
+    );
     t.start("c1", next).unwrap();
     t.tick(next + Duration::hours(12));
     assert_eq!(t.cache().pending_secs(), 12 * 3600);

@@ -943,12 +943,12 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
         ..Default::default()
     };
     let sign_in_button = |w: &mut Window| {
-        w.harness
-            .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
         // A modal is laid out over a few frames (it sizes itself to the form).
         for _ in 0..4 {
             w.harness.step();
         }
+        w.harness
+            .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in")
             .click();
         w.harness.step();
     };

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod engine;
 pub mod link;
 pub mod platform;
+pub mod running;
 pub mod settings;
 pub mod sync;
 pub mod update;

@@ -138,7 +138,11 @@ pub fn run(from: &Database, to: &Database, blobs: Option<&BlobLocation>) -> anyh
 
     for table in TABLES {
         let copied = copy_table(&source, &mut target, table)?;
-        outln!("{}: {copied} row(s) copied", table.name);
+        outln!(
+            "{}: {} copied",
+            table.name,
+            timecard_core::fmt::count(copied as u64, "row", "rows")
+        );
     }
     let shots = copy_screenshots(&source, &mut target, blobs.as_ref())?;
     outln!("screenshots: {shots} copied");
@@ -151,11 +155,16 @@ pub fn run(from: &Database, to: &Database, blobs: Option<&BlobLocation>) -> anyh
         let (m, theirs) = table_checksum_pg(&mut target, table)?;
         if n != m || sum != theirs {
             bail!(
-                "{}: {n} row(s) here, {m} there, and the checksums differ: the target holds other data or the copy failed",
-                table.name
+                "{}: {} here, {m} there, and the checksums differ: the target holds other data or the copy failed",
+                table.name,
+                timecard_core::fmt::count(n as u64, "row", "rows")
             );
         }
-        outln!("{}: {n} row(s), checksums match", table.name);
+        outln!(
+            "{}: {}, checksums match",
+            table.name,
+            timecard_core::fmt::count(n as u64, "row", "rows")
+        );
     }
     let store = PgStore::open(url, blobs).context("cannot open the PostgreSQL database")?;
     let checked = check_pictures(&source, &store)?;

@@ -20,6 +20,10 @@ pub struct FrameRef<'a> {
     pub bgrx: &'a [u8],
 }
 
+/// P2: why a black frame may be black, when the source cannot tell a
+/// black screen from a blocked one.
+pub const MAYBE_BLOCKED: &str = "screen recording may be blocked (a Wayland session, a missing permission, or a security tool), unless the screen really is black";
+
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 320;
 
@@ -181,10 +185,14 @@ impl FrameRef<'_> {
     /// `max_side`, JPEG at `quality`, plus a small thumbnail.
     pub fn encode(&self, quality: u8, max_side: u32) -> Result<Captured, CaptureError> {
         if self.is_black() {
-            return Err(CaptureError::Black(
-                "screen recording may be blocked (a Wayland session, a missing permission, or a security tool)".into(),
-            ));
+            return Err(CaptureError::Black(MAYBE_BLOCKED.into()));
         }
+        self.encode_as_is(quality, max_side)
+    }
+
+    /// Like [`FrameRef::encode`], black or not: for a black frame the
+    /// source has shown to be the screen as it is (P2, X11's root window).
+    pub fn encode_as_is(&self, quality: u8, max_side: u32) -> Result<Captured, CaptureError> {
         let longest = self.width.max(self.height);
         let scaled;
         let picture = if longest > max_side && max_side > 0 {
@@ -320,6 +328,10 @@ mod tests {
             solid(64, 48, [0, 0, 0]).encode(75, 1920),
             Err(CaptureError::Black(_))
         ));
+        // A source that knows the screen is black stores it as it is.
+        let black = solid(64, 48, [0, 0, 0]);
+        let stored = black.as_ref().encode_as_is(75, 1920).unwrap();
+        assert_eq!((stored.width, stored.height), (64, 48));
     }
 
     #[test]

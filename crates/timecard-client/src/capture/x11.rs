@@ -7,12 +7,17 @@
 //! file that only this process and the X server hold, that no other user can
 //! open, and that is gone when both let go (unlike a SysV segment). Without
 //! MIT-SHM (a remote display), plain `GetImage` over the socket is used.
+//!
+//! A black frame (P2) is checked against the root window's own pixels, read
+//! again with plain `GetImage` in a few rows across the screen: black there
+//! too, and outside a Wayland session, the desktop really is black and the
+//! picture is stored; otherwise the capture failed and is reported so.
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
 use x11rb::rust_connection::RustConnection;
 
-use super::frame::{Frame, FrameRef};
+use super::frame::{Frame, FrameRef, MAYBE_BLOCKED};
 use super::shm::SharedMemory;
 use super::{CaptureError, Captured, ScreenSource};
 
@@ -24,6 +29,9 @@ pub struct X11Screen {
     shm: Option<Option<ShmBuffer>>,
     pub quality: u8,
     pub max_side: u32,
+    /// Whether the root window shows the whole screen: not under XWayland,
+    /// whose root is black where Wayland windows are (P2).
+    root_is_the_screen: bool,
 }
 
 impl X11Screen {
@@ -35,6 +43,7 @@ impl X11Screen {
             shm: None,
             quality,
             max_side,
+            root_is_the_screen: std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty()),
         }
     }
 
@@ -90,15 +99,34 @@ impl X11Screen {
     /// The whole screen at full size as a JPEG, with its size and whether it
     /// came out black (`timecard capture`).
     pub fn jpeg_full(&mut self, quality: u8) -> Result<(u32, u32, bool, Vec<u8>), CaptureError> {
-        let encode = |f: FrameRef<'_>| {
-            f.jpeg(quality)
-                .map(|jpeg| (f.width, f.height, f.is_black(), jpeg))
+        let trust = self.root_is_the_screen;
+        let encode = |f: FrameRef<'_>, root: RootCheck<'_>| {
+            // P2: black only when the screen is not black itself.
+            let black = f.is_black() && !(trust && root.is_black(f.width, f.height)?);
+            f.jpeg(quality).map(|jpeg| (f.width, f.height, black, jpeg))
         };
         if let Some(result) = self.with_shm_frame(encode) {
             return result;
         }
         let frame = self.grab()?;
-        encode(frame.as_ref())
+        let (conn, root) = self.connect()?;
+        encode(frame.as_ref(), RootCheck { conn, root: *root })
+    }
+
+    /// Encodes `frame` as a screenshot of this screen (P2): a black frame
+    /// is stored when the root window's own pixels are black too (the
+    /// desktop really is black), and refused as a failed capture when they
+    /// are not, or when this is XWayland and the root cannot tell.
+    pub fn judge(&mut self, frame: &Frame) -> Result<Captured, CaptureError> {
+        let (quality, max_side, trust) = (self.quality, self.max_side, self.root_is_the_screen);
+        let (conn, root) = self.connect()?;
+        judged(
+            frame.as_ref(),
+            RootCheck { conn, root: *root },
+            trust,
+            quality,
+            max_side,
+        )
     }
 
     /// Whether the last grabs went through shared memory.
@@ -144,21 +172,89 @@ impl X11Screen {
 
 impl ScreenSource for X11Screen {
     fn capture(&mut self) -> Result<Option<Captured>, CaptureError> {
-        let (quality, max_side) = (self.quality, self.max_side);
+        let (quality, max_side, trust) = (self.quality, self.max_side, self.root_is_the_screen);
         // Through shared memory, the pixels are encoded where the X server
         // wrote them: no copy of the screen is made.
-        if let Some(result) = self.with_shm_frame(|frame| frame.encode(quality, max_side)) {
+        if let Some(result) =
+            self.with_shm_frame(|frame, root| judged(frame, root, trust, quality, max_side))
+        {
             return result.map(Some);
         }
         let frame = self.grab()?;
-        frame.encode(quality, max_side).map(Some)
+        self.judge(&frame).map(Some)
     }
 }
 
+/// The root window, to read its own pixels again (P2).
+#[derive(Clone, Copy)]
+struct RootCheck<'a> {
+    conn: &'a RustConnection,
+    root: Window,
+}
+
+/// Rows of the root window read to tell a black desktop from a failed
+/// capture.
+const SAMPLE_ROWS: u16 = 16;
+
+impl RootCheck<'_> {
+    /// Whether the root window of `width`×`height` is black in
+    /// [`SAMPLE_ROWS`] rows spread over it, read with plain `GetImage`.
+    fn is_black(&self, width: u32, height: u32) -> Result<bool, CaptureError> {
+        let failed = |e: &dyn std::fmt::Display| CaptureError::Failed(format!("X11: {e}"));
+        let (width, height) = (width as u16, height as u16);
+        let rows = SAMPLE_ROWS.min(height);
+        let mut bgrx = Vec::with_capacity(usize::from(width) * usize::from(rows) * 4);
+        for i in 0..rows {
+            let y = (u32::from(height) * (2 * u32::from(i) + 1) / (2 * u32::from(rows))) as i16;
+            let image = self
+                .conn
+                .get_image(ImageFormat::Z_PIXMAP, self.root, 0, y, width, 1, !0)
+                .map_err(|e| failed(&e))?
+                .reply()
+                .map_err(|e| failed(&e))?;
+            let row = usize::from(width) * 4;
+            if image.data.len() < row {
+                return Ok(false);
+            }
+            bgrx.extend_from_slice(&image.data[..row]);
+        }
+        Ok(FrameRef {
+            width: width.into(),
+            height: rows.into(),
+            bgrx: &bgrx,
+        }
+        .is_black())
+    }
+}
+
+/// P2 on X11: `frame` encoded, unless it is black while the screen is not.
+fn judged(
+    frame: FrameRef<'_>,
+    root: RootCheck<'_>,
+    root_is_the_screen: bool,
+    quality: u8,
+    max_side: u32,
+) -> Result<Captured, CaptureError> {
+    if !frame.is_black() {
+        return frame.encode_as_is(quality, max_side);
+    }
+    if !root_is_the_screen {
+        return Err(CaptureError::Black(MAYBE_BLOCKED.into()));
+    }
+    if root.is_black(frame.width, frame.height)? {
+        // The desktop itself is black: that is the picture.
+        return frame.encode_as_is(quality, max_side);
+    }
+    Err(CaptureError::Black(
+        "the picture is black although the screen is not: the capture failed (a compositor or a security tool may block it)".into(),
+    ))
+}
+
 impl X11Screen {
-    /// Grabs through shared memory and hands the pixels to `f` in place;
-    /// `None` when shared memory cannot be used.
-    fn with_shm_frame<R>(&mut self, f: impl FnOnce(FrameRef<'_>) -> R) -> Option<R> {
+    /// Grabs through shared memory and hands the pixels to `f` in place
+    /// (with the root window, to read it again); `None` when shared memory
+    /// cannot be used.
+    fn with_shm_frame<R>(&mut self, f: impl FnOnce(FrameRef<'_>, RootCheck<'_>) -> R) -> Option<R> {
         let (conn, root) = self.connect().ok()?;
         let geometry = conn.get_geometry(*root).ok()?.reply().ok()?;
         let (width, height) = (geometry.width, geometry.height);
@@ -167,11 +263,15 @@ impl X11Screen {
         let Some(Some(buffer)) = &self.shm else {
             return None;
         };
-        let result = f(FrameRef {
-            width: width.into(),
-            height: height.into(),
-            bgrx: buffer.bytes(),
-        });
+        let (conn, root) = self.connection.as_ref()?;
+        let result = f(
+            FrameRef {
+                width: width.into(),
+                height: height.into(),
+                bgrx: buffer.bytes(),
+            },
+            RootCheck { conn, root: *root },
+        );
         buffer.memory.release();
         Some(result)
     }

@@ -65,6 +65,8 @@ struct Handlers {
     handover: Handler,
     /// Update now (`timecard update` while the window runs).
     update: Handler,
+    /// What the window is doing, one line of JSON (`timecard status`).
+    state: Option<Box<dyn Fn() -> String + Send>>,
 }
 
 type ShowHandler = Arc<Mutex<Handlers>>;
@@ -191,6 +193,12 @@ impl InstanceGuard {
         self.on_show.lock().expect("show handler").update = Some(Box::new(update));
     }
 
+    /// What to answer when `timecard status` asks what this window is
+    /// doing: one line of JSON (called on the listener's thread).
+    pub fn on_state(&self, state: impl Fn() -> String + Send + 'static) {
+        self.on_show.lock().expect("show handler").state = Some(Box::new(state));
+    }
+
     /// Takes the lock once the running holder has let it go (after a
     /// handover), waiting up to `timeout`.
     pub fn acquire_when_free(
@@ -240,9 +248,10 @@ fn root_digest(data: &DataDir) -> u32 {
     crc32fast::hash(data.root().as_os_str().as_encoded_bytes())
 }
 
-/// Answers one request on `stream`: `show VERSION` or `update VERSION`,
-/// answered `ok PID VERSION` — or `handover PID VERSION` when a newer
-/// version asks to show itself and this window quits for it (U5).
+/// Answers one request on `stream`: `show VERSION`, `update VERSION` or
+/// `state VERSION`, answered `ok PID VERSION` — or `handover PID VERSION`
+/// when a newer version asks to show itself and this window quits for it
+/// (U5). `state` is followed by one line of JSON: what the window does.
 fn answer_show(stream: impl Read + Write, handlers: &ShowHandler) {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -259,11 +268,17 @@ fn answer_show(stream: impl Read + Write, handlers: &ShowHandler) {
         && timecard_core::release::is_newer(&caller, ours);
     match request.as_str() {
         "show" => log::info!("show-window request from a second launch (version {caller})"),
+        // Asked by every `timecard status`: not worth a log line each.
+        "state" => {}
         _ => log::info!("{request} request from another launch (version {caller})"),
     }
     let stream = reader.get_mut();
     let word = if handover { "handover" } else { "ok" };
     let _ = writeln!(stream, "{word} {} {ours}", std::process::id());
+    if request == "state" {
+        let state = handlers.state.as_ref().map_or_else(|| "{}".into(), |f| f());
+        let _ = writeln!(stream, "{}", state.replace('\n', " "));
+    }
     let _ = stream.flush();
     let handler = match request.as_str() {
         "show" if handover => &handlers.handover,
@@ -276,8 +291,9 @@ fn answer_show(stream: impl Read + Write, handlers: &ShowHandler) {
     }
 }
 
-/// Sends `request VERSION` on `stream` and reads the answer.
-fn request_show(stream: impl Read + Write, request: &str) -> io::Result<Answer> {
+/// Sends `request VERSION` on `stream` and reads the answer (and, for
+/// `state`, the line of JSON after it).
+fn request_show(stream: impl Read + Write, request: &str) -> io::Result<(Answer, String)> {
     let mut reader = BufReader::new(stream);
     writeln!(
         reader.get_mut(),
@@ -288,21 +304,28 @@ fn request_show(stream: impl Read + Write, request: &str) -> io::Result<Answer> 
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut words = line.split_whitespace();
-    match (
+    let answer = match (
         words.next(),
         words.next().and_then(|p| p.parse().ok()),
         words.next(),
     ) {
-        (Some(word @ ("ok" | "handover")), Some(pid), Some(version)) => Ok(Answer {
+        (Some(word @ ("ok" | "handover")), Some(pid), Some(version)) => Answer {
             pid,
             version: version.to_owned(),
             handing_over: word == "handover",
-        }),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unexpected answer {line:?}"),
-        )),
+        },
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected answer {line:?}"),
+            ));
+        }
+    };
+    let mut more = String::new();
+    if request == "state" {
+        reader.read_line(&mut more)?;
     }
+    Ok((answer, more.trim_end().to_owned()))
 }
 
 fn not_listening() -> io::Error {
@@ -335,16 +358,44 @@ fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> 
 /// Asks the running window to come forward (or, when it is older, to
 /// hand over); returns its answer.
 pub fn ask_to_show(holder: &Holder) -> io::Result<Answer> {
-    ask(holder, "show")
+    ask(holder, "show").map(|(answer, _)| answer)
 }
 
 /// Asks the running window to update itself now.
 pub fn ask_to_update(holder: &Holder) -> io::Result<Answer> {
-    ask(holder, "update")
+    ask(holder, "update").map(|(answer, _)| answer)
+}
+
+/// Asks the running window what it is doing: its answer and the line of
+/// JSON its [`InstanceGuard::on_state`] handler gave (`{}` without one).
+pub fn ask_state(holder: &Holder) -> io::Result<(Answer, String)> {
+    ask(holder, "state")
+}
+
+/// Who holds the instance lock of `data` now, if anyone, without taking
+/// it: a free lock is let go at once (a start in that instant is told
+/// that Timecard is "starting" and may simply be run again).
+pub fn holder(data: &DataDir) -> Option<Holder> {
+    let file = OpenOptions::new()
+        .read(true)
+        .open(data.instance_lock_file())
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            (&file).read_to_string(&mut text).ok()?;
+            serde_json::from_str(&text).ok()
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
 }
 
 #[cfg(unix)]
-fn ask(holder: &Holder, request: &str) -> io::Result<Answer> {
+fn ask(holder: &Holder, request: &str) -> io::Result<(Answer, String)> {
     use std::os::unix::net::UnixStream;
     let path = holder.socket.as_deref().ok_or_else(not_listening)?;
     let stream = UnixStream::connect(path)?;
@@ -390,7 +441,7 @@ fn listen_for_show(data: &DataDir, on_show: ShowHandler) -> io::Result<PathBuf> 
 }
 
 #[cfg(windows)]
-fn ask(holder: &Holder, request: &str) -> io::Result<Answer> {
+fn ask(holder: &Holder, request: &str) -> io::Result<(Answer, String)> {
     let path = holder.socket.as_deref().ok_or_else(not_listening)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -485,7 +536,7 @@ fn listen_for_show(_data: &DataDir, _on_show: ShowHandler) -> io::Result<PathBuf
 }
 
 #[cfg(not(any(unix, windows)))]
-fn ask(_holder: &Holder, _request: &str) -> io::Result<Answer> {
+fn ask(_holder: &Holder, _request: &str) -> io::Result<(Answer, String)> {
     Err(not_listening())
 }
 
@@ -516,6 +567,29 @@ mod tests {
         }
         drop(first);
         InstanceGuard::acquire(&data, "track", false).expect("free again");
+    }
+
+    // `timecard status` reads who holds the lock without taking it, and
+    // asks the window what it does.
+    #[test]
+    fn the_holder_is_read_and_answers_what_it_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path().join("data")).unwrap();
+        assert_eq!(holder(&data), None, "no lock file yet");
+        let first = InstanceGuard::acquire(&data, "window", true).unwrap();
+        let found = holder(&data).expect("the window holds the lock");
+        assert_eq!(
+            (found.pid, found.role.as_str()),
+            (std::process::id(), "window")
+        );
+        let (answer, state) = ask_state(&found).unwrap();
+        assert_eq!(answer.pid, std::process::id());
+        assert_eq!(state, "{}", "no handler yet");
+        first.on_state(|| r#"{"tracking":null}"#.into());
+        assert_eq!(ask_state(&found).unwrap().1, r#"{"tracking":null}"#);
+        drop(first);
+        assert_eq!(holder(&data), None, "let go");
+        InstanceGuard::acquire(&data, "window", true).expect("holder() left the lock free");
     }
 
     #[test]

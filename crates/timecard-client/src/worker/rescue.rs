@@ -45,16 +45,18 @@ impl Rescue {
         }
         if let Some((dir, n, secs)) = &self.elsewhere {
             lines.push(format!(
-                "{} of tracked time ({n} segment(s)) could not be written to the cache and was saved to {} instead: once there is space, run `timecard cache import {}` to upload it.",
+                "{} of tracked time ({}) could not be written to the cache and was saved to {} instead: once there is space, run `timecard cache import {}` to upload it.",
                 hms(*secs),
+                timecard_core::fmt::count(*n as u64, "segment", "segments"),
                 dir.display(),
                 dir.display()
             ));
         }
         if let Some((n, secs, why)) = &self.lost {
             lines.push(format!(
-                "{} of tracked time ({n} segment(s)) could not be saved anywhere ({why}): it is lost.",
-                hms(*secs)
+                "{} of tracked time ({}) could not be saved anywhere ({why}): it is lost.",
+                hms(*secs),
+                timecard_core::fmt::count(*n as u64, "segment", "segments")
             ));
         }
         lines
@@ -105,9 +107,9 @@ pub fn rescue_unsaved(
         match write_all(place, &segments) {
             Ok(()) => {
                 log::warn!(
-                    "{} s in {} segment(s) could not be cached; written to {}",
+                    "{} s in {} could not be cached; written to {}",
                     secs,
-                    segments.len(),
+                    timecard_core::fmt::count(segments.len() as u64, "segment", "segments"),
                     place.display()
                 );
                 rescue.elsewhere = Some((place.clone(), segments.len(), secs));
@@ -123,8 +125,8 @@ pub fn rescue_unsaved(
         }
     }
     log::error!(
-        "{secs} s in {} segment(s) of tracked time lost: {why}",
-        segments.len()
+        "{secs} s in {} of tracked time lost: {why}",
+        timecard_core::fmt::count(segments.len() as u64, "segment", "segments")
     );
     rescue.lost = Some((segments.len(), secs, why));
     rescue

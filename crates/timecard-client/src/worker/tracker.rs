@@ -797,13 +797,16 @@ impl Tracker {
                 }
                 Ok(None) => session.shot_at = DateTime::<Utc>::MAX_UTC,
                 Err(e) => {
-                    if matches!(e, crate::capture::CaptureError::Black(_)) && !self.black_told {
+                    if let crate::capture::CaptureError::Black(why) = &e
+                        && !self.black_told
+                    {
                         self.black_told = true;
                         log::warn!("screenshot came out black: {e}");
-                        self.notice = Some(
-                            "Screenshots come out black: screen recording is blocked (a Wayland session, a missing permission, or a security tool). Segments are kept, marked \"capture unavailable\", without a picture."
-                                .into(),
-                        );
+                        // P2: the source's own words — "may be blocked"
+                        // where it cannot tell a black screen from a block.
+                        self.notice = Some(format!(
+                            "Screenshots come out black: {why}. Segments are kept, marked \"capture unavailable\", without a picture."
+                        ));
                         self.notice_serial += 1;
                     }
                     session.capture_note = Some(format!("capture unavailable: {e}"));

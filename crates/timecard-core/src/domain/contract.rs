@@ -232,16 +232,23 @@ impl Contract {
     }
 
     /// The note to show next to the limit meter while a decrease is pending:
-    /// "limit becomes 20 h on Mon 00:00 UTC".
+    /// "limit becomes 20 h on Mon 30 Nov 00:00 UTC"; once that moment has
+    /// passed, in the past for the week that follows it ("limit 20 h since
+    /// Mon 30 Nov 00:00 UTC"), then nothing (W3).
     pub fn pending_limit_note(&self, now: DateTime<Utc>) -> Option<String> {
         let pending = self.pending_limit.as_ref()?;
-        if now >= pending.effective_at || self.kind != ContractKind::Hourly {
+        if self.kind != ContractKind::Hourly
+            || now >= pending.effective_at + chrono::Duration::days(7)
+        {
             return None;
         }
         let when = pending.effective_at.format("%a %-d %b %H:%M UTC");
-        Some(match pending.limit_secs {
-            Some(secs) => format!("limit becomes {} on {when}", format_hours(secs)),
-            None => format!("limit is lifted on {when}"),
+        let passed = now >= pending.effective_at;
+        Some(match (pending.limit_secs, passed) {
+            (Some(secs), false) => format!("limit becomes {} on {when}", format_hours(secs)),
+            (Some(secs), true) => format!("limit {} since {when}", format_hours(secs)),
+            (None, false) => format!("limit is lifted on {when}"),
+            (None, true) => format!("no limit since {when}"),
         })
     }
 }
@@ -381,6 +388,24 @@ mod tests {
             c.pending_limit_note(before).unwrap(),
             "limit becomes 20 h on Mon 30 Nov 00:00 UTC"
         );
-        assert_eq!(c.pending_limit_note(monday), None);
+        // Once passed, said in the past — never "becomes" after the moment.
+        assert_eq!(
+            c.pending_limit_note(monday).unwrap(),
+            "limit 20 h since Mon 30 Nov 00:00 UTC"
+        );
+        assert_eq!(
+            c.pending_limit_note(monday + Duration::days(6)).unwrap(),
+            "limit 20 h since Mon 30 Nov 00:00 UTC"
+        );
+        assert_eq!(c.pending_limit_note(monday + Duration::days(7)), None);
+        c.pending_limit.as_mut().unwrap().limit_secs = None;
+        assert_eq!(
+            c.pending_limit_note(before).unwrap(),
+            "limit is lifted on Mon 30 Nov 00:00 UTC"
+        );
+        assert_eq!(
+            c.pending_limit_note(monday).unwrap(),
+            "no limit since Mon 30 Nov 00:00 UTC"
+        );
     }
 }

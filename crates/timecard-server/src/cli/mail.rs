@@ -80,7 +80,10 @@ pub fn list_command(site: &Site, json: bool) -> anyhow::Result<ExitCode> {
         for m in mails {
             let state = match (m.sent_at, &m.last_error) {
                 (Some(at), _) => format!("sent {}", at.format("%Y-%m-%d %H:%M UTC")),
-                (None, Some(e)) => format!("waiting after {} attempt(s): {e}", m.attempts),
+                (None, Some(e)) => format!(
+                    "waiting after {}: {e}",
+                    timecard_core::fmt::count(u64::from(m.attempts), "attempt", "attempts")
+                ),
                 (None, None) => "waiting".into(),
             };
             outln!(

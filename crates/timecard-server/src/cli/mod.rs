@@ -187,11 +187,11 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             let referenced = store.blob_keys()?;
             let done = blobs.collect_garbage(&referenced, chrono::Utc::now(), older_than)?;
             outln!(
-                "{}: {} orphan(s) deleted, {} object(s) in use, {} orphan(s) younger than {} kept",
+                "{}: {} deleted, {} in use, {} younger than {} kept",
                 blobs.location(),
-                done.deleted,
-                done.kept,
-                done.young,
+                timecard_core::fmt::count(done.deleted as u64, "orphan", "orphans"),
+                timecard_core::fmt::count(done.kept as u64, "object", "objects"),
+                timecard_core::fmt::count(done.young as u64, "orphan", "orphans"),
                 humantime::format_duration(older_than)
             );
             Ok(ExitCode::SUCCESS)

@@ -131,7 +131,7 @@ pub fn user_command(
             } else {
                 for u in users {
                     outln!(
-                        "{:<16} {:<10} {:<28} {:<9} {} session(s), {} contract(s)",
+                        "{:<16} {:<10} {:<28} {:<9} {}, {}",
                         printable(&u.login, false),
                         u.role.as_str(),
                         printable(u.email.as_deref().unwrap_or("-"), false),
@@ -140,8 +140,8 @@ pub fn user_command(
                         } else {
                             "active"
                         },
-                        u.sessions,
-                        u.contracts
+                        timecard_core::fmt::count(u.sessions as u64, "session", "sessions"),
+                        timecard_core::fmt::count(u.contracts as u64, "contract", "contracts")
                     );
                 }
             }
@@ -162,7 +162,10 @@ pub fn user_command(
             let store = site.open()?;
             store.set_password(&login, &auth::hash_password(&password))?;
             let ended = store.revoke_sessions(&login)?;
-            outln!("new password set for {login}; {ended} session(s) ended");
+            outln!(
+                "new password set for {login}; {} ended",
+                timecard_core::fmt::count(ended as u64, "session", "sessions")
+            );
         }
         UserCommand::Invite {
             email,
@@ -185,7 +188,8 @@ pub fn user_command(
         UserCommand::SignOut { login } => {
             let ended = site.open()?.revoke_sessions(&login)?;
             outln!(
-                "{ended} session(s) of {login} ended: each device signs in again, its cached time stays"
+                "{} of {login} ended: each device signs in again, its cached time stays",
+                timecard_core::fmt::count(ended as u64, "session", "sessions")
             );
         }
     }

@@ -297,8 +297,8 @@ async fn upload(
     })??;
     let count = |o| results.iter().filter(|r| r.outcome == o).count();
     log::info!(
-        "server: {login} uploaded {} segment(s): {} accepted, {} duplicate, {} rejected",
-        results.len(),
+        "server: {login} uploaded {}: {} accepted, {} duplicate, {} rejected",
+        timecard_core::fmt::count(results.len() as u64, "segment", "segments"),
         count(Outcome::Accepted),
         count(Outcome::Duplicate),
         count(Outcome::Rejected)
