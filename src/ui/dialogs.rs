@@ -423,7 +423,7 @@ fn signin_dialog_ui(
                 ui.horizontal(|ui| {
                     ui.add(
                         egui::TextEdit::singleline(&mut form.certificate)
-                            .hint_text("optional: the server's .pem file")
+                            .hint_text("optional .pem file")
                             .desired_width(220.0),
                     );
                     if ui
@@ -504,13 +504,16 @@ fn trust_question_ui(ui: &mut egui::Ui, question: &TrustQuestion, busy: bool) ->
     // 32 hex pairs in two lines of 16, easy to compare in halves.
     let text = question.presented.to_string();
     let pairs: Vec<&str> = text["SHA256:".len()..].split(':').collect();
-    ui.label(
-        RichText::new(format!(
-            "SHA256:{}\n       {}",
-            pairs[..16].join(":"),
-            pairs[16..].join(":")
-        ))
-        .monospace(),
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "SHA256:\n{}\n{}",
+                pairs[..16].join(":"),
+                pairs[16..].join(":")
+            ))
+            .monospace(),
+        )
+        .wrap_mode(egui::TextWrapMode::Extend),
     );
     ui.add_space(6.0);
     ui.label(

@@ -141,29 +141,39 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         .spacing([16.0, 8.0])
         .show(ui, |ui| {
             ui.label("Server");
-            ui.horizontal_wrapped(|ui| match (&edited.server, &state.account) {
+            // Rows of their own: a wrapped row in a grid cell overlaps the
+            // grid's next row.
+            ui.vertical(|ui| match (&edited.server, &state.account) {
                 (None, _) => {
-                    ui.label("Built-in local server: your time stays on this computer.");
-                    if ui.button("Use my organisation's server…").clicked() {
-                        intents.push(Intent::OpenSignIn);
-                    }
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label("Built-in local server: your time stays on this computer.");
+                        if ui.button("Use my organisation's server…").clicked() {
+                            intents.push(Intent::OpenSignIn);
+                        }
+                    });
                 }
                 (Some(server), Some(login)) => {
-                    ui.label(format!("Signed in as {login} on"));
-                    ui.label(RichText::new(server).monospace());
-                    if ui.button("Sign out…").clicked() {
-                        state.confirm_sign_out = true;
-                    }
-                    if ui.button("Sign in to another server…").clicked() {
-                        intents.push(Intent::OpenSignIn);
-                    }
+                    ui.horizontal(|ui| {
+                        ui.label(format!("Signed in as {login} on"));
+                        ui.label(RichText::new(server).monospace());
+                    });
+                    ui.horizontal(|ui| {
+                        if ui.button("Sign out…").clicked() {
+                            state.confirm_sign_out = true;
+                        }
+                        if ui.button("Sign in to another server…").clicked() {
+                            intents.push(Intent::OpenSignIn);
+                        }
+                    });
                 }
                 (Some(server), None) => {
-                    ui.label("Not signed in to");
-                    ui.label(RichText::new(server).monospace());
-                    if ui.button("Sign in…").clicked() {
-                        intents.push(Intent::OpenSignIn);
-                    }
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label("Not signed in to");
+                        ui.label(RichText::new(server).monospace());
+                        if ui.button("Sign in…").clicked() {
+                            intents.push(Intent::OpenSignIn);
+                        }
+                    });
                 }
             });
             ui.end_row();

@@ -95,3 +95,127 @@ fn login_by_fingerprint_trusts_exactly_that_certificate() {
         "{said}"
     );
 }
+
+/// A fake `org.freedesktop.portal.FileChooser`: answers OpenFile with
+/// `code` and, for 0, the file's URI; notes the title and options.
+struct FakeChooser {
+    code: u32,
+    file: Option<std::path::PathBuf>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.portal.FileChooser")]
+impl FakeChooser {
+    async fn open_file(
+        &self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+        _parent_window: String,
+        title: String,
+        options: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+    ) -> zbus::fdo::Result<zbus::zvariant::OwnedObjectPath> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("{title} {:?}", options.get("filters")));
+        let token = options
+            .get("handle_token")
+            .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
+            .unwrap_or_default();
+        let sender = header
+            .sender()
+            .map(|s| s.trim_start_matches(':').replace('.', "_"))
+            .unwrap_or_default();
+        let path = format!("/org/freedesktop/portal/desktop/request/{sender}/{token}");
+        let mut results: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
+            std::collections::HashMap::new();
+        if let Some(file) = &self.file {
+            let uri = format!("file://{}", file.display().to_string().replace(' ', "%20"));
+            results.insert("uris", zbus::zvariant::Value::from(vec![uri]));
+        }
+        connection
+            .emit_signal(
+                None::<&str>,
+                path.as_str(),
+                "org.freedesktop.portal.Request",
+                "Response",
+                &(self.code, results),
+            )
+            .await
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))?;
+        zbus::zvariant::OwnedObjectPath::try_from(path)
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))
+    }
+}
+
+// Issue 26: the certificate file can be chosen in the desktop's own file
+// dialog (the portal's FileChooser on the session bus) instead of typed:
+// the chosen file comes back as a path, a cancel as nothing, and a bus
+// without the portal is said in words that point to typing the path.
+#[test]
+fn the_certificate_file_is_chosen_through_the_desktop_portal() {
+    use crate::common::dbus::session_bus_without_services;
+    use timecard_client::platform::file_chooser::open_file_on;
+    if !crate::common::xvfb::tools_present(&["dbus-run-session", "dbus-daemon"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bus, address) = session_bus_without_services(dir.path());
+    let client = || {
+        zbus::blocking::connection::Builder::address(address.as_str())
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let patterns = ["*.pem", "*.crt"];
+    let none = open_file_on(&client(), "The server's certificate", "PEM", &patterns);
+    let said = none.unwrap_err();
+    assert!(said.contains("type the file's path instead"), "{said}");
+
+    let chosen = dir.path().join("our server.pem");
+    std::fs::write(&chosen, "x").unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let portal = zbus::blocking::connection::Builder::address(address.as_str())
+        .unwrap()
+        .name("org.freedesktop.portal.Desktop")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/portal/desktop",
+            FakeChooser {
+                code: 0,
+                file: Some(chosen.clone()),
+                asked: asked.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .expect("serve the fake portal");
+    let got = open_file_on(&client(), "The server's certificate", "PEM", &patterns);
+    assert_eq!(got, Ok(Some(chosen)));
+    let seen = asked.lock().unwrap()[0].clone();
+    assert!(
+        seen.starts_with("The server's certificate") && seen.contains("*.pem"),
+        "{seen}"
+    );
+
+    // The person cancels: nothing chosen, no error.
+    portal
+        .object_server()
+        .remove::<FakeChooser, _>("/org/freedesktop/portal/desktop")
+        .unwrap();
+    portal
+        .object_server()
+        .at(
+            "/org/freedesktop/portal/desktop",
+            FakeChooser {
+                code: 1,
+                file: None,
+                asked,
+            },
+        )
+        .unwrap();
+    let cancelled = open_file_on(&client(), "The server's certificate", "PEM", &patterns);
+    assert_eq!(cancelled, Ok(None));
+    drop(bus.stdin.take());
+    let _ = bus.wait();
+}

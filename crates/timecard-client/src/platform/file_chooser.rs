@@ -24,10 +24,20 @@ pub fn open_file(
     filter_name: &str,
     patterns: &[&str],
 ) -> Result<Option<PathBuf>, String> {
-    let failed = |e: &dyn std::fmt::Display| format!("the desktop's file dialog failed: {e}");
     let connection = zbus::blocking::Connection::session().map_err(|e| {
         format!("no desktop file dialog here (no session bus: {e}); type the file's path instead")
     })?;
+    open_file_on(&connection, title, filter_name, patterns)
+}
+
+/// [`open_file`] through the portal on `connection`'s bus.
+pub fn open_file_on(
+    connection: &zbus::blocking::Connection,
+    title: &str,
+    filter_name: &str,
+    patterns: &[&str],
+) -> Result<Option<PathBuf>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("the desktop's file dialog failed: {e}");
     let token = format!("timecard{}", uuid::Uuid::new_v4().simple());
     let sender = connection
         .unique_name()
@@ -36,7 +46,7 @@ pub fn open_file(
     let request_path = format!("{DESKTOP_PATH}/request/{sender}/{token}");
     // Listen for the answer before asking, so it cannot be missed.
     let request = zbus::blocking::Proxy::new(
-        &connection,
+        connection,
         DESKTOP,
         request_path.as_str(),
         "org.freedesktop.portal.Request",
@@ -53,7 +63,7 @@ pub fn open_file(
         })
         .map_err(|e| failed(&e))?;
     let chooser = zbus::blocking::Proxy::new(
-        &connection,
+        connection,
         DESKTOP,
         DESKTOP_PATH,
         "org.freedesktop.portal.FileChooser",
