@@ -124,7 +124,7 @@ fn contract_card_ui(
         }
         // R14: each dispute a block of its own, with the day's web page.
         for d in &c.disputes {
-            super::disputes::block_ui(ui, snapshot, c, d, zone, intents);
+            super::disputes::block_ui(ui, snapshot, c, d, zone, false, intents);
         }
     });
 }

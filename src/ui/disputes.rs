@@ -46,7 +46,7 @@ pub fn tracker_ui(
     }
     ui.add_space(8.0);
     for (c, d) in shown.iter().take(ON_TRACKER) {
-        block_ui(ui, snapshot, c, d, zone, intents);
+        block_ui(ui, snapshot, c, d, zone, true, intents);
     }
     let more = shown.len().saturating_sub(ON_TRACKER);
     if more > 0 {
@@ -60,13 +60,15 @@ pub fn tracker_ui(
     }
 }
 
-/// One dispute: a framed block in the colour of where it stands.
+/// One dispute: a framed block in the colour of where it stands; with the
+/// contract's title where it is not shown around it (`name_contract`).
 pub fn block_ui(
     ui: &mut egui::Ui,
     snapshot: &Snapshot,
     c: &ContractView,
     d: &DisputeInfo,
     zone: Tz,
+    name_contract: bool,
     intents: &mut Vec<Intent>,
 ) {
     let colour = match d.state.as_str() {
@@ -84,7 +86,6 @@ pub fn block_ui(
             ui.add(
                 egui::Label::new(RichText::new(headline(c, d, zone)).strong().size(15.0)).wrap(),
             );
-            ui.label(RichText::new(format!("Contract: {}", c.contract.title)).color(theme::MUTED));
             if d.state != "open" {
                 ui.add(
                     egui::Label::new(format!("The client's reason: “{}”", d.reason.trim())).wrap(),
@@ -99,7 +100,13 @@ pub fn block_ui(
                 }
                 (None, _) => {}
             }
+            let contract = name_contract.then(|| {
+                RichText::new(format!("Contract: {}", c.contract.title)).color(theme::MUTED)
+            });
             if snapshot.sync.local_only {
+                if let Some(contract) = contract {
+                    ui.label(contract);
+                }
                 ui.label(
                     RichText::new(
                         "Disputes are answered on your organisation's web dashboard; \
@@ -109,13 +116,18 @@ pub fn block_ui(
                 );
             } else {
                 let url = day_url(&snapshot.sync.server, &c.contract.id, d, zone);
-                if ui
-                    .button(RichText::new("Open this day in the browser").strong())
-                    .on_hover_text(&url)
-                    .clicked()
-                {
-                    intents.push(Intent::OpenInBrowser(url));
-                }
+                ui.horizontal_wrapped(|ui| {
+                    if ui
+                        .button(RichText::new("Open this day in the browser").strong())
+                        .on_hover_text(&url)
+                        .clicked()
+                    {
+                        intents.push(Intent::OpenInBrowser(url));
+                    }
+                    if let Some(contract) = contract {
+                        ui.label(contract);
+                    }
+                });
             }
         });
     ui.add_space(6.0);

@@ -154,8 +154,6 @@ pub fn tracker_ui(
     if let Some(why) = blocked_reason(snapshot, state) {
         ui.label(RichText::new(why).color(theme::WARN));
     }
-    // R14: what the clients disputed or decided.
-    super::disputes::tracker_ui(ui, snapshot, now, zone, intents);
     if let Some(idle) = snapshot.idle_line(zone) {
         ui.label(RichText::new(idle).strong().color(theme::WARN))
             .on_hover_text(
@@ -211,6 +209,8 @@ pub fn tracker_ui(
     if memo.changed() {
         intents.push(Intent::Worker(Command::SetMemo(state.memo.clone())));
     }
+    // R14: what the clients disputed or decided, under the day's work.
+    super::disputes::tracker_ui(ui, snapshot, now, zone, intents);
 
     ui.add_space(8.0);
     ui.label(RichText::new("Last screenshot").strong());
