@@ -121,10 +121,15 @@ fn wrong_pinned_certificate_is_refused() {
     let err = client.sign_in("ann", PASSWORD).unwrap_err();
     assert!(matches!(err, SyncError::Certificate { .. }), "{err:?}");
     let text = err.to_string();
+    // Y7: in words, with the way to trust it; never rustls' names.
+    // (Another certificate of the same name: its signature does not
+    // check out against the pinned one.)
     assert!(
-        text.contains("is not trusted") && text.contains("--ca"),
+        text.contains("is not trusted (its signature does not check out)")
+            && text.contains("trust its fingerprint"),
         "{text}"
     );
+    assert!(!text.contains("BadSignature"), "{text}");
     // Without any pin, a self-signed certificate is not trusted either.
     let unpinned = ApiClient::new(
         ServerAddress::parse(&server.url()).unwrap(),

@@ -393,6 +393,33 @@ mod tests {
         assert!(junk.is_transient());
     }
 
+    // Y7: rustls' names become words; a pinned certificate that changed
+    // names both fingerprints and what to do.
+    #[test]
+    fn certificate_failures_are_said_in_words() {
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let said = from_rustls("h:1".into(), &unknown).to_string();
+        assert!(said.contains("not signed by an authority"), "{said}");
+        assert!(!said.contains("UnknownIssuer"), "{said}");
+        let (pinned, presented) = (
+            timecard_core::tls::Fingerprint([1; 32]),
+            timecard_core::tls::Fingerprint([2; 32]),
+        );
+        let changed =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+                std::sync::Arc::new(crate::sync::trust::CertificateChanged { pinned, presented }),
+            )));
+        let mapped = from_rustls("h:1".into(), &changed);
+        assert_eq!(mapped.code(), "certificate_changed");
+        assert!(!mapped.is_transient());
+        assert_eq!(
+            mapped.to_string(),
+            format!(
+                "The server's certificate changed since you trusted it (was {pinned}, now {presented}). If your administrator replaced it, sign in again to trust the new one."
+            )
+        );
+    }
+
     #[test]
     fn a_name_the_certificate_lacks_is_named_with_the_fix() {
         let err =
