@@ -1048,6 +1048,21 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     );
     // Issue 26: the form remembers who signed in last on this server.
     w.click("Sign in from Settings");
+    w.click("Work Diary");
+    w.until("the diary says why it is empty", |app| {
+        matches!(&app.state.diary.loaded, Some((_, _, Err(_))))
+    });
+    let Some((_, _, Err(why))) = &w.harness.state().state.diary.loaded else {
+        unreachable!()
+    };
+    assert!(why.contains("not signed in"), "{why}");
+    assert!(
+        w.harness
+            .query_by_label_contains("timecard login")
+            .is_none(),
+        "no command line on the Work Diary either"
+    );
+    w.click("Tracker");
     let form = w
         .harness
         .state()
