@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use egui::RichText;
 
 use super::{Intent, theme};
+use timecard_client::sync::SyncState;
 use timecard_client::worker::{Command, ContractView, Snapshot};
 use timecard_core::fmt::format_hours;
 use timecard_core::fmt::hms;
@@ -23,7 +24,15 @@ pub fn contracts_ui(
         if ui.button("Refresh").clicked() {
             intents.push(Intent::Worker(Command::Refresh));
         }
+        // Online, the list is checked every minute; an unchanged list is
+        // not sent again (R14), so the time it last came in full says
+        // nothing about how current it is.
+        let checked = matches!(
+            snapshot.sync.state,
+            SyncState::Online | SyncState::Uploading { .. }
+        );
         let updated = match snapshot.sync.contracts_refreshed_at {
+            Some(_) if checked => "up to date, checked every minute".to_owned(),
             Some(t) => match (now - t).num_minutes() {
                 0 => "updated just now".to_owned(),
                 1 => "updated 1 min ago".to_owned(),
