@@ -133,6 +133,14 @@ pub fn banners_ui(
     if let Some(error) = &snapshot.last_error {
         banner(ui, theme::BAD, error.clone());
     }
+    // Y7: the trusted certificate changed; the status line says so, and
+    // signing in again is where a replaced one is trusted.
+    if let SyncState::Caching { last_error, .. } = &snapshot.sync.state
+        && last_error.starts_with(timecard_client::sync::error::CERTIFICATE_CHANGED)
+        && ui.button("Sign in again…").clicked()
+    {
+        intents.push(Intent::OpenSignIn);
+    }
     if let SyncState::SignedOut { reason } = &snapshot.sync.state {
         ui.horizontal(|ui| {
             banner(ui, theme::WARN, reason.clone());

@@ -100,15 +100,21 @@ fn a_self_signed_server_is_trusted_by_its_fingerprint_and_a_new_one_refused() {
     w.click("Tracker");
     w.harness
         .get_by_label_contains("certificate changed since you trusted it");
-    // Signing in again asks, naming both.
-    w.harness.state_mut().state.signin = Some(timecard::ui::SignInForm {
-        server: server.url(),
-        login: "ann".into(),
-        password: common::server::PASSWORD.into(),
-        ..Default::default()
-    });
-    w.harness.step();
-    w.harness.step();
+    // Signing in again (offered beside the words) asks, naming both; the
+    // form comes filled with the server and the login.
+    w.click("Sign in again…");
+    let form = w.harness.state().state.signin.clone().expect("the form");
+    assert_eq!(
+        (form.server.as_str(), form.login.as_str()),
+        (server.url().as_str(), "ann")
+    );
+    w.harness
+        .state_mut()
+        .state
+        .signin
+        .as_mut()
+        .unwrap()
+        .password = common::server::PASSWORD.into();
     press_sign_in(&mut w);
     w.until("the question for the new certificate", |app| {
         asked(app).is_some()

@@ -7,6 +7,10 @@ use thiserror::Error;
 
 use timecard_core::protocol::ErrorBody;
 
+/// How [`SyncError::CertificateChanged`] begins, for a front end that
+/// offers to sign in again next to it (Y7).
+pub const CERTIFICATE_CHANGED: &str = "The server's certificate changed since you trusted it";
+
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum SyncError {
     #[error(
@@ -27,7 +31,7 @@ pub enum SyncError {
     Certificate { host: String, detail: String },
     /// Y7: a server trusted on first use presented another certificate.
     #[error(
-        "The server's certificate changed since you trusted it (was {pinned}, now {presented}). If your administrator replaced it, sign in again to trust the new one."
+        "{CERTIFICATE_CHANGED} (was {pinned}, now {presented}). If your administrator replaced it, sign in again to trust the new one."
     )]
     CertificateChanged {
         host: String,
