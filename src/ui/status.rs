@@ -137,9 +137,19 @@ pub fn banners_ui(
     // signing in again is where a replaced one is trusted.
     if let SyncState::Caching { last_error, .. } = &snapshot.sync.state
         && last_error.starts_with(timecard_client::sync::error::CERTIFICATE_CHANGED)
-        && ui.button("Sign in again…").clicked()
     {
-        intents.push(Intent::OpenSignIn);
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "{}: nothing is sent to it, time is cached here.",
+                    timecard_client::sync::error::CERTIFICATE_CHANGED
+                ))
+                .color(theme::BAD),
+            );
+            if ui.button("Sign in again…").clicked() {
+                intents.push(Intent::OpenSignIn);
+            }
+        });
     }
     if let SyncState::SignedOut { reason } = &snapshot.sync.state {
         ui.horizontal(|ui| {
