@@ -98,8 +98,11 @@ fn a_self_signed_server_is_trusted_by_its_fingerprint_and_a_new_one_refused() {
         matches!(&app.latest().sync.state, SyncState::Caching { last_error, .. } if last_error.contains(&words))
     });
     w.click("Tracker");
-    w.harness
-        .get_by_label_contains("certificate changed since you trusted it");
+    // The status line with both prints, and the notice at the top.
+    w.harness.get_by_label_contains(&words);
+    w.harness.get_by_label(
+        "The server's certificate changed since you trusted it: nothing is sent to it, time is cached here.",
+    );
     // Signing in again (offered beside the words) asks, naming both; the
     // form comes filled with the server and the login.
     w.click("Sign in again…");
