@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use common::server::{PASSWORD, TestServer};
 
 /// A minimal CONNECT proxy that records the targets it was asked for.
-fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -219,3 +219,69 @@ fn the_certificate_file_is_chosen_through_the_desktop_portal() {
     drop(bus.stdin.take());
     let _ = bus.wait();
 }
+
+// Y3 with Y7: the look at an untrusted certificate and the connections
+// pinned by fingerprint go through HTTPS_PROXY like every other.
+#[test]
+fn trust_on_first_use_goes_through_the_proxy() {
+    let server = TestServer::start(at("2026-11-25T15:00:00Z"));
+    let url = server.url();
+    let print = printed(&server);
+    let (proxy, seen) = crate::proxy::connect_proxy();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("client");
+    let through_proxy = |extra: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_timecard"));
+        command
+            .args([
+                "login",
+                "--server",
+                &url,
+                "--user",
+                "ann",
+                "--password-stdin",
+            ])
+            .args(extra)
+            .env("TIMECARD_DATA_DIR", &data)
+            .env("HTTPS_PROXY", &proxy);
+        for name in [
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(name);
+        }
+        crate::common::cli::run(&mut command, Some(PASSWORD))
+    };
+    let target = server.server.addr.to_string();
+
+    let out = through_proxy(&[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(&format!("--fingerprint {print}")),
+        "{}",
+        text(&out)
+    );
+    let looked = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| **t == target)
+        .count();
+    assert!(
+        looked >= 2,
+        "the sign-in and the look went through the proxy: {looked}"
+    );
+
+    let out = through_proxy(&["--fingerprint", &print]);
+    assert!(out.status.success(), "{}", text(&out));
+    let now = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| **t == target)
+        .count();
+    assert!(now > looked, "the pinned sign-in went through the proxy");
+}
