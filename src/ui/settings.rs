@@ -113,7 +113,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
             ui.add(egui::Slider::new(&mut edited.screenshot_max_side, 640..=3840).suffix(" px"));
             ui.end_row();
             ui.label("Ask about idle time after");
-            ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 3..=60).suffix(" min"));
+            ui.add(egui::Slider::new(&mut edited.idle_threshold_mins, 1..=60).suffix(" min"));
             ui.end_row();
         });
     ui.checkbox(&mut edited.notifications, "Desktop notifications")

@@ -5,6 +5,8 @@
 use crate::common;
 #[path = "ui/diary.rs"]
 mod diary;
+#[path = "ui/idle_real.rs"]
+mod idle_real;
 #[path = "ui/help.rs"]
 mod help;
 #[path = "ui/layout.rs"]
@@ -1046,8 +1048,6 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
             .is_none(),
         "no command line in the window"
     );
-    // Issue 26: the form remembers who signed in last on this server.
-    w.click("Sign in from Settings");
     w.click("Work Diary");
     w.until("the diary says why it is empty", |app| {
         matches!(&app.state.diary.loaded, Some((_, _, Err(_))))
@@ -1063,6 +1063,8 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
         "no command line on the Work Diary either"
     );
     w.click("Tracker");
+    // Issue 26: the form remembers who signed in last on this server.
+    w.click("Sign in from Settings");
     let form = w
         .harness
         .state()

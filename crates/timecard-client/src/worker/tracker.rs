@@ -182,46 +182,54 @@ impl Tracker {
             .filter(|e| e.start < to && e.end > from)
             .map(|e| e.id)
             .collect();
-        // The timer loses what this session loses (S5: timer, Today and
-        // This week agree).
-        if let Some(session) = self.session.as_mut() {
-            let overlap = |start: DateTime<Utc>, end: DateTime<Utc>| {
-                (end.min(to) - start.max(from).max(session.started_at))
-                    .num_seconds()
-                    .max(0)
-            };
-            let removed: i64 = self
-                .cache
-                .pending()
-                .filter(|e| e.contract_id == session.contract_id)
-                .map(|e| overlap(e.start, e.end))
-                .chain(
-                    self.unsaved
-                        .iter()
-                        .filter(|s| s.contract_id == session.contract_id)
-                        .map(|s| overlap(s.start, s.end)),
-                )
-                .sum();
-            session.logged_secs = (session.logged_secs - removed).max(0);
-        }
         let mut pieces = Vec::new();
+        // Whole seconds of the session's segments taken apart.
+        let mut removed_secs = 0;
+        let in_session = |session: &Option<Session>, segment: &Segment| {
+            session.as_ref().is_some_and(|s| {
+                segment.contract_id == s.contract_id && segment.start >= s.started_at
+            })
+        };
         for id in hit {
             match self
                 .cache
                 .load(id)
                 .and_then(|s| self.cache.remove(id).map(|()| s))
             {
-                Ok(segment) => pieces.extend(self.cut_out(&segment, from, to)),
+                Ok(segment) => {
+                    if in_session(&self.session, &segment) {
+                        removed_secs += (segment.end - segment.start).num_seconds();
+                    }
+                    pieces.extend(self.cut_out(&segment, from, to))
+                }
                 Err(e) => self.last_error = Some(e.to_string()),
             }
         }
         let unsaved = std::mem::take(&mut self.unsaved);
         for segment in unsaved {
             if segment.start < to && segment.end > from {
+                if in_session(&self.session, &segment) {
+                    removed_secs += (segment.end - segment.start).num_seconds();
+                }
                 pieces.extend(self.cut_out(&segment, from, to));
             } else {
                 self.unsaved.push(segment);
             }
+        }
+        // The timer loses what this session loses, counted the way Today
+        // and This week count it (whole seconds per segment), so the three
+        // agree (S5).
+        if let Some(session) = self.session.as_mut() {
+            let secs = |segments: &mut dyn Iterator<Item = &Segment>| -> i64 {
+                segments
+                    .filter(|s| {
+                        s.contract_id == session.contract_id && s.start >= session.started_at
+                    })
+                    .map(|s| (s.end - s.start).num_seconds())
+                    .sum()
+            };
+            let after = secs(&mut pieces.iter());
+            session.logged_secs = (session.logged_secs - removed_secs + after).max(0);
         }
         for piece in pieces {
             self.store(piece);
