@@ -159,7 +159,7 @@ pub fn attach(
     enabled: Arc<AtomicBool>,
     disputes_told: Option<std::path::PathBuf>,
 ) {
-    *ANSWERS.lock().expect("answers lock") = Some(engine.worker.sender());
+    answer_to(engine.worker.sender());
     let notifications = Notifications::start_remembering(
         engine.worker.snapshots().clone(),
         engine.clock.clone(),
@@ -350,6 +350,12 @@ fn show_all(alerts: Receiver<Alert>) {
         }
         in_flight(-1);
     }
+}
+
+/// Where the buttons of notifications send their answer from now on (the
+/// running worker).
+pub fn answer_to(worker: std::sync::mpsc::Sender<Command>) {
+    *ANSWERS.lock().expect("answers lock") = Some(worker);
 }
 
 /// Whether the desktop's notification server shows buttons (the

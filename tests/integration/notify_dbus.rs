@@ -251,3 +251,193 @@ fn a_hung_notification_server_holds_nothing_up_in_this_process() {
     // Wait for the parent to have seen the call (it closes our input).
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
+
+/// A notification server that shows buttons: it records each call's
+/// summary and actions, and answers with the id 7.
+struct ServerWithButtons {
+    received: Sender<(String, Vec<String>)>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl ServerWithButtons {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        _body: String,
+        actions: Vec<String>,
+        _hints: HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let _ = self.received.send((summary, actions));
+        7
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "fake".into(),
+            "timecard tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &zbus::object_server::SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// Set only in the child process of the test below.
+const CHILD_BUTTONS_ENV: &str = "TIMECARD_TEST_NOTIFY_BUTTONS_BUS";
+
+// S5: back from idle, the "Welcome back" notification carries Keep and
+// Discard where the notification server shows buttons, and pressing
+// Discard there discards the idle time as the window's button does.
+#[test]
+fn discard_on_the_welcome_back_notification_discards_the_idle_time() {
+    if !tools_present(&["dbus-run-session", "dbus-daemon"]) {
+        return;
+    }
+    let (mut bus, address) = session_bus();
+    let (tx, received) = mpsc::channel();
+    let server = zbus::blocking::connection::Builder::address(address.as_str())
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/Notifications",
+            ServerWithButtons { received: tx },
+        )
+        .unwrap()
+        .build()
+        .expect("serve the notification server");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "notify_dbus::the_idle_answer_from_a_notification_in_this_process",
+            "--nocapture",
+        ])
+        .env(CHILD_BUTTONS_ENV, &address)
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the child half");
+    let (summary, actions) = received
+        .recv_timeout(StdDuration::from_secs(20))
+        .expect("the notification server got the welcome back");
+    assert_eq!(summary, "Welcome back");
+    assert_eq!(
+        actions,
+        ["keep", "Keep idle time", "discard", "Discard idle time"]
+    );
+    // The user presses Discard. The child listens for the answer only once
+    // its call has returned, so the press is repeated until it is heard
+    // (the child then ends).
+    let emitter =
+        zbus::object_server::SignalEmitter::new(server.inner(), "/org/freedesktop/Notifications")
+            .unwrap();
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    let status = loop {
+        zbus::block_on(ServerWithButtons::action_invoked(&emitter, 7, "discard")).unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child never heard the answer"
+        );
+        std::thread::sleep(StdDuration::from_millis(200));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(status.success(), "{}", common::cli::text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the child ran no test: {}",
+        common::cli::text(&output)
+    );
+    drop(server);
+    let _ = bus.kill();
+    let _ = bus.wait();
+}
+
+/// Input at a moment the test sets.
+struct Inputs(Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>);
+
+impl timecard_client::activity::ActivitySource for Inputs {
+    fn last_input(
+        &mut self,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        Some(*self.0.lock().unwrap())
+    }
+}
+
+/// The child half of the test above: a worker tracking with a 10-minute
+/// idle threshold, its notifications, and the answer from the button.
+#[test]
+fn the_idle_answer_from_a_notification_in_this_process() {
+    if std::env::var_os(CHILD_BUTTONS_ENV).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let start = at("2026-11-23T09:00:00Z");
+    let clock = ManualClock::new(start);
+    let last = Arc::new(std::sync::Mutex::new(start));
+    let (cache, _) = timecard_client::cache::Cache::open(dir.path(), 86400).unwrap();
+    let mut config = timecard_client::worker::TrackerConfig::new("dev");
+    config.idle_threshold_secs = 600;
+    let tracker = timecard_client::worker::Tracker::new(
+        config,
+        cache,
+        Box::new(timecard_client::capture::NoScreenshots),
+        Box::new(Inputs(last.clone())),
+    );
+    let worker = Worker::spawn(tracker, Arc::new(clock.clone()));
+    notify::answer_to(worker.sender());
+    let notifications = Notifications::start(
+        worker.snapshots().clone(),
+        Arc::new(clock.clone()) as Arc<dyn Clock>,
+        chrono_tz::UTC,
+        Arc::new(AtomicBool::new(true)),
+    );
+    worker.send(WorkerCommand::SetContracts(list(vec![hourly("c1", None)])));
+    worker.send(WorkerCommand::Start {
+        contract_id: "c1".into(),
+    });
+    wait_for(&worker, |s| s.tracking.is_some());
+    // Work until 09:05, nothing until 09:30, then back.
+    *last.lock().unwrap() = at("2026-11-23T09:05:00Z");
+    clock.set(at("2026-11-23T09:29:00Z"));
+    worker.send(WorkerCommand::Tick);
+    wait_for(&worker, |s| s.idle.is_some());
+    *last.lock().unwrap() = at("2026-11-23T09:30:00Z");
+    clock.set(at("2026-11-23T09:30:00Z"));
+    worker.send(WorkerCommand::Tick);
+    wait_for(&worker, |s| {
+        s.idle.as_ref().is_some_and(|i| i.returned.is_some())
+    });
+    // The answer comes from the notification's button, not from here.
+    let snapshot = worker
+        .snapshots()
+        .wait_for(StdDuration::from_secs(20), |s| s.idle.is_none());
+    assert!(snapshot.idle.is_none(), "no answer came: {snapshot:#?}");
+    assert_eq!(
+        snapshot.session_secs(clock.now()),
+        5 * 60,
+        "only the five working minutes are left"
+    );
+    notifications.finish(StdDuration::from_secs(2));
+}
