@@ -977,11 +977,16 @@ impl TimecardApp {
 }
 
 impl eframe::App for TimecardApp {
+    /// Runs every pass, also while the window is hidden or occluded (when
+    /// `ui` is not called): a close request is seen here.
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.close_to_tray(ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let intents = self.frame_ui(ui);
         let ctx = ui.ctx().clone();
         self.run(intents, &ctx);
-        self.close_to_tray(&ctx);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

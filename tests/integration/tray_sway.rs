@@ -465,3 +465,146 @@ fn without_a_tray_host_closing_the_window_quits() {
     let log = std::fs::read_to_string(data.join("logs/timecard.log")).unwrap_or_default();
     assert!(!log.contains("keeps running in the tray"), "{log}");
 }
+
+/// Asks the X11 window named exactly `name` to close, as a window
+/// manager's close button does (WM_DELETE_WINDOW).
+fn close_x11_window(display: &str, name: &str) {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
+    let id = visible_x11_window(display, name).expect("the window is shown");
+    let (conn, _) = x11rb::connect(Some(display)).expect("connect to Xvfb");
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let (protocols, delete) = (atom("WM_PROTOCOLS"), atom("WM_DELETE_WINDOW"));
+    let event = ClientMessageEvent::new(32, id, protocols, [delete, 0, 0, 0, 0]);
+    conn.send_event(false, id, EventMask::NO_EVENT, event)
+        .unwrap();
+    conn.flush().unwrap();
+}
+
+/// The mapped X11 window named exactly `name`, if there is one.
+fn visible_x11_window(display: &str, name: &str) -> Option<u32> {
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", &format!("^{name}$")])
+        .env("DISPLAY", display)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+}
+
+// Close-to-tray on X11 (the window on Xvfb, the tray host waybar on the
+// same session bus): closing the window hides it and tracking goes on,
+// the one-time notice is given once, Show window brings it back, and
+// Quit ends the app with the time kept.
+#[test]
+fn closing_the_window_on_x11_keeps_tracking_in_the_tray() {
+    if !crate::common::xvfb::tools_present(&["Xvfb", "xdotool"]) {
+        return;
+    }
+    let Some(sway) = sway() else { return };
+    let x = crate::common::xvfb::Xvfb::start("1280x800x24");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_bus_process, address) = session_bus();
+    let bus = connect(&address);
+    let _bar = waybar(&sway, &address, dir.path());
+    let mut app = Killed(
+        Command::new(env!("CARGO_BIN_EXE_timecard"))
+            .env_remove("WAYLAND_DISPLAY")
+            .env("DISPLAY", &x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("TIMECARD_DATA_DIR", &data)
+            .env("TIMECARD_REPORT_STARTUP", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::log(dir.path(), "timecard.stderr"))
+            .spawn()
+            .expect("start the window"),
+    );
+    let item = until(60, "the item registered", dir.path(), || {
+        timecard_item(&bus, &app)
+    });
+    // Drawn: a close request before the first frame is not seen by the
+    // app (eframe starts passing events on with it).
+    until(60, "the first frame", dir.path(), || {
+        std::fs::read_to_string(dir.path().join("timecard.stderr"))
+            .ok()?
+            .contains("first frame")
+            .then_some(())
+    });
+    until(60, "the window shown", dir.path(), || {
+        visible_x11_window(&x.display, "Timecard")
+    });
+    click(&bus, &item, "Start ");
+    until(30, "tracking", dir.path(), || {
+        tooltip(&bus, &item).filter(|(t, _)| t == "Timecard — Tracking")
+    });
+    let started = Instant::now();
+    let log = || std::fs::read_to_string(data.join("logs/timecard.log")).unwrap_or_default();
+    for round in 1..=2 {
+        // Asked again every 5 s: a request made while eframe is still
+        // starting up can go unseen (seen on Xvfb without a window
+        // manager); a person would click again.
+        let mut asked = Instant::now() - Duration::from_secs(5);
+        until(30, "the window hidden", dir.path(), || {
+            if visible_x11_window(&x.display, "Timecard").is_none() {
+                return Some(());
+            }
+            if asked.elapsed() >= Duration::from_secs(5) {
+                close_x11_window(&x.display, "Timecard");
+                asked = Instant::now();
+            }
+            None
+        });
+        assert!(app.0.try_wait().unwrap().is_none(), "the app quit");
+        let (title, _) = tooltip(&bus, &item).expect("the item is still there");
+        assert_eq!(title, "Timecard — Tracking", "round {round}");
+        click(&bus, &item, "Show window");
+        until(30, "the window shown again", dir.path(), || {
+            visible_x11_window(&x.display, "Timecard")
+        });
+    }
+    let log = log();
+    assert_eq!(
+        log.matches("keeps running in the tray; quit from its menu")
+            .count(),
+        1,
+        "the notice is given once: {log}"
+    );
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(settings["tray_notice_shown"], true, "{settings}");
+    // Two seconds of tracking at least, for the diary afterwards.
+    until(10, "two seconds", dir.path(), || {
+        (started.elapsed() >= Duration::from_secs(2)).then_some(())
+    });
+    click(&bus, &item, "Quit");
+    let status = until(30, "the app exits after Quit", dir.path(), || {
+        app.0.try_wait().ok().flatten()
+    });
+    assert!(status.success(), "{status}");
+    // The time tracked is kept: the segment was cached on the way out
+    // (it uploads at the next start).
+    let log = std::fs::read_to_string(data.join("logs/timecard.log")).unwrap_or_default();
+    let cached: i64 = log
+        .lines()
+        .filter(|l| l.contains("cached: demo-hourly"))
+        .filter_map(|l| {
+            l.rsplit_once(" (")?
+                .1
+                .split_once(" s")?
+                .0
+                .parse::<i64>()
+                .ok()
+        })
+        .sum();
+    assert!(cached >= 2, "{cached} s kept: {log}");
+}
