@@ -608,3 +608,50 @@ fn closing_the_window_on_x11_keeps_tracking_in_the_tray() {
         .sum();
     assert!(cached >= 2, "{cached} s kept: {log}");
 }
+
+const AMBER: [u8; 3] = [0xd9, 0x8c, 0x1f];
+
+// Idle through the compositor's real idle notifications (threshold one
+// minute, the smallest the settings take, and no input at all): the
+// tooltip says since when, the item asks for attention and the bar shows
+// the amber badge.
+#[test]
+fn the_tray_shows_idle_from_the_compositor() {
+    let Some(sway) = sway() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("settings.json"), r#"{"idle_threshold_mins": 1}"#).unwrap();
+    let (_bus_process, address) = session_bus();
+    let bus = connect(&address);
+    let _bar = waybar(&sway, &address, dir.path());
+    until(30, "waybar owns the watcher", dir.path(), || {
+        zbus::blocking::fdo::DBusProxy::new(&bus)
+            .ok()?
+            .name_has_owner(WATCHER.try_into().ok()?)
+            .ok()?
+            .then_some(())
+    });
+    let app = window(&sway, &address, &data, dir.path());
+    let item = until(60, "the item registered", dir.path(), || {
+        timecard_item(&bus, &app)
+    });
+    click(&bus, &item, "Start ");
+    let (_, text) = until(150, "the tooltip says idle", dir.path(), || {
+        tooltip(&bus, &item).filter(|(t, _)| t == "Timecard — Idle")
+    });
+    assert!(text.contains("Idle since "), "{text}");
+    let status: String = property(
+        &bus,
+        &item,
+        "/StatusNotifierItem",
+        "org.kde.StatusNotifierItem",
+        "Status",
+    )
+    .expect("Status");
+    assert_eq!(status, "NeedsAttention");
+    let shot = screens().join("tray-idle.png");
+    until(30, "the amber badge in the bar", dir.path(), || {
+        (badge_pixels(&picture_of_the_tray(&sway, &shot), AMBER) >= 6).then_some(())
+    });
+}
