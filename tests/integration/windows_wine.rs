@@ -344,6 +344,27 @@ fn the_window_opens_under_wine_and_a_second_launch_asks_it_forward() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // D8: the notification-area icon is made (Wine's explorer is the
+    // taskbar), or its failure is logged and the window runs on.
+    let log = data.join("logs").join("timecard.log");
+    let mut tray_line = String::new();
+    wait_until("the tray icon's log line", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        tray_line = text
+            .lines()
+            .find(|l| {
+                l.contains("tray icon created in the notification area")
+                    || l.contains("no tray icon")
+                    || l.contains("no notification area yet")
+            })
+            .unwrap_or("")
+            .to_owned();
+        !tray_line.is_empty()
+    });
+    assert!(
+        tray_line.contains("tray icon created in the notification area"),
+        "the tray icon was not made under Wine: {tray_line}"
+    );
     let second = run(
         wine.command("timecard.exe", &x.display)
             .env("TIMECARD_DATA_DIR", &data),
