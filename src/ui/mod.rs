@@ -39,6 +39,9 @@ pub use dialogs::{ReportForm, SignInForm, TrustQuestion};
 pub use diary::DiaryState;
 pub use mini::MINI_SIZE;
 
+/// D9: the widest the Tracker, Contracts and Cache screens' content grows.
+pub const READABLE_WIDTH: f32 = 960.0;
+
 /// The screens of the main window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -895,29 +898,46 @@ impl TimecardApp {
                 diary::diary_ui(ui, &self.snapshot, &mut self.state.diary, now, &mut intents);
                 return;
             }
-            egui::ScrollArea::vertical().show(ui, |ui| match self.state.view {
-                View::Tracker => tracker::tracker_ui(
-                    ui,
-                    &self.snapshot,
-                    &mut self.state,
-                    now,
-                    zone,
-                    &mut intents,
-                ),
-                View::Contracts => contracts::contracts_ui(
-                    ui,
-                    &self.snapshot,
-                    &mut self.state.manual,
-                    now,
-                    zone,
-                    &mut intents,
-                ),
-                View::Cache => {
-                    cache::cache_ui(ui, &self.snapshot, &mut self.state, now, zone, &mut intents)
-                }
-                View::Diary => {} // drawn above
-                View::Settings => settings::settings_ui(ui, &mut self.state, &mut intents),
-            });
+            // D9: the scroll area fills the panel whatever the screen's
+            // width, so its bar is at the window's edge, not after the
+            // content (a 500 px column after sign-out).
+            // Lines of text and bars stop at a readable width on wide
+            // windows; Settings take two columns there instead.
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    if self.state.view != View::Settings {
+                        ui.set_max_width(ui.available_width().min(READABLE_WIDTH));
+                    }
+                    match self.state.view {
+                        View::Tracker => tracker::tracker_ui(
+                            ui,
+                            &self.snapshot,
+                            &mut self.state,
+                            now,
+                            zone,
+                            &mut intents,
+                        ),
+                        View::Contracts => contracts::contracts_ui(
+                            ui,
+                            &self.snapshot,
+                            &mut self.state.manual,
+                            now,
+                            zone,
+                            &mut intents,
+                        ),
+                        View::Cache => cache::cache_ui(
+                            ui,
+                            &self.snapshot,
+                            &mut self.state,
+                            now,
+                            zone,
+                            &mut intents,
+                        ),
+                        View::Diary => {} // drawn above
+                        View::Settings => settings::settings_ui(ui, &mut self.state, &mut intents),
+                    }
+                });
         });
         dialogs::dialogs_ui(
             &ctx,

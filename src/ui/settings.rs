@@ -57,7 +57,40 @@ fn autostart_switch(ui: &mut egui::Ui, error: &mut Option<String>) {
     }
 }
 
+/// From this width of the screen, Settings are two columns: General on
+/// the left; Advanced, Save and the danger zone on the right (D9).
+const TWO_COLUMNS: f32 = 1000.0;
+
+/// D9: Settings fit the default 760×620 window down to the danger zone's
+/// button, and use two columns on wide windows.
 pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    if ui.available_width() >= TWO_COLUMNS {
+        ui.columns(2, |columns| {
+            let [left, right] = columns else {
+                unreachable!("two columns")
+            };
+            // Not justified: buttons keep their own width.
+            left.vertical(|ui| {
+                ui.set_max_width(ui.available_width() - 16.0);
+                general_ui(ui, state);
+            });
+            right.vertical(|ui| {
+                advanced_ui(ui, state, intents);
+                ui.add_space(12.0);
+                danger_ui(ui, state);
+            });
+        });
+    } else {
+        general_ui(ui, state);
+        ui.add_space(4.0);
+        advanced_ui(ui, state, intents);
+        ui.add_space(12.0);
+        danger_ui(ui, state);
+    }
+    session_ui(ui);
+}
+
+fn general_ui(ui: &mut egui::Ui, state: &mut UiState) {
     let edited = &mut state.edited;
     ui.heading("General");
     // One grid, so the fields and sliders start at the same x.
@@ -122,8 +155,10 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
         );
     tray_switch_ui(ui, &mut edited.close_to_tray, state.tray_host);
     autostart_switch(ui, &mut state.autostart_error);
+}
 
-    ui.add_space(12.0);
+fn advanced_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let edited = &mut state.edited;
     ui.heading("Advanced");
     ui.checkbox(
         &mut edited.track_fixed_price,
@@ -201,18 +236,31 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut UiState, intents: &mut Vec<Int
     {
         intents.push(Intent::SaveSettings(edited.clone()));
     }
+}
 
-    ui.add_space(16.0);
+/// The danger zone: one framed line, its button first (the confirmation
+/// lists what is lost).
+fn danger_ui(ui: &mut egui::Ui, state: &mut UiState) {
     egui::Frame::group(ui.style())
         .stroke(egui::Stroke::new(1.0, theme::BAD))
         .show(ui, |ui| {
-            ui.label(RichText::new("Danger zone").strong().color(theme::BAD));
-            ui.label("Clearing the cache wipes the data folder and restarts Timecard.");
-            if ui.button("Clear cache and restart…").clicked() {
-                state.reset_dialog = true;
-            }
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("Danger zone").strong().color(theme::BAD));
+                if ui.button("Clear cache and restart…").clicked() {
+                    state.reset_dialog = true;
+                }
+                ui.label(
+                    RichText::new("Wipes the data folder and restarts Timecard.")
+                        .small()
+                        .color(theme::MUTED),
+                );
+            });
         });
-    // At the end: what this session offers, and why (nothing to set).
+}
+
+/// At the end: what this session offers, and why (nothing to set).
+fn session_ui(ui: &mut egui::Ui) {
     ui.add_space(12.0);
     let (shots, activity) = session_sources();
     for line in [

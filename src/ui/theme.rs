@@ -50,6 +50,9 @@ pub fn apply(ctx: &egui::Context) {
         .into();
         style.spacing.item_spacing = egui::vec2(8.0, 8.0);
         style.spacing.button_padding = egui::vec2(12.0, 6.0);
+        // D9: scroll bars take their own room beside the content: egui's
+        // default floating bar covered the right edge of buttons.
+        style.spacing.scroll = egui::style::ScrollStyle::solid();
         style.visuals.selection.bg_fill = ACCENT;
         style.visuals.hyperlink_color = ACCENT;
     });

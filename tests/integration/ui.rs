@@ -11,6 +11,8 @@ mod idle_real;
 mod help;
 #[path = "ui/layout.rs"]
 mod layout;
+#[path = "ui/screens.rs"]
+mod screens;
 #[path = "ui/trust.rs"]
 mod trust;
 
