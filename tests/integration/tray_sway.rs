@@ -469,7 +469,6 @@ fn without_a_tray_host_closing_the_window_quits() {
 /// Asks the X11 window named exactly `name` to close, as a window
 /// manager's close button does (WM_DELETE_WINDOW).
 fn close_x11_window(display: &str, name: &str) {
-    use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
     let id = visible_x11_window(display, name).expect("the window is shown");
     let (conn, _) = x11rb::connect(Some(display)).expect("connect to Xvfb");
@@ -484,7 +483,9 @@ fn close_x11_window(display: &str, name: &str) {
     let event = ClientMessageEvent::new(32, id, protocols, [delete, 0, 0, 0, 0]);
     conn.send_event(false, id, EventMask::NO_EVENT, event)
         .unwrap();
-    conn.flush().unwrap();
+    // A round trip: the server has handled the request before this
+    // connection goes.
+    conn.get_input_focus().unwrap().reply().unwrap();
 }
 
 /// The mapped X11 window named exactly `name`, if there is one.
@@ -502,8 +503,8 @@ fn visible_x11_window(display: &str, name: &str) -> Option<u32> {
 
 // Close-to-tray on X11 (the window on Xvfb, the tray host waybar on the
 // same session bus): closing the window hides it and tracking goes on,
-// the one-time notice is given once, Show window brings it back, and
-// Quit ends the app with the time kept.
+// the one-time notice is given once and remembered, Show window brings
+// it back, and Quit ends the app with the time kept.
 #[test]
 fn closing_the_window_on_x11_keeps_tracking_in_the_tray() {
     if !crate::common::xvfb::tools_present(&["Xvfb", "xdotool"]) {
@@ -532,8 +533,7 @@ fn closing_the_window_on_x11_keeps_tracking_in_the_tray() {
     let item = until(60, "the item registered", dir.path(), || {
         timecard_item(&bus, &app)
     });
-    // Drawn: a close request before the first frame is not seen by the
-    // app (eframe starts passing events on with it).
+    // Drawn, so that the window is up before it is closed.
     until(60, "the first frame", dir.path(), || {
         std::fs::read_to_string(dir.path().join("timecard.stderr"))
             .ok()?
@@ -550,19 +550,11 @@ fn closing_the_window_on_x11_keeps_tracking_in_the_tray() {
     let started = Instant::now();
     let log = || std::fs::read_to_string(data.join("logs/timecard.log")).unwrap_or_default();
     for round in 1..=2 {
-        // Asked again every 5 s: a request made while eframe is still
-        // starting up can go unseen (seen on Xvfb without a window
-        // manager); a person would click again.
-        let mut asked = Instant::now() - Duration::from_secs(5);
+        close_x11_window(&x.display, "Timecard");
         until(30, "the window hidden", dir.path(), || {
-            if visible_x11_window(&x.display, "Timecard").is_none() {
-                return Some(());
-            }
-            if asked.elapsed() >= Duration::from_secs(5) {
-                close_x11_window(&x.display, "Timecard");
-                asked = Instant::now();
-            }
-            None
+            visible_x11_window(&x.display, "Timecard")
+                .is_none()
+                .then_some(())
         });
         assert!(app.0.try_wait().unwrap().is_none(), "the app quit");
         let (title, _) = tooltip(&bus, &item).expect("the item is still there");
