@@ -171,7 +171,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// What every `--json` command prints on standard output when it fails:
+/// D10: what every `--json` command prints on standard output when it fails:
 /// the error body the server's API answers with, `{"error": "<code>",
 /// "message": "<plain words>"}`, so a script always reads one JSON
 /// document. The message goes to standard error as well, for people.

@@ -15,8 +15,9 @@ use timecard_core::fmt::{count, hms, local_time};
 
 #[derive(Serialize)]
 struct Status {
-    /// K5: online, caching, cache_full or signed_out.
-    sync_state: &'static str,
+    /// K5: online, caching, cache_full or signed_out (and, from a running
+    /// window, uploading or connecting).
+    sync_state: String,
     server: String,
     last_error: Option<String>,
     data_dir: String,
@@ -52,6 +53,11 @@ struct RunningOut {
     problem: Option<String>,
     /// The same, as a line for people.
     summary: String,
+    /// K5 as the window sees it (`null` from `timecard track`).
+    #[serde(skip)]
+    sync_state: Option<String>,
+    #[serde(skip)]
+    sync_summary: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -80,12 +86,47 @@ pub fn print(data: &DataDir, settings: &Settings, json: bool) -> anyhow::Result<
                 not_cached_secs: (now - t.segment_start).num_seconds().max(0),
                 tracking: t,
             }),
+        sync_state: r
+            .state
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref()?.sync_state.clone()),
+        sync_summary: r
+            .state
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref()?.sync_summary.clone()),
         problem: r.state.err(),
     });
-    let (sync_state, last_error, server) = super::server_cmds::probe(data, settings);
+    // The window's own view of the connection when it runs: no second
+    // connection, and never a second built-in server on the same files.
+    let window_sync = running
+        .as_ref()
+        .and_then(|r| Some((r.sync_state.clone()?, r.sync_summary.clone()?)));
+    let (sync_state, last_error, server) = match &window_sync {
+        Some((state, summary)) => (
+            state.clone(),
+            (state != "online").then(|| summary.clone()),
+            settings
+                .server
+                .clone()
+                .unwrap_or_else(|| "the built-in local server".into()),
+        ),
+        // A window still starting (or `timecard track`) on the built-in
+        // server: that server's files are its own while it runs.
+        None if running.is_some() && settings.server.is_none() => (
+            "connecting".to_owned(),
+            None,
+            "the built-in local server".to_owned(),
+        ),
+        None => {
+            let (state, error, server) = super::server_cmds::probe(data, settings);
+            (state.to_owned(), error, server)
+        }
+    };
     let status = Status {
         sync_state: if cache.is_full() {
-            "cache_full"
+            "cache_full".into()
         } else {
             sync_state
         },

@@ -333,9 +333,14 @@ impl TimecardApp {
             waking.request_repaint();
         });
         // `timecard status` asks what this window is doing.
-        let snapshots = self.snapshots.clone();
+        let (snapshots, clock, zone) = (
+            self.snapshots.clone(),
+            self.clock.clone(),
+            self.settings.zone(),
+        );
         guard.on_state(move || {
-            timecard_client::running::RunningState::of(&snapshots.latest()).to_line()
+            timecard_client::running::RunningState::of(&snapshots.latest(), clock.now(), zone)
+                .to_line()
         });
         self.instance = Some(guard);
     }

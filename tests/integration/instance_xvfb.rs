@@ -248,15 +248,32 @@ fn status_says_the_window_is_tracking() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let running = |said: &str| -> serde_json::Value {
-        serde_json::from_str::<serde_json::Value>(said).unwrap()["running"].clone()
+        serde_json::from_str::<serde_json::Value>(said)
+            .map(|v| v["running"].clone())
+            .unwrap_or_default()
     };
-    let mut said = String::new();
-    wait_until("the window to answer", Duration::from_secs(60), || {
-        said = status(true);
-        running(&said)["role"] == "window" && running(&said)["summary"] != serde_json::Value::Null
+    // The window holds the data folder before `status` looks: a status run
+    // beside a running window never starts the built-in server itself.
+    wait_until("the window's lock", Duration::from_secs(60), || {
+        holder(data) == Some(pid)
     });
+    let mut said = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while running(&said)["role"] != "window"
+        || running(&said)["summary"]
+            .as_str()
+            .is_none_or(|s| s.contains("starting"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window did not answer: {said}"
+        );
+        said = status(true);
+    }
     let idle = running(&said);
     assert_eq!(idle["pid"], pid, "{said}");
+    let whole: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(whole["server"], "the built-in local server", "{said}");
     assert_eq!(idle["tracking"], serde_json::Value::Null, "{said}");
     assert!(
         idle["summary"].as_str().unwrap().contains("not tracking"),
@@ -272,17 +289,12 @@ fn status_says_the_window_is_tracking() {
             std::time::Instant::now() < deadline,
             "tracking did not start: {said}"
         );
-        xdotool(
-            &display,
-            &[
-                "search",
-                "--sync",
-                "--name",
-                "^Timecard$",
-                "windowfocus",
-                "--sync",
-            ],
-        );
+        assert!(alive(pid), "the window quit: {said}");
+        // Focus the window (not there yet: try again on the next turn).
+        let _ = Command::new("xdotool")
+            .args(["search", "--name", "^Timecard$", "windowfocus", "--sync"])
+            .env("DISPLAY", &display)
+            .status();
         xdotool(&display, &["key", "ctrl+Return"]);
         let pressed = std::time::Instant::now();
         while pressed.elapsed() < Duration::from_secs(10) {

@@ -16,6 +16,13 @@ use crate::worker::Snapshot;
 pub struct RunningState {
     /// The session being tracked, if any.
     pub tracking: Option<RunningTracking>,
+    /// K5 as the window sees it (`online`, `caching`, …), and in words:
+    /// `timecard status` reports these instead of starting a connection
+    /// (or a second built-in server) of its own beside the window's.
+    #[serde(default)]
+    pub sync_state: Option<String>,
+    #[serde(default)]
+    pub sync_summary: Option<String>,
 }
 
 /// The session the running window tracks.
@@ -30,9 +37,11 @@ pub struct RunningTracking {
 }
 
 impl RunningState {
-    /// The state `snapshot` shows.
-    pub fn of(snapshot: &Snapshot) -> RunningState {
+    /// The state `snapshot` shows as of `now`.
+    pub fn of(snapshot: &Snapshot, now: DateTime<Utc>, zone: chrono_tz::Tz) -> RunningState {
         RunningState {
+            sync_state: Some(snapshot.sync_code().to_owned()),
+            sync_summary: Some(snapshot.sync_summary(now, zone)),
             tracking: snapshot.tracking.as_ref().map(|t| RunningTracking {
                 contract_id: t.contract_id.clone(),
                 contract_title: t.contract_title.clone(),
@@ -103,6 +112,10 @@ impl Running {
                     timecard_core::fmt::count(mins as u64, "minute", "minutes")
                 )
             }
+            // Answered before its snapshot was there to ask.
+            Ok(Some(RunningState {
+                sync_state: None, ..
+            })) => format!("{who} is starting (pid {})", self.holder.pid),
             Ok(Some(_)) => format!("{who} is open (pid {}), not tracking", self.holder.pid),
             Ok(None) => format!("{who} is running (pid {})", self.holder.pid),
             Err(why) => format!("{who} is running (pid {}) but {why}", self.holder.pid),
@@ -133,6 +146,8 @@ mod tests {
     #[test]
     fn tracking_in_the_window_reads_in_words() {
         let tracking = RunningState {
+            sync_state: None,
+            sync_summary: None,
             tracking: Some(RunningTracking {
                 contract_id: "c1".into(),
                 contract_title: "Backend".into(),
@@ -157,6 +172,14 @@ mod tests {
         );
         assert_eq!(
             window(Ok(Some(RunningState::default()))).describe(at("2026-12-08T14:01:00Z"), zone),
+            "the window is starting (pid 42)"
+        );
+        let open = RunningState {
+            sync_state: Some("online".into()),
+            ..RunningState::default()
+        };
+        assert_eq!(
+            window(Ok(Some(open))).describe(at("2026-12-08T14:01:00Z"), zone),
             "the window is open (pid 42), not tracking"
         );
     }

@@ -11,13 +11,14 @@ pub fn hms(secs: i64) -> String {
     format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-/// A count with its noun in the right form: "1 segment", "7 segments".
+/// A count with its noun in the right form: "1 segment", "7 segments"
+/// (D10: never "segment(s)").
 pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A length of time in rough words, for gaps where `H:MM:SS` would be
-/// absurd ("48:00:00"): "2 days", "3 hours", "5 minutes", "40 seconds".
+/// absurd ("48:00:00"): "2 days", "3 hours", "5 minutes", "40 seconds" (D10).
 /// The largest unit that fits at least twice is used, rounded to the
 /// nearest; one of a unit reads in the next smaller one ("90 minutes").
 pub fn rough_duration(secs: i64) -> String {
