@@ -413,3 +413,31 @@ fn roles_and_contract_terms() {
     let out = timecard_server(data, &["user", "disable", "fay"], None);
     assert!(out.status.success(), "with another admin: {}", text(&out));
 }
+
+// D10: a `--json` listing that fails prints the error body on standard
+// output, a bad argument included.
+#[test]
+fn json_listings_answer_errors_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let out = timecard_server(
+        data,
+        &["contract", "list", "--user", "nobody", "--json"],
+        None,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out)));
+    assert_eq!(body["error"], "error", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("nobody"),
+        "{body}"
+    );
+    let out = timecard_server(data, &["user", "list", "--json", "--bogus"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["error"], "usage", "{body}");
+    // Without --json the error stays on standard error.
+    let out = timecard_server(data, &["contract", "list", "--user", "nobody"], None);
+    assert!(out.stdout.is_empty());
+}

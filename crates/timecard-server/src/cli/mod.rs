@@ -152,18 +152,46 @@ pub enum OnOff {
 
 /// Runs the server's command line.
 pub fn main() -> ExitCode {
-    let cli = ServerCli::from_arg_matches(
-        &ServerCli::command()
-            .version(timecard_core::release::version())
-            .get_matches(),
-    )
-    .unwrap_or_else(|e| e.exit());
+    // Every `--json` here is a listing's: asked for, a failure is JSON too.
+    let json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let matches = ServerCli::command()
+        .version(timecard_core::release::version())
+        .try_get_matches()
+        .and_then(|m| ServerCli::from_arg_matches(&m));
+    let cli = match matches {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json => {
+            let _ = e.print();
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            json_error("usage", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             errln!("timecard-server: {e:#}");
+            if json {
+                json_error("error", &format!("{e:#}"));
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// D10: a `--json` listing that fails prints the API's error body,
+/// `{"error": "<code>", "message": "<plain words>"}`, on standard output.
+fn json_error(code: &str, message: &str) {
+    let body = timecard_core::protocol::ErrorBody {
+        error: code.to_owned(),
+        message: message.to_owned(),
+    };
+    if let Ok(text) = serde_json::to_string_pretty(&body) {
+        outln!("{text}");
     }
 }
 

@@ -68,6 +68,15 @@ impl Range {
         (self.to - self.from).num_days() + 1
     }
 
+    /// The range's length for the pager, in the right form (D10): "The
+    /// day", "The 7 days".
+    fn span_words(self) -> String {
+        match self.days() {
+            1 => "The day".to_owned(),
+            n => format!("The {n} days"),
+        }
+    }
+
     fn query(self) -> String {
         format!("from={}&to={}", self.from, self.to)
     }
@@ -324,9 +333,9 @@ async fn report_page(
             button type="submit" { "Show" }
         }
         nav.pager aria-label="Other ranges" {
-            a href={ "/reports?" (range.before().query()) } rel="prev" { "← The " (range.days()) " days before" }
+            a href={ "/reports?" (range.before().query()) } rel="prev" { "← " (range.span_words()) " before" }
             a href={ "/reports.csv?" (range.query()) } download { "Download CSV" }
-            a href={ "/reports?" (range.after().query()) } rel="next" { "The " (range.days()) " days after →" }
+            a href={ "/reports?" (range.after().query()) } rel="next" { (range.span_words()) " after →" }
         }
         section aria-labelledby="now" {
             h2 #now { "Working now" }
@@ -354,7 +363,9 @@ async fn report_page(
                 strong { (hms(all.total.billable_secs)) } " billable"
                 @if all.total.rejected_secs > 0 { ", " (hms(all.total.rejected_secs)) " rejected" }
                 " · " (amounts(&all.amounts))
-                " · " (with_time.len()) " of " (report.spans.len()) " contracts with time"
+                " · " (with_time.len()) " of "
+                (timecard_core::fmt::count(report.spans.len() as u64, "contract", "contracts"))
+                " with time"
             }
         }
         section aria-labelledby="by-freelancer" {
@@ -505,6 +516,21 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    // D10: the pager says "The day before" for a one-day range.
+    #[test]
+    fn the_pager_counts_days_in_words() {
+        let one = Range {
+            from: day("2026-12-06"),
+            to: day("2026-12-06"),
+        };
+        assert_eq!(one.span_words(), "The day");
+        let week = Range {
+            from: day("2026-11-30"),
+            to: day("2026-12-06"),
+        };
+        assert_eq!(week.span_words(), "The 7 days");
     }
 
     #[test]
