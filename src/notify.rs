@@ -558,7 +558,11 @@ mod tests {
             ["Screenshots come out black", "Welcome back", "Back online"]
         );
         assert!(got[1].body.contains("09:00 to 09:30"));
-        assert!(got[2].body.contains("4 segments are"), "{}", got[2].body);
+        assert!(
+            got[2].body.contains("Uploading 4 segments cached"),
+            "{}",
+            got[2].body
+        );
         assert!(alerts(&next, &next, at("2026-11-25T09:31:00Z"), Tz::UTC, &mut None).is_empty());
     }
 }
