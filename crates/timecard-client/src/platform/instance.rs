@@ -376,10 +376,13 @@ pub fn ask_state(holder: &Holder) -> io::Result<(Answer, String)> {
 /// it: a free lock is let go at once (a start in that instant is told
 /// that Timecard is "starting" and may simply be run again).
 pub fn holder(data: &DataDir) -> Option<Holder> {
-    let file = OpenOptions::new()
-        .read(true)
-        .open(data.instance_lock_file())
-        .ok()?;
+    let path = data.instance_lock_file();
+    // A named pipe in its place would block a read-only open: looked at
+    // first, and opened read-write as `acquire` does (which never blocks).
+    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
