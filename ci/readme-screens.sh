@@ -6,8 +6,14 @@
 # the keyboard shortcut Ctrl+Enter and the tab bar, whose places do not
 # depend on what the screens show.
 #
+# A segment's screenshot comes at a random moment between its start and the
+# end of its 10-minute cell: tracking is started 5 to 20 s before a cell
+# ends, so the picture shows it (the script waits up to 10 minutes for
+# that). The desktop shows the window's own picture from the window-size
+# test (`cargo test --test integration ui::screens`) when there is one.
+#
 # Uses the debug build (TIMECARD_BIN picks another). Needs Xvfb, xdotool,
-# xsetroot and ImageMagick's import.
+# xsetroot and ImageMagick's import and display.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${TIMECARD_BIN:-}" ]; then
@@ -34,6 +40,10 @@ read -r display <&3
 export DISPLAY=":$display"
 # A desktop that is not black, so the screenshots show something.
 xsetroot -solid '#5e81ac'
+backdrop="${CARGO_TARGET_DIR:-target}/tmp/screens/tracker-dispute-1920x1080.png"
+if [ -f "$backdrop" ]; then
+    display -window root "$backdrop" || true
+fi
 
 # Waits until the window looks the same twice in a row (drawn and settled).
 settle() {
@@ -57,10 +67,16 @@ app_pid=$!
 win="$(xdotool search --sync --name '^Timecard$' | head -n1)"
 xdotool windowmove "$win" 0 0
 settle
+left=$((600 - $(date +%s) % 600))
+if [ "$left" -gt 20 ]; then
+    sleep $((left - 20))
+elif [ "$left" -lt 5 ]; then
+    sleep $((left + 580))
+fi
 xdotool windowfocus --sync "$win" key ctrl+Return
-# The first screenshot of a segment is taken when tracking starts.
-sleep 5
-settle
+# The screenshot is due before the cell ends; the timer changes every
+# second, so the window is not waited on to settle.
+sleep 25
 import -window "$win" docs/screenshot.png
 # The tab bar: Tracker, Contracts, Work Diary, … (Work Diary at x 234).
 xdotool mousemove --window "$win" 234 16 click 1
