@@ -166,20 +166,21 @@ fn clear_cache_and_restart_ends_in_a_fresh_app() {
     wait_until("the Settings screen", Duration::from_secs(20), || {
         teal(pixel(&display, 373, 8))
     });
-    // The danger zone is framed in red at the page's foot; a user scrolls
-    // down to it, and its button sits at the frame's foot.
+    // The danger zone is one line framed in red at the page's foot; a user
+    // scrolls down to it, and its button sits in the frame's middle.
     let red = |(r, g, b): (u8, u8, u8)| r > 150 && g < 100 && b < 100;
     let mut frame = None;
     wait_until("the danger zone", Duration::from_secs(20), || {
         xdotool(&display, &["mousemove", "300", "300", "click", "5"]);
         frame =
-            find_run(&column(&display, 8, 200, 392), 40, red).filter(|&(_, bottom)| bottom < 380);
+            find_run(&column(&display, 8, 200, 392), 24, red).filter(|&(_, bottom)| bottom < 380);
         frame.is_some()
     });
-    let button_y = 200 + frame.unwrap().1 - 21;
+    let (top, bottom) = frame.unwrap();
+    let button_y = 200 + (top + bottom) / 2;
     xdotool(
         &display,
-        &["mousemove", "110", &button_y.to_string(), "click", "1"],
+        &["mousemove", "200", &button_y.to_string(), "click", "1"],
     );
     // The confirmation's red-filled button.
     let mut confirm = None;
