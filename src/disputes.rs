@@ -49,7 +49,9 @@ impl DisputesTold {
     /// What `file` says was told (an absent or unreadable file: nothing,
     /// and the first list is taken as known).
     pub fn load(file: PathBuf) -> DisputesTold {
-        let kept: Option<Vec<Told>> = std::fs::read(&file)
+        // The safe reader: a named pipe or a link in its place is refused,
+        // never waited on.
+        let kept: Option<Vec<Told>> = timecard_core::fs::read::read_regular(&file, 4 << 20)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         DisputesTold {
@@ -430,6 +432,20 @@ mod tests {
         let (_, changed) = told.alerts(&listed(vec![]), at("2027-02-20T00:00:00Z"), Tz::UTC);
         assert!(changed);
         assert!(told.told.is_empty());
+    }
+
+    // A named pipe in place of the file is refused, never waited on: the
+    // window would hang at start otherwise.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_in_place_of_the_file_hangs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("disputes-told.json");
+        let c = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let told = DisputesTold::load(file);
+        assert!(!told.known && told.told.is_empty());
     }
 
     #[test]

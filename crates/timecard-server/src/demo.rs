@@ -231,7 +231,12 @@ const LOCAL_PASSWORD_FILE: &str = "demo-password";
 pub fn seed_local(store: &dyn Store, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<String> {
     let password_file = dir.join(LOCAL_PASSWORD_FILE);
     let exists = store.find_user(LOCAL_LOGIN)?.is_some();
-    if exists && let Ok(password) = std::fs::read_to_string(&password_file) {
+    // Through the safe reader: a named pipe in its place is refused, not
+    // waited on, and the account gets a new password.
+    if exists
+        && let Ok(bytes) = timecard_core::fs::read::read_regular(&password_file, 1024)
+        && let Ok(password) = String::from_utf8(bytes)
+    {
         return Ok(password.trim().to_owned());
     }
     let password = if exists {
@@ -314,4 +319,27 @@ pub fn local_contracts(now: DateTime<Utc>) -> Vec<Contract> {
             Some(10),
         ),
     ]
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    // A named pipe in place of the password file is refused, not waited
+    // on: the account gets a new password, kept in a regular file.
+    #[test]
+    fn a_named_pipe_as_the_password_file_hangs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::open_store(dir.path()).unwrap();
+        let now = "2026-12-01T09:00:00Z".parse().unwrap();
+        let first = seed_local(&store, dir.path(), now).unwrap();
+        let file = dir.path().join(LOCAL_PASSWORD_FILE);
+        std::fs::remove_file(&file).unwrap();
+        let c = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let second = seed_local(&store, dir.path(), now).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), second);
+    }
 }
