@@ -7,7 +7,8 @@
 # Xvfb the only OpenGL is Mesa's llvmpipe, which alone maps ~60 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WINDOW_SECS="${WINDOW_SECS:-60}"
+WINDOW_SECS="${WINDOW_SECS:-120}"
+SETTLE_SECS="${SETTLE_SECS:-15}"
 # Tracking is measured over one ten-minute cell: a screenshot is taken at a
 # random moment of each segment, so a shorter window would hold one or not
 # by chance (TRACK_SECS=60 for a quick look).
@@ -24,7 +25,7 @@ export DISPLAY=":$display"
 xvfb_pid="$(pgrep -n Xvfb)"
 cleanup() {
     kill "${app_pid:-}" "${empty_pid:-}" 2>/dev/null || true
-    kill "$xvfb_pid" 2>/dev/null || true
+    kill "$xvfb_pid" ${bus_pid:+"$bus_pid"} 2>/dev/null || true
     rm -rf "$data" "$log"
 }
 trap cleanup EXIT
@@ -58,13 +59,22 @@ clock_env=()
 if [ -e "$faketime_lib" ]; then
     now="$(date +%s)"
     boundary=$(( (now / 600 + 1) * 600 ))
-    # Launch, first frame and the idle window come first (about 65 s).
-    offset=$(( boundary - 70 - now ))
+    # Launch, first frame, settling and the idle window come first.
+    offset=$(( boundary - WINDOW_SECS - SETTLE_SECS - 10 - now ))
     clock_env=(LD_PRELOAD="$faketime_lib" FAKETIME="$(printf "%+ds" "$offset")" FAKETIME_DONT_FAKE_MONOTONIC=1)
 else
     echo "libfaketime is missing: whether the tracking window holds a screenshot is chance" >&2
 fi
-env "${clock_env[@]}" TIMECARD_DATA_DIR="$data" TIMECARD_REPORT_STARTUP=1 "$bin" 2>"$log" &
+# A session bus of its own, as on a desktop: the tray icon's service and
+# the notifications' connection are part of what is measured (D8).
+bus_env=()
+if command -v dbus-daemon >/dev/null; then
+    read -r bus_address bus_pid < <(dbus-daemon --session --fork --print-address=1 --print-pid=1 | paste -sd' ')
+    bus_env=(DBUS_SESSION_BUS_ADDRESS="$bus_address")
+else
+    echo "dbus-daemon is missing: measured without the tray icon's service" >&2
+fi
+env "${clock_env[@]}" "${bus_env[@]}" TIMECARD_DATA_DIR="$data" TIMECARD_REPORT_STARTUP=1 "$bin" 2>"$log" &
 app_pid=$!
 pixel() { import -window root -crop "1x1+$1+$2" txt:- | sed -n 's/.*srgb(\([0-9]*\),\([0-9]*\),\([0-9]*\)).*/\1 \2 \3/p'; }
 wait_for() { # $1 = description, $2 = test command
@@ -90,6 +100,9 @@ cpu_over_window() { # $1 = seconds
     before="$(ticks)"; sleep "$1"; after="$(ticks)"
     awk -v d="$((after - before))" -v hz="$hz" -v s="$1" 'BEGIN { printf "%.2f", 100 * d / hz / s }'
 }
+# Not tracking is a steady state: start-up's last steps (the first sync,
+# start-up's code pages given back 10 s after launch) are over first.
+sleep "$SETTLE_SECS"
 idle_cpu="$(cpu_over_window "$WINDOW_SECS")"
 xdotool mousemove 80 "$start_y" click 1
 wait_for "tracking" is_red
@@ -107,18 +120,18 @@ if [ -n "${PERF_MAPS:-}" ]; then
 fi
 
 printf 'first frame            %6s ms   (budget ≤ 500 ms)\n' "$first_frame_ms"
-printf 'CPU, not tracking      %6s %%    (budget ≤ 0.3 %% of one core, %s s window)\n' "$idle_cpu" "$WINDOW_SECS"
+printf 'CPU, not tracking      %6s %%    (budget ≤ 0.05 %% of one core, %s s window)\n' "$idle_cpu" "$WINDOW_SECS"
 printf 'CPU, tracking          %6s %%    (budget ≤ 1 %% of one core, %s s window)\n' "$tracking_cpu" "$TRACK_SECS"
 printf 'empty eframe window    %6s MB   resident (GL driver %s MB, the rest %s MB)\n' \
     "$((empty_rss_kb / 1024))" "$((empty_gl_kb / 1024))" "$(((empty_rss_kb - empty_gl_kb) / 1024))"
 printf 'Timecard, tracking     %6s MB   resident = %s × the empty window (budget ≤ 1.15 ×; peak %s MB)\n' \
     "$((rss / 1024))" "$ratio" "$((hwm_kb / 1024))"
-printf '  Timecard itself      %6s MB   resident minus the GL driver (%s MB) (budget ≤ 45 MB)\n' \
+printf '  Timecard itself      %6s MB   resident minus the GL driver (%s MB) (budget ≤ 50 MB, the tray included)\n' \
     "$(awk -v k="$own_kb" 'BEGIN { printf "%.1f", k / 1024 }')" "$((gl / 1024))"
 fail=0
 [ "$first_frame_ms" -le 500 ] || { echo "over budget: first frame"; fail=1; }
-awk -v v="$idle_cpu" 'BEGIN { exit !(v <= 0.3) }' || { echo "over budget: CPU not tracking"; fail=1; }
+awk -v v="$idle_cpu" 'BEGIN { exit !(v <= 0.05) }' || { echo "over budget: CPU not tracking"; fail=1; }
 awk -v v="$tracking_cpu" 'BEGIN { exit !(v <= 1.0) }' || { echo "over budget: CPU tracking"; fail=1; }
 awk -v r="$ratio" 'BEGIN { exit !(r <= 1.15) }' || { echo "over budget: memory against the empty window"; fail=1; }
-[ "$own_kb" -le $((45 * 1024)) ] || { echo "over budget: Timecard's own memory"; fail=1; }
+[ "$own_kb" -le $((50 * 1024)) ] || { echo "over budget: Timecard's own memory"; fail=1; }
 exit "$fail"

@@ -165,6 +165,23 @@ mod local {
             })
         }
 
+        /// As the server's `ETag` (R14): an unchanged list is no new
+        /// snapshot, so an idle window draws nothing once a minute.
+        fn contracts_if_changed(
+            &self,
+            tz: &str,
+            etag: Option<&str>,
+        ) -> Result<Option<(ContractsResponse, Option<String>)>, SyncError> {
+            self.answer(|s| {
+                let now = self.clock.now();
+                let zone = zone(tz)?;
+                let today = LocalDay::containing(now, zone);
+                let answer = views::app_contracts(s, self.user.id, now, today)?;
+                let tag = views::contracts_etag(&answer, today, zone);
+                Ok((etag != Some(tag.as_str())).then_some((answer, Some(tag))))
+            })
+        }
+
         fn upload(&self, bodies: Vec<Vec<u8>>) -> Result<UploadResponse, SyncError> {
             self.answer(|s| {
                 let bodies: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();

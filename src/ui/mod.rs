@@ -242,7 +242,11 @@ impl TimecardApp {
     pub fn enable_notifications(&mut self) {
         let enabled = Arc::new(AtomicBool::new(self.settings.notifications));
         if let Some(engine) = self.engine.as_mut() {
-            crate::notify::attach(engine, enabled.clone(), Some(self.data.disputes_told_file()));
+            crate::notify::attach(
+                engine,
+                enabled.clone(),
+                Some(self.data.disputes_told_file()),
+            );
         }
         self.notify = Some(enabled);
     }

@@ -153,10 +153,25 @@ pub fn banners_ui(
     }
     if let SyncState::SignedOut { reason } = &snapshot.sync.state {
         ui.horizontal(|ui| {
-            banner(ui, theme::WARN, reason.clone());
+            banner(ui, theme::WARN, sentence(reason));
         });
         if ui.button("Sign in from Settings").clicked() {
             intents.push(Intent::OpenSignIn);
         }
     }
+}
+
+/// `reason` as a sentence of the window: a capital first letter and a
+/// full stop ("not signed in: …" → "Not signed in: ….").
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }

@@ -5,10 +5,10 @@
 use crate::common;
 #[path = "ui/diary.rs"]
 mod diary;
-#[path = "ui/idle_real.rs"]
-mod idle_real;
 #[path = "ui/help.rs"]
 mod help;
+#[path = "ui/idle_real.rs"]
+mod idle_real;
 #[path = "ui/layout.rs"]
 mod layout;
 #[path = "ui/screens.rs"]
@@ -1044,6 +1044,9 @@ fn sign_in_form_switches_to_the_server_or_says_why_not() {
     // The window says what to do in its own words, never a command line.
     w.click("Tracker");
     w.harness.get_by_label("Sign in from Settings");
+    w.harness.get_by_label_contains(
+        "Not signed in: time you track stays on this computer until you sign in again.",
+    );
     assert!(
         w.harness
             .query_by_label_contains("timecard login")

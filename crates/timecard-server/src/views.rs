@@ -446,6 +446,22 @@ pub fn contract_lines(
 /// How many billing weeks back the app is told about disputes.
 pub const DISPUTE_WEEKS: i64 = 8;
 
+/// The contract answer's entity tag (R14): a hash of everything in it but
+/// the server's time, with the day and zone it was counted for, so the tag
+/// changes with a dispute, a decision, a total, a limit, a new day or week,
+/// and stays while none of them does.
+pub fn contracts_etag(answer: &ContractsResponse, today: LocalDay, zone: chrono_tz::Tz) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(zone.name().as_bytes());
+    hash.update(today.date.to_string().as_bytes());
+    hash.update(answer.week_start.to_rfc3339().as_bytes());
+    hash.update(serde_json::to_vec(&answer.contracts).unwrap_or_default());
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
 /// `GET /contracts`: the user's contracts as in force now, with this week's
 /// and today's time and the disputes of the last weeks (R9), in five
 /// queries whatever their number.

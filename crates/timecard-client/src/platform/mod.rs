@@ -6,9 +6,9 @@
 
 pub mod autostart;
 pub mod console;
-pub mod instance;
 #[cfg(target_os = "linux")]
 pub mod file_chooser;
+pub mod instance;
 pub mod paths;
 pub mod reset;
 pub mod shortcut;

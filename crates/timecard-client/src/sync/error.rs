@@ -60,7 +60,7 @@ pub enum SyncError {
         message: String,
         retry_after_secs: u64,
     },
-    #[error("not signed in; sign in again (cached time stays safe)")]
+    #[error("not signed in: time you track stays on this computer until you sign in again")]
     SignedOut,
     #[error("the session has expired; sign in again — nothing in the cache is lost")]
     SessionExpired,

@@ -28,8 +28,8 @@ use crate::views;
 use timecard_core::domain::segment::{is_plausible_day, plausible_years};
 use timecard_core::domain::{LocalDay, SegmentId};
 use timecard_core::protocol::{
-    self, BatchError, ContractsResponse, DiaryResponse, Health, Outcome, ProblemReport,
-    ReleaseOffer, ReportReceipt, ServerConfig, SessionInfo, SignIn, UploadResponse,
+    self, BatchError, DiaryResponse, Health, Outcome, ProblemReport, ReleaseOffer, ReportReceipt,
+    ServerConfig, SessionInfo, SignIn, UploadResponse,
 };
 
 /// Cap on a segment batch: a few dozen segments with screenshots.
@@ -207,7 +207,7 @@ async fn contracts(
         views::app_contracts(s, user.id, now, today)
     })
     .await?;
-    let tag = contracts_etag(&answer, today, zone);
+    let tag = views::contracts_etag(&answer, today, zone);
     let cache = [
         (header::ETAG, tag.clone()),
         (header::CACHE_CONTROL, "private, no-cache".to_owned()),
@@ -216,22 +216,6 @@ async fn contracts(
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     Ok((cache, Json(answer)).into_response())
-}
-
-/// The contract answer's entity tag (R14): a hash of everything in it but
-/// the server's time, with the day and zone it was counted for, so the tag
-/// changes with a dispute, a decision, a total, a limit, a new day or week,
-/// and stays while none of them does.
-pub fn contracts_etag(answer: &ContractsResponse, today: LocalDay, zone: Tz) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(zone.name().as_bytes());
-    hash.update(today.date.to_string().as_bytes());
-    hash.update(answer.week_start.to_rfc3339().as_bytes());
-    hash.update(serde_json::to_vec(&answer.contracts).unwrap_or_default());
-    let digest = hash.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
 }
 
 /// Whether `If-None-Match` names `tag` (or is `*`).
