@@ -243,20 +243,29 @@ fn walk(
     }
 }
 
-/// Clicks the menu item whose label starts with `label`, as a panel does.
+/// Clicks the menu item whose label starts with `label`, as a panel does,
+/// once the menu offers it enabled (within 30 s: the menu follows the
+/// item's state a moment later, and the contracts come with the first sync).
 fn click(bus: &Connection, item: &str, label: &str) {
-    let entries = menu(bus, item);
-    let (id, _, enabled) = entries
-        .iter()
-        .find(|(_, l, _)| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no {label:?} in the menu: {entries:?}"));
-    assert!(enabled, "{label:?} is greyed out: {entries:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let entries = menu(bus, item);
+        match entries.iter().find(|(_, l, _)| l.starts_with(label)) {
+            Some((id, _, true)) => break *id,
+            found => assert!(
+                Instant::now() < deadline,
+                "{label:?} {} in the menu: {entries:?}",
+                if found.is_some() { "greyed out" } else { "not" }
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     bus.call_method(
         Some(item),
         "/MenuBar",
         Some("com.canonical.dbusmenu"),
         "Event",
-        &(*id, "clicked", Value::from(0i32), 0u32),
+        &(id, "clicked", Value::from(0i32), 0u32),
     )
     .expect("a menu event");
 }
@@ -362,11 +371,16 @@ fn the_tray_on_waybar_shows_the_state_and_its_menu_drives_tracking() {
         tooltip(&bus, &item).filter(|(t, _)| t == "Timecard — Tracking")
     });
     assert!(text.starts_with("Tracking "), "{text}");
-    let entries = menu(&bus, &item);
-    assert!(
-        entries.iter().any(|(_, l, _)| l.starts_with("Stop ")),
-        "{entries:?}"
-    );
+    // ksni serves the tooltip from the item itself but the menu from a copy
+    // it refreshes just after (and then signals LayoutUpdated, which makes
+    // a panel ask again): on a busy machine the first look may be older.
+    let entries = until(30, "the menu offers Stop", dir.path(), || {
+        let entries = menu(&bus, &item);
+        entries
+            .iter()
+            .any(|(_, l, _)| l.starts_with("Stop "))
+            .then_some(entries)
+    });
     for label in ["Contracts", "Show window", "Mini view", "Quit"] {
         assert!(
             entries.iter().any(|(_, l, _)| l == label),
