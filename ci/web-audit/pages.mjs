@@ -53,5 +53,6 @@ export function pages(now, { invitation, viewer }) {
     { name: 'admin reports', path: '/admin/reports', who: 'admin' },
     { name: 'reports (admin)', path: '/reports', who: 'admin', optional: true, lighthouse: false },
     { name: 'admin invite', path: '/admin/invite', who: 'admin', optional: true },
+    { name: 'API tokens (freelancer)', path: '/settings/tokens', who: 'freelancer', optional: true },
   ];
 }

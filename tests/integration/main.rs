@@ -9,6 +9,7 @@
 
 mod common;
 
+mod api_tokens;
 mod bad_dates;
 mod billing;
 mod capture_xvfb;

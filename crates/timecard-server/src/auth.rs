@@ -62,6 +62,15 @@ pub fn new_link_token() -> String {
     hex::encode(bytes)
 }
 
+/// The start of every personal API token (I1): a token that leaks into a
+/// log or a repository says what it is, and secret scanners can find it.
+pub const API_TOKEN_PREFIX: &str = "tcpat_";
+
+/// A fresh personal API token: the prefix and 32 random bytes, hex.
+pub fn new_api_token() -> String {
+    format!("{API_TOKEN_PREFIX}{}", new_link_token())
+}
+
 /// The fewest characters a password may have, wherever it is set.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The most: a password is hashed whole, and a megabyte of it would be.

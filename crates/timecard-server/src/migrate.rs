@@ -48,6 +48,15 @@ const TABLES: &[Table] = &[
         serial: false,
     },
     Table {
+        name: "api_tokens",
+        columns: "id, user_id, name, hash, scope, created_at, expires_at, last_used_at",
+        key: "id",
+        types: &[
+            "int8", "int8", "text", "text", "text", "int8", "int8", "int8",
+        ],
+        serial: true,
+    },
+    Table {
         name: "contracts",
         columns: "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at, client_user_id, rate_cents, currency, manual_time",
         key: "id",

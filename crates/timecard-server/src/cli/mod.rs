@@ -9,6 +9,7 @@ pub mod release;
 pub mod reports;
 pub mod serve;
 pub mod site;
+pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ pub enum ServerCommand {
     Session {
         #[command(subcommand)]
         command: users::SessionCommand,
+    },
+    /// Personal API tokens for integrations.
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
     },
     /// Manage contracts.
     Contract {
@@ -248,6 +254,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         ServerCommand::Session {
             command: users::SessionCommand::List { user, json },
         } => users::list_sessions(&site, user, json, clock.now()),
+        ServerCommand::Token { command } => tokens::token_command(&site, command, clock.now()),
         ServerCommand::Contract { command } => {
             contracts::contract_command(&site, command, clock.now())
         }

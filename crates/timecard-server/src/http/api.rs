@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::guards::{Guards, heavy_gate, reads_gate};
 use super::middleware::ClientAddr;
 use super::state::{Shared, blocking};
-use crate::store::{Picture, User};
+use crate::store::{Picture, Scope, User};
 use crate::usecases::{self, Refusal};
 use crate::views;
 use timecard_core::domain::segment::{is_plausible_day, plausible_years};
@@ -75,7 +75,9 @@ pub fn routes() -> Router<Shared> {
         )
 }
 
-/// The signed-in user, from `Authorization: Bearer <token>`.
+/// The signed-in user, from `Authorization: Bearer <token>`: a session's
+/// token or a personal API token (I1). A `read` token may only read: any
+/// other method is refused with 403 before the handler runs (I1).
 pub struct Authed(pub User);
 
 impl FromRequestParts<Shared> for Authed {
@@ -88,7 +90,31 @@ impl FromRequestParts<Shared> for Authed {
         let token = bearer(&parts.headers).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "signed_out", "sign in first")
         })?;
-        usecases::session::user_of(&state.store, token, state.clock.now())
+        let now = state.clock.now();
+        if token.starts_with(crate::auth::API_TOKEN_PREFIX) {
+            let (user, scope) = usecases::session::api_user_of(&state.store, token, now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "token_invalid",
+                        "this API token has expired or was revoked; make a new one under API tokens",
+                    )
+                })?;
+            let reads = matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            );
+            if scope == Scope::Read && !reads {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "read_only_token",
+                    "this API token may only read; use a read-write token to upload or change anything",
+                ));
+            }
+            return Ok(Authed(user));
+        }
+        usecases::session::user_of(&state.store, token, now)
             .await?
             .map(Authed)
             .ok_or_else(|| {

@@ -15,6 +15,7 @@
 //! to it commits: the server acknowledges a segment (and the client
 //! deletes its copy) only once it and its picture are durable.
 
+pub mod api_tokens;
 mod batch;
 pub mod blobs;
 pub mod outbox;
@@ -36,6 +37,7 @@ use timecard_core::protocol::{
     DiarySegment, ProblemReport, RejectReason, SegmentResult, ServerConfig,
 };
 
+pub use self::api_tokens::{ApiToken, NewApiToken, Scope};
 pub use self::blobs::Blobs;
 pub use self::outbox::{LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 pub use self::postgres::PgStore;
@@ -297,6 +299,19 @@ pub trait Store: Send + Sync {
     /// The user of an unexpired token.
     fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
     fn remove_token(&self, token_hash: &str) -> Result<()>;
+    /// Stores a personal API token (I1); its id.
+    fn add_api_token(&self, token: &NewApiToken) -> Result<i64>;
+    /// The user and scope of an API token valid at `now`, noting the use
+    /// (at most once a minute).
+    fn api_token_user(&self, token_hash: &str, now: DateTime<Utc>)
+    -> Result<Option<(User, Scope)>>;
+    /// API tokens, of one user or all, newest first (expired ones too).
+    fn api_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>>;
+    /// Deletes token `id` (only if it is `user_id`'s, when given); whether
+    /// there was one.
+    fn revoke_api_token(&self, id: i64, user_id: Option<i64>) -> Result<bool>;
+    /// The id of the API token with this hash.
+    fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>>;
     /// The logins of the users among `ids` that exist, in one query.
     fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>>;
     /// One user's login; `NotFound` when there is no such user.

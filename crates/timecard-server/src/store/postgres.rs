@@ -12,6 +12,9 @@ use postgres::NoTls;
 use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::api_tokens::{
+    self, API_TOKEN_COLUMNS, ApiToken, LAST_USED_STEP_SECS, NewApiToken, Scope,
+};
 use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
@@ -157,6 +160,20 @@ CREATE TABLE one_time_links (
     used_at BIGINT
 );
 ALTER TABLE users ADD COLUMN weekly_summary BOOLEAN NOT NULL DEFAULT TRUE;
+",
+    // Personal API tokens (SQLite's migration 10).
+    "
+CREATE TABLE api_tokens (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 ",
 ];
 
@@ -763,6 +780,79 @@ impl Store for PgStore {
         self.conn()?
             .execute("DELETE FROM tokens WHERE hash = $1", &[&token_hash])?;
         Ok(())
+    }
+
+    fn add_api_token(&self, token: &NewApiToken) -> Result<i64> {
+        let row = self.conn()?.query_one(
+            "INSERT INTO api_tokens (user_id, name, hash, scope, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &token.user_id,
+                &token.name,
+                &token.hash,
+                &token.scope.as_str(),
+                &ts(token.created_at),
+                &ts(token.expires_at),
+            ],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    fn api_token_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, Scope)>> {
+        let found = self.one_row(
+            "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role, t.scope
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL",
+            &[&token_hash, &ts(now)],
+            |r| {
+                Ok((
+                    rows::user(r)?,
+                    Scope::from_stored(&r.try_get::<_, String>(6)?),
+                ))
+            },
+        )?;
+        if found.is_some() {
+            self.conn()?.execute(
+                "UPDATE api_tokens SET last_used_at = $2
+                 WHERE hash = $1 AND (last_used_at IS NULL OR last_used_at <= $2 - $3)",
+                &[&token_hash, &ts(now), &LAST_USED_STEP_SECS],
+            )?;
+        }
+        Ok(found)
+    }
+
+    fn api_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>> {
+        Ok(self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {API_TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE $1::BIGINT IS NULL OR t.user_id = $1 ORDER BY t.id DESC"
+                ),
+                &[&user_id],
+            )?
+            .iter()
+            .map(api_tokens::api_token)
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    fn revoke_api_token(&self, id: i64, user_id: Option<i64>) -> Result<bool> {
+        Ok(self.conn()?.execute(
+            "DELETE FROM api_tokens WHERE id = $1 AND ($2::BIGINT IS NULL OR user_id = $2)",
+            &[&id, &user_id],
+        )? > 0)
+    }
+
+    fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {
+        self.one_row(
+            "SELECT id FROM api_tokens WHERE hash = $1",
+            &[&token_hash],
+            |r| r.try_get(0),
+        )
     }
 
     fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()> {

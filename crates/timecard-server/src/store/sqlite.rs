@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::api_tokens::{
+    self, API_TOKEN_COLUMNS, ApiToken, LAST_USED_STEP_SECS, NewApiToken, Scope,
+};
 use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
@@ -97,6 +100,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     shared_state_and_blobs,
     segments_by_contract,
     mail_and_links,
+    api_tokens,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -266,6 +270,23 @@ fn mail_and_links(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// 10: personal API tokens (I1): only their hash.
+fn api_tokens(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE api_tokens (
+             id INTEGER PRIMARY KEY,
+             user_id INTEGER NOT NULL REFERENCES users(id),
+             name TEXT NOT NULL,
+             hash TEXT NOT NULL UNIQUE,
+             scope TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             expires_at INTEGER NOT NULL,
+             last_used_at INTEGER
+         );
+         CREATE INDEX api_tokens_by_user ON api_tokens(user_id);",
+    )
+}
+
 /// A list of ids as the JSON array `json_each` reads: one parameter for
 /// any number of ids, in one query.
 fn json_list<T: serde::Serialize>(items: &[T]) -> String {
@@ -408,6 +429,76 @@ impl Store for SqliteStore {
         self.conn()
             .execute("DELETE FROM tokens WHERE hash = ?1", params![token_hash])?;
         Ok(())
+    }
+
+    fn add_api_token(&self, token: &NewApiToken) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO api_tokens (user_id, name, hash, scope, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                token.user_id,
+                token.name,
+                token.hash,
+                token.scope.as_str(),
+                ts(token.created_at),
+                ts(token.expires_at)
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn api_token_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, Scope)>> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role, t.scope
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.disabled_at IS NULL",
+                params![token_hash, ts(now)],
+                |r| Ok((rows::user(r)?, Scope::from_stored(&r.get::<_, String>(6)?))),
+            )
+            .optional()?;
+        if found.is_some() {
+            conn.execute(
+                "UPDATE api_tokens SET last_used_at = ?2
+                 WHERE hash = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2 - ?3)",
+                params![token_hash, ts(now), LAST_USED_STEP_SECS],
+            )?;
+        }
+        Ok(found)
+    }
+
+    fn api_tokens(&self, user_id: Option<i64>) -> Result<Vec<ApiToken>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.id DESC"
+        ))?;
+        let rows = stmt.query_map(params![user_id], |r| api_tokens::api_token(r))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn revoke_api_token(&self, id: i64, user_id: Option<i64>) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+            params![id, user_id],
+        )? > 0)
+    }
+
+    fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id FROM api_tokens WHERE hash = ?1",
+                params![token_hash],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     fn add_contract(&self, login: &str, contract: &Contract, now: DateTime<Utc>) -> Result<()> {

@@ -126,6 +126,16 @@ pub async fn user_of(
     Ok(store::blocking(store, move |s| s.token_user(&hash, now)).await?)
 }
 
+/// The user and scope of a personal API token, if it is valid at `now`.
+pub async fn api_user_of(
+    store: &Arc<dyn Store>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(User, store::Scope)>, Refusal> {
+    let hash = auth::token_hash(token);
+    Ok(store::blocking(store, move |s| s.api_token_user(&hash, now)).await?)
+}
+
 /// Ends the session of `token` (nothing happens for an unknown one).
 pub async fn sign_out(store: &Arc<dyn Store>, token: &str) -> Result<(), Refusal> {
     let hash = auth::token_hash(token);

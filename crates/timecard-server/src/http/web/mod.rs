@@ -19,6 +19,7 @@ pub mod review;
 pub mod session;
 pub mod shots;
 pub mod timesheet;
+pub mod tokens;
 pub mod viewer;
 
 use axum::Router;
@@ -40,5 +41,6 @@ pub fn routes() -> Router<Shared> {
         .merge(admin::routes())
         .merge(invite::routes())
         .merge(mail_settings::routes())
+        .merge(tokens::routes())
         .merge(assets::routes())
 }
