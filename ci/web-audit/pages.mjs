@@ -54,5 +54,6 @@ export function pages(now, { invitation, viewer }) {
     { name: 'reports (admin)', path: '/reports', who: 'admin', optional: true, lighthouse: false },
     { name: 'admin invite', path: '/admin/invite', who: 'admin', optional: true },
     { name: 'API tokens (freelancer)', path: '/settings/tokens', who: 'freelancer', optional: true },
+    { name: 'webhooks (admin)', path: '/settings/webhooks', who: 'admin', optional: true },
   ];
 }

@@ -50,6 +50,7 @@ mod web;
 mod web_reports;
 mod web_review;
 mod web_transport;
+mod webhooks;
 mod window_xvfb;
 mod windows_wine;
 mod worker;

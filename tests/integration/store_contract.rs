@@ -741,3 +741,127 @@ fn mail_and_one_time_links_answer_alike() {
         assert_eq!(store.setting("mail.x").unwrap().as_deref(), Some("1"));
     });
 }
+
+// I1, I2: API tokens and the webhooks' outbox answer alike: a token's
+// scope and expiry, revocation by owner only; an event queued twice is one
+// delivery, a claim holds it, a failure run turns the webhook off, and a
+// webhook turned on again gets what waited.
+#[test]
+fn api_tokens_and_webhook_deliveries_answer_alike() {
+    use timecard_server::store::{Attempt, NewApiToken, NewEvent, NewWebhook, Scope};
+    each(|name, store| {
+        let (ann, carl, root) = people(store.as_ref());
+        let now = at("2026-11-25T12:00:00Z");
+        let token = NewApiToken {
+            user_id: ann,
+            name: "export".into(),
+            hash: "h1".into(),
+            scope: Scope::Read,
+            created_at: now,
+            expires_at: now + Duration::days(1),
+        };
+        let id = store.add_api_token(&token).unwrap();
+        let (user, scope) = store.api_token_user("h1", now).unwrap().unwrap();
+        assert_eq!((user.id, scope), (ann, Scope::Read), "{name}");
+        let listed = store.api_tokens(Some(ann)).unwrap();
+        assert_eq!(listed[0].last_used_at, Some(now), "{name}");
+        assert!(
+            store
+                .api_token_user("h1", now + Duration::days(1))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.api_token_id("h1").unwrap(), Some(id));
+        assert!(!store.revoke_api_token(id, Some(carl)).unwrap(), "{name}");
+        assert!(store.revoke_api_token(id, Some(ann)).unwrap(), "{name}");
+        assert!(store.api_token_user("h1", now).unwrap().is_none(), "{name}");
+
+        let hook = store
+            .add_webhook(&NewWebhook {
+                owner_id: root,
+                all_contracts: true,
+                url: "https://hooks.example.com/x".into(),
+                secret: "whsec_x".into(),
+                events: vec!["week.approved".into()],
+                created_at: now,
+            })
+            .unwrap();
+        let event = NewEvent {
+            event_id: "evt_1".into(),
+            kind: "week.approved".into(),
+            body: "{}".into(),
+        };
+        assert_eq!(
+            store.queue_event(&event, &[hook], now).unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            store.queue_event(&event, &[hook], now).unwrap(),
+            0,
+            "{name}"
+        );
+        let until = now + Duration::minutes(1);
+        let claimed = store.claim_deliveries(now, until, 10).unwrap();
+        assert_eq!(claimed.len(), 1, "{name}");
+        assert_eq!(
+            (claimed[0].attempts, claimed[0].secret.as_str()),
+            (1, "whsec_x"),
+            "{name}"
+        );
+        assert!(
+            store.claim_deliveries(now, until, 10).unwrap().is_empty(),
+            "{name}: held"
+        );
+        let failed = |at: DateTime<Utc>| Attempt {
+            delivery_id: claimed[0].id,
+            webhook_id: hook,
+            at,
+            delivered: false,
+            status: Some(500),
+            response: "down".into(),
+            retry_at: at,
+            disable_after: 2,
+        };
+        assert!(!store.record_attempt(&failed(now)).unwrap(), "{name}");
+        assert!(
+            store.record_attempt(&failed(now)).unwrap(),
+            "{name}: turned off"
+        );
+        let off = &store.webhooks(None).unwrap()[0];
+        assert!(
+            off.disabled_reason.as_deref().unwrap().contains("2 failed"),
+            "{name}"
+        );
+        assert!(
+            store.claim_deliveries(until, until, 10).unwrap().is_empty(),
+            "{name}: off"
+        );
+        assert!(
+            store
+                .set_webhook_enabled(hook, Some(root), true, now)
+                .unwrap()
+        );
+        let again = store.claim_deliveries(until, until, 10).unwrap();
+        assert_eq!(again.len(), 1, "{name}: waited while off");
+        let mut done = failed(until);
+        done.delivered = true;
+        done.status = Some(200);
+        assert!(!store.record_attempt(&done).unwrap());
+        let log = store.deliveries(hook, 10).unwrap();
+        assert_eq!(
+            (log[0].delivered_at, log[0].last_status),
+            (Some(until), Some(200)),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .prune_deliveries(until + Duration::seconds(1))
+                .unwrap(),
+            1
+        );
+        assert!(!store.delete_webhook(hook, Some(carl)).unwrap(), "{name}");
+        assert!(store.delete_webhook(hook, None).unwrap(), "{name}");
+        assert!(store.webhooks(None).unwrap().is_empty());
+    });
+}

@@ -31,6 +31,8 @@ const SUITES: &[&str] = &[
     "bad_dates::",
     "proxy::",
     "reports::",
+    "api_tokens::",
+    "webhooks::a_week",
 ];
 const SQLITE_FILE_ONLY: &[&str] = &[
     "server_deploy::the_data_folder_is_owner_only",

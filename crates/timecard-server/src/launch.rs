@@ -210,6 +210,14 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         clock: options.clock.clone(),
         review_secs: options.review_secs,
     });
+    let webhooks = crate::webhooks::WebhookState::default();
+    let deliveries = crate::webhooks::DeliveryTask {
+        store: store.clone(),
+        clock: options.clock.clone(),
+        state: webhooks.clone(),
+        mail: mail.clone(),
+        review_secs: options.review_secs,
+    };
     let state = Arc::new(AppState {
         store,
         config: options.config,
@@ -217,6 +225,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         review_secs: options.review_secs,
         releases: crate::releases::Catalog::new(&options.data_dir),
         mail,
+        webhooks,
     });
     let app = crate::http::router(state).layer(axum::middleware::from_fn_with_state(
         options.limits.body_timeout,
@@ -240,6 +249,8 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
                 if let Some(sender) = sender {
                     tokio::spawn(crate::mail::run_sender(sender));
                 }
+                // I2: webhook deliveries, likewise.
+                tokio::spawn(crate::webhooks::run_deliveries(deliveries));
                 // HTTP/1.1 only, as the certificate's ALPN says: the
                 // connection timeouts follow one request at a time.
                 axum_server::from_tcp(listener)?

@@ -21,6 +21,7 @@ pub mod rules;
 pub mod store;
 pub mod usecases;
 pub mod views;
+pub mod webhooks;
 
 pub use self::connection::ConnectionLimits;
 pub use self::launch::{

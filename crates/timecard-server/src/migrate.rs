@@ -57,6 +57,24 @@ const TABLES: &[Table] = &[
         serial: true,
     },
     Table {
+        name: "webhooks",
+        columns: "id, owner_id, all_contracts, url, secret, events, created_at, disabled_at, disabled_reason, failures_in_row",
+        key: "id",
+        types: &[
+            "int8", "int8", "bool", "text", "text", "text", "int8", "int8", "text", "int8",
+        ],
+        serial: true,
+    },
+    Table {
+        name: "webhook_deliveries",
+        columns: "id, webhook_id, event_id, kind, body, created_at, attempts, next_attempt, delivered_at, last_status, last_response",
+        key: "id",
+        types: &[
+            "int8", "int8", "text", "text", "text", "int8", "int8", "int8", "int8", "int8", "text",
+        ],
+        serial: true,
+    },
+    Table {
         name: "contracts",
         columns: "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at, client_user_id, rate_cents, currency, manual_time",
         key: "id",

@@ -269,6 +269,7 @@ async fn manual(
     })
     .await
     .map_err(|_| ApiError::internal())??;
+    state.webhooks.wake.notify_one();
     Ok(Json(added))
 }
 
@@ -306,6 +307,9 @@ async fn upload(
         ApiError::internal()
     })??;
     let count = |o| results.iter().filter(|r| r.outcome == o).count();
+    if count(Outcome::Accepted) > 0 {
+        state.webhooks.wake.notify_one();
+    }
     log::info!(
         "server: {login} uploaded {}: {} accepted, {} duplicate, {} rejected",
         timecard_core::fmt::count(results.len() as u64, "segment", "segments"),

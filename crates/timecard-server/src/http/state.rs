@@ -19,6 +19,8 @@ pub struct AppState {
     pub releases: crate::releases::Catalog,
     /// Whether mail is sent, where links point, the sender's wake-up (M1).
     pub mail: crate::mail::MailState,
+    /// Wakes the webhooks' delivery task after an event was queued (I2).
+    pub webhooks: crate::webhooks::WebhookState,
 }
 
 pub type Shared = Arc<AppState>;

@@ -23,6 +23,7 @@ mod postgres;
 mod review;
 mod rows;
 mod sqlite;
+pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ pub use self::blobs::Blobs;
 pub use self::outbox::{LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
+pub use self::webhooks::{Attempt, Delivery, NewEvent, NewWebhook, Webhook};
 
 /// What went wrong in the store, the same on every back-end.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -312,6 +314,45 @@ pub trait Store: Send + Sync {
     fn revoke_api_token(&self, id: i64, user_id: Option<i64>) -> Result<bool>;
     /// The id of the API token with this hash.
     fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>>;
+
+    /// Registers a webhook (I2); its id.
+    fn add_webhook(&self, hook: &NewWebhook) -> Result<i64>;
+    /// Webhooks, of one owner or all, oldest first.
+    fn webhooks(&self, owner: Option<i64>) -> Result<Vec<Webhook>>;
+    /// Turns webhook `id` on (its failures forgotten) or off; only if it is
+    /// `owner`'s, when given. Whether there was one.
+    fn set_webhook_enabled(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Deletes webhook `id` and its deliveries (only `owner`'s, when given).
+    fn delete_webhook(&self, id: i64, owner: Option<i64>) -> Result<bool>;
+    /// Queues `event` for each of `webhook_ids` that does not have it yet;
+    /// how many deliveries were queued.
+    fn queue_event(
+        &self,
+        event: &NewEvent,
+        webhook_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<usize>;
+    /// Claims up to `limit` due deliveries of enabled webhooks: each counts
+    /// an attempt and is held until `until`.
+    fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+    /// Records how an attempt went; whether the webhook was turned off by
+    /// it (its failures in a row reached `disable_after`).
+    fn record_attempt(&self, attempt: &Attempt) -> Result<bool>;
+    /// The newest deliveries of a webhook.
+    fn deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<Delivery>>;
+    /// Forgets deliveries that got through before `before`; how many.
+    fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<usize>;
     /// The logins of the users among `ids` that exist, in one query.
     fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>>;
     /// One user's login; `NotFound` when there is no such user.

@@ -18,6 +18,9 @@ use super::api_tokens::{
 use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::webhooks::{
+    self, Attempt, DELIVERY_COLUMNS, Delivery, NewEvent, NewWebhook, WEBHOOK_COLUMNS, Webhook,
+};
 use super::{
     Failures, LoggedDay, Picture, Result, Role, SessionSummary, Store, StoreError, StoredReport,
     User, UserSummary, batch, review,
@@ -174,6 +177,36 @@ CREATE TABLE api_tokens (
     last_used_at BIGINT
 );
 CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
+",
+    // Webhooks and their outbox (SQLite's migration 11).
+    "
+CREATE TABLE webhooks (
+    id BIGSERIAL PRIMARY KEY,
+    owner_id BIGINT NOT NULL REFERENCES users(id),
+    all_contracts BOOLEAN NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    disabled_at BIGINT,
+    disabled_reason TEXT,
+    failures_in_row BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE webhook_deliveries (
+    id BIGSERIAL PRIMARY KEY,
+    webhook_id BIGINT NOT NULL REFERENCES webhooks(id),
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt BIGINT NOT NULL,
+    delivered_at BIGINT,
+    last_status BIGINT,
+    last_response TEXT,
+    UNIQUE (webhook_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE delivered_at IS NULL;
 ",
 ];
 
@@ -818,7 +851,7 @@ impl Store for PgStore {
         if found.is_some() {
             self.conn()?.execute(
                 "UPDATE api_tokens SET last_used_at = $2
-                 WHERE hash = $1 AND (last_used_at IS NULL OR last_used_at <= $2 - $3)",
+                 WHERE hash = $1 AND (last_used_at IS NULL OR last_used_at <= $2::BIGINT - $3::BIGINT)",
                 &[&token_hash, &ts(now), &LAST_USED_STEP_SECS],
             )?;
         }
@@ -845,6 +878,194 @@ impl Store for PgStore {
             "DELETE FROM api_tokens WHERE id = $1 AND ($2::BIGINT IS NULL OR user_id = $2)",
             &[&id, &user_id],
         )? > 0)
+    }
+
+    fn add_webhook(&self, hook: &NewWebhook) -> Result<i64> {
+        let row = self.conn()?.query_one(
+            "INSERT INTO webhooks (owner_id, all_contracts, url, secret, events, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &hook.owner_id,
+                &hook.all_contracts,
+                &hook.url,
+                &hook.secret,
+                &hook.events.join(","),
+                &ts(hook.created_at),
+            ],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    fn webhooks(&self, owner: Option<i64>) -> Result<Vec<Webhook>> {
+        Ok(self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks w JOIN users u ON u.id = w.owner_id
+                     WHERE $1::BIGINT IS NULL OR w.owner_id = $1 ORDER BY w.id"
+                ),
+                &[&owner],
+            )?
+            .iter()
+            .map(webhooks::webhook)
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    fn set_webhook_enabled(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let changed = if enabled {
+            self.conn()?.execute(
+                "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failures_in_row = 0
+                 WHERE id = $1 AND ($2::BIGINT IS NULL OR owner_id = $2)",
+                &[&id, &owner],
+            )?
+        } else {
+            self.conn()?.execute(
+                "UPDATE webhooks SET disabled_at = $3, disabled_reason = 'turned off'
+                 WHERE id = $1 AND ($2::BIGINT IS NULL OR owner_id = $2)",
+                &[&id, &owner, &ts(now)],
+            )?
+        };
+        Ok(changed > 0)
+    }
+
+    fn delete_webhook(&self, id: i64, owner: Option<i64>) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let owned = tx
+            .query_opt(
+                "SELECT 1 FROM webhooks WHERE id = $1 AND ($2::BIGINT IS NULL OR owner_id = $2) FOR UPDATE",
+                &[&id, &owner],
+            )?
+            .is_some();
+        if owned {
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
+                &[&id],
+            )?;
+            tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])?;
+        }
+        tx.commit()?;
+        Ok(owned)
+    }
+
+    fn queue_event(
+        &self,
+        event: &NewEvent,
+        webhook_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let mut queued = 0;
+        for id in webhook_ids {
+            queued += tx.execute(
+                "INSERT INTO webhook_deliveries (webhook_id, event_id, kind, body, created_at, next_attempt)
+                 VALUES ($1, $2, $3, $4, $5, $5)
+                 ON CONFLICT (webhook_id, event_id) DO NOTHING",
+                &[id, &event.event_id, &event.kind, &event.body, &ts(now)],
+            )? as usize;
+        }
+        tx.commit()?;
+        Ok(queued)
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        // SKIP LOCKED: replicas claiming at once take different deliveries.
+        let mut claimed = self
+            .conn()?
+            .query(
+                &format!(
+                    "WITH claimed AS (
+                         UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = $2
+                         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                                      WHERE d.delivered_at IS NULL AND d.next_attempt <= $1 AND w.disabled_at IS NULL
+                                      ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
+                         RETURNING *)
+                     SELECT {DELIVERY_COLUMNS} FROM claimed d JOIN webhooks w ON w.id = d.webhook_id"
+                ),
+                &[&ts(now), &ts(until), &(limit as i64)],
+            )?
+            .iter()
+            .map(webhooks::delivery)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    fn record_attempt(&self, attempt: &Attempt) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let response: String = attempt.response.chars().take(500).collect();
+        let status = attempt.status.map(i64::from);
+        let mut disabled = false;
+        if attempt.delivered {
+            tx.execute(
+                "UPDATE webhook_deliveries SET delivered_at = $2, last_status = $3, last_response = $4 WHERE id = $1",
+                &[&attempt.delivery_id, &ts(attempt.at), &status, &response],
+            )?;
+            tx.execute(
+                "UPDATE webhooks SET failures_in_row = 0 WHERE id = $1",
+                &[&attempt.webhook_id],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE webhook_deliveries SET next_attempt = $2, last_status = $3, last_response = $4
+                 WHERE id = $1 AND delivered_at IS NULL",
+                &[&attempt.delivery_id, &ts(attempt.retry_at), &status, &response],
+            )?;
+            tx.execute(
+                "UPDATE webhooks SET failures_in_row = failures_in_row + 1 WHERE id = $1",
+                &[&attempt.webhook_id],
+            )?;
+            disabled = tx.execute(
+                "UPDATE webhooks SET disabled_at = $2, disabled_reason = $3
+                 WHERE id = $1 AND disabled_at IS NULL AND failures_in_row >= $4",
+                &[
+                    &attempt.webhook_id,
+                    &ts(attempt.at),
+                    &format!(
+                        "turned off after {} failed deliveries in a row",
+                        attempt.disable_after
+                    ),
+                    &i64::from(attempt.disable_after),
+                ],
+            )? > 0;
+        }
+        tx.commit()?;
+        Ok(disabled)
+    }
+
+    fn deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<Delivery>> {
+        Ok(self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                     WHERE d.webhook_id = $1 ORDER BY d.id DESC LIMIT $2"
+                ),
+                &[&webhook_id, &(limit as i64)],
+            )?
+            .iter()
+            .map(webhooks::delivery)
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<usize> {
+        Ok(self.conn()?.execute(
+            "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+            &[&ts(before)],
+        )? as usize)
     }
 
     fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {

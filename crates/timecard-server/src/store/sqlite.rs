@@ -14,6 +14,9 @@ use super::api_tokens::{
 use super::blobs::{self, Blobs, ShotKeys};
 use super::outbox::{self, LinkPurpose, NewLink, NewMail, QueuedMail, Recipient};
 use super::rows::{self, CONTRACT_COLUMNS, from_ts};
+use super::webhooks::{
+    self, Attempt, DELIVERY_COLUMNS, Delivery, NewEvent, NewWebhook, WEBHOOK_COLUMNS, Webhook,
+};
 use super::{
     DaySums, Failures, LoggedDay, Picture, Result, Role, SessionSummary, Store, StoreError,
     StoredReport, User, UserSummary, batch, review,
@@ -101,6 +104,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     segments_by_contract,
     mail_and_links,
     api_tokens,
+    webhooks,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -284,6 +288,39 @@ fn api_tokens(conn: &Connection) -> rusqlite::Result<()> {
              last_used_at INTEGER
          );
          CREATE INDEX api_tokens_by_user ON api_tokens(user_id);",
+    )
+}
+
+/// 11: webhooks (I2) and their outbox of deliveries.
+fn webhooks(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE webhooks (
+             id INTEGER PRIMARY KEY,
+             owner_id INTEGER NOT NULL REFERENCES users(id),
+             all_contracts INTEGER NOT NULL,
+             url TEXT NOT NULL,
+             secret TEXT NOT NULL,
+             events TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             disabled_at INTEGER,
+             disabled_reason TEXT,
+             failures_in_row INTEGER NOT NULL DEFAULT 0
+         );
+         CREATE TABLE webhook_deliveries (
+             id INTEGER PRIMARY KEY,
+             webhook_id INTEGER NOT NULL REFERENCES webhooks(id),
+             event_id TEXT NOT NULL,
+             kind TEXT NOT NULL,
+             body TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             attempts INTEGER NOT NULL DEFAULT 0,
+             next_attempt INTEGER NOT NULL,
+             delivered_at INTEGER,
+             last_status INTEGER,
+             last_response TEXT,
+             UNIQUE (webhook_id, event_id)
+         );
+         CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE delivered_at IS NULL;",
     )
 }
 
@@ -488,6 +525,190 @@ impl Store for SqliteStore {
             "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
             params![id, user_id],
         )? > 0)
+    }
+
+    fn add_webhook(&self, hook: &NewWebhook) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO webhooks (owner_id, all_contracts, url, secret, events, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                hook.owner_id,
+                hook.all_contracts,
+                hook.url,
+                hook.secret,
+                hook.events.join(","),
+                ts(hook.created_at)
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn webhooks(&self, owner: Option<i64>) -> Result<Vec<Webhook>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks w JOIN users u ON u.id = w.owner_id
+             WHERE ?1 IS NULL OR w.owner_id = ?1 ORDER BY w.id"
+        ))?;
+        let rows = stmt.query_map(params![owner], |r| webhooks::webhook(r))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn set_webhook_enabled(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let changed = if enabled {
+            self.conn().execute(
+                "UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL, failures_in_row = 0
+                 WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
+                params![id, owner],
+            )?
+        } else {
+            self.conn().execute(
+                "UPDATE webhooks SET disabled_at = ?3, disabled_reason = 'turned off'
+                 WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
+                params![id, owner, ts(now)],
+            )?
+        };
+        Ok(changed > 0)
+    }
+
+    fn delete_webhook(&self, id: i64, owner: Option<i64>) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let owned: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM webhooks WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2))",
+            params![id, owner],
+            |r| r.get(0),
+        )?;
+        if owned {
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE webhook_id = ?1",
+                params![id],
+            )?;
+            tx.execute("DELETE FROM webhooks WHERE id = ?1", params![id])?;
+        }
+        tx.commit()?;
+        Ok(owned)
+    }
+
+    fn queue_event(
+        &self,
+        event: &NewEvent,
+        webhook_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut queued = 0;
+        for id in webhook_ids {
+            queued += tx.execute(
+                "INSERT INTO webhook_deliveries (webhook_id, event_id, kind, body, created_at, next_attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (webhook_id, event_id) DO NOTHING",
+                params![id, event.event_id, event.kind, event.body, ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(queued)
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let claimed = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.delivered_at IS NULL AND d.next_attempt <= ?1 AND w.disabled_at IS NULL
+                 ORDER BY d.id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![ts(now), limit as i64], |r| webhooks::delivery(r))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for d in &claimed {
+            tx.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?2 WHERE id = ?1",
+                params![d.id, ts(until)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(claimed
+            .into_iter()
+            .map(|d| Delivery {
+                attempts: d.attempts + 1,
+                next_attempt: until,
+                ..d
+            })
+            .collect())
+    }
+
+    fn record_attempt(&self, attempt: &Attempt) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let response: String = attempt.response.chars().take(500).collect();
+        let status = attempt.status.map(i64::from);
+        let mut disabled = false;
+        if attempt.delivered {
+            tx.execute(
+                "UPDATE webhook_deliveries SET delivered_at = ?2, last_status = ?3, last_response = ?4 WHERE id = ?1",
+                params![attempt.delivery_id, ts(attempt.at), status, response],
+            )?;
+            tx.execute(
+                "UPDATE webhooks SET failures_in_row = 0 WHERE id = ?1",
+                params![attempt.webhook_id],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE webhook_deliveries SET next_attempt = ?2, last_status = ?3, last_response = ?4
+                 WHERE id = ?1 AND delivered_at IS NULL",
+                params![attempt.delivery_id, ts(attempt.retry_at), status, response],
+            )?;
+            tx.execute(
+                "UPDATE webhooks SET failures_in_row = failures_in_row + 1 WHERE id = ?1",
+                params![attempt.webhook_id],
+            )?;
+            disabled = tx.execute(
+                "UPDATE webhooks SET disabled_at = ?2, disabled_reason = ?3
+                 WHERE id = ?1 AND disabled_at IS NULL AND failures_in_row >= ?4",
+                params![
+                    attempt.webhook_id,
+                    ts(attempt.at),
+                    format!(
+                        "turned off after {} failed deliveries in a row",
+                        attempt.disable_after
+                    ),
+                    attempt.disable_after
+                ],
+            )? > 0;
+        }
+        tx.commit()?;
+        Ok(disabled)
+    }
+
+    fn deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<Delivery>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.webhook_id = ?1 ORDER BY d.id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![webhook_id, limit as i64], |r| webhooks::delivery(r))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<usize> {
+        Ok(self.conn().execute(
+            "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+            params![ts(before)],
+        )?)
     }
 
     fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {

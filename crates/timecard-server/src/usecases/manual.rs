@@ -47,6 +47,20 @@ pub fn add(
             message,
         },
     )?;
+    let ids: Vec<String> = added.segments.iter().map(ToString::to_string).collect();
+    crate::webhooks::events::queue_quietly(
+        store,
+        &crate::webhooks::Event::manual_time_added(
+            &user.login,
+            &request.contract_id,
+            &ids,
+            request.start,
+            request.end,
+            request.memo.trim(),
+            now,
+        ),
+        now,
+    );
     log::info!(
         "server: {} added {} s of manual time on {}",
         user.login,

@@ -32,6 +32,9 @@ pub fn step(
                 message: why.to_owned(),
             },
         })?;
+    if let Some(told) = crate::webhooks::Event::of_review(&request.contract_id, login, &event) {
+        crate::webhooks::events::queue_quietly(store, &told, now);
+    }
     log::info!(
         "server: {login} did {} on {} ({})",
         request.action.as_str(),

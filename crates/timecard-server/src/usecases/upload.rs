@@ -1,7 +1,8 @@
 //! Uploads (K6–K8): a batch's cache-file bodies decoded and judged, for the
 //! API and the app's built-in server alike. A body over the size cap is
 //! refused as `invalid` by its id, without decoding the rest of it; the
-//! others are judged and stored in one transaction.
+//! others are judged and stored in one transaction. What was accepted is
+//! queued for the webhooks that ask (I2).
 
 use chrono::{DateTime, Utc};
 
@@ -45,7 +46,17 @@ pub fn judge(
             slots.push(None);
         }
     }
-    let mut stored = store.ingest(user_id, &segments, now, config)?.into_iter();
+    let results = store.ingest(user_id, &segments, now, config)?;
+    let accepted: Vec<&timecard_core::domain::Segment> = segments
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.outcome == Outcome::Accepted)
+        .map(|(s, _)| s)
+        .collect();
+    if !accepted.is_empty() {
+        crate::webhooks::events::queue_uploaded(store, user_id, &accepted, now);
+    }
+    let mut stored = results.into_iter();
     Ok(slots
         .into_iter()
         .map(|slot| slot.unwrap_or_else(|| stored.next().expect("one result per segment")))

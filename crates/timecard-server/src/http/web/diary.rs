@@ -454,6 +454,7 @@ async fn add_manual(
             "The time was not added.".into(),
         )
     })??;
+    state.webhooks.wake.notify_one();
     Ok(Redirect::to(&diary_link(&stored.contract.id, Some(form.date), zone)).into_response())
 }
 

@@ -89,6 +89,9 @@ pub fn layout(title: &str, header: Option<&Header>, body: Markup) -> Html<String
                             span.who { (header.login) " · " (header.role.as_str()) }
                             a.settings href="/settings/email" { "E-mail settings" }
                             a.settings href="/settings/tokens" { "API tokens" }
+                            @if header.role != Role::Freelancer {
+                                a.settings href="/settings/webhooks" { "Webhooks" }
+                            }
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(header.csrf);
                                 button type="submit" { "Sign out" }

@@ -21,6 +21,7 @@ pub mod shots;
 pub mod timesheet;
 pub mod tokens;
 pub mod viewer;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -42,5 +43,6 @@ pub fn routes() -> Router<Shared> {
         .merge(invite::routes())
         .merge(mail_settings::routes())
         .merge(tokens::routes())
+        .merge(webhooks::routes())
         .merge(assets::routes())
 }

@@ -97,6 +97,7 @@ async fn take(
         }
         other => other.into(),
     })?;
+    state.webhooks.wake.notify_one();
     Ok(Redirect::to(&back).into_response())
 }
 
