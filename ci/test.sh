@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suite exactly as the README says, after the checks that
 # need no test run: formatting, clippy, the crates' layering and the
-# server's module graph; then the web dashboard's audit (ci/web-audit.sh).
+# server's module graph; then the API's OpenAPI document
+# (ci/openapi-check.sh) and the web dashboard's audit (ci/web-audit.sh).
 # In CI a missing display (Xvfb, xdotool, ImageMagick) is a failure, not
 # a skip.
 set -euo pipefail
@@ -34,6 +35,8 @@ python3 ci/module-cycles.py crates/timecard-server/src
 # Every rule of the spec is cited where the code enforces it.
 ci/spec-ids.sh
 cargo test
+# The API's OpenAPI document, judged by an independent validator (PyPI).
+ci/openapi-check.sh
 # The dashboard in a real browser (axe-core, Lighthouse, a phone's width),
 # after the tests: Lighthouse times the pages, so it has the machine to
 # itself. It installs its tools from npm, which `cargo test` does not.

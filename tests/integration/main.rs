@@ -25,6 +25,7 @@ mod instance_xvfb;
 mod mail;
 mod migrations;
 mod notify_dbus;
+mod openapi;
 mod packages;
 mod portal_dbus;
 mod proxy;

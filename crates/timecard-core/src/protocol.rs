@@ -18,6 +18,7 @@ pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// Every error answer: `{"error": "<code>", "message": "<plain words>"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
@@ -25,6 +26,7 @@ pub struct ErrorBody {
 
 /// `GET /health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `ok`.
     pub status: String,
@@ -34,6 +36,7 @@ pub struct Health {
 
 /// `GET /config`: the rules the server enforces that the client must know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerConfig {
     /// S1: the segment grid, in seconds.
     pub segment_secs: i64,
@@ -43,6 +46,7 @@ pub struct ServerConfig {
 
 /// `POST /session`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignIn {
     /// Username or e-mail.
     pub login: String,
@@ -56,6 +60,7 @@ pub struct SignIn {
 
 /// The answer to a sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub token: String,
     pub login: String,
@@ -67,6 +72,7 @@ pub struct SessionInfo {
 
 /// One contract with this week's totals, as `GET /contracts` returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContractInfo {
     #[serde(flatten)]
     pub contract: Contract,
@@ -86,6 +92,7 @@ pub struct ContractInfo {
 
 /// A segment the contract's client disputed in the weekly review.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputeInfo {
     pub segment_id: SegmentId,
     pub start: DateTime<Utc>,
@@ -102,6 +109,7 @@ pub struct DisputeInfo {
 
 /// `GET /contracts[?tz=Area/City]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContractsResponse {
     pub server_time: DateTime<Utc>,
     /// Monday 00:00 UTC of the week the totals belong to.
@@ -115,7 +123,10 @@ pub const MAX_BATCH_SEGMENTS: usize = 1000;
 /// `POST /segments` (MessagePack): cache-file bodies, oldest first. The
 /// server reads it with [`decode_batch`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadBatch {
+    /// Each a cache-file body (MessagePack binary), byte for byte.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<u8>>))]
     pub segments: Vec<serde_bytes::ByteBuf>,
 }
 
@@ -192,6 +203,7 @@ fn bounded_bodies<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<&'de [u
 /// What became of one uploaded segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     Accepted,
     /// K7: the server already had it; counts as success.
@@ -202,6 +214,7 @@ pub enum Outcome {
 /// Why the server refused a segment (K6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RejectReason {
     /// W4: the week's Work Diary is locked.
     WeekLocked,
@@ -233,6 +246,7 @@ impl RejectReason {
 
 /// The outcome for one segment of a batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SegmentResult {
     pub id: SegmentId,
     pub outcome: Outcome,
@@ -249,12 +263,14 @@ pub struct SegmentResult {
 
 /// The answer to `POST /segments`, one result per segment in batch order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadResponse {
     pub results: Vec<SegmentResult>,
 }
 
 /// One segment in the Work Diary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiarySegment {
     pub id: SegmentId,
     pub contract_id: String,
@@ -297,6 +313,7 @@ impl Billable for DiarySegment {
 
 /// One contract's time on the day (B1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContractTotal {
     pub contract_id: String,
     /// The billable seconds (what older apps read).
@@ -318,6 +335,7 @@ impl ContractTotal {
 
 /// `POST /manual`: time worked away from the tracker, added by hand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManualTime {
     pub contract_id: String,
     pub start: DateTime<Utc>,
@@ -327,6 +345,7 @@ pub struct ManualTime {
 
 /// What `POST /manual` added: the time, cut on the server's grid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManualTimeAdded {
     pub segments: Vec<SegmentId>,
     pub secs: i64,
@@ -334,6 +353,7 @@ pub struct ManualTimeAdded {
 
 /// `GET /diary?date=YYYY-MM-DD&tz=Area/City`: one local day (T1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiaryResponse {
     pub date: NaiveDate,
     pub tz: String,
@@ -360,6 +380,7 @@ fn default_segment_secs() -> i64 {
 
 /// `POST /reports`: a problem report (D3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemReport {
     /// Chosen by the app, so a report sent twice (a retry after a cut
     /// connection) is stored once.
@@ -455,6 +476,7 @@ impl ProblemReport {
 
 /// The answer to `POST /reports`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportReceipt {
     pub id: String,
 }
@@ -462,6 +484,7 @@ pub struct ReportReceipt {
 /// `GET /api/v1/releases/latest`: the newest release of the app for a
 /// system, processor and kind, and where to download it (U1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseOffer {
     #[serde(flatten)]
     pub release: crate::release::Release,

@@ -86,6 +86,7 @@ pub fn is_newer(offered: &str, current: &str) -> bool {
 /// What a release file is, and so how the app installs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Kind {
     /// A Debian package (`dpkg -i`).
     Deb,
@@ -141,6 +142,7 @@ pub fn this_arch() -> &'static str {
 
 /// One published file, as the server lists it and the app checks it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
     pub version: String,
     pub os: String,

@@ -13,6 +13,7 @@ use super::day::LocalDay;
 /// Where a piece of time stands in the client's weekly review (R7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReviewMark {
     /// Not disputed.
     #[default]
@@ -63,6 +64,7 @@ pub trait Billable {
 /// billable until the client decides (it is also counted in `disputed`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     /// Time the tracker recorded.
     pub tracked_secs: i64,

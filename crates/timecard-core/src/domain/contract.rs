@@ -8,6 +8,7 @@ use crate::fmt::format_hours;
 /// How a contract is paid (C1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContractKind {
     Hourly,
     FixedPrice,
@@ -31,6 +32,7 @@ impl ContractKind {
 /// Where a contract is in its life (C1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContractStatus {
     Active,
     Paused,
@@ -50,6 +52,7 @@ impl ContractStatus {
 /// A weekly limit that will replace the current one at a later moment (W3:
 /// decreases wait for the next billing week).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingLimit {
     /// The new limit in seconds; `None` removes the limit.
     pub limit_secs: Option<i64>,
@@ -59,6 +62,7 @@ pub struct PendingLimit {
 
 /// A contract as the freelancer sees it (C1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contract {
     pub id: String,
     pub title: String,

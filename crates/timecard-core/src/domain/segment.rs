@@ -15,6 +15,7 @@ use super::week::BillingWeek;
 /// same id as success (K7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SegmentId(pub Uuid);
 
 impl SegmentId {
@@ -40,6 +41,7 @@ impl std::str::FromStr for SegmentId {
 /// (P3). Stored as a bit mask: bit `i` is sub-slot `i`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity(pub u16);
 
 impl Activity {

@@ -11,12 +11,15 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::MethodRouter;
 use axum::{Extension, Json, Router};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::guards::{Guards, heavy_gate, reads_gate};
@@ -28,8 +31,9 @@ use crate::views;
 use timecard_core::domain::segment::{is_plausible_day, plausible_years};
 use timecard_core::domain::{LocalDay, SegmentId};
 use timecard_core::protocol::{
-    self, BatchError, DiaryResponse, Health, Outcome, ProblemReport, ReleaseOffer, ReportReceipt,
-    ServerConfig, SessionInfo, SignIn, UploadResponse,
+    self, BatchError, ContractsResponse, DiaryResponse, ErrorBody, Health, ManualTime,
+    ManualTimeAdded, Outcome, ProblemReport, ReleaseOffer, ReportReceipt, ServerConfig,
+    SessionInfo, SignIn, UploadBatch, UploadResponse,
 };
 
 /// Cap on a segment batch: a few dozen segments with screenshots.
@@ -39,40 +43,112 @@ pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Segments in one batch, at most.
 pub const MAX_BATCH: usize = protocol::MAX_BATCH_SEGMENTS;
 
-/// The API's routes, under `/api/v1`.
+/// The API's routes, under `/api/v1`, with their OpenAPI description
+/// (I3): every route is added with its handler's `#[utoipa::path]`, so
+/// the document lists exactly what the router serves; it is served at
+/// `/api/v1/openapi.json`.
 pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/config", get(config))
-        .route("/api/v1/session", post(sign_in).delete(sign_out))
-        .route("/api/v1/contracts", get(contracts))
-        .route(
-            "/api/v1/segments",
-            post(upload)
-                .layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT))
-                .layer(middleware::from_fn(heavy_gate)),
-        )
-        .route("/api/v1/segments/{id}", delete(delete_segment))
-        .route("/api/v1/manual", post(manual))
-        .route("/api/v1/releases/latest", get(latest_release))
-        .route(
-            "/api/v1/segments/{id}/screenshot",
-            get(screenshot).layer(middleware::from_fn(reads_gate)),
-        )
-        .route(
-            "/api/v1/segments/{id}/thumbnail",
-            get(thumbnail).layer(middleware::from_fn(reads_gate)),
-        )
-        .route(
-            "/api/v1/diary",
-            get(diary).layer(middleware::from_fn(reads_gate)),
-        )
-        .route(
-            "/api/v1/reports",
-            post(report)
-                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
-                .layer(middleware::from_fn(heavy_gate)),
-        )
+    let (router, document) = described_routes().split_for_parts();
+    let json = document.to_pretty_json().expect("the document serialises");
+    let _ = DOCUMENT.set(Bytes::from(json));
+    router
+}
+
+/// The document as served, made once when the routes are.
+static DOCUMENT: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
+    summary = "This description of the API (OpenAPI 3.1)",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+async fn openapi_json() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        DOCUMENT.get().cloned().unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Where the API's description is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The routes and the document they make.
+pub fn described_routes() -> OpenApiRouter<Shared> {
+    let layered = |(schemas, paths, router): UtoipaMethodRouter<Shared>,
+                   f: fn(MethodRouter<Shared>) -> MethodRouter<Shared>| {
+        (schemas, paths, f(router))
+    };
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(config))
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(contracts))
+        .routes(layered(routes!(upload), |r| {
+            r.layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate))
+        }))
+        .routes(routes!(delete_segment))
+        .routes(routes!(manual))
+        .routes(routes!(latest_release))
+        .routes(layered(routes!(screenshot), |r| {
+            r.layer(middleware::from_fn(reads_gate))
+        }))
+        .routes(layered(routes!(thumbnail), |r| {
+            r.layer(middleware::from_fn(reads_gate))
+        }))
+        .routes(layered(routes!(diary), |r| {
+            r.layer(middleware::from_fn(reads_gate))
+        }))
+        .routes(layered(routes!(report), |r| {
+            r.layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
+                .layer(middleware::from_fn(heavy_gate))
+        }))
+}
+
+/// The document's frame: title, version, the bearer scheme, the error body.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Timecard API",
+        description = "The sync server's API (v1), for the Timecard app and integrations. \
+            JSON everywhere except `POST /api/v1/segments`, whose body is MessagePack. \
+            Authenticate with `Authorization: Bearer TOKEN`: a session token from `POST /api/v1/session` \
+            or a personal API token made on the server's API tokens page (a `read` token may only GET). \
+            Errors are `{\"error\": \"<code>\", \"message\": \"<plain words>\"}`.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "server", description = "What the server is and offers"),
+        (name = "session", description = "Signing in and out"),
+        (name = "time", description = "Contracts, segments, manual time and the Work Diary"),
+        (name = "support", description = "Problem reports"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi.info.version = timecard_core::release::version().to_owned();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token or a personal API token (`tcpat_…`)"))
+                    .build(),
+            ),
+        );
+    }
 }
 
 /// The signed-in user, from `Authorization: Bearer <token>`: a session's
@@ -153,6 +229,9 @@ fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "server",
+    summary = "Whether the server answers, its version and clock",
+    responses((status = 200, description = "The server is up", body = Health)))]
 async fn health(State(state): State<Shared>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -161,10 +240,22 @@ async fn health(State(state): State<Shared>) -> Json<Health> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/config", tag = "server",
+    summary = "The rules the app must know: the segment grid and the lock grace",
+    responses((status = 200, description = "The server's configuration", body = ServerConfig)))]
 async fn config(State(state): State<Shared>) -> Json<ServerConfig> {
     Json(state.config)
 }
 
+#[utoipa::path(post, path = "/api/v1/session", tag = "session",
+    summary = "Sign in with a password: a session token for 30 days",
+    request_body = SignIn,
+    responses((status = 200, description = "Signed in", body = SessionInfo),
+        (status = 400, description = "Not JSON for this call (`malformed`)", body = ErrorBody),
+        (status = 401, description = "Wrong username or password (`wrong_password`)", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`)", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`, `Retry-After`)", body = ErrorBody),
+        (status = 503, description = "Busy hashing (`busy`, `Retry-After`)", body = ErrorBody)))]
 async fn sign_in(
     State(state): State<Shared>,
     Extension(guards): Extension<Arc<Guards>>,
@@ -190,6 +281,11 @@ async fn sign_in(
     }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    summary = "Sign out: the session's token stops working",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out (also when the token was unknown)"),
+        (status = 403, description = "A `read` API token (`read_only_token`)", body = ErrorBody)))]
 async fn sign_out(
     State(state): State<Shared>,
     headers: axum::http::HeaderMap,
@@ -219,6 +315,16 @@ fn parse_zone(tz: Option<&str>) -> Result<Tz, ApiError> {
 /// The user's contracts, with an `ETag` (R14): an app that sends it back in
 /// `If-None-Match` gets `304 Not Modified`, no body, while nothing in the
 /// answer changed.
+#[utoipa::path(get, path = "/api/v1/contracts", tag = "time",
+    summary = "The user's contracts with this week's and today's time and open disputes",
+    security(("bearer" = [])),
+    params(("tz" = Option<String>, Query, description = "IANA zone for `today_logged_secs` (default UTC)"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer")),
+    responses((status = 200, description = "The contracts, with an `ETag`", body = ContractsResponse),
+        (status = 304, description = "Unchanged since the `ETag` sent"),
+        (status = 400, description = "An unknown zone (`malformed`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn contracts(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -256,6 +362,17 @@ fn if_none_match(headers: &axum::http::HeaderMap, tag: &str) -> bool {
 }
 
 /// Time worked away from the tracker, added by hand (R8).
+#[utoipa::path(post, path = "/api/v1/manual", tag = "time",
+    summary = "Add time worked away from the tracker (R8), cut on the grid and judged like tracked time",
+    security(("bearer" = [])),
+    request_body = ManualTime,
+    responses((status = 200, description = "Added", body = ManualTimeAdded),
+        (status = 400, description = "Not JSON for this call (`malformed`)", body = ErrorBody),
+        (status = 403, description = "A `read` API token (`read_only_token`)", body = ErrorBody),
+        (status = 409, description = "Refused by a rule: `manual_time_not_allowed`, `overlap`, `over_limit`, `week_locked`, …", body = ErrorBody),
+        (status = 422, description = "A bad range or memo (`invalid`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn manual(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -273,6 +390,18 @@ async fn manual(
     Ok(Json(added))
 }
 
+#[utoipa::path(post, path = "/api/v1/segments", tag = "time",
+    summary = "Upload a batch of tracked segments; each is judged on its own (K6-K8)",
+    security(("bearer" = [])),
+    request_body(content = UploadBatch, content_type = "application/msgpack",
+        description = "MessagePack, not JSON: `{segments: [bin, …]}`, each entry a cache-file body; at most 1,000 entries and 64 MiB"),
+    responses((status = 200, description = "One result per segment, in batch order", body = UploadResponse),
+        (status = 400, description = "The batch does not decode (`malformed`)", body = ErrorBody),
+        (status = 403, description = "A `read` API token (`read_only_token`)", body = ErrorBody),
+        (status = 413, description = "Over 64 MiB or 1,000 segments (`too_large`)", body = ErrorBody),
+        (status = 507, description = "The server's disk is full (`storage_full`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn upload(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -326,6 +455,17 @@ fn parse_id(id: &str) -> Result<SegmentId, ApiError> {
 }
 
 /// S4: deletes one of the user's segments unless its week has closed.
+#[utoipa::path(delete, path = "/api/v1/segments/{id}", tag = "time",
+    summary = "Delete one of the user's segments unless its week has closed (S4)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The segment's id (UUID)")),
+    responses((status = 204, description = "Deleted"),
+        (status = 400, description = "Not a segment id (`malformed`)", body = ErrorBody),
+        (status = 403, description = "A `read` API token (`read_only_token`)", body = ErrorBody),
+        (status = 404, description = "No such segment of the user's (`not_found`)", body = ErrorBody),
+        (status = 423, description = "The week is locked (`week_locked`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn delete_segment(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -347,6 +487,14 @@ async fn delete_segment(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/segments/{id}/screenshot", tag = "time",
+    summary = "A segment's screenshot",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The segment's id (UUID)")),
+    responses((status = 200, description = "The JPEG", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "No such segment, or no screenshot (`not_found`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn screenshot(
     state: State<Shared>,
     user: Authed,
@@ -355,6 +503,14 @@ async fn screenshot(
     picture(state, user, &id, Picture::Full).await
 }
 
+#[utoipa::path(get, path = "/api/v1/segments/{id}/thumbnail", tag = "time",
+    summary = "A segment's thumbnail",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The segment's id (UUID)")),
+    responses((status = 200, description = "The JPEG", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "No such segment, or no screenshot (`not_found`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn thumbnail(
     state: State<Shared>,
     user: Authed,
@@ -390,6 +546,15 @@ struct DiaryQuery {
 }
 
 /// One local day of the user's time over all contracts (T1, B1).
+#[utoipa::path(get, path = "/api/v1/diary", tag = "time",
+    summary = "One local day of the user's time over all contracts, with billable totals (B1)",
+    security(("bearer" = [])),
+    params(("date" = Option<String>, Query, description = "YYYY-MM-DD; today in the zone by default"),
+        ("tz" = Option<String>, Query, description = "IANA zone (default UTC)")),
+    responses((status = 200, description = "The day", body = DiaryResponse),
+        (status = 400, description = "A bad date or zone (`malformed`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn diary(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -418,6 +583,16 @@ async fn diary(
     Ok(Json(view.into_response()))
 }
 
+#[utoipa::path(post, path = "/api/v1/reports", tag = "support",
+    summary = "Send a problem report, with the app's logs",
+    security(("bearer" = [])),
+    request_body = ProblemReport,
+    responses((status = 200, description = "Received", body = ReportReceipt),
+        (status = 400, description = "Not a report (`malformed`)", body = ErrorBody),
+        (status = 403, description = "A `read` API token (`read_only_token`)", body = ErrorBody),
+        (status = 413, description = "Over 32 MiB (`too_large`)", body = ErrorBody),
+        (status = 401, description = "No token, or an expired, revoked or signed-out one (`signed_out`, `session_expired`, `token_invalid`)", body = ErrorBody),
+        (status = 503, description = "Maintenance, busy, or the storage unreachable (`Retry-After`)", body = ErrorBody)))]
 async fn report(
     State(state): State<Shared>,
     Authed(user): Authed,
@@ -462,6 +637,15 @@ struct LatestQuery {
 
 /// The newest release for the asking app's system (U1). Public: what a
 /// server offers is on its `/download` page too.
+#[utoipa::path(get, path = "/api/v1/releases/latest", tag = "server",
+    summary = "The newest signed release for a system (U1)",
+    params(("os" = String, Query, description = "linux, windows, …"),
+        ("arch" = String, Query, description = "x86_64, aarch64, …"),
+        ("kind" = String, Query, description = "deb, installer, binary, zip or image"),
+        ("program" = Option<String>, Query, description = "timecard (default) or timecard-server")),
+    responses((status = 200, description = "The release", body = ReleaseOffer),
+        (status = 400, description = "A missing or unknown parameter (`malformed`)", body = ErrorBody),
+        (status = 404, description = "Nothing published for it (`no_release`)", body = ErrorBody)))]
 async fn latest_release(
     State(state): State<Shared>,
     query: Result<Query<LatestQuery>, QueryRejection>,
