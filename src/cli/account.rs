@@ -34,6 +34,10 @@ pub struct LoginArgs {
     /// Read the password from standard input.
     #[arg(long)]
     password_stdin: bool,
+    /// Sign in through the system browser with the server's identity
+    /// provider (single sign-on); the address is printed if no browser opens.
+    #[arg(long, conflicts_with_all = ["user", "password_stdin"])]
+    browser: bool,
 }
 
 fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
@@ -45,6 +49,25 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
         SignInTo::Builtin
     } else {
         let address = ServerAddress::parse(&args.server)?;
+        if args.browser {
+            let code = browser_code(&address, &args)?;
+            let mut settings = settings.clone();
+            let to = SignInTo::Server {
+                address: args.server.clone(),
+                certificate: args.ca.clone(),
+                fingerprint: args.fingerprint,
+                login: String::new(),
+                password: String::new(),
+                browser_code: Some(code),
+            };
+            let signed_in = connect::sign_in(data, &mut settings, to, Arc::new(SystemClock))?;
+            outln!(
+                "Signed in to {} as {}.",
+                signed_in.server.unwrap_or_default(),
+                signed_in.login
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         let Some(login) = args.user else {
             bail!("--user is required to sign in to {}", address.as_str());
         };
@@ -61,6 +84,7 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
             fingerprint: args.fingerprint,
             login,
             password: password.trim_end_matches(['\r', '\n']).to_owned(),
+            browser_code: None,
         }
     };
     let mut settings = settings.clone();
@@ -80,6 +104,46 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// I5: the browser's part of a sign-in: asks the server which provider it
+/// uses (when its certificate is trusted already), opens the browser at
+/// it and waits for the code on this machine's loopback.
+fn browser_code(
+    address: &ServerAddress,
+    args: &LoginArgs,
+) -> anyhow::Result<timecard_client::connect::BrowserCode> {
+    use timecard_client::browser_sign_in::{BrowserSignIn, WAIT};
+    use timecard_client::sync::{ApiClient, Trust};
+    let trust = match (&args.ca, args.fingerprint) {
+        (Some(path), _) => std::fs::read(path).ok().map(Trust::CaPem),
+        (None, Some(f)) => Some(Trust::Pinned(f)),
+        (None, None) => Some(Trust::Public),
+    };
+    let mut start = timecard_client::connect::SIGN_ON_START.to_owned();
+    let mut name = "the identity provider".to_owned();
+    if let Some(trust) = trust
+        && let Ok(client) = ApiClient::with_trust(address.clone(), &trust, Arc::new(SystemClock))
+    {
+        match client.sign_on() {
+            Ok(Some((provider, path))) => {
+                name = provider;
+                start = path;
+            }
+            Ok(None) => bail!(
+                "{} signs in with passwords only; use --user LOGIN --password-stdin",
+                address.as_str()
+            ),
+            Err(e) => log::warn!("cannot ask {} about single sign-on: {e}", address.as_str()),
+        }
+    }
+    let sign_in = BrowserSignIn::start(address, &start)?;
+    errln!("Signing in with {name} in your browser. If it does not open, go to:");
+    errln!("{}", sign_in.url);
+    if let Err(e) = crate::disputes::open_in_browser(&sign_in.url) {
+        errln!("(no browser opened: {e})");
+    }
+    sign_in.wait(WAIT).map_err(|e| anyhow::anyhow!(e))
 }
 
 pub fn logout(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {

@@ -86,6 +86,7 @@ impl SignInForm {
             fingerprint: self.trusted,
             login: self.login.clone(),
             password: self.password.clone(),
+            browser_code: None,
         }
     }
 }

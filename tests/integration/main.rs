@@ -36,6 +36,7 @@ mod security;
 mod server_cli;
 mod server_deploy;
 mod server_image;
+mod sign_on;
 mod store_contract;
 mod stores;
 mod sync_e2e;

@@ -214,7 +214,20 @@ pub enum SignInTo {
         fingerprint: Option<Fingerprint>,
         login: String,
         password: String,
+        /// I5: instead of the password, the one-time code of a browser
+        /// sign-in (single sign-on) and the PKCE verifier it is bound to.
+        browser_code: Option<BrowserCode>,
     },
+}
+
+/// Where a browser sign-in starts on a server (its `/login/oidc`).
+pub const SIGN_ON_START: &str = "/login/oidc";
+
+/// What a browser sign-in handed the app's loopback address (I5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrowserCode {
+    pub code: String,
+    pub verifier: String,
 }
 
 /// A sign-in that worked, for the front end to show.
@@ -278,6 +291,7 @@ pub fn sign_in(
         fingerprint,
         login,
         password,
+        browser_code,
     } = to
     else {
         settings.server = None;
@@ -310,7 +324,10 @@ pub fn sign_in(
         .map(|t| t.ticket);
     let attempt = |trust: &Trust| {
         let client = ApiClient::with_trust(address.clone(), trust, clock.clone())?;
-        let session = client.sign_in_as_device(login.trim(), &password, ticket.clone())?;
+        let session = match &browser_code {
+            Some(code) => client.sign_in_with_code(&code.code, &code.verifier)?,
+            None => client.sign_in_as_device(login.trim(), &password, ticket.clone())?,
+        };
         Ok::<_, SyncError>((client, session))
     };
     let (trust, client, session) = match attempt(&trust) {

@@ -8,6 +8,7 @@
 //! provide (`connect::LocalServer`).
 
 pub mod activity;
+pub mod browser_sign_in;
 pub mod cache;
 pub mod capture;
 pub mod connect;

@@ -45,6 +45,8 @@ pub struct ServerOptions {
     /// SMTP, the sender's address and the public address (M1); by
     /// default no mail.
     pub mail: crate::mail::MailOptions,
+    /// Single sign-on with an OpenID Connect provider (I4); by default none.
+    pub sign_on: Option<crate::oidc::SignOnOptions>,
 }
 
 /// Where a server keeps its data (`--database`, `--blobs`).
@@ -88,6 +90,7 @@ impl ServerOptions {
             review_secs: DEFAULT_REVIEW_DAYS * 24 * 3600,
             storage: Storage::default(),
             mail: crate::mail::MailOptions::default(),
+            sign_on: None,
         }
     }
 }
@@ -210,6 +213,13 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         clock: options.clock.clone(),
         review_secs: options.review_secs,
     });
+    let sign_on = match options.sign_on.clone() {
+        Some(sign_on) => Some(Arc::new(
+            crate::oidc::SignOn::new(sign_on, &mail.public_url)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        )),
+        None => None,
+    };
     let webhooks = crate::webhooks::WebhookState::default();
     let deliveries = crate::webhooks::DeliveryTask {
         store: store.clone(),
@@ -226,6 +236,7 @@ pub fn start(options: ServerOptions, listener: TcpListener) -> io::Result<Runnin
         releases: crate::releases::Catalog::new(&options.data_dir),
         mail,
         webhooks,
+        sign_on,
     });
     let app = crate::http::router(state).layer(axum::middleware::from_fn_with_state(
         options.limits.body_timeout,

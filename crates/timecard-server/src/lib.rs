@@ -16,6 +16,7 @@ pub mod launch;
 pub mod logging;
 pub mod mail;
 pub mod migrate;
+pub mod oidc;
 pub mod releases;
 pub mod rules;
 pub mod store;

@@ -75,6 +75,13 @@ const TABLES: &[Table] = &[
         serial: true,
     },
     Table {
+        name: "identities",
+        columns: "issuer, subject, user_id, created_at",
+        key: "issuer, subject",
+        types: &["text", "text", "int8", "int8"],
+        serial: false,
+    },
+    Table {
         name: "contracts",
         columns: "id, user_id, title, client, kind, status, status_changed_at, start_date, weekly_limit_secs, pending_set, pending_limit_secs, pending_effective_at, client_user_id, rate_cents, currency, manual_time",
         key: "id",

@@ -66,6 +66,7 @@ pub mod cli;
 pub mod dbus;
 pub mod device;
 pub mod faketime;
+pub mod oidc;
 pub mod picture;
 pub mod postgres;
 pub mod releases;

@@ -325,6 +325,41 @@ impl ApiClient {
         Ok(session)
     }
 
+    /// I5: exchanges a browser sign-in's one-time code, with the PKCE
+    /// verifier it is bound to, for a session.
+    pub fn sign_in_with_code(&self, code: &str, verifier: &str) -> Result<SessionInfo, SyncError> {
+        let body = serde_json::json!({ "code": code, "verifier": verifier });
+        let r = self
+            .check(self.agent.post(self.url("/session/code")).send_json(&body))
+            .inspect_err(|e| {
+                log::warn!("browser sign-in to {} failed: {e}", self.address.host())
+            })?;
+        let session: SessionInfo = self.json(r)?;
+        self.set_token(Some(session.token.clone()));
+        log::info!(
+            "signed in to {} as {} through the browser",
+            self.address.host(),
+            session.login
+        );
+        Ok(session)
+    }
+
+    /// I4: the identity provider the server signs people in with, if any:
+    /// its name and where a browser sign-in starts.
+    pub fn sign_on(&self) -> Result<Option<(String, String)>, SyncError> {
+        match self.check(self.agent.get(self.url("/sign-on")).call()) {
+            Ok(r) => {
+                let info: serde_json::Value = self.json(r)?;
+                Ok(Some((
+                    info["name"].as_str().unwrap_or_default().to_owned(),
+                    info["start"].as_str().unwrap_or("/login/oidc").to_owned(),
+                )))
+            }
+            Err(SyncError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn sign_out(&self) -> Result<(), SyncError> {
         let auth = self.bearer()?;
         self.check(

@@ -63,7 +63,7 @@ fn parse_blobs(text: &str) -> Result<store::blobs::BlobLocation, String> {
 pub enum ServerCommand {
     /// Serve the API over HTTPS until SIGINT or SIGTERM; SIGHUP reads the
     /// certificate files again.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Copy the database to FILE while the server runs, and check the copy.
     Backup {
         /// Where to write the copy (replaced if it exists).
@@ -234,7 +234,7 @@ fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             crate::migrate::run(&from, &to, cli.blobs.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
-        ServerCommand::Serve(args) => serve::run(&site, args),
+        ServerCommand::Serve(args) => serve::run(&site, *args),
         ServerCommand::Backup { file } => {
             if let Some(store::Database::Postgres(_)) = &site.storage.database {
                 bail!(

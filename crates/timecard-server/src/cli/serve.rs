@@ -86,6 +86,100 @@ pub struct ServeArgs {
     /// (default: https:// and the listen address).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Sign people in with this OpenID Connect provider (its issuer URL,
+    /// e.g. https://accounts.google.com); the redirect URI to register there
+    /// is PUBLIC_URL/login/oidc/callback.
+    #[arg(long, value_name = "URL", requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
+    pub oidc_issuer: Option<String>,
+    /// This server's client id at the provider.
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// A file whose first line is the client secret.
+    #[arg(long, value_name = "FILE", requires = "oidc_issuer")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The provider's name on the button: "Sign in with NAME".
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "your organisation",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_name: String,
+    /// The role of an account made at its first sign-in, or `none` to
+    /// make none (an admin adds users first).
+    #[arg(long, value_name = "ROLE|none", default_value = "freelancer", value_parser = parse_new_users, requires = "oidc_issuer")]
+    pub oidc_new_users: NewUsers,
+    /// A claim of the ID token whose values choose the role, e.g. groups.
+    #[arg(long, value_name = "CLAIM", requires = "oidc_issuer")]
+    pub oidc_role_claim: Option<String>,
+    /// VALUE=ROLE: a value of the role claim and the role it gives
+    /// (repeatable; the first that matches wins), e.g. timecard-admins=admin.
+    #[arg(long = "oidc-role", value_name = "VALUE=ROLE", value_parser = parse_role_map, requires = "oidc_role_claim")]
+    pub oidc_roles: Vec<(String, crate::store::Role)>,
+    /// Let a first sign-in whose e-mail the provider verified sign in to
+    /// the existing account with that e-mail.
+    #[arg(long, requires = "oidc_issuer")]
+    pub oidc_link_by_email: bool,
+    /// Turn the password form off: everyone signs in with the provider.
+    #[arg(long, requires = "oidc_issuer")]
+    pub no_password_sign_in: bool,
+}
+
+/// `--oidc-new-users`.
+#[derive(Clone, Copy, Debug)]
+pub struct NewUsers(pub Option<crate::store::Role>);
+
+fn parse_new_users(text: &str) -> Result<NewUsers, String> {
+    use clap::ValueEnum as _;
+    if text == "none" {
+        return Ok(NewUsers(None));
+    }
+    crate::store::Role::from_str(text, true)
+        .map(|r| NewUsers(Some(r)))
+        .map_err(|_| "freelancer, client, admin or none".to_owned())
+}
+
+fn parse_role_map(text: &str) -> Result<(String, crate::store::Role), String> {
+    use clap::ValueEnum as _;
+    let (value, role) = text
+        .rsplit_once('=')
+        .ok_or_else(|| "VALUE=ROLE, e.g. timecard-admins=admin".to_owned())?;
+    let role = crate::store::Role::from_str(role, true)
+        .map_err(|_| format!("{role:?} is not freelancer, client or admin"))?;
+    Ok((value.to_owned(), role))
+}
+
+/// I4: what the `--oidc-…` options say.
+fn sign_on_options(args: &ServeArgs) -> anyhow::Result<Option<crate::oidc::SignOnOptions>> {
+    let Some(issuer) = &args.oidc_issuer else {
+        return Ok(None);
+    };
+    let file = args
+        .oidc_client_secret_file
+        .as_ref()
+        .context("--oidc-client-secret-file is needed")?;
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let options = crate::oidc::SignOnOptions {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id: args.oidc_client_id.clone().unwrap_or_default(),
+        client_secret: secret,
+        name: args.oidc_name.clone(),
+        new_users: args.oidc_new_users.0,
+        role_claim: args.oidc_role_claim.clone(),
+        role_map: args.oidc_roles.clone(),
+        link_by_email: args.oidc_link_by_email,
+        password_sign_in: !args.no_password_sign_in,
+    };
+    if let Some(problem) = options.problem() {
+        bail!("{problem}");
+    }
+    Ok(Some(options))
 }
 
 /// M1: what `--smtp`, `--mail-from`, `--public-url` and the password say.
@@ -151,6 +245,7 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     options.review_secs = review_days(&args) * 24 * 3600;
     options.mail = mail_options(&args)?;
+    options.sign_on = sign_on_options(&args)?;
     options.limits = ConnectionLimits {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
@@ -214,6 +309,17 @@ pub fn run(site: &Site, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| server.url())
         ),
         None => outln!("mail: off (no --smtp); invitation links are shown to the admin instead"),
+    }
+    if let Some(issuer) = &args.oidc_issuer {
+        outln!(
+            "single sign-on: {} ({issuer}); redirect URI {}{}",
+            args.oidc_name,
+            args.public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| server.url()),
+            crate::oidc::CALLBACK_PATH
+        );
     }
     for note in &notes {
         outln!("{note}");

@@ -86,6 +86,8 @@ pub fn described_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(openapi_json))
         .routes(routes!(config))
         .routes(routes!(sign_in, sign_out))
+        .routes(routes!(sign_in_with_code))
+        .routes(routes!(sign_on_info))
         .routes(routes!(contracts))
         .routes(layered(routes!(upload), |r| {
             r.layer(DefaultBodyLimit::max(SEGMENTS_BODY_LIMIT))
@@ -253,7 +255,7 @@ async fn config(State(state): State<Shared>) -> Json<ServerConfig> {
     responses((status = 200, description = "Signed in", body = SessionInfo),
         (status = 400, description = "Not JSON for this call (`malformed`)", body = ErrorBody),
         (status = 401, description = "Wrong username or password (`wrong_password`)", body = ErrorBody),
-        (status = 403, description = "The account is disabled (`account_disabled`)", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`), or this server signs in with its identity provider only (`password_sign_in_off`)", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins (`too_many_attempts`, `Retry-After`)", body = ErrorBody),
         (status = 503, description = "Busy hashing (`busy`, `Retry-After`)", body = ErrorBody)))]
 async fn sign_in(
@@ -263,6 +265,20 @@ async fn sign_in(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let request: SignIn = parse_json(body)?;
+    if let Some(sign_on) = state
+        .sign_on
+        .as_ref()
+        .filter(|s| !s.options.password_sign_in)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_sign_in_off",
+            format!(
+                "this server signs in with {} only; sign in with the browser",
+                sign_on.options.name
+            ),
+        ));
+    }
     let opened = usecases::session::sign_in(
         &state.store,
         &guards.hashing,
@@ -278,6 +294,93 @@ async fn sign_in(
         login: opened.user.login,
         expires_at: opened.expires_at,
         device_ticket: Some(opened.device_ticket),
+    }))
+}
+
+/// I5: the app's one-time code from a browser sign-in, with its PKCE
+/// verifier.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct CodeSignIn {
+    /// The code the server handed the app's loopback address.
+    code: String,
+    /// The PKCE verifier whose S256 challenge the app sent at the start.
+    verifier: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/session/code", tag = "session",
+    summary = "Exchange the one-time code of a browser sign-in (single sign-on) for a session",
+    request_body = CodeSignIn,
+    responses((status = 200, description = "Signed in", body = SessionInfo),
+        (status = 400, description = "Not JSON for this call (`malformed`)", body = ErrorBody),
+        (status = 401, description = "The code is unknown, used or expired, or the verifier does not match (`code_invalid`)", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`)", body = ErrorBody)))]
+async fn sign_in_with_code(
+    State(state): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SessionInfo>, ApiError> {
+    use super::web::sign_on_app::{AppCode, code_key, s256};
+    let request: CodeSignIn = parse_json(body)?;
+    let now = state.clock.now();
+    let key = code_key(&request.code);
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "code_invalid",
+            "this sign-in code is unknown, was used already or has expired; sign in with the browser again",
+        )
+    };
+    let kept = blocking(&state, move |s| s.take_pending_sign_in(&key, now))
+        .await?
+        .ok_or_else(invalid)?;
+    let code: AppCode = serde_json::from_str(&kept).map_err(|_| invalid())?;
+    if s256(&request.verifier) != code.challenge {
+        log::warn!("server: a browser sign-in code came with the wrong verifier");
+        return Err(invalid());
+    }
+    let user_id = code.user_id;
+    let user = blocking(&state, move |s| {
+        let login = s.login_of(user_id)?;
+        s.find_user(&login)
+    })
+    .await?
+    .ok_or_else(invalid)?;
+    if user.disabled {
+        return Err(Refusal::Disabled.into());
+    }
+    let opened = usecases::session::open(&state.store, user, now).await?;
+    Ok(Json(SessionInfo {
+        token: opened.token,
+        login: opened.user.login,
+        expires_at: opened.expires_at,
+        device_ticket: Some(opened.device_ticket),
+    }))
+}
+
+/// Whether this server signs people in with an identity provider (I4).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct SignOnInfo {
+    /// The provider's name, as "Sign in with NAME" says it.
+    name: String,
+    /// Where the browser starts; the app adds `app_redirect`,
+    /// `app_challenge` (PKCE S256) and `app_state`.
+    start: String,
+    /// Whether passwords still sign in.
+    password_sign_in: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/sign-on", tag = "session",
+    summary = "The identity provider this server signs people in with, if any",
+    responses((status = 200, description = "Single sign-on is on", body = SignOnInfo),
+        (status = 404, description = "Passwords only (`not_found`)", body = ErrorBody)))]
+async fn sign_on_info(State(state): State<Shared>) -> Result<Json<SignOnInfo>, ApiError> {
+    let sign_on = state
+        .sign_on
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("single sign-on"))?;
+    Ok(Json(SignOnInfo {
+        name: sign_on.options.name.clone(),
+        start: crate::oidc::START_PATH.to_owned(),
+        password_sign_in: sign_on.options.password_sign_in,
     }))
 }
 

@@ -21,6 +21,8 @@ pub struct AppState {
     pub mail: crate::mail::MailState,
     /// Wakes the webhooks' delivery task after an event was queued (I2).
     pub webhooks: crate::webhooks::WebhookState,
+    /// The identity provider people may sign in with (I4), if any.
+    pub sign_on: Option<Arc<crate::oidc::SignOn>>,
 }
 
 pub type Shared = Arc<AppState>;

@@ -45,6 +45,10 @@ pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 pub use self::webhooks::{Attempt, Delivery, NewEvent, NewWebhook, Webhook};
 
+/// Sign-ins under way at once, at most (I4): each is a row until it
+/// finishes or its ten minutes pass.
+pub const MAX_PENDING_SIGN_INS: i64 = 10_000;
+
 /// What went wrong in the store, the same on every back-end.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -353,6 +357,29 @@ pub trait Store: Send + Sync {
     fn deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<Delivery>>;
     /// Forgets deliveries that got through before `before`; how many.
     fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<usize>;
+
+    /// Keeps what a sign-in under way needs (I4) under the hash of its
+    /// key until `expires_at`; forgets the expired ones. Refused
+    /// (`Unavailable`) when too many are under way.
+    fn put_pending_sign_in(
+        &self,
+        key_hash: &str,
+        data: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Takes (once) what [`Store::put_pending_sign_in`] kept, if not expired.
+    fn take_pending_sign_in(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<String>>;
+    /// The user an identity provider's subject is linked to.
+    fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
+    /// Links a provider's subject to a user (`Conflict` if it is linked).
+    fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// The logins of the users among `ids` that exist, in one query.
     fn logins(&self, ids: &[i64]) -> Result<HashMap<i64, String>>;
     /// One user's login; `NotFound` when there is no such user.

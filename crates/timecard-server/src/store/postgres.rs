@@ -208,6 +208,21 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE delivered_at IS NULL;
 ",
+    // Single sign-on (SQLite's migration 12).
+    "
+CREATE TABLE pending_sign_ins (
+    key_hash TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
+",
 ];
 
 /// Memos and notes read no longer than their caps (as on SQLite).
@@ -1066,6 +1081,73 @@ impl Store for PgStore {
             "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < $1",
             &[&ts(before)],
         )? as usize)
+    }
+
+    fn put_pending_sign_in(
+        &self,
+        key_hash: &str,
+        data: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM pending_sign_ins WHERE expires_at <= $1",
+            &[&ts(now)],
+        )?;
+        let under_way: i64 = conn
+            .query_one("SELECT COUNT(*) FROM pending_sign_ins", &[])?
+            .try_get(0)?;
+        if under_way >= super::MAX_PENDING_SIGN_INS {
+            return Err(StoreError::Unavailable(
+                "too many sign-ins are under way; try again in a few minutes".into(),
+            ));
+        }
+        conn.execute(
+            "INSERT INTO pending_sign_ins (key_hash, data, expires_at) VALUES ($1, $2, $3)",
+            &[&key_hash, &data, &ts(expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn take_pending_sign_in(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+        Ok(self
+            .one_row(
+                "DELETE FROM pending_sign_ins WHERE key_hash = $1 RETURNING data, expires_at",
+                &[&key_hash],
+                |r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)?)),
+            )?
+            .and_then(|(data, expires)| (expires > ts(now)).then_some(data)))
+    }
+
+    fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<User>> {
+        self.one_row(
+            "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role
+             FROM identities i JOIN users u ON u.id = i.user_id
+             WHERE i.issuer = $1 AND i.subject = $2",
+            &[&issuer, &subject],
+            rows::user,
+        )
+    }
+
+    fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let added = self.conn()?.execute(
+            "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (issuer, subject) DO NOTHING",
+            &[&issuer, &subject, &user_id, &ts(now)],
+        )?;
+        if added == 0 {
+            return Err(StoreError::Conflict(
+                "this sign-in is linked to another account already".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {

@@ -105,6 +105,7 @@ const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
     mail_and_links,
     api_tokens,
     webhooks,
+    single_sign_on,
 ];
 
 /// Runs the migrations a database has not had yet.
@@ -321,6 +322,25 @@ fn webhooks(conn: &Connection) -> rusqlite::Result<()> {
              UNIQUE (webhook_id, event_id)
          );
          CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE delivered_at IS NULL;",
+    )
+}
+
+/// 12: single sign-on (I4): sign-ins under way, and which provider
+/// subject is which user.
+fn single_sign_on(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE pending_sign_ins (
+             key_hash TEXT PRIMARY KEY,
+             data TEXT NOT NULL,
+             expires_at INTEGER NOT NULL
+         );
+         CREATE TABLE identities (
+             issuer TEXT NOT NULL,
+             subject TEXT NOT NULL,
+             user_id INTEGER NOT NULL REFERENCES users(id),
+             created_at INTEGER NOT NULL,
+             PRIMARY KEY (issuer, subject)
+         );",
     )
 }
 
@@ -709,6 +729,77 @@ impl Store for SqliteStore {
             "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
             params![ts(before)],
         )?)
+    }
+
+    fn put_pending_sign_in(
+        &self,
+        key_hash: &str,
+        data: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM pending_sign_ins WHERE expires_at <= ?1",
+            params![ts(now)],
+        )?;
+        let under_way: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pending_sign_ins", [], |r| r.get(0))?;
+        if under_way >= super::MAX_PENDING_SIGN_INS {
+            return Err(StoreError::Unavailable(
+                "too many sign-ins are under way; try again in a few minutes".into(),
+            ));
+        }
+        conn.execute(
+            "INSERT INTO pending_sign_ins (key_hash, data, expires_at) VALUES (?1, ?2, ?3)",
+            params![key_hash, data, ts(expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn take_pending_sign_in(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "DELETE FROM pending_sign_ins WHERE key_hash = ?1 RETURNING data, expires_at",
+                params![key_hash],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .and_then(|(data, expires)| (expires > ts(now)).then_some(data)))
+    }
+
+    fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT u.id, u.login, u.email, u.password_hash, u.disabled_at, u.role
+                 FROM identities i JOIN users u ON u.id = i.user_id
+                 WHERE i.issuer = ?1 AND i.subject = ?2",
+                params![issuer, subject],
+                |r| rows::user(r),
+            )
+            .optional()?)
+    }
+
+    fn link_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let added = self.conn().execute(
+            "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (issuer, subject) DO NOTHING",
+            params![issuer, subject, user_id, ts(now)],
+        )?;
+        if added == 0 {
+            return Err(StoreError::Conflict(
+                "this sign-in is linked to another account already".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn api_token_id(&self, token_hash: &str) -> Result<Option<i64>> {

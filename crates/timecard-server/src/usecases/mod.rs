@@ -10,6 +10,7 @@ pub mod manual;
 pub mod password_reset;
 pub mod review;
 pub mod session;
+pub mod sign_on;
 pub mod tokens;
 pub mod upload;
 pub mod users;

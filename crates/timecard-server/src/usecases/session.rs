@@ -102,6 +102,16 @@ pub async fn sign_in(
         return Err(Refusal::Disabled);
     }
     log::info!("server: {} signed in from {ip}", user.login);
+    open(store, user, now).await
+}
+
+/// A new session of [`SESSION_DAYS`] for `user`, signed in by a password
+/// or an identity provider (I4).
+pub async fn open(
+    store: &Arc<dyn Store>,
+    user: User,
+    now: DateTime<Utc>,
+) -> Result<Opened, Refusal> {
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
     let expires_at = now + Duration::days(SESSION_DAYS);

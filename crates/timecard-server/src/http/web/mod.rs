@@ -18,6 +18,8 @@ pub mod reports;
 pub mod review;
 pub mod session;
 pub mod shots;
+pub mod sign_on;
+pub mod sign_on_app;
 pub mod timesheet;
 pub mod tokens;
 pub mod viewer;
@@ -31,6 +33,7 @@ use crate::http::state::Shared;
 pub fn routes() -> Router<Shared> {
     Router::new()
         .merge(session::routes())
+        .merge(sign_on::routes())
         .merge(contracts::routes())
         .merge(diary::routes())
         .merge(shots::routes())

@@ -36,14 +36,54 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login_page() -> Response {
-    login_form(StatusCode::OK, None, "")
+#[derive(Deserialize)]
+struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<Shared>,
+    axum::extract::Query(query): axum::extract::Query<LoginQuery>,
+) -> Response {
+    // I4: after signing out, the provider's own sign-out is offered.
+    let mut provider_sign_out = None;
+    if query.signed_out.is_some()
+        && let Some(sign_on) = &state.sign_on
+        && let Some(end) = sign_on.end_session().await
+    {
+        provider_sign_out = Some(format!(
+            "{end}{}client_id={}&post_logout_redirect_uri={}",
+            if end.contains('?') { '&' } else { '?' },
+            super::layout::urlencode(&sign_on.options.client_id),
+            super::layout::urlencode(&format!("{}/login", state.mail.public_url))
+        ));
+    }
+    login_form(
+        &state,
+        StatusCode::OK,
+        None,
+        "",
+        provider_sign_out.as_deref(),
+    )
 }
 
 /// The sign-in form with a fresh CSRF cookie, and `error` above it; the
-/// user name typed stays, and the password field has the focus then.
-fn login_form(status: StatusCode, error: Option<&str>, login: &str) -> Response {
+/// user name typed stays, and the password field has the focus then. With
+/// an identity provider (I4), its button; the form only while passwords
+/// sign in.
+fn login_form(
+    state: &Shared,
+    status: StatusCode,
+    error: Option<&str>,
+    login: &str,
+    provider_sign_out: Option<&str>,
+) -> Response {
     let secret = auth::new_token();
+    let provider = state.sign_on.as_ref().map(|s| s.options.name.clone());
+    let passwords = state
+        .sign_on
+        .as_ref()
+        .is_none_or(|s| s.options.password_sign_in);
     let page = layout(
         "Sign in",
         None,
@@ -52,6 +92,15 @@ fn login_form(status: StatusCode, error: Option<&str>, login: &str) -> Response 
             @if let Some(error) = error {
                 p.error role="alert" { (error) }
             }
+            @if let Some(end) = provider_sign_out {
+                p.notice.done role="status" { "You are signed out of Timecard. "
+                    a #provider-sign-out href=(end) { "Also sign out of " (provider.clone().unwrap_or_default()) } }
+            }
+            @if let Some(name) = &provider {
+                p { a.button.sign-on #sign-on href=(crate::oidc::START_PATH) { "Sign in with " (name) } }
+                @if passwords { p.muted { "Or with your Timecard password:" } }
+            }
+            @if passwords {
             form.signin method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf_for(&secret));
                 label for="login" { "Username or e-mail" }
@@ -63,6 +112,7 @@ fn login_form(status: StatusCode, error: Option<&str>, login: &str) -> Response 
                 button type="submit" { "Sign in" }
             }
             p { a href="/forgot" { "Forgot your password?" } }
+            }
         },
     );
     let cookie = format!(
@@ -81,10 +131,20 @@ async fn login(
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).map(csrf_for);
     if !expected.is_some_and(|e| same(&e, &form.csrf)) {
         return login_form(
+            &state,
             StatusCode::FORBIDDEN,
             Some("The form had expired; sign in again."),
             &form.login,
+            None,
         );
+    }
+    if let Some(sign_on) = state
+        .sign_on
+        .as_ref()
+        .filter(|s| !s.options.password_sign_in)
+    {
+        let words = format!("This server signs in with {} only.", sign_on.options.name);
+        return login_form(&state, StatusCode::FORBIDDEN, Some(&words), "", None);
     }
     let now = state.clock.now();
     let ticket = cookie(&headers, DEVICE_COOKIE).filter(|t| t.len() <= 200);
@@ -128,7 +188,7 @@ async fn login(
             if let Some(first) = words.get(..1) {
                 words = format!("{}{}.", first.to_uppercase(), &words[1..]);
             }
-            login_form(e.status, Some(&words), &form.login)
+            login_form(&state, e.status, Some(&words), &form.login, None)
         }
     }
 }
@@ -146,5 +206,10 @@ async fn logout(
     viewer.check_csrf(&form.csrf)?;
     usecases::session::sign_out(&state.store, &viewer.token).await?;
     let clear = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; Max-Age=0");
-    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
+    let to = if state.sign_on.is_some() {
+        "/login?signed_out=1"
+    } else {
+        "/login"
+    };
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to(to)).into_response())
 }
