@@ -106,44 +106,31 @@ pub fn login(data: &DataDir, settings: &Settings, args: LoginArgs) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// I5: the browser's part of a sign-in: asks the server which provider it
-/// uses (when its certificate is trusted already), opens the browser at
-/// it and waits for the code on this machine's loopback.
+/// I5: the browser's part of a sign-in: the provider's name from the
+/// server (when its certificate is trusted already), the browser opened
+/// at it, the code it brings back to this machine's loopback.
 fn browser_code(
     address: &ServerAddress,
     args: &LoginArgs,
 ) -> anyhow::Result<timecard_client::connect::BrowserCode> {
-    use timecard_client::browser_sign_in::{BrowserSignIn, WAIT};
-    use timecard_client::sync::{ApiClient, Trust};
+    use timecard_client::browser_sign_in::WAIT;
+    use timecard_client::sync::Trust;
     let trust = match (&args.ca, args.fingerprint) {
         (Some(path), _) => std::fs::read(path).ok().map(Trust::CaPem),
         (None, Some(f)) => Some(Trust::Pinned(f)),
         (None, None) => Some(Trust::Public),
     };
-    let mut start = timecard_client::connect::SIGN_ON_START.to_owned();
-    let mut name = "the identity provider".to_owned();
-    if let Some(trust) = trust
-        && let Ok(client) = ApiClient::with_trust(address.clone(), &trust, Arc::new(SystemClock))
-    {
-        match client.sign_on() {
-            Ok(Some((provider, path))) => {
-                name = provider;
-                start = path;
-            }
-            Ok(None) => bail!(
-                "{} signs in with passwords only; use --user LOGIN --password-stdin",
-                address.as_str()
-            ),
-            Err(e) => log::warn!("cannot ask {} about single sign-on: {e}", address.as_str()),
-        }
-    }
-    let sign_in = BrowserSignIn::start(address, &start)?;
-    errln!("Signing in with {name} in your browser. If it does not open, go to:");
-    errln!("{}", sign_in.url);
-    if let Err(e) = crate::disputes::open_in_browser(&sign_in.url) {
-        errln!("(no browser opened: {e})");
-    }
-    sign_in.wait(WAIT).map_err(|e| anyhow::anyhow!(e))
+    timecard_client::browser_sign_in::browser_code(
+        address,
+        trust.as_ref(),
+        |name, url| {
+            errln!("Signing in with {name} in your browser. If it does not open, go to:");
+            errln!("{url}");
+        },
+        crate::disputes::open_in_browser,
+        WAIT,
+    )
+    .map_err(|e| anyhow::anyhow!(e))
 }
 
 pub fn logout(data: &DataDir, settings: &Settings) -> anyhow::Result<ExitCode> {

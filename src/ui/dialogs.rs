@@ -33,7 +33,17 @@ pub struct SignInForm {
     pub picking: Option<Picking>,
     /// Why the file picker did not open.
     pub picker_error: Option<String>,
+    /// I5: sign in through the system browser (single sign-on) instead
+    /// of the password.
+    pub browser: bool,
+    /// I4: what the server said of single sign-on, asked in the
+    /// background for the address typed.
+    pub provider: Option<ProviderProbe>,
 }
+
+/// The server an answer is for, and the provider's name it gave (`None`
+/// until it answers or when it signs in with passwords only).
+pub type ProviderProbe = std::sync::Arc<std::sync::Mutex<(String, Option<Option<String>>)>>;
 
 /// The answer of the file dialog, when it comes.
 pub type Picking = std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Picked>>>;
@@ -87,6 +97,56 @@ impl SignInForm {
             login: self.login.clone(),
             password: self.password.clone(),
             browser_code: None,
+        }
+    }
+
+    /// The trust the form gives the server: its certificate file, the
+    /// fingerprint trusted, or the public roots.
+    pub fn trust(&self) -> timecard_client::sync::Trust {
+        use timecard_client::sync::Trust;
+        match (self.certificate.trim(), self.trusted) {
+            ("", Some(f)) => Trust::Pinned(f),
+            ("", None) => Trust::Public,
+            (path, _) => std::fs::read(path).map_or(Trust::Public, Trust::CaPem),
+        }
+    }
+
+    /// I4: asks the server of the form (in the background) whether it signs
+    /// in with an identity provider, unless it was asked already.
+    fn probe_provider(&mut self, ctx: &egui::Context) {
+        let server = self.server.trim().to_owned();
+        if !server.starts_with("https://")
+            || self
+                .provider
+                .as_ref()
+                .is_some_and(|p| p.lock().map(|p| p.0 == server).unwrap_or(true))
+        {
+            return;
+        }
+        let probe: ProviderProbe =
+            std::sync::Arc::new(std::sync::Mutex::new((server.clone(), None)));
+        self.provider = Some(probe.clone());
+        let trust = self.trust();
+        let ctx = ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("timecard-sign-on".into())
+            .spawn(move || {
+                let name = timecard_client::browser_sign_in::provider_name(&server, &trust);
+                if let Ok(mut p) = probe.lock() {
+                    p.1 = Some(name);
+                }
+                ctx.request_repaint();
+            });
+    }
+
+    /// The provider's name when the server said it has one; `Some(None)`
+    /// while unknown; `None` when it signs in with passwords only.
+    fn provider_name(&self) -> Option<Option<String>> {
+        let probe = self.provider.as_ref()?.lock().ok()?;
+        match &probe.1 {
+            Some(Some(name)) => Some(Some(name.clone())),
+            Some(None) => None,
+            None => Some(None),
         }
     }
 }
@@ -409,10 +469,13 @@ fn signin_dialog_ui(
             .num_columns(2)
             .show(ui, |ui| {
                 ui.label("Server");
-                ui.add(
+                let field = ui.add(
                     egui::TextEdit::singleline(&mut form.server)
                         .hint_text("https://… (empty: built-in server)"),
                 );
+                if field.lost_focus() || form.provider.is_none() {
+                    form.probe_provider(ui.ctx());
+                }
                 ui.end_row();
                 ui.label("Username or e-mail");
                 ui.add(egui::TextEdit::singleline(&mut form.login));
@@ -465,6 +528,28 @@ fn signin_dialog_ui(
                 close = true;
             }
         });
+        // I5: single sign-on through the system browser.
+        if form.server.trim().starts_with("https://")
+            && let Some(name) = form.provider_name()
+        {
+            let label = match &name {
+                Some(name) => format!("Sign in with {name}"),
+                None => "Sign in with the browser".to_owned(),
+            };
+            ui.separator();
+            if ui
+                .add_enabled(!busy, egui::Button::new(label))
+                .on_hover_text(
+                    "Opens your browser at the server's sign-in; come back here afterwards",
+                )
+                .clicked()
+            {
+                form.trusted = None;
+                let mut browser = form.clone();
+                browser.browser = true;
+                intents.push(Intent::SignIn(browser));
+            }
+        }
     });
     if close || (modal.should_close() && !busy) {
         state.signin = None;

@@ -516,9 +516,28 @@ impl TimecardApp {
         self.state.restarting_for = Some(Restart::SignIn);
         let question = self.state.signin_question.clone();
         self.restart_engine_after(ctx, "Signing in", move |settings| {
-            let signed_in =
-                timecard_client::connect::sign_in(&data, settings, form.target(), clock)
-                    .map_err(|e| question_or_words(e, &question))?;
+            let mut target = form.target();
+            // I5: the browser's part first (up to five minutes); the old
+            // engine goes on tracking meanwhile.
+            if form.browser
+                && let timecard_client::connect::SignInTo::Server {
+                    address,
+                    browser_code,
+                    ..
+                } = &mut target
+            {
+                let parsed = timecard_client::sync::ServerAddress::parse(address)
+                    .map_err(|e| e.to_string())?;
+                *browser_code = Some(timecard_client::browser_sign_in::browser_code(
+                    &parsed,
+                    Some(&form.trust()),
+                    |name, url| log::info!("signing in with {name} in the browser at {url}"),
+                    crate::disputes::open_in_browser,
+                    timecard_client::browser_sign_in::WAIT,
+                )?);
+            }
+            let signed_in = timecard_client::connect::sign_in(&data, settings, target, clock)
+                .map_err(|e| question_or_words(e, &question))?;
             if let Some(skew) = signed_in.clock_skew_secs {
                 log::warn!("this computer's clock differs from the server's by {skew} s");
             }

@@ -121,6 +121,62 @@ impl BrowserSignIn {
     }
 }
 
+/// The whole browser part of a sign-in at `address` (trusted as `trust`
+/// when known): the provider's name from the server (when it answers),
+/// the browser opened with `open` at the start address (also given to
+/// `show`, for when no browser opens), and the code it brings back within
+/// `wait`.
+pub fn browser_code(
+    address: &ServerAddress,
+    trust: Option<&crate::sync::Trust>,
+    show: impl FnOnce(&str, &str),
+    open: impl FnOnce(&str) -> Result<(), String>,
+    wait: Duration,
+) -> Result<BrowserCode, String> {
+    let mut start = crate::connect::SIGN_ON_START.to_owned();
+    let mut name = "your organisation".to_owned();
+    if let Some(trust) = trust
+        && let Ok(client) = crate::sync::ApiClient::with_trust(
+            address.clone(),
+            trust,
+            std::sync::Arc::new(timecard_core::clock::SystemClock),
+        )
+    {
+        match client.sign_on() {
+            Ok(Some((provider, path))) => {
+                name = provider;
+                start = path;
+            }
+            Ok(None) => {
+                return Err(format!(
+                    "{} signs in with passwords only; enter your username and password",
+                    address.as_str()
+                ));
+            }
+            Err(e) => log::warn!("cannot ask {} about single sign-on: {e}", address.as_str()),
+        }
+    }
+    let sign_in = BrowserSignIn::start(address, &start).map_err(|e| e.to_string())?;
+    show(&name, &sign_in.url);
+    if let Err(e) = open(&sign_in.url) {
+        log::warn!("no browser opened: {e}");
+    }
+    sign_in.wait(wait)
+}
+
+/// What a server says of single sign-on: the provider's name, or `None`
+/// when it signs in with passwords only (or cannot be asked).
+pub fn provider_name(address: &str, trust: &crate::sync::Trust) -> Option<String> {
+    let address = ServerAddress::parse(address).ok()?;
+    let client = crate::sync::ApiClient::with_trust(
+        address,
+        trust,
+        std::sync::Arc::new(timecard_core::clock::SystemClock),
+    )
+    .ok()?;
+    client.sign_on().ok().flatten().map(|(name, _)| name)
+}
+
 /// PKCE's S256 challenge of `verifier`.
 pub fn challenge(verifier: &str) -> String {
     use base64::Engine as _;
