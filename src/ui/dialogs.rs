@@ -511,6 +511,19 @@ fn signin_dialog_ui(
         if let Some(error) = &error {
             ui.label(RichText::new(error).color(theme::BAD));
         }
+        // I5: while the browser signs in, where it went.
+        let waiting = busy
+            .then(|| state.signin_browser_url.lock().ok().and_then(|u| u.clone()))
+            .flatten();
+        if let Some(url) = &waiting {
+            ui.label("Finish signing in in your browser, then come back here. If no browser opened, go to:");
+            ui.horizontal(|ui| {
+                ui.add(egui::Label::new(RichText::new(url).small().monospace()).truncate());
+                if ui.button("Copy").clicked() {
+                    ui.ctx().copy_text(url.clone());
+                }
+            });
+        }
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(

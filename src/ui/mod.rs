@@ -124,6 +124,9 @@ pub struct UiState {
     /// Y7: filled by a sign-in that met an untrusted certificate, for the
     /// form to ask whether to trust it.
     pub signin_question: Arc<std::sync::Mutex<Option<dialogs::TrustQuestion>>>,
+    /// I5: the address a browser sign-in opened, shown while it waits (for
+    /// when no browser opened).
+    pub signin_browser_url: Arc<std::sync::Mutex<Option<String>>>,
     /// The *Sign out?* confirmation is open.
     pub confirm_sign_out: bool,
     pub diary: DiaryState,
@@ -215,6 +218,7 @@ impl TimecardApp {
                 signin_busy: false,
                 signin_error: None,
                 signin_question: Default::default(),
+                signin_browser_url: Default::default(),
                 confirm_sign_out: false,
                 diary: DiaryState::new(zone, now),
                 edited: settings.clone(),
@@ -515,6 +519,11 @@ impl TimecardApp {
         let clock = self.clock.clone();
         self.state.restarting_for = Some(Restart::SignIn);
         let question = self.state.signin_question.clone();
+        let shown = self.state.signin_browser_url.clone();
+        if let Ok(mut shown) = shown.lock() {
+            *shown = None;
+        }
+        let repaint = ctx.clone();
         self.restart_engine_after(ctx, "Signing in", move |settings| {
             let mut target = form.target();
             // I5: the browser's part first (up to five minutes); the old
@@ -531,7 +540,13 @@ impl TimecardApp {
                 *browser_code = Some(timecard_client::browser_sign_in::browser_code(
                     &parsed,
                     Some(&form.trust()),
-                    |name, url| log::info!("signing in with {name} in the browser at {url}"),
+                    |name, url| {
+                        log::info!("signing in with {name} in the browser at {url}");
+                        if let Ok(mut shown) = shown.lock() {
+                            *shown = Some(url.to_owned());
+                        }
+                        repaint.request_repaint();
+                    },
                     crate::disputes::open_in_browser,
                     timecard_client::browser_sign_in::WAIT,
                 )?);

@@ -509,3 +509,68 @@ fn the_app_signs_in_through_the_browser() {
             .contains("code_invalid")
     );
 }
+
+// I5 in the window: the sign-in dialog finds the provider's name, its
+// "Sign in with NAME" opens the browser (Chromium here) and the window
+// switches to the server once the browser is back.
+#[test]
+fn the_window_signs_in_with_the_provider_through_the_browser() {
+    use egui_kittest::kittest::Queryable as _;
+    let Some(site) = site(&[]) else { return };
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let mut w = crate::ui::open();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("server.pem");
+    std::fs::copy(site.data.join("tls/cert.pem"), &ca).unwrap();
+    w.click("Settings");
+    w.click("Use my organisation's server…");
+    w.harness.state_mut().state.signin = Some(timecard::ui::SignInForm {
+        server: site.server.url.clone(),
+        certificate: ca.display().to_string(),
+        ..Default::default()
+    });
+    w.until("the provider's name", |app| {
+        app.state
+            .signin
+            .as_ref()
+            .and_then(|f| f.provider.as_ref())
+            .is_some_and(|p| p.lock().unwrap().1 == Some(Some("Test ID".to_owned())))
+    });
+    for _ in 0..4 {
+        w.harness.step();
+    }
+    // The form's browser part opens the system browser; where it went is
+    // shown (and read here) for when none opens.
+    w.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Sign in with Test ID")
+        .click();
+    w.harness.step();
+    w.until("the address the browser went to", |app| {
+        app.state.signin_browser_url.lock().unwrap().is_some()
+    });
+    let url = w
+        .harness
+        .state()
+        .state
+        .signin_browser_url
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert!(url.contains("/login/oidc?app_redirect="), "{url}");
+    browser.go(&url);
+    provider_form(&browser, "hank");
+    browser.wait_until(
+        "the app's page",
+        "return document.querySelector('#timecard-signed-in') !== null;",
+    );
+    w.until("signed in to the server", |app| {
+        app.engine().is_some_and(|e| !e.connection.is_builtin()) && app.state.signin.is_none()
+    });
+    assert_eq!(
+        users(&site.data).get("hank").map(String::as_str),
+        Some("freelancer")
+    );
+}

@@ -84,7 +84,7 @@ fn open_with_sources(
     window
 }
 
-fn open() -> Window {
+pub(crate) fn open() -> Window {
     let settings = Settings {
         time_zone: Some("UTC".into()),
         ..Settings::default()
