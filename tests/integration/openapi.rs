@@ -107,10 +107,12 @@ fn the_document_lists_exactly_the_routes_the_server_answers() {
         "POST /api/v1/reports",
         "GET /api/v1/releases/latest",
         "GET /api/v1/config",
+        "POST /api/v1/session/code",
+        "GET /api/v1/sign-on",
     ] {
         assert!(listed.contains(wanted), "{wanted} missing from {listed:?}");
     }
-    assert_eq!(listed.len(), 14, "{listed:?}");
+    assert_eq!(listed.len(), 16, "{listed:?}");
 
     // The upload is MessagePack, described as such; the bearer scheme is there.
     let upload = &document["paths"]["/api/v1/segments"]["post"]["requestBody"]["content"];

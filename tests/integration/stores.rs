@@ -33,6 +33,7 @@ const SUITES: &[&str] = &[
     "reports::",
     "api_tokens::",
     "webhooks::a_week",
+    "sign_on::",
 ];
 const SQLITE_FILE_ONLY: &[&str] = &[
     "server_deploy::the_data_folder_is_owner_only",

@@ -91,6 +91,7 @@ fn nav(here: &str) -> Markup {
                 ("/admin/contracts", "Contracts"),
                 ("/admin/reports", "Problem reports"),
                 ("/admin/invite", "Invite"),
+                ("/settings/webhooks", "Webhooks"),
             ] {
                 a href=(href) aria-current=[(href == here).then_some("page")] { (name) }
             }
