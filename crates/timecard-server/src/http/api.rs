@@ -289,12 +289,17 @@ async fn sign_in(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(SessionInfo {
+    Ok(Json(session_info(opened)))
+}
+
+/// A session just opened, as the app is told of it.
+fn session_info(opened: usecases::session::Opened) -> SessionInfo {
+    SessionInfo {
         token: opened.token,
         login: opened.user.login,
         expires_at: opened.expires_at,
         device_ticket: Some(opened.device_ticket),
-    }))
+    }
 }
 
 /// I5: the app's one-time code from a browser sign-in, with its PKCE
@@ -348,12 +353,7 @@ async fn sign_in_with_code(
         return Err(Refusal::Disabled.into());
     }
     let opened = usecases::session::open(&state.store, user, now).await?;
-    Ok(Json(SessionInfo {
-        token: opened.token,
-        login: opened.user.login,
-        expires_at: opened.expires_at,
-        device_ticket: Some(opened.device_ticket),
-    }))
+    Ok(Json(session_info(opened)))
 }
 
 /// Whether this server signs people in with an identity provider (I4).

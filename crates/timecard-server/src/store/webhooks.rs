@@ -41,6 +41,13 @@ pub struct Webhook {
     pub failures_in_row: u32,
 }
 
+impl Webhook {
+    /// Whether it is on and asked for events of `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.disabled_at.is_none() && self.events.iter().any(|e| e == kind)
+    }
+}
+
 pub(super) const WEBHOOK_COLUMNS: &str = "w.id, w.owner_id, u.login, w.all_contracts, w.url, w.secret, w.events, w.created_at, w.disabled_at, w.disabled_reason, w.failures_in_row";
 
 pub(super) fn webhook<R: Columns>(row: &R) -> Result<Webhook, R::Error> {

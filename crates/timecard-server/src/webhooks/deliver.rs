@@ -266,7 +266,7 @@ fn queue_auto_approvals(
     if !store
         .webhooks(None)?
         .iter()
-        .any(|w| w.disabled_at.is_none() && w.events.iter().any(|e| e == "week.auto_approved"))
+        .any(|w| w.wants(super::EventKind::WeekAutoApproved.as_str()))
     {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::EventKind;
 use crate::rules::{ReviewAction, ReviewEvent};
-use crate::store::{NewEvent, Result, Store};
+use crate::store::{NewEvent, Result, Store, Webhook};
 use timecard_core::domain::{BillingWeek, Segment};
 
 /// An event about one contract.
@@ -160,12 +160,18 @@ fn event_id(name: &str) -> String {
 /// sees its contract (an admin's every contract, a client's those they
 /// review); how many deliveries were queued.
 pub fn queue(store: &dyn Store, event: &Event, now: DateTime<Utc>) -> Result<usize> {
-    let hooks = store.webhooks(None)?;
+    queue_to(store, &store.webhooks(None)?, event, now)
+}
+
+/// As [`queue`], among `hooks` (every webhook, read once by the caller).
+fn queue_to(
+    store: &dyn Store,
+    hooks: &[Webhook],
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<usize> {
     let kind = event.kind.as_str();
-    let wanted: Vec<&crate::store::Webhook> = hooks
-        .iter()
-        .filter(|w| w.disabled_at.is_none() && w.events.iter().any(|e| e == kind))
-        .collect();
+    let wanted: Vec<&Webhook> = hooks.iter().filter(|w| w.wants(kind)).collect();
     if wanted.is_empty() {
         return Ok(0);
     }
@@ -194,43 +200,37 @@ pub fn queue(store: &dyn Store, event: &Event, now: DateTime<Utc>) -> Result<usi
 /// Queues `segments.accepted` for what `user_id` just uploaded: one event
 /// per contract. Looks at nothing more when no webhook asks for it.
 pub fn queue_uploaded(store: &dyn Store, user_id: i64, accepted: &[&Segment], now: DateTime<Utc>) {
-    let wanted = |store: &dyn Store| -> Result<bool> {
-        Ok(store.webhooks(None)?.iter().any(|w| {
-            w.disabled_at.is_none()
-                && w.events
-                    .iter()
-                    .any(|e| e == EventKind::SegmentsAccepted.as_str())
-        }))
-    };
-    match wanted(store) {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            log::error!("webhooks: uploads not queued: {e}");
-            return;
-        }
-    }
-    let login = match store.login_of(user_id) {
-        Ok(login) => login,
-        Err(e) => {
-            log::error!("webhooks: uploads not queued: {e}");
-            return;
-        }
-    };
-    let mut contracts: Vec<&str> = accepted.iter().map(|s| s.contract_id.as_str()).collect();
-    contracts.sort_unstable();
-    contracts.dedup();
-    for contract in contracts {
-        let of: Vec<&Segment> = accepted
+    let queued = (|| -> Result<()> {
+        let hooks = store.webhooks(None)?;
+        if !hooks
             .iter()
-            .copied()
-            .filter(|s| s.contract_id == contract)
-            .collect();
-        queue_quietly(
-            store,
-            &Event::segments_accepted(&login, contract, &of, now),
-            now,
-        );
+            .any(|w| w.wants(EventKind::SegmentsAccepted.as_str()))
+        {
+            return Ok(());
+        }
+        let login = store.login_of(user_id)?;
+        let mut contracts: Vec<&str> = accepted.iter().map(|s| s.contract_id.as_str()).collect();
+        contracts.sort_unstable();
+        contracts.dedup();
+        for contract in contracts {
+            let of: Vec<&Segment> = accepted
+                .iter()
+                .copied()
+                .filter(|s| s.contract_id == contract)
+                .collect();
+            let event = Event::segments_accepted(&login, contract, &of, now);
+            if let Err(e) = queue_to(store, &hooks, &event, now) {
+                log::error!(
+                    "webhooks: {} {} not queued: {e}",
+                    event.kind.as_str(),
+                    event.id
+                );
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = queued {
+        log::error!("webhooks: uploads not queued: {e}");
     }
 }
 

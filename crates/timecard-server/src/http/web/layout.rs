@@ -158,13 +158,28 @@ impl From<StoreError> for PageError {
 impl From<Refusal> for PageError {
     fn from(refusal: Refusal) -> Self {
         let e = ApiError::from(refusal);
-        // The rules' words start lower-case; a page says them as a sentence.
-        let mut text = e.message;
-        if let Some(first) = text.get(..1) {
-            text = format!("{}{}.", first.to_uppercase(), &text[1..]);
-        }
-        PageError(e.status, text)
+        PageError(e.status, sentence(&e.message))
     }
+}
+
+/// The rules' words (which start lower-case) as a page says them: a
+/// sentence with a capital and a full stop.
+pub fn sentence(words: &str) -> String {
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// `response` kept by no cache: it shows a secret once (a token, a
+/// webhook's signing secret).
+pub fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 impl IntoResponse for PageError {

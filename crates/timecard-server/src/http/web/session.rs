@@ -184,10 +184,7 @@ async fn login(
         }
         Err(refusal) => {
             let e = ApiError::from(refusal);
-            let mut words = e.message;
-            if let Some(first) = words.get(..1) {
-                words = format!("{}{}.", first.to_uppercase(), &words[1..]);
-            }
+            let words = super::layout::sentence(&e.message);
             login_form(&state, e.status, Some(&words), &form.login, None)
         }
     }

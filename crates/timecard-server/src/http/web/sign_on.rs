@@ -31,10 +31,7 @@ pub fn routes() -> Router<Shared> {
 
 /// A page that says why a sign-in did not work, with a way to try again.
 fn refused(status: StatusCode, name: &str, words: &str) -> Response {
-    let mut text = words.to_owned();
-    if let Some(first) = text.get(..1) {
-        text = format!("{}{}.", first.to_uppercase(), &text[1..]);
-    }
+    let text = super::layout::sentence(words);
     let page = layout(
         "Sign-in refused",
         None,

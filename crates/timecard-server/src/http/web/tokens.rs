@@ -169,15 +169,8 @@ async fn create(
         Outcome::Made { .. } => NewForm::default(),
         Outcome::Problem(_) => form,
     };
-    // The token is in this answer only: no cache keeps it.
-    let mut response = page(&state, &viewer, Some(outcome), &form)
-        .await?
-        .into_response();
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let page = page(&state, &viewer, Some(outcome), &form).await?;
+    Ok(super::layout::no_store(page.into_response()))
 }
 
 #[derive(Deserialize)]

@@ -248,7 +248,7 @@ async fn create(
             .then(|| "choose at least one event".to_owned())
     });
     let outcome = match problem {
-        Some(problem) => Outcome::Problem(sentence(&problem)),
+        Some(problem) => Outcome::Problem(super::layout::sentence(&problem)),
         None => {
             let (user, now, secret) = (
                 viewer.user.clone(),
@@ -285,22 +285,8 @@ async fn create(
         Outcome::Problem(_) => form.url.clone(),
         Outcome::Made { .. } => String::new(),
     };
-    let mut response = page(&state, &viewer, Some(outcome), &kept)
-        .await?
-        .into_response();
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
-}
-
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
-    }
+    let page = page(&state, &viewer, Some(outcome), &kept).await?;
+    Ok(super::layout::no_store(page.into_response()))
 }
 
 #[derive(serde::Deserialize)]
